@@ -1,0 +1,137 @@
+//! Call records (KV `calls`), dial requests (stream `DIAL`), Twilio status events
+//! (`twilio.status.<callId>`) and lifecycle events (`calls.events.<callId>`).
+
+use crate::ids::{CallId, CallSid};
+use crate::results::CallResult;
+use crate::version::current_version;
+use serde::{Deserialize, Serialize};
+
+/// Where a call request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Accepted, waiting for its calling window or a free slot.
+    Queued,
+    /// Twilio is placing it.
+    Dialing,
+    Ringing,
+    InProgress,
+    /// Waiting for a retry after busy / no-answer / failed / voicemail.
+    RetryScheduled,
+    /// Ended with a conversation.
+    Completed,
+    /// Given up after the last attempt, or a permanent error.
+    Failed,
+    Canceled,
+}
+
+impl CallStatus {
+    /// True when nothing more will happen to the call.
+    pub fn is_final(self) -> bool {
+        matches!(self, CallStatus::Completed | CallStatus::Failed | CallStatus::Canceled)
+    }
+}
+
+/// A call request as the user made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallRequest {
+    /// E.164.
+    pub phone_number: String,
+    pub gym_name: String,
+    #[serde(default)]
+    pub country: Option<String>,
+    /// IANA timezone name of the callee.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub preferred_language: Option<String>,
+    pub playbook: String,
+    /// RFC 3339: do not call before.
+    #[serde(default)]
+    pub not_before: Option<String>,
+}
+
+/// One dialing attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub number: u32,
+    #[serde(default)]
+    pub call_sid: Option<CallSid>,
+    /// RFC 3339.
+    pub started_at: String,
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// Twilio's final CallStatus or our reason (`busy`, `no-answer`, `machine`, `error:21211`).
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// The record kept in KV `calls`, key = call id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub call_id: CallId,
+    pub request: CallRequest,
+    pub status: CallStatus,
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    #[serde(default)]
+    pub call_sid: Option<CallSid>,
+    #[serde(default)]
+    pub result: Option<CallResult>,
+    /// RFC 3339: when the next attempt may start (queued / retry_scheduled).
+    #[serde(default)]
+    pub next_attempt_at: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// The `Idempotency-Key` the request came with.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A message on the `DIAL` work queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DialRequest {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub call_id: CallId,
+}
+
+/// A Twilio status or AMD callback, forwarded by the gateway.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwilioStatusEvent {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub call_id: CallId,
+    pub call_sid: CallSid,
+    /// `CallStatus` (absent on an async AMD callback).
+    #[serde(default)]
+    pub call_status: Option<String>,
+    #[serde(default)]
+    pub answered_by: Option<String>,
+    #[serde(default)]
+    pub sequence_number: Option<u32>,
+    #[serde(default)]
+    pub call_duration_s: Option<u32>,
+    #[serde(default)]
+    pub sip_response_code: Option<u32>,
+}
+
+/// A lifecycle event on `calls.events.<callId>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallEvent {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub call_id: CallId,
+    /// RFC 3339.
+    pub at: String,
+    /// Short kind: `queued`, `dialing`, `stream_started`, `agent_said`, `callee_said`, `field`,
+    /// `result`, `ended`, `retry_scheduled`, `failed` ...
+    pub kind: String,
+    /// Human-readable detail (never a phone number).
+    #[serde(default)]
+    pub detail: String,
+}

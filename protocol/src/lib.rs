@@ -1,0 +1,20 @@
+//! Wire types shared by every gym-call-agent service, and nothing that does I/O.
+//!
+//! - [`twilio`]: Twilio Media Streams messages, TwiML, webhook forms, `X-Twilio-Signature`.
+//! - [`mulaw`]: G.711 μ-law encode/decode.
+//! - [`ids`]: newtypes for call, stream and account ids.
+//! - [`subjects`]: every NATS subject, stream, bucket and queue-group name.
+//! - [`media`], [`brain`], [`calls`], [`results`]: the versioned messages that travel on those subjects.
+
+pub mod brain;
+pub mod calls;
+pub mod ids;
+pub mod media;
+pub mod mulaw;
+pub mod results;
+pub mod subjects;
+pub mod twilio;
+pub mod version;
+
+pub use ids::{AccountSid, CallId, CallSid, StreamSid};
+pub use version::{BusDecodeError, BUS_VERSION};

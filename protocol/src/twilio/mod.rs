@@ -1,0 +1,1 @@
+//! Twilio's wire formats: Media Streams messages, TwiML, webhook forms, request signatures.
