@@ -1,1 +1,413 @@
-//! bus
+//! The message bus every service talks through: NATS (async-nats) in a deployment, or an
+//! in-process bus with the same subjects and semantics for `gymcall demo` and unit tests.
+//!
+//! Callers hold a [`Bus`] and never care which transport is behind it: publish / subscribe /
+//! queue groups / request-reply on subjects ([`Bus::publish`] ...), key-value buckets with
+//! revision-checked updates ([`Bus::kv`]), and persisted streams ([`Bus::ensure_stream`],
+//! [`Bus::publish_persistent`]).
+
+mod kv;
+mod local;
+pub mod queue;
+
+pub use kv::{Entry, Kv};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// One message received from the bus.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub subject: String,
+    pub payload: Bytes,
+    /// Where a reply should go, for a request.
+    pub reply: Option<String>,
+}
+
+/// What went wrong, for callers that branch on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusErrorKind {
+    /// Could not connect to NATS.
+    Connect,
+    /// A request found no subscriber at all.
+    NoResponders,
+    /// A request got no reply in time.
+    TimedOut,
+    /// A KV create found the key already there.
+    AlreadyExists,
+    /// A KV update found another revision than expected.
+    WrongRevision,
+    /// The subject or key is not valid.
+    Invalid,
+    /// The connection is closed.
+    Closed,
+    Other,
+}
+
+/// A bus failure with a kind the caller can branch on.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct BusError {
+    pub kind: BusErrorKind,
+    pub message: String,
+}
+
+impl BusError {
+    pub fn new(kind: BusErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    fn other(error: impl std::fmt::Display) -> Self {
+        Self::new(BusErrorKind::Other, error.to_string())
+    }
+}
+
+/// How a persisted stream keeps its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    /// Keep messages up to the stream's limits (results, events).
+    Limits,
+    /// Each message is removed once one consumer acknowledges it (dial requests).
+    WorkQueue,
+}
+
+/// A handle to the bus. Cheap to clone.
+#[derive(Clone)]
+pub enum Bus {
+    Nats(async_nats::Client),
+    Local(local::LocalBus),
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bus::Nats(_) => f.write_str("Bus::Nats"),
+            Bus::Local(_) => f.write_str("Bus::Local"),
+        }
+    }
+}
+
+impl Bus {
+    /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`), retrying the first connect
+    /// for a few seconds so services can start before the server is ready.
+    pub async fn connect(url: &str, client_name: &str) -> Result<Bus, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name(client_name)
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| BusError::new(BusErrorKind::Connect, format!("nats at {url}: {e}")))?;
+        // retry_on_initial_connect returns at once; wait until the connection is up.
+        for _ in 0..100 {
+            if client.connection_state() == async_nats::connection::State::Connected {
+                return Ok(Bus::Nats(client));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(BusError::new(BusErrorKind::Connect, format!("nats at {url}: not connected after 5 s")))
+    }
+
+    /// A fresh in-process bus (nothing persisted).
+    pub fn local() -> Bus {
+        Bus::Local(local::LocalBus::new(None))
+    }
+
+    /// An in-process bus whose KV buckets are persisted as files under `dir`.
+    pub fn local_with_store(dir: impl Into<std::path::PathBuf>) -> Bus {
+        Bus::Local(local::LocalBus::new(Some(dir.into())))
+    }
+
+    /// True when the transport is up (for readiness probes).
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Bus::Nats(client) => client.connection_state() == async_nats::connection::State::Connected,
+            Bus::Local(_) => true,
+        }
+    }
+
+    pub async fn publish(&self, subject: impl Into<String>, payload: impl Into<Bytes>) -> Result<(), BusError> {
+        let subject = subject.into();
+        match self {
+            Bus::Nats(client) => client
+                .publish(subject, payload.into())
+                .await
+                .map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
+            Bus::Local(bus) => bus.publish(subject, payload.into(), None),
+        }
+    }
+
+    pub async fn subscribe(&self, subject: impl Into<String>) -> Result<Subscription, BusError> {
+        let subject = subject.into();
+        match self {
+            Bus::Nats(client) => client
+                .subscribe(subject)
+                .await
+                .map(|s| Subscription(SubscriptionInner::Nats(s)))
+                .map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
+            Bus::Local(bus) => bus.subscribe(&subject, None).map(|s| Subscription(SubscriptionInner::Local(s))),
+        }
+    }
+
+    pub async fn queue_subscribe(
+        &self,
+        subject: impl Into<String>,
+        queue: impl Into<String>,
+    ) -> Result<Subscription, BusError> {
+        let subject = subject.into();
+        let queue = queue.into();
+        match self {
+            Bus::Nats(client) => client
+                .queue_subscribe(subject, queue)
+                .await
+                .map(|s| Subscription(SubscriptionInner::Nats(s)))
+                .map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
+            Bus::Local(bus) => bus
+                .subscribe(&subject, Some(queue))
+                .map(|s| Subscription(SubscriptionInner::Local(s))),
+        }
+    }
+
+    /// Sends a request and waits up to `timeout` for the first reply.
+    pub async fn request(
+        &self,
+        subject: impl Into<String>,
+        payload: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<Message, BusError> {
+        let subject = subject.into();
+        match self {
+            Bus::Nats(client) => {
+                let request = async_nats::Request::new().payload(payload.into()).timeout(Some(timeout));
+                match client.send_request(subject, request).await {
+                    Ok(message) => Ok(from_nats(message)),
+                    Err(error) => {
+                        let kind = match error.kind() {
+                            async_nats::RequestErrorKind::NoResponders => BusErrorKind::NoResponders,
+                            async_nats::RequestErrorKind::TimedOut => BusErrorKind::TimedOut,
+                            async_nats::RequestErrorKind::InvalidSubject => BusErrorKind::Invalid,
+                            _ => BusErrorKind::Other,
+                        };
+                        Err(BusError::new(kind, error.to_string()))
+                    }
+                }
+            }
+            Bus::Local(bus) => bus.request(subject, payload.into(), timeout).await,
+        }
+    }
+
+    /// Replies to a request. A message without a reply subject is an error of kind `Invalid`.
+    pub async fn respond(&self, request: &Message, payload: impl Into<Bytes>) -> Result<(), BusError> {
+        match &request.reply {
+            Some(reply) => self.publish(reply.clone(), payload).await,
+            None => Err(BusError::new(BusErrorKind::Invalid, "message has no reply subject")),
+        }
+    }
+
+    /// Waits until everything published so far has reached the server.
+    pub async fn flush(&self) -> Result<(), BusError> {
+        match self {
+            Bus::Nats(client) => client.flush().await.map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
+            Bus::Local(_) => Ok(()),
+        }
+    }
+
+    /// Opens (creating if missing) the key-value bucket `bucket`.
+    pub async fn kv(&self, bucket: &str) -> Result<Kv, BusError> {
+        match self {
+            Bus::Nats(client) => kv::open_nats(client.clone(), bucket).await,
+            Bus::Local(bus) => Ok(Kv::Local(bus.kv(bucket))),
+        }
+    }
+
+    /// Makes sure a persisted stream `name` captures `subjects` (idempotent).
+    pub async fn ensure_stream(&self, name: &str, subjects: &[&str], retention: Retention) -> Result<(), BusError> {
+        match self {
+            Bus::Nats(client) => {
+                let jetstream = async_nats::jetstream::new(client.clone());
+                let config = async_nats::jetstream::stream::Config {
+                    name: name.to_owned(),
+                    subjects: subjects.iter().map(|s| s.to_string()).collect(),
+                    retention: match retention {
+                        Retention::Limits => async_nats::jetstream::stream::RetentionPolicy::Limits,
+                        Retention::WorkQueue => async_nats::jetstream::stream::RetentionPolicy::WorkQueue,
+                    },
+                    ..Default::default()
+                };
+                jetstream.get_or_create_stream(config).await.map(|_| ()).map_err(BusError::other)
+            }
+            Bus::Local(_) => Ok(()),
+        }
+    }
+
+    /// Publishes to a subject captured by a persisted stream and waits for the store's ack.
+    pub async fn publish_persistent(&self, subject: impl Into<String>, payload: impl Into<Bytes>) -> Result<(), BusError> {
+        let subject = subject.into();
+        match self {
+            Bus::Nats(client) => {
+                let jetstream = async_nats::jetstream::new(client.clone());
+                let ack = jetstream.publish(subject, payload.into()).await.map_err(BusError::other)?;
+                ack.await.map(|_| ()).map_err(BusError::other)
+            }
+            Bus::Local(bus) => bus.publish(subject, payload.into(), None),
+        }
+    }
+}
+
+fn from_nats(message: async_nats::Message) -> Message {
+    Message {
+        subject: message.subject.to_string(),
+        payload: message.payload,
+        reply: message.reply.map(|r| r.to_string()),
+    }
+}
+
+enum SubscriptionInner {
+    Nats(async_nats::Subscriber),
+    Local(local::LocalSubscription),
+}
+
+/// A stream of messages on one subject (or wildcard). Unsubscribes when dropped.
+pub struct Subscription(SubscriptionInner);
+
+impl Subscription {
+    /// The next message, or `None` once the subscription or the connection is closed.
+    pub async fn next(&mut self) -> Option<Message> {
+        futures_util::StreamExt::next(self).await
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Message;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        match &mut self.get_mut().0 {
+            SubscriptionInner::Nats(subscriber) => {
+                Pin::new(subscriber).poll_next(cx).map(|message| message.map(from_nats))
+            }
+            SubscriptionInner::Local(subscription) => subscription.poll_recv(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exercise_pubsub(bus: Bus) {
+        let mut exact = bus.subscribe("media.in.MZ1").await.unwrap();
+        let mut wildcard = bus.subscribe("results.>").await.unwrap();
+        let mut single = bus.subscribe("media.*.MZ1").await.unwrap();
+        bus.publish("media.in.MZ1", Bytes::from_static(b"a")).await.unwrap();
+        bus.publish("results.c_1", Bytes::from_static(b"r")).await.unwrap();
+        bus.publish("media.in.MZ2", Bytes::from_static(b"not for us")).await.unwrap();
+        bus.flush().await.unwrap();
+        assert_eq!(exact.next().await.unwrap().payload, Bytes::from_static(b"a"));
+        let result = wildcard.next().await.unwrap();
+        assert_eq!(result.subject, "results.c_1");
+        assert_eq!(single.next().await.unwrap().payload, Bytes::from_static(b"a"));
+        bus.publish("media.in.MZ1", Bytes::from_static(b"b")).await.unwrap();
+        assert_eq!(exact.next().await.unwrap().payload, Bytes::from_static(b"b"));
+        assert_eq!(single.next().await.unwrap().payload, Bytes::from_static(b"b"));
+    }
+
+    async fn exercise_queue_groups_and_requests(bus: Bus) {
+        let mut worker_a = bus.queue_subscribe("media.assign", "media").await.unwrap();
+        let mut worker_b = bus.queue_subscribe("media.assign", "media").await.unwrap();
+        bus.flush().await.unwrap();
+        for i in 0..20u8 {
+            bus.publish("media.assign", Bytes::from(vec![i])).await.unwrap();
+        }
+        bus.flush().await.unwrap();
+        // each message goes to exactly one member of the group
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            tokio::select! {
+                Some(m) = worker_a.next() => seen.push(m.payload[0]),
+                Some(m) = worker_b.next() => seen.push(m.payload[0]),
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, (0..20).collect::<Vec<u8>>());
+
+        let responder = bus.clone();
+        let mut service = bus.subscribe("echo.service").await.unwrap();
+        bus.flush().await.unwrap();
+        let task = tokio::spawn(async move {
+            let request = service.next().await.unwrap();
+            responder.respond(&request, request.payload.clone()).await.unwrap();
+        });
+        let reply = bus.request("echo.service", Bytes::from_static(b"ping"), Duration::from_secs(2)).await.unwrap();
+        assert_eq!(reply.payload, Bytes::from_static(b"ping"));
+        task.await.unwrap();
+
+        let error = bus.request("nobody.home", Bytes::new(), Duration::from_millis(500)).await.unwrap_err();
+        assert_eq!(error.kind, BusErrorKind::NoResponders);
+    }
+
+    async fn exercise_kv(bus: Bus) {
+        let kv = bus.kv("calls").await.unwrap();
+        let revision = kv.create("c_1", Bytes::from_static(b"one")).await.unwrap();
+        assert_eq!(kv.create("c_1", Bytes::from_static(b"again")).await.unwrap_err().kind, BusErrorKind::AlreadyExists);
+        let entry = kv.get("c_1").await.unwrap().unwrap();
+        assert_eq!(entry.value, Bytes::from_static(b"one"));
+        assert_eq!(entry.revision, revision);
+        let next = kv.update("c_1", Bytes::from_static(b"two"), revision).await.unwrap();
+        assert!(next > revision);
+        assert_eq!(
+            kv.update("c_1", Bytes::from_static(b"stale"), revision).await.unwrap_err().kind,
+            BusErrorKind::WrongRevision
+        );
+        kv.put("c_2", Bytes::from_static(b"x")).await.unwrap();
+        let mut keys = kv.keys().await.unwrap();
+        keys.sort();
+        assert_eq!(keys, vec!["c_1".to_string(), "c_2".to_string()]);
+        kv.delete("c_2").await.unwrap();
+        assert!(kv.get("c_2").await.unwrap().is_none());
+        assert!(kv.get("missing").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn local_bus_pubsub_queue_request_kv() {
+        exercise_pubsub(Bus::local()).await;
+        exercise_queue_groups_and_requests(Bus::local()).await;
+        exercise_kv(Bus::local()).await;
+    }
+
+    #[tokio::test]
+    async fn nats_bus_pubsub_queue_request_kv() {
+        let server = testkit::NatsServer::start().await.unwrap();
+        let bus = Bus::connect(&server.url(), "bus-test").await.unwrap();
+        exercise_pubsub(bus.clone()).await;
+        exercise_queue_groups_and_requests(bus.clone()).await;
+        exercise_kv(bus).await;
+    }
+
+    #[tokio::test]
+    async fn local_kv_persists_to_its_store_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let bus = Bus::local_with_store(dir.path());
+            let kv = bus.kv("calls").await.unwrap();
+            kv.put("c_9", Bytes::from_static(b"{\"x\":1}")).await.unwrap();
+        }
+        let bus = Bus::local_with_store(dir.path());
+        let kv = bus.kv("calls").await.unwrap();
+        assert_eq!(kv.get("c_9").await.unwrap().unwrap().value, Bytes::from_static(b"{\"x\":1}"));
+    }
+
+    #[tokio::test]
+    async fn persistent_publish_reaches_subscribers() {
+        let server = testkit::NatsServer::start().await.unwrap();
+        let bus = Bus::connect(&server.url(), "bus-test").await.unwrap();
+        bus.ensure_stream("RESULTS", &["results.>"], Retention::Limits).await.unwrap();
+        bus.ensure_stream("RESULTS", &["results.>"], Retention::Limits).await.unwrap();
+        let mut results = bus.subscribe("results.>").await.unwrap();
+        bus.flush().await.unwrap();
+        bus.publish_persistent("results.c_1", Bytes::from_static(b"{}")).await.unwrap();
+        assert_eq!(results.next().await.unwrap().subject, "results.c_1");
+    }
+}

@@ -1,0 +1,1 @@
+//! Work queues on a persisted stream (dial requests): each message goes to one consumer.
