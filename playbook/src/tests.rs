@@ -1,0 +1,171 @@
+//! Loading, validation errors and vocabulary of playbooks.
+
+use super::*;
+
+const MINIMAL: &str = r#"id: tiny
+name: Tiny
+persona:
+  agent_name: Sam
+  caller_org: Test Org
+disclosure: I'm an automated assistant calling on behalf of {caller_org}.
+goal: Find the price.
+closing: Thanks, bye.
+fields:
+  - name: open
+    type: yes_no
+    description: Open?
+    required: true
+    question: Are you open?
+  - name: price
+    type: money
+    description: Price.
+    required: true
+    question: How much?
+limits:
+  max_duration_s: 60
+  max_turns: 10
+  silence_timeout_s: 5
+voicemail:
+  action: hang_up
+"#;
+
+#[test]
+fn shipped_playbooks_load_and_validate() {
+    let set = PlaybookSet::built_in().unwrap();
+    assert_eq!(set.ids(), vec!["companion-checkin".to_owned(), "gym-dropin".to_owned()]);
+    let gym = set.get("").unwrap();
+    assert_eq!(gym.id, "gym-dropin");
+    let price = gym.field("drop_in_price").unwrap();
+    assert_eq!(price.kind, FieldType::Money);
+    assert_eq!(price.depends_on.as_ref().unwrap().field, "drop_in_offered");
+    let schedule = gym.field("class_schedule").unwrap();
+    assert!(schedule.options.iter().any(|o| o.name() == "no-gi"));
+    let companion = set.get("companion-checkin").unwrap();
+    assert_eq!(companion.field("mood").unwrap().scale, Some(ScaleRange { min: 1, max: 10 }));
+    assert_eq!(companion.field("risk").unwrap().kind, FieldType::Risk);
+    assert!(matches!(gym.voicemail, Voicemail::LeaveMessage { .. }));
+}
+
+#[test]
+fn files_on_disk_match_the_built_in_copies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
+    let from_disk = PlaybookSet::load_dir(&dir).unwrap();
+    let built_in = PlaybookSet::built_in().unwrap();
+    for id in built_in.ids() {
+        assert_eq!(from_disk.get(&id).unwrap(), built_in.get(&id).unwrap());
+    }
+}
+
+#[test]
+fn disclosure_is_templated_from_the_call_context() {
+    let set = PlaybookSet::built_in().unwrap();
+    let gym = set.get("gym-dropin").unwrap();
+    let context = BTreeMap::from([("gym_name".to_owned(), "Atos HQ".to_owned())]);
+    let line = gym.disclosure_for(&context);
+    assert!(line.contains("automated assistant calling on behalf of Open Mat Finder"), "{line}");
+    let values = gym.template_context(&context);
+    assert_eq!(render(&gym.opening, &values), "Is this Atos HQ? I have a few quick questions about dropping in for a class.");
+    let companion = set.get("companion-checkin").unwrap();
+    let context = BTreeMap::from([("caller_org".to_owned(), "Sunny Days Care".to_owned())]);
+    assert!(companion.disclosure_for(&context).contains("on behalf of Sunny Days Care"));
+}
+
+#[test]
+fn minimal_playbook_loads() {
+    let playbook = Playbook::from_yaml("tiny.yaml", MINIMAL).unwrap();
+    assert_eq!(playbook.voicemail, Voicemail::HangUp);
+    assert_eq!(playbook.limits.silence_reprompts, 2);
+}
+
+fn error_of(source: &str) -> PlaybookError {
+    Playbook::from_yaml("playbooks/x.yaml", source).unwrap_err()
+}
+
+#[test]
+fn unknown_field_type_names_file_line_and_field() {
+    let source = MINIMAL.replace("type: money", "type: monye");
+    let error = error_of(&source);
+    let text = error.to_string();
+    assert_eq!(error.line, Some(16), "{text}");
+    assert_eq!(error.field, "fields[1].type", "{text}");
+    assert!(text.starts_with("playbooks/x.yaml:16: fields[1].type: unknown type `monye`"), "{text}");
+    assert!(text.contains("money") && text.contains("yes_no"), "lists the expected types: {text}");
+}
+
+#[test]
+fn missing_key_and_misspelled_key_are_named() {
+    let error = error_of(&MINIMAL.replace("goal: Find the price.\n", ""));
+    assert!(error.to_string().contains("missing field `goal`"), "{error}");
+    assert!(error.to_string().starts_with("playbooks/x.yaml:"), "{error}");
+
+    let error = error_of(&MINIMAL.replace("    required: true\n    question: How much?", "    requird: true\n    question: How much?"));
+    assert_eq!(error.field, "fields[1]", "{error}");
+    assert_eq!(error.line, Some(18), "{error}");
+    assert!(error.message.contains("unknown field `requird`"), "{error}");
+}
+
+#[test]
+fn semantic_errors_name_line_and_field() {
+    let error = error_of(&MINIMAL.replace("name: price", "name: open"));
+    assert_eq!((error.line, error.field.as_str()), (Some(15), "fields[1].name"), "{error}");
+    assert!(error.message.contains("duplicate field name"), "{error}");
+
+    let error = error_of(&MINIMAL.replace("    question: How much?\n", ""));
+    assert_eq!((error.line, error.field.as_str()), (Some(15), "fields[1].question"), "{error}");
+
+    let source = MINIMAL.replace(
+        "    question: How much?\n",
+        "    question: How much?\n    depends_on: { field: opne, equals: true }\n",
+    );
+    let error = error_of(&source);
+    assert_eq!((error.line, error.field.as_str()), (Some(20), "fields[1].depends_on.field"), "{error}");
+    assert!(error.message.contains("\"opne\""), "{error}");
+
+    let error = error_of(&MINIMAL.replace("silence_timeout_s: 5", "silence_timeout_s: 0"));
+    assert_eq!((error.line, error.field.as_str()), (Some(23), "limits.silence_timeout_s"), "{error}");
+
+    let error = error_of(&MINIMAL.replace("I'm an automated assistant calling", "I'm calling"));
+    assert_eq!((error.line, error.field.as_str()), (Some(6), "disclosure"), "{error}");
+
+    let source = MINIMAL.replace("    type: money\n", "    type: scale\n    scale: { min: 10, max: 1 }\n");
+    let error = error_of(&source);
+    assert_eq!(error.field, "fields[1].scale", "{error}");
+    assert_eq!(error.line, Some(17), "{error}");
+}
+
+#[test]
+fn broken_yaml_is_an_error_not_a_panic() {
+    for source in ["", "- just\n- a list", "id: [unclosed", "\u{0}\u{1}", "fields: 3"] {
+        let error = error_of(source);
+        assert_eq!(error.kind, PlaybookErrorKind::Syntax, "{source:?}: {error}");
+    }
+}
+
+#[test]
+fn directory_overrides_built_ins_and_reports_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.yaml"), MINIMAL).unwrap();
+    let set = PlaybookSet::load_dir(dir.path()).unwrap();
+    assert_eq!(set.ids(), vec!["companion-checkin", "gym-dropin", "tiny"]);
+    let missing = PlaybookSet::load_dir(dir.path().join("nope")).unwrap();
+    assert_eq!(missing.ids().len(), 2);
+    assert_eq!(set.get("nope").unwrap_err().kind, PlaybookErrorKind::NotFound);
+
+    std::fs::write(dir.path().join("bad.yaml"), MINIMAL.replace("max_turns: 10", "max_turns: many")).unwrap();
+    let error = PlaybookSet::load_dir(dir.path()).unwrap_err();
+    assert!(error.file.ends_with("bad.yaml"), "{error}");
+    assert_eq!(error.field, "limits.max_turns", "{error}");
+}
+
+#[test]
+fn vocabulary_covers_fields_and_domain_words() {
+    let set = PlaybookSet::built_in().unwrap();
+    let words = set.get("gym-dropin").unwrap().vocabulary_phrases();
+    for expected in ["no gi", "open mat", "waiver", "mat fee", "twenty", "bucks", "wednesday", "noon", "hold on", "jiu jitsu"] {
+        assert!(words.iter().any(|w| w == expected), "missing {expected:?}");
+    }
+    assert!(words.iter().all(|w| w == &w.to_lowercase() && !w.contains('{') && !w.contains('?')));
+    let companion = set.get("companion-checkin").unwrap().vocabulary_phrases();
+    assert!(companion.iter().any(|w| w == "lonely"));
+    assert!(!companion.iter().any(|w| w == "wednesday"), "no schedule field, no day words");
+}
