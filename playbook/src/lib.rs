@@ -444,11 +444,9 @@ impl Playbook {
                 ));
             }
             match field.kind {
-                FieldType::Enum | FieldType::List if field.options.is_empty() && field.required => {
-                    // A list without options collects free items (topics); an enum needs choices.
-                    if field.kind == FieldType::Enum {
-                        return Err(invalid(at("type"), path("options"), "an enum field needs options".into()));
-                    }
+                // A list without options collects free items (topics); an enum needs choices.
+                FieldType::Enum if field.options.is_empty() => {
+                    return Err(invalid(at("type"), path("options"), "an enum field needs options".into()));
                 }
                 FieldType::Scale => match field.scale {
                     None => {
@@ -595,13 +593,12 @@ impl<'a> LineFinder<'a> {
             if !line.is_empty() && indent == 0 && !trimmed.starts_with('-') && !trimmed.starts_with('#') {
                 break;
             }
-            if trimmed.starts_with("- ") || trimmed == "-" {
-                if *item_indent.get_or_insert(indent) == indent {
-                    if count == index {
-                        return Some(offset + 1);
-                    }
-                    count += 1;
+            let is_item = trimmed.starts_with("- ") || trimmed == "-";
+            if is_item && *item_indent.get_or_insert(indent) == indent {
+                if count == index {
+                    return Some(offset + 1);
                 }
+                count += 1;
             }
         }
         None

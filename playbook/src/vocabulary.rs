@@ -70,7 +70,7 @@ pub(crate) fn phrases(playbook: &Playbook) -> Vec<String> {
         field.risk_phrases.iter().for_each(|phrase| add(phrase));
         for text in [&field.question, &field.follow_up].into_iter().flatten() {
             // Callees echo the question's words ("the mat fee is ..."): cover each word.
-            text.split_whitespace().for_each(|word| add(word));
+            text.split_whitespace().for_each(&mut add);
         }
     }
     playbook.vocabulary.iter().for_each(|word| add(word));
