@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod resample;
+pub mod retry;
 pub mod stt;
 pub mod tts;
 pub mod vad;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 /// Samples in one 20 ms frame at 8 kHz.
 pub const FRAME_SAMPLES_8K: usize = 160;
 
-/// Aggressiveness of the detector (webrtc modes 0..=3).
+/// Aggressiveness of the detector (webrtc modes 0..=3; higher rejects more non-speech).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VadMode {
     Quality,
@@ -16,64 +16,152 @@ pub enum VadMode {
     VeryAggressive,
 }
 
-/// Per-frame speech detector. Not `Send` (it wraps a C object): keep it inside the actor.
+impl VadMode {
+    /// Parse `0`..`3` or a mode name (`quality`, `low_bitrate`, `aggressive`, `very_aggressive`).
+    pub fn parse(text: &str) -> Option<VadMode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "0" | "quality" => Some(VadMode::Quality),
+            "1" | "low_bitrate" | "lowbitrate" => Some(VadMode::LowBitrate),
+            "2" | "aggressive" => Some(VadMode::Aggressive),
+            "3" | "very_aggressive" | "veryaggressive" => Some(VadMode::VeryAggressive),
+            _ => None,
+        }
+    }
+
+    fn to_webrtc(self) -> webrtc_vad::VadMode {
+        match self {
+            VadMode::Quality => webrtc_vad::VadMode::Quality,
+            VadMode::LowBitrate => webrtc_vad::VadMode::LowBitrate,
+            VadMode::Aggressive => webrtc_vad::VadMode::Aggressive,
+            VadMode::VeryAggressive => webrtc_vad::VadMode::VeryAggressive,
+        }
+    }
+}
+
+/// Per-frame speech detector (libfvad through `webrtc-vad`). Not `Send` (it owns a C object):
+/// keep it inside the actor.
 pub struct Vad {
     mode: VadMode,
-    _not_send: std::marker::PhantomData<*const ()>,
+    inner: webrtc_vad::Vad,
+    energy: EnergyDetector,
 }
 
 impl Vad {
     pub fn new(mode: VadMode) -> Vad {
-        Vad { mode, _not_send: std::marker::PhantomData }
+        let inner = webrtc_vad::Vad::new_with_rate_and_mode(webrtc_vad::SampleRate::Rate8kHz, mode.to_webrtc());
+        Vad { mode, inner, energy: EnergyDetector::default() }
     }
 
     pub fn mode(&self) -> VadMode {
         self.mode
     }
 
-    /// True when the 20 ms frame (160 samples at 8 kHz) holds speech.
+    /// True when the frame holds speech. Frames of 10, 20 or 30 ms (80, 160, 240 samples) go to
+    /// webrtc; any other length (or a webrtc error) falls back to an energy detector.
     pub fn is_speech(&mut self, pcm_8k_20ms: &[i16]) -> bool {
-        let _ = pcm_8k_20ms;
-        false
+        let energetic = self.energy.is_loud(pcm_8k_20ms);
+        match pcm_8k_20ms.len() {
+            80 | 160 | 240 => match self.inner.is_voice_segment(pcm_8k_20ms) {
+                Ok(voiced) => voiced,
+                Err(()) => energetic,
+            },
+            _ => energetic,
+        }
+    }
+
+    /// Forget the detector's adaptation (e.g. between calls).
+    pub fn reset(&mut self) {
+        self.inner.reset();
+        self.inner.set_mode(self.mode.to_webrtc());
+        self.energy = EnergyDetector::default();
+    }
+}
+
+/// Fallback: RMS energy against an adaptive noise floor.
+#[derive(Debug, Clone)]
+struct EnergyDetector {
+    noise_floor_rms: f64,
+}
+
+impl Default for EnergyDetector {
+    fn default() -> Self {
+        EnergyDetector { noise_floor_rms: 100.0 }
+    }
+}
+
+impl EnergyDetector {
+    const MIN_SPEECH_RMS: f64 = 300.0;
+
+    fn is_loud(&mut self, samples: &[i16]) -> bool {
+        if samples.is_empty() {
+            return false;
+        }
+        let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+        let rms = (sum / samples.len() as f64).sqrt();
+        let loud = rms > Self::MIN_SPEECH_RMS && rms > self.noise_floor_rms * 3.0;
+        if !loud {
+            self.noise_floor_rms = 0.95 * self.noise_floor_rms + 0.05 * rms.max(10.0);
+        }
+        loud
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointerConfig {
-    /// Speech this long (contiguous) confirms an utterance; also the barge-in trigger.
+    /// Speech this long (counted in speech frames since the start) confirms an utterance.
     pub min_speech_ms: u64,
     /// Silence this long ends an utterance.
     pub end_silence_ms: u64,
-    /// Speech this long confirms a barge-in while agent audio plays.
+    /// Speech this long while agent audio plays is a barge-in (see [`Endpointer::barge_in_reached`]).
     pub barge_in_min_ms: u64,
     /// Length of one frame fed to `handle`.
     pub frame_ms: u64,
+    /// Before confirmation, a gap of silence this long discards the start as noise.
+    pub start_gap_ms: u64,
 }
 
 impl Default for EndpointerConfig {
     fn default() -> Self {
-        EndpointerConfig { min_speech_ms: 120, end_silence_ms: 500, barge_in_min_ms: 200, frame_ms: 20 }
+        EndpointerConfig {
+            min_speech_ms: 120,
+            end_silence_ms: 500,
+            barge_in_min_ms: 200,
+            frame_ms: 20,
+            start_gap_ms: 100,
+        }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointEvent {
+    /// First speech frame after silence.
     SpeechStarted { at_ms: u64 },
-    /// Minimum speech reached: barge-in trigger.
+    /// Minimum speech reached: the utterance is real (and a barge-in trigger).
     SpeechConfirmed { start_ms: u64, at_ms: u64 },
+    /// Enough silence after a confirmed utterance; `end_ms` is the end of its last speech frame.
     UtteranceEnded { start_ms: u64, end_ms: u64 },
 }
 
-/// Turns per-frame speech decisions into utterance events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Silence,
+    /// Speech started but not yet `min_speech_ms` long.
+    Starting { start_ms: u64, speech_ms: u64, silence_ms: u64 },
+    /// Confirmed utterance in progress.
+    Speaking { start_ms: u64, speech_ms: u64, silence_ms: u64, last_speech_end_ms: u64 },
+}
+
+/// Turns per-frame speech decisions into utterance events. Told the time; never sleeps.
 #[derive(Debug)]
 pub struct Endpointer {
     config: EndpointerConfig,
+    state: State,
     events: VecDeque<EndpointEvent>,
 }
 
 impl Endpointer {
     pub fn new(config: EndpointerConfig) -> Endpointer {
-        Endpointer { config, events: VecDeque::new() }
+        Endpointer { config, state: State::Silence, events: VecDeque::new() }
     }
 
     pub fn config(&self) -> &EndpointerConfig {
@@ -82,15 +170,265 @@ impl Endpointer {
 
     /// Feed one frame's decision, stamped with the frame's start time.
     pub fn handle(&mut self, now_ms: u64, is_speech: bool) {
-        let _ = (now_ms, is_speech);
+        let frame_ms = self.config.frame_ms;
+        self.state = match (self.state, is_speech) {
+            (State::Silence, false) => State::Silence,
+            (State::Silence, true) => {
+                self.events.push_back(EndpointEvent::SpeechStarted { at_ms: now_ms });
+                self.after_speech_frame(now_ms, now_ms, 0)
+            }
+            (State::Starting { start_ms, speech_ms, .. }, true) => {
+                self.after_speech_frame(now_ms, start_ms, speech_ms)
+            }
+            (State::Starting { start_ms, speech_ms, silence_ms }, false) => {
+                let silence_ms = silence_ms + frame_ms;
+                if silence_ms >= self.config.start_gap_ms {
+                    State::Silence
+                } else {
+                    State::Starting { start_ms, speech_ms, silence_ms }
+                }
+            }
+            (State::Speaking { start_ms, speech_ms, .. }, true) => State::Speaking {
+                start_ms,
+                speech_ms: speech_ms + frame_ms,
+                silence_ms: 0,
+                last_speech_end_ms: now_ms + frame_ms,
+            },
+            (State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms }, false) => {
+                let silence_ms = silence_ms + frame_ms;
+                if silence_ms >= self.config.end_silence_ms {
+                    self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms: last_speech_end_ms });
+                    State::Silence
+                } else {
+                    State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms }
+                }
+            }
+        };
+    }
+
+    fn after_speech_frame(&mut self, now_ms: u64, start_ms: u64, speech_before_ms: u64) -> State {
+        let speech_ms = speech_before_ms + self.config.frame_ms;
+        let at_ms = now_ms + self.config.frame_ms;
+        if speech_ms >= self.config.min_speech_ms {
+            self.events.push_back(EndpointEvent::SpeechConfirmed { start_ms, at_ms });
+            State::Speaking { start_ms, speech_ms, silence_ms: 0, last_speech_end_ms: at_ms }
+        } else {
+            State::Starting { start_ms, speech_ms, silence_ms: 0 }
+        }
+    }
+
+    /// The audio stopped (stream ended): end a confirmed utterance now, drop an unconfirmed one.
+    pub fn finish(&mut self) {
+        if let State::Speaking { start_ms, last_speech_end_ms, .. } = self.state {
+            self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms: last_speech_end_ms });
+        }
+        self.state = State::Silence;
     }
 
     pub fn poll_event(&mut self) -> Option<EndpointEvent> {
         self.events.pop_front()
     }
 
-    /// True while an utterance is in progress (started and not yet ended).
+    /// True while an utterance is in progress (started and not yet ended or discarded).
     pub fn in_utterance(&self) -> bool {
-        false
+        !matches!(self.state, State::Silence)
+    }
+
+    /// Speech heard so far in the current utterance (0 in silence).
+    pub fn speech_ms(&self) -> u64 {
+        match self.state {
+            State::Silence => 0,
+            State::Starting { speech_ms, .. } | State::Speaking { speech_ms, .. } => speech_ms,
+        }
+    }
+
+    /// True once the current utterance has `barge_in_min_ms` of speech: while agent audio is
+    /// unplayed, the actor clears it.
+    pub fn barge_in_reached(&self) -> bool {
+        matches!(self.state, State::Speaking { .. }) && self.speech_ms() >= self.config.barge_in_min_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME_MS: u64 = 20;
+
+    /// Feed decisions one frame apart from t=0; return events with the frame index they came at.
+    fn run(endpointer: &mut Endpointer, decisions: impl IntoIterator<Item = bool>) -> Vec<EndpointEvent> {
+        let mut events = Vec::new();
+        for (index, speech) in decisions.into_iter().enumerate() {
+            endpointer.handle(index as u64 * FRAME_MS, speech);
+            while let Some(event) = endpointer.poll_event() {
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    fn frames(speech: bool, count: usize) -> impl Iterator<Item = bool> {
+        std::iter::repeat_n(speech, count)
+    }
+
+    #[test]
+    fn utterance_starts_is_confirmed_and_ends_after_silence() {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        // 200 ms silence, 1 s speech, 600 ms silence.
+        let decisions = frames(false, 10).chain(frames(true, 50)).chain(frames(false, 30));
+        let events = run(&mut endpointer, decisions);
+        assert_eq!(
+            events,
+            vec![
+                EndpointEvent::SpeechStarted { at_ms: 200 },
+                EndpointEvent::SpeechConfirmed { start_ms: 200, at_ms: 320 },
+                // Last speech frame is [1180, 1200); 500 ms of silence ends it at frame 1680.
+                EndpointEvent::UtteranceEnded { start_ms: 200, end_ms: 1200 },
+            ]
+        );
+        assert!(!endpointer.in_utterance());
+    }
+
+    #[test]
+    fn pause_shorter_than_end_silence_keeps_one_utterance() {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        let decisions = frames(true, 20).chain(frames(false, 20)).chain(frames(true, 20)).chain(frames(false, 25));
+        let events = run(&mut endpointer, decisions);
+        let ended: Vec<_> = events.iter().filter(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })).collect();
+        assert_eq!(ended, vec![&EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1200 }]);
+    }
+
+    #[test]
+    fn click_shorter_than_min_speech_is_not_an_utterance() {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        let decisions = frames(false, 5).chain(frames(true, 3)).chain(frames(false, 40));
+        let events = run(&mut endpointer, decisions);
+        assert_eq!(events, vec![EndpointEvent::SpeechStarted { at_ms: 100 }]);
+        assert!(!endpointer.in_utterance());
+    }
+
+    #[test]
+    fn end_silence_is_configurable() {
+        let config = EndpointerConfig { end_silence_ms: 1000, ..EndpointerConfig::default() };
+        let mut endpointer = Endpointer::new(config);
+        let events = run(&mut endpointer, frames(true, 20).chain(frames(false, 30)));
+        assert!(!events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })), "{events:?}");
+        let events = run(&mut endpointer, frames(false, 25));
+        assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })), "{events:?}");
+    }
+
+    #[test]
+    fn barge_in_needs_its_minimum_of_speech() {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        run(&mut endpointer, frames(true, 9));
+        assert!(!endpointer.barge_in_reached(), "180 ms is below 200 ms");
+        run(&mut endpointer, frames(true, 1));
+        assert!(endpointer.barge_in_reached());
+    }
+
+    #[test]
+    fn finish_ends_a_confirmed_utterance() {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        run(&mut endpointer, frames(true, 20));
+        endpointer.finish();
+        assert_eq!(endpointer.poll_event(), Some(EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 400 }));
+    }
+
+    fn pcm_frames(samples: &[i16]) -> Vec<&[i16]> {
+        samples.chunks_exact(FRAME_SAMPLES_8K).collect()
+    }
+
+    fn tone(frequency_hz: f64, amplitude: f64, seconds: f64) -> Vec<i16> {
+        let count = (seconds * 8000.0) as usize;
+        (0..count)
+            .map(|n| (amplitude * (2.0 * std::f64::consts::PI * frequency_hz * n as f64 / 8000.0).sin()) as i16)
+            .collect()
+    }
+
+    /// Deterministic white-ish noise (xorshift).
+    fn noise(amplitude: i16, seconds: f64) -> Vec<i16> {
+        let mut state: u32 = 0x1234_5678;
+        (0..(seconds * 8000.0) as usize)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                ((state % (2 * amplitude as u32 + 1)) as i32 - i32::from(amplitude)) as i16
+            })
+            .collect()
+    }
+
+    fn speech_fraction(vad: &mut Vad, samples: &[i16]) -> f64 {
+        let frames = pcm_frames(samples);
+        let speech = frames.iter().filter(|frame| vad.is_speech(frame)).count();
+        speech as f64 / frames.len() as f64
+    }
+
+    #[test]
+    fn silence_and_quiet_noise_are_not_speech() {
+        let mut vad = Vad::new(VadMode::Aggressive);
+        assert_eq!(speech_fraction(&mut vad, &vec![0i16; 8000]), 0.0);
+        assert!(speech_fraction(&mut vad, &noise(30, 2.0)) < 0.05);
+    }
+
+    #[test]
+    fn odd_frame_lengths_use_the_energy_fallback_without_panicking() {
+        let mut vad = Vad::new(VadMode::Aggressive);
+        assert!(!vad.is_speech(&[]));
+        assert!(!vad.is_speech(&[0i16; 100]));
+        let loud = tone(300.0, 10000.0, 0.0125);
+        assert!(vad.is_speech(&loud));
+    }
+
+    #[test]
+    fn synthesized_speech_is_detected_and_endpointed() {
+        let tts = crate::tts::FliteTts::new().expect("flite voice");
+        let sentence = tts.synthesize_pcm_8k("Our monthly membership is forty nine dollars.");
+        let sentence_ms = (sentence.len() / 8) as u64;
+        // Where the voice actually is inside the synthesized sentence (flite pads with pauses).
+        let loud = |sample: &i16| sample.unsigned_abs() > 500;
+        let voice_begin_ms = (sentence.iter().position(loud).unwrap_or(0) / 8) as u64;
+        let voice_end_ms = (sentence.iter().rposition(loud).unwrap_or(0) / 8) as u64;
+        // 1 s silence, the sentence, 1 s silence, the sentence again, 1 s silence; through mu-law
+        // as it would arrive from the phone.
+        let mut audio = vec![0i16; 8000];
+        audio.extend_from_slice(&sentence);
+        audio.extend(std::iter::repeat_n(0i16, 8000));
+        audio.extend_from_slice(&sentence);
+        audio.extend(std::iter::repeat_n(0i16, 8000));
+        let mut mulaw = Vec::new();
+        protocol::mulaw::encode_into(&audio, &mut mulaw);
+        let mut phone_audio = Vec::new();
+        protocol::mulaw::decode_into(&mulaw, &mut phone_audio);
+
+        let mut vad = Vad::new(VadMode::Aggressive);
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        let mut events = Vec::new();
+        for (index, frame) in pcm_frames(&phone_audio).into_iter().enumerate() {
+            let speech = vad.is_speech(frame);
+            endpointer.handle(index as u64 * FRAME_MS, speech);
+            while let Some(event) = endpointer.poll_event() {
+                events.push(event);
+            }
+        }
+        let utterances: Vec<(u64, u64)> = events
+            .iter()
+            .filter_map(|event| match event {
+                EndpointEvent::UtteranceEnded { start_ms, end_ms } => Some((*start_ms, *end_ms)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(utterances.len(), 2, "events: {events:?}");
+        let second_offset_ms = 2000 + sentence_ms;
+        let expected = [
+            (1000 + voice_begin_ms, 1000 + voice_end_ms),
+            (second_offset_ms + voice_begin_ms, second_offset_ms + voice_end_ms),
+        ];
+        for ((start, end), (expected_start, expected_end)) in utterances.iter().zip(expected) {
+            assert!(start.abs_diff(expected_start) <= 100, "start {start} vs {expected_start}");
+            assert!(end.abs_diff(expected_end) <= 200, "end {end} vs {expected_end}");
+        }
+        let confirmations = events.iter().filter(|e| matches!(e, EndpointEvent::SpeechConfirmed { .. })).count();
+        assert_eq!(confirmations, 2);
     }
 }

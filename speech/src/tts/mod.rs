@@ -48,3 +48,17 @@ pub trait TtsProvider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn synthesize(&self, text: String) -> mpsc::UnboundedReceiver<Result<TtsChunk, TtsError>>;
 }
+
+pub mod elevenlabs;
+mod http;
+pub mod flite;
+pub mod openai;
+
+pub use elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
+pub use flite::FliteTts;
+pub use openai::{OpenAiTts, OpenAiTtsConfig};
+
+/// Milliseconds of 8 kHz mono audio in `samples` samples.
+pub(crate) fn samples_8k_to_ms(samples: usize) -> u64 {
+    samples as u64 / 8
+}

@@ -1,0 +1,166 @@
+//! Embedded text-to-speech with `flite-rs` (pure Rust, cmu_us_kal voice at 8 kHz), with lexicon
+//! fixes for gym words the stock dictionary says wrong.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{samples_8k_to_ms, TtsChunk, TtsError, TtsErrorKind, TtsProvider};
+use crate::resample;
+
+/// Pronunciations added to flite's lexicon (`word : phones`, flite's phone set).
+pub const LEXICON_FIXES: &str = "\
+gi : g iy1
+gis : g iy1 z
+nogi : n ow1 g iy1
+no-gi : n ow1 g iy1
+jiu : jh uw1
+jitsu : jh ih1 t s uw0
+hiit : hh iy1 t
+pilates : p ih0 l aa1 t iy0 z
+";
+
+/// Audio is sent in chunks of about this many samples (100 ms), and at each sentence end.
+const CHUNK_SAMPLES: usize = 800;
+
+/// Embedded flite synthesizer. Synthesis runs on the blocking pool.
+#[derive(Clone)]
+pub struct FliteTts {
+    engine: Arc<flite_rs::Engine>,
+}
+
+impl FliteTts {
+    /// Parse the embedded voice and apply [`LEXICON_FIXES`].
+    pub fn new() -> Result<FliteTts, TtsError> {
+        let mut engine = flite_rs::Engine::try_new()
+            .map_err(|error| TtsError::new(TtsErrorKind::Engine, format!("flite voice: {error}")))?;
+        engine
+            .add_lex_entries(LEXICON_FIXES)
+            .map_err(|error| TtsError::new(TtsErrorKind::Engine, format!("flite lexicon: {error}")))?;
+        Ok(FliteTts { engine: Arc::new(engine) })
+    }
+
+    /// Synthesize the whole text to 8 kHz linear PCM, on the calling thread (blocking).
+    pub fn synthesize_pcm_8k(&self, text: &str) -> Vec<i16> {
+        let audio = self.engine.synthesize(text);
+        resample::resample(&audio.samples, audio.sample_rate, 8_000)
+    }
+
+    fn synthesize_blocking(&self, text: &str, output: &mpsc::UnboundedSender<Result<TtsChunk, TtsError>>) {
+        let rate_hz = self.engine.sample_rate();
+        let mut total_samples_8k = 0usize;
+        let mut pending: Vec<i16> = Vec::with_capacity(CHUNK_SAMPLES * 2);
+        let send = |pcm: &mut Vec<i16>, total: &mut usize| -> bool {
+            if pcm.is_empty() {
+                return true;
+            }
+            let pcm_8k = resample::resample(pcm, rate_hz, 8_000);
+            *total += pcm_8k.len();
+            let mut mulaw = Vec::with_capacity(pcm_8k.len());
+            protocol::mulaw::encode_into(&pcm_8k, &mut mulaw);
+            pcm.clear();
+            output.send(Ok(TtsChunk::Audio(Bytes::from(mulaw)))).is_ok()
+        };
+        // One sentence at a time, so the first audio leaves before the rest is synthesized.
+        for sentence in split_sentences(text) {
+            let mut receiver_alive = true;
+            self.engine.synthesize_streaming(&sentence, |period| {
+                pending.extend_from_slice(period);
+                if pending.len() >= CHUNK_SAMPLES * (rate_hz as usize / 8_000).max(1) {
+                    receiver_alive = send(&mut pending, &mut total_samples_8k);
+                }
+                if receiver_alive {
+                    flite_rs::Flow::Continue
+                } else {
+                    flite_rs::Flow::Stop
+                }
+            });
+            if !receiver_alive || !send(&mut pending, &mut total_samples_8k) {
+                return;
+            }
+        }
+        let _ = output.send(Ok(TtsChunk::Done { total_ms: samples_8k_to_ms(total_samples_8k) }));
+    }
+}
+
+/// Split text after `.`, `?` and `!` followed by whitespace (keeps "$49.99" whole).
+pub(crate) fn split_sentences(text: &str) -> Vec<String> {
+    let mut sentences = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(character) = chars.next() {
+        current.push(character);
+        let ends = matches!(character, '.' | '?' | '!') && chars.peek().is_none_or(|next| next.is_whitespace());
+        if ends {
+            let sentence = current.trim().to_string();
+            if !sentence.is_empty() {
+                sentences.push(sentence);
+            }
+            current.clear();
+        }
+    }
+    let rest = current.trim();
+    if !rest.is_empty() {
+        sentences.push(rest.to_string());
+    }
+    sentences
+}
+
+impl TtsProvider for FliteTts {
+    fn name(&self) -> &'static str {
+        "flite"
+    }
+
+    fn synthesize(&self, text: String) -> mpsc::UnboundedReceiver<Result<TtsChunk, TtsError>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let synthesizer = self.clone();
+        tokio::task::spawn_blocking(move || synthesizer.synthesize_blocking(&text, &sender));
+        receiver
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_split_at_stops_but_not_inside_prices() {
+        assert_eq!(
+            split_sentences("It is $49.99 a month. Want to join? Great!"),
+            vec!["It is $49.99 a month.", "Want to join?", "Great!"]
+        );
+        assert_eq!(split_sentences("  no stop at the end "), vec!["no stop at the end"]);
+        assert!(split_sentences("   ").is_empty());
+    }
+
+    #[test]
+    fn gi_is_said_like_ghee() {
+        let tts = FliteTts::new().expect("flite voice");
+        let phones = tts.engine.phones("gi");
+        assert!(phones.contains("g iy"), "phones for gi: {phones}");
+    }
+
+    #[tokio::test]
+    async fn synthesis_streams_mulaw_chunks_and_reports_the_length() {
+        let tts = FliteTts::new().expect("flite voice");
+        let mut chunks = tts.synthesize("Hello. We are open until nine tonight.".to_string());
+        let mut audio_bytes = 0usize;
+        let mut audio_chunks = 0usize;
+        let mut done_ms = None;
+        while let Some(chunk) = chunks.recv().await {
+            match chunk.expect("flite synthesis") {
+                TtsChunk::Audio(bytes) => {
+                    assert!(done_ms.is_none(), "audio after done");
+                    audio_bytes += bytes.len();
+                    audio_chunks += 1;
+                }
+                TtsChunk::Done { total_ms } => done_ms = Some(total_ms),
+            }
+        }
+        let total_ms = done_ms.expect("done chunk");
+        assert_eq!(total_ms, audio_bytes as u64 / 8);
+        assert!(total_ms > 1000 && total_ms < 6000, "total {total_ms} ms");
+        assert!(audio_chunks > 2, "{audio_chunks} chunks");
+    }
+}
