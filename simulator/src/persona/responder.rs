@@ -1,0 +1,555 @@
+//! What a simulated callee says back: it recognises which of the playbook's questions the agent
+//! asked (by the field's keywords and question words), answers from its facts in its own words,
+//! confirms or corrects read-backs, and plays its behaviours (IVR menu, voicemail, hold,
+//! transfer, refusal, interruption, an alarming remark).
+
+use super::spoken;
+use super::{parse_day, parse_minutes, Persona, ScheduleFact};
+use playbook::{FieldSpec, FieldType, Playbook};
+use serde_norway::Value;
+use std::collections::BTreeSet;
+
+/// Something the persona does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PersonaAction {
+    /// Speak this sentence.
+    Say(String),
+    /// Stay quiet for this long (on hold, fetching the manager).
+    Pause { ms: u64 },
+    /// A voicemail tone.
+    Beep,
+    /// Hang up.
+    Hangup,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Ivr,
+    Voicemail,
+    Talking,
+    Ended,
+}
+
+/// The persona's side of the conversation, driven by what it heard.
+pub struct Responder {
+    persona: Persona,
+    playbook: Playbook,
+    phase: Phase,
+    answered: BTreeSet<String>,
+    held: bool,
+    transferred: bool,
+    alarmed: bool,
+    interrupted: bool,
+    misunderstood: u32,
+}
+
+const READ_BACK_CUES: &[&str] = &[
+    "is that right", "did i get that right", "to confirm", "just to confirm", "is that correct",
+    "did i get that", "have i got that right", "right?",
+];
+const CLOSING_CUES: &[&str] = &["have a great day", "goodbye", "bye", "take care", "that's everything", "that is everything"];
+const STOP_WORDS: &[&str] = &[
+    "the", "and", "you", "your", "for", "that", "this", "with", "what", "does", "there", "have",
+    "any", "are", "is", "do", "can", "could", "would", "like", "about", "tell", "me", "how",
+    "our", "a", "an", "of", "on", "in", "to", "or", "it", "be", "if", "so", "look", "looks",
+    "during", "which", "anything", "else", "before", "should", "know", "need", "some",
+];
+
+fn normalize(text: &str) -> String {
+    let lowered: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '\'' || c == '?' { c } else { ' ' })
+        .collect();
+    lowered.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn contains_phrase(haystack: &str, phrase: &str) -> bool {
+    let phrase = normalize(phrase);
+    if phrase.is_empty() {
+        return false;
+    }
+    let padded = format!(" {} ", haystack.replace('?', " "));
+    padded.contains(&format!(" {} ", phrase.replace('?', "")))
+}
+
+impl Responder {
+    pub fn new(persona: Persona, playbook: Playbook) -> Responder {
+        let phase = if persona.behaviour.voicemail.is_some() {
+            Phase::Voicemail
+        } else if persona.behaviour.ivr.is_some() {
+            Phase::Ivr
+        } else {
+            Phase::Talking
+        };
+        Responder {
+            persona,
+            playbook,
+            phase,
+            answered: BTreeSet::new(),
+            held: false,
+            transferred: false,
+            alarmed: false,
+            interrupted: false,
+            misunderstood: 0,
+        }
+    }
+
+    pub fn persona(&self) -> &Persona {
+        &self.persona
+    }
+
+    /// True once the persona has hung up (or its voicemail has ended).
+    pub fn has_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// True while an IVR menu waits for a key.
+    pub fn waiting_for_digit(&self) -> bool {
+        self.phase == Phase::Ivr
+    }
+
+    /// What happens when the call is answered.
+    pub fn answer(&mut self) -> Vec<PersonaAction> {
+        match self.phase {
+            Phase::Voicemail => {
+                let greeting = self.persona.behaviour.voicemail.clone().unwrap_or_default();
+                vec![PersonaAction::Say(greeting), PersonaAction::Beep]
+            }
+            Phase::Ivr => {
+                let menu = self.persona.behaviour.ivr.as_ref().map(|i| i.menu.clone()).unwrap_or_default();
+                vec![PersonaAction::Say(menu)]
+            }
+            _ => vec![PersonaAction::Say(self.persona.greeting.clone())],
+        }
+    }
+
+    /// A key press heard on the line (an IVR menu listens for it).
+    pub fn on_digit(&mut self, digit: char) -> Vec<PersonaAction> {
+        let Some(ivr) = &self.persona.behaviour.ivr else {
+            return Vec::new();
+        };
+        if self.phase != Phase::Ivr {
+            return Vec::new();
+        }
+        if ivr.digit.starts_with(digit) {
+            self.phase = Phase::Talking;
+            vec![PersonaAction::Pause { ms: 600 }, PersonaAction::Say(self.persona.greeting.clone())]
+        } else {
+            vec![PersonaAction::Say("Sorry, that is not a valid option.".into()), PersonaAction::Say(ivr.menu.clone())]
+        }
+    }
+
+    /// Called once the agent has been talking for a while without pausing: a persona that
+    /// interrupts says something now.
+    pub fn interruption(&mut self) -> Option<String> {
+        if self.persona.behaviour.interrupt && !self.interrupted && self.phase == Phase::Talking {
+            self.interrupted = true;
+            return Some("Sorry, sorry, who is this?".to_owned());
+        }
+        None
+    }
+
+    /// What the persona says after hearing the agent say `heard` (one utterance).
+    pub fn on_agent_said(&mut self, heard: &str) -> Vec<PersonaAction> {
+        let text = normalize(heard);
+        match self.phase {
+            Phase::Ended | Phase::Voicemail => return Vec::new(),
+            Phase::Ivr => {
+                // the IVR menu repeats itself if the caller talks instead of pressing a key
+                return Vec::new();
+            }
+            Phase::Talking => {}
+        }
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let mut replies: Vec<String> = Vec::new();
+        let asked = self.asked_field(&text);
+
+        if self.is_read_back(&text) {
+            replies.push(self.confirm_read_back(&text));
+        }
+        if let Some(field) = asked {
+            if self.persona.behaviour.transfer && !self.transferred {
+                self.transferred = true;
+                return vec![
+                    PersonaAction::Say("Oh, I'm not sure about that. Hold on, let me get the manager for you.".into()),
+                    PersonaAction::Pause { ms: 2500 },
+                    PersonaAction::Say(format!("Hi, this is the manager at {}. What did you want to know?", self.persona.gym_name)),
+                ];
+            }
+            if self.persona.behaviour.hold && !self.held {
+                self.held = true;
+                return vec![
+                    PersonaAction::Say("Can you hold on one second?".into()),
+                    PersonaAction::Pause { ms: 3000 },
+                    PersonaAction::Say("Sorry about that, I'm back. What was the question?".into()),
+                ];
+            }
+            replies.push(self.answer_field(&field));
+            self.answered.insert(field.name.clone());
+            if let (Some(alarming), false) = (&self.persona.behaviour.alarming, self.alarmed) {
+                self.alarmed = true;
+                replies.push(alarming.clone());
+            }
+        } else if replies.is_empty() {
+            if CLOSING_CUES.iter().any(|cue| contains_phrase(&text, cue)) {
+                self.phase = Phase::Ended;
+                return vec![PersonaAction::Say("You're welcome. Bye!".into()), PersonaAction::Hangup];
+            }
+            if contains_phrase(&text, "anything else") {
+                replies.push(self.other_info());
+            } else if self.is_introduction(&text) {
+                replies.push(format!("Yes, this is {}. Sure, go ahead.", self.persona.gym_name));
+            } else if text.contains("hello") || text.contains("are you there") || text.contains("still there") {
+                replies.push("Yes, I'm here.".into());
+            } else {
+                self.misunderstood += 1;
+                if self.misunderstood <= 2 {
+                    replies.push("Sorry, I didn't catch that. Could you say it again?".into());
+                }
+            }
+        }
+        replies.into_iter().map(PersonaAction::Say).collect()
+    }
+
+    fn is_introduction(&self, text: &str) -> bool {
+        ["automated assistant", "calling on behalf", "is this", "quick question", "few questions", "questions about"]
+            .iter()
+            .any(|cue| contains_phrase(text, cue))
+    }
+
+    fn is_read_back(&self, text: &str) -> bool {
+        READ_BACK_CUES.iter().any(|cue| contains_phrase(text, cue) || text.contains(&cue.replace('?', "")))
+            || text.starts_with("so ")
+    }
+
+    /// The field whose question the agent asked, by keyword and question-word overlap.
+    fn asked_field(&self, text: &str) -> Option<FieldSpec> {
+        let words: BTreeSet<&str> = text.split(' ').map(|w| w.trim_matches('?')).collect();
+        let mut best: Option<(f32, &FieldSpec)> = None;
+        for field in &self.playbook.fields {
+            if field.question.is_none() || field.kind == FieldType::Risk {
+                continue;
+            }
+            let mut score = 0.0f32;
+            for keyword in &field.keywords {
+                if contains_phrase(text, keyword) {
+                    score += normalize(keyword).split(' ').count() as f32;
+                }
+            }
+            if let Some(question) = &field.question {
+                let question = normalize(question);
+                let content: BTreeSet<&str> = question
+                    .split(' ')
+                    .map(|w| w.trim_matches('?'))
+                    .filter(|w| w.len() > 2 && !STOP_WORDS.contains(w))
+                    .collect();
+                let overlap = content.intersection(&words).count() as f32;
+                score += 1.5 * overlap;
+                if !content.is_empty() && overlap / content.len() as f32 > 0.6 {
+                    score += 3.0;
+                }
+            }
+            // a question already answered is less likely asked again unless clearly so
+            if self.answered.contains(&field.name) {
+                score *= 0.6;
+            }
+            let question_like = text.contains('?')
+                || ["how much", "what", "is there", "do you", "does", "any", "could you", "can you", "which", "when"]
+                    .iter()
+                    .any(|cue| contains_phrase(text, cue));
+            if !question_like {
+                score *= 0.5;
+            }
+            if score >= 2.5 && best.map_or(true, |(s, _)| score > s) {
+                best = Some((score, field));
+            }
+        }
+        best.map(|(_, field)| field.clone())
+    }
+
+    fn fact(&self, name: &str) -> Option<&Value> {
+        self.persona.facts.get(name).filter(|v| !v.is_null())
+    }
+
+    fn answer_field(&self, field: &FieldSpec) -> String {
+        if self.persona.behaviour.refuse.contains(&field.name) {
+            return "Sorry, I can't give that out over the phone. You'd have to come by the front desk.".into();
+        }
+        let Some(value) = self.fact(&field.name) else {
+            return "Hmm, I'm honestly not sure about that one.".into();
+        };
+        let spoken_value = spoken_value(field, value);
+        if let Some(template) = self.persona.answers.get(&field.name) {
+            return template.replace("{value}", &spoken_value);
+        }
+        match field.kind {
+            FieldType::YesNo => {
+                if value.as_bool() == Some(true) {
+                    "Yes, we do.".into()
+                } else {
+                    "No, we don't, sorry.".into()
+                }
+            }
+            FieldType::Money => {
+                if value.as_f64() == Some(0.0) {
+                    "No, there's no charge for that.".into()
+                } else {
+                    format!("It's {spoken_value}.")
+                }
+            }
+            FieldType::Schedule => format!("We have {spoken_value}."),
+            FieldType::List => {
+                if spoken_value.is_empty() {
+                    "No, nothing special. Just show up.".into()
+                } else {
+                    format!("You'll need {spoken_value}.")
+                }
+            }
+            FieldType::Scale | FieldType::Number => format!("I'd say about a {spoken_value}."),
+            _ => format!("{spoken_value}."),
+        }
+    }
+
+    fn other_info(&self) -> String {
+        match self.fact("other_info").and_then(|v| v.as_str()) {
+            Some(info) => info.to_owned(),
+            None => "No, I think that's it.".into(),
+        }
+    }
+
+    /// Yes when the numbers the agent read back agree with the facts, else a correction.
+    fn confirm_read_back(&self, text: &str) -> String {
+        let heard_numbers = numbers_in(text);
+        if heard_numbers.is_empty() {
+            return "Yes, that's right.".into();
+        }
+        for field in &self.playbook.fields {
+            if field.kind != FieldType::Money && field.kind != FieldType::Scale {
+                continue;
+            }
+            let mentioned = field.keywords.iter().any(|k| contains_phrase(text, k))
+                || field.read_back.as_ref().is_some_and(|r| {
+                    let stem = normalize(r.split('{').next().unwrap_or(""));
+                    !stem.is_empty() && text.contains(&stem)
+                });
+            if !mentioned {
+                continue;
+            }
+            if let Some(amount) = self.fact(&field.name).and_then(|v| v.as_f64()) {
+                if amount > 0.0 && !heard_numbers.iter().any(|n| (*n - amount).abs() < 0.01) {
+                    return format!("No, it's {}.", spoken_value(field, &Value::from(amount)));
+                }
+            }
+        }
+        "Yes, that's right.".into()
+    }
+}
+
+/// A fact's value in words, as this field type is said aloud.
+fn spoken_value(field: &FieldSpec, value: &Value) -> String {
+    match field.kind {
+        FieldType::Money => value.as_f64().map(spoken::money).unwrap_or_default(),
+        FieldType::Number | FieldType::Scale => value.as_f64().map(|v| spoken::number(v.round() as u64)).unwrap_or_default(),
+        FieldType::YesNo => if value.as_bool() == Some(true) { "yes" } else { "no" }.into(),
+        FieldType::List => {
+            let names: Vec<String> = value
+                .as_sequence()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|item| item.as_str())
+                        .map(|name| {
+                            let phrase = field
+                                .options
+                                .iter()
+                                .find(|o| o.name() == name)
+                                .and_then(|o| o.phrases().into_iter().next())
+                                .unwrap_or_else(|| playbook::spoken(name));
+                            phrase
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            spoken::list(&names)
+        }
+        FieldType::Schedule => {
+            let entries: Vec<ScheduleFact> = value
+                .as_sequence()
+                .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+                .unwrap_or_default();
+            schedule_sentence(&entries)
+        }
+        _ => value.as_str().map(str::to_owned).unwrap_or_else(|| format!("{value:?}")),
+    }
+}
+
+/// "gi class on monday and wednesday from six p m to seven thirty p m, and open mat on saturday ..."
+fn schedule_sentence(entries: &[ScheduleFact]) -> String {
+    let mut groups: Vec<(String, String, Option<String>, Vec<usize>)> = Vec::new();
+    for entry in entries {
+        let Some(day) = parse_day(&entry.day) else { continue };
+        match groups
+            .iter_mut()
+            .find(|(start, end, class, _)| *start == entry.start && *end == entry.end && *class == entry.class_type)
+        {
+            Some(group) => group.3.push(day),
+            None => groups.push((entry.start.clone(), entry.end.clone(), entry.class_type.clone(), vec![day])),
+        }
+    }
+    groups.sort_by_key(|g| (g.3.iter().min().copied(), parse_minutes(&g.0)));
+    const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(start, end, class, days)| {
+            let mut days = days.clone();
+            days.sort();
+            days.dedup();
+            let day_words: Vec<String> = days.iter().map(|d| DAYS[*d].to_owned()).collect();
+            let class = class.as_deref().map(playbook::spoken).unwrap_or_else(|| "class".into());
+            let class = if class.ends_with("mat") || class.ends_with("class") { class } else { format!("{class} class") };
+            format!("{class} on {} from {} to {}", spoken::list(&day_words), spoken::time(start), spoken::time(end))
+        })
+        .collect();
+    match parts.len() {
+        0 => "no regular classes right now".into(),
+        1 => parts[0].clone(),
+        n => format!("{}, and {}", parts[..n - 1].join(", "), parts[n - 1]),
+    }
+}
+
+/// Numbers spoken in `text` ("twenty five dollars" -> 25, "$30" -> 30).
+fn numbers_in(text: &str) -> Vec<f64> {
+    let units = |w: &str| -> Option<u64> {
+        const ONES: [&str; 20] = [
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+            "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+        ];
+        const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+        ONES.iter().position(|o| *o == w).map(|p| p as u64).or_else(|| TENS.iter().position(|t| *t == w).map(|p| (p as u64 + 2) * 10))
+    };
+    let mut out = Vec::new();
+    let mut current: Option<u64> = None;
+    for word in text.split(' ') {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '.');
+        if let Ok(n) = word.trim_start_matches('$').parse::<f64>() {
+            out.push(n);
+            continue;
+        }
+        match (units(word), word) {
+            (Some(n), _) => {
+                current = Some(match current {
+                    Some(c) if c >= 100 && c % 100 == 0 && n < 100 => c + n,
+                    Some(c) if c % 10 == 0 && c % 100 >= 20 && n < 10 => c + n,
+                    Some(c) => {
+                        out.push(c as f64);
+                        n
+                    }
+                    None => n,
+                })
+            }
+            (None, "hundred") => current = Some(current.unwrap_or(1) * 100),
+            (None, "and") if current.is_some_and(|c| c >= 100) => {}
+            _ => {
+                if let Some(c) = current.take() {
+                    out.push(c as f64);
+                }
+            }
+        }
+    }
+    if let Some(c) = current {
+        out.push(c as f64);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn responder(yaml: &str) -> Responder {
+        let playbooks = playbook::PlaybookSet::built_in().unwrap();
+        let persona = Persona::from_yaml("p.yaml", yaml, &playbooks).unwrap();
+        let playbook = playbooks.get(&persona.playbook).unwrap().clone();
+        Responder::new(persona, playbook)
+    }
+
+    const GYM: &str = r#"
+name: test
+gym_name: Granite Grappling
+greeting: Granite Grappling, Kim speaking.
+facts:
+  drop_in_offered: true
+  drop_in_price: 25
+  mat_fee: 0
+  class_schedule:
+    - { day: monday, start: "18:00", end: "19:30", class_type: gi }
+    - { day: wednesday, start: "18:00", end: "19:30", class_type: gi }
+    - { day: saturday, start: "10:00", end: "12:00", class_type: open mat }
+  requirements: [gi, waiver]
+"#;
+
+    fn said(actions: &[PersonaAction]) -> String {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                PersonaAction::Say(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn answers_questions_worded_differently_from_the_playbook() {
+        let mut r = responder(GYM);
+        assert_eq!(said(&r.answer()), "Granite Grappling, Kim speaking.");
+        assert!(said(&r.on_agent_said("hi this is sam an automated assistant calling on behalf of open mat finder")).contains("go ahead"));
+        assert_eq!(said(&r.on_agent_said("how much does a drop in class cost")), "It's twenty five dollars.");
+        assert_eq!(said(&r.on_agent_said("and is there a mat fee on top of that")), "No, there's no charge for that.");
+        let schedule = said(&r.on_agent_said("what does your class schedule look like during the week"));
+        assert!(schedule.contains("gi class on monday and wednesday from six p m to seven thirty p m"), "{schedule}");
+        assert!(schedule.contains("open mat on saturday from ten a m to noon"), "{schedule}");
+        let needs = said(&r.on_agent_said("does a visitor need to bring anything like a gi or sign a waiver"));
+        assert_eq!(needs, "You'll need gi and waiver.");
+        assert!(said(&r.on_agent_said("that's everything thanks so much have a great day")).contains("Bye"));
+        assert!(r.has_ended());
+    }
+
+    #[test]
+    fn confirms_right_read_backs_and_corrects_wrong_ones() {
+        let mut r = responder(GYM);
+        r.answer();
+        assert_eq!(said(&r.on_agent_said("so a drop in is twenty five dollars is that right")), "Yes, that's right.");
+        assert_eq!(said(&r.on_agent_said("so a drop in is thirty five dollars is that right")), "No, it's twenty five dollars.");
+    }
+
+    #[test]
+    fn behaviours_hold_transfer_refuse_ivr_voicemail() {
+        let mut r = responder(&format!("{GYM}behaviour:\n  hold: true\n  refuse: [drop_in_price]\n"));
+        r.answer();
+        let first = r.on_agent_said("how much is a drop in class");
+        assert!(first.contains(&PersonaAction::Pause { ms: 3000 }), "{first:?}");
+        assert!(said(&r.on_agent_said("how much is a drop in class")).contains("can't give that out"));
+
+        let mut r = responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
+        assert_eq!(said(&r.answer()), "Press one for the front desk");
+        assert!(r.waiting_for_digit());
+        assert!(said(&r.on_digit('2')).contains("not a valid option"));
+        assert_eq!(said(&r.on_digit('1')), "Granite Grappling, Kim speaking.");
+
+        let mut r = responder(&format!("{GYM}behaviour:\n  voicemail: You have reached Granite. Leave a message.\n"));
+        let greeting = r.answer();
+        assert!(greeting.contains(&PersonaAction::Beep));
+        assert!(r.on_agent_said("how much is a drop in").is_empty());
+    }
+
+    #[test]
+    fn spoken_numbers_are_read() {
+        assert_eq!(numbers_in("twenty five dollars"), vec![25.0]);
+        assert_eq!(numbers_in("it's $30 or one hundred twenty a month"), vec![30.0, 120.0]);
+        assert_eq!(numbers_in("forty and five"), vec![40.0, 5.0]);
+    }
+}
