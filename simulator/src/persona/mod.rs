@@ -30,6 +30,7 @@
 //! ```
 
 pub mod dtmf;
+pub mod grade;
 mod responder;
 pub mod spoken;
 pub mod voice;
