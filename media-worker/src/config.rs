@@ -1,0 +1,238 @@
+//! The media worker's configuration, read from an environment map (tests never touch the process
+//! environment).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use speech::{SpeechConfig, SpeechConfigError, VadMode};
+
+/// Every environment variable [`Config::from_env`] reads itself. The speech providers' variables
+/// are listed in [`speech::ENV_VARS`]; [`all_env_vars`] gives both.
+pub const ENV_VARS: &[&str] = &[
+    "NATS_URL",
+    "WORKER_ID",
+    "MAX_CALLS",
+    "VAD_MODE",
+    "ENDPOINT_SILENCE_MS",
+    "MIN_SPEECH_MS",
+    "BARGE_IN_MIN_MS",
+    "PLAYBACK_LEAD_MS",
+    "RECORDINGS_DIR",
+    "PLAYBOOKS_DIR",
+    "MEDIA_ARBITERS",
+    "BRAIN_ASSIGN_TIMEOUT_MS",
+    "DRAIN_GRACE_MS",
+    "HOSTNAME",
+];
+
+/// [`ENV_VARS`] followed by the speech providers' variables.
+pub fn all_env_vars() -> Vec<&'static str> {
+    ENV_VARS.iter().chain(speech::ENV_VARS.iter()).copied().collect()
+}
+
+/// A variable that could not be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name}: not a number: {value:?}")]
+    NotANumber { name: &'static str, value: String },
+    #[error("{name}: {value:?} is out of range ({expected})")]
+    OutOfRange { name: &'static str, value: String, expected: &'static str },
+    #[error(transparent)]
+    Speech(#[from] SpeechConfigError),
+}
+
+/// Everything one media worker process needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Name this worker answers `media.assign` with (default `<hostname>-<pid>`).
+    pub worker_id: String,
+    /// Calls this worker takes at once; above it, it does not answer `media.assign`.
+    pub max_calls: usize,
+    pub vad_mode: VadMode,
+    /// Silence that ends a callee utterance.
+    pub endpoint_silence_ms: u64,
+    /// Speech that confirms a callee utterance (shorter bursts are noise).
+    pub min_speech_ms: u64,
+    /// Callee speech this long while agent audio is unplayed interrupts the agent.
+    pub barge_in_min_ms: u64,
+    /// How far ahead of real time agent audio may be queued at Twilio.
+    pub playback_lead_ms: u64,
+    /// When set, a stereo WAV (callee left, agent right) and a transcript per call go here.
+    pub recordings_dir: Option<PathBuf>,
+    /// Playbooks to build STT vocabularies from; the built-in playbooks when unset.
+    pub playbooks_dir: Option<PathBuf>,
+    /// Threads (actix arbiters) the call actors are spread over.
+    pub arbiters: usize,
+    /// How long one `brain.assign` request waits for an answer.
+    pub brain_assign_timeout_ms: u64,
+    /// How long `stop` lets live calls finish before hanging them up.
+    pub drain_grace_ms: u64,
+    pub speech: SpeechConfig,
+}
+
+impl Config {
+    /// Reads the configuration from `env` (a copy of the process environment, or a test's map).
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let hostname = get("HOSTNAME")
+            .map(str::to_owned)
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()))
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "media".to_owned());
+        let vad_mode = match get("VAD_MODE") {
+            None => VadMode::Aggressive,
+            Some(value) => parse_vad_mode(value)?,
+        };
+        let default_arbiters = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let config = Config {
+            nats_url: get("NATS_URL").unwrap_or("nats://127.0.0.1:4222").to_owned(),
+            worker_id: get("WORKER_ID")
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{hostname}-{}", std::process::id())),
+            max_calls: number(env, "MAX_CALLS", 200)? as usize,
+            vad_mode,
+            endpoint_silence_ms: number(env, "ENDPOINT_SILENCE_MS", 500)?,
+            min_speech_ms: number(env, "MIN_SPEECH_MS", 120)?,
+            barge_in_min_ms: number(env, "BARGE_IN_MIN_MS", 200)?,
+            playback_lead_ms: number(env, "PLAYBACK_LEAD_MS", 200)?,
+            recordings_dir: get("RECORDINGS_DIR").map(PathBuf::from),
+            playbooks_dir: get("PLAYBOOKS_DIR").map(PathBuf::from),
+            arbiters: number(env, "MEDIA_ARBITERS", default_arbiters as u64)? as usize,
+            brain_assign_timeout_ms: number(env, "BRAIN_ASSIGN_TIMEOUT_MS", 2000)?,
+            drain_grace_ms: number(env, "DRAIN_GRACE_MS", 30_000)?,
+            speech: SpeechConfig::from_env(env)?,
+        };
+        if config.max_calls == 0 {
+            return Err(ConfigError::OutOfRange {
+                name: "MAX_CALLS",
+                value: "0".into(),
+                expected: "at least 1",
+            });
+        }
+        if config.arbiters == 0 || config.arbiters > 256 {
+            return Err(ConfigError::OutOfRange {
+                name: "MEDIA_ARBITERS",
+                value: config.arbiters.to_string(),
+                expected: "1 to 256",
+            });
+        }
+        if config.endpoint_silence_ms < 20 {
+            return Err(ConfigError::OutOfRange {
+                name: "ENDPOINT_SILENCE_MS",
+                value: config.endpoint_silence_ms.to_string(),
+                expected: "at least 20",
+            });
+        }
+        Ok(config)
+    }
+
+    /// A configuration for tests: local NATS, small limits, everything else default.
+    pub fn for_tests(nats_url: &str, worker_id: &str) -> Config {
+        let mut env = HashMap::new();
+        env.insert("NATS_URL".to_owned(), nats_url.to_owned());
+        env.insert("WORKER_ID".to_owned(), worker_id.to_owned());
+        env.insert("MEDIA_ARBITERS".to_owned(), "1".to_owned());
+        // Built from constants that always parse.
+        Config::from_env(&env).unwrap_or_else(|_| unreachable!("default test configuration parses"))
+    }
+
+    /// The endpointer settings the call actors use.
+    pub fn endpointer(&self) -> speech::EndpointerConfig {
+        speech::EndpointerConfig {
+            min_speech_ms: self.min_speech_ms,
+            end_silence_ms: self.endpoint_silence_ms,
+            barge_in_min_ms: self.barge_in_min_ms,
+            ..speech::EndpointerConfig::default()
+        }
+    }
+}
+
+fn number(env: &HashMap<String, String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => value
+            .parse()
+            .map_err(|_| ConfigError::NotANumber { name, value: value.to_owned() }),
+    }
+}
+
+fn parse_vad_mode(value: &str) -> Result<VadMode, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "0" | "quality" => Ok(VadMode::Quality),
+        "1" | "low_bitrate" | "low-bitrate" => Ok(VadMode::LowBitrate),
+        "2" | "aggressive" => Ok(VadMode::Aggressive),
+        "3" | "very_aggressive" | "very-aggressive" => Ok(VadMode::VeryAggressive),
+        _ => Err(ConfigError::OutOfRange {
+            name: "VAD_MODE",
+            value: value.to_owned(),
+            expected: "0-3 or quality / low_bitrate / aggressive / very_aggressive",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_the_optional_dirs() {
+        let config = Config::from_env(&env(&[("HOSTNAME", "node-a")])).unwrap();
+        assert_eq!(config.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(config.worker_id, format!("node-a-{}", std::process::id()));
+        assert_eq!(config.endpoint_silence_ms, 500);
+        assert_eq!(config.vad_mode, VadMode::Aggressive);
+        assert!(config.recordings_dir.is_none());
+        assert!(config.playbooks_dir.is_none());
+    }
+
+    #[test]
+    fn reads_every_setting() {
+        let config = Config::from_env(&env(&[
+            ("NATS_URL", "nats://nats:4222"),
+            ("WORKER_ID", "w1"),
+            ("MAX_CALLS", "3"),
+            ("VAD_MODE", "very_aggressive"),
+            ("ENDPOINT_SILENCE_MS", "700"),
+            ("BARGE_IN_MIN_MS", "150"),
+            ("RECORDINGS_DIR", "/tmp/rec"),
+            ("PLAYBOOKS_DIR", "/etc/playbooks"),
+            ("MEDIA_ARBITERS", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(config.worker_id, "w1");
+        assert_eq!(config.max_calls, 3);
+        assert_eq!(config.vad_mode, VadMode::VeryAggressive);
+        assert_eq!(config.endpoint_silence_ms, 700);
+        assert_eq!(config.barge_in_min_ms, 150);
+        assert_eq!(config.recordings_dir, Some(PathBuf::from("/tmp/rec")));
+        assert_eq!(config.arbiters, 4);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert_eq!(
+            Config::from_env(&env(&[("MAX_CALLS", "lots")])).unwrap_err(),
+            ConfigError::NotANumber { name: "MAX_CALLS", value: "lots".into() }
+        );
+        assert!(matches!(
+            Config::from_env(&env(&[("VAD_MODE", "7")])).unwrap_err(),
+            ConfigError::OutOfRange { name: "VAD_MODE", .. }
+        ));
+        assert!(matches!(
+            Config::from_env(&env(&[("MAX_CALLS", "0")])).unwrap_err(),
+            ConfigError::OutOfRange { name: "MAX_CALLS", .. }
+        ));
+    }
+
+    #[test]
+    fn env_var_list_covers_speech_variables() {
+        let all = all_env_vars();
+        assert!(all.contains(&"MAX_CALLS"));
+        assert!(all.contains(&"STT_PROVIDER"));
+    }
+}

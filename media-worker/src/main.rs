@@ -1,0 +1,63 @@
+//! The `media-worker` binary: reads its configuration from the environment, connects to NATS,
+//! takes calls until SIGTERM / Ctrl-C, then drains them.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use media_worker::Config;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = match Config::from_env(&env) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("media-worker: bad configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let providers = match speech::from_config(&config.speech) {
+        Ok(providers) => providers,
+        Err(error) => {
+            eprintln!("media-worker: speech providers: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let system = actix_rt::System::new();
+    let result = system.block_on(run(config, providers));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("media-worker: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config, providers: speech::Providers) -> anyhow::Result<()> {
+    let bus = bus::Bus::connect(&config.nats_url, &config.worker_id).await?;
+    let worker = media_worker::start(config, bus, providers).await?;
+    shutdown_signal().await;
+    tracing::info!(active_calls = worker.active_calls(), "shutting down, draining calls");
+    worker.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM, stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

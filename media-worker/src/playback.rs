@@ -1,0 +1,607 @@
+//! Agent playback as a sans-I/O state machine told the media time: what to send on
+//! `media.out` and when, the marks, what has been played, barge-in cuts and the deferred hang-up.
+//!
+//! Pacing: Twilio plays what it is sent at real time and buffers the rest. The machine keeps a
+//! play-out clock (`playout_end_ms`: the media time at which everything sent so far will have
+//! played) and sends a frame only while that clock is less than `lead_ms` ahead of now, so a
+//! `clear` has little to drop and the position estimate (what the callee has heard at media
+//! time `t`) stays close to the truth. Echoed marks confirm the estimate per utterance.
+//!
+//! Drive it with [`Playback::tick`] on every inbound frame (media time) and after feeding audio,
+//! then drain [`Playback::poll_output`].
+
+use std::collections::{HashSet, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::text;
+
+/// μ-law bytes in one 20 ms frame at 8 kHz.
+pub const FRAME_BYTES: usize = 160;
+/// μ-law bytes per millisecond at 8 kHz.
+const BYTES_PER_MS: u64 = 8;
+/// Rough length of speech per character of text, for utterances not yet fully synthesized.
+const ESTIMATED_MS_PER_CHAR: u64 = 65;
+/// How many cut utterance ids are remembered (to drop late sentences of a cut turn).
+const REMEMBERED_CUTS: usize = 16;
+
+/// Identifies one sentence's synthesis.
+pub type SegmentId = u64;
+
+/// Something the actor must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaybackOutput {
+    /// Send one frame of agent audio; it will play at media time `play_at_ms`.
+    Audio { frame: Bytes, play_at_ms: u64 },
+    /// Send a mark after the audio of utterance `name`.
+    Mark { name: String },
+    /// Send `clear` (barge-in).
+    Clear,
+    /// Stop synthesizing this sentence (its utterance was cut).
+    CancelSynthesis { segment: SegmentId },
+    /// Utterance `utterance_id` has been played to the end (its mark came back).
+    Played { utterance_id: String },
+    /// The callee cut utterance `utterance_id` after `heard_ms` of its `total_ms`.
+    BargeIn { utterance_id: String, heard_ms: u64, total_ms: u64, heard_text: String },
+    /// Everything queued has played; end the call now.
+    Hangup { reason: String },
+}
+
+#[derive(Debug)]
+struct Sentence {
+    segment: SegmentId,
+    text: String,
+    /// Audio received and not yet sent.
+    pending: BytesMut,
+    /// Audio received so far, in ms.
+    synthesized_ms: u64,
+    sent_ms: u64,
+    /// Synthesis ended (done, failed or not needed).
+    finished: bool,
+}
+
+impl Sentence {
+    /// Length of the sentence's audio: exact once synthesized, else estimated from the text.
+    fn total_ms(&self) -> u64 {
+        if self.finished {
+            self.synthesized_ms
+        } else {
+            self.synthesized_ms.max(self.text.chars().count() as u64 * ESTIMATED_MS_PER_CHAR)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Utterance {
+    id: String,
+    interruptible: bool,
+    /// Sends a mark and reports `Played` (false for DTMF tones).
+    reported: bool,
+    /// The last sentence has been queued.
+    complete: bool,
+    sentences: Vec<Sentence>,
+    /// Index of the sentence being sent.
+    cursor: usize,
+    mark_sent: bool,
+    /// Contiguous spans of play-out: (media time the span starts, length ms).
+    runs: Vec<(u64, u64)>,
+}
+
+impl Utterance {
+    fn fully_sent(&self) -> bool {
+        self.complete && self.cursor >= self.sentences.len()
+    }
+
+    /// Media time its sent audio finishes playing.
+    fn playout_end_ms(&self) -> u64 {
+        self.runs.last().map(|&(start, len)| start + len).unwrap_or(0)
+    }
+
+    /// How much of its audio has played by media time `now_ms`.
+    fn played_ms(&self, now_ms: u64) -> u64 {
+        self.runs.iter().map(|&(start, len)| now_ms.saturating_sub(start).min(len)).sum()
+    }
+
+    fn has_unplayed_audio(&self, now_ms: u64) -> bool {
+        self.playout_end_ms() > now_ms || self.sentences[self.cursor.min(self.sentences.len())..]
+            .iter()
+            .any(|s| !s.pending.is_empty())
+    }
+
+    fn total_ms(&self) -> u64 {
+        self.sentences.iter().map(Sentence::total_ms).sum()
+    }
+
+    /// The words heard: whole sentences played, then the played share of the next one.
+    fn heard_text(&self, mut played_ms: u64) -> String {
+        let mut heard: Vec<String> = Vec::new();
+        for sentence in &self.sentences {
+            if played_ms == 0 {
+                break;
+            }
+            let total = sentence.total_ms().max(1);
+            let here = played_ms.min(sentence.sent_ms);
+            played_ms -= here;
+            let words = text::heard_prefix(&sentence.text, here as f64 / total as f64);
+            if !words.is_empty() {
+                heard.push(words);
+            }
+            if here < total {
+                break;
+            }
+        }
+        heard.join(" ")
+    }
+}
+
+/// The playback state of one call.
+#[derive(Debug)]
+pub struct Playback {
+    lead_ms: u64,
+    utterances: VecDeque<Utterance>,
+    playout_end_ms: u64,
+    next_segment: SegmentId,
+    /// Marks sent before a `clear`: their echoes mean "discarded", not "played".
+    discarded_marks: HashSet<String>,
+    cut_utterances: VecDeque<String>,
+    hangup: Option<String>,
+    hung_up: bool,
+    outputs: VecDeque<PlaybackOutput>,
+}
+
+impl Playback {
+    pub fn new(lead_ms: u64) -> Playback {
+        Playback {
+            lead_ms: lead_ms.max(20),
+            utterances: VecDeque::new(),
+            playout_end_ms: 0,
+            next_segment: 1,
+            discarded_marks: HashSet::new(),
+            cut_utterances: VecDeque::new(),
+            hangup: None,
+            hung_up: false,
+            outputs: VecDeque::with_capacity(64),
+        }
+    }
+
+    /// Queues sentences of utterance `utterance_id`; returns the segments to synthesize, in
+    /// order. Sentences of an utterance already cut by the callee are dropped.
+    pub fn speak(
+        &mut self,
+        utterance_id: &str,
+        sentences: Vec<String>,
+        end_of_turn: bool,
+        interruptible: bool,
+    ) -> Vec<(SegmentId, String)> {
+        if self.hung_up || self.cut_utterances.iter().any(|id| id == utterance_id) {
+            return Vec::new();
+        }
+        // A new utterance ends any earlier one still open.
+        for utterance in self.utterances.iter_mut() {
+            if utterance.id != utterance_id {
+                utterance.complete = true;
+            }
+        }
+        let position = self.utterances.iter().position(|u| u.id == utterance_id && !u.complete);
+        let index = match position {
+            Some(index) => index,
+            None => {
+                self.utterances.push_back(Utterance {
+                    id: utterance_id.to_owned(),
+                    interruptible,
+                    reported: true,
+                    complete: false,
+                    sentences: Vec::new(),
+                    cursor: 0,
+                    mark_sent: false,
+                    runs: Vec::new(),
+                });
+                self.utterances.len() - 1
+            }
+        };
+        let mut segments = Vec::with_capacity(sentences.len());
+        let utterance = &mut self.utterances[index];
+        utterance.interruptible &= interruptible;
+        for text in sentences {
+            let segment = self.next_segment;
+            self.next_segment += 1;
+            utterance.sentences.push(Sentence {
+                segment,
+                text: text.clone(),
+                pending: BytesMut::new(),
+                synthesized_ms: 0,
+                sent_ms: 0,
+                finished: false,
+            });
+            segments.push((segment, text));
+        }
+        if end_of_turn {
+            utterance.complete = true;
+        }
+        segments
+    }
+
+    /// Queues ready-made audio (DTMF tones): not interruptible, no mark.
+    pub fn play_audio(&mut self, label: &str, mulaw: &[u8]) {
+        if self.hung_up {
+            return;
+        }
+        for utterance in self.utterances.iter_mut() {
+            utterance.complete = true;
+        }
+        let mut pending = BytesMut::with_capacity(mulaw.len());
+        pending.extend_from_slice(mulaw);
+        let segment = self.next_segment;
+        self.next_segment += 1;
+        self.utterances.push_back(Utterance {
+            id: label.to_owned(),
+            interruptible: false,
+            reported: false,
+            complete: true,
+            sentences: vec![Sentence {
+                segment,
+                text: String::new(),
+                pending,
+                synthesized_ms: mulaw.len() as u64 / BYTES_PER_MS,
+                sent_ms: 0,
+                finished: true,
+            }],
+            cursor: 0,
+            mark_sent: false,
+            runs: Vec::new(),
+        });
+    }
+
+    fn sentence_mut(&mut self, segment: SegmentId) -> Option<&mut Sentence> {
+        self.utterances
+            .iter_mut()
+            .flat_map(|u| u.sentences.iter_mut())
+            .find(|s| s.segment == segment)
+    }
+
+    /// Synthesized audio for `segment` (ignored when the sentence was cut).
+    pub fn push_audio(&mut self, segment: SegmentId, mulaw: &[u8]) {
+        if let Some(sentence) = self.sentence_mut(segment) {
+            sentence.pending.extend_from_slice(mulaw);
+            sentence.synthesized_ms += mulaw.len() as u64 / BYTES_PER_MS;
+        }
+    }
+
+    /// Synthesis of `segment` has ended (successfully or not).
+    pub fn finish_segment(&mut self, segment: SegmentId) {
+        if let Some(sentence) = self.sentence_mut(segment) {
+            sentence.finished = true;
+        }
+    }
+
+    /// Hang up once everything queued has played.
+    pub fn request_hangup(&mut self, reason: &str) {
+        if self.hangup.is_none() {
+            self.hangup = Some(reason.to_owned());
+        }
+    }
+
+    /// True while the callee would hear agent audio that is queued, in flight or synthesized.
+    pub fn agent_audio_unplayed(&self, now_ms: u64) -> bool {
+        self.utterances.iter().any(|u| u.has_unplayed_audio(now_ms))
+    }
+
+    /// True when nothing is queued, synthesizing or playing.
+    pub fn is_idle(&self, now_ms: u64) -> bool {
+        self.utterances.iter().all(|u| u.fully_sent()) && self.playout_end_ms <= now_ms
+    }
+
+    /// The media time at which everything sent so far will have played.
+    pub fn playout_end_ms(&self) -> u64 {
+        self.playout_end_ms
+    }
+
+    /// Sends what pacing allows at media time `now_ms`, marks, and a due hang-up.
+    pub fn tick(&mut self, now_ms: u64) {
+        if self.hung_up {
+            return;
+        }
+        'send: for utterance in self.utterances.iter_mut() {
+            loop {
+                if utterance.cursor >= utterance.sentences.len() {
+                    if !utterance.complete {
+                        break 'send; // more sentences of this turn are coming
+                    }
+                    if utterance.reported && !utterance.mark_sent {
+                        utterance.mark_sent = true;
+                        self.outputs.push_back(PlaybackOutput::Mark { name: utterance.id.clone() });
+                    }
+                    continue 'send;
+                }
+                if self.playout_end_ms.max(now_ms) >= now_ms + self.lead_ms {
+                    break 'send;
+                }
+                let sentence = &mut utterance.sentences[utterance.cursor];
+                if sentence.pending.len() < FRAME_BYTES {
+                    if !sentence.finished {
+                        break 'send; // waiting for synthesis
+                    }
+                    if sentence.pending.is_empty() {
+                        utterance.cursor += 1;
+                        continue;
+                    }
+                    // last partial frame: pad with silence so every frame is 20 ms
+                    sentence.pending.resize(FRAME_BYTES, protocol::mulaw::SILENCE);
+                }
+                let frame = sentence.pending.split_to(FRAME_BYTES).freeze();
+                let frame_ms = FRAME_BYTES as u64 / BYTES_PER_MS;
+                sentence.sent_ms += frame_ms;
+                let play_at_ms = self.playout_end_ms.max(now_ms);
+                self.playout_end_ms = play_at_ms + frame_ms;
+                match utterance.runs.last_mut() {
+                    Some((start, len)) if *start + *len == play_at_ms => *len += frame_ms,
+                    _ => utterance.runs.push((play_at_ms, frame_ms)),
+                }
+                self.outputs.push_back(PlaybackOutput::Audio { frame, play_at_ms });
+            }
+        }
+        // Forget finished utterances that wait for no mark (tones) once played.
+        while let Some(front) = self.utterances.front() {
+            if !front.reported && front.fully_sent() && front.playout_end_ms() <= now_ms {
+                self.utterances.pop_front();
+            } else {
+                break;
+            }
+        }
+        if let Some(reason) = &self.hangup {
+            if self.is_idle(now_ms) {
+                self.outputs.push_back(PlaybackOutput::Hangup { reason: reason.clone() });
+                self.hung_up = true;
+            }
+        }
+    }
+
+    /// Twilio echoed mark `name`. Returns false for a mark this call never sent.
+    pub fn on_mark(&mut self, name: &str) -> bool {
+        if self.discarded_marks.remove(name) {
+            return true;
+        }
+        let Some(index) = self.utterances.iter().position(|u| u.mark_sent && u.id == name) else {
+            return false;
+        };
+        // Marks come back in order: everything before it has played too.
+        for utterance in self.utterances.drain(..=index) {
+            if utterance.mark_sent {
+                self.outputs.push_back(PlaybackOutput::Played { utterance_id: utterance.id });
+            }
+        }
+        true
+    }
+
+    /// The callee talks over the agent at media time `now_ms`. When interruptible agent audio
+    /// is unplayed, cuts it: `Clear`, cancelled syntheses and a `BargeIn` report per utterance
+    /// dropped. Returns whether it cut.
+    pub fn barge_in(&mut self, now_ms: u64) -> bool {
+        if self.hung_up {
+            return false;
+        }
+        let Some(current) = self.utterances.iter().position(|u| u.has_unplayed_audio(now_ms)) else {
+            return false;
+        };
+        if self.utterances.iter().skip(current).any(|u| !u.interruptible) {
+            return false;
+        }
+        self.outputs.push_back(PlaybackOutput::Clear);
+        let cut: Vec<Utterance> = self.utterances.drain(current..).collect();
+        // Utterances before `current` have played by the estimate; their echoes still count.
+        for utterance in cut {
+            if utterance.mark_sent {
+                self.discarded_marks.insert(utterance.id.clone());
+            }
+            for sentence in &utterance.sentences {
+                if !sentence.finished {
+                    self.outputs.push_back(PlaybackOutput::CancelSynthesis { segment: sentence.segment });
+                }
+            }
+            if utterance.reported {
+                let heard_ms = utterance.played_ms(now_ms);
+                self.outputs.push_back(PlaybackOutput::BargeIn {
+                    utterance_id: utterance.id.clone(),
+                    heard_ms,
+                    total_ms: utterance.total_ms(),
+                    heard_text: utterance.heard_text(heard_ms),
+                });
+                if self.cut_utterances.len() == REMEMBERED_CUTS {
+                    self.cut_utterances.pop_front();
+                }
+                self.cut_utterances.push_back(utterance.id);
+            }
+        }
+        self.playout_end_ms = self.playout_end_ms.min(now_ms);
+        true
+    }
+
+    pub fn poll_output(&mut self) -> Option<PlaybackOutput> {
+        self.outputs.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(playback: &mut Playback) -> Vec<PlaybackOutput> {
+        std::iter::from_fn(|| playback.poll_output()).collect()
+    }
+
+    fn audio_frames(outputs: &[PlaybackOutput]) -> Vec<u64> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                PlaybackOutput::Audio { play_at_ms, .. } => Some(*play_at_ms),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One second of audio for a 1-second sentence.
+    fn second_of_audio() -> Vec<u8> {
+        vec![0x55; 8000]
+    }
+
+    #[test]
+    fn paces_audio_to_the_lead_and_marks_after_the_utterance() {
+        let mut playback = Playback::new(200);
+        let segments = playback.speak("u1", vec!["Hello there.".into()], true, true);
+        assert_eq!(segments.len(), 1);
+        playback.push_audio(segments[0].0, &second_of_audio());
+        playback.finish_segment(segments[0].0);
+
+        playback.tick(1000);
+        let first = drain(&mut playback);
+        // only 200 ms ahead of now: ten frames, playing back to back from now
+        assert_eq!(audio_frames(&first), (0..10).map(|i| 1000 + i * 20).collect::<Vec<_>>());
+        assert!(playback.agent_audio_unplayed(1000));
+
+        // every 20 ms of media time lets one more frame out
+        playback.tick(1020);
+        assert_eq!(audio_frames(&drain(&mut playback)), vec![1200]);
+
+        let mut rest = Vec::new();
+        for now in (1040..=2000).step_by(20) {
+            playback.tick(now);
+            rest.extend(drain(&mut playback));
+        }
+        assert_eq!(audio_frames(&rest).len(), 50 - 11);
+        assert_eq!(rest.last(), Some(&PlaybackOutput::Mark { name: "u1".into() }));
+        assert_eq!(playback.playout_end_ms(), 2000);
+
+        assert!(playback.on_mark("u1"));
+        assert_eq!(drain(&mut playback), vec![PlaybackOutput::Played { utterance_id: "u1".into() }]);
+        assert!(playback.is_idle(2000));
+        assert!(!playback.on_mark("never-sent"));
+    }
+
+    #[test]
+    fn first_sentence_plays_while_the_next_is_synthesized() {
+        let mut playback = Playback::new(200);
+        let segments = playback.speak("u1", vec!["One.".into(), "Two.".into()], true, true);
+        playback.push_audio(segments[0].0, &[0x11; 320]);
+        playback.finish_segment(segments[0].0);
+        playback.tick(0);
+        let out = drain(&mut playback);
+        assert_eq!(audio_frames(&out).len(), 2);
+        assert!(!out.iter().any(|o| matches!(o, PlaybackOutput::Mark { .. })), "no mark before sentence two");
+        playback.push_audio(segments[1].0, &[0x22; 100]); // a partial frame waits for more
+        playback.tick(20);
+        assert!(audio_frames(&drain(&mut playback)).is_empty());
+        playback.finish_segment(segments[1].0);
+        playback.tick(40);
+        let out = drain(&mut playback);
+        match &out[0] {
+            PlaybackOutput::Audio { frame, play_at_ms } => {
+                assert_eq!(*play_at_ms, 40);
+                assert_eq!(frame.len(), FRAME_BYTES);
+                assert_eq!(frame[99], 0x22);
+                assert_eq!(frame[100], protocol::mulaw::SILENCE);
+            }
+            other => panic!("expected audio, got {other:?}"),
+        }
+        assert_eq!(out[1], PlaybackOutput::Mark { name: "u1".into() });
+    }
+
+    #[test]
+    fn barge_in_clears_reports_what_was_heard_and_drops_late_sentences() {
+        let mut playback = Playback::new(200);
+        let segments = playback.speak("u1", vec!["one two three four.".into(), "five six.".into()], false, true);
+        playback.push_audio(segments[0].0, &second_of_audio());
+        playback.finish_segment(segments[0].0);
+        for now in (0..=500).step_by(20) {
+            playback.tick(now);
+        }
+        drain(&mut playback);
+        assert!(playback.barge_in(500));
+        let out = drain(&mut playback);
+        assert_eq!(out[0], PlaybackOutput::Clear);
+        assert!(out.contains(&PlaybackOutput::CancelSynthesis { segment: segments[1].0 }));
+        let report = out.iter().find_map(|o| match o {
+            PlaybackOutput::BargeIn { utterance_id, heard_ms, total_ms, heard_text } => {
+                Some((utterance_id.clone(), *heard_ms, *total_ms, heard_text.clone()))
+            }
+            _ => None,
+        });
+        // half of a one-second sentence of four words; sentence two estimated from its text
+        let (id, heard_ms, total_ms, heard_text) = report.expect("a barge-in report");
+        assert_eq!(id, "u1");
+        assert_eq!(heard_ms, 500);
+        assert_eq!(total_ms, 1000 + 9 * ESTIMATED_MS_PER_CHAR);
+        assert_eq!(heard_text, "one two");
+        assert!(!playback.agent_audio_unplayed(500));
+
+        // nothing more of the cut turn is sent, even if the brain sends its next sentence late
+        assert!(playback.speak("u1", vec!["seven.".into()], true, true).is_empty());
+        playback.push_audio(segments[1].0, &second_of_audio());
+        playback.tick(520);
+        assert!(drain(&mut playback).is_empty());
+        // a new turn plays at once
+        let next = playback.speak("u2", vec!["Sorry, go ahead.".into()], true, true);
+        playback.push_audio(next[0].0, &[0x33; 160]);
+        playback.finish_segment(next[0].0);
+        playback.tick(540);
+        assert_eq!(audio_frames(&drain(&mut playback)), vec![540]);
+    }
+
+    #[test]
+    fn marks_echoed_after_a_clear_are_not_reported_as_played() {
+        let mut playback = Playback::new(200);
+        let segments = playback.speak("u1", vec!["Short.".into()], true, true);
+        playback.push_audio(segments[0].0, &[0x44; 800]); // 100 ms
+        playback.finish_segment(segments[0].0);
+        playback.tick(0);
+        assert!(drain(&mut playback).contains(&PlaybackOutput::Mark { name: "u1".into() }));
+        assert!(playback.barge_in(60));
+        drain(&mut playback);
+        assert!(playback.on_mark("u1"));
+        assert!(drain(&mut playback).is_empty());
+    }
+
+    #[test]
+    fn uninterruptible_utterances_and_silence_are_not_cut() {
+        let mut playback = Playback::new(200);
+        assert!(!playback.barge_in(0), "nothing playing");
+        let segments = playback.speak("disclosure", vec!["I am an automated assistant.".into()], true, false);
+        playback.push_audio(segments[0].0, &second_of_audio());
+        playback.finish_segment(segments[0].0);
+        playback.tick(0);
+        assert!(!playback.barge_in(100));
+        assert!(!drain(&mut playback).contains(&PlaybackOutput::Clear));
+    }
+
+    #[test]
+    fn hangup_waits_for_queued_audio_to_play() {
+        let mut playback = Playback::new(200);
+        let segments = playback.speak("bye", vec!["Goodbye.".into()], true, true);
+        playback.push_audio(segments[0].0, &[0x66; 2400]); // 300 ms
+        playback.finish_segment(segments[0].0);
+        playback.request_hangup("done");
+        let mut hangup_at = None;
+        for now in (0..=600).step_by(20) {
+            playback.tick(now);
+            if drain(&mut playback).iter().any(|o| matches!(o, PlaybackOutput::Hangup { .. })) {
+                hangup_at = Some(now);
+                break;
+            }
+        }
+        assert_eq!(hangup_at, Some(300));
+        assert!(playback.speak("late", vec!["Anything.".into()], true, true).is_empty());
+    }
+
+    #[test]
+    fn tones_play_without_a_mark() {
+        let mut playback = Playback::new(200);
+        playback.play_audio("dtmf-1", &[0x77; 1600]);
+        let mut out = Vec::new();
+        for now in (0..=400).step_by(20) {
+            playback.tick(now);
+            out.extend(drain(&mut playback));
+        }
+        assert_eq!(audio_frames(&out).len(), 10);
+        assert!(!out.iter().any(|o| matches!(o, PlaybackOutput::Mark { .. })));
+        assert!(playback.is_idle(400));
+    }
+}
