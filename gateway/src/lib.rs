@@ -1,1 +1,117 @@
-//! gateway
+//! The Twilio edge of gym-call-agent: voice webhook -> TwiML, status / AMD callbacks, the Media
+//! Streams WebSocket (relayed to media workers over the bus), health, readiness, metrics, and the
+//! REST API mounted from [`rest`].
+//!
+//! [`start`] binds and serves inside the current actix System and returns a [`RunningGateway`];
+//! `main.rs` is a thin wrapper around it.
+
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod rest;
+pub mod state;
+pub mod stream;
+pub mod twilio_http;
+
+use actix_web::{web, App, HttpServer};
+use bus::Bus;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub use config::{Config, ConfigError, ENV_VARS};
+pub use error::GatewayError;
+pub use state::AppState;
+
+/// Twilio's voice webhook (TwiML request).
+pub const VOICE_PATH: &str = "/v1/twilio/voice";
+/// The Media Streams WebSocket.
+pub const STREAM_PATH: &str = "/v1/twilio/stream";
+/// Call status callbacks.
+pub const STATUS_PATH: &str = "/v1/twilio/status";
+/// Async answering-machine-detection callbacks (handled like status callbacks).
+pub const AMD_PATH: &str = "/v1/twilio/amd";
+
+/// Registers every route on an app (the REST API through [`rest::configure`]).
+pub fn configure_app(cfg: &mut web::ServiceConfig) {
+    cfg.route(VOICE_PATH, web::post().to(twilio_http::voice_webhook))
+        .route(STATUS_PATH, web::post().to(twilio_http::status_callback))
+        .route(AMD_PATH, web::post().to(twilio_http::status_callback))
+        .route(STREAM_PATH, web::get().to(stream::stream_upgrade))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics));
+    rest::configure(cfg);
+}
+
+/// A gateway serving in the background.
+pub struct RunningGateway {
+    local_addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    server_task: actix_rt::task::JoinHandle<std::io::Result<()>>,
+    state: web::Data<AppState>,
+}
+
+impl RunningGateway {
+    /// The address the server is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state (metrics, bus, config).
+    pub fn state(&self) -> &web::Data<AppState> {
+        &self.state
+    }
+
+    /// Graceful stop: refuse new connections, let live streams finish within the grace period,
+    /// then close the rest (Twilio then plays the TwiML after `<Connect>`), then stop.
+    pub async fn stop(self) {
+        let grace = self.state.config.shutdown_grace;
+        self.state.begin_draining();
+        self.handle.pause().await;
+        let deadline = Instant::now() + grace;
+        while self.state.metrics.active_streams.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        let open = self.state.metrics.active_streams.load(Ordering::Relaxed);
+        if open > 0 {
+            tracing::warn!(open, "grace period over, closing live streams");
+        }
+        self.state.close_all_streams();
+        self.handle.stop(true).await;
+        match self.server_task.await {
+            Ok(Ok(())) => tracing::info!("gateway stopped"),
+            Ok(Err(error)) => tracing::warn!(%error, "gateway server ended with an error"),
+            Err(error) => tracing::warn!(%error, "gateway server task failed"),
+        }
+    }
+}
+
+/// Binds `config.listen_addr` and serves in the current actix System.
+pub async fn start(config: Config, bus: Bus) -> Result<RunningGateway, GatewayError> {
+    let listen_addr = config.listen_addr.clone();
+    let workers = config.http_workers;
+    let grace_s = config.shutdown_grace.as_secs().max(1);
+    let state = web::Data::new(AppState::new(config, bus));
+    let factory_state = state.clone();
+    let mut server = HttpServer::new(move || App::new().app_data(factory_state.clone()).configure(configure_app))
+        .disable_signals()
+        .shutdown_timeout(grace_s + 1);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server = server
+        .bind(&listen_addr)
+        .map_err(|source| GatewayError::Bind { addr: listen_addr.clone(), source })?;
+    let local_addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| GatewayError::Bind { addr: listen_addr.clone(), source: std::io::Error::other("no address bound") })?;
+    let server = server.run();
+    let handle = server.handle();
+    let server_task = actix_rt::spawn(server);
+    tracing::info!(%local_addr, public_base_url = %state.config.public_base_url, "gateway listening");
+    Ok(RunningGateway { local_addr, handle, server_task, state })
+}

@@ -1,0 +1,183 @@
+//! Gateway configuration, read from an environment map (tests never touch the process env).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Every environment variable the gateway reads.
+pub const ENV_VARS: &[&str] = &[
+    "PUBLIC_BASE_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM_NUMBER",
+    "TWILIO_VALIDATE_SIGNATURE",
+    "NATS_URL",
+    "LISTEN_ADDR",
+    "API_TOKEN",
+    "INBOUND_PLAYBOOK",
+    "MEDIA_ASSIGN_TIMEOUT_MS",
+    "MEDIA_ASSIGN_ATTEMPTS",
+    "WS_MAX_FRAME_BYTES",
+    "SHUTDOWN_GRACE_S",
+    "HTTP_WORKERS",
+];
+
+/// A variable is missing or cannot be parsed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Everything the gateway needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The public base URL Twilio reaches us at (`https://gw.example.com`), used for the stream
+    /// URL in TwiML and for signature checks (never the Host header).
+    pub public_base_url: String,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: String,
+    pub twilio_from_number: String,
+    /// Check `X-Twilio-Signature` on webhooks and the WebSocket upgrade (default true).
+    pub validate_signature: bool,
+    pub nats_url: String,
+    pub listen_addr: String,
+    /// Bearer token of the REST API (`API_TOKEN`); None disables the REST API's auth check.
+    pub api_token: Option<String>,
+    /// Playbook for inbound calls (`INBOUND_PLAYBOOK`, default `gym-dropin`).
+    pub inbound_playbook: String,
+    /// How long one `media.assign` request waits for a worker.
+    pub media_assign_timeout: Duration,
+    /// How many `media.assign` requests before giving up on a stream.
+    pub media_assign_attempts: u32,
+    /// Largest WebSocket frame accepted from Twilio.
+    pub ws_max_frame_bytes: usize,
+    /// How long a stop waits for live calls before closing them.
+    pub shutdown_grace: Duration,
+    /// HTTP worker threads (0 = actix default, one per core).
+    pub http_workers: usize,
+}
+
+fn parse<T: std::str::FromStr>(env: &HashMap<String, String>, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() }),
+    }
+}
+
+fn required(env: &HashMap<String, String>, name: &'static str) -> Result<String, ConfigError> {
+    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+}
+
+fn parse_bool(env: &HashMap<String, String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(ConfigError::Invalid { name, reason: format!("{v:?} is not a boolean") }),
+    }
+}
+
+impl Config {
+    /// Loads the configuration from an environment map.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let public_base_url = required(env, "PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
+        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_BASE_URL",
+                reason: "must start with https:// or http://".into(),
+            });
+        }
+        let validate_signature = parse_bool(env, "TWILIO_VALIDATE_SIGNATURE", true)?;
+        let twilio_auth_token = env.get("TWILIO_AUTH_TOKEN").map(|v| v.trim().to_owned()).unwrap_or_default();
+        if validate_signature && twilio_auth_token.is_empty() {
+            return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN"));
+        }
+        Ok(Config {
+            public_base_url,
+            twilio_account_sid: env.get("TWILIO_ACCOUNT_SID").cloned().unwrap_or_default(),
+            twilio_auth_token,
+            twilio_from_number: env.get("TWILIO_FROM_NUMBER").cloned().unwrap_or_default(),
+            validate_signature,
+            nats_url: parse(env, "NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
+            listen_addr: parse(env, "LISTEN_ADDR", "0.0.0.0:8000".to_owned())?,
+            api_token: env.get("API_TOKEN").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
+            inbound_playbook: parse(env, "INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
+            media_assign_timeout: Duration::from_millis(parse(env, "MEDIA_ASSIGN_TIMEOUT_MS", 1000u64)?),
+            media_assign_attempts: parse(env, "MEDIA_ASSIGN_ATTEMPTS", 3u32)?.max(1),
+            ws_max_frame_bytes: parse(env, "WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
+            shutdown_grace: Duration::from_secs(parse(env, "SHUTDOWN_GRACE_S", 30u64)?),
+            http_workers: parse(env, "HTTP_WORKERS", 0usize)?,
+        })
+    }
+
+    /// A configuration for tests: the given public URL and auth token, everything else default.
+    pub fn for_tests(public_base_url: &str, auth_token: &str, nats_url: &str) -> Config {
+        let env = HashMap::from([
+            ("PUBLIC_BASE_URL".to_owned(), public_base_url.to_owned()),
+            ("TWILIO_AUTH_TOKEN".to_owned(), auth_token.to_owned()),
+            ("TWILIO_ACCOUNT_SID".to_owned(), "AC00000000000000000000000000000000".to_owned()),
+            ("NATS_URL".to_owned(), nats_url.to_owned()),
+            ("LISTEN_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+            ("HTTP_WORKERS".to_owned(), "2".to_owned()),
+            ("SHUTDOWN_GRACE_S".to_owned(), "2".to_owned()),
+        ]);
+        // The map above is complete and valid, so this cannot fail.
+        Config::from_env(&env).unwrap_or_else(|e| unreachable!("test config: {e}"))
+    }
+
+    /// `wss://PUBLIC/v1/twilio/stream` (`ws://` when the public URL is plain http).
+    pub fn stream_url(&self) -> String {
+        let rest = self
+            .public_base_url
+            .strip_prefix("https://")
+            .map(|r| format!("wss://{r}"))
+            .or_else(|| self.public_base_url.strip_prefix("http://").map(|r| format!("ws://{r}")))
+            .unwrap_or_else(|| self.public_base_url.clone());
+        format!("{rest}{}", crate::STREAM_PATH)
+    }
+
+    /// The public URL of a request path with its query string (what Twilio signed).
+    pub fn public_url(&self, path: &str, query: &str) -> String {
+        if query.is_empty() {
+            format!("{}{path}", self.public_base_url)
+        } else {
+            format!("{}{path}?{query}", self.public_base_url)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_and_required_values() {
+        let config = Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://gw.example.com/"), ("TWILIO_AUTH_TOKEN", "t")])).unwrap();
+        assert!(config.validate_signature);
+        assert_eq!(config.listen_addr, "0.0.0.0:8000");
+        assert_eq!(config.inbound_playbook, "gym-dropin");
+        assert_eq!(config.stream_url(), "wss://gw.example.com/v1/twilio/stream");
+        assert_eq!(Config::from_env(&env(&[])).unwrap_err(), ConfigError::Missing("PUBLIC_BASE_URL"));
+        assert_eq!(
+            Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://x")])).unwrap_err(),
+            ConfigError::Missing("TWILIO_AUTH_TOKEN")
+        );
+        let unsigned = Config::from_env(&env(&[("PUBLIC_BASE_URL", "http://x:8000"), ("TWILIO_VALIDATE_SIGNATURE", "false")])).unwrap();
+        assert!(!unsigned.validate_signature);
+        assert_eq!(unsigned.stream_url(), "ws://x:8000/v1/twilio/stream");
+        assert!(matches!(
+            Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://x"), ("TWILIO_AUTH_TOKEN", "t"), ("MEDIA_ASSIGN_TIMEOUT_MS", "soon")])),
+            Err(ConfigError::Invalid { name: "MEDIA_ASSIGN_TIMEOUT_MS", .. })
+        ));
+    }
+}

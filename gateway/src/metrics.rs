@@ -1,0 +1,128 @@
+//! Hand-written Prometheus counters and gauges of the gateway, rendered as text on `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Kinds of bad input on a Media Streams WebSocket (the `kind` label of
+/// `gateway_ws_bad_messages_total`).
+pub const BAD_MESSAGE_KINDS: &[&str] = &[
+    "malformed_json",
+    "unknown_event",
+    "missing_field",
+    "bad_number",
+    "bad_value",
+    "bad_base64",
+    "wrong_stream_sid",
+    "frame_too_large",
+    "binary_frame",
+    "media_before_start",
+    "duplicate_start",
+    "protocol_error",
+];
+
+/// The gateway's counters. Shared by every worker thread.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub active_streams: AtomicI64,
+    pub streams_started: AtomicU64,
+    pub frames_in: AtomicU64,
+    pub frames_out: AtomicU64,
+    pub marks_out: AtomicU64,
+    pub clears_out: AtomicU64,
+    pub assignment_failures: AtomicU64,
+    pub assignment_retries: AtomicU64,
+    pub bus_publish_errors: AtomicU64,
+    pub media_out_decode_errors: AtomicU64,
+    pub webhook_signature_rejections: AtomicU64,
+    pub upgrade_signature_rejections: AtomicU64,
+    pub voice_webhooks: AtomicU64,
+    pub status_callbacks: AtomicU64,
+    pub status_callbacks_without_call: AtomicU64,
+    bad_messages: [AtomicU64; 12],
+}
+
+fn add(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one bad WebSocket message of `kind` (one of [`BAD_MESSAGE_KINDS`]).
+    pub fn bad_message(&self, kind: &str) {
+        let index = BAD_MESSAGE_KINDS.iter().position(|k| *k == kind).unwrap_or(BAD_MESSAGE_KINDS.len() - 1);
+        add(&self.bad_messages[index]);
+    }
+
+    /// How many bad messages of `kind` were counted.
+    pub fn bad_messages(&self, kind: &str) -> u64 {
+        BAD_MESSAGE_KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .map(|i| self.bad_messages[i].load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    pub fn inc(&self, counter: &AtomicU64) {
+        add(counter);
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let gauge = |out: &mut String, name: &str, help: &str, value: i64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        };
+        gauge(&mut out, "gateway_active_streams", "Media streams currently open.", self.active_streams.load(Ordering::Relaxed));
+        counter(&mut out, "gateway_streams_started_total", "Media streams that sent start.", &self.streams_started);
+        counter(&mut out, "gateway_frames_in_total", "Audio frames received from Twilio and published.", &self.frames_in);
+        counter(&mut out, "gateway_frames_out_total", "Audio messages relayed to Twilio.", &self.frames_out);
+        counter(&mut out, "gateway_marks_out_total", "Marks relayed to Twilio.", &self.marks_out);
+        counter(&mut out, "gateway_clears_out_total", "Clears relayed to Twilio.", &self.clears_out);
+        counter(&mut out, "gateway_media_assign_failures_total", "Streams no media worker took.", &self.assignment_failures);
+        counter(&mut out, "gateway_media_assign_retries_total", "media.assign requests retried.", &self.assignment_retries);
+        counter(&mut out, "gateway_bus_publish_errors_total", "Failed bus publishes.", &self.bus_publish_errors);
+        counter(&mut out, "gateway_media_out_decode_errors_total", "Undecodable media.out messages.", &self.media_out_decode_errors);
+        counter(&mut out, "gateway_webhook_signature_rejections_total", "Webhooks refused for a bad signature.", &self.webhook_signature_rejections);
+        counter(&mut out, "gateway_upgrade_signature_rejections_total", "WebSocket upgrades refused for a bad signature.", &self.upgrade_signature_rejections);
+        counter(&mut out, "gateway_voice_webhooks_total", "Voice webhooks answered.", &self.voice_webhooks);
+        counter(&mut out, "gateway_status_callbacks_total", "Status and AMD callbacks forwarded.", &self.status_callbacks);
+        counter(&mut out, "gateway_status_callbacks_without_call_total", "Status callbacks naming no known call.", &self.status_callbacks_without_call);
+        let _ = writeln!(out, "# HELP gateway_ws_bad_messages_total Bad messages on Media Streams WebSockets, by kind.");
+        let _ = writeln!(out, "# TYPE gateway_ws_bad_messages_total counter");
+        for (kind, value) in BAD_MESSAGE_KINDS.iter().zip(&self.bad_messages) {
+            let _ = writeln!(out, "gateway_ws_bad_messages_total{{kind=\"{kind}\"}} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
+}
+
+/// Reads one sample (`name` or `name{labels}`) from a Prometheus text page; for tests and tools.
+pub fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_by_kind() {
+        let metrics = Metrics::new();
+        metrics.bad_message("binary_frame");
+        metrics.bad_message("binary_frame");
+        metrics.inc(&metrics.frames_in);
+        let page = metrics.render();
+        assert_eq!(sample(&page, "gateway_ws_bad_messages_total{kind=\"binary_frame\"}"), Some(2.0));
+        assert_eq!(sample(&page, "gateway_ws_bad_messages_total{kind=\"malformed_json\"}"), Some(0.0));
+        assert_eq!(sample(&page, "gateway_frames_in_total"), Some(1.0));
+        assert_eq!(sample(&page, "gateway_active_streams"), Some(0.0));
+    }
+}

@@ -1,0 +1,83 @@
+//! Shared application state, reachable from every handler as `web::Data<AppState>`.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use bus::Bus;
+use protocol::{CallId, CallSid};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Most inbound calls remembered (CallSid -> CallId) for their later callbacks.
+const INBOUND_CALLS_REMEMBERED: usize = 10_000;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub bus: Bus,
+    pub metrics: Arc<Metrics>,
+    /// Inbound calls this gateway created, so a repeated webhook or a status callback without
+    /// `call_id` finds the same call.
+    inbound_calls: Mutex<HashMap<CallSid, CallId>>,
+    draining: AtomicBool,
+    /// Flips to true when live streams must close (end of the grace period).
+    close_streams: watch::Sender<bool>,
+}
+
+impl AppState {
+    pub fn new(config: Config, bus: Bus) -> Self {
+        AppState {
+            config: Arc::new(config),
+            bus,
+            metrics: Arc::new(Metrics::new()),
+            inbound_calls: Mutex::new(HashMap::new()),
+            draining: AtomicBool::new(false),
+            close_streams: watch::channel(false).0,
+        }
+    }
+
+    /// Stop taking new calls (readiness turns false).
+    pub fn begin_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Tell every live stream to close.
+    pub fn close_all_streams(&self) {
+        self.close_streams.send_replace(true);
+    }
+
+    /// A receiver that sees `true` when live streams must close.
+    pub fn close_signal(&self) -> watch::Receiver<bool> {
+        self.close_streams.subscribe()
+    }
+
+    /// The CallId of an inbound call, created on first sight.
+    pub fn inbound_call_id(&self, call_sid: &CallSid) -> CallId {
+        let mut calls = match self.inbound_calls.lock() {
+            Ok(calls) => calls,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(id) = calls.get(call_sid) {
+            return id.clone();
+        }
+        if calls.len() >= INBOUND_CALLS_REMEMBERED {
+            calls.clear();
+        }
+        let id = CallId::generate();
+        calls.insert(call_sid.clone(), id.clone());
+        id
+    }
+
+    /// The CallId of an inbound call seen before.
+    pub fn known_inbound_call(&self, call_sid: &CallSid) -> Option<CallId> {
+        match self.inbound_calls.lock() {
+            Ok(calls) => calls.get(call_sid).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(call_sid).cloned(),
+        }
+    }
+}

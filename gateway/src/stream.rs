@@ -1,0 +1,421 @@
+//! The Media Streams WebSocket: one task per stream relays Twilio's JSON to the bus and back.
+//!
+//! Inbound: `start` -> `media.assign` (retried) -> `StreamEvent::Start` on `media.in.<streamSid>`;
+//! each `media` frame's base64 is decoded into a reused buffer and published as a binary audio
+//! frame; `dtmf`, `mark`, `stop` become `StreamEvent`s. Outbound: one subscription to
+//! `media.out.<streamSid>` carries audio, marks, clears and hang-ups, written back as Twilio JSON.
+//! Bad input is counted by kind on `/metrics` and logged; it never ends another call.
+
+use crate::state::AppState;
+use crate::twilio_http::{publish_call_event, SIGNATURE_HEADER};
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use bus::{BusErrorKind, Subscription};
+use bytes::Bytes;
+use protocol::media::{
+    decode_media_out, encode_inbound_audio, encode_stream_event, Direction, MediaAssignReply, MediaAssignRequest,
+    MediaOut, OutEvent, StreamEvent,
+};
+use protocol::twilio::media_streams::{encode_outbound_media_into, InboundMessage, Start, Track};
+use protocol::twilio::{decode_inbound, validate_websocket_upgrade, OutboundMessage};
+use protocol::version::{current_version, decode_json, encode_json};
+use protocol::{subjects, CallId, StreamSid};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `GET /v1/twilio/stream`: check the upgrade's signature, then hand the socket to a stream task.
+pub async fn stream_upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if state.config.validate_signature {
+        let mut url = state.config.stream_url();
+        if !req.query_string().is_empty() {
+            url = format!("{url}?{}", req.query_string());
+        }
+        let header = req.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        if !validate_websocket_upgrade(&state.config.twilio_auth_token, &url, header) {
+            state.metrics.inc(&state.metrics.upgrade_signature_rejections);
+            tracing::warn!(has_header = header.is_some(), "websocket upgrade signature rejected");
+            return Ok(crate::error::HttpError::forbidden("invalid or missing X-Twilio-Signature").into_response());
+        }
+    }
+    let (response, session, messages) = actix_ws::handle(&req, body)?;
+    let messages = messages.max_frame_size(state.config.ws_max_frame_bytes);
+    let state = state.into_inner();
+    actix_rt::spawn(async move {
+        state.metrics.active_streams.fetch_add(1, Ordering::Relaxed);
+        let exit = StreamTask::new(state.clone(), session).run(messages).await;
+        state.metrics.active_streams.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!(?exit, "media stream task ended");
+    });
+    Ok(response)
+}
+
+trait IntoResponse {
+    fn into_response(self) -> HttpResponse;
+}
+
+impl IntoResponse for crate::error::HttpError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+/// How a stream task ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamExit {
+    /// Twilio sent `stop`.
+    Stopped,
+    /// The socket closed (or broke) without `stop`.
+    SocketClosed,
+    /// The media worker asked to hang up.
+    HungUp,
+    /// No media worker took the stream.
+    NotAssigned,
+    /// A frame exceeded the size limit or broke the protocol.
+    ProtocolError,
+    /// The gateway is shutting down.
+    Shutdown,
+}
+
+/// A stream after `start` and assignment.
+struct Live {
+    stream_sid: StreamSid,
+    call_id: CallId,
+    media_in_subject: String,
+    media_out: Subscription,
+}
+
+struct StreamTask {
+    state: Arc<AppState>,
+    session: Session,
+    live: Option<Live>,
+    /// Reused: decoded μ-law of one inbound frame.
+    audio: Vec<u8>,
+    /// Reused: the binary `media.in` frame.
+    frame: Vec<u8>,
+    /// Reused: JSON text of one outbound media message.
+    text_out: String,
+}
+
+enum Step {
+    Continue,
+    End(StreamExit),
+}
+
+async fn next_out(live: &mut Option<Live>) -> Option<bus::Message> {
+    match live {
+        Some(live) => live.media_out.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl StreamTask {
+    fn new(state: Arc<AppState>, session: Session) -> Self {
+        StreamTask { state, session, live: None, audio: Vec::with_capacity(512), frame: Vec::with_capacity(512), text_out: String::new() }
+    }
+
+    async fn run(mut self, mut messages: MessageStream) -> StreamExit {
+        let mut close_signal = self.state.close_signal();
+        let exit = loop {
+            let step = tokio::select! {
+                message = messages.recv() => match message {
+                    Some(Ok(message)) => self.on_socket_message(message).await,
+                    Some(Err(error)) => self.on_protocol_error(error).await,
+                    None => Step::End(StreamExit::SocketClosed),
+                },
+                out = next_out(&mut self.live) => match out {
+                    Some(message) => self.on_media_out(message.payload).await,
+                    None => {
+                        tracing::warn!("media.out subscription ended");
+                        Step::End(StreamExit::SocketClosed)
+                    }
+                },
+                changed = close_signal.changed() => match changed {
+                    Ok(()) if *close_signal.borrow() => Step::End(StreamExit::Shutdown),
+                    Ok(()) => Step::Continue,
+                    Err(_) => Step::Continue,
+                },
+            };
+            if let Step::End(exit) = step {
+                break exit;
+            }
+        };
+        self.finish(exit).await
+    }
+
+    async fn finish(mut self, exit: StreamExit) -> StreamExit {
+        if let Some(live) = self.live.take() {
+            let reason = match exit {
+                StreamExit::Stopped => "twilio_stop",
+                StreamExit::HungUp => "hangup",
+                StreamExit::Shutdown => "gateway_shutdown",
+                StreamExit::ProtocolError => "protocol_error",
+                StreamExit::SocketClosed | StreamExit::NotAssigned => "socket_closed",
+            };
+            self.publish_event(&live.media_in_subject, &StreamEvent::Stop { reason: reason.to_owned() }).await;
+            tracing::info!(call_id = %live.call_id, stream_sid = %live.stream_sid, ?exit, "media stream ended");
+            if exit == StreamExit::Shutdown {
+                publish_call_event(&self.state, &live.call_id, "stream_closed", "gateway shutting down".into()).await;
+            }
+        }
+        let close_code = match exit {
+            StreamExit::ProtocolError => CloseCode::Size,
+            _ => CloseCode::Normal,
+        };
+        let _ = self.session.close(Some(CloseReason { code: close_code, description: None })).await;
+        exit
+    }
+
+    fn bad(&self, kind: &str, detail: &str) {
+        self.state.metrics.bad_message(kind);
+        match &self.live {
+            Some(live) => tracing::warn!(stream_sid = %live.stream_sid, kind, detail, "bad media stream message"),
+            None => tracing::warn!(kind, detail, "bad media stream message"),
+        }
+    }
+
+    async fn on_protocol_error(&mut self, error: ProtocolError) -> Step {
+        match error {
+            ProtocolError::Overflow => self.bad("frame_too_large", "frame larger than WS_MAX_FRAME_BYTES"),
+            other => self.bad("protocol_error", &other.to_string()),
+        }
+        Step::End(StreamExit::ProtocolError)
+    }
+
+    async fn on_socket_message(&mut self, message: Message) -> Step {
+        match message {
+            Message::Text(text) => self.on_text(&text).await,
+            Message::Binary(bytes) => {
+                self.bad("binary_frame", &format!("{} bytes", bytes.len()));
+                Step::Continue
+            }
+            Message::Ping(bytes) => {
+                let _ = self.session.pong(&bytes).await;
+                Step::Continue
+            }
+            Message::Pong(_) | Message::Nop => Step::Continue,
+            Message::Continuation(_) => {
+                self.bad("protocol_error", "fragmented frame");
+                Step::Continue
+            }
+            Message::Close(_) => Step::End(StreamExit::SocketClosed),
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Step {
+        let message = match decode_inbound(text) {
+            Ok(message) => message,
+            Err(error) => {
+                self.bad(error.kind(), &error.to_string());
+                return Step::Continue;
+            }
+        };
+        match message {
+            InboundMessage::Connected(_) => Step::Continue,
+            InboundMessage::Start(start) => self.on_start(start).await,
+            InboundMessage::Media(media) => {
+                let Some(live) = &self.live else {
+                    self.bad("media_before_start", "media before start");
+                    return Step::Continue;
+                };
+                if media.stream_sid != live.stream_sid.as_str() {
+                    self.bad("wrong_stream_sid", &media.stream_sid);
+                    return Step::Continue;
+                }
+                if media.track != Track::Inbound {
+                    self.bad("bad_value", "media on a track other than inbound");
+                    return Step::Continue;
+                }
+                if let Err(error) = media.decode_payload_into(&mut self.audio) {
+                    self.bad(error.kind(), &error.to_string());
+                    return Step::Continue;
+                }
+                encode_inbound_audio(media.chunk as u32, media.timestamp_ms as u32, &self.audio, &mut self.frame);
+                let subject = live.media_in_subject.clone();
+                match self.state.bus.publish(subject, Bytes::copy_from_slice(&self.frame)).await {
+                    Ok(()) => self.state.metrics.inc(&self.state.metrics.frames_in),
+                    Err(error) => {
+                        self.state.metrics.inc(&self.state.metrics.bus_publish_errors);
+                        tracing::warn!(stream_sid = %live.stream_sid, %error, "media.in publish failed");
+                    }
+                }
+                Step::Continue
+            }
+            InboundMessage::Dtmf(dtmf) => self.forward_event(dtmf.stream_sid.as_str(), StreamEvent::Dtmf { digit: dtmf.digit }).await,
+            InboundMessage::Mark(mark) => self.forward_event(mark.stream_sid.as_str(), StreamEvent::Mark { name: mark.name }).await,
+            InboundMessage::Stop(stop) => {
+                if self.live.is_none() {
+                    return Step::End(StreamExit::SocketClosed);
+                }
+                if self.check_sid(stop.stream_sid.as_str()) {
+                    Step::End(StreamExit::Stopped)
+                } else {
+                    Step::Continue
+                }
+            }
+        }
+    }
+
+    /// True when `stream_sid` is this stream's; counts the message otherwise.
+    fn check_sid(&self, stream_sid: &str) -> bool {
+        match &self.live {
+            None => {
+                self.bad("media_before_start", "event before start");
+                false
+            }
+            Some(live) if live.stream_sid.as_str() != stream_sid => {
+                self.bad("wrong_stream_sid", stream_sid);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    async fn forward_event(&mut self, stream_sid: &str, event: StreamEvent) -> Step {
+        if !self.check_sid(stream_sid) {
+            return Step::Continue;
+        }
+        if let Some(live) = &self.live {
+            let subject = live.media_in_subject.clone();
+            self.publish_event(&subject, &event).await;
+        }
+        Step::Continue
+    }
+
+    async fn publish_event(&self, subject: &str, event: &StreamEvent) {
+        if let Err(error) = self.state.bus.publish(subject.to_owned(), encode_stream_event(event)).await {
+            self.state.metrics.inc(&self.state.metrics.bus_publish_errors);
+            tracing::warn!(subject, %error, "media.in event publish failed");
+        }
+    }
+
+    async fn on_start(&mut self, start: Start) -> Step {
+        if self.live.is_some() {
+            self.bad("duplicate_start", start.stream_sid.as_str());
+            return Step::Continue;
+        }
+        let state = self.state.clone();
+        let (Ok(media_in_subject), Ok(media_out_subject)) =
+            (subjects::media_in(&start.stream_sid), subjects::media_out(&start.stream_sid))
+        else {
+            self.bad("bad_value", "streamSid cannot be a subject token");
+            return Step::End(StreamExit::ProtocolError);
+        };
+        let call_id = match start.custom_parameters.get("call_id") {
+            Some(id) if CallId::is_subject_safe(id) => CallId::from(id.as_str()),
+            _ => state.inbound_call_id(&start.call_sid),
+        };
+        let playbook = start
+            .custom_parameters
+            .get("playbook")
+            .cloned()
+            .unwrap_or_else(|| state.config.inbound_playbook.clone());
+        let direction = match start.custom_parameters.get("direction").map(String::as_str) {
+            Some("inbound") => Direction::Inbound,
+            _ => Direction::Outbound,
+        };
+        // Subscribe before asking for a worker, so nothing the worker sends first is lost.
+        let media_out = match state.bus.subscribe(media_out_subject).await {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                tracing::error!(%call_id, %error, "media.out subscribe failed");
+                state.metrics.inc(&state.metrics.assignment_failures);
+                return Step::End(StreamExit::NotAssigned);
+            }
+        };
+        let request = MediaAssignRequest {
+            v: current_version(),
+            call_id: call_id.clone(),
+            stream_sid: start.stream_sid.clone(),
+            call_sid: start.call_sid.clone(),
+            playbook,
+            direction,
+            context: start.custom_parameters.clone(),
+        };
+        match assign(&state, &request).await {
+            Some(reply) => {
+                state.metrics.inc(&state.metrics.streams_started);
+                tracing::info!(%call_id, stream_sid = %start.stream_sid, call_sid = %start.call_sid, worker = %reply.worker_id, "media stream assigned");
+                let live = Live { stream_sid: start.stream_sid.clone(), call_id: call_id.clone(), media_in_subject, media_out };
+                let event = StreamEvent::Start {
+                    call_id,
+                    call_sid: start.call_sid,
+                    stream_sid: start.stream_sid,
+                    custom_parameters: start.custom_parameters,
+                };
+                self.publish_event(&live.media_in_subject, &event).await;
+                self.live = Some(live);
+                Step::Continue
+            }
+            None => {
+                state.metrics.inc(&state.metrics.assignment_failures);
+                tracing::error!(%call_id, stream_sid = %start.stream_sid, "no media worker took the stream");
+                publish_call_event(&state, &call_id, "failed", "no media worker available".into()).await;
+                Step::End(StreamExit::NotAssigned)
+            }
+        }
+    }
+
+    async fn on_media_out(&mut self, payload: Bytes) -> Step {
+        let Some(live) = &self.live else { return Step::Continue };
+        let sid = live.stream_sid.as_str();
+        let text = match decode_media_out(&payload) {
+            Ok(MediaOut::Audio(audio)) => {
+                encode_outbound_media_into(sid, audio, &mut self.text_out);
+                self.state.metrics.inc(&self.state.metrics.frames_out);
+                std::mem::take(&mut self.text_out)
+            }
+            Ok(MediaOut::Event(OutEvent::Mark { name })) => {
+                self.state.metrics.inc(&self.state.metrics.marks_out);
+                OutboundMessage::Mark { stream_sid: sid.into(), name: name.into() }.to_json()
+            }
+            Ok(MediaOut::Event(OutEvent::Clear)) => {
+                self.state.metrics.inc(&self.state.metrics.clears_out);
+                OutboundMessage::Clear { stream_sid: sid.into() }.to_json()
+            }
+            Ok(MediaOut::Event(OutEvent::Hangup { reason })) => {
+                tracing::info!(call_id = %live.call_id, stream_sid = sid, %reason, "media worker hung up");
+                return Step::End(StreamExit::HungUp);
+            }
+            Err(error) => {
+                self.state.metrics.inc(&self.state.metrics.media_out_decode_errors);
+                tracing::warn!(stream_sid = sid, %error, "undecodable media.out message");
+                return Step::Continue;
+            }
+        };
+        match self.session.text(text).await {
+            Ok(()) => Step::Continue,
+            Err(_closed) => Step::End(StreamExit::SocketClosed),
+        }
+    }
+}
+
+/// Asks `media.assign` for a worker, retrying when none answers in time.
+async fn assign(state: &AppState, request: &MediaAssignRequest) -> Option<MediaAssignReply> {
+    let payload = Bytes::from(encode_json(request));
+    let attempts = state.config.media_assign_attempts;
+    let timeout = state.config.media_assign_timeout;
+    for attempt in 1..=attempts {
+        match state.bus.request(subjects::MEDIA_ASSIGN, payload.clone(), timeout).await {
+            Ok(reply) => match decode_json::<MediaAssignReply>(&reply.payload) {
+                Ok(reply) => return Some(reply),
+                Err(error) => tracing::warn!(call_id = %request.call_id, attempt, %error, "bad media.assign reply"),
+            },
+            Err(error) => {
+                tracing::warn!(call_id = %request.call_id, attempt, %error, "media.assign got no worker");
+                if error.kind == BusErrorKind::NoResponders {
+                    // Nobody is subscribed right now; wait a little before asking again.
+                    tokio::time::sleep(timeout.min(Duration::from_millis(250))).await;
+                }
+            }
+        }
+        if attempt < attempts {
+            state.metrics.inc(&state.metrics.assignment_retries);
+        }
+    }
+    None
+}

@@ -1,0 +1,146 @@
+//! Twilio's HTTP webhooks: the voice webhook (answers TwiML `<Connect><Stream>`) and the status /
+//! async AMD callbacks (forwarded on `twilio.status.<callId>`). Signatures are checked against the
+//! URL built from `PUBLIC_BASE_URL`, never from the Host header.
+
+use crate::error::HttpError;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use protocol::calls::{CallEvent, TwilioStatusEvent};
+use protocol::twilio::signature::{validate_request, SignedBody};
+use protocol::twilio::webhook::{CallDirection, FormParams, StatusCallback, VoiceWebhook};
+use protocol::twilio::Twiml;
+use protocol::version::{current_version, encode_json};
+use protocol::{subjects, CallId};
+use std::time::Duration;
+
+/// Spoken when the stream ends without the agent finishing (no media worker, shutdown).
+pub const APOLOGY: &str = "Sorry, we are having technical trouble and will call you back later. Goodbye.";
+
+/// The header Twilio signs requests with.
+pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+fn signature_header(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok())
+}
+
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    form_urlencoded_pairs(req.query_string()).find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    FormParams::parse(query.as_bytes()).0.into_iter()
+}
+
+/// Checks `X-Twilio-Signature` of a form webhook; Err(403) when invalid and validation is on.
+fn check_signature(req: &HttpRequest, state: &AppState, params: &FormParams) -> Result<(), HttpError> {
+    if !state.config.validate_signature {
+        return Ok(());
+    }
+    let url = state.config.public_url(req.path(), req.query_string());
+    if validate_request(&state.config.twilio_auth_token, &url, SignedBody::Form(params.pairs()), signature_header(req)) {
+        Ok(())
+    } else {
+        state.metrics.inc(&state.metrics.webhook_signature_rejections);
+        tracing::warn!(path = req.path(), has_header = signature_header(req).is_some(), "twilio signature rejected");
+        Err(HttpError::forbidden("invalid or missing X-Twilio-Signature"))
+    }
+}
+
+fn twiml_response(twiml: Twiml) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/xml").body(twiml.to_xml())
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
+
+/// Publishes a lifecycle event on `calls.events.<callId>` (failures are logged, not fatal).
+pub async fn publish_call_event(state: &AppState, call_id: &CallId, kind: &str, detail: String) {
+    let Ok(subject) = subjects::call_events(call_id) else { return };
+    let event = CallEvent { v: current_version(), call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
+    if let Err(error) = state.bus.publish(subject, encode_json(&event)).await {
+        state.metrics.inc(&state.metrics.bus_publish_errors);
+        tracing::warn!(%call_id, %error, "call event publish failed");
+    }
+}
+
+/// The playbook of an outbound call, from its record in KV `calls` (None when unknown).
+async fn playbook_of(state: &AppState, call_id: &CallId) -> Option<String> {
+    let lookup = async {
+        let kv = state.bus.kv(subjects::KV_CALLS).await.ok()?;
+        let entry = kv.get(call_id.as_str()).await.ok()??;
+        let record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).ok()?;
+        Some(record.request.playbook)
+    };
+    tokio::time::timeout(Duration::from_secs(2), lookup).await.ok().flatten()
+}
+
+/// `POST /v1/twilio/voice`: answer with `<Connect><Stream>` carrying the call id.
+pub async fn voice_webhook(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let params = FormParams::parse(&body);
+    check_signature(&req, &state, &params)?;
+    let hook = VoiceWebhook::from_params(&params).map_err(|e| HttpError::bad_request(e.to_string()))?;
+    state.metrics.inc(&state.metrics.voice_webhooks);
+
+    let query_call_id = query_param(&req, "call_id");
+    let (call_id, direction) = match query_call_id {
+        Some(id) if CallId::is_subject_safe(&id) => (CallId::from(id), "outbound"),
+        Some(_) => return Err(HttpError::bad_request("call_id is not a valid call id")),
+        None if hook.direction == CallDirection::Inbound => (state.inbound_call_id(&hook.call_sid), "inbound"),
+        None => {
+            tracing::warn!(call_sid = %hook.call_sid, "voice webhook for an unknown outbound call");
+            return Ok(twiml_response(Twiml::new().say(APOLOGY).hangup()));
+        }
+    };
+    let playbook = match query_param(&req, "playbook") {
+        Some(playbook) => playbook,
+        None if direction == "outbound" => playbook_of(&state, &call_id).await.unwrap_or_else(|| state.config.inbound_playbook.clone()),
+        None => state.config.inbound_playbook.clone(),
+    };
+    tracing::info!(%call_id, call_sid = %hook.call_sid, direction, %playbook, "voice webhook answered");
+    if direction == "inbound" {
+        publish_call_event(&state, &call_id, "inbound_call", format!("call_sid={} playbook={playbook}", hook.call_sid)).await;
+    }
+    let stream_url = state.config.stream_url();
+    let twiml = Twiml::new()
+        .connect_stream(&stream_url, &[("call_id", call_id.as_str()), ("playbook", &playbook), ("direction", direction)])
+        .say(APOLOGY)
+        .hangup();
+    Ok(twiml_response(twiml))
+}
+
+/// `POST /v1/twilio/status` and `/v1/twilio/amd`: forward on `twilio.status.<callId>`.
+pub async fn status_callback(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let params = FormParams::parse(&body);
+    check_signature(&req, &state, &params)?;
+    let callback = StatusCallback::from_params(&params).map_err(|e| HttpError::bad_request(e.to_string()))?;
+    let call_id = match query_param(&req, "call_id") {
+        Some(id) if CallId::is_subject_safe(&id) => Some(CallId::from(id)),
+        Some(_) => return Err(HttpError::bad_request("call_id is not a valid call id")),
+        None => state.known_inbound_call(&callback.call_sid),
+    };
+    let Some(call_id) = call_id else {
+        state.metrics.inc(&state.metrics.status_callbacks_without_call);
+        tracing::warn!(call_sid = %callback.call_sid, "status callback for an unknown call");
+        return Ok(HttpResponse::Ok().finish());
+    };
+    let event = TwilioStatusEvent {
+        v: current_version(),
+        call_id: call_id.clone(),
+        call_sid: callback.call_sid.clone(),
+        call_status: callback.call_status.clone(),
+        answered_by: callback.answered_by.clone(),
+        sequence_number: callback.sequence_number,
+        call_duration_s: callback.call_duration_s,
+        sip_response_code: callback.sip_response_code,
+    };
+    let subject = subjects::twilio_status(&call_id).map_err(|e| HttpError::bad_request(e.to_string()))?;
+    if let Err(error) = state.bus.publish(subject, encode_json(&event)).await {
+        state.metrics.inc(&state.metrics.bus_publish_errors);
+        tracing::error!(%call_id, %error, "status callback publish failed");
+        return Err(HttpError::unavailable("bus unavailable"));
+    }
+    state.metrics.inc(&state.metrics.status_callbacks);
+    tracing::info!(%call_id, call_sid = %callback.call_sid, status = ?callback.call_status, answered_by = ?callback.answered_by, "twilio status forwarded");
+    Ok(HttpResponse::Ok().finish())
+}
