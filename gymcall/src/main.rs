@@ -1,1 +1,58 @@
-fn main() {}
+//! `gymcall`: the one command a user starts with. `demo` runs a whole call offline in one
+//! process, `up` runs every service in one process for real Twilio, and the rest talk to a
+//! running deployment (REST API or NATS).
+
+mod client;
+mod results;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "gymcall", version, about = "AI phone agent that calls gyms and collects drop-in information")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Place a call through the REST API of a running gateway.
+    Call(client::CallArgs),
+    /// List calls known to a running gateway.
+    Calls(client::ListArgs),
+    /// Print call results from NATS as they arrive.
+    Results(results::ResultsArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Call(args) => client::call(args).await,
+            Command::Calls(args) => client::list(args).await,
+            Command::Results(args) => results::run(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

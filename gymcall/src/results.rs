@@ -1,0 +1,50 @@
+//! `gymcall results --follow`: subscribes to `results.>` on NATS and prints each result.
+
+use anyhow::Context;
+use protocol::results::CallResult;
+
+#[derive(clap::Args)]
+pub struct ResultsArgs {
+    /// Keep printing results as they arrive (otherwise: print the next one and exit).
+    #[arg(long)]
+    pub follow: bool,
+    /// Print each result as one line of JSON (default: a readable summary plus the JSON).
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+}
+
+/// A short human-readable summary of a result.
+pub fn summary(result: &CallResult) -> String {
+    let mut out = format!("call {} ({}): {:?}\n", result.call_id, result.playbook, result.outcome);
+    for (name, field) in &result.fields {
+        out.push_str(&format!("  {name:<18} {:<15} {}\n", format!("{:?}", field.status).to_lowercase(), field.value));
+    }
+    out
+}
+
+pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
+    let bus = bus::Bus::connect(&args.nats_url, "gymcall-results")
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", args.nats_url))?;
+    let mut results = bus.subscribe(protocol::subjects::RESULTS_ALL).await?;
+    bus.flush().await?;
+    eprintln!("waiting for results on {} ...", protocol::subjects::RESULTS_ALL);
+    while let Some(message) = results.next().await {
+        match protocol::version::decode_json::<CallResult>(&message.payload) {
+            Ok(result) => {
+                if args.json {
+                    println!("{}", serde_json::to_string(&result)?);
+                } else {
+                    println!("{}{}", summary(&result), serde_json::to_string_pretty(&result)?);
+                }
+            }
+            Err(error) => eprintln!("skipping a malformed result on {}: {error}", message.subject),
+        }
+        if !args.follow {
+            break;
+        }
+    }
+    Ok(())
+}
