@@ -1,3 +1,4 @@
 //! simulator
 
 pub mod persona;
+pub mod fake_twilio;
