@@ -7,6 +7,7 @@
 //! decoding, flite synthesis) runs on the blocking pool.
 
 pub mod config;
+pub mod evaluation;
 pub mod resample;
 pub mod retry;
 pub mod stt;

@@ -1,12 +1,292 @@
-//! The words a callee is likely to say on one call, and the grammar embedded STT builds from them.
+//! The words a callee is likely to say on one call, and the n-gram language model embedded STT
+//! builds from them.
+//!
+//! A [`Vocabulary`] holds phrases — a playbook's questions and field descriptions, and generic
+//! answer patterns with class slots such as `{price}` or `{time}` — plus loose words. Building the
+//! language model expands each slot with every member of its class (all numbers, prices, times,
+//! days), so the model knows "forty nine dollars" because it knows numbers and prices, not because
+//! a sentence with that price was listed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 
-/// Phrases (questions, field descriptions, expected answers) plus single domain words.
+/// Phrases (questions, field descriptions, answer patterns with `{class}` slots) plus loose words.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Vocabulary {
     pub phrases: Vec<String>,
     pub words: BTreeSet<String>,
+}
+
+/// Slot classes a phrase may use, e.g. `"it is {price} a month"`.
+pub const SLOT_CLASSES: &[&str] = &["number", "price", "time", "day", "duration"];
+
+/// Generic things a caller answering a gym's front desk says: answer patterns with class slots,
+/// not sentences with their values filled in.
+const GYM_PATTERNS: &[&str] = &[
+    "{price}",
+    "{price} a month",
+    "{price} per month",
+    "{price} a year",
+    "it is {price}",
+    "it's {price} a month",
+    "the price is {price}",
+    "that would be {price}",
+    "there is a {price} sign up fee",
+    "the enrollment fee is {price}",
+    "a day pass is {price}",
+    "a drop in class is {price}",
+    "{time}",
+    "at {time}",
+    "from {time} to {time}",
+    "we open at {time}",
+    "we close at {time}",
+    "we are open from {time} until {time}",
+    "{day}",
+    "on {day}",
+    "{day} through {day}",
+    "{day} and {day}",
+    "{day} at {time}",
+    "every {day} at {time}",
+    "{day} from {time} to {time}",
+    "the class is on {day} at {time}",
+    "{duration}",
+    "for {duration}",
+    "a {duration} contract",
+    "there is a {duration} minimum",
+    "you can cancel with {duration} notice",
+    "{number}",
+    "about {number} people",
+    "yes",
+    "no",
+    "yes we do",
+    "no we don't",
+    "yes you need to",
+    "no you don't need to",
+    "i'm not sure",
+    "let me check",
+    "hold on a second",
+    "can you repeat that",
+    "sorry what was that",
+    "you need to bring a photo id",
+    "you have to sign a waiver",
+    "you need a membership",
+    "members only",
+    "it is included in the membership",
+    "the trial is free",
+    "we have a free trial class",
+    "open mat",
+    "the first class is free",
+    "beginners are welcome",
+    "we have showers and lockers",
+    "bring your own towel",
+    "you can rent a gi",
+    "gi and no gi classes",
+    "we don't have a contract",
+    "it is month to month",
+    "you can cancel any time",
+    "thank you",
+    "goodbye",
+    "you're welcome",
+    "have a good day",
+];
+
+/// Loose domain words, so a caller may use them in any order.
+const GYM_WORDS: &[&str] = &[
+    "gym", "membership", "memberships", "member", "members", "class", "classes", "trial", "free",
+    "price", "prices", "cost", "costs", "fee", "fees", "monthly", "yearly", "annual", "weekly",
+    "daily", "contract", "cancel", "cancellation", "notice", "minimum", "required", "require",
+    "requirement", "waiver", "id", "photo", "card", "cash", "credit", "student", "students",
+    "discount", "family", "couples", "seniors", "kids", "adults", "beginners", "advanced",
+    "schedule", "open", "closed", "hours", "morning", "mornings", "afternoon", "evening",
+    "evenings", "night", "tonight", "today", "tomorrow", "week", "weekend", "weekends",
+    "weekdays", "holiday", "holidays", "personal", "trainer", "training", "coach", "instructor",
+    "yoga", "pilates", "spin", "boxing", "kickboxing", "jiu", "jitsu", "gi", "nogi", "wrestling",
+    "judo", "karate", "crossfit", "zumba", "hiit", "sauna", "pool", "showers", "lockers",
+    "towel", "towels", "parking", "shoes", "water", "bottle", "sign", "up", "drop", "in", "pass",
+    "day", "rent", "bring", "need", "have", "has", "with", "without", "and", "or", "but", "the",
+    "a", "an", "of", "for", "to", "at", "on", "is", "are", "it", "it's", "that", "that's",
+    "there", "there's", "we", "we're", "you", "you're", "your", "our", "they", "do", "does",
+    "don't", "doesn't", "not", "can", "can't", "will", "would", "just", "only", "also", "every",
+    "each", "all", "any", "some", "more", "less", "than", "about", "around", "after", "before",
+    "until", "till", "through", "from", "between", "plus", "tax", "included", "extra", "per",
+    "yes", "yeah", "no", "nope", "sure", "okay", "right", "um", "uh", "so", "well", "hi",
+    "hello", "thanks", "please", "first", "second", "visit", "visits", "time", "times",
+    "unlimited", "limited", "session", "sessions", "month", "months", "year", "years",
+    "clock", "o'clock", "dollar", "cent", "cents", "plan", "plans", "basic", "premium", "new",
+    "start", "starts", "give", "get", "gets", "close", "closes", "opens", "afternoons", "nights",
+    "mornings", "lessons", "lesson", "group", "private", "pay", "paid", "charge", "charges",
+];
+
+/// Pronunciations (CMU phone set) for domain words missing from the stock dictionary.
+pub const EXTRA_PRONUNCIATIONS: &[(&str, &str)] = &[
+    ("gi", "G IY"),
+    ("nogi", "N OW G IY"),
+    ("jiu", "JH UW"),
+    ("jitsu", "JH IH T S UW"),
+    ("crossfit", "K R AO S F IH T"),
+    ("hiit", "HH IY T"),
+    ("zumba", "Z UW M B AH"),
+    ("kickboxing", "K IH K B AA K S IH NG"),
+];
+
+const ONES: &[&str] = &[
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+];
+const TENS: &[&str] = &["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// Spell a number below one million in words ("one hundred twenty nine").
+pub fn number_to_words(number: u32) -> String {
+    if number < 20 {
+        return ONES[number as usize].to_string();
+    }
+    if number < 100 {
+        let tens = TENS[(number / 10) as usize];
+        return match number % 10 {
+            0 => tens.to_string(),
+            units => format!("{tens} {}", ONES[units as usize]),
+        };
+    }
+    if number < 1000 {
+        let hundreds = format!("{} hundred", ONES[(number / 100) as usize]);
+        return match number % 100 {
+            0 => hundreds,
+            rest => format!("{hundreds} {}", number_to_words(rest)),
+        };
+    }
+    if number < 1_000_000 {
+        let thousands = format!("{} thousand", number_to_words(number / 1000));
+        return match number % 1000 {
+            0 => thousands,
+            rest => format!("{thousands} {}", number_to_words(rest)),
+        };
+    }
+    number.to_string()
+}
+
+/// Lowercase words of a text, with digits, prices ("$49.99") and clock times ("6:30pm") spelled
+/// out as a caller would say them, and punctuation other than apostrophes dropped.
+pub fn normalize(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for raw in text.split_whitespace() {
+        let token = raw.to_lowercase();
+        let token = token.trim_matches(|c: char| !(c.is_alphanumeric() || c == '$' || c == '\'' || c == ':'));
+        if token.is_empty() {
+            continue;
+        }
+        words.extend(spell_token(token));
+    }
+    words
+}
+
+fn spell_token(token: &str) -> Vec<String> {
+    let split = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    if let Some(amount) = token.strip_prefix('$') {
+        let (dollars, cents) = amount.split_once('.').unwrap_or((amount, ""));
+        let dollars: String = dollars.chars().filter(|c| c.is_ascii_digit()).collect();
+        if let Ok(dollars) = dollars.parse::<u32>() {
+            let mut spoken = format!("{} dollars", number_to_words(dollars));
+            if let Ok(cents) = cents.parse::<u32>() {
+                if cents > 0 {
+                    spoken = format!("{} {}", number_to_words(dollars), number_to_words(cents));
+                }
+            }
+            return split(&spoken);
+        }
+    }
+    let (body, suffix) = if let Some(body) = token.strip_suffix("am") {
+        (body, Some("a m"))
+    } else if let Some(body) = token.strip_suffix("pm") {
+        (body, Some("p m"))
+    } else {
+        (token, None)
+    };
+    if !body.is_empty() && body.chars().all(|c| c.is_ascii_digit() || c == ':') {
+        let mut spoken = Vec::new();
+        let (hours, minutes) = body.split_once(':').unwrap_or((body, ""));
+        if let Ok(hours) = hours.parse::<u32>() {
+            spoken.extend(split(&number_to_words(hours)));
+            match minutes.parse::<u32>() {
+                Ok(0) => spoken.push("o'clock".to_string()),
+                Ok(minutes) if minutes < 10 => spoken.extend(split(&format!("oh {}", number_to_words(minutes)))),
+                Ok(minutes) => spoken.extend(split(&number_to_words(minutes))),
+                Err(_) => {}
+            }
+            if let Some(suffix) = suffix {
+                spoken.extend(split(suffix));
+            }
+            return spoken;
+        }
+    }
+    match token {
+        "a.m." | "a.m" => split("a m"),
+        "p.m." | "p.m" => split("p m"),
+        _ => {
+            let cleaned: String = token.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect();
+            if cleaned.is_empty() {
+                Vec::new()
+            } else {
+                vec![cleaned]
+            }
+        }
+    }
+}
+
+/// Every spoken form of each slot class.
+fn class_members() -> HashMap<&'static str, Vec<String>> {
+    let mut members: HashMap<&'static str, Vec<String>> = HashMap::new();
+    let hundreds = (1..=9).flat_map(|h| [h * 100, h * 100 + 25, h * 100 + 49, h * 100 + 50, h * 100 + 99]);
+    let numbers: Vec<String> = (0..=100).chain(hundreds.clone()).chain([1000]).map(number_to_words).collect();
+    members.insert("number", numbers);
+
+    let mut prices = Vec::new();
+    for dollars in (1..=100).chain((100..=990).step_by(10)).chain(hundreds) {
+        let spoken = number_to_words(dollars);
+        prices.push(format!("{spoken} dollars"));
+        prices.push(format!("{spoken} bucks"));
+        prices.push(format!("{spoken} ninety nine"));
+        prices.push(format!("{spoken} dollars and ninety nine cents"));
+        prices.push(format!("{spoken} fifty"));
+        prices.push(format!("{spoken} dollars and fifty cents"));
+    }
+    prices.push("free".to_string());
+    prices.push("nothing".to_string());
+    members.insert("price", prices);
+
+    let mut times = Vec::new();
+    for hour in 1..=12 {
+        let spoken = number_to_words(hour);
+        for half_of_day in ["a m", "p m", "in the morning", "in the evening", "at night"] {
+            times.push(format!("{spoken} {half_of_day}"));
+            times.push(format!("{spoken} thirty {half_of_day}"));
+            times.push(format!("{spoken} fifteen {half_of_day}"));
+            times.push(format!("{spoken} forty five {half_of_day}"));
+        }
+        times.push(spoken.clone());
+        times.push(format!("{spoken} o'clock"));
+        times.push(format!("{spoken} thirty"));
+        times.push(format!("half past {spoken}"));
+    }
+    times.extend(["noon", "midnight", "twelve noon", "five a m", "ten p m"].map(String::from));
+    members.insert("time", times);
+
+    let mut days: Vec<String> = DAYS.iter().map(|day| day.to_string()).collect();
+    days.extend(DAYS.iter().map(|day| format!("{day}s")));
+    days.extend(["weekdays", "weekends", "the weekend", "every day", "today", "tomorrow"].map(String::from));
+    members.insert("day", days);
+
+    let mut durations = Vec::new();
+    for count in 1..=24 {
+        let spoken = number_to_words(count);
+        let plural = if count == 1 { "" } else { "s" };
+        for unit in ["day", "week", "month", "year"] {
+            durations.push(format!("{spoken} {unit}{plural}"));
+        }
+    }
+    durations.extend(["a month", "a year", "a week", "thirty days", "twelve months"].map(String::from));
+    members.insert("duration", durations);
+    members
 }
 
 impl Vocabulary {
@@ -14,12 +294,14 @@ impl Vocabulary {
         Vocabulary::default()
     }
 
-    /// General words for a gym front desk: numbers, prices, days, times, membership words.
+    /// General front-desk vocabulary for gyms: answer patterns with number, price, time, day and
+    /// duration slots, plus membership and class words. Add a playbook's own questions and field
+    /// descriptions with [`Vocabulary::with_phrases`].
     pub fn gym_domain() -> Vocabulary {
-        Vocabulary::default()
+        Vocabulary::new().with_phrases(GYM_PATTERNS.iter().copied()).with_words(GYM_WORDS.iter().copied())
     }
 
-    /// Add a phrase (e.g. a playbook question or field description); its words join the vocabulary.
+    /// Add a phrase (a playbook question, a field description, or a pattern with `{class}` slots).
     pub fn with_phrase(mut self, phrase: impl Into<String>) -> Vocabulary {
         self.phrases.push(phrase.into());
         self
@@ -39,7 +321,7 @@ impl Vocabulary {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.words.extend(words.into_iter().map(Into::into));
+        self.words.extend(words.into_iter().map(|word| word.into().to_lowercase()));
         self
     }
 
@@ -48,5 +330,257 @@ impl Vocabulary {
         self.phrases.extend(other.phrases.iter().cloned());
         self.words.extend(other.words.iter().cloned());
         self
+    }
+
+    /// Training sentences for the language model: every phrase with its slots expanded over the
+    /// members of their classes (each member appears at least once per slot).
+    pub fn training_sentences(&self) -> Vec<Vec<String>> {
+        let members = class_members();
+        let mut sentences = Vec::new();
+        for phrase in &self.phrases {
+            let pieces = split_slots(phrase);
+            let slot_sizes: Vec<usize> = pieces
+                .iter()
+                .filter_map(|piece| match piece {
+                    Piece::Slot(class) => Some(members.get(class.as_str()).map_or(0, Vec::len)),
+                    Piece::Text(_) => None,
+                })
+                .collect();
+            let expansions = slot_sizes.iter().copied().max().unwrap_or(1).max(1);
+            for expansion in 0..expansions {
+                let mut text = String::new();
+                let mut slot_index = 0usize;
+                for piece in &pieces {
+                    match piece {
+                        Piece::Text(words) => text.push_str(words),
+                        Piece::Slot(class) => {
+                            if let Some(list) = members.get(class.as_str()).filter(|list| !list.is_empty()) {
+                                // Different slots walk their classes at different strides.
+                                let stride = [1usize, 7, 13][slot_index % 3];
+                                text.push_str(&list[(expansion * stride + slot_index * 3) % list.len()]);
+                            }
+                            slot_index += 1;
+                        }
+                    }
+                    text.push(' ');
+                }
+                let words = normalize(&text);
+                if !words.is_empty() {
+                    sentences.push(words);
+                }
+            }
+        }
+        sentences
+    }
+
+    /// Every word the recognizer may output.
+    pub fn all_words(&self) -> BTreeSet<String> {
+        let mut words: BTreeSet<String> = self.words.iter().flat_map(|word| normalize(word)).collect();
+        for sentence in self.training_sentences() {
+            words.extend(sentence);
+        }
+        words
+    }
+
+    /// A back-off trigram language model in ARPA format over [`Vocabulary::all_words`], trained on
+    /// [`Vocabulary::training_sentences`] with absolute discounting; every word keeps some unigram
+    /// probability so callers may say them in orders the phrases did not show.
+    pub fn to_arpa(&self) -> String {
+        build_arpa_from(&self.training_sentences(), &self.all_words())
+    }
+}
+
+enum Piece {
+    Text(String),
+    Slot(String),
+}
+
+fn split_slots(phrase: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = phrase;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|close| open + close) else { break };
+        let class = &rest[open + 1..close];
+        if !SLOT_CLASSES.contains(&class) {
+            pieces.push(Piece::Text(rest[..=close].replace(['{', '}'], " ")));
+            rest = &rest[close + 1..];
+            continue;
+        }
+        pieces.push(Piece::Text(rest[..open].to_string()));
+        pieces.push(Piece::Slot(class.to_string()));
+        rest = &rest[close + 1..];
+    }
+    pieces.push(Piece::Text(rest.to_string()));
+    pieces
+}
+
+const SENTENCE_START: &str = "<s>";
+const SENTENCE_END: &str = "</s>";
+const DISCOUNT: f64 = 0.5;
+
+/// ARPA back-off trigram model over `vocabulary` trained on `sentences` (see [`Vocabulary::to_arpa`]).
+pub fn build_arpa_from(sentences: &[Vec<String>], vocabulary: &BTreeSet<String>) -> String {
+    let mut unigram_counts: BTreeMap<String, f64> = vocabulary.iter().map(|word| (word.clone(), 0.0)).collect();
+    unigram_counts.insert(SENTENCE_END.to_string(), 0.0);
+    let mut bigrams: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut trigrams: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    for sentence in sentences {
+        let mut padded = vec![SENTENCE_START.to_string()];
+        padded.extend(sentence.iter().cloned());
+        padded.push(SENTENCE_END.to_string());
+        for word in &padded[1..] {
+            *unigram_counts.entry(word.clone()).or_default() += 1.0;
+        }
+        for pair in padded.windows(2) {
+            *bigrams.entry((pair[0].clone(), pair[1].clone())).or_default() += 1.0;
+        }
+        for triple in padded.windows(3) {
+            *trigrams.entry((triple[0].clone(), triple[1].clone(), triple[2].clone())).or_default() += 1.0;
+        }
+    }
+
+    // Unigrams: add-one over the vocabulary, so every word stays reachable.
+    let total: f64 = unigram_counts.values().sum::<f64>() + unigram_counts.len() as f64;
+    let unigram_probability: BTreeMap<String, f64> =
+        unigram_counts.iter().map(|(word, count)| (word.clone(), (count + 1.0) / total)).collect();
+
+    // Bigrams P(w | v) = (c(v w) - D) / c(v ·), backing off to unigrams with weight alpha(v).
+    let mut history_counts: HashMap<String, f64> = HashMap::new();
+    for ((first, _), count) in &bigrams {
+        *history_counts.entry(first.clone()).or_default() += count;
+    }
+    let bigram_probability: BTreeMap<(String, String), f64> = bigrams
+        .iter()
+        .map(|(key, count)| (key.clone(), (count - DISCOUNT) / history_counts[&key.0]))
+        .collect();
+    let mut unigram_backoff: HashMap<String, f64> = HashMap::new();
+    {
+        let mut seen_mass: HashMap<&str, (f64, f64)> = HashMap::new();
+        for ((first, second), probability) in &bigram_probability {
+            let entry = seen_mass.entry(first.as_str()).or_default();
+            entry.0 += probability;
+            entry.1 += unigram_probability.get(second).copied().unwrap_or(0.0);
+        }
+        for (history, (seen, lower_seen)) in seen_mass {
+            unigram_backoff.insert(history.to_string(), (1.0 - seen) / (1.0 - lower_seen).max(1e-9));
+        }
+    }
+
+    // Trigrams P(w | u v) likewise, backing off to the bigram model with weight alpha(u v).
+    let mut pair_history_counts: HashMap<(String, String), f64> = HashMap::new();
+    for ((first, second, _), count) in &trigrams {
+        *pair_history_counts.entry((first.clone(), second.clone())).or_default() += count;
+    }
+    let trigram_probability: BTreeMap<(String, String, String), f64> = trigrams
+        .iter()
+        .map(|(key, count)| {
+            let history = (key.0.clone(), key.1.clone());
+            (key.clone(), (count - DISCOUNT) / pair_history_counts[&history])
+        })
+        .collect();
+    let mut bigram_backoff: HashMap<(String, String), f64> = HashMap::new();
+    {
+        let mut seen_mass: HashMap<(String, String), (f64, f64)> = HashMap::new();
+        for ((first, second, third), probability) in &trigram_probability {
+            let entry = seen_mass.entry((first.clone(), second.clone())).or_default();
+            entry.0 += probability;
+            entry.1 += bigram_probability.get(&(second.clone(), third.clone())).copied().unwrap_or(0.0);
+        }
+        for (history, (seen, lower_seen)) in seen_mass {
+            bigram_backoff.insert(history, (1.0 - seen) / (1.0 - lower_seen).max(1e-9));
+        }
+    }
+
+    let log = |probability: f64| probability.max(1e-99).log10();
+    let mut arpa = String::new();
+    let unigram_lines = unigram_probability.len() + 1; // plus <s>
+    let _ = writeln!(arpa, "\\data\\");
+    let _ = writeln!(arpa, "ngram 1={unigram_lines}");
+    let _ = writeln!(arpa, "ngram 2={}", bigram_probability.len());
+    let _ = writeln!(arpa, "ngram 3={}", trigram_probability.len());
+    let _ = writeln!(arpa, "\n\\1-grams:");
+    let start_backoff = unigram_backoff.get(SENTENCE_START).copied().unwrap_or(1.0);
+    let _ = writeln!(arpa, "-99.0000\t{SENTENCE_START}\t{:.4}", log(start_backoff));
+    for (word, probability) in &unigram_probability {
+        match unigram_backoff.get(word) {
+            Some(backoff) => {
+                let _ = writeln!(arpa, "{:.4}\t{word}\t{:.4}", log(*probability), log(*backoff));
+            }
+            None => {
+                let _ = writeln!(arpa, "{:.4}\t{word}", log(*probability));
+            }
+        }
+    }
+    let _ = writeln!(arpa, "\n\\2-grams:");
+    for ((first, second), probability) in &bigram_probability {
+        match bigram_backoff.get(&(first.clone(), second.clone())) {
+            Some(backoff) => {
+                let _ = writeln!(arpa, "{:.4}\t{first} {second}\t{:.4}", log(*probability), log(*backoff));
+            }
+            None => {
+                let _ = writeln!(arpa, "{:.4}\t{first} {second}", log(*probability));
+            }
+        }
+    }
+    let _ = writeln!(arpa, "\n\\3-grams:");
+    for ((first, second, third), probability) in &trigram_probability {
+        let _ = writeln!(arpa, "{:.4}\t{first} {second} {third}", log(*probability));
+    }
+    let _ = writeln!(arpa, "\n\\end\\");
+    arpa
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_spelled_as_said() {
+        assert_eq!(number_to_words(0), "zero");
+        assert_eq!(number_to_words(49), "forty nine");
+        assert_eq!(number_to_words(100), "one hundred");
+        assert_eq!(number_to_words(129), "one hundred twenty nine");
+        assert_eq!(number_to_words(1500), "one thousand five hundred");
+    }
+
+    #[test]
+    fn normalize_spells_prices_times_and_drops_punctuation() {
+        assert_eq!(normalize("It's $49.99, right?"), vec!["it's", "forty", "nine", "ninety", "nine", "right"]);
+        assert_eq!(normalize("$30"), vec!["thirty", "dollars"]);
+        assert_eq!(normalize("6:30pm to 9am"), vec!["six", "thirty", "p", "m", "to", "nine", "a", "m"]);
+        assert_eq!(normalize("at 7:05"), vec!["at", "seven", "oh", "five"]);
+    }
+
+    #[test]
+    fn slots_expand_over_their_whole_class() {
+        let vocabulary = Vocabulary::new().with_phrase("it is {price} a month");
+        let sentences: Vec<String> = vocabulary.training_sentences().iter().map(|words| words.join(" ")).collect();
+        assert!(sentences.contains(&"it is forty nine dollars a month".to_string()));
+        assert!(sentences.contains(&"it is one hundred forty nine ninety nine a month".to_string()));
+        assert!(sentences.iter().all(|sentence| !sentence.contains('{')));
+    }
+
+    #[test]
+    fn playbook_phrases_add_their_words() {
+        let vocabulary = Vocabulary::gym_domain().with_phrase("Is there an enrollment fee for the sauna?");
+        let words = vocabulary.all_words();
+        for word in ["enrollment", "sauna", "forty", "saturday", "p", "dollars"] {
+            assert!(words.contains(word), "missing {word}");
+        }
+    }
+
+    #[test]
+    fn arpa_model_is_well_formed() {
+        let arpa = Vocabulary::new().with_phrase("{day} at {time}").with_words(["gym"]).to_arpa();
+        let unigrams: usize = arpa
+            .lines()
+            .find_map(|line| line.strip_prefix("ngram 1="))
+            .and_then(|count| count.parse().ok())
+            .expect("unigram count");
+        let section = arpa.split("\\1-grams:").nth(1).and_then(|rest| rest.split("\\2-grams:").next()).unwrap_or("");
+        assert_eq!(section.lines().filter(|line| !line.trim().is_empty()).count(), unigrams);
+        assert!(arpa.contains("\tgym"), "loose words are unigrams");
+        assert!(arpa.contains("\tmonday at"), "slot members reach the bigrams");
+        assert!(arpa.trim_end().ends_with("\\end\\"));
     }
 }

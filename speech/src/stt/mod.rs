@@ -49,3 +49,9 @@ pub trait SttProvider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn start(&self, context: SttContext) -> SttStream;
 }
+
+pub mod pocketsphinx;
+mod sphinx_ffi;
+
+pub use pocketsphinx::{PocketsphinxConfig, PocketsphinxStt, SphinxError, SphinxInputRate};
+pub use sphinx_ffi::Hypothesis;

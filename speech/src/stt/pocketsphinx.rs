@@ -1,0 +1,306 @@
+//! Embedded speech-to-text with PocketSphinx (Debian `libpocketsphinx-dev` + `pocketsphinx-en-us`),
+//! constrained by a trigram language model and a dictionary generated from the call's
+//! [`Vocabulary`]. Audio is collected per utterance and decoded on the blocking pool when the
+//! endpointer says the utterance ended.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
+
+use super::sphinx_ffi::{path_argument, Decoder, Hypothesis};
+use super::{SttContext, SttInput, SttOutput, SttProvider, SttStream};
+use crate::resample;
+use crate::vocabulary::{Vocabulary, EXTRA_PRONUNCIATIONS};
+
+/// Where Debian's `pocketsphinx-en-us` puts the US English model.
+pub const DEBIAN_MODEL_DIR: &str = "/usr/share/pocketsphinx/model/en-us";
+
+/// Audio kept from before the endpointer's start, so the first phone is not cut (300 ms).
+const PRE_ROLL_SAMPLES: usize = 2_400;
+
+/// Rate the decoder is fed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SphinxInputRate {
+    /// Upsample 8 kHz to 16 kHz and use the wideband model as trained (default).
+    #[default]
+    Upsampled16k,
+    /// Feed 8 kHz directly with the front end set for narrowband (`-samprate 8000 -nfft 256
+    /// -upperf 3500`).
+    Native8k,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PocketsphinxConfig {
+    /// Folder holding `en-us/` (acoustic model) and `cmudict-en-us.dict`.
+    pub model_dir: PathBuf,
+    pub input_rate: SphinxInputRate,
+}
+
+impl Default for PocketsphinxConfig {
+    fn default() -> Self {
+        PocketsphinxConfig { model_dir: PathBuf::from(DEBIAN_MODEL_DIR), input_rate: SphinxInputRate::default() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("pocketsphinx: {0}")]
+pub struct SphinxError(pub String);
+
+/// Everything a decoder needs for one vocabulary, written to a temporary folder.
+struct ModelFiles {
+    folder: PathBuf,
+}
+
+impl Drop for ModelFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// The embedded recognizer. Cheap to clone; one decoder is built per call.
+#[derive(Clone)]
+pub struct PocketsphinxStt {
+    config: PocketsphinxConfig,
+    pronunciations: Arc<OnceLock<Result<HashMap<String, Vec<String>>, SphinxError>>>,
+    default_vocabulary: Arc<Vocabulary>,
+}
+
+impl PocketsphinxStt {
+    /// Check the model is there; the dictionary is read on first use.
+    pub fn new(config: PocketsphinxConfig) -> Result<PocketsphinxStt, SphinxError> {
+        for needed in ["en-us/mdef", "cmudict-en-us.dict"] {
+            let path = config.model_dir.join(needed);
+            if !path.exists() {
+                return Err(SphinxError(format!("{} is missing (install pocketsphinx-en-us)", path.display())));
+            }
+        }
+        Ok(PocketsphinxStt {
+            config,
+            pronunciations: Arc::new(OnceLock::new()),
+            default_vocabulary: Arc::new(Vocabulary::gym_domain()),
+        })
+    }
+
+    /// Vocabulary used when a call brings none.
+    pub fn with_default_vocabulary(mut self, vocabulary: Vocabulary) -> PocketsphinxStt {
+        self.default_vocabulary = Arc::new(vocabulary);
+        self
+    }
+
+    fn pronunciations(&self) -> Result<&HashMap<String, Vec<String>>, SphinxError> {
+        self.pronunciations
+            .get_or_init(|| read_dictionary(&self.config.model_dir.join("cmudict-en-us.dict")))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Build a decoder for this vocabulary (blocking: reads the model, about a second).
+    pub fn build_decoder(&self, vocabulary: &Vocabulary) -> Result<VocabularyDecoder, SphinxError> {
+        let pronunciations = self.pronunciations()?;
+        let files = write_model_files(vocabulary, pronunciations)?;
+        let hmm = path_argument(&self.config.model_dir.join("en-us")).map_err(SphinxError)?;
+        let dict = path_argument(&files.folder.join("vocabulary.dict")).map_err(SphinxError)?;
+        let lm = path_argument(&files.folder.join("vocabulary.lm")).map_err(SphinxError)?;
+        let mut arguments: Vec<(&str, &str)> = vec![("-hmm", &hmm), ("-dict", &dict), ("-lm", &lm), ("-bestpath", "yes")];
+        match self.config.input_rate {
+            SphinxInputRate::Upsampled16k => arguments.push(("-samprate", "16000")),
+            SphinxInputRate::Native8k => {
+                arguments.extend([("-samprate", "8000"), ("-nfft", "256"), ("-upperf", "3500")]);
+            }
+        }
+        let decoder = Decoder::new(&arguments).map_err(SphinxError)?;
+        drop(files); // the decoder has read them
+        Ok(VocabularyDecoder { decoder, input_rate: self.config.input_rate })
+    }
+}
+
+/// A decoder bound to one vocabulary.
+pub struct VocabularyDecoder {
+    decoder: Decoder,
+    input_rate: SphinxInputRate,
+}
+
+impl VocabularyDecoder {
+    /// Decode one utterance of 8 kHz PCM (blocking).
+    pub fn decode_8k(&mut self, pcm_8k: &[i16]) -> Result<Option<Hypothesis>, SphinxError> {
+        let pcm = match self.input_rate {
+            SphinxInputRate::Upsampled16k => resample::upsample_8k_to_16k(pcm_8k),
+            SphinxInputRate::Native8k => pcm_8k.to_vec(),
+        };
+        self.decoder.decode(&pcm).map_err(SphinxError)
+    }
+}
+
+fn read_dictionary(path: &Path) -> Result<HashMap<String, Vec<String>>, SphinxError> {
+    let text = std::fs::read_to_string(path).map_err(|error| SphinxError(format!("{}: {error}", path.display())))?;
+    let mut pronunciations: HashMap<String, Vec<String>> = HashMap::with_capacity(140_000);
+    for line in text.lines() {
+        let Some((word, phones)) = line.split_once(' ') else { continue };
+        // Alternates are written "word(2) ...".
+        let word = word.split_once('(').map_or(word, |(base, _)| base);
+        pronunciations.entry(word.to_string()).or_default().push(phones.trim().to_string());
+    }
+    for (word, phones) in EXTRA_PRONUNCIATIONS {
+        pronunciations.entry((*word).to_string()).or_insert_with(|| vec![(*phones).to_string()]);
+    }
+    Ok(pronunciations)
+}
+
+static MODEL_FOLDER_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Write `vocabulary.dict` (only the words the model can say) and `vocabulary.lm` (ARPA).
+fn write_model_files(vocabulary: &Vocabulary, pronunciations: &HashMap<String, Vec<String>>) -> Result<ModelFiles, SphinxError> {
+    let known: BTreeSet<String> =
+        vocabulary.all_words().into_iter().filter(|word| pronunciations.contains_key(word)).collect();
+    let unknown: Vec<String> = vocabulary.all_words().into_iter().filter(|word| !known.contains(word)).collect();
+    if !unknown.is_empty() {
+        tracing::debug!(words = ?unknown, "vocabulary words without a pronunciation left out");
+    }
+    if known.is_empty() {
+        return Err(SphinxError("vocabulary has no word with a known pronunciation".to_string()));
+    }
+    let restricted = Vocabulary {
+        phrases: Vec::new(),
+        words: known.clone(),
+    };
+    let sentences: Vec<Vec<String>> = vocabulary
+        .training_sentences()
+        .into_iter()
+        .filter(|sentence| sentence.iter().all(|word| known.contains(word)))
+        .collect();
+    let arpa = crate::vocabulary::build_arpa_from(&sentences, &restricted.words);
+    let mut dictionary = String::new();
+    for word in &known {
+        for (index, phones) in pronunciations[word].iter().enumerate() {
+            if index == 0 {
+                dictionary.push_str(&format!("{word} {phones}\n"));
+            } else {
+                dictionary.push_str(&format!("{word}({}) {phones}\n", index + 1));
+            }
+        }
+    }
+    let folder = std::env::temp_dir().join(format!(
+        "speech-sphinx-{}-{}",
+        std::process::id(),
+        MODEL_FOLDER_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&folder).map_err(|error| SphinxError(format!("{}: {error}", folder.display())))?;
+    let files = ModelFiles { folder };
+    let write = |name: &str, text: &str| {
+        let path = files.folder.join(name);
+        std::fs::write(&path, text).map_err(|error| SphinxError(format!("{}: {error}", path.display())))
+    };
+    write("vocabulary.dict", &dictionary)?;
+    write("vocabulary.lm", &arpa)?;
+    Ok(files)
+}
+
+impl SttProvider for PocketsphinxStt {
+    fn name(&self) -> &'static str {
+        "pocketsphinx"
+    }
+
+    fn start(&self, context: SttContext) -> SttStream {
+        let (input, input_receiver) = mpsc::unbounded_channel();
+        let (output_sender, output) = mpsc::unbounded_channel();
+        let recognizer = self.clone();
+        tokio::spawn(run_call(recognizer, context, input_receiver, output_sender));
+        SttStream { input, output }
+    }
+}
+
+/// One call's recognition: collect each utterance, decode it on the blocking pool.
+async fn run_call(
+    recognizer: PocketsphinxStt,
+    context: SttContext,
+    mut input: mpsc::UnboundedReceiver<SttInput>,
+    output: mpsc::UnboundedSender<SttOutput>,
+) {
+    let vocabulary = context.vocabulary.clone().unwrap_or_else(|| recognizer.default_vocabulary.clone());
+    let builder = recognizer.clone();
+    // Build while the first utterance is still being spoken.
+    let decoder = tokio::task::spawn_blocking(move || builder.build_decoder(&vocabulary));
+    let mut decoder = match decoder.await {
+        Ok(Ok(decoder)) => decoder,
+        Ok(Err(error)) => {
+            tracing::error!(call_id = %context.call_id, %error, "pocketsphinx decoder unavailable");
+            let _ = output.send(SttOutput::Failed { message: error.to_string(), retryable: false });
+            return;
+        }
+        Err(error) => {
+            let _ = output.send(SttOutput::Failed { message: format!("decoder task: {error}"), retryable: false });
+            return;
+        }
+    };
+    let mut pre_roll: VecDeque<i16> = VecDeque::with_capacity(PRE_ROLL_SAMPLES);
+    let mut utterance: Option<(u64, Vec<i16>)> = None;
+    let mut pcm = Vec::with_capacity(160);
+    while let Some(message) = input.recv().await {
+        let ended_at = match message {
+            SttInput::Audio { mulaw, timestamp_ms } => {
+                pcm.clear();
+                protocol::mulaw::decode_into(&mulaw, &mut pcm);
+                match utterance.as_mut() {
+                    Some((_, samples)) => samples.extend_from_slice(&pcm),
+                    None => {
+                        pre_roll.extend(pcm.iter().copied());
+                        let excess = pre_roll.len().saturating_sub(PRE_ROLL_SAMPLES);
+                        pre_roll.drain(..excess);
+                        let _ = timestamp_ms;
+                    }
+                }
+                continue;
+            }
+            SttInput::UtteranceStart { timestamp_ms } => {
+                let start_ms = timestamp_ms.saturating_sub((pre_roll.len() / 8) as u64);
+                utterance = Some((start_ms, pre_roll.drain(..).collect()));
+                continue;
+            }
+            SttInput::UtteranceEnd { timestamp_ms } => Some(timestamp_ms),
+            SttInput::Close => None,
+        };
+        let Some((start_ms, samples)) = utterance.take() else {
+            if ended_at.is_none() {
+                break;
+            }
+            continue;
+        };
+        let end_ms = ended_at.unwrap_or(start_ms + (samples.len() / 8) as u64);
+        let decoded = tokio::task::spawn_blocking(move || {
+            let result = decoder.decode_8k(&samples);
+            (decoder, result)
+        })
+        .await;
+        match decoded {
+            Ok((returned, result)) => {
+                decoder = returned;
+                match result {
+                    Ok(Some(hypothesis)) => {
+                        tracing::debug!(call_id = %context.call_id, start_ms, end_ms, "pocketsphinx final");
+                        let final_result = SttOutput::Final {
+                            text: hypothesis.text,
+                            confidence: hypothesis.confidence,
+                            start_ms,
+                            end_ms,
+                        };
+                        if output.send(final_result).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => tracing::debug!(call_id = %context.call_id, start_ms, "utterance had no words"),
+                    Err(error) => tracing::warn!(call_id = %context.call_id, %error, "pocketsphinx decode failed"),
+                }
+            }
+            Err(error) => {
+                let _ = output.send(SttOutput::Failed { message: format!("decoder task: {error}"), retryable: false });
+                return;
+            }
+        }
+        if ended_at.is_none() {
+            break;
+        }
+    }
+}
