@@ -49,6 +49,10 @@ pub struct CallRequest {
     /// RFC 3339: do not call before.
     #[serde(default)]
     pub not_before: Option<String>,
+    /// Calling window override in the callee's timezone, e.g. `"Mon-Fri 09:00-17:00"`
+    /// (the dialer's default window when absent).
+    #[serde(default)]
+    pub calling_window: Option<String>,
 }
 
 /// One dialing attempt.
@@ -118,6 +122,23 @@ pub struct TwilioStatusEvent {
     pub call_duration_s: Option<u32>,
     #[serde(default)]
     pub sip_response_code: Option<u32>,
+}
+
+/// What a `dial.control.<callId>` message asks the dialer holding the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialControlAction {
+    /// Hang up the live call, or drop the queued request.
+    Cancel,
+}
+
+/// A message on `dial.control.<callId>` (gateway -> dialers).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DialControl {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub call_id: CallId,
+    pub action: DialControlAction,
 }
 
 /// A lifecycle event on `calls.events.<callId>`.
