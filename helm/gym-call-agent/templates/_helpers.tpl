@@ -101,7 +101,7 @@ Called with (dict "specs" $specs "extra" $extraEnv).
 {{- toYaml $out -}}
 {{- end -}}
 
-{{/* Specs every service gets, as JSON: (dict "root" $ "drain" seconds) */}}
+{{/* Specs every service gets, as JSON: (dict "root" $) */}}
 {{- define "gca.commonEnvSpecs" -}}
 {{- $root := .root -}}
 {{- $specs := list -}}
@@ -115,7 +115,6 @@ Called with (dict "specs" $specs "extra" $extraEnv).
 {{- fail "nats.enabled=false needs nats.external.url or nats.external.urlSecret" -}}
 {{- end -}}
 {{- $specs = append $specs (list "RUST_LOG" $root.Values.logLevel) -}}
-{{- $specs = append $specs (list "DRAIN_TIMEOUT_S" .drain) -}}
 {{- toJson $specs -}}
 {{- end -}}
 

