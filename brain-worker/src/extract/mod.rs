@@ -1,0 +1,386 @@
+//! Rule-based extraction: turns one callee utterance into field values typed by the playbook.
+//! General rules over normalised tokens (numbers folded, negation scoped to its clause), not a
+//! list of known sentences: STT output is lowercase, unpunctuated, with numbers as words.
+//!
+//! - [`text`]: tokenising and number folding.
+//! - [`values`]: money, yes/no, days, times, ranges, schedules, scales, list items.
+//! - [`intent`]: hold / repeat / transfer / refusal / IVR / voicemail / confirmation.
+//! - [`extract`]: the field-aware layer the policies call.
+
+pub mod intent;
+pub mod text;
+pub mod values;
+
+use playbook::{spoken, FieldSpec, FieldType, Playbook};
+use protocol::results::FieldStatus;
+use serde_json::{json, Value};
+use text::Token;
+use values::{ClassSlot, MoneyMention};
+
+/// One field value found in an utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Extraction {
+    pub field: String,
+    pub status: FieldStatus,
+    pub value: Value,
+    pub confidence: f32,
+}
+
+impl Extraction {
+    fn known(field: &FieldSpec, value: Value, confidence: f32) -> Extraction {
+        Extraction { field: field.name.clone(), status: FieldStatus::Known, value, confidence }
+    }
+}
+
+/// Everything an utterance tells about the playbook's fields. `asked` is the field the agent
+/// just asked for: its answer may be bare ("twenty", "yes"); other fields are picked up only
+/// when the callee names them ("the mat fee is ten", "we don't do drop-ins").
+pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec<Extraction> {
+    let tokens = text::tokenize(utterance);
+    let normalised = text::normalised(utterance);
+    let intents = intent::intents(&normalised);
+    let mut found: Vec<Extraction> = Vec::new();
+    let asked_spec = asked.and_then(|name| playbook.field(name));
+
+    // Money first, attributed across every money field by the words next to each amount.
+    let mentions = values::money_mentions(&tokens);
+    let money_fields: Vec<&FieldSpec> = playbook.fields.iter().filter(|f| f.kind == FieldType::Money).collect();
+    if !mentions.is_empty() && !money_fields.is_empty() {
+        found.extend(attribute_money(&tokens, &mentions, &money_fields, asked_spec));
+    }
+
+    for field in &playbook.fields {
+        if found.iter().any(|e| e.field == field.name) {
+            continue;
+        }
+        let is_asked = asked_spec.is_some_and(|a| a.name == field.name);
+        let extraction = match field.kind {
+            FieldType::Money => None,
+            FieldType::Risk => risk(field, &normalised, utterance),
+            _ if is_asked => answer(field, &tokens, &normalised, utterance),
+            _ => unsolicited(field, &tokens, &normalised),
+        };
+        if let Some(extraction) = extraction {
+            found.push(extraction);
+        }
+    }
+
+    if let Some(field) = asked_spec {
+        let answered = found.iter().any(|e| e.field == field.name);
+        if !answered && intents.contains(&intent::Intent::Refusal) {
+            found.push(Extraction {
+                field: field.name.clone(),
+                status: FieldStatus::Refused,
+                value: Value::Null,
+                confidence: 0.8,
+            });
+        }
+    }
+    found
+}
+
+/// The value of the field that was asked, from a direct answer.
+fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str) -> Option<Extraction> {
+    let intents = intent::intents(normalised);
+    let only_control = intents.iter().any(|i| {
+        matches!(i, intent::Intent::Hold | intent::Intent::Repeat | intent::Intent::Transfer | intent::Intent::Refusal | intent::Intent::DontKnow | intent::Intent::Voicemail | intent::Intent::IvrMenu { .. })
+    });
+    match field.kind {
+        FieldType::YesNo => {
+            if let Some(extraction) = unsolicited(field, tokens, normalised) {
+                return Some(extraction);
+            }
+            if only_control && !starts_with_yes_no(normalised) {
+                return None;
+            }
+            let (answer, confidence) = values::yes_no(tokens)?;
+            Some(Extraction::known(field, Value::Bool(answer), confidence))
+        }
+        FieldType::Schedule => {
+            let slots = values::schedule(tokens, &class_types(field));
+            (!slots.is_empty()).then(|| Extraction::known(field, schedule_value(&slots), 0.75))
+        }
+        FieldType::List => {
+            let (positive, negative) = values::list_items(tokens, &options(field));
+            if !positive.is_empty() {
+                return Some(Extraction::known(field, json!(positive), 0.8));
+            }
+            if !negative.is_empty() || values::says_nothing(tokens) {
+                return Some(Extraction::known(field, json!([]), 0.7));
+            }
+            if field.options.is_empty() && !only_control && !normalised.is_empty() {
+                return Some(Extraction::known(field, json!([utterance.trim()]), 0.5));
+            }
+            None
+        }
+        FieldType::Enum => {
+            let (positive, _) = values::list_items(tokens, &options(field));
+            positive.first().map(|name| Extraction::known(field, json!(name), 0.8))
+        }
+        FieldType::Scale => {
+            let range = field.scale?;
+            let (value, confidence) = values::scale(tokens, range.min, range.max)?;
+            Some(Extraction::known(field, number_value(value), confidence))
+        }
+        FieldType::Number => {
+            let number = tokens.iter().find_map(|t| t.number)?;
+            Some(Extraction::known(field, number_value(number), 0.8))
+        }
+        FieldType::Text => {
+            if only_control {
+                return None;
+            }
+            if values::says_nothing(tokens) && tokens.len() <= 6 {
+                return Some(Extraction::known(field, json!("nothing else"), 0.7));
+            }
+            (!normalised.is_empty()).then(|| Extraction::known(field, json!(utterance.trim()), 0.6))
+        }
+        FieldType::Money | FieldType::Risk => None,
+    }
+}
+
+fn starts_with_yes_no(normalised: &str) -> bool {
+    let first = normalised.split(' ').next().unwrap_or("");
+    ["yes", "yeah", "yep", "no", "nope", "nah", "sure"].contains(&first)
+}
+
+/// A field the callee mentions on their own: a yes/no keyword with its polarity ("we don't do
+/// drop-ins"), a schedule with class words, required items named with a need word.
+fn unsolicited(field: &FieldSpec, tokens: &[Token], normalised: &str) -> Option<Extraction> {
+    match field.kind {
+        FieldType::YesNo => {
+            let mut verdict: Option<bool> = None;
+            for keyword in &field.keywords {
+                let keyword = spoken(keyword);
+                let length = keyword.split_whitespace().count();
+                for start in text::find_phrase(tokens, &keyword) {
+                    let positive = !values::is_negated(tokens, start, start + length - 1);
+                    // the first clear mention decides
+                    verdict.get_or_insert(positive);
+                }
+            }
+            verdict.map(|answer| Extraction::known(field, Value::Bool(answer), 0.75))
+        }
+        FieldType::Schedule => {
+            let mentions_class = ["class", "classes", "schedule"].iter().any(|w| text::has_phrase(normalised, w))
+                || field.options.iter().any(|o| o.phrases().iter().any(|p| text::has_phrase(normalised, p)));
+            if !mentions_class {
+                return None;
+            }
+            let slots = values::schedule(tokens, &class_types(field));
+            let has_days = !values::days_in(tokens).is_empty();
+            (has_days && !slots.is_empty()).then(|| Extraction::known(field, schedule_value(&slots), 0.6))
+        }
+        FieldType::List if !field.options.is_empty() => {
+            let need_words = ["need", "needs", "bring", "required", "require", "have to", "must", "sign", "make sure", "book", "reserve", "register"];
+            if !need_words.iter().any(|w| text::has_phrase(normalised, w)) {
+                return None;
+            }
+            let (positive, _) = values::list_items(tokens, &options(field));
+            (!positive.is_empty()).then(|| Extraction::known(field, json!(positive), 0.6))
+        }
+        _ => None,
+    }
+}
+
+fn risk(field: &FieldSpec, normalised: &str, utterance: &str) -> Option<Extraction> {
+    let phrase = field.risk_phrases.iter().map(|p| text::normalised(p)).find(|p| text::has_phrase(normalised, p))?;
+    Some(Extraction::known(
+        field,
+        json!({
+            "flagged": true,
+            "escalation_note": field.escalation_note.clone().unwrap_or_default(),
+            "matched": phrase,
+            "said": utterance.trim(),
+        }),
+        0.9,
+    ))
+}
+
+/// The value of a risk field when nothing alarming was said during the call.
+pub fn risk_clear() -> Value {
+    json!({ "flagged": false })
+}
+
+/// Gives each money amount to a field: the field whose keyword sits closest to it in the same
+/// stretch of speech, else the field that was asked.
+fn attribute_money(tokens: &[Token], mentions: &[MoneyMention], fields: &[&FieldSpec], asked: Option<&FieldSpec>) -> Vec<Extraction> {
+    let asked_money = asked.filter(|f| f.kind == FieldType::Money);
+    let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring);
+    let mut found: Vec<Extraction> = Vec::new();
+    for (position, mention) in mentions.iter().enumerate() {
+        if mention.recurring && mentions.iter().any(|m| !m.recurring) {
+            continue;
+        }
+        let previous_end = position.checked_sub(1).map(|p| mentions[p].end + 1).unwrap_or(0);
+        let next_start = mentions.get(position + 1).map(|m| m.start).unwrap_or(tokens.len());
+        let mut best: Option<(usize, &FieldSpec)> = None;
+        for field in fields {
+            for keyword in &field.keywords {
+                let keyword = spoken(keyword);
+                let length = keyword.split_whitespace().count();
+                for start in text::find_phrase(tokens, &keyword) {
+                    let distance = if start + length <= mention.start && start >= previous_end {
+                        mention.start - (start + length)
+                    } else if start > mention.end && start < next_start {
+                        // a keyword after the amount ("ten for the mat fee") counts a bit less
+                        start - mention.end + 2
+                    } else {
+                        continue;
+                    };
+                    if distance <= 8 && best.is_none_or(|(d, _)| distance < d) {
+                        best = Some((distance, field));
+                    }
+                }
+            }
+        }
+        if has_explicit && !mention.explicit && best.is_none() {
+            continue;
+        }
+        let Some(field) = best.map(|(_, f)| f).or(asked_money) else { continue };
+        if found.iter().any(|e| e.field == field.name) {
+            continue;
+        }
+        let confidence = match (mention.explicit, best.is_some()) {
+            (true, true) => 0.9,
+            (true, false) => 0.85,
+            (false, _) => 0.6,
+        };
+        found.push(Extraction::known(
+            field,
+            json!({ "amount": mention.money.amount, "currency": mention.money.currency }),
+            confidence,
+        ));
+    }
+    found
+}
+
+fn class_types(field: &FieldSpec) -> Vec<values::ClassType> {
+    field.options.iter().map(|o| (o.name().to_owned(), o.phrases())).collect()
+}
+
+fn options(field: &FieldSpec) -> Vec<values::ListOption> {
+    field.options.iter().map(|o| (o.name().to_owned(), o.phrases())).collect()
+}
+
+fn schedule_value(slots: &[ClassSlot]) -> Value {
+    serde_json::to_value(slots).unwrap_or(Value::Null)
+}
+
+fn number_value(number: f64) -> Value {
+    if number.fract() == 0.0 {
+        json!(number as i64)
+    } else {
+        json!(number)
+    }
+}
+
+/// How the agent says a value back: "25 dollars", "free", "gi on monday and wednesday from
+/// 18:00 to 19:30", "a gi and a waiver".
+pub fn describe(field: &FieldSpec, value: &Value) -> String {
+    match field.kind {
+        FieldType::Money => {
+            let amount = value.get("amount").and_then(Value::as_f64).unwrap_or(0.0);
+            let currency = value.get("currency").and_then(Value::as_str).unwrap_or("USD");
+            if amount == 0.0 {
+                return "free".into();
+            }
+            let unit = match currency {
+                "EUR" => "euros",
+                "GBP" => "pounds",
+                _ => "dollars",
+            };
+            if amount.fract() == 0.0 {
+                format!("{} {unit}", amount as i64)
+            } else {
+                format!("{amount:.2} {unit}")
+            }
+        }
+        FieldType::YesNo => match value.as_bool() {
+            Some(true) => field.yes_phrase.clone().unwrap_or_else(|| "yes".into()),
+            Some(false) => field.no_phrase.clone().unwrap_or_else(|| "no".into()),
+            None => "not sure".into(),
+        },
+        FieldType::Schedule => {
+            let slots: Vec<ClassSlot> = serde_json::from_value(value.clone()).unwrap_or_default();
+            describe_schedule(&slots)
+        }
+        FieldType::List => {
+            let items: Vec<String> = value
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).map(spoken).collect())
+                .unwrap_or_default();
+            if items.is_empty() {
+                "nothing special".into()
+            } else {
+                join_words(&items)
+            }
+        }
+        FieldType::Risk => {
+            if value.get("flagged").and_then(Value::as_bool) == Some(true) {
+                "something worrying".into()
+            } else {
+                "nothing worrying".into()
+            }
+        }
+        _ => match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        },
+    }
+}
+
+fn join_words(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// "9 PM", "6:30 PM", "noon".
+pub fn spoken_time(hh_mm: &str) -> String {
+    let (hours, minutes) = hh_mm.split_once(':').unwrap_or((hh_mm, "00"));
+    let hours: u32 = hours.parse().unwrap_or(0);
+    let minutes: u32 = minutes.parse().unwrap_or(0);
+    if hours == 12 && minutes == 0 {
+        return "noon".into();
+    }
+    let suffix = if hours >= 12 { "PM" } else { "AM" };
+    let display = match hours % 12 {
+        0 => 12,
+        h => h,
+    };
+    if minutes == 0 {
+        format!("{display} {suffix}")
+    } else {
+        format!("{display}:{minutes:02} {suffix}")
+    }
+}
+
+fn describe_schedule(slots: &[ClassSlot]) -> String {
+    // Group days that share a time and class type.
+    let mut groups: Vec<((String, Option<String>, Option<String>), Vec<String>)> = Vec::new();
+    for slot in slots {
+        let key = (slot.start.clone(), slot.end.clone(), slot.class_type.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, days)) => days.push(slot.day.clone()),
+            None => groups.push((key, vec![slot.day.clone()])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|((start, end, class_type), days)| {
+            let class = class_type.as_deref().map(spoken).unwrap_or_else(|| "class".into());
+            let time = match end {
+                Some(end) => format!("from {} to {}", spoken_time(start), spoken_time(end)),
+                None => format!("at {}", spoken_time(start)),
+            };
+            format!("{class} on {} {time}", join_words(days))
+        })
+        .collect();
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests;

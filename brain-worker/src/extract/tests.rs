@@ -1,0 +1,305 @@
+//! Extraction on varied phrasings, written the way STT prints them (lowercase, no punctuation,
+//! numbers as words) and the way people type them.
+
+use super::*;
+use playbook::PlaybookSet;
+use serde_json::json;
+
+fn gym() -> Playbook {
+    PlaybookSet::built_in().unwrap().get("gym-dropin").unwrap().clone()
+}
+
+fn companion() -> Playbook {
+    PlaybookSet::built_in().unwrap().get("companion-checkin").unwrap().clone()
+}
+
+fn value_of(playbook: &Playbook, text: &str, asked: &str, field: &str) -> Option<(FieldStatus, Value)> {
+    extract(playbook, text, Some(asked))
+        .into_iter()
+        .find(|e| e.field == field)
+        .map(|e| (e.status, e.value))
+}
+
+fn amount(text: &str, asked: &str, field: &str) -> Option<f64> {
+    let (status, value) = value_of(&gym(), text, asked, field)?;
+    assert_eq!(status, FieldStatus::Known, "{text}");
+    value.get("amount").and_then(Value::as_f64)
+}
+
+#[test]
+fn prices_in_many_phrasings() {
+    let cases: &[(&str, f64)] = &[
+        ("twenty bucks", 20.0),
+        ("$25", 25.0),
+        ("It's $25.", 25.0),
+        ("twenty five dollars", 25.0),
+        ("twenty-five dollars per class", 25.0),
+        ("it's thirty dollars for a drop in", 30.0),
+        ("a drop in is fifteen", 15.0),
+        ("we charge 40 dollars", 40.0),
+        ("it's free", 0.0),
+        ("no charge for visitors", 0.0),
+        ("it doesn't cost anything", 0.0),
+        ("um i think it's like twenty two fifty no twenty five dollars", 25.0),
+        ("a hundred and twenty dollars a month for membership but a single class is twenty", 20.0),
+        ("seven dollars and fifty cents", 7.5),
+        ("$7.50", 7.5),
+        ("thirty five", 35.0),
+        ("it's complimentary for visiting black belts", 0.0),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(*expected), "{text}");
+    }
+}
+
+#[test]
+fn money_is_attributed_by_the_words_around_it() {
+    let gym = gym();
+    let text = "drop ins are twenty five and the mat fee is ten dollars";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(10.0));
+    // asked about the mat fee: "there's no mat fee" is zero, and it does not touch the price
+    assert_eq!(amount("there's no mat fee", "mat_fee", "mat_fee"), Some(0.0));
+    assert_eq!(amount("no the mat fee is included", "mat_fee", "mat_fee"), Some(0.0));
+    assert_eq!(amount("fifteen for the mat fee", "drop_in_price", "mat_fee"), Some(15.0));
+    assert!(value_of(&gym, "fifteen for the mat fee", "drop_in_price", "drop_in_price").is_none());
+    // a time is not a price
+    assert!(value_of(&gym, "come at six thirty", "drop_in_price", "drop_in_price").is_none());
+    // a count is not a price
+    assert!(value_of(&gym, "we have two classes", "drop_in_price", "drop_in_price").is_none());
+}
+
+fn yes_no_answer(text: &str, asked: &str) -> Option<bool> {
+    value_of(&gym(), text, asked, asked).and_then(|(_, v)| v.as_bool())
+}
+
+#[test]
+fn yes_no_with_negations() {
+    let cases: &[(&str, bool)] = &[
+        ("yes", true),
+        ("yeah we do", true),
+        ("yep drop ins are welcome", true),
+        ("sure thing come on by", true),
+        ("absolutely", true),
+        ("of course we love visitors", true),
+        ("no", false),
+        ("nope", false),
+        ("we don't do drop-ins", false),
+        ("we don't do drop ins sorry", false),
+        ("sorry we do not allow drop ins", false),
+        ("unfortunately not", false),
+        ("it's members only", false),
+        ("drop ins aren't allowed right now", false),
+        ("no problem we take drop ins all the time", true),
+        ("yeah no we don't do that", false),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(yes_no_answer(text, "drop_in_offered"), Some(*expected), "{text}");
+    }
+}
+
+#[test]
+fn drop_in_refusal_is_recognised_when_not_asked() {
+    // said while the agent was asking something else
+    let found = value_of(&gym(), "oh we don't do drop ins here", "class_schedule", "drop_in_offered");
+    assert_eq!(found, Some((FieldStatus::Known, json!(false))));
+    let found = value_of(&gym(), "drop ins are twenty dollars", "class_schedule", "drop_in_price");
+    assert_eq!(found.map(|(_, v)| v["amount"].clone()), Some(json!(20.0)));
+}
+
+fn days(text: &str) -> Vec<&'static str> {
+    values::days_in(&text::tokenize(text)).into_iter().map(|d| values::DAYS[d]).collect()
+}
+
+#[test]
+fn days_and_day_groups() {
+    assert_eq!(days("monday and wednesday"), vec!["monday", "wednesday"]);
+    assert_eq!(days("every weekday"), vec!["monday", "tuesday", "wednesday", "thursday", "friday"]);
+    assert_eq!(days("weekends"), vec!["saturday", "sunday"]);
+    assert_eq!(days("Mon through Fri"), vec!["monday", "tuesday", "wednesday", "thursday", "friday"]);
+    assert_eq!(days("tuesdays and thursdays"), vec!["tuesday", "thursday"]);
+    assert_eq!(days("every day except friday").len(), 6);
+    assert_eq!(days("thursday to saturday"), vec!["thursday", "friday", "saturday"]);
+    assert_eq!(days("weekdays but not wednesday"), vec!["monday", "tuesday", "thursday", "friday"]);
+}
+
+fn spans(text: &str) -> Vec<(String, Option<String>)> {
+    values::time_spans(&text::tokenize(text), true)
+        .into_iter()
+        .map(|s| (values::hh_mm(s.start), s.end.map(values::hh_mm)))
+        .collect()
+}
+
+fn span(start: &str, end: Option<&str>) -> (String, Option<String>) {
+    (start.to_owned(), end.map(str::to_owned))
+}
+
+#[test]
+fn times_and_ranges() {
+    assert_eq!(spans("six to seven thirty"), vec![span("18:00", Some("19:30"))]);
+    assert_eq!(spans("6:30pm"), vec![span("18:30", None)]);
+    assert_eq!(spans("noon"), vec![span("12:00", None)]);
+    assert_eq!(spans("at seven in the evening"), vec![span("19:00", None)]);
+    assert_eq!(spans("from 6:30 am until 7:30"), vec![span("06:30", Some("07:30"))]);
+    assert_eq!(spans("eleven to twelve thirty"), vec![span("11:00", Some("12:30"))]);
+    assert_eq!(spans("11 to 1"), vec![span("11:00", Some("13:00"))]);
+    assert_eq!(spans("six fifteen in the morning"), vec![span("06:15", None)]);
+    assert_eq!(spans("half past five"), vec![span("17:30", None)]);
+    assert_eq!(spans("quarter to seven"), vec![span("18:45", None)]);
+    assert_eq!(spans("7-8:30pm"), vec![span("19:00", Some("20:30"))]);
+    assert_eq!(spans("18:00 to 19:30"), vec![span("18:00", Some("19:30"))]);
+    assert_eq!(spans("between noon and one"), vec![span("12:00", Some("13:00"))]);
+    assert_eq!(spans("seven o'clock"), vec![span("19:00", None)]);
+}
+
+fn schedule_of(text: &str) -> Vec<(String, String, Option<String>, Option<String>)> {
+    let (status, value) = value_of(&gym(), text, "class_schedule", "class_schedule").unwrap_or((FieldStatus::Unknown, json!([])));
+    assert_eq!(status, FieldStatus::Known, "{text}");
+    let slots: Vec<values::ClassSlot> = serde_json::from_value(value).unwrap();
+    slots.into_iter().map(|s| (s.day, s.start, s.end, s.class_type)).collect()
+}
+
+fn slot(day: &str, start: &str, end: Option<&str>, class: Option<&str>) -> (String, String, Option<String>, Option<String>) {
+    (day.into(), start.into(), end.map(Into::into), class.map(Into::into))
+}
+
+#[test]
+fn schedules_in_many_phrasings() {
+    assert_eq!(
+        schedule_of("monday and wednesday six to seven thirty gi"),
+        vec![slot("monday", "18:00", Some("19:30"), Some("gi")), slot("wednesday", "18:00", Some("19:30"), Some("gi"))]
+    );
+    assert_eq!(
+        schedule_of("no gi tuesdays at seven and open mat saturday at noon"),
+        vec![slot("tuesday", "19:00", None, Some("no-gi")), slot("saturday", "12:00", None, Some("open mat"))]
+    );
+    assert_eq!(
+        schedule_of("fundamentals every weekday at 6:30am"),
+        ["monday", "tuesday", "wednesday", "thursday", "friday"].iter().map(|d| slot(d, "06:30", None, Some("fundamentals"))).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        schedule_of("kids class on saturday morning at ten and adults gi at eleven"),
+        vec![slot("saturday", "10:00", None, Some("kids")), slot("saturday", "11:00", None, Some("gi"))]
+    );
+    assert_eq!(
+        schedule_of("we have gi classes mon through fri from 7 to 8:30 pm and open mat on sundays from eleven to one"),
+        ["monday", "tuesday", "wednesday", "thursday", "friday"]
+            .iter()
+            .map(|d| slot(d, "19:00", Some("20:30"), Some("gi")))
+            .chain([slot("sunday", "11:00", Some("13:00"), Some("open mat"))])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        schedule_of("tuesday thursday at six no gi"),
+        vec![slot("tuesday", "18:00", None, Some("no-gi")), slot("thursday", "18:00", None, Some("no-gi"))]
+    );
+    assert_eq!(
+        schedule_of("Mondays: Gi 6:00-7:30 PM, No-Gi 7:30-8:30 PM"),
+        vec![slot("monday", "18:00", Some("19:30"), Some("gi")), slot("monday", "19:30", Some("20:30"), Some("no-gi"))]
+    );
+}
+
+fn requirements(text: &str) -> Option<Vec<String>> {
+    let (status, value) = value_of(&gym(), text, "requirements", "requirements")?;
+    assert_eq!(status, FieldStatus::Known, "{text}");
+    serde_json::from_value(value).ok()
+}
+
+#[test]
+fn requirements_with_negations() {
+    let cases: &[(&str, &[&str])] = &[
+        ("you need a gi and you have to sign a waiver", &["gi", "waiver"]),
+        ("no you don't need a gi", &[]),
+        ("just sign the waiver when you get here", &["waiver"]),
+        ("bring your own gi and book ahead online", &["gi", "booking_ahead"]),
+        ("a gi is optional but everyone signs a release form", &["waiver"]),
+        ("any rank is welcome you just need to sign a waiver", &["waiver"]),
+        ("you need to be at least a blue belt", &["rank"]),
+        ("nothing just show up", &[]),
+        ("please call ahead so we know you're coming", &["booking_ahead"]),
+        ("you don't need to book just bring a gi", &["gi"]),
+    ];
+    for (text, expected) in cases {
+        let mut found = requirements(text).unwrap_or_else(|| panic!("nothing found in {text:?}"));
+        found.sort();
+        let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(found, expected, "{text}");
+    }
+}
+
+#[test]
+fn refusals_mark_the_asked_field_refused() {
+    for text in [
+        "i can't give out pricing over the phone",
+        "sorry we don't give that out over the phone you'd have to come in",
+        "i'd rather not say",
+        "you'll have to come in and ask",
+        "i'm not allowed to share prices",
+    ] {
+        let found = value_of(&gym(), text, "drop_in_price", "drop_in_price");
+        assert_eq!(found.map(|(status, _)| status), Some(FieldStatus::Refused), "{text}");
+    }
+    // "we don't do drop-ins" is an answer, not a refusal
+    let found = value_of(&gym(), "we don't do drop ins", "drop_in_offered", "drop_in_offered");
+    assert_eq!(found, Some((FieldStatus::Known, json!(false))));
+}
+
+fn mood(text: &str) -> Option<Value> {
+    value_of(&companion(), text, "mood", "mood").map(|(_, v)| v)
+}
+
+#[test]
+fn mood_numbers_and_words() {
+    assert_eq!(mood("about a seven"), Some(json!(7)));
+    assert_eq!(mood("i'd say 8 out of 10"), Some(json!(8)));
+    assert_eq!(mood("maybe six or seven"), Some(json!(6.5)));
+    assert_eq!(mood("pretty good actually"), Some(json!(8)));
+    assert_eq!(mood("not great to be honest"), Some(json!(4)));
+    assert_eq!(mood("terrible"), Some(json!(2)));
+    assert_eq!(mood("a hundred percent"), None);
+}
+
+#[test]
+fn alarming_statements_raise_the_risk_flag() {
+    let companion = companion();
+    for text in [
+        "honestly some days i just want to die",
+        "i fell down in the kitchen yesterday and couldn't get up",
+        "i haven't eaten since tuesday",
+        "I can't go on like this.",
+    ] {
+        let risk = extract(&companion, text, Some("topics")).into_iter().find(|e| e.field == "risk");
+        let risk = risk.unwrap_or_else(|| panic!("no risk in {text:?}"));
+        assert_eq!(risk.value["flagged"], json!(true), "{text}");
+        assert!(risk.value["escalation_note"].as_str().unwrap().contains("human"), "{text}");
+    }
+    for text in ["i went for a walk in the garden", "i'm doing fine thanks", "my daughter visited"] {
+        assert!(extract(&companion, text, Some("topics")).iter().all(|e| e.field != "risk"), "{text}");
+    }
+}
+
+#[test]
+fn topics_are_listed() {
+    let (_, value) = value_of(&companion(), "my daughter visited and my knee has been hurting", "topics", "topics").unwrap();
+    let mut topics: Vec<String> = serde_json::from_value(value).unwrap();
+    topics.sort();
+    assert_eq!(topics, vec!["family", "health"]);
+}
+
+#[test]
+fn read_back_describes_values() {
+    let gym = gym();
+    let price = gym.field("drop_in_price").unwrap();
+    assert_eq!(describe(price, &json!({"amount": 25.0, "currency": "USD"})), "25 dollars");
+    assert_eq!(describe(price, &json!({"amount": 0.0, "currency": "USD"})), "free");
+    let schedule = gym.field("class_schedule").unwrap();
+    let value = json!([
+        {"day": "monday", "start": "18:00", "end": "19:30", "class_type": "gi"},
+        {"day": "wednesday", "start": "18:00", "end": "19:30", "class_type": "gi"},
+        {"day": "saturday", "start": "12:00", "end": null, "class_type": "open mat"}
+    ]);
+    assert_eq!(describe(schedule, &value), "gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon");
+    let offered = gym.field("drop_in_offered").unwrap();
+    assert_eq!(describe(offered, &json!(false)), "you don't take drop-ins");
+}

@@ -1,0 +1,324 @@
+//! Normalises a transcript into tokens: lowercase words, number words folded into numbers
+//! ("twenty five" -> 25, "a hundred and twenty" -> 120), "$25" / "6:30pm" / "6-7" split apart.
+//! STT output is lowercase without punctuation and may spell numbers out; typed text may not.
+
+/// One token of an utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Token {
+    /// The normalised word (`"$"`, `"25"`, `"twenty"` becomes `"20"` once folded).
+    pub word: String,
+    /// Its value when it is a number.
+    pub number: Option<f64>,
+    /// `h:mm` written with a colon (`6:30` -> (6, 30)).
+    pub clock: Option<(u32, u32)>,
+    /// True when the number was spelled with digits.
+    pub digits: bool,
+}
+
+impl Token {
+    fn word(word: &str) -> Token {
+        Token { word: word.to_owned(), number: None, clock: None, digits: false }
+    }
+
+    fn number(value: f64, digits: bool) -> Token {
+        Token { word: format_number(value), number: Some(value), clock: None, digits }
+    }
+
+    pub fn is(&self, word: &str) -> bool {
+        self.word == word
+    }
+
+    pub fn is_any(&self, words: &[&str]) -> bool {
+        words.contains(&self.word.as_str())
+    }
+}
+
+fn format_number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+fn unit_value(word: &str) -> Option<f64> {
+    Some(match word {
+        "zero" => 0.0,
+        "one" => 1.0,
+        "two" => 2.0,
+        "three" => 3.0,
+        "four" => 4.0,
+        "five" => 5.0,
+        "six" => 6.0,
+        "seven" => 7.0,
+        "eight" => 8.0,
+        "nine" => 9.0,
+        _ => return None,
+    })
+}
+
+fn teen_value(word: &str) -> Option<f64> {
+    Some(match word {
+        "ten" => 10.0,
+        "eleven" => 11.0,
+        "twelve" => 12.0,
+        "thirteen" => 13.0,
+        "fourteen" => 14.0,
+        "fifteen" => 15.0,
+        "sixteen" => 16.0,
+        "seventeen" => 17.0,
+        "eighteen" => 18.0,
+        "nineteen" => 19.0,
+        _ => return None,
+    })
+}
+
+fn tens_value(word: &str) -> Option<f64> {
+    Some(match word {
+        "twenty" => 20.0,
+        "thirty" => 30.0,
+        "forty" | "fourty" => 40.0,
+        "fifty" => 50.0,
+        "sixty" => 60.0,
+        "seventy" => 70.0,
+        "eighty" => 80.0,
+        "ninety" => 90.0,
+        _ => return None,
+    })
+}
+
+/// Spoken contractions without apostrophes, as STT engines write them.
+fn expand_contraction(word: &str) -> &str {
+    match word {
+        "dont" => "don't",
+        "doesnt" => "doesn't",
+        "didnt" => "didn't",
+        "cant" => "can't",
+        "wont" => "won't",
+        "isnt" => "isn't",
+        "arent" => "aren't",
+        "wasnt" => "wasn't",
+        "havent" => "haven't",
+        "hasnt" => "hasn't",
+        "shouldnt" => "shouldn't",
+        "wouldnt" => "wouldn't",
+        "couldnt" => "couldn't",
+        "im" => "i'm",
+        "ive" => "i've",
+        "youre" => "you're",
+        "youd" => "you'd",
+        "thats" => "that's",
+        "theres" => "there's",
+        "its" => "it's",
+        "whats" => "what's",
+        "lets" => "let's",
+        "ill" => "i'll",
+        "were" => "were",
+        other => other,
+    }
+}
+
+/// Splits and normalises text into raw words (before number folding).
+fn raw_words(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase().replace(['’', '‘'], "'");
+    let mut spaced = String::with_capacity(lower.len() + 16);
+    let chars: Vec<char> = lower.chars().collect();
+    for (index, &c) in chars.iter().enumerate() {
+        let previous = index.checked_sub(1).and_then(|i| chars.get(i)).copied();
+        let next = chars.get(index + 1).copied();
+        let digit_before = previous.is_some_and(|p| p.is_ascii_digit());
+        let digit_after = next.is_some_and(|n| n.is_ascii_digit());
+        match c {
+            '$' | '€' | '£' => {
+                spaced.push_str(match c {
+                    '$' => " $ ",
+                    '€' => " € ",
+                    _ => " £ ",
+                });
+            }
+            // "6-7:30" is a range; "no-gi" / "twenty-five" are one phrase.
+            '-' | '–' if digit_after && (digit_before || spaced.ends_with("am") || spaced.ends_with("pm")) => {
+                spaced.push_str(" to ")
+            }
+            '-' | '–' | '/' | '_' => spaced.push(' '),
+            '.' | ':' if digit_before && digit_after => spaced.push(c),
+            '\'' if previous.is_some_and(char::is_alphabetic) && next.is_some_and(char::is_alphabetic) => {
+                spaced.push(c)
+            }
+            c if c.is_alphanumeric() => {
+                // "7pm" -> "7 pm", "6:30am" -> "6:30 am"
+                if c.is_alphabetic() && digit_before {
+                    spaced.push(' ');
+                }
+                spaced.push(c);
+            }
+            '&' => spaced.push_str(" and "),
+            '+' => spaced.push_str(" plus "),
+            _ => spaced.push(' '),
+        }
+    }
+    spaced
+        .split_whitespace()
+        .map(|word| {
+            let word = word.trim_matches('\'');
+            let word = match word {
+                "a.m." | "a.m" => "am",
+                "p.m." | "p.m" => "pm",
+                "st" | "nd" | "rd" | "th" => "",
+                other => expand_contraction(other),
+            };
+            word.to_owned()
+        })
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+/// Tokenises an utterance, folding spelled-out numbers.
+pub fn tokenize(text: &str) -> Vec<Token> {
+    let words = raw_words(text);
+    let mut tokens = Vec::with_capacity(words.len());
+    let mut index = 0;
+    while index < words.len() {
+        let word = words[index].as_str();
+        if let Some((hours, minutes)) = parse_clock(word) {
+            tokens.push(Token { word: word.to_owned(), number: None, clock: Some((hours, minutes)), digits: true });
+            index += 1;
+            continue;
+        }
+        if let Ok(value) = word.parse::<f64>() {
+            if value.is_finite() && value >= 0.0 {
+                tokens.push(Token::number(value, true));
+                index += 1;
+                continue;
+            }
+        }
+        if let Some((value, used)) = fold_number(&words[index..]) {
+            tokens.push(Token::number(value, false));
+            index += used;
+            continue;
+        }
+        tokens.push(Token::word(word));
+        index += 1;
+    }
+    tokens
+}
+
+fn parse_clock(word: &str) -> Option<(u32, u32)> {
+    let (hours, minutes) = word.split_once(':')?;
+    let hours: u32 = hours.parse().ok()?;
+    let minutes: u32 = minutes.parse().ok()?;
+    (hours <= 24 && minutes < 60).then_some((hours, minutes))
+}
+
+/// Folds a spelled-out number at the start of `words`: returns its value and how many words it
+/// used. "seven thirty" is two numbers (a time), "twenty five" one.
+fn fold_number(words: &[String]) -> Option<(f64, usize)> {
+    let first = words.first()?.as_str();
+    let mut used;
+    let mut value;
+    if first == "a" || first == "one" {
+        // "a hundred", "one hundred"
+        if words.get(1).is_some_and(|w| w == "hundred") {
+            value = 100.0;
+            used = 2;
+        } else if first == "one" {
+            return Some((1.0, 1));
+        } else {
+            return None;
+        }
+    } else if let Some(unit) = unit_value(first) {
+        if words.get(1).is_some_and(|w| w == "hundred") {
+            value = unit * 100.0;
+            used = 2;
+        } else {
+            return Some((unit, 1));
+        }
+    } else if let Some(teen) = teen_value(first) {
+        return Some((teen, 1));
+    } else if let Some(tens) = tens_value(first) {
+        value = tens;
+        used = 1;
+        if let Some(unit) = words.get(1).and_then(|w| unit_value(w)).filter(|u| *u > 0.0) {
+            value += unit;
+            used = 2;
+        }
+        return Some((value, used));
+    } else {
+        return None;
+    }
+    // after "hundred": optional "and", then tens/teens/units
+    let mut rest = used;
+    if words.get(rest).is_some_and(|w| w == "and") {
+        rest += 1;
+    }
+    if let Some(next) = words.get(rest) {
+        if let Some(teen) = teen_value(next) {
+            value += teen;
+            used = rest + 1;
+        } else if let Some(tens) = tens_value(next) {
+            value += tens;
+            used = rest + 1;
+            if let Some(unit) = words.get(used).and_then(|w| unit_value(w)).filter(|u| *u > 0.0) {
+                value += unit;
+                used += 1;
+            }
+        } else if let Some(unit) = unit_value(next) {
+            value += unit;
+            used = rest + 1;
+        }
+    }
+    Some((value, used))
+}
+
+/// The normalised words of `text` joined by single spaces, for phrase matching.
+pub fn normalised(text: &str) -> String {
+    raw_words(text).join(" ")
+}
+
+/// Word positions where `phrase` (already normalised) starts in `tokens`.
+pub fn find_phrase(tokens: &[Token], phrase: &str) -> Vec<usize> {
+    let parts: Vec<&str> = phrase.split_whitespace().collect();
+    if parts.is_empty() || parts.len() > tokens.len() {
+        return Vec::new();
+    }
+    (0..=tokens.len() - parts.len())
+        .filter(|&start| parts.iter().enumerate().all(|(offset, part)| tokens[start + offset].word == *part))
+        .collect()
+}
+
+/// True when `haystack` (normalised words) contains `phrase` on word boundaries.
+pub fn has_phrase(haystack: &str, phrase: &str) -> bool {
+    let phrase = phrase.trim();
+    if phrase.is_empty() {
+        return false;
+    }
+    let padded = format!(" {haystack} ");
+    padded.contains(&format!(" {phrase} "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(text: &str) -> Vec<f64> {
+        tokenize(text).iter().filter_map(|t| t.number).collect()
+    }
+
+    #[test]
+    fn folds_number_words() {
+        assert_eq!(numbers("twenty five dollars"), vec![25.0]);
+        assert_eq!(numbers("twenty-five"), vec![25.0]);
+        assert_eq!(numbers("a hundred and twenty"), vec![120.0]);
+        assert_eq!(numbers("one hundred fifty"), vec![150.0]);
+        assert_eq!(numbers("seven thirty"), vec![7.0, 30.0]);
+        assert_eq!(numbers("$7.50"), vec![7.5]);
+        assert_eq!(numbers("a class"), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn splits_symbols_and_clock_times() {
+        let words: Vec<String> = tokenize("$25, 6:30PM-7:45pm. No-gi!").into_iter().map(|t| t.word).collect();
+        assert_eq!(words, vec!["$", "25", "6:30", "pm", "to", "7:45", "pm", "no", "gi"]);
+        assert_eq!(normalised("We dont do drop-ins"), "we don't do drop ins");
+    }
+}
