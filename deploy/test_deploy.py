@@ -633,3 +633,37 @@ def test_dockerfile_builds_every_binary_the_deployments_run():
         )
         if not has_bin:
             pytest.xfail(f"crate {b} has no binary yet")
+
+
+def clap_long_flags(crate: str) -> set[str]:
+    """--flags a clap derive parser in the crate's main.rs accepts (field names, snake -> kebab)."""
+    main = ROOT / crate / "src" / "main.rs"
+    if not main.exists():
+        return set()
+    src = main.read_text()
+    flags = set()
+    for m in re.finditer(r"#\[arg\(([^)]*)\)\]\s*(?:///[^\n]*\s*)*(?:pub\s+)?(\w+)\s*:", src):
+        if "long" in m.group(1):
+            explicit = re.search(r'long\s*=\s*"([^"]+)"', m.group(1))
+            flags.add("--" + (explicit.group(1) if explicit else m.group(2).replace("_", "-")))
+    return flags
+
+
+def test_compose_sim_profile_drives_the_gateway_like_twilio():
+    cfg = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    sim = cfg["services"]["simulator"]
+    cmd = sim["command"]
+    assert cmd[0] == "simulator"
+    flags = clap_long_flags("simulator")
+    if not flags:
+        pytest.xfail("simulator/src/main.rs has no clap arguments yet")
+    for arg in cmd[1:]:
+        if arg.startswith("--"):
+            assert arg.split("=", 1)[0] in flags, f"simulator does not accept {arg} (it has {sorted(flags)})"
+    voice_url = cmd[cmd.index("--voice-url") + 1]
+    gateway_env = cfg["services"]["gateway"]["environment"]
+    public = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", gateway_env["PUBLIC_BASE_URL"])
+    # the gateway checks the signature against PUBLIC_BASE_URL + path, so the URL must start with it
+    assert voice_url.startswith(public.rstrip("/") + "/"), (voice_url, public)
+    assert voice_url[len(public.rstrip("/")):] in route_literals("gateway")
+    assert sim["environment"]["TWILIO_AUTH_TOKEN"] == gateway_env["TWILIO_AUTH_TOKEN"]
