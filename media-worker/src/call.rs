@@ -133,6 +133,8 @@ pub struct CallActor {
     utterance_seq: u64,
 
     playback: Playback,
+    /// `SendDigits` commands so far (names their marks).
+    digit_batches: u64,
     tts: HashMap<SegmentId, SpawnHandle>,
     frame_buf: Vec<u8>,
     publish_buf: BytesMut,
@@ -190,6 +192,7 @@ impl CallActor {
             stt_generation: 0,
             stt_restarts: 0,
             utterance_seq: 0,
+            digit_batches: 0,
             tts: HashMap::new(),
             frame_buf: Vec::with_capacity(FRAME_SAMPLES + 1),
             publish_buf: BytesMut::with_capacity(16 * 1024),
@@ -343,10 +346,10 @@ impl CallActor {
     }
 
     fn check_barge_in(&mut self) {
-        let barge_in_min_ms = self.shared.config.barge_in_min_ms;
         let now_ms = self.now_ms;
         let Some(listening) = &mut self.listening else { return };
-        if listening.barge_in_checked || now_ms < listening.start_ms + barge_in_min_ms {
+        // barge_in_reached: the utterance holds BARGE_IN_MIN_MS of speech
+        if listening.barge_in_checked || !self.endpointer.barge_in_reached() {
             return;
         }
         if !self.playback.agent_audio_unplayed(now_ms) {
@@ -445,7 +448,8 @@ impl CallActor {
             }
             SayCommand::SendDigits { digits } => {
                 tracing::info!(call_id = %self.call_id, count = digits.len(), "sending dtmf digits in band");
-                let label = format!("dtmf-{}", self.playback.playout_end_ms());
+                self.digit_batches += 1;
+                let label = format!("dtmf-{}", self.digit_batches);
                 self.playback.play_audio(&label, &dtmf::tones_mulaw(&digits));
             }
             SayCommand::Hangup { reason } => {
@@ -647,8 +651,6 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // a call's stream can be long and bursty: no mailbox cap
-        ctx.set_mailbox_capacity(usize::MAX);
         if let Ok(mut calls) = self.shared.calls.lock() {
             calls.insert(self.call_number, ctx.address());
         }

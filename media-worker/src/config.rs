@@ -133,6 +133,7 @@ impl Config {
         env.insert("NATS_URL".to_owned(), nats_url.to_owned());
         env.insert("WORKER_ID".to_owned(), worker_id.to_owned());
         env.insert("MEDIA_ARBITERS".to_owned(), "1".to_owned());
+        env.insert("DRAIN_GRACE_MS".to_owned(), "500".to_owned());
         // Built from constants that always parse.
         Config::from_env(&env).unwrap_or_else(|_| unreachable!("default test configuration parses"))
     }

@@ -22,6 +22,8 @@ pub const FRAME_BYTES: usize = 160;
 const BYTES_PER_MS: u64 = 8;
 /// Rough length of speech per character of text, for utterances not yet fully synthesized.
 const ESTIMATED_MS_PER_CHAR: u64 = 65;
+/// A hang-up waits for the last mark's echo, or this long after the estimated end of play-out.
+const UNECHOED_HANGUP_AFTER_MS: u64 = 1000;
 /// How many cut utterance ids are remembered (to drop late sentences of a cut turn).
 const REMEMBERED_CUTS: usize = 16;
 
@@ -75,7 +77,7 @@ impl Sentence {
 struct Utterance {
     id: String,
     interruptible: bool,
-    /// Sends a mark and reports `Played` (false for DTMF tones).
+    /// Reports `Played` when its mark comes back (false for DTMF tones).
     reported: bool,
     /// The last sentence has been queued.
     complete: bool,
@@ -221,7 +223,7 @@ impl Playback {
         segments
     }
 
-    /// Queues ready-made audio (DTMF tones): not interruptible, no mark.
+    /// Queues ready-made audio (DTMF tones): not interruptible; its mark (`label`) is not reported.
     pub fn play_audio(&mut self, label: &str, mulaw: &[u8]) {
         if self.hung_up {
             return;
@@ -307,7 +309,7 @@ impl Playback {
                     if !utterance.complete {
                         break 'send; // more sentences of this turn are coming
                     }
-                    if utterance.reported && !utterance.mark_sent {
+                    if !utterance.mark_sent {
                         utterance.mark_sent = true;
                         self.outputs.push_back(PlaybackOutput::Mark { name: utterance.id.clone() });
                     }
@@ -340,16 +342,12 @@ impl Playback {
                 self.outputs.push_back(PlaybackOutput::Audio { frame, play_at_ms });
             }
         }
-        // Forget finished utterances that wait for no mark (tones) once played.
-        while let Some(front) = self.utterances.front() {
-            if !front.reported && front.fully_sent() && front.playout_end_ms() <= now_ms {
-                self.utterances.pop_front();
-            } else {
-                break;
-            }
-        }
         if let Some(reason) = &self.hangup {
-            if self.is_idle(now_ms) {
+            // Played for sure once every mark is back; without echoes, trust the clock a bit later.
+            let awaiting_echo = self.utterances.iter().any(|u| u.mark_sent);
+            let due = self.is_idle(now_ms)
+                && (!awaiting_echo || now_ms >= self.playout_end_ms + UNECHOED_HANGUP_AFTER_MS);
+            if due {
                 self.outputs.push_back(PlaybackOutput::Hangup { reason: reason.clone() });
                 self.hung_up = true;
             }
@@ -366,7 +364,7 @@ impl Playback {
         };
         // Marks come back in order: everything before it has played too.
         for utterance in self.utterances.drain(..=index) {
-            if utterance.mark_sent {
+            if utterance.mark_sent && utterance.reported {
                 self.outputs.push_back(PlaybackOutput::Played { utterance_id: utterance.id });
             }
         }
@@ -581,18 +579,21 @@ mod tests {
         playback.request_hangup("done");
         let mut hangup_at = None;
         for now in (0..=600).step_by(20) {
+            if now == 320 {
+                assert!(playback.on_mark("bye"));
+            }
             playback.tick(now);
             if drain(&mut playback).iter().any(|o| matches!(o, PlaybackOutput::Hangup { .. })) {
                 hangup_at = Some(now);
                 break;
             }
         }
-        assert_eq!(hangup_at, Some(300));
+        assert_eq!(hangup_at, Some(320), "after the mark came back");
         assert!(playback.speak("late", vec!["Anything.".into()], true, true).is_empty());
     }
 
     #[test]
-    fn tones_play_without_a_mark() {
+    fn tones_are_marked_but_not_reported_as_played() {
         let mut playback = Playback::new(200);
         playback.play_audio("dtmf-1", &[0x77; 1600]);
         let mut out = Vec::new();
@@ -601,7 +602,24 @@ mod tests {
             out.extend(drain(&mut playback));
         }
         assert_eq!(audio_frames(&out).len(), 10);
-        assert!(!out.iter().any(|o| matches!(o, PlaybackOutput::Mark { .. })));
+        assert_eq!(out.last(), Some(&PlaybackOutput::Mark { name: "dtmf-1".into() }));
+        assert!(playback.on_mark("dtmf-1"));
+        assert!(drain(&mut playback).is_empty());
         assert!(playback.is_idle(400));
+    }
+
+    #[test]
+    fn hangup_without_mark_echoes_falls_back_to_the_clock() {
+        let mut playback = Playback::new(200);
+        let segments = playback.speak("bye", vec!["Bye.".into()], true, true);
+        playback.push_audio(segments[0].0, &[0x66; 800]); // 100 ms
+        playback.finish_segment(segments[0].0);
+        playback.request_hangup("done");
+        playback.tick(0);
+        drain(&mut playback);
+        playback.tick(1080);
+        assert!(drain(&mut playback).is_empty());
+        playback.tick(1100);
+        assert_eq!(drain(&mut playback), vec![PlaybackOutput::Hangup { reason: "done".into() }]);
     }
 }

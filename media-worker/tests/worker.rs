@@ -1,0 +1,243 @@
+//! The media worker against a real nats-server, driven the way the gateway drives it:
+//! `media.assign`, callee frames on `media.in.<sid>`, Twilio's play-out and mark echoes for
+//! `media.out.<sid>`, and a fake brain on `brain.assign` / `brain.heard` / `media.say`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use media_worker::Config;
+use protocol::brain::{HeardEvent, SayCommand};
+use protocol::media::StreamEvent;
+use protocol::CallId;
+
+async fn worker(nats: &testkit::NatsServer, id: &str, providers: speech::Providers) -> (bus::Bus, media_worker::RunningWorker) {
+    let bus = bus::Bus::connect(&nats.url(), id).await.unwrap();
+    let config = Config::for_tests(&nats.url(), id);
+    let worker = media_worker::start(config, bus.clone(), providers).await.unwrap();
+    (bus, worker)
+}
+
+#[actix_rt::test]
+async fn callee_sentences_come_out_as_transcripts_in_order() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(40)).await;
+    let mut brain = FakeBrain::start(&bus).await;
+
+    // silence, a sentence, a pause long enough to end it, another sentence
+    let first = spoken("Hi, this is Atlas jiu jitsu.");
+    let second = spoken("A drop in class is twenty dollars.");
+    let first_ms = first.len() as u64 / 8;
+    let mut callee = silence(600);
+    callee.extend(&first);
+    callee.extend(silence(1000));
+    let second_start_ms = 600 + first_ms + 1000;
+    callee.extend(&second);
+
+    let reply = assign(&bus, "c_hear", "MZhear").await.unwrap();
+    assert_eq!(reply.worker_id, "w1");
+    let leg = FakeLeg::start(&bus, "MZhear", callee, 1200).await;
+
+    brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+    let is_final = |e: &HeardEvent| matches!(e, HeardEvent::Transcript { is_final: true, .. });
+    let one = brain.wait_for(Duration::from_secs(15), is_final).await;
+    let two = brain.wait_for(Duration::from_secs(15), is_final).await;
+    let (HeardEvent::Transcript { utterance_seq: seq1, text: text1, start_ms: start1, end_ms: end1, .. },
+         HeardEvent::Transcript { utterance_seq: seq2, start_ms: start2, .. }) = (one.event, two.event)
+    else {
+        unreachable!()
+    };
+    assert_eq!((seq1, seq2), (0, 1));
+    assert_eq!(one.call_id, CallId::from("c_hear"));
+    assert!(text1.starts_with("utterance 1"), "{text1}");
+    // utterance times are media times of the callee's audio
+    assert!(start1 >= 500 && start1 <= 900, "first utterance starts at {start1} ms");
+    assert!(end1 > start1 + first_ms / 2 && end1 <= 600 + first_ms + 100, "first ends at {end1} ms");
+    assert!(start2 + 300 >= second_start_ms && start2 <= second_start_ms + 300, "second starts at {start2} ms");
+
+    leg.finish().await;
+    worker.stop().await;
+}
+
+#[actix_rt::test]
+async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(40)).await;
+    let mut brain = FakeBrain::start(&bus).await;
+    assign(&bus, "c_say", "MZsay").await.unwrap();
+    let leg = FakeLeg::start(&bus, "MZsay", silence(0), 4000).await;
+    brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+
+    let call = CallId::from("c_say");
+    let first = "Hi, I'm an automated assistant.";
+    let second = "Do you offer drop-ins?";
+    for (text, end_of_turn) in [(first, false), (second, true)] {
+        let command = SayCommand::Speak { utterance_id: "u1".into(), text: text.into(), end_of_turn, uninterruptible: false };
+        brain.say(&call, command).await;
+    }
+    let played = brain.wait_for(Duration::from_secs(8), |e| matches!(e, HeardEvent::Played { .. })).await;
+    assert_eq!(played.event, HeardEvent::Played { utterance_id: "u1".into() });
+
+    let events = leg.finish().await;
+    let audio_bytes: usize = events
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            LegEvent::AudioReceived { bytes } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    let expected_ms = (first.len() + second.len()) as u64 * 40;
+    let frames = |ms: u64| (ms as usize).div_ceil(20) * 160;
+    // both sentences, each padded to whole 20 ms frames, every frame 160 bytes
+    assert_eq!(audio_bytes, frames(first.len() as u64 * 40) + frames(second.len() as u64 * 40), "{expected_ms} ms");
+    let mark_index = events.events.iter().position(|(_, e)| *e == LegEvent::MarkReceived("u1".into())).unwrap();
+    let last_audio = events.events.iter().rposition(|(_, e)| matches!(e, LegEvent::AudioReceived { .. })).unwrap();
+    assert!(mark_index > last_audio, "the mark comes after all of the utterance's audio");
+    // paced: never more than a few hundred ms queued at Twilio
+    assert!(events.max_queued_ms <= 400, "queued {} ms ahead", events.max_queued_ms);
+    worker.stop().await;
+}
+
+#[actix_rt::test]
+async fn barge_in_clears_within_300_ms_of_onset_and_reports_what_was_heard() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(60)).await;
+    let mut brain = FakeBrain::start(&bus).await;
+    assign(&bus, "c_barge", "MZbarge").await.unwrap();
+    // the callee is silent, then talks over the agent from 2.5 s
+    let interruption = spoken("Sorry, how much is it?");
+    let onset_ms = 2500 + speech_onset_ms(&interruption);
+    let mut callee = silence(2500);
+    callee.extend(interruption);
+    let leg = FakeLeg::start(&bus, "MZbarge", callee, 1500).await;
+    brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+
+    let long = "We are calling about your drop in classes. We would like to know the price, the schedule, \
+                and whether visitors need their own gi. Thanks so much for your help today.";
+    let command = SayCommand::Speak { utterance_id: "long".into(), text: long.into(), end_of_turn: true, uninterruptible: false };
+    brain.say(&CallId::from("c_barge"), command).await;
+
+    let report = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::BargeIn { .. })).await;
+    let log = leg.finish().await;
+    let (clear_at_ms, dropped_ms) = log
+        .events
+        .iter()
+        .find_map(|(at, e)| match e {
+            LegEvent::Clear { dropped_ms } => Some((*at, *dropped_ms)),
+            _ => None,
+        })
+        .expect("clear reached the line");
+    let first_audio_ms = log.events.iter().find(|(_, e)| matches!(e, LegEvent::AudioPlayed { .. })).unwrap().0;
+    println!("speech onset {onset_ms} ms, clear at {clear_at_ms} ms media time ({} ms later), {dropped_ms} ms dropped", clear_at_ms - onset_ms);
+    assert!(clear_at_ms >= onset_ms, "no clear before the callee spoke");
+    assert!(clear_at_ms - onset_ms <= 300, "clear {} ms after onset", clear_at_ms - onset_ms);
+    // the rest of the utterance is not played
+    let played_after_clear = log
+        .events
+        .iter()
+        .filter(|(at, e)| *at > clear_at_ms + 20 && matches!(e, LegEvent::AudioPlayed { .. }))
+        .count();
+    assert_eq!(played_after_clear, 0);
+    assert!(!log.events.iter().any(|(_, e)| *e == LegEvent::MarkReceived("long".into())), "the cut utterance never got its mark");
+
+    let HeardEvent::BargeIn { utterance_id, heard_ms, total_ms, heard_text } = report.event else { unreachable!() };
+    assert_eq!(utterance_id, "long");
+    let played_ms = clear_at_ms - first_audio_ms;
+    assert!(heard_ms + 100 >= played_ms && heard_ms <= played_ms + 100, "heard {heard_ms} ms, played {played_ms} ms");
+    assert!(total_ms >= long.len() as u64 * 60 - 200, "total {total_ms} ms");
+    assert!(long.starts_with(&heard_text[..heard_text.len().min(10)]) && !heard_text.is_empty(), "{heard_text}");
+    assert!(heard_text.len() < long.len() / 2, "heard only the start: {heard_text}");
+    // no Played for the cut utterance
+    while let Ok(heard) = brain.heard.try_recv() {
+        assert!(!matches!(heard.event, HeardEvent::Played { .. }), "{heard:?}");
+    }
+    worker.stop().await;
+}
+
+#[actix_rt::test]
+async fn dtmf_both_ways_hangup_after_audio_and_call_end() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(20)).await;
+    let mut brain = FakeBrain::start(&bus).await;
+    assign(&bus, "c_keys", "MZkeys").await.unwrap();
+    let leg = FakeLeg::start(&bus, "MZkeys", silence(0), 3000).await;
+    brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+    let call = CallId::from("c_keys");
+
+    leg.event(StreamEvent::Dtmf { digit: "5".into() }).await;
+    let dtmf = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::Dtmf { .. })).await;
+    assert_eq!(dtmf.event, HeardEvent::Dtmf { digit: "5".into() });
+
+    brain.say(&call, SayCommand::SendDigits { digits: "12".into() }).await;
+    brain.say(&call, SayCommand::Speak { utterance_id: "bye".into(), text: "Goodbye.".into(), end_of_turn: true, uninterruptible: false }).await;
+    brain.say(&call, SayCommand::Hangup { reason: "done".into() }).await;
+    let (hangup_at, _) = leg.wait_for(Duration::from_secs(5), |e| matches!(e, LegEvent::Hangup(_))).await;
+    let events = leg.events();
+    let played: usize = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            LegEvent::AudioPlayed { bytes } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    // two digits (100 ms tone + 100 ms gap each) and "Goodbye." (8 chars * 20 ms), all played before the hang-up
+    assert_eq!(played, 2 * 1600 + 160 * 8);
+    let last_played = events.iter().filter(|(_, e)| matches!(e, LegEvent::AudioPlayed { .. })).map(|(at, _)| *at).max().unwrap();
+    assert!(hangup_at >= last_played, "hang-up at {hangup_at} before audio end {last_played}");
+
+    leg.event(StreamEvent::Stop { reason: "hung up".into() }).await;
+    let ended = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::CallEnded { .. })).await;
+    assert_eq!(ended.event, HeardEvent::CallEnded { reason: "hung up".into() });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(worker.active_calls(), 0);
+    assert_eq!(worker.stats().exits_hung_up.load(std::sync::atomic::Ordering::Relaxed), 1);
+    leg.finish().await;
+    worker.stop().await;
+}
+
+#[actix_rt::test]
+async fn stt_failure_is_reported_to_the_brain() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let providers = speech::Providers { stt: std::sync::Arc::new(FailingStt), tts: std::sync::Arc::new(ToneTts { ms_per_char: 20 }) };
+    let (bus, worker) = worker(&nats, "w1", providers).await;
+    let mut brain = FakeBrain::start(&bus).await;
+    assign(&bus, "c_fail", "MZfail").await.unwrap();
+    let leg = FakeLeg::start(&bus, "MZfail", silence(0), 600).await;
+    let failure = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::ProviderFailure { .. })).await;
+    assert_eq!(failure.event, HeardEvent::ProviderFailure { stage: "stt".into(), message: "quota exceeded".into() });
+    leg.finish().await;
+    worker.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_full_worker_stays_silent_and_takes_calls_again_when_one_ends() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let bus = bus::Bus::connect(&nats.url(), "w1").await.unwrap();
+    let mut config = Config::for_tests(&nats.url(), "w1");
+    config.max_calls = 1;
+    let worker = media_worker::start(config, bus.clone(), test_providers(20)).await.unwrap();
+    let mut brain = FakeBrain::start(&bus).await;
+
+    assert_eq!(assign(&bus, "c_a", "MZa").await.unwrap().worker_id, "w1");
+    let refused = assign(&bus, "c_b", "MZb").await.unwrap_err();
+    assert!(matches!(refused.kind, bus::BusErrorKind::NoResponders | bus::BusErrorKind::TimedOut), "{refused:?}");
+
+    let leg = FakeLeg::start(&bus, "MZa", silence(0), 200).await;
+    brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+    leg.event(StreamEvent::Stop { reason: "callee hung up".into() }).await;
+    brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::CallEnded { .. })).await;
+    let mut taken = None;
+    for _ in 0..20 {
+        if let Ok(reply) = assign(&bus, "c_c", "MZc").await {
+            taken = Some(reply.worker_id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(taken.as_deref(), Some("w1"));
+    assert_eq!(worker.stats().exits_finished.load(std::sync::atomic::Ordering::Relaxed), 1);
+    leg.finish().await;
+    worker.stop().await;
+}
