@@ -1,0 +1,107 @@
+//! A simulated call through the gateway to an echo media worker: frames arrive in order with
+//! none lost, marks come back after playback, `clear` empties the queue, and a stream no worker
+//! takes is closed with the apology after `</Connect>`.
+
+mod common;
+
+use common::*;
+use protocol::calls::CallEvent;
+use protocol::subjects;
+use protocol::version::decode_json;
+use simulator::twilio::{place_call, FramesAudio};
+use std::time::Duration;
+
+#[actix_rt::test]
+async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
+    let harness = Harness::start().await;
+    let worker = spawn_echo_worker(harness.bus.clone(), "echo-1").await;
+    let frames = test_frames(100);
+    let mut audio = FramesAudio::new(frames.clone());
+    let report = place_call(&harness.call_options("c_echo1"), &mut audio, None).await.expect("call runs");
+
+    let sent: Vec<u8> = frames.concat();
+    assert_eq!(report.frames_sent, 100);
+    assert_eq!(report.closed_by_server, None, "the gateway must not close a healthy call");
+    assert_eq!(report.received_audio.len(), sent.len(), "echoed audio bytes");
+    assert!(report.received_audio == sent, "echoed audio differs from what was sent (order or loss)");
+
+    let names: Vec<&str> = report.marks.iter().map(|m| m.name.as_str()).collect();
+    let expected: Vec<String> = (1..=100).map(|i| format!("m{i}")).collect();
+    assert_eq!(names, expected.iter().map(String::as_str).collect::<Vec<_>>(), "marks echoed in order");
+    for mark in &report.marks {
+        assert!(!mark.cleared, "{} was cleared", mark.name);
+        assert!(
+            mark.played_bytes >= mark.queued_before_bytes,
+            "{} echoed before its audio played: played {} < queued {}",
+            mark.name,
+            mark.played_bytes,
+            mark.queued_before_bytes
+        );
+    }
+    // What the callee heard contains the echoed audio, in order.
+    let heard_audio: Vec<u8> = report.heard.iter().copied().filter(|b| *b != 0xFF).collect();
+    assert!(heard_audio == sent, "played audio differs from the echoed audio");
+
+    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    let seen = worker.lock().unwrap().get(&report.stream_sid).cloned().expect("worker saw the stream");
+    assert_eq!(seen.call_id, "c_echo1");
+    assert!(seen.started, "worker got StreamEvent::Start");
+    assert_eq!(seen.sequences, (1..=100).collect::<Vec<u32>>(), "media.in sequence at the worker");
+    assert!(seen.audio == sent, "media.in audio at the worker differs");
+    assert_eq!(seen.marks_heard.len(), 100, "mark echoes relayed back to the worker");
+    assert_eq!(seen.stop_reason.as_deref(), Some("twilio_stop"));
+
+    assert_eq!(harness.metric("gateway_frames_in_total").await, 100.0);
+    assert_eq!(harness.metric("gateway_frames_out_total").await, 100.0);
+    harness.gateway.stop().await;
+}
+
+#[actix_rt::test]
+async fn clear_empties_the_playback_queue_and_echoes_pending_marks() {
+    let harness = Harness::start().await;
+    let _worker = spawn_echo_worker(harness.bus.clone(), "echo-1").await;
+    let mut options = harness.call_options("c_clear1");
+    options.voice_url = format!("{}&playbook={CLEAR_PLAYBOOK}", options.voice_url);
+    // Fast, but paced: 2 s of queued audio cannot play out before the clear arrives.
+    options.time_scale = 0.25;
+    let mut audio = FramesAudio::new(test_frames(30));
+    let report = place_call(&options, &mut audio, None).await.expect("call runs");
+
+    assert_eq!(report.clears.len(), 1, "one clear relayed");
+    assert!(report.clears[0].dropped_bytes > 0, "clear found queued audio to drop");
+    let big = report.marks.iter().find(|m| m.name == "big").expect("mark 'big' echoed");
+    assert!(big.cleared, "the pending mark was echoed by the clear");
+    let big_heard = report.heard.iter().filter(|b| **b == BIG_AUDIO_BYTE).count();
+    assert!(big_heard < BIG_AUDIO_LEN, "cleared audio was still played ({big_heard} bytes)");
+    let clear_offset = (report.clears[0].media_time_ms * 8) as usize;
+    assert!(
+        !report.heard[clear_offset..].contains(&BIG_AUDIO_BYTE),
+        "audio queued before the clear played after it"
+    );
+    // Audio and marks after the clear still play.
+    let played_after = report.marks.iter().filter(|m| m.name.starts_with('m') && !m.cleared).count();
+    assert!(played_after >= 20, "only {played_after} marks played after the clear");
+    harness.gateway.stop().await;
+}
+
+#[actix_rt::test]
+async fn stream_without_a_worker_is_closed_with_the_apology_and_recorded() {
+    let harness = Harness::start_with(|config| {
+        config.media_assign_timeout = Duration::from_millis(200);
+        config.media_assign_attempts = 2;
+    })
+    .await;
+    let mut events = harness.bus.subscribe(subjects::call_events(&"c_noworker".into()).unwrap()).await.unwrap();
+    harness.bus.flush().await.unwrap();
+    let mut audio = FramesAudio::new(test_frames(50));
+    let mut options = harness.call_options("c_noworker");
+    options.time_scale = 0.1;
+    let report = place_call(&options, &mut audio, None).await.expect("call runs");
+    assert_eq!(report.closed_by_server, Some(1000));
+    assert_eq!(report.said_after_stream, vec![gateway::twilio_http::APOLOGY.to_owned()]);
+    assert_eq!(harness.metric("gateway_media_assign_failures_total").await, 1.0);
+    let event = tokio::time::timeout(Duration::from_secs(5), events.next()).await.expect("call event").expect("message");
+    let event: CallEvent = decode_json(&event.payload).expect("call event decodes");
+    assert_eq!(event.kind, "failed");
+    harness.gateway.stop().await;
+}
