@@ -741,3 +741,15 @@ def test_runtime_image_packages_cover_the_binaries_shared_libraries():
             elif not owners & allowed:
                 problems.append(f"{name}: {lib} comes from {sorted(owners)}, not installed in the runtime image")
     assert not problems, "\n".join(problems)
+
+
+def test_k3s_traefik_config_lifts_the_websocket_read_timeout():
+    doc = yaml.safe_load((ROOT / "deploy" / "k3s" / "traefik-config.yaml").read_text())
+    assert (doc["apiVersion"], doc["kind"]) == ("helm.cattle.io/v1", "HelmChartConfig")
+    assert (doc["metadata"]["name"], doc["metadata"]["namespace"]) == ("traefik", "kube-system")
+    values = yaml.safe_load(doc["spec"]["valuesContent"])
+    args = values["additionalArguments"]
+    ingress = by_kind(render(), "Ingress")[0]
+    entrypoints = ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"].split(",")
+    for ep in entrypoints:
+        assert f"--entryPoints.{ep}.transport.respondingTimeouts.readTimeout=0s" in args, ep
