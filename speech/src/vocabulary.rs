@@ -335,6 +335,12 @@ impl Vocabulary {
     /// Training sentences for the language model: every phrase with its slots expanded over the
     /// members of their classes (each member appears at least once per slot).
     pub fn training_sentences(&self) -> Vec<Vec<String>> {
+        self.weighted_training_sentences().into_iter().map(|(words, _)| words).collect()
+    }
+
+    /// [`Vocabulary::training_sentences`] with the count each contributes: a phrase's expansions
+    /// share one phrase's weight.
+    pub fn weighted_training_sentences(&self) -> Vec<(Vec<String>, f64)> {
         let members = class_members();
         let mut sentences = Vec::new();
         for phrase in &self.phrases {
@@ -366,7 +372,7 @@ impl Vocabulary {
                 }
                 let words = normalize(&text);
                 if !words.is_empty() {
-                    sentences.push(words);
+                    sentences.push((words, PHRASE_WEIGHT / expansions as f64));
                 }
             }
         }
@@ -376,7 +382,7 @@ impl Vocabulary {
     /// Every word the recognizer may output.
     pub fn all_words(&self) -> BTreeSet<String> {
         let mut words: BTreeSet<String> = self.words.iter().flat_map(|word| normalize(word)).collect();
-        for sentence in self.training_sentences() {
+        for (sentence, _) in self.weighted_training_sentences() {
             words.extend(sentence);
         }
         words
@@ -386,7 +392,7 @@ impl Vocabulary {
     /// [`Vocabulary::training_sentences`] with absolute discounting; every word keeps some unigram
     /// probability so callers may say them in orders the phrases did not show.
     pub fn to_arpa(&self) -> String {
-        build_arpa_from(&self.training_sentences(), &self.all_words())
+        build_arpa_from(&self.weighted_training_sentences(), &self.all_words())
     }
 }
 
@@ -416,118 +422,130 @@ fn split_slots(phrase: &str) -> Vec<Piece> {
 
 const SENTENCE_START: &str = "<s>";
 const SENTENCE_END: &str = "</s>";
-const DISCOUNT: f64 = 0.5;
+/// Total count each phrase contributes, spread over its slot expansions, so a pattern with a
+/// slot of 900 prices weighs no more than a plain phrase.
+const PHRASE_WEIGHT: f64 = 4.0;
+/// Count each loose word gets as a unigram.
+const LOOSE_WORD_COUNT: f64 = 1.0;
 
-/// ARPA back-off trigram model over `vocabulary` trained on `sentences` (see [`Vocabulary::to_arpa`]).
-pub fn build_arpa_from(sentences: &[Vec<String>], vocabulary: &BTreeSet<String>) -> String {
-    let mut unigram_counts: BTreeMap<String, f64> = vocabulary.iter().map(|word| (word.clone(), 0.0)).collect();
-    unigram_counts.insert(SENTENCE_END.to_string(), 0.0);
-    let mut bigrams: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut trigrams: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    for sentence in sentences {
+/// Witten-Bell smoothed, back-off n-gram counts for one order.
+struct Order {
+    counts: BTreeMap<Vec<String>, f64>,
+}
+
+/// ARPA back-off trigram model over `vocabulary` trained on weighted `sentences`
+/// (see [`Vocabulary::to_arpa`]). Witten-Bell smoothing works with fractional counts.
+pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<String>) -> String {
+    let mut orders: Vec<Order> = (0..3).map(|_| Order { counts: BTreeMap::new() }).collect();
+    for word in vocabulary {
+        *orders[0].counts.entry(vec![word.clone()]).or_default() += LOOSE_WORD_COUNT;
+    }
+    orders[0].counts.entry(vec![SENTENCE_END.to_string()]).or_default();
+    for (sentence, weight) in sentences {
         let mut padded = vec![SENTENCE_START.to_string()];
         padded.extend(sentence.iter().cloned());
         padded.push(SENTENCE_END.to_string());
         for word in &padded[1..] {
-            *unigram_counts.entry(word.clone()).or_default() += 1.0;
+            *orders[0].counts.entry(vec![word.clone()]).or_default() += weight;
         }
-        for pair in padded.windows(2) {
-            *bigrams.entry((pair[0].clone(), pair[1].clone())).or_default() += 1.0;
-        }
-        for triple in padded.windows(3) {
-            *trigrams.entry((triple[0].clone(), triple[1].clone(), triple[2].clone())).or_default() += 1.0;
+        for (index, order) in orders.iter_mut().enumerate().skip(1) {
+            for gram in padded.windows(index + 1) {
+                *order.counts.entry(gram.to_vec()).or_default() += weight;
+            }
         }
     }
 
-    // Unigrams: add-one over the vocabulary, so every word stays reachable.
-    let total: f64 = unigram_counts.values().sum::<f64>() + unigram_counts.len() as f64;
-    let unigram_probability: BTreeMap<String, f64> =
-        unigram_counts.iter().map(|(word, count)| (word.clone(), (count + 1.0) / total)).collect();
-
-    // Bigrams P(w | v) = (c(v w) - D) / c(v ·), backing off to unigrams with weight alpha(v).
-    let mut history_counts: HashMap<String, f64> = HashMap::new();
-    for ((first, _), count) in &bigrams {
-        *history_counts.entry(first.clone()).or_default() += count;
+    // probability[n][gram] for every stored gram, interpolated with the lower order.
+    let mut probability: Vec<BTreeMap<Vec<String>, f64>> = vec![BTreeMap::new(); 3];
+    let unigram_total: f64 = orders[0].counts.values().sum();
+    let unigram_types = orders[0].counts.len() as f64;
+    for (gram, count) in &orders[0].counts {
+        // Interpolate with uniform so zero-count words stay reachable.
+        let value = (count + 1.0) / (unigram_total + unigram_types);
+        probability[0].insert(gram.clone(), value);
     }
-    let bigram_probability: BTreeMap<(String, String), f64> = bigrams
-        .iter()
-        .map(|(key, count)| (key.clone(), (count - DISCOUNT) / history_counts[&key.0]))
-        .collect();
-    let mut unigram_backoff: HashMap<String, f64> = HashMap::new();
-    {
-        let mut seen_mass: HashMap<&str, (f64, f64)> = HashMap::new();
-        for ((first, second), probability) in &bigram_probability {
-            let entry = seen_mass.entry(first.as_str()).or_default();
-            entry.0 += probability;
-            entry.1 += unigram_probability.get(second).copied().unwrap_or(0.0);
+    let normaliser: f64 = probability[0].values().sum();
+    for value in probability[0].values_mut() {
+        *value /= normaliser;
+    }
+    let mut backoff: Vec<HashMap<Vec<String>, f64>> = vec![HashMap::new(); 3];
+    for order_index in 1..3 {
+        // Per history: total count and number of distinct followers.
+        let mut histories: HashMap<Vec<String>, (f64, f64)> = HashMap::new();
+        for (gram, count) in &orders[order_index].counts {
+            let entry = histories.entry(gram[..order_index].to_vec()).or_default();
+            entry.0 += count;
+            entry.1 += 1.0;
+        }
+        let lower = |gram: &[String], probability: &Vec<BTreeMap<Vec<String>, f64>>, backoff: &Vec<HashMap<Vec<String>, f64>>| {
+            lower_probability(gram, order_index - 1, probability, backoff)
+        };
+        let mut seen_mass: HashMap<Vec<String>, (f64, f64)> = HashMap::new();
+        let mut computed = Vec::new();
+        for (gram, count) in &orders[order_index].counts {
+            let history = gram[..order_index].to_vec();
+            let (total, followers) = histories[&history];
+            let lower_value = lower(&gram[1..], &probability, &backoff);
+            let value = (count + followers * lower_value) / (total + followers);
+            let entry = seen_mass.entry(history).or_default();
+            entry.0 += value;
+            entry.1 += lower_value;
+            computed.push((gram.clone(), value));
+        }
+        for (gram, value) in computed {
+            probability[order_index].insert(gram, value);
         }
         for (history, (seen, lower_seen)) in seen_mass {
-            unigram_backoff.insert(history.to_string(), (1.0 - seen) / (1.0 - lower_seen).max(1e-9));
+            let weight = (1.0 - seen).max(1e-12) / (1.0 - lower_seen).max(1e-12);
+            backoff[order_index - 1].insert(history, weight);
         }
     }
 
-    // Trigrams P(w | u v) likewise, backing off to the bigram model with weight alpha(u v).
-    let mut pair_history_counts: HashMap<(String, String), f64> = HashMap::new();
-    for ((first, second, _), count) in &trigrams {
-        *pair_history_counts.entry((first.clone(), second.clone())).or_default() += count;
-    }
-    let trigram_probability: BTreeMap<(String, String, String), f64> = trigrams
-        .iter()
-        .map(|(key, count)| {
-            let history = (key.0.clone(), key.1.clone());
-            (key.clone(), (count - DISCOUNT) / pair_history_counts[&history])
-        })
-        .collect();
-    let mut bigram_backoff: HashMap<(String, String), f64> = HashMap::new();
-    {
-        let mut seen_mass: HashMap<(String, String), (f64, f64)> = HashMap::new();
-        for ((first, second, third), probability) in &trigram_probability {
-            let entry = seen_mass.entry((first.clone(), second.clone())).or_default();
-            entry.0 += probability;
-            entry.1 += bigram_probability.get(&(second.clone(), third.clone())).copied().unwrap_or(0.0);
-        }
-        for (history, (seen, lower_seen)) in seen_mass {
-            bigram_backoff.insert(history, (1.0 - seen) / (1.0 - lower_seen).max(1e-9));
-        }
-    }
-
-    let log = |probability: f64| probability.max(1e-99).log10();
+    let log = |value: f64| value.max(1e-99).log10();
     let mut arpa = String::new();
-    let unigram_lines = unigram_probability.len() + 1; // plus <s>
     let _ = writeln!(arpa, "\\data\\");
-    let _ = writeln!(arpa, "ngram 1={unigram_lines}");
-    let _ = writeln!(arpa, "ngram 2={}", bigram_probability.len());
-    let _ = writeln!(arpa, "ngram 3={}", trigram_probability.len());
-    let _ = writeln!(arpa, "\n\\1-grams:");
-    let start_backoff = unigram_backoff.get(SENTENCE_START).copied().unwrap_or(1.0);
-    let _ = writeln!(arpa, "-99.0000\t{SENTENCE_START}\t{:.4}", log(start_backoff));
-    for (word, probability) in &unigram_probability {
-        match unigram_backoff.get(word) {
-            Some(backoff) => {
-                let _ = writeln!(arpa, "{:.4}\t{word}\t{:.4}", log(*probability), log(*backoff));
-            }
-            None => {
-                let _ = writeln!(arpa, "{:.4}\t{word}", log(*probability));
+    let _ = writeln!(arpa, "ngram 1={}", probability[0].len() + 1); // plus <s>
+    let _ = writeln!(arpa, "ngram 2={}", probability[1].len());
+    let _ = writeln!(arpa, "ngram 3={}", probability[2].len());
+    for (order_index, grams) in probability.iter().enumerate() {
+        let _ = writeln!(arpa, "\n\\{}-grams:", order_index + 1);
+        if order_index == 0 {
+            let start = vec![SENTENCE_START.to_string()];
+            let start_backoff = backoff[0].get(&start).copied().unwrap_or(1.0);
+            let _ = writeln!(arpa, "-99.0000\t{SENTENCE_START}\t{:.4}", log(start_backoff));
+        }
+        for (gram, value) in grams {
+            let words = gram.join(" ");
+            match backoff.get(order_index).and_then(|weights| weights.get(gram)) {
+                Some(weight) if order_index < 2 => {
+                    let _ = writeln!(arpa, "{:.4}\t{words}\t{:.4}", log(*value), log(*weight));
+                }
+                _ => {
+                    let _ = writeln!(arpa, "{:.4}\t{words}", log(*value));
+                }
             }
         }
-    }
-    let _ = writeln!(arpa, "\n\\2-grams:");
-    for ((first, second), probability) in &bigram_probability {
-        match bigram_backoff.get(&(first.clone(), second.clone())) {
-            Some(backoff) => {
-                let _ = writeln!(arpa, "{:.4}\t{first} {second}\t{:.4}", log(*probability), log(*backoff));
-            }
-            None => {
-                let _ = writeln!(arpa, "{:.4}\t{first} {second}", log(*probability));
-            }
-        }
-    }
-    let _ = writeln!(arpa, "\n\\3-grams:");
-    for ((first, second, third), probability) in &trigram_probability {
-        let _ = writeln!(arpa, "{:.4}\t{first} {second} {third}", log(*probability));
     }
     let _ = writeln!(arpa, "\n\\end\\");
     arpa
+}
+
+/// P(last word | earlier words) from the model of order `order_index` (0 = unigram), backing off.
+fn lower_probability(
+    gram: &[String],
+    order_index: usize,
+    probability: &[BTreeMap<Vec<String>, f64>],
+    backoff: &[HashMap<Vec<String>, f64>],
+) -> f64 {
+    let gram = &gram[gram.len() - (order_index + 1)..];
+    if let Some(value) = probability[order_index].get(gram) {
+        return *value;
+    }
+    if order_index == 0 {
+        return 1e-12;
+    }
+    let history_weight = backoff[order_index - 1].get(&gram[..order_index]).copied().unwrap_or(1.0);
+    history_weight * lower_probability(gram, order_index - 1, probability, backoff)
 }
 
 #[cfg(test)]

@@ -37,11 +37,17 @@ pub struct PocketsphinxConfig {
     /// Folder holding `en-us/` (acoustic model) and `cmudict-en-us.dict`.
     pub model_dir: PathBuf,
     pub input_rate: SphinxInputRate,
+    /// Extra decoder arguments (`("-lw", "10")`), for tuning.
+    pub extra_arguments: Vec<(String, String)>,
 }
 
 impl Default for PocketsphinxConfig {
     fn default() -> Self {
-        PocketsphinxConfig { model_dir: PathBuf::from(DEBIAN_MODEL_DIR), input_rate: SphinxInputRate::default() }
+        PocketsphinxConfig {
+            model_dir: PathBuf::from(DEBIAN_MODEL_DIR),
+            input_rate: SphinxInputRate::default(),
+            extra_arguments: Vec::new(),
+        }
     }
 }
 
@@ -111,6 +117,10 @@ impl PocketsphinxStt {
                 arguments.extend([("-samprate", "8000"), ("-nfft", "256"), ("-upperf", "3500")]);
             }
         }
+        for (name, value) in &self.config.extra_arguments {
+            arguments.retain(|(existing, _)| existing != name);
+            arguments.push((name, value));
+        }
         let decoder = Decoder::new(&arguments).map_err(SphinxError)?;
         drop(files); // the decoder has read them
         Ok(VocabularyDecoder { decoder, input_rate: self.config.input_rate })
@@ -166,10 +176,10 @@ fn write_model_files(vocabulary: &Vocabulary, pronunciations: &HashMap<String, V
         phrases: Vec::new(),
         words: known.clone(),
     };
-    let sentences: Vec<Vec<String>> = vocabulary
-        .training_sentences()
+    let sentences: Vec<(Vec<String>, f64)> = vocabulary
+        .weighted_training_sentences()
         .into_iter()
-        .filter(|sentence| sentence.iter().all(|word| known.contains(word)))
+        .filter(|(sentence, _)| sentence.iter().all(|word| known.contains(word)))
         .collect();
     let arpa = crate::vocabulary::build_arpa_from(&sentences, &restricted.words);
     let mut dictionary = String::new();

@@ -67,7 +67,9 @@ impl Decoder {
     pub fn new(arguments: &[(&str, &str)]) -> Result<Decoder, String> {
         SILENCE_LOG.call_once(|| {
             // SAFETY: a null stream turns sphinxbase logging off; called once, before any decoder.
-            unsafe { err_set_logfp(ptr::null_mut()) };
+            if std::env::var_os("SPEECH_DEBUG_SPHINX_LOG").is_none() {
+                unsafe { err_set_logfp(ptr::null_mut()) };
+            }
         });
         let mut owned = Vec::with_capacity(arguments.len() * 2);
         for (name, value) in arguments {

@@ -1,0 +1,82 @@
+//! Bench: embedded STT word error rate and decode time per utterance on the repository's
+//! sentence set (flite -> 8 kHz mu-law -> PocketSphinx).
+//!
+//! Usage: `speech-wer-bench [--rate 16k|8k] [--arg -lw 10]... [--general]`
+//! `--general` decodes with the stock general English model (`en-us.lm.bin`, full dictionary)
+//! instead of the generated vocabulary model, for comparison.
+
+use std::time::Instant;
+
+use speech::evaluation::{playbook_questions, wer_sentences, word_errors};
+use speech::stt::{PocketsphinxConfig, PocketsphinxStt, SphinxInputRate};
+use speech::tts::FliteTts;
+use speech::vocabulary::normalize;
+use speech::Vocabulary;
+
+fn main() -> anyhow::Result<()> {
+    let mut config = PocketsphinxConfig::default();
+    let mut arguments = std::env::args().skip(1);
+    let mut general = false;
+    while let Some(argument) = arguments.next() {
+        match argument.as_str() {
+            "--rate" => match arguments.next().as_deref() {
+                Some("8k") => config.input_rate = SphinxInputRate::Native8k,
+                Some("16k") => config.input_rate = SphinxInputRate::Upsampled16k,
+                other => anyhow::bail!("--rate takes 8k or 16k, got {other:?}"),
+            },
+            "--arg" => {
+                let name = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a name"))?;
+                let value = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a value"))?;
+                config.extra_arguments.push((name, value));
+            }
+            "--general" => general = true,
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    if general {
+        let model = config.model_dir.clone();
+        config.extra_arguments.push(("-lm".into(), model.join("en-us.lm.bin").display().to_string()));
+        config.extra_arguments.push(("-dict".into(), model.join("cmudict-en-us.dict").display().to_string()));
+    }
+    println!("input rate: {:?}, extra arguments: {:?}, general model: {general}", config.input_rate, config.extra_arguments);
+
+    let tts = FliteTts::new()?;
+    let stt = PocketsphinxStt::new(config)?;
+    let vocabulary = Vocabulary::gym_domain().with_phrases(playbook_questions());
+    let started = Instant::now();
+    let mut decoder = stt.build_decoder(&vocabulary)?;
+    println!("decoder built in {} ms ({} vocabulary words)", started.elapsed().as_millis(), vocabulary.all_words().len());
+
+    let mut total_errors = 0usize;
+    let mut total_words = 0usize;
+    let mut total_audio_ms = 0u64;
+    let mut total_decode_ms = 0u128;
+    for sentence in wer_sentences() {
+        let pcm = tts.synthesize_pcm_8k(sentence);
+        let mut mulaw = Vec::new();
+        protocol::mulaw::encode_into(&pcm, &mut mulaw);
+        let mut phone_audio = vec![0i16; 1600];
+        protocol::mulaw::decode_into(&mulaw, &mut phone_audio);
+        phone_audio.extend(std::iter::repeat_n(0i16, 4000));
+        let audio_ms = (phone_audio.len() / 8) as u64;
+        let decode_started = Instant::now();
+        let hypothesis = decoder.decode_8k(&phone_audio)?;
+        let decode_ms = decode_started.elapsed().as_millis();
+        let text = hypothesis.map(|hypothesis| hypothesis.text).unwrap_or_default();
+        let reference = normalize(sentence);
+        let (errors, words) = word_errors(&reference, &normalize(&text));
+        total_errors += errors;
+        total_words += words;
+        total_audio_ms += audio_ms;
+        total_decode_ms += decode_ms;
+        println!("{decode_ms:>5} ms decode / {audio_ms:>5} ms audio  {errors}/{words}  {text}");
+    }
+    println!(
+        "WER {:.1}% ({total_errors}/{total_words}); decode {} ms for {} ms of audio (real-time factor {:.3})",
+        100.0 * total_errors as f64 / total_words as f64,
+        total_decode_ms,
+        total_audio_ms,
+        total_decode_ms as f64 / total_audio_ms as f64
+    );
+    Ok(())
+}
