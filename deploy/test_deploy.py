@@ -753,3 +753,11 @@ def test_k3s_traefik_config_lifts_the_websocket_read_timeout():
     entrypoints = ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"].split(",")
     for ep in entrypoints:
         assert f"--entryPoints.{ep}.transport.respondingTimeouts.readTimeout=0s" in args, ep
+
+
+def test_values_schema_is_current_and_rejects_typos():
+    out = subprocess.run(["python3", str(ROOT / "deploy" / "gen-values-schema.py"), "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for bad in (["--set", "mediaworker.kind=DaemonSet"], ["--set", "mediaWorker.kind=Deamonset"], ["--set", "gateway.port=http"]):
+        res = helm("template", RELEASE, str(CHART), *bad)
+        assert res.returncode != 0 and "schema" in res.stderr, bad
