@@ -45,7 +45,10 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     // Money first, attributed across every money field by the words next to each amount.
     let mentions = values::money_mentions(&tokens);
     let money_fields: Vec<&FieldSpec> = playbook.fields.iter().filter(|f| f.kind == FieldType::Money).collect();
+    let control = intents.iter().any(|i| !matches!(i, intent::Intent::Refusal | intent::Intent::Goodbye));
     if !mentions.is_empty() && !money_fields.is_empty() {
+        // "hold on one sec": a bare number in a hold / repeat request is not an answer
+        let mentions: Vec<MoneyMention> = mentions.into_iter().filter(|m| m.explicit || !control).collect();
         found.extend(attribute_money(&tokens, &mentions, &money_fields, asked_spec));
     }
 

@@ -169,7 +169,7 @@ fn is_count(tokens: &[Token], index: usize) -> bool {
         t.is_any(&[
             "classes", "class", "times", "time", "days", "day", "weeks", "week", "months", "month",
             "people", "of", "more", "minutes", "hours", "hour", "year", "years", "kids", "belts",
-            "stripes", "out",
+            "stripes", "out", "sec", "second", "seconds", "moment", "minute", "percent", "thing", "more",
         ])
     })
 }
@@ -773,6 +773,7 @@ pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec
         .flat_map(|(name, phrases)| phrases.iter().map(move |p| (p.as_str(), name.as_str())))
         .collect();
     phrases.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.split_whitespace().count()));
+    let mut mentions: Vec<(usize, &str, bool)> = Vec::new();
     for (phrase, name) in phrases {
         let length = phrase.split_whitespace().count();
         for start in find_phrase(tokens, phrase) {
@@ -780,11 +781,19 @@ pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec
                 continue;
             }
             taken[start..start + length].iter_mut().for_each(|t| *t = true);
-            let negated = is_not_needed(tokens, start, start + length - 1);
-            let (target, other) = if negated { (&mut negative, &positive) } else { (&mut positive, &negative) };
-            if !target.iter().any(|n: &String| n == name) && !other.iter().any(|n: &String| n == name) {
-                target.push(name.to_owned());
-            }
+            mentions.push((start, name, is_not_needed(tokens, start, start + length - 1)));
+        }
+    }
+    // in the order they were said; the first mention of an option decides
+    mentions.sort_by_key(|(start, _, _)| *start);
+    for (_, name, negated) in mentions {
+        if positive.iter().chain(negative.iter()).any(|n: &String| n == name) {
+            continue;
+        }
+        if negated {
+            negative.push(name.to_owned());
+        } else {
+            positive.push(name.to_owned());
         }
     }
     (positive, negative)

@@ -1,0 +1,446 @@
+//! The scripted slot-filling policy: asks the playbook's questions in order, extracts answers
+//! with the rules of [`crate::extract`], reads values back, and copes with hold, repeat,
+//! transfers, refusals, silence, IVR menus and voicemail. The embedded default, and the
+//! fallback when the LLM fails mid-call.
+
+use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT};
+use crate::extract::{self, intent::Intent, text::normalised};
+use playbook::FieldType;
+use protocol::brain::SayCommand;
+use protocol::media::Direction;
+use protocol::results::{CallOutcome, FieldStatus};
+use std::time::{Duration, Instant};
+
+/// Drives `conversation` with one input; returns what to do.
+pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
+    match input {
+        Input::CallStarted { at_ms } => started(conversation, now, at_ms),
+        Input::Resumed { at_ms } => resumed(conversation, now, at_ms),
+        Input::SpeechStarted { at_ms } => {
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            // the callee is talking: the silence timer waits for the transcript
+            conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + Duration::from_secs(conversation.limits().silence_timeout_s)));
+            Vec::new()
+        }
+        Input::Heard { text, utterance_seq, at_ms, end_ms, .. } => {
+            if conversation.state.last_utterance_seq.is_some_and(|last| utterance_seq <= last) {
+                return Vec::new(); // a re-sent transcript already handled
+            }
+            conversation.state.last_utterance_seq = Some(utterance_seq);
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
+            heard(conversation, now, &text, end_ms)
+        }
+        Input::Played { at_ms, .. } => {
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            if !matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
+                conversation.arm_silence(now, Duration::ZERO);
+            }
+            Vec::new()
+        }
+        Input::BargeIn { utterance_id, heard_text, at_ms } => {
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            conversation.barge_in(&utterance_id, &heard_text);
+            Vec::new()
+        }
+        Input::Amd { answered_by, at_ms } => {
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            if answered_by.starts_with("machine") || answered_by == "fax" {
+                conversation.state.notes.push(format!("answering machine detection: {answered_by}"));
+                if answered_by == "machine_start" && matches!(conversation.playbook.voicemail, playbook::Voicemail::LeaveMessage { .. }) {
+                    // the greeting is still playing: leave the message when it ends (its
+                    // transcript arrives) or after the greeting wait
+                    return Vec::new();
+                }
+                return conversation.voicemail(now);
+            }
+            Vec::new()
+        }
+        Input::Dtmf { at_ms, .. } => {
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            Vec::new()
+        }
+        Input::ProviderFailure { stage, message, at_ms } => {
+            conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            conversation.state.notes.push(format!("{stage} failed: {message}"));
+            Vec::new()
+        }
+        Input::CallEnded { reason, at_ms } => conversation.ended(&reason, at_ms),
+        Input::Tick => tick(conversation, now),
+        Input::LlmDelta { .. } | Input::LlmDone { .. } | Input::LlmFailed { .. } => Vec::new(),
+    }
+}
+
+fn started(conversation: &mut Conversation, now: Instant, at_ms: u64) -> Vec<Action> {
+    conversation.state.media_ms = at_ms;
+    conversation.start_clock(now);
+    match conversation.state.direction {
+        Direction::Outbound => {
+            conversation.state.phase = Phase::AwaitingGreeting;
+            conversation.silence_deadline = Some(now + GREETING_WAIT);
+            Vec::new()
+        }
+        Direction::Inbound => {
+            conversation.state.phase = Phase::Asking;
+            let greeting = conversation.render(&conversation.playbook.inbound_greeting.clone());
+            conversation.say(now, &greeting, true)
+        }
+    }
+}
+
+fn resumed(conversation: &mut Conversation, now: Instant, at_ms: u64) -> Vec<Action> {
+    conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+    conversation.state.brains += 1;
+    conversation.state.notes.push(format!("continued by another brain at {} ms", conversation.state.media_ms));
+    conversation.start_clock(now);
+    // Give the callee the usual time to answer what was last asked; re-prompt on silence.
+    conversation.arm_silence(now, Duration::ZERO);
+    Vec::new()
+}
+
+/// The disclosure, the opening and the first question, as one turn.
+fn introduce(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
+    conversation.state.phase = Phase::Asking;
+    let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
+    let opening = conversation.render(&conversation.playbook.opening.clone());
+    let mut text = format!("{disclosure} {opening}");
+    if let Some(field) = conversation.next_field() {
+        text.push(' ');
+        text.push_str(&conversation.question_for(&field));
+        *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
+        conversation.state.asked = Some(field.name);
+    }
+    conversation.say(now, &text, true)
+}
+
+fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64) -> Vec<Action> {
+    if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
+        let (_, actions) = conversation.hear(now, text, end_ms);
+        return actions;
+    }
+    let words = normalised(text);
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let (turn, mut actions) = conversation.hear(now, text, end_ms);
+    let intents = extract::intent::intents(&words);
+
+    // Machines first: an IVR menu or a voicemail greeting, before a person has talked to us.
+    let talked_to_person = conversation.state.asked.is_some() && conversation.state.phase != Phase::AwaitingGreeting;
+    if intents.contains(&Intent::Voicemail) && !talked_to_person {
+        actions.extend(conversation.voicemail(now));
+        return actions;
+    }
+    if let Some(Intent::IvrMenu { digit }) = intents.iter().find(|i| matches!(i, Intent::IvrMenu { .. })) {
+        conversation.state.notes.push(format!("ivr menu: pressed {digit}"));
+        actions.push(Action::Event { kind: "ivr".into(), detail: format!("pressed {digit}") });
+        actions.push(Action::Say(SayCommand::SendDigits { digits: digit.clone() }));
+        // a person (or another menu) comes next: greet them as if the call just started
+        conversation.state.phase = Phase::AwaitingGreeting;
+        conversation.silence_deadline = Some(now + GREETING_WAIT * 3);
+        return actions;
+    }
+
+    // Fields, for whatever was asked (and what the callee volunteers).
+    let asked = match &conversation.state.phase {
+        Phase::ReadBack { field, .. } => Some(field.clone()),
+        _ => conversation.state.asked.clone(),
+    };
+    let extractions = extract::extract(&conversation.playbook, text, asked.as_deref());
+    let (field_actions, changed) = conversation.apply(&extractions, turn);
+    actions.extend(field_actions);
+    let risk_raised = changed.iter().any(|name| conversation.playbook.field(name).is_some_and(|f| f.kind == FieldType::Risk));
+
+    if conversation.limit_reached(now) {
+        let closing = conversation.render(&conversation.playbook.closing.clone());
+        let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
+        actions.extend(conversation.finish(now, outcome, Some(closing), "limit reached"));
+        return actions;
+    }
+    if intents.contains(&Intent::Goodbye) && changed.is_empty() {
+        let closing = conversation.render(&conversation.playbook.closing.clone());
+        let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::Partial };
+        actions.extend(conversation.finish(now, outcome, Some(closing), "callee said goodbye"));
+        return actions;
+    }
+
+    let phase = conversation.state.phase.clone();
+    let reply = match phase {
+        Phase::AwaitingGreeting => {
+            // The callee greeted us (or answered a menu's transfer): introduce ourselves.
+            return extend(actions, introduce(conversation, now));
+        }
+        Phase::Holding | Phase::Transferring if changed.is_empty() && !intents.contains(&Intent::Hold) && !intents.contains(&Intent::Transfer) => {
+            // Back from hold, or a new person: briefly say who we are again and re-ask.
+            let transferred = phase == Phase::Transferring;
+            conversation.state.phase = Phase::Asking;
+            let question = current_question(conversation);
+            let line = if transferred {
+                let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
+                format!("Hi! {disclosure} {question}")
+            } else {
+                format!("Thanks for waiting. {question}")
+            };
+            Some(line)
+        }
+        _ if intents.contains(&Intent::Transfer) => {
+            conversation.state.phase = Phase::Transferring;
+            conversation.arm_silence(now, Duration::ZERO);
+            Some("Sure, thank you.".to_owned())
+        }
+        _ if intents.contains(&Intent::Hold) && changed.is_empty() => {
+            conversation.state.phase = Phase::Holding;
+            Some("Sure, take your time.".to_owned())
+        }
+        _ if intents.contains(&Intent::Repeat) && changed.is_empty() => {
+            let last = conversation.state.last_agent_text.clone();
+            Some(if last.is_empty() { current_question(conversation) } else { last })
+        }
+        _ if intents.contains(&Intent::WhoIsThis) && changed.is_empty() => {
+            let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
+            let question = current_question(conversation);
+            Some(format!("{disclosure} {question}"))
+        }
+        Phase::ReadBack { field, rounds } => Some(read_back_reply(conversation, &words, &field, rounds, &changed, turn, text)),
+        _ => None,
+    };
+    match reply {
+        Some(line) if line == NEXT_MARKER => {
+            let preface = if risk_raised { RISK_REPLY } else { acknowledgement(conversation.state.callee_turns) };
+            actions.extend(ask_next(conversation, now, preface));
+            return actions;
+        }
+        Some(line) => {
+            actions.extend(conversation.say(now, &line, false));
+            return actions;
+        }
+        None => {}
+    }
+
+    // An answer to the question asked.
+    let mut preface = String::new();
+    if risk_raised {
+        preface.push_str(RISK_REPLY);
+    }
+    if let Some(asked) = conversation.state.asked.clone() {
+        let status = conversation.state.fields.get(&asked).map(|f| f.status).unwrap_or_default();
+        match status {
+            FieldStatus::Known if changed.contains(&asked) => {
+                if let Some(spec) = conversation.playbook.field(&asked).cloned() {
+                    if let Some(line) = conversation.read_back_line(&spec) {
+                        conversation.state.phase = Phase::ReadBack { field: asked.clone(), rounds: 1 };
+                        actions.extend(conversation.say(now, &format!("{preface}{line}"), false));
+                        return actions;
+                    }
+                }
+                preface.push_str(acknowledgement(conversation.state.callee_turns));
+            }
+            FieldStatus::Refused if changed.contains(&asked) => preface.push_str("No problem. "),
+            FieldStatus::NotApplicable if changed.contains(&asked) => preface.push_str("Okay, thanks for letting me know. "),
+            FieldStatus::Unknown if changed.is_empty() && !intents.contains(&Intent::DontKnow) => {
+                // No answer in what they said: ask again with the follow-up, up to three times.
+                let attempts = conversation.state.attempts.get(&asked).copied().unwrap_or(0);
+                if attempts < 3 {
+                    if let Some(spec) = conversation.playbook.field(&asked).cloned() {
+                        let question = conversation.question_for(&spec);
+                        *conversation.state.attempts.entry(asked.clone()).or_default() += 1;
+                        let line = format!("{preface}Sorry, I didn't quite get that. {question}");
+                        actions.extend(conversation.say(now, &line, false));
+                        return actions;
+                    }
+                }
+            }
+            FieldStatus::Unknown if intents.contains(&Intent::DontKnow) => {
+                // they do not know: do not ask again
+                conversation.state.attempts.insert(asked.clone(), 3);
+                preface.push_str("No worries. ");
+            }
+            _ => {
+                if !changed.is_empty() {
+                    preface.push_str(acknowledgement(conversation.state.callee_turns));
+                }
+            }
+        }
+    }
+    actions.extend(ask_next(conversation, now, &preface));
+    actions
+}
+
+fn extend(mut actions: Vec<Action>, more: Vec<Action>) -> Vec<Action> {
+    actions.extend(more);
+    actions
+}
+
+/// Said when the callee says something alarming (the risk field is raised).
+const RISK_REPLY: &str = "I'm really sorry to hear that. I'll make sure someone from our team checks in with you soon. ";
+
+/// A reply meaning "go on to the next question".
+const NEXT_MARKER: &str = "\u{0}next";
+
+fn acknowledgement(turn: u32) -> &'static str {
+    ["Great, thanks. ", "Got it. ", "Perfect. ", "Thanks. "][turn as usize % 4]
+}
+
+/// The reply while a read-back awaits confirmation. Returns the line to say, or
+/// [`NEXT_MARKER`] when the conversation should go on to the next question.
+fn read_back_reply(
+    conversation: &mut Conversation,
+    words: &str,
+    field: &str,
+    rounds: u32,
+    changed: &[String],
+    turn: usize,
+    text: &str,
+) -> String {
+    let confirmation = extract::intent::confirmation(words);
+    let spec = conversation.playbook.field(field).cloned();
+    if changed.iter().any(|c| c == field) {
+        // A corrected value ("no, it's twenty"): read it back once more, then trust it.
+        if let (Some(spec), true) = (spec.as_ref(), rounds < 2) {
+            if let Some(line) = conversation.read_back_line(spec) {
+                conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
+                return format!("Sorry about that. {line}");
+            }
+        }
+        conversation.state.phase = Phase::Asking;
+        return NEXT_MARKER.to_owned();
+    }
+    match confirmation {
+        Some(false) => {
+            // Wrong, without the right value: a correction may still carry it in words the
+            // rules read only for an asked field with a bare answer.
+            let corrected = spec.as_ref().and_then(|spec| {
+                let stripped = strip_correction_words(words);
+                extract::extract(&conversation.playbook, &stripped, Some(&spec.name))
+                    .into_iter()
+                    .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
+            });
+            if let (Some(spec), Some(corrected)) = (spec.as_ref(), corrected) {
+                let _ = text;
+                let events = conversation.set_field(&spec.name, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
+                drop(events);
+                if let Some(line) = conversation.read_back_line(spec) {
+                    conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
+                    return format!("Sorry about that. {line}");
+                }
+                conversation.state.phase = Phase::Asking;
+                return NEXT_MARKER.to_owned();
+            }
+            // Forget the value and ask again.
+            if let Some(entry) = conversation.state.fields.get_mut(field) {
+                entry.status = FieldStatus::Unknown;
+                entry.value = serde_json::Value::Null;
+                entry.confidence = 0.0;
+            }
+            conversation.state.phase = Phase::Asking;
+            conversation.state.asked = Some(field.to_owned());
+            let question = spec.map(|s| conversation.question_for(&s)).unwrap_or_default();
+            *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
+            format!("Sorry, my mistake. {question}")
+        }
+        _ => {
+            // Confirmed (or they moved on): trust the value more.
+            if let Some(entry) = conversation.state.fields.get_mut(field) {
+                if confirmation == Some(true) {
+                    entry.confidence = entry.confidence.max(0.95);
+                }
+            }
+            conversation.state.phase = Phase::Asking;
+            NEXT_MARKER.to_owned()
+        }
+    }
+}
+
+fn strip_correction_words(words: &str) -> String {
+    let mut text = format!(" {words} ");
+    for phrase in ["that's wrong", "that's not right", "that's not correct", "not quite", "no no", "actually", "nope", "no"] {
+        text = text.replace(&format!(" {phrase} "), " ");
+    }
+    text.trim().to_owned()
+}
+
+/// The current question (for re-prompts and re-greetings).
+fn current_question(conversation: &Conversation) -> String {
+    conversation
+        .state
+        .asked
+        .as_deref()
+        .and_then(|name| conversation.playbook.field(name))
+        .filter(|f| conversation.state.fields.get(&f.name).is_some_and(|r| r.status == FieldStatus::Unknown))
+        .cloned()
+        .or_else(|| conversation.next_field())
+        .and_then(|f| f.question.clone())
+        .map(|q| conversation.render(&q))
+        .unwrap_or_default()
+}
+
+/// Asks the next missing field, or closes the call when nothing required is missing.
+pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) -> Vec<Action> {
+    conversation.state.phase = Phase::Asking;
+    let next = conversation.next_field();
+    let required_left = next.as_ref().is_some_and(|f| f.required);
+    let _ = required_left;
+    if conversation.required_settled() && next.is_none() {
+        let closing = conversation.render(&conversation.playbook.closing.clone());
+        return conversation.finish(now, CallOutcome::Completed, Some(format!("{preface}{closing}")), "conversation complete");
+    }
+    match next {
+        Some(field) => {
+            let question = conversation.question_for(&field);
+            *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
+            conversation.state.asked = Some(field.name.clone());
+            conversation.say(now, &format!("{preface}{question}"), false)
+        }
+        None => {
+            // Nothing left we can ask (asked too often): end with what we have.
+            let closing = conversation.render(&conversation.playbook.closing.clone());
+            let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::Partial };
+            conversation.finish(now, outcome, Some(format!("{preface}{closing}")), "nothing left to ask")
+        }
+    }
+}
+
+fn tick(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
+    if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
+        return Vec::new();
+    }
+    if conversation.hard_deadline.is_some_and(|deadline| now >= deadline) {
+        let closing = conversation.render(&conversation.playbook.closing.clone());
+        let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
+        return conversation.finish(now, outcome, Some(format!("I'm afraid I have to wrap up. {closing}")), "max duration reached");
+    }
+    let Some(deadline) = conversation.silence_deadline else { return Vec::new() };
+    if now < deadline {
+        return Vec::new();
+    }
+    match conversation.state.phase {
+        Phase::AwaitingGreeting => {
+            // Nobody greeted us: speak first.
+            introduce(conversation, now)
+        }
+        _ => {
+            conversation.state.silence_prompts += 1;
+            if conversation.state.silence_prompts > conversation.limits().silence_reprompts {
+                conversation.state.notes.push("ended after silence".into());
+                let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
+                return conversation.finish(now, outcome, Some("I'll let you go for now. Thanks, goodbye!".into()), "silence");
+            }
+            let question = current_question(conversation);
+            let line = match conversation.state.phase {
+                Phase::Holding | Phase::Transferring => format!("Hello, are you still there? {question}"),
+                Phase::ReadBack { ref field, .. } => {
+                    let spec = conversation.playbook.field(field).cloned();
+                    let line = spec.and_then(|s| conversation.read_back_line(&s)).unwrap_or(question);
+                    format!("Hello? {line}")
+                }
+                _ => format!("Hello, are you still there? {question}"),
+            };
+            if matches!(conversation.state.phase, Phase::Holding | Phase::Transferring) {
+                conversation.state.phase = Phase::Asking;
+            }
+            conversation.say(now, &line, false)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,407 @@
+//! Scripted conversations driven by text with fake time: each coping case of the policy.
+
+use crate::conversation::{Action, ConversationState, Input};
+use crate::policy::{Policy, ScriptedPolicy};
+use playbook::{Playbook, PlaybookSet, Voicemail};
+use protocol::brain::SayCommand;
+use protocol::ids::CallId;
+use protocol::media::Direction;
+use protocol::results::{CallOutcome, FieldStatus, Speaker};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A call driven by text: what the callee says in, what the agent says out.
+pub(crate) struct TextCall {
+    pub policy: Box<dyn Policy>,
+    pub now: Instant,
+    pub at_ms: u64,
+    pub seq: u64,
+    pub commands: Vec<SayCommand>,
+    pub finished: bool,
+}
+
+impl TextCall {
+    pub fn new(playbook: Playbook, context: &[(&str, &str)]) -> Self {
+        let context: BTreeMap<String, String> = context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let state = ConversationState::new(CallId::from("c_test"), None, &playbook, Direction::Outbound, context, "scripted");
+        Self::with_policy(Box::new(ScriptedPolicy::new(playbook, state)))
+    }
+
+    pub fn with_policy(policy: Box<dyn Policy>) -> Self {
+        TextCall { policy, now: Instant::now(), at_ms: 0, seq: 0, commands: Vec::new(), finished: false }
+    }
+
+    pub fn gym() -> Self {
+        Self::new(gym_playbook(), &[("gym_name", "Atos HQ")])
+    }
+
+    /// Feeds an input; returns the text the agent said in reaction.
+    pub fn input(&mut self, input: Input) -> String {
+        let actions = self.policy.handle(self.now, input);
+        self.absorb(actions)
+    }
+
+    pub fn absorb(&mut self, actions: Vec<Action>) -> String {
+        let mut said = Vec::new();
+        for action in actions {
+            match action {
+                Action::Say(command) => {
+                    if let SayCommand::Speak { text, .. } = &command {
+                        if !text.is_empty() {
+                            said.push(text.clone());
+                        }
+                    }
+                    self.commands.push(command);
+                }
+                Action::Finished => self.finished = true,
+                _ => {}
+            }
+        }
+        said.join(" ")
+    }
+
+    pub fn start(&mut self) -> String {
+        self.input(Input::CallStarted { at_ms: 0 })
+    }
+
+    /// The callee says `text` (a final transcript, one second of speech).
+    pub fn callee(&mut self, text: &str) -> String {
+        self.seq += 1;
+        self.at_ms += 3000;
+        self.now += Duration::from_secs(3);
+        let input = Input::Heard {
+            text: text.to_owned(),
+            utterance_seq: self.seq,
+            start_ms: self.at_ms - 1000,
+            end_ms: self.at_ms,
+            at_ms: self.at_ms,
+        };
+        self.input(input)
+    }
+
+    /// Lets `seconds` pass, firing timers on the way; returns what the agent said.
+    pub fn wait(&mut self, seconds: u64) -> String {
+        let until = self.now + Duration::from_secs(seconds);
+        let mut said = Vec::new();
+        while let Some(deadline) = self.policy.poll_timeout() {
+            if deadline > until {
+                break;
+            }
+            self.now = deadline.max(self.now);
+            let text = self.input(Input::Tick);
+            if !text.is_empty() {
+                said.push(text);
+            }
+            if self.policy.poll_timeout() == Some(deadline) {
+                break;
+            }
+        }
+        self.now = until;
+        said.join(" ")
+    }
+
+    pub fn field(&self, name: &str) -> (FieldStatus, Value) {
+        let field = self.policy.state().fields.get(name).cloned().unwrap_or_default();
+        (field.status, field.value)
+    }
+
+    pub fn hung_up(&self) -> bool {
+        self.commands.iter().any(|c| matches!(c, SayCommand::Hangup { .. }))
+    }
+}
+
+pub(crate) fn gym_playbook() -> Playbook {
+    PlaybookSet::built_in().unwrap().get("gym-dropin").unwrap().clone()
+}
+
+fn companion_playbook() -> Playbook {
+    PlaybookSet::built_in().unwrap().get("companion-checkin").unwrap().clone()
+}
+
+fn money(amount: f64) -> Value {
+    json!({ "amount": amount, "currency": "USD" })
+}
+
+#[test]
+fn full_gym_call_collects_every_field_with_evidence() {
+    let mut call = TextCall::gym();
+    assert_eq!(call.start(), "", "waits for the callee's greeting");
+    let intro = call.callee("atos jiu jitsu this is jen how can i help");
+    assert!(intro.contains("automated assistant calling on behalf of Open Mat Finder"), "{intro}");
+    assert!(intro.contains("Is this Atos HQ?"), "{intro}");
+    assert!(intro.ends_with("Do you allow drop-ins from visitors training at other gyms?"), "{intro}");
+    assert!(matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }), "the disclosure cannot be cut off");
+
+    let reply = call.callee("yeah we do");
+    assert!(reply.contains("How much is a drop-in class?"), "{reply}");
+    let reply = call.callee("twenty five dollars");
+    assert_eq!(reply, "So a drop-in is 25 dollars, is that right?");
+    let reply = call.callee("yep");
+    assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
+    let reply = call.callee("no there's no mat fee");
+    assert_eq!(reply, "And the mat fee is free.");
+    // a statement read-back: the next answer moves on
+    let reply = call.callee("right");
+    assert!(reply.contains("class schedule"), "{reply}");
+    let reply = call.callee("monday and wednesday six to seven thirty gi and open mat saturday at noon");
+    assert_eq!(reply, "I have gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon. Did I get that right?");
+    let reply = call.callee("yes that's right");
+    assert!(reply.contains("bringing a gi"), "{reply}");
+    let reply = call.callee("you need a gi and you have to sign a waiver");
+    assert_eq!(reply, "So for requirements: gi and waiver.");
+    let reply = call.callee("yep");
+    assert!(reply.contains("Anything else a visitor should know"), "{reply}");
+    let reply = call.callee("parking is around the back");
+    assert!(reply.contains("Thanks so much for your help"), "{reply}");
+    assert!(call.hung_up() && call.finished);
+
+    let result = call.policy.state().result();
+    assert_eq!(result.outcome, CallOutcome::Completed);
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, json!(true)));
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)));
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "waiver"])));
+    assert_eq!(call.field("other_info"), (FieldStatus::Known, json!("parking is around the back")));
+    let schedule = call.field("class_schedule").1;
+    assert_eq!(schedule.as_array().unwrap().len(), 3);
+    // provenance: the evidence is the callee's own words at that transcript index
+    let price = &result.fields["drop_in_price"];
+    let evidence = &price.evidence[0];
+    assert_eq!(result.transcript[evidence.turn].speaker, Speaker::Callee);
+    assert_eq!(result.transcript[evidence.turn].text, "twenty five dollars");
+    assert_eq!(evidence.text, "twenty five dollars");
+    assert!(price.confidence >= 0.95, "confirmed by the read-back");
+}
+
+fn to_price_question(call: &mut TextCall) {
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we do");
+}
+
+#[test]
+fn read_back_is_corrected_when_the_callee_says_it_is_wrong() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("twenty dollars"), "So a drop-in is 20 dollars, is that right?");
+    let reply = call.callee("no it's twenty five");
+    assert_eq!(reply, "Sorry about that. So a drop-in is 25 dollars, is that right?");
+    let reply = call.callee("yes");
+    assert!(reply.contains("mat fee"), "{reply}");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
+
+    // wrong, without the right value: ask again
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("fifteen");
+    let reply = call.callee("no that's not right");
+    assert_eq!(reply, "Sorry, my mistake. How much is a drop-in class?");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
+    assert_eq!(call.callee("thirty bucks"), "So a drop-in is 30 dollars, is that right?");
+}
+
+#[test]
+fn hold_waits_without_reprompting_then_resumes() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("hold on one sec"), "Sure, take your time.");
+    // longer than the silence timeout: still holding, no re-prompt
+    assert_eq!(call.wait(20), "");
+    let reply = call.callee("okay sorry about that");
+    assert_eq!(reply, "Thanks for waiting. How much is a drop-in class?");
+    assert_eq!(call.callee("it's twenty"), "So a drop-in is 20 dollars, is that right?");
+}
+
+#[test]
+fn repeat_says_the_last_turn_again() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let asked = call.policy.state().last_agent_text.clone();
+    assert_eq!(call.callee("sorry can you repeat that"), asked);
+    assert_eq!(call.callee("what"), asked);
+}
+
+#[test]
+fn no_drop_ins_marks_dependent_fields_not_applicable() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("atos good afternoon");
+    let reply = call.callee("no sorry we don't do drop ins");
+    assert!(reply.contains("Anything else a visitor should know"), "skips price, fee, schedule: {reply}");
+    for field in ["drop_in_price", "mat_fee", "class_schedule", "requirements"] {
+        assert_eq!(call.field(field).0, FieldStatus::NotApplicable, "{field}");
+    }
+    let reply = call.callee("nope that's it");
+    assert!(reply.contains("Thanks so much"), "{reply}");
+    let result = call.policy.state().result();
+    assert_eq!(result.outcome, CallOutcome::Completed);
+    assert_eq!(result.fields["drop_in_offered"].value, json!(false));
+}
+
+#[test]
+fn refusal_marks_the_field_refused_and_moves_on() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("i can't give out pricing over the phone");
+    assert_eq!(reply, "No problem. Is there a separate mat fee on top of that?");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Refused);
+}
+
+#[test]
+fn transfer_waits_and_greets_the_new_person() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("oh let me get the manager"), "Sure, thank you.");
+    assert_eq!(call.wait(15), "", "no re-prompt while the manager comes");
+    let reply = call.callee("hi this is mike the manager");
+    assert!(reply.starts_with("Hi! Hi, this is Sam, an automated assistant calling on behalf of Open Mat Finder."), "{reply}");
+    assert!(reply.ends_with("How much is a drop-in class?"), "{reply}");
+    assert_eq!(call.callee("twenty two dollars"), "So a drop-in is 22 dollars, is that right?");
+}
+
+#[test]
+fn silence_reprompts_then_ends_the_call() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let first = call.wait(12);
+    assert_eq!(first, "Hello, are you still there? How much is a drop-in class?");
+    let second = call.wait(12);
+    assert_eq!(second, "Hello, are you still there? How much is a drop-in class?");
+    assert!(!call.hung_up());
+    let last = call.wait(12);
+    assert!(last.contains("goodbye"), "{last}");
+    assert!(call.hung_up() && call.finished);
+    assert_eq!(call.policy.state().result().outcome, CallOutcome::LimitReached);
+}
+
+#[test]
+fn speaks_first_when_nobody_greets() {
+    let mut call = TextCall::gym();
+    call.start();
+    let intro = call.wait(4);
+    assert!(intro.contains("automated assistant"), "{intro}");
+}
+
+#[test]
+fn ivr_menu_sends_the_front_desk_digit() {
+    let mut call = TextCall::gym();
+    call.start();
+    let reply = call.callee("thank you for calling atos press one for billing press two for the front desk");
+    assert_eq!(reply, "");
+    assert_eq!(call.commands.last(), Some(&SayCommand::SendDigits { digits: "2".into() }));
+    let intro = call.callee("front desk this is amy");
+    assert!(intro.contains("automated assistant"), "{intro}");
+    assert!(call.policy.state().notes.iter().any(|n| n.contains("pressed 2")));
+}
+
+#[test]
+fn voicemail_greeting_leaves_a_message_or_hangs_up() {
+    let mut call = TextCall::gym();
+    call.start();
+    let said = call.callee("hi you've reached atos jiu jitsu we can't take your call please leave a message after the beep");
+    assert!(said.contains("automated assistant calling on behalf of Open Mat Finder about drop-in classes at Atos HQ"), "{said}");
+    assert!(matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }));
+    assert!(call.hung_up() && call.finished);
+    assert_eq!(call.policy.state().result().outcome, CallOutcome::Voicemail);
+
+    let mut playbook = gym_playbook();
+    playbook.voicemail = Voicemail::HangUp;
+    let mut call = TextCall::new(playbook, &[]);
+    call.start();
+    assert_eq!(call.callee("please leave a message after the tone"), "");
+    assert_eq!(call.commands, vec![SayCommand::Hangup { reason: "voicemail, hanging up".into() }]);
+}
+
+#[test]
+fn amd_machine_verdict_triggers_the_voicemail_behaviour() {
+    let mut call = TextCall::gym();
+    call.start();
+    let said = call.input(Input::Amd { answered_by: "machine_end_beep".into(), at_ms: 4000 });
+    assert!(said.contains("We'll try again another time"), "{said}");
+    assert!(call.hung_up());
+    // a human verdict changes nothing
+    let mut call = TextCall::gym();
+    call.start();
+    assert_eq!(call.input(Input::Amd { answered_by: "human".into(), at_ms: 1000 }), "");
+    assert!(!call.hung_up());
+}
+
+#[test]
+fn barge_in_keeps_only_what_was_heard() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello");
+    let last_id = match call.commands.last() {
+        Some(SayCommand::Speak { utterance_id, .. }) => utterance_id.clone(),
+        other => panic!("expected speech, got {other:?}"),
+    };
+    call.input(Input::BargeIn { utterance_id: last_id, heard_text: "Hi, this is Sam, an automated".into(), at_ms: 5000 });
+    let transcript = &call.policy.state().transcript;
+    let agent = transcript.iter().rfind(|t| t.speaker == Speaker::Agent).unwrap();
+    assert_eq!(agent.text, "Hi, this is Sam, an automated");
+    assert!(agent.interrupted);
+}
+
+#[test]
+fn max_turns_ends_the_call() {
+    let mut playbook = gym_playbook();
+    playbook.limits.max_turns = 4;
+    let mut call = TextCall::new(playbook, &[]);
+    call.start();
+    call.callee("hello");
+    call.callee("mm");
+    call.callee("uh");
+    let last = call.callee("hmm");
+    assert!(last.contains("Thanks so much"), "{last}");
+    assert_eq!(call.policy.state().result().outcome, CallOutcome::LimitReached);
+}
+
+#[test]
+fn answers_volunteered_ahead_are_not_asked_again() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hi atos");
+    let reply = call.callee("yeah drop ins are twenty bucks and the mat fee is five dollars");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(20.0)));
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(5.0)));
+    assert!(reply.contains("class schedule"), "goes straight to the schedule: {reply}");
+}
+
+#[test]
+fn companion_call_collects_mood_topics_and_flags_risk() {
+    let mut call = TextCall::new(companion_playbook(), &[("caller_org", "Sunny Days"), ("callee_name", "Margaret")]);
+    call.start();
+    let intro = call.callee("hello");
+    assert!(intro.contains("automated assistant calling on behalf of Sunny Days"), "{intro}");
+    assert!(intro.contains("How are you doing today, Margaret?"), "{intro}");
+    let reply = call.callee("oh about a four i haven't eaten since tuesday");
+    assert!(reply.starts_with("I'm really sorry to hear that."), "{reply}");
+    assert!(reply.contains("4 out of ten"), "{reply}");
+    call.callee("yes");
+    let reply = call.callee("my daughter hasn't called and my knee hurts");
+    assert!(reply.contains("family and health"), "{reply}");
+    let reply = call.callee("that's right");
+    assert!(reply.contains("Take care"), "{reply}");
+    let result = call.policy.state().result();
+    assert_eq!(result.outcome, CallOutcome::Completed);
+    assert_eq!(result.fields["mood"].value, json!(4));
+    assert_eq!(result.fields["topics"].value, json!(["family", "health"]));
+    let risk = &result.fields["risk"];
+    assert_eq!(risk.status, FieldStatus::Known);
+    assert_eq!(risk.value["flagged"], json!(true));
+    assert!(risk.value["escalation_note"].as_str().unwrap().contains("human should call them back"));
+    assert_eq!(result.transcript[risk.evidence[0].turn].text, "oh about a four i haven't eaten since tuesday");
+
+    // a calm call ends with the risk field known and clear
+    let mut call = TextCall::new(companion_playbook(), &[]);
+    call.start();
+    call.callee("hi");
+    call.callee("pretty good an eight");
+    call.callee("yes");
+    call.callee("the garden mostly");
+    call.callee("yes");
+    let result = call.policy.state().result();
+    assert_eq!(result.fields["risk"].value, json!({ "flagged": false }));
+    assert_eq!(result.fields["topics"].value, json!(["hobbies"]));
+}
