@@ -761,3 +761,15 @@ def test_values_schema_is_current_and_rejects_typos():
     for bad in (["--set", "mediaworker.kind=DaemonSet"], ["--set", "mediaWorker.kind=Deamonset"], ["--set", "gateway.port=http"]):
         res = helm("template", RELEASE, str(CHART), *bad)
         assert res.returncode != 0 and "schema" in res.stderr, bad
+
+
+def test_packaged_chart_carries_the_playbooks(tmp_path):
+    """`helm package` follows the playbooks symlink, so an installed .tgz has the same ConfigMap."""
+    out = helm("package", str(CHART), "--destination", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    (tgz,) = tmp_path.glob("gym-call-agent-*.tgz")
+    res = helm("template", RELEASE, str(tgz), "--namespace", NAMESPACE)
+    assert res.returncode == 0, res.stderr
+    packaged = [d for d in yaml.safe_load_all(res.stdout) if d and d["kind"] == "ConfigMap" and component(d) == "playbooks"]
+    from_dir = [d for d in by_kind(render(), "ConfigMap") if component(d) == "playbooks"]
+    assert packaged[0]["data"] == from_dir[0]["data"]
