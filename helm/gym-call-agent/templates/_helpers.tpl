@@ -128,7 +128,7 @@ Called with (dict "specs" $specs "extra" $extraEnv).
 startupProbe:
   httpGet: {path: /healthz, port: {{ .port }}}
   periodSeconds: 2
-  failureThreshold: 30
+  failureThreshold: {{ .root.Values.probes.startupFailureThreshold }}
 livenessProbe:
   httpGet: {path: /healthz, port: {{ .port }}}
   periodSeconds: {{ .root.Values.probes.periodSeconds }}
