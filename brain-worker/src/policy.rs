@@ -475,7 +475,7 @@ fn normalise_value(field: &playbook::FieldSpec, value: Value) -> Value {
     match (field.kind, &value) {
         (FieldType::Money, Value::Number(n)) => json!({ "amount": n.as_f64().unwrap_or(0.0), "currency": "USD" }),
         (FieldType::Money, Value::Object(map)) if map.get("amount").is_some_and(Value::is_number) => {
-            json!({ "amount": map["amount"], "currency": map.get("currency").and_then(Value::as_str).unwrap_or("USD") })
+            json!({ "amount": map["amount"].as_f64().unwrap_or(0.0), "currency": map.get("currency").and_then(Value::as_str).unwrap_or("USD") })
         }
         (FieldType::Money, Value::String(text)) => {
             let tokens = extract::text::tokenize(text);
