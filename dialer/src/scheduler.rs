@@ -126,6 +126,9 @@ pub enum DialFailure {
 pub enum Input {
     /// A new (or redelivered) request.
     Submit(DialJob),
+    /// A request whose call is already live (placed by a dialer that let go of it): it counts
+    /// against the caps until its end is reported.
+    Adopt(DialJob),
     /// A placed call ended.
     CallEnded { call_id: CallId, outcome: CallOutcome },
     /// Twilio refused to place the call asked for by the last `Dial`.
@@ -248,6 +251,15 @@ impl Scheduler {
                 if until > now {
                     self.wait(&call_id, until, WaitReason::Window, now);
                 }
+            }
+            Input::Adopt(spec) => {
+                if self.jobs.contains_key(&spec.call_id) {
+                    return;
+                }
+                *self.live_per_number.entry(spec.phone_number.clone()).or_insert(0) += 1;
+                self.live_total += 1;
+                let call_id = spec.call_id.clone();
+                self.jobs.insert(call_id, Job { spec, state: State::Live, transient_errors: 0, cancel_requested: false });
             }
             Input::CallEnded { call_id, outcome } => self.call_ended(now, call_id, outcome),
             Input::DialFailed { call_id, failure } => self.dial_failed(now, call_id, failure),

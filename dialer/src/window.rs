@@ -75,7 +75,13 @@ impl CallingWindow {
             }
         };
         let (open, close) = hours_part.split_once('-').ok_or_else(|| error("hours need a '-'"))?;
-        let parse_time = |t: &str| NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| error("hours must be HH:MM"));
+        let parse_time = |t: &str| {
+            if t == "24:00" {
+                // The end of the day.
+                return NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).ok_or_else(|| error("bad time"));
+            }
+            NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| error("hours must be HH:MM"))
+        };
         let (open, close) = (parse_time(open)?, parse_time(close)?);
         if open >= close {
             return Err(error("the window must open before it closes on the same day"));
@@ -151,6 +157,9 @@ mod tests {
         let window = CallingWindow::parse("Sat,Sun 10:30-12:00").unwrap();
         assert_eq!(window.days, [false, false, false, false, false, true, true]);
         assert_eq!(CallingWindow::parse("08:00-20:00").unwrap().days, [true; 7]);
+        let all_day = CallingWindow::parse("00:00-24:00").unwrap();
+        let late = DateTime::parse_from_rfc3339("2026-06-01T23:59:59.5Z").unwrap().with_timezone(&Utc);
+        assert!(all_day.is_open(chrono_tz::UTC, late));
         assert!(CallingWindow::parse("Mon-Fri 17:00-09:00").is_err());
         assert!(CallingWindow::parse("Funday 09:00-10:00").is_err());
         assert!(CallingWindow::parse("Mon 9-10").is_err());
