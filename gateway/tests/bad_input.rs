@@ -92,13 +92,14 @@ async fn bad_websocket_input_is_counted_and_other_calls_lose_nothing() {
     assert!(good.received_audio == sent, "good call's echo differs ({} of {} bytes)", good.received_audio.len(), sent.len());
     assert_eq!(good.marks.len(), 200);
     wait_for(&worker, "both streams stopped", |log| log.values().filter(|s| s.stop_reason.is_some()).count() == 2).await;
-    let log = worker.lock().unwrap();
-    let good_seen = log.get(&good.stream_sid).expect("good stream at worker");
-    assert_eq!(good_seen.sequences, (1..=200).collect::<Vec<u32>>());
-    // The bad socket's one valid frame reached its worker, and its stream was stopped.
-    let bad_seen = log.get("MZbad00000000000000000000000000000").expect("bad stream at worker");
-    assert_eq!(bad_seen.sequences, vec![3]);
-    assert_eq!(bad_seen.stop_reason.as_deref(), Some("protocol_error"));
-    drop(log);
+    {
+        let log = worker.lock().unwrap();
+        let good_seen = log.get(&good.stream_sid).expect("good stream at worker");
+        assert_eq!(good_seen.sequences, (1..=200).collect::<Vec<u32>>());
+        // The bad socket's one valid frame reached its worker, and its stream was stopped.
+        let bad_seen = log.get("MZbad00000000000000000000000000000").expect("bad stream at worker");
+        assert_eq!(bad_seen.sequences, vec![3]);
+        assert_eq!(bad_seen.stop_reason.as_deref(), Some("protocol_error"));
+    }
     harness.gateway.stop().await;
 }

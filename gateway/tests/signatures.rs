@@ -31,7 +31,10 @@ async fn post_with_header(harness: &Harness, path_and_query: &str, params: &Form
 fn upgrade_status(result: Result<impl Sized, SimError>) -> u16 {
     match result {
         Ok(_) => 101,
-        Err(SimError::WebSocket(tungstenite::Error::Http(response))) => response.status().as_u16(),
+        Err(SimError::WebSocket(error)) => match *error {
+            tungstenite::Error::Http(response) => response.status().as_u16(),
+            other => panic!("unexpected upgrade error: {other}"),
+        },
         Err(other) => panic!("unexpected upgrade error: {other}"),
     }
 }

@@ -124,11 +124,17 @@ pub enum SimError {
     #[error("twiml: {0}")]
     Twiml(#[from] TwimlReadError),
     #[error("websocket: {0}")]
-    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    WebSocket(Box<tokio_tungstenite::tungstenite::Error>),
     #[error("bad url {0}")]
     Url(String),
     #[error("wav: {0}")]
     Wav(#[from] hound::Error),
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for SimError {
+    fn from(error: tokio_tungstenite::tungstenite::Error) -> Self {
+        SimError::WebSocket(Box::new(error))
+    }
 }
 
 /// `url` with its scheme and authority replaced by `addr` (plain http / ws) when `addr` is set.
