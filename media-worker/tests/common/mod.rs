@@ -116,7 +116,9 @@ pub fn test_providers(ms_per_char: u64) -> speech::Providers {
 
 /// Answers `brain.assign` as brain `brain-1` and collects every `brain.heard.*` message.
 pub struct FakeBrain {
-    pub heard: mpsc::UnboundedReceiver<Heard>,
+    heard: mpsc::UnboundedReceiver<Heard>,
+    /// Received and not yet matched by `wait_for`, in arrival order.
+    backlog: VecDeque<Heard>,
     bus: Bus,
 }
 
@@ -143,20 +145,32 @@ impl FakeBrain {
                 }
             }
         });
-        FakeBrain { heard, bus: bus.clone() }
+        FakeBrain { heard, backlog: VecDeque::new(), bus: bus.clone() }
     }
 
-    /// The next heard event matching `filter`, skipping others; panics after `timeout`.
+    /// The first heard event not yet taken that matches `filter` (others stay for later
+    /// calls); panics after `timeout`.
     pub async fn wait_for(&mut self, timeout: Duration, filter: impl Fn(&HeardEvent) -> bool) -> Heard {
+        if let Some(index) = self.backlog.iter().position(|h| filter(&h.event)) {
+            return self.backlog.remove(index).unwrap();
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.heard.recv()).await {
                 Ok(Some(heard)) if filter(&heard.event) => return heard,
-                Ok(Some(_)) => continue,
+                Ok(Some(heard)) => self.backlog.push_back(heard),
                 Ok(None) => panic!("brain.heard subscription closed"),
                 Err(_) => panic!("no matching brain.heard event within {timeout:?}"),
             }
         }
+    }
+
+    /// Every event received and not taken by `wait_for` so far.
+    pub fn pending(&mut self) -> Vec<Heard> {
+        while let Ok(heard) = self.heard.try_recv() {
+            self.backlog.push_back(heard);
+        }
+        self.backlog.iter().cloned().collect()
     }
 
     pub async fn say(&self, call_id: &CallId, command: SayCommand) {
@@ -189,13 +203,14 @@ pub fn spoken(text: &str) -> Vec<u8> {
     out
 }
 
-/// Media time (ms) of the first 20 ms frame of `mulaw` loud enough to be speech (RMS over 500).
+/// Media time (ms) of the first 20 ms frame of `mulaw` with sound in it (RMS over 100, about
+/// -50 dBFS: the quiet start of a fricative counts as the onset).
 pub fn speech_onset_ms(mulaw: &[u8]) -> u64 {
     let frame = mulaw
         .chunks(160)
         .position(|chunk| {
             let sum: f64 = chunk.iter().map(|&c| (protocol::mulaw::decode(c) as f64).powi(2)).sum();
-            (sum / chunk.len() as f64).sqrt() > 500.0
+            (sum / chunk.len() as f64).sqrt() > 100.0
         })
         .expect("the audio holds speech");
     frame as u64 * 20
