@@ -5,9 +5,104 @@
 //! - [`conversation`]: the sans-I/O conversation state machine and its serialisable state.
 //! - [`scripted`], [`policy`]: the scripted and LLM policies behind the [`policy::Policy`] trait.
 //! - [`llm`]: the OpenAI-compatible streaming client.
+//! - [`call`]: the per-call actor (and how another brain takes over a call); [`worker`]: the
+//!   `brain.assign` loop. [`start`] wires them on a [`bus::Bus`].
 
+pub mod call;
+pub mod config;
 pub mod conversation;
 pub mod extract;
 pub mod llm;
 pub mod policy;
 pub mod scripted;
+pub mod worker;
+
+pub use config::{Config, ConfigError, LlmConfig, PolicyKind, ENV_VARS};
+
+use actix::prelude::*;
+use call::{Shared, Stats};
+use playbook::PlaybookSet;
+use protocol::subjects;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use worker::{BrainWorker, KillAll, StopAccepting};
+
+/// Why the brain worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrainError {
+    #[error("bus: {0}")]
+    Bus(#[from] bus::BusError),
+    #[error("playbooks: {0}")]
+    Playbook(#[from] playbook::PlaybookError),
+    #[error("llm client: {0}")]
+    Llm(#[from] llm::LlmError),
+}
+
+/// A running brain worker.
+pub struct RunningBrain {
+    worker_id: String,
+    worker: Addr<BrainWorker>,
+    shared: Arc<Shared>,
+}
+
+impl RunningBrain {
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Calls running now.
+    pub fn active_calls(&self) -> u64 {
+        self.shared.stats.active_calls.load(Ordering::Relaxed)
+    }
+
+    /// Counters of this worker.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Stops taking calls, lets running calls finish for up to `grace`, then returns (calls
+    /// still running keep their state in KV `convo`, so another brain can continue them).
+    pub async fn stop(self, grace: Duration) {
+        self.worker.do_send(StopAccepting);
+        let deadline = Instant::now() + grace;
+        while self.active_calls() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.shared.bus.flush().await;
+    }
+
+    /// Stops everything at once without publishing anything, as a crash would.
+    pub fn kill(&self) {
+        self.worker.do_send(KillAll);
+    }
+}
+
+/// Starts a brain worker on `bus`: loads the playbooks, makes sure the `RESULTS` stream and the
+/// `convo` / `calls` buckets exist, and answers `brain.assign` in queue group `brain`.
+/// Must run inside an actix system.
+pub async fn start(config: Config, bus: bus::Bus) -> Result<RunningBrain, BrainError> {
+    let playbooks = PlaybookSet::load_dir(&config.playbooks_dir)?;
+    let default_playbook = playbooks.get(playbook::DEFAULT_PLAYBOOK)?.clone();
+    bus.ensure_stream(subjects::RESULTS_STREAM, &[subjects::RESULTS_ALL], bus::Retention::Limits).await?;
+    let convo = bus.kv(subjects::KV_CONVO).await?;
+    let calls = bus.kv(subjects::KV_CALLS).await?;
+    let llm = match (&config.policy, &config.llm) {
+        (PolicyKind::Llm, Some(llm)) => Some(llm::LlmClient::new(&llm.base_url, llm.api_key.clone(), llm.timeout)?),
+        _ => None,
+    };
+    let assign = bus.queue_subscribe(subjects::BRAIN_ASSIGN, subjects::BRAIN_QUEUE_GROUP).await?;
+    bus.flush().await?;
+    let shared = Arc::new(Shared {
+        bus,
+        worker_id: config.worker_id.clone(),
+        llm,
+        convo,
+        calls,
+        stats: Stats::default(),
+    });
+    tracing::info!(worker_id = %config.worker_id, playbooks = ?playbooks.ids(), policy = ?config.policy, "brain worker started");
+    let worker_id = config.worker_id.clone();
+    let worker = BrainWorker::new(config, shared.clone(), Arc::new(playbooks), default_playbook, assign).start();
+    Ok(RunningBrain { worker_id, worker, shared })
+}

@@ -65,6 +65,12 @@ pub fn brain_heard(call_id: &CallId) -> Result<String, SubjectError> {
     Ok(format!("brain.heard.{}", token(call_id.as_str())?))
 }
 
+/// `brain.ping.<callId>`: media worker -> the brain running the call, liveness ping
+/// (request/reply; no responders means the brain is gone and the call must be re-assigned).
+pub fn brain_ping(call_id: &CallId) -> Result<String, SubjectError> {
+    Ok(format!("brain.ping.{}", token(call_id.as_str())?))
+}
+
 /// `media.say.<callId>`: brain -> media worker.
 pub fn media_say(call_id: &CallId) -> Result<String, SubjectError> {
     Ok(format!("media.say.{}", token(call_id.as_str())?))
@@ -106,6 +112,7 @@ mod tests {
         assert_eq!(media_in(&sid).unwrap(), "media.in.MZ0123");
         assert_eq!(media_out(&sid).unwrap(), "media.out.MZ0123");
         assert_eq!(brain_heard(&call).unwrap(), "brain.heard.c_abc");
+        assert_eq!(brain_ping(&call).unwrap(), "brain.ping.c_abc");
         assert_eq!(media_say(&call).unwrap(), "media.say.c_abc");
         assert_eq!(results(&call).unwrap(), "results.c_abc");
         assert_eq!(call_events(&call).unwrap(), "calls.events.c_abc");
