@@ -2,11 +2,12 @@
 //! on that audio, DTMF tones by ear), waits for the agent to finish, and answers with synthesized
 //! speech fed back as the callee's 20 ms frames.
 //!
-//! Driven frame by frame on media time by the simulator: [`PersonaVoice::on_agent_audio`] for
-//! every played frame of agent audio, [`PersonaVoice::next_frame`] for every callee frame to send.
+//! Driven frame by frame on media time by the simulator: [`PersonaVoice::hear_agent_frame`] for
+//! every played frame of agent audio, [`PersonaVoice::fill_frame`] for every callee frame to send.
 //! Speech-to-text and synthesis run beside it through channels, so a frame call never blocks.
 
 use super::dtmf::DtmfListener;
+use crate::twilio::audio::{CalleeAudio, FRAME_BYTES};
 use super::{PersonaAction, Responder};
 use bytes::Bytes;
 use protocol::mulaw;
@@ -106,7 +107,7 @@ impl PersonaVoice {
     }
 
     /// One frame of agent audio, played at media time `at_ms`.
-    pub fn on_agent_audio(&mut self, at_ms: u64, frame: &[u8]) {
+    pub fn hear_agent_frame(&mut self, at_ms: u64, frame: &[u8]) {
         self.now_ms = self.now_ms.max(at_ms);
         self.pcm.clear();
         mulaw::decode_into(frame, &mut self.pcm);
@@ -137,7 +138,7 @@ impl PersonaVoice {
 
     /// The callee frame to send at media time `at_ms`, written into `out` (160 μ-law bytes).
     /// Returns false once the persona has hung up.
-    pub fn next_frame(&mut self, at_ms: u64, out: &mut [u8]) -> bool {
+    pub fn fill_frame(&mut self, at_ms: u64, out: &mut [u8]) -> bool {
         self.now_ms = self.now_ms.max(at_ms);
         if !self.answered {
             self.answered = true;
@@ -219,6 +220,19 @@ impl PersonaVoice {
             }
             Some(PersonaAction::Hangup) => self.hangup_requested = true,
             None => {}
+        }
+    }
+}
+
+impl CalleeAudio for PersonaVoice {
+    fn next_frame(&mut self, media_time_ms: u64) -> Option<[u8; FRAME_BYTES]> {
+        let mut frame = [mulaw::SILENCE; FRAME_BYTES];
+        self.fill_frame(media_time_ms, &mut frame).then_some(frame)
+    }
+
+    fn on_agent_audio(&mut self, media_time_ms: u64, audio: &[u8]) {
+        for (index, frame) in audio.chunks(FRAME_BYTES).enumerate() {
+            self.hear_agent_frame(media_time_ms + index as u64 * 20, frame);
         }
     }
 }
