@@ -58,7 +58,7 @@ impl Recording {
         let start = (play_at_ms * SAMPLES_PER_MS).max(self.written_samples);
         let end_of_queue = self.agent_base_sample + self.agent.len() as u64;
         if start > end_of_queue {
-            self.agent.extend(std::iter::repeat(0).take((start - end_of_queue) as usize));
+            self.agent.extend(std::iter::repeat_n(0, (start - end_of_queue) as usize));
         } else {
             self.agent.truncate((start - self.agent_base_sample) as usize);
         }

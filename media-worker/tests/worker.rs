@@ -13,8 +13,18 @@ use protocol::media::StreamEvent;
 use protocol::CallId;
 
 async fn worker(nats: &testkit::NatsServer, id: &str, providers: speech::Providers) -> (bus::Bus, media_worker::RunningWorker) {
+    worker_with(nats, id, providers, |_| {}).await
+}
+
+async fn worker_with(
+    nats: &testkit::NatsServer,
+    id: &str,
+    providers: speech::Providers,
+    adjust: impl FnOnce(&mut Config),
+) -> (bus::Bus, media_worker::RunningWorker) {
     let bus = bus::Bus::connect(&nats.url(), id).await.unwrap();
-    let config = Config::for_tests(&nats.url(), id);
+    let mut config = Config::for_tests(&nats.url(), id);
+    adjust(&mut config);
     let worker = media_worker::start(config, bus.clone(), providers).await.unwrap();
     (bus, worker)
 }
@@ -52,7 +62,7 @@ async fn callee_sentences_come_out_as_transcripts_in_order() {
     assert_eq!(one.call_id, CallId::from("c_hear"));
     assert!(text1.starts_with("utterance 1"), "{text1}");
     // utterance times are media times of the callee's audio
-    assert!(start1 >= 500 && start1 <= 900, "first utterance starts at {start1} ms");
+    assert!((500..=900).contains(&start1), "first utterance starts at {start1} ms");
     assert!(end1 > start1 + first_ms / 2 && end1 <= 600 + first_ms + 100, "first ends at {end1} ms");
     assert!(start2 + 300 >= second_start_ms && start2 <= second_start_ms + 300, "second starts at {start2} ms");
 
@@ -61,9 +71,11 @@ async fn callee_sentences_come_out_as_transcripts_in_order() {
 }
 
 #[actix_rt::test]
-async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark() {
+async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark_and_is_recorded() {
     let nats = testkit::NatsServer::start().await.unwrap();
-    let (bus, worker) = worker(&nats, "w1", test_providers(40)).await;
+    let recordings = tempfile::tempdir().unwrap();
+    let dir = recordings.path().to_path_buf();
+    let (bus, worker) = worker_with(&nats, "w1", test_providers(40), |c| c.recordings_dir = Some(dir)).await;
     let mut brain = FakeBrain::start(&bus).await;
     assign(&bus, "c_say", "MZsay").await.unwrap();
     let leg = FakeLeg::start(&bus, "MZsay", silence(0), 4000).await;
@@ -97,6 +109,21 @@ async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark() {
     assert!(mark_index > last_audio, "the mark comes after all of the utterance's audio");
     // paced: never more than a few hundred ms queued at Twilio
     assert!(events.max_queued_ms <= 400, "queued {} ms ahead", events.max_queued_ms);
+
+    // the recording: stereo, callee left (silence here), the agent's tone right, and the transcript
+    brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::CallEnded { .. })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut wav = hound::WavReader::open(recordings.path().join("c_say.wav")).unwrap();
+    assert_eq!((wav.spec().channels, wav.spec().sample_rate), (2, 8000));
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    assert_eq!(samples.len() as u64 / 2 / 8, 4000, "one stereo sample per 1/8 ms of the 4 s call");
+    let right_loud = samples.chunks(2).filter(|pair| pair[1].abs() > 3000).count() as u64 / 8;
+    let left_loud = samples.chunks(2).filter(|pair| pair[0].abs() > 3000).count();
+    assert!(right_loud > expected_ms / 2, "agent audio on the right: {right_loud} ms");
+    assert_eq!(left_loud, 0, "the silent callee on the left");
+    let transcript = std::fs::read_to_string(recordings.path().join("c_say.txt")).unwrap();
+    assert!(transcript.contains("agent: Hi, I'm an automated assistant."), "{transcript}");
+    assert!(transcript.contains("agent: Do you offer drop-ins?"), "{transcript}");
     worker.stop().await;
 }
 
