@@ -10,19 +10,49 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-/// Phrases (questions, field descriptions, answer patterns with `{class}` slots) plus loose words.
+/// Phrases (questions, field descriptions, answer patterns with `{class}` slots), loose words,
+/// and subjects (the things a caller talks about: "day pass", "yoga class") that fill `{subject}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Vocabulary {
     pub phrases: Vec<String>,
     pub words: BTreeSet<String>,
+    pub subjects: Vec<String>,
 }
 
 /// Slot classes a phrase may use, e.g. `"it is {price} a month"`.
-pub const SLOT_CLASSES: &[&str] = &["number", "price", "time", "day", "duration"];
+pub const SLOT_CLASSES: &[&str] = &["number", "price", "time", "day", "duration", "subject"];
+
+/// What gyms sell and schedule, filling `{subject}` slots; a playbook adds its own with
+/// [`Vocabulary::with_subjects`] (from its field names and descriptions).
+const GYM_SUBJECTS: &[&str] = &[
+    "membership", "monthly membership", "annual membership", "basic membership", "premium membership",
+    "family membership", "student membership", "basic plan", "premium plan", "family plan",
+    "student plan", "day pass", "week pass", "class pass", "ten class pass", "drop in",
+    "sign up fee", "enrollment fee", "trial", "free trial", "trial class", "first class",
+    "personal training", "group class", "group classes", "kids class", "kids classes",
+    "beginner class", "beginners class", "advanced class", "yoga class", "spin class",
+    "boxing class", "jiu jitsu class", "open mat", "the gym", "the front desk", "showers",
+    "lockers", "towels", "sauna", "parking", "contract", "cancellation",
+];
 
 /// Generic things a caller answering a gym's front desk says: answer patterns with class slots,
 /// not sentences with their values filled in.
 const GYM_PATTERNS: &[&str] = &[
+    "the {subject} is {price}",
+    "the {subject} costs {price}",
+    "{subject} is {price} a month",
+    "{subject} is {price}",
+    "the {subject} is on {day} at {time}",
+    "{subject} is on {day}",
+    "{subject} are on {day}",
+    "the {subject} starts at {time}",
+    "{subject} is included",
+    "{subject} are included",
+    "{subject} is free",
+    "we have {subject}",
+    "we don't have {subject}",
+    "you can get {subject}",
+    "there is {subject}",
     "{price}",
     "{price} a month",
     "{price} per month",
@@ -101,7 +131,7 @@ const GYM_WORDS: &[&str] = &[
     "evenings", "night", "tonight", "today", "tomorrow", "week", "weekend", "weekends",
     "weekdays", "holiday", "holidays", "personal", "trainer", "training", "coach", "instructor",
     "yoga", "pilates", "spin", "boxing", "kickboxing", "jiu", "jitsu", "gi", "nogi", "wrestling",
-    "judo", "karate", "crossfit", "zumba", "hiit", "sauna", "pool", "showers", "lockers",
+    "crossfit", "zumba", "hiit", "sauna", "pool", "showers", "lockers",
     "towel", "towels", "parking", "shoes", "water", "bottle", "sign", "up", "drop", "in", "pass",
     "day", "rent", "bring", "need", "have", "has", "with", "without", "and", "or", "but", "the",
     "a", "an", "of", "for", "to", "at", "on", "is", "are", "it", "it's", "that", "that's",
@@ -289,6 +319,14 @@ fn class_members() -> HashMap<&'static str, Vec<String>> {
     members
 }
 
+fn subject_members(subjects: &[String]) -> Vec<String> {
+    let mut members: Vec<String> = GYM_SUBJECTS.iter().map(|subject| subject.to_string()).collect();
+    members.extend(subjects.iter().map(|subject| normalize(subject).join(" ")).filter(|subject| !subject.is_empty()));
+    members.sort();
+    members.dedup();
+    members
+}
+
 impl Vocabulary {
     pub fn new() -> Vocabulary {
         Vocabulary::default()
@@ -325,10 +363,21 @@ impl Vocabulary {
         self
     }
 
+    /// Add subjects (things the caller talks about, e.g. a playbook field's noun phrase).
+    pub fn with_subjects<I, S>(mut self, subjects: I) -> Vocabulary
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.subjects.extend(subjects.into_iter().map(Into::into));
+        self
+    }
+
     /// Merge another vocabulary into this one.
     pub fn merge(mut self, other: &Vocabulary) -> Vocabulary {
         self.phrases.extend(other.phrases.iter().cloned());
         self.words.extend(other.words.iter().cloned());
+        self.subjects.extend(other.subjects.iter().cloned());
         self
     }
 
@@ -341,7 +390,8 @@ impl Vocabulary {
     /// [`Vocabulary::training_sentences`] with the count each contributes: a phrase's expansions
     /// share one phrase's weight.
     pub fn weighted_training_sentences(&self) -> Vec<(Vec<String>, f64)> {
-        let members = class_members();
+        let mut members = class_members();
+        members.insert("subject", subject_members(&self.subjects));
         let mut sentences = Vec::new();
         for phrase in &self.phrases {
             let pieces = split_slots(phrase);
@@ -424,7 +474,7 @@ const SENTENCE_START: &str = "<s>";
 const SENTENCE_END: &str = "</s>";
 /// Total count each phrase contributes, spread over its slot expansions, so a pattern with a
 /// slot of 900 prices weighs no more than a plain phrase.
-const PHRASE_WEIGHT: f64 = 4.0;
+const PHRASE_WEIGHT: f64 = 6.0;
 /// Count each loose word gets as a unigram.
 const LOOSE_WORD_COUNT: f64 = 1.0;
 

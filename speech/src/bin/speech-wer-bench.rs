@@ -1,7 +1,7 @@
 //! Bench: embedded STT word error rate and decode time per utterance on the repository's
 //! sentence set (flite -> 8 kHz mu-law -> PocketSphinx).
 //!
-//! Usage: `speech-wer-bench [--rate 16k|8k] [--arg -lw 10]... [--general]`
+//! Usage: `speech-wer-bench [--rate 16k-mirror|16k|8k] [--arg -lw 10]... [--general]`
 //! `--general` decodes with the stock general English model (`en-us.lm.bin`, full dictionary)
 //! instead of the generated vocabulary model, for comparison.
 
@@ -22,7 +22,8 @@ fn main() -> anyhow::Result<()> {
             "--rate" => match arguments.next().as_deref() {
                 Some("8k") => config.input_rate = SphinxInputRate::Native8k,
                 Some("16k") => config.input_rate = SphinxInputRate::Upsampled16k,
-                other => anyhow::bail!("--rate takes 8k or 16k, got {other:?}"),
+                Some("16k-mirror") => config.input_rate = SphinxInputRate::Mirrored16k,
+                other => anyhow::bail!("--rate takes 8k, 16k or 16k-mirror, got {other:?}"),
             },
             "--arg" => {
                 let name = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a name"))?;
