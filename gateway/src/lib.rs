@@ -32,12 +32,15 @@ pub const STREAM_PATH: &str = "/v1/twilio/stream";
 pub const STATUS_PATH: &str = "/v1/twilio/status";
 /// Async answering-machine-detection callbacks (handled like status callbacks).
 pub const AMD_PATH: &str = "/v1/twilio/amd";
+/// Where Twilio goes (`<Redirect>`) once the stream's WebSocket has closed.
+pub const AFTER_STREAM_PATH: &str = "/v1/twilio/after-stream";
 
 /// Registers every route on an app (the REST API through [`rest::configure`]).
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
     cfg.route(VOICE_PATH, web::post().to(twilio_http::voice_webhook))
         .route(STATUS_PATH, web::post().to(twilio_http::status_callback))
         .route(AMD_PATH, web::post().to(twilio_http::status_callback))
+        .route(AFTER_STREAM_PATH, web::post().to(twilio_http::after_stream))
         .route(STREAM_PATH, web::get().to(stream::stream_upgrade))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
@@ -64,21 +67,27 @@ impl RunningGateway {
         &self.state
     }
 
-    /// Graceful stop: refuse new connections, let live streams finish within the grace period,
-    /// then close the rest (Twilio then plays the TwiML after `<Connect>`), then stop.
+    /// Graceful stop: readiness turns false (the load balancer stops sending new calls), live
+    /// streams get the grace period to finish, the rest are closed (Twilio then follows the
+    /// after-stream redirect, which this gateway still answers for a moment), then the server stops.
     pub async fn stop(self) {
         let grace = self.state.config.shutdown_grace;
         self.state.begin_draining();
-        self.handle.pause().await;
         let deadline = Instant::now() + grace;
-        while self.state.metrics.active_streams.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        while self.active_streams() > 0 && Instant::now() < deadline {
             actix_rt::time::sleep(Duration::from_millis(50)).await;
         }
-        let open = self.state.metrics.active_streams.load(Ordering::Relaxed);
+        let open = self.active_streams();
         if open > 0 {
             tracing::warn!(open, "grace period over, closing live streams");
+            self.state.close_all_streams();
+            let closing_deadline = Instant::now() + Duration::from_secs(2);
+            while self.active_streams() > 0 && Instant::now() < closing_deadline {
+                actix_rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Twilio requests the after-stream redirect right after the socket closes.
+            actix_rt::time::sleep(AFTER_STREAM_LINGER).await;
         }
-        self.state.close_all_streams();
         self.handle.stop(true).await;
         match self.server_task.await {
             Ok(Ok(())) => tracing::info!("gateway stopped"),
@@ -86,7 +95,14 @@ impl RunningGateway {
             Err(error) => tracing::warn!(%error, "gateway server task failed"),
         }
     }
+
+    fn active_streams(&self) -> i64 {
+        self.state.metrics.active_streams.load(Ordering::Relaxed)
+    }
 }
+
+/// How long a stopping gateway keeps answering after it closed live streams.
+const AFTER_STREAM_LINGER: Duration = Duration::from_millis(1000);
 
 /// Binds `config.listen_addr` and serves in the current actix System.
 pub async fn start(config: Config, bus: Bus) -> Result<RunningGateway, GatewayError> {

@@ -12,6 +12,15 @@ use tokio::sync::watch;
 /// Most inbound calls remembered (CallSid -> CallId) for their later callbacks.
 const INBOUND_CALLS_REMEMBERED: usize = 10_000;
 
+/// How a stream ended, which decides the TwiML Twilio runs after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamOutcome {
+    /// The agent finished the call: hang up without a word.
+    HungUp,
+    /// Anything else (no worker, shutdown, broken stream): apologise, then hang up.
+    Failed,
+}
+
 /// What every handler can reach.
 pub struct AppState {
     pub config: Arc<Config>,
@@ -20,6 +29,8 @@ pub struct AppState {
     /// Inbound calls this gateway created, so a repeated webhook or a status callback without
     /// `call_id` finds the same call.
     inbound_calls: Mutex<HashMap<CallSid, CallId>>,
+    /// How recent streams ended, by call (read by the after-stream redirect).
+    stream_outcomes: Mutex<HashMap<CallId, StreamOutcome>>,
     draining: AtomicBool,
     /// Flips to true when live streams must close (end of the grace period).
     close_streams: watch::Sender<bool>,
@@ -32,8 +43,29 @@ impl AppState {
             bus,
             metrics: Arc::new(Metrics::new()),
             inbound_calls: Mutex::new(HashMap::new()),
+            stream_outcomes: Mutex::new(HashMap::new()),
             draining: AtomicBool::new(false),
             close_streams: watch::channel(false).0,
+        }
+    }
+
+    /// Records how a call's stream ended.
+    pub fn record_stream_outcome(&self, call_id: &CallId, outcome: StreamOutcome) {
+        let mut outcomes = match self.stream_outcomes.lock() {
+            Ok(outcomes) => outcomes,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if outcomes.len() >= INBOUND_CALLS_REMEMBERED {
+            outcomes.clear();
+        }
+        outcomes.insert(call_id.clone(), outcome);
+    }
+
+    /// Takes how a call's stream ended (None when this gateway did not see it end).
+    pub fn take_stream_outcome(&self, call_id: &CallId) -> Option<StreamOutcome> {
+        match self.stream_outcomes.lock() {
+            Ok(mut outcomes) => outcomes.remove(call_id),
+            Err(poisoned) => poisoned.into_inner().remove(call_id),
         }
     }
 

@@ -6,7 +6,7 @@
 //! `media.out.<streamSid>` carries audio, marks, clears and hang-ups, written back as Twilio JSON.
 //! Bad input is counted by kind on `/metrics` and logged; it never ends another call.
 
-use crate::state::AppState;
+use crate::state::{AppState, StreamOutcome};
 use crate::twilio_http::{publish_call_event, SIGNATURE_HEADER};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
@@ -157,6 +157,8 @@ impl StreamTask {
                 StreamExit::SocketClosed | StreamExit::NotAssigned => "socket_closed",
             };
             self.publish_event(&live.media_in_subject, &StreamEvent::Stop { reason: reason.to_owned() }).await;
+            let outcome = if exit == StreamExit::HungUp { StreamOutcome::HungUp } else { StreamOutcome::Failed };
+            self.state.record_stream_outcome(&live.call_id, outcome);
             tracing::info!(call_id = %live.call_id, stream_sid = %live.stream_sid, ?exit, "media stream ended");
             if exit == StreamExit::Shutdown {
                 publish_call_event(&self.state, &live.call_id, "stream_closed", "gateway shutting down".into()).await;
@@ -354,6 +356,7 @@ impl StreamTask {
             None => {
                 state.metrics.inc(&state.metrics.assignment_failures);
                 tracing::error!(%call_id, stream_sid = %start.stream_sid, "no media worker took the stream");
+                state.record_stream_outcome(&call_id, StreamOutcome::Failed);
                 publish_call_event(&state, &call_id, "failed", "no media worker available".into()).await;
                 Step::End(StreamExit::NotAssigned)
             }

@@ -3,7 +3,7 @@
 //! URL built from `PUBLIC_BASE_URL`, never from the Host header.
 
 use crate::error::HttpError;
-use crate::state::AppState;
+use crate::state::{AppState, StreamOutcome};
 use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::calls::{CallEvent, TwilioStatusEvent};
 use protocol::twilio::signature::{validate_request, SignedBody};
@@ -102,10 +102,26 @@ pub async fn voice_webhook(req: HttpRequest, body: web::Bytes, state: web::Data<
         publish_call_event(&state, &call_id, "inbound_call", format!("call_sid={} playbook={playbook}", hook.call_sid)).await;
     }
     let stream_url = state.config.stream_url();
+    let after_stream_url = state.config.public_url(crate::AFTER_STREAM_PATH, &format!("call_id={call_id}"));
     let twiml = Twiml::new()
         .connect_stream(&stream_url, &[("call_id", call_id.as_str()), ("playbook", &playbook), ("direction", direction)])
-        .say(APOLOGY)
-        .hangup();
+        .redirect(&after_stream_url);
+    Ok(twiml_response(twiml))
+}
+
+/// `POST /v1/twilio/after-stream`: Twilio comes here once the stream's WebSocket closed. A call
+/// the agent hung up ends silently; any other end (no worker, shutdown, a stream this gateway did
+/// not see end) gets the apology first.
+pub async fn after_stream(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let params = FormParams::parse(&body);
+    check_signature(&req, &state, &params)?;
+    let outcome = query_param(&req, "call_id")
+        .filter(|id| CallId::is_subject_safe(id))
+        .and_then(|id| state.take_stream_outcome(&CallId::from(id)));
+    let twiml = match outcome {
+        Some(StreamOutcome::HungUp) => Twiml::new().hangup(),
+        Some(StreamOutcome::Failed) | None => Twiml::new().say(APOLOGY).hangup(),
+    };
     Ok(twiml_response(twiml))
 }
 

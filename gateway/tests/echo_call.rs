@@ -105,3 +105,21 @@ async fn stream_without_a_worker_is_closed_with_the_apology_and_recorded() {
     assert_eq!(event.kind, "failed");
     harness.gateway.stop().await;
 }
+
+#[actix_rt::test]
+async fn worker_hangup_closes_the_stream_and_ends_the_call_without_apology() {
+    let harness = Harness::start().await;
+    let worker = spawn_echo_worker(harness.bus.clone(), "echo-1").await;
+    let mut options = harness.call_options("c_hangup1");
+    options.voice_url = format!("{}&playbook={HANGUP_PLAYBOOK}", options.voice_url);
+    options.time_scale = 0.1;
+    let mut audio = FramesAudio::new(test_frames(100));
+    let report = place_call(&options, &mut audio, None).await.expect("call runs");
+    assert_eq!(report.closed_by_server, Some(1000), "hang-up closes the socket normally");
+    assert!(report.said_after_stream.is_empty(), "no apology after a hang-up: {:?}", report.said_after_stream);
+    assert!(report.frames_sent < 100, "the call ended early");
+    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    let reason = worker.lock().unwrap().get(&report.stream_sid).and_then(|s| s.stop_reason.clone());
+    assert_eq!(reason.as_deref(), Some("hangup"));
+    harness.gateway.stop().await;
+}

@@ -89,6 +89,9 @@ pub const CLEAR_PLAYBOOK: &str = "echo-clear";
 pub const CLEAR_AT_FRAME: u32 = 5;
 pub const BIG_AUDIO_BYTE: u8 = 0x55;
 pub const BIG_AUDIO_LEN: usize = 16_000;
+/// Playbook name that makes the echo worker hang up after frame [`HANGUP_AT_FRAME`].
+pub const HANGUP_PLAYBOOK: &str = "echo-hangup";
+pub const HANGUP_AT_FRAME: u32 = 5;
 
 /// A media worker test double: takes every stream offered on `media.assign`, echoes each audio
 /// frame back on `media.out` followed by a mark `m<sequence>`, and records what it saw.
@@ -136,6 +139,10 @@ async fn echo_stream(bus: Bus, stream_sid: StreamSid, playbook: String, mut medi
                 let _ = bus.publish(out_subject.clone(), out.clone()).await;
                 let mark = OutEvent::Mark { name: format!("m{sequence}") };
                 let _ = bus.publish(out_subject.clone(), encode_out_event(&mark)).await;
+                if playbook == HANGUP_PLAYBOOK && sequence == HANGUP_AT_FRAME {
+                    let hangup = OutEvent::Hangup { reason: "goodbye said".into() };
+                    let _ = bus.publish(out_subject.clone(), encode_out_event(&hangup)).await;
+                }
                 if playbook == CLEAR_PLAYBOOK && sequence == CLEAR_AT_FRAME {
                     encode_outbound_audio(&[BIG_AUDIO_BYTE; BIG_AUDIO_LEN], &mut out);
                     let _ = bus.publish(out_subject.clone(), out.clone()).await;

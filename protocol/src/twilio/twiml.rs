@@ -183,6 +183,8 @@ pub struct StreamInstruction {
     pub parameters: BTreeMap<String, String>,
     /// The text of the `<Say>` verbs after `</Connect>` (spoken once the stream closes).
     pub say_after: Vec<String>,
+    /// The URL of a `<Redirect>` after `</Connect>` (fetched once the stream closes).
+    pub redirect_after: Option<String>,
 }
 
 /// Why a TwiML document holds no usable `<Connect><Stream>`.
@@ -252,6 +254,36 @@ fn parse_attributes(mut text: &str) -> Result<BTreeMap<String, String>, TwimlRea
     }
 }
 
+/// The unescaped text between tag `index` and the next tag.
+fn element_text(xml: &str, tags: &[(Tag, usize)], index: usize) -> String {
+    let Some((_, start)) = tags.get(index) else { return String::new() };
+    let end = match tags.get(index + 1) {
+        Some((_, next_end)) => xml[..*next_end].rfind('<').unwrap_or(*start),
+        None => xml.len(),
+    };
+    if *start <= end {
+        unescape_xml(xml[*start..end].trim())
+    } else {
+        String::new()
+    }
+}
+
+/// The text of every `<Say>` in a TwiML response, in order, and whether it ends in `<Hangup>`.
+pub fn read_says(xml: &str) -> Result<(Vec<String>, bool), TwimlReadError> {
+    let tags = parse_tags(xml)?;
+    if !tags.iter().any(|(tag, _)| tag.name == "Response") {
+        return Err(TwimlReadError::NoResponse);
+    }
+    let says = tags
+        .iter()
+        .enumerate()
+        .filter(|(_, (tag, _))| tag.name == "Say" && !tag.closing)
+        .map(|(index, _)| element_text(xml, &tags, index))
+        .collect();
+    let hangup = tags.iter().any(|(tag, _)| tag.name == "Hangup");
+    Ok((says, hangup))
+}
+
 /// Reads the `<Connect><Stream>` of a TwiML response (what Twilio does on receiving it).
 pub fn read_connect_stream(xml: &str) -> Result<StreamInstruction, TwimlReadError> {
     let tags = parse_tags(xml)?;
@@ -271,7 +303,12 @@ pub fn read_connect_stream(xml: &str) -> Result<StreamInstruction, TwimlReadErro
             }
             ("Stream", false) if in_connect && instruction.is_none() => {
                 let url = tag.attributes.get("url").cloned().ok_or(TwimlReadError::NoUrl)?;
-                instruction = Some(StreamInstruction { url, parameters: BTreeMap::new(), say_after: Vec::new() });
+                instruction = Some(StreamInstruction {
+                    url,
+                    parameters: BTreeMap::new(),
+                    say_after: Vec::new(),
+                    redirect_after: None,
+                });
                 let self_closing = xml[..*end].trim_end_matches('>').ends_with('/');
                 in_stream = !self_closing;
             }
@@ -283,13 +320,14 @@ pub fn read_connect_stream(xml: &str) -> Result<StreamInstruction, TwimlReadErro
                 }
             }
             ("Say", false) if after_connect => {
-                let text_end = tags.get(index + 1).map(|(_, next_end)| {
-                    let slice = &xml[..*next_end];
-                    slice.rfind('<').unwrap_or(slice.len())
-                });
-                if let (Some(instruction), Some(text_end)) = (instruction.as_mut(), text_end) {
-                    if *end <= text_end {
-                        instruction.say_after.push(unescape_xml(xml[*end..text_end].trim()));
+                if let Some(instruction) = instruction.as_mut() {
+                    instruction.say_after.push(element_text(xml, &tags, index));
+                }
+            }
+            ("Redirect", false) if after_connect => {
+                if let Some(instruction) = instruction.as_mut() {
+                    if instruction.redirect_after.is_none() {
+                        instruction.redirect_after = Some(element_text(xml, &tags, index));
                     }
                 }
             }
@@ -333,6 +371,15 @@ mod tests {
         assert_eq!(read.parameters.get("gym").map(String::as_str), Some("A & B's"));
         assert_eq!(read.parameters.get("call_id").map(String::as_str), Some("c_1"));
         assert_eq!(read.say_after, vec!["Sorry, we hit a problem.".to_owned()]);
+        assert_eq!(read.redirect_after, None);
+        let redirected = Twiml::new()
+            .connect_stream("wss://gw.example.com/s", &[])
+            .redirect("https://gw.example.com/after?call_id=c_1&x=2")
+            .to_xml();
+        let read = read_connect_stream(&redirected).unwrap();
+        assert_eq!(read.redirect_after.as_deref(), Some("https://gw.example.com/after?call_id=c_1&x=2"));
+        assert_eq!(read_says(&Twiml::new().say("a &amp; b").say("c").hangup().to_xml()).unwrap(), (vec!["a &amp; b".to_owned(), "c".to_owned()], true));
+        assert_eq!(read_says(&Twiml::new().hangup().to_xml()).unwrap(), (vec![], true));
     }
 
     #[test]

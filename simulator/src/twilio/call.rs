@@ -11,7 +11,7 @@ use protocol::twilio::media_streams::{
     encode_inbound_media_into, Connected, MarkEcho, MediaFormat, Start, Stop, Track,
 };
 use protocol::twilio::signature::compute_signature;
-use protocol::twilio::twiml::{read_connect_stream, StreamInstruction, TwimlReadError};
+use protocol::twilio::twiml::{read_connect_stream, read_says, StreamInstruction, TwimlReadError};
 use protocol::twilio::webhook::FormParams;
 use protocol::twilio::{decode_outbound, InboundMessage, OutboundMessage};
 use protocol::{AccountSid, CallSid, StreamSid};
@@ -106,7 +106,8 @@ pub struct CallReport {
     pub clears: Vec<ClearRecord>,
     /// Close code when the app closed the socket first.
     pub closed_by_server: Option<u16>,
-    /// `<Say>` text Twilio speaks after `</Connect>` once the app closed the socket.
+    /// What Twilio speaks once the app closed the socket: the `<Say>`s after `</Connect>`, or
+    /// those of the TwiML a `<Redirect>` there returns.
     pub said_after_stream: Vec<String>,
     /// Media time at hang-up.
     pub media_ms: u64,
@@ -207,6 +208,36 @@ pub async fn place_call(
         return Err(SimError::Status { status, body });
     }
     let instruction = read_connect_stream(&body)?;
+    let mut report = run_stream(options, &instruction, audio, events).await?;
+    if report.closed_by_server.is_some() {
+        // Twilio goes on with the TwiML after </Connect>: <Say>s, or a <Redirect> it fetches.
+        report.said_after_stream = instruction.say_after.clone();
+        if let Some(redirect) = &instruction.redirect_after {
+            let (status, body) =
+                post_signed_form(&client, redirect, options.connect_addr, &options.auth_token, &params).await?;
+            if status != 200 {
+                return Err(SimError::Status { status, body });
+            }
+            let (says, _hangup) = read_says(&body)?;
+            report.said_after_stream.extend(says);
+        }
+    }
+    report.twiml = Some(instruction);
+    if let Some(path) = &options.record_wav {
+        super::audio::write_mulaw_wav(path, &report.heard)?;
+    }
+    Ok(report)
+}
+
+/// Runs the Media Stream that a voice webhook's TwiML asks for, when the webhook itself was
+/// already posted (by the fake Twilio REST API, say): WebSocket, audio both ways, `stop`.
+pub async fn run_twiml(
+    options: &CallOptions,
+    twiml: &str,
+    audio: &mut dyn CalleeAudio,
+    events: Option<UnboundedSender<SimEvent>>,
+) -> Result<CallReport, SimError> {
+    let instruction = read_connect_stream(twiml)?;
     let mut report = run_stream(options, &instruction, audio, events).await?;
     report.twiml = Some(instruction);
     if let Some(path) = &options.record_wav {
@@ -377,7 +408,6 @@ async fn run_stream(
     report.media_ms = tick_index * FRAME_MS;
 
     if report.closed_by_server.is_some() {
-        report.said_after_stream = instruction.say_after.clone();
         return Ok(report);
     }
     let stop = Stop {
