@@ -1,4 +1,90 @@
 //! The REST API (`/v1/calls` ...), mounted into the gateway's app by [`configure`].
+//!
+//! - `POST /v1/calls`: validate, store the call record (KV `calls`), queue a dial request on
+//!   the `DIAL` work queue, answer `202 {call_id, status, created_at}`. `Idempotency-Key`
+//!   returns the same call for a repeated request.
+//! - `GET /v1/calls/{call_id}`, `GET /v1/calls?status=&limit=`, `POST /v1/calls/{id}/cancel`.
+//! - `GET /v1/openapi.json`: the OpenAPI 3 document of all of the above.
+//!
+//! Every route but the OpenAPI document needs `Authorization: Bearer <API_TOKEN>`. Errors are
+//! `{ "error": { "code", "message", "field" } }`.
+
+pub mod calls;
+pub mod error;
+pub mod openapi;
+pub mod validate;
+
+use crate::state::AppState;
+use actix_web::{web, HttpRequest};
+use bus::queue::WorkQueue;
+use bus::Bus;
+use error::ApiError;
+use tokio::sync::OnceCell;
+
+/// State of the REST API beside [`AppState`]: the playbooks accepted and the dial queue handle.
+pub struct RestState {
+    pub known_playbooks: Vec<String>,
+    pub default_playbook: String,
+    queue: OnceCell<WorkQueue>,
+}
+
+impl RestState {
+    pub fn new(known_playbooks: Vec<String>, default_playbook: String) -> Self {
+        RestState { known_playbooks, default_playbook, queue: OnceCell::new() }
+    }
+
+    /// The playbooks shipped with the build (`playbook::PlaybookSet::built_in`).
+    pub fn built_in() -> Self {
+        let known = match playbook::PlaybookSet::built_in() {
+            Ok(set) => set.ids(),
+            Err(error) => {
+                tracing::error!(%error, "built-in playbooks do not load; accepting only the default name");
+                vec![playbook::DEFAULT_PLAYBOOK.to_owned()]
+            }
+        };
+        RestState::new(known, playbook::DEFAULT_PLAYBOOK.to_owned())
+    }
+
+    async fn queue(&self, bus: &Bus) -> Result<&WorkQueue, ApiError> {
+        self.queue
+            .get_or_try_init(|| async {
+                bus.work_queue(protocol::subjects::DIAL_STREAM, protocol::subjects::DIAL_REQUESTS, "dialer").await
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+}
+
+/// Constant-time comparison of two tokens.
+fn same_token(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks `Authorization: Bearer <API_TOKEN>`. With no API_TOKEN configured every request is
+/// refused: the API is never open by accident.
+pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    let Some(expected) = state.config.api_token.as_deref() else {
+        return Err(ApiError::unauthorized("the REST API is disabled: API_TOKEN is not configured"));
+    };
+    let given = request
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    match given {
+        Some(token) if same_token(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized("the bearer token is not valid")),
+        None => Err(ApiError::unauthorized("missing 'Authorization: Bearer <token>' header")),
+    }
+}
 
 /// Registers the REST routes. Shared state is reachable as `web::Data<crate::state::AppState>`.
-pub fn configure(_cfg: &mut actix_web::web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(RestState::built_in()))
+        .route("/v1/openapi.json", web::get().to(openapi::openapi))
+        .route("/v1/calls", web::post().to(calls::create_call))
+        .route("/v1/calls", web::get().to(calls::list_calls))
+        .route("/v1/calls/{call_id}", web::get().to(calls::get_call))
+        .route("/v1/calls/{call_id}/cancel", web::post().to(calls::cancel_call));
+}

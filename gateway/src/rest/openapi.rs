@@ -1,0 +1,176 @@
+//! The OpenAPI 3 document served at `/v1/openapi.json`, written by hand to match the routes.
+
+use actix_web::HttpResponse;
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let call_id_param = json!({ "name": "call_id", "in": "path", "required": true, "schema": { "type": "string" } });
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "gym-call-agent REST API",
+            "version": "1",
+            "description": "Queue phone calls placed by the AI agent, follow them, and read their results."
+        },
+        "security": [ { "bearerAuth": [] } ],
+        "paths": {
+            "/v1/calls": {
+                "post": {
+                    "operationId": "createCall",
+                    "summary": "Queue a call",
+                    "parameters": [ {
+                        "name": "Idempotency-Key", "in": "header", "required": false,
+                        "description": "A repeated request with the same key returns the same call.",
+                        "schema": { "type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9_=-]+$" }
+                    } ],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CallRequest" } } } },
+                    "responses": {
+                        "202": { "description": "Queued (or the call an earlier request with the same Idempotency-Key created)",
+                                 "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CallAccepted" } } } },
+                        "400": error_response("Malformed JSON, a field of the wrong type, or a bad Idempotency-Key"),
+                        "401": error_response("Missing or wrong bearer token"),
+                        "422": error_response("A field has an invalid value; error.field names it"),
+                        "503": error_response("The call store or the dial queue is not reachable")
+                    }
+                },
+                "get": {
+                    "operationId": "listCalls",
+                    "summary": "List calls, newest first",
+                    "parameters": [
+                        { "name": "status", "in": "query", "required": false, "schema": { "$ref": "#/components/schemas/CallStatus" } },
+                        { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } }
+                    ],
+                    "responses": {
+                        "200": { "description": "Calls", "content": { "application/json": { "schema": {
+                            "type": "object", "required": ["calls", "count"],
+                            "properties": { "calls": { "type": "array", "items": { "$ref": "#/components/schemas/Call" } }, "count": { "type": "integer" } }
+                        } } } },
+                        "401": error_response("Missing or wrong bearer token"),
+                        "422": error_response("Invalid status or limit")
+                    }
+                }
+            },
+            "/v1/calls/{call_id}": {
+                "get": {
+                    "operationId": "getCall",
+                    "summary": "A call: status, attempts, Twilio CallSid, result and transcript",
+                    "parameters": [ call_id_param.clone() ],
+                    "responses": {
+                        "200": { "description": "The call", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Call" } } } },
+                        "401": error_response("Missing or wrong bearer token"),
+                        "404": error_response("No such call")
+                    }
+                }
+            },
+            "/v1/calls/{call_id}/cancel": {
+                "post": {
+                    "operationId": "cancelCall",
+                    "summary": "Cancel a waiting call or hang up a live one",
+                    "parameters": [ call_id_param ],
+                    "responses": {
+                        "202": { "description": "Cancel requested", "content": { "application/json": { "schema": {
+                            "type": "object", "required": ["call_id", "status", "cancel_requested"],
+                            "properties": { "call_id": { "type": "string" }, "status": { "$ref": "#/components/schemas/CallStatus" }, "cancel_requested": { "type": "boolean" } }
+                        } } } },
+                        "401": error_response("Missing or wrong bearer token"),
+                        "404": error_response("No such call"),
+                        "409": error_response("The call already ended")
+                    }
+                }
+            },
+            "/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": { "200": { "description": "OpenAPI 3 document", "content": { "application/json": { "schema": { "type": "object" } } } } }
+                }
+            }
+        },
+        "components": {
+            "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "CallRequest": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["phone_number", "gym_name"],
+                    "properties": {
+                        "phone_number": { "type": "string", "pattern": "^\\+[1-9][0-9]{7,14}$", "description": "E.164" },
+                        "gym_name": { "type": "string", "minLength": 1, "maxLength": 200 },
+                        "country": { "type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2" },
+                        "timezone": { "type": "string", "description": "IANA timezone of the callee, e.g. America/New_York" },
+                        "preferred_language": { "type": "string", "description": "BCP 47 tag, e.g. en-US" },
+                        "playbook": { "type": "string", "description": "A known playbook id; default gym-dropin" },
+                        "not_before": { "type": "string", "format": "date-time", "description": "Do not call before (RFC 3339)" },
+                        "calling_window": { "type": "string", "description": "Local calling hours, e.g. \"Mon-Fri 09:00-17:00\"" }
+                    }
+                },
+                "CallAccepted": {
+                    "type": "object",
+                    "required": ["call_id", "status", "created_at"],
+                    "properties": {
+                        "call_id": { "type": "string" },
+                        "status": { "$ref": "#/components/schemas/CallStatus" },
+                        "created_at": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "CallStatus": {
+                    "type": "string",
+                    "enum": ["queued", "dialing", "ringing", "in_progress", "retry_scheduled", "completed", "failed", "canceled"]
+                },
+                "Attempt": {
+                    "type": "object",
+                    "required": ["number", "started_at"],
+                    "properties": {
+                        "number": { "type": "integer" },
+                        "call_sid": { "type": "string", "nullable": true },
+                        "started_at": { "type": "string", "format": "date-time" },
+                        "ended_at": { "type": "string", "format": "date-time", "nullable": true },
+                        "outcome": { "type": "string", "nullable": true, "description": "completed, busy, no-answer, failed, machine, canceled, error:<twilio code>" }
+                    }
+                },
+                "Call": {
+                    "type": "object",
+                    "required": ["call_id", "status", "request", "attempts", "attempt_count", "created_at", "updated_at"],
+                    "properties": {
+                        "call_id": { "type": "string" },
+                        "status": { "$ref": "#/components/schemas/CallStatus" },
+                        "request": { "$ref": "#/components/schemas/CallRequest" },
+                        "attempts": { "type": "array", "items": { "$ref": "#/components/schemas/Attempt" } },
+                        "attempt_count": { "type": "integer" },
+                        "call_sid": { "type": "string", "nullable": true, "description": "Twilio CallSid of the latest attempt" },
+                        "next_attempt_at": { "type": "string", "format": "date-time", "nullable": true },
+                        "last_error": { "type": "string", "nullable": true },
+                        "result": { "type": "object", "nullable": true, "description": "The structured result (fields, transcript, timings)" },
+                        "transcript": { "type": "array", "nullable": true, "items": { "type": "object" } },
+                        "created_at": { "type": "string", "format": "date-time" },
+                        "updated_at": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": { "type": "string" },
+                            "message": { "type": "string" },
+                            "field": { "type": "string", "nullable": true }
+                        }
+                    } }
+                }
+            }
+        }
+    })
+}
+
+/// `GET /v1/openapi.json`.
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
