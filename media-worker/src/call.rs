@@ -80,11 +80,25 @@ impl ExitStatus {
 #[rtype(result = "()")]
 pub struct Shutdown;
 
+/// How long the brain has to acknowledge a `brain.heard` event.
+const HEARD_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a `brain.ping` waits.
+const BRAIN_PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// Take-overs tried for one event before it is given up.
+const TAKEOVER_ATTEMPTS: u32 = 3;
+
 /// Which subject an outbound message goes to.
 #[derive(Clone, Copy)]
 enum Outbound {
     MediaOut,
     BrainHeard,
+}
+
+/// One `brain.heard` event for the delivery task. `takeover`: when the brain is gone, have
+/// another brain take the call and send it again (false for the call's last word).
+struct HeardDelivery {
+    payload: Bytes,
+    takeover: bool,
 }
 
 struct InboundMedia(BusMessage);
@@ -113,7 +127,8 @@ pub struct CallActor {
     media_in: Option<Subscription>,
     brain_heard_subject: String,
     media_out_subject: String,
-    outbound: Option<mpsc::UnboundedSender<(Outbound, Bytes)>>,
+    outbound: Option<mpsc::UnboundedSender<Bytes>>,
+    heard_out: Option<mpsc::UnboundedSender<HeardDelivery>>,
     /// Heard events held until a brain has taken the call.
     held_heard: Option<Vec<Bytes>>,
 
@@ -182,6 +197,7 @@ impl CallActor {
             brain_heard_subject,
             media_out_subject,
             outbound: None,
+            heard_out: None,
             held_heard: Some(Vec::new()),
             pcm: Vec::with_capacity(FRAME_SAMPLES * 2),
             preroll: std::collections::VecDeque::with_capacity((PREROLL_MS * 8) as usize),
@@ -208,8 +224,17 @@ impl CallActor {
     }
 
     fn send(&self, to: Outbound, payload: Bytes) {
-        if let Some(outbound) = &self.outbound {
-            let _ = outbound.send((to, payload));
+        match to {
+            Outbound::MediaOut => {
+                if let Some(outbound) = &self.outbound {
+                    let _ = outbound.send(payload);
+                }
+            }
+            Outbound::BrainHeard => {
+                if let Some(heard_out) = &self.heard_out {
+                    let _ = heard_out.send(HeardDelivery { payload, takeover: true });
+                }
+            }
         }
     }
 
@@ -587,10 +612,8 @@ impl CallActor {
         }
     }
 
-    fn assign_brain(&mut self, ctx: &mut Context<Self>) {
-        let bus = self.shared.bus.clone();
-        let timeout = Duration::from_millis(self.shared.config.brain_assign_timeout_ms);
-        let request = BrainAssignRequest {
+    fn brain_assign_request(&self, resume: bool) -> BrainAssignRequest {
+        BrainAssignRequest {
             v: protocol::BUS_VERSION,
             call_id: self.call_id.clone(),
             call_sid: self.request.call_sid.clone(),
@@ -598,8 +621,14 @@ impl CallActor {
             playbook: self.request.playbook.clone(),
             direction: self.request.direction,
             context: self.request.context.clone(),
-            resume: false,
-        };
+            resume,
+        }
+    }
+
+    fn assign_brain(&mut self, ctx: &mut Context<Self>) {
+        let bus = self.shared.bus.clone();
+        let timeout = Duration::from_millis(self.shared.config.brain_assign_timeout_ms);
+        let request = self.brain_assign_request(false);
         let say_subject = subjects::media_say(&self.call_id);
         let work = async move {
             let say_subject = say_subject.map_err(|e| e.to_string())?;
@@ -654,23 +683,27 @@ impl Actor for CallActor {
         if let Ok(mut calls) = self.shared.calls.lock() {
             calls.insert(self.call_number, ctx.address());
         }
-        let (sender, mut receiver) = mpsc::unbounded_channel::<(Outbound, Bytes)>();
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Bytes>();
         self.outbound = Some(sender);
         let bus = self.shared.bus.clone();
         let media_out = self.media_out_subject.clone();
-        let brain_heard = self.brain_heard_subject.clone();
         let call_id = self.call_id.clone();
         actix::spawn(async move {
-            while let Some((to, payload)) = receiver.recv().await {
-                let subject = match to {
-                    Outbound::MediaOut => media_out.clone(),
-                    Outbound::BrainHeard => brain_heard.clone(),
-                };
-                if let Err(error) = bus.publish(subject, payload).await {
-                    tracing::warn!(call_id = %call_id, %error, "publish failed");
+            while let Some(payload) = receiver.recv().await {
+                if let Err(error) = bus.publish(media_out.clone(), payload).await {
+                    tracing::warn!(call_id = %call_id, %error, "media.out publish failed");
                 }
             }
         });
+        let (heard_sender, heard_receiver) = mpsc::unbounded_channel();
+        self.heard_out = Some(heard_sender);
+        actix::spawn(deliver_heard(
+            self.shared.bus.clone(),
+            self.brain_heard_subject.clone(),
+            self.brain_assign_request(true),
+            Duration::from_millis(self.shared.config.brain_assign_timeout_ms),
+            heard_receiver,
+        ));
         if let Some(media_in) = self.media_in.take() {
             ctx.add_stream(media_in.map(InboundMedia));
         }
@@ -684,9 +717,19 @@ impl Actor for CallActor {
         let (status, reason) = self.exit.take().unwrap_or((ExitStatus::Failed, "actor stopped".into()));
         self.stt(SttInput::Close);
         if self.held_heard.is_none() {
-            self.heard(self.now_ms, HeardEvent::CallEnded { reason: reason.clone() });
+            let ended = Heard {
+                v: protocol::BUS_VERSION,
+                call_id: self.call_id.clone(),
+                at_ms: self.now_ms,
+                event: HeardEvent::CallEnded { reason: reason.clone() },
+            };
+            if let Some(heard_out) = &self.heard_out {
+                let _ = heard_out.send(HeardDelivery { payload: Bytes::from(encode_json(&ended)), takeover: false });
+            }
         }
-        self.outbound = None; // the publisher task sends what is queued, then ends
+        // the tasks send what is queued, then end
+        self.outbound = None;
+        self.heard_out = None;
         if let Some(recording) = self.recording.take() {
             if let Err(error) = recording.finish() {
                 tracing::warn!(call_id = %self.call_id, %error, "could not finish the recording");
@@ -760,5 +803,56 @@ impl Handler<Shutdown> for CallActor {
         self.playback.request_hangup("worker shutting down");
         self.playback.tick(self.now_ms);
         self.drain_playback(ctx);
+    }
+}
+
+/// Delivers `brain.heard` events in order, each as a request the brain acknowledges. When the
+/// brain is gone (no responders, or no ack and no answer to `brain.ping.<callId>`), another
+/// brain is asked to take the call (`brain.assign` with `resume: true`; it loads the
+/// conversation from KV `convo`) and the event is sent again.
+async fn deliver_heard(
+    bus: bus::Bus,
+    subject: String,
+    takeover_request: BrainAssignRequest,
+    assign_timeout: Duration,
+    mut events: mpsc::UnboundedReceiver<HeardDelivery>,
+) {
+    let call_id = takeover_request.call_id.clone();
+    let ping_subject = subjects::brain_ping(&call_id).unwrap_or_default();
+    let takeover_payload = Bytes::from(encode_json(&takeover_request));
+    while let Some(event) = events.recv().await {
+        let mut takeovers = 0;
+        loop {
+            let error = match bus.request(subject.clone(), event.payload.clone(), HEARD_ACK_TIMEOUT).await {
+                Ok(_) => break,
+                Err(error) => error,
+            };
+            let brain_gone = match error.kind {
+                BusErrorKind::NoResponders => true,
+                // no ack: gone unless it still answers its ping
+                BusErrorKind::TimedOut => bus.request(ping_subject.clone(), Bytes::new(), BRAIN_PING_TIMEOUT).await.is_err(),
+                _ => false,
+            };
+            if !brain_gone {
+                tracing::debug!(call_id = %call_id, %error, "brain.heard not acknowledged, brain still there");
+                break;
+            }
+            if !event.takeover || takeovers >= TAKEOVER_ATTEMPTS {
+                tracing::warn!(call_id = %call_id, "brain gone, event not delivered");
+                break;
+            }
+            takeovers += 1;
+            tracing::warn!(call_id = %call_id, attempt = takeovers, "brain gone, asking another brain to take the call");
+            match bus.request(subjects::BRAIN_ASSIGN, takeover_payload.clone(), assign_timeout).await {
+                Ok(reply) => match decode_json::<BrainAssignReply>(&reply.payload) {
+                    Ok(reply) => tracing::info!(call_id = %call_id, brain_id = %reply.worker_id, "brain took over the call"),
+                    Err(error) => tracing::warn!(call_id = %call_id, %error, "malformed brain.assign reply"),
+                },
+                Err(error) => {
+                    tracing::warn!(call_id = %call_id, %error, "no brain took over yet");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
     }
 }

@@ -268,3 +268,27 @@ async fn a_full_worker_stays_silent_and_takes_calls_again_when_one_ends() {
     leg.finish().await;
     worker.stop().await;
 }
+
+#[actix_rt::test]
+async fn when_the_brain_dies_another_brain_takes_the_call_and_gets_the_event() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(20)).await;
+    let mut first_brain = FakeBrain::start_named(&bus, "brain-1").await;
+    assign(&bus, "c_takeover", "MZtakeover").await.unwrap();
+    let mut callee = silence(1500);
+    callee.extend(spoken("Hello, who is this?"));
+    let leg = FakeLeg::start(&bus, "MZtakeover", callee, 1000).await;
+    first_brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+
+    first_brain.kill();
+    let mut second_brain = FakeBrain::start_named(&bus, "brain-2").await;
+    let transcript = second_brain
+        .wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Transcript { is_final: true, .. }))
+        .await;
+    assert_eq!(transcript.call_id, CallId::from("c_takeover"));
+    let assigns = second_brain.assigns.lock().unwrap().clone();
+    assert_eq!(assigns.len(), 1);
+    assert!(assigns[0].resume, "the new brain is told to resume the conversation");
+    leg.finish().await;
+    worker.stop().await;
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bus::Bus;
 use bytes::Bytes;
-use protocol::brain::{BrainAssignReply, Heard, HeardEvent, Say, SayCommand};
+use protocol::brain::{BrainAssignReply, BrainAssignRequest, Heard, HeardEvent, Say, SayCommand};
 use protocol::media::{self, MediaAssignReply, MediaAssignRequest, MediaOut, OutEvent, StreamEvent};
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
@@ -114,38 +114,70 @@ pub fn test_providers(ms_per_char: u64) -> speech::Providers {
     speech::Providers { stt: Arc::new(CountingStt), tts: Arc::new(ToneTts { ms_per_char }) }
 }
 
-/// Answers `brain.assign` as brain `brain-1` and collects every `brain.heard.*` message.
+/// A brain double: answers `brain.assign`, then, like the real brain, subscribes to the call's
+/// `brain.heard.<callId>` (acknowledging each event) and `brain.ping.<callId>`, and collects
+/// the events.
 pub struct FakeBrain {
     heard: mpsc::UnboundedReceiver<Heard>,
     /// Received and not yet matched by `wait_for`, in arrival order.
     backlog: VecDeque<Heard>,
     bus: Bus,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Every `brain.assign` request this brain answered.
+    pub assigns: Arc<Mutex<Vec<BrainAssignRequest>>>,
 }
 
 impl FakeBrain {
     pub async fn start(bus: &Bus) -> FakeBrain {
+        Self::start_named(bus, "brain-1").await
+    }
+
+    pub async fn start_named(bus: &Bus, brain_id: &str) -> FakeBrain {
         let mut assign = bus.queue_subscribe(subjects::BRAIN_ASSIGN, subjects::BRAIN_QUEUE_GROUP).await.unwrap();
-        let mut heard_sub = bus.subscribe("brain.heard.>").await.unwrap();
         bus.flush().await.unwrap();
-        let responder = bus.clone();
-        tokio::spawn(async move {
-            while let Some(request) = assign.next().await {
-                let reply = BrainAssignReply { v: 1, worker_id: "brain-1".into() };
-                let _ = responder.respond(&request, encode_json(&reply)).await;
-            }
-        });
         let (tx, heard) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some(message) = heard_sub.next().await {
-                match decode_json::<Heard>(&message.payload) {
-                    Ok(heard) => {
-                        let _ = tx.send(heard);
+        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let assigns: Arc<Mutex<Vec<BrainAssignRequest>>> = Arc::default();
+        let (task_bus, task_tasks, task_assigns, brain_id) = (bus.clone(), tasks.clone(), assigns.clone(), brain_id.to_owned());
+        let assign_loop = tokio::spawn(async move {
+            while let Some(request) = assign.next().await {
+                let assignment: BrainAssignRequest = decode_json(&request.payload).expect("brain.assign decodes");
+                let mut heard_sub = task_bus.subscribe(subjects::brain_heard(&assignment.call_id).unwrap()).await.unwrap();
+                let mut ping = task_bus.subscribe(subjects::brain_ping(&assignment.call_id).unwrap()).await.unwrap();
+                task_bus.flush().await.unwrap();
+                task_assigns.lock().unwrap().push(assignment);
+                let reply = BrainAssignReply { v: 1, worker_id: brain_id.clone() };
+                task_bus.respond(&request, encode_json(&reply)).await.unwrap();
+                let (bus, tx) = (task_bus.clone(), tx.clone());
+                let call_task = tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            Some(message) = heard_sub.next() => {
+                                let heard = decode_json::<Heard>(&message.payload).expect("brain.heard decodes");
+                                if message.reply.is_some() {
+                                    let _ = bus.respond(&message, Bytes::new()).await;
+                                }
+                                let _ = tx.send(heard);
+                            }
+                            Some(request) = ping.next() => {
+                                let _ = bus.respond(&request, Bytes::new()).await;
+                            }
+                            else => break,
+                        }
                     }
-                    Err(error) => panic!("brain.heard message does not decode: {error}"),
-                }
+                });
+                task_tasks.lock().unwrap().push(call_task);
             }
         });
-        FakeBrain { heard, backlog: VecDeque::new(), bus: bus.clone() }
+        tasks.lock().unwrap().push(assign_loop);
+        FakeBrain { heard, backlog: VecDeque::new(), bus: bus.clone(), tasks, assigns }
+    }
+
+    /// The brain dies: every subscription goes away at once.
+    pub fn kill(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
     }
 
     /// The first heard event not yet taken that matches `filter` (others stay for later
