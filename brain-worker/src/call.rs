@@ -140,11 +140,11 @@ impl CallActor {
     fn drive(&mut self, ctx: &mut Context<Self>, input: Input) {
         let saves_state = !matches!(input, Input::SpeechStarted { .. } | Input::LlmDelta { .. });
         let actions = self.policy.handle(Instant::now(), input);
-        let acted = !actions.is_empty();
-        self.execute(ctx, actions);
-        if saves_state || acted {
+        // state first: whatever the callee hears next is already in KV for a successor brain
+        if saves_state || !actions.is_empty() {
             self.save_state();
         }
+        self.execute(ctx, actions);
         self.schedule_timer(ctx);
     }
 
@@ -261,7 +261,6 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         self.shared.stats.active_calls.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = mpsc::unbounded_channel();
         self.outbound = Some(sender);

@@ -190,11 +190,9 @@ impl LlmClient {
                 let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
                 match parse_sse_line(&line)? {
                     Some(LlmEvent::Done) => return Ok(()),
-                    Some(event) => {
-                        if sender.send(event).is_err() {
-                            return Ok(()); // nobody listens any more (superseded)
-                        }
-                    }
+                    // nobody listens any more (superseded): stop reading
+                    Some(event) if sender.send(event).is_err() => return Ok(()),
+                    Some(_) => {}
                     None => {}
                 }
             }

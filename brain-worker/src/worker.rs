@@ -172,7 +172,6 @@ impl Actor for BrainWorker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         if let Some(assign) = self.assign.take() {
             ctx.add_stream(assign.map(AssignMessage));
         }

@@ -363,7 +363,9 @@ pub fn spoken_time(hh_mm: &str) -> String {
 
 fn describe_schedule(slots: &[ClassSlot]) -> String {
     // Group days that share a time and class type.
-    let mut groups: Vec<((String, Option<String>, Option<String>), Vec<String>)> = Vec::new();
+    // (start, end, class type) -> days
+    type SlotKey = (String, Option<String>, Option<String>);
+    let mut groups: Vec<(SlotKey, Vec<String>)> = Vec::new();
     for slot in slots {
         let key = (slot.start.clone(), slot.end.clone(), slot.class_type.clone());
         match groups.iter_mut().find(|(k, _)| *k == key) {

@@ -435,7 +435,7 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
                     .and_then(|t| t.number)
                     .filter(|m| m.fract() == 0.0 && (0.0..60.0).contains(m) && (*m >= 10.0 || *m == 0.0));
                 match minute {
-                    Some(m) if !tokens.get(index + 2).is_some_and(|t| currency_of(&t.word).is_some()) => (hour, m as u32, 2),
+                    Some(m) if tokens.get(index + 2).is_none_or(|t| currency_of(&t.word).is_none()) => (hour, m as u32, 2),
                     _ => (hour, 0, 1),
                 }
             }
@@ -518,7 +518,7 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
             || used > 1
             || tokens[index].is_any(&["noon", "midnight", "midday", "half", "quarter"]);
         let is_money = tokens.get(index + used).is_some_and(|t| currency_of(&t.word).is_some())
-            || index.checked_sub(1).is_some_and(|i| currency_of(&words[i]).is_some());
+            || index.checked_sub(1).is_some_and(|i| currency_of(words[i]).is_some());
         let is_count = is_count(tokens, index + used - 1) && used == 1;
         if is_money || is_count || !(marked || bare_numbers_are_times) {
             index += used;
@@ -635,7 +635,9 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Vec<ClassSlot> {
     let mut index = 0;
     while index < tokens.len() {
         if let Some(span) = spans.iter().find(|s| s.position == index) {
-            segments.last_mut().map(|s| s.spans.push((span.start, span.end)));
+            if let Some(segment) = segments.last_mut() {
+                segment.spans.push((span.start, span.end));
+            }
             index += span.used;
             continue;
         }
