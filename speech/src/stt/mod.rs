@@ -55,3 +55,96 @@ mod sphinx_ffi;
 
 pub use pocketsphinx::{PocketsphinxConfig, PocketsphinxStt, SphinxError, SphinxInputRate};
 pub use sphinx_ffi::Hypothesis;
+
+pub mod deepgram;
+pub mod openai;
+
+pub use deepgram::{DeepgramConfig, DeepgramStt};
+pub use openai::{OpenAiStt, OpenAiSttConfig};
+
+/// Audio kept from before the endpointer's start, so the first phone is not cut (300 ms).
+const PRE_ROLL_SAMPLES: usize = 2_400;
+
+/// A finished utterance: 8 kHz PCM and its call times.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Utterance {
+    pub pcm_8k: Vec<i16>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// Collects callee audio into utterances for providers that transcribe whole utterances.
+#[derive(Debug, Default)]
+pub(crate) struct UtteranceCollector {
+    pre_roll: std::collections::VecDeque<i16>,
+    current: Option<(u64, Vec<i16>)>,
+    pcm: Vec<i16>,
+}
+
+/// What the collector made of one input.
+pub(crate) enum Collected {
+    Nothing,
+    Utterance(Utterance),
+    /// `Close`: the last utterance, if one was open.
+    Closed(Option<Utterance>),
+}
+
+impl UtteranceCollector {
+    pub fn handle(&mut self, input: SttInput) -> Collected {
+        match input {
+            SttInput::Audio { mulaw, .. } => {
+                self.pcm.clear();
+                protocol::mulaw::decode_into(&mulaw, &mut self.pcm);
+                match self.current.as_mut() {
+                    Some((_, samples)) => samples.extend_from_slice(&self.pcm),
+                    None => {
+                        self.pre_roll.extend(self.pcm.iter().copied());
+                        let excess = self.pre_roll.len().saturating_sub(PRE_ROLL_SAMPLES);
+                        self.pre_roll.drain(..excess);
+                    }
+                }
+                Collected::Nothing
+            }
+            SttInput::UtteranceStart { timestamp_ms } => {
+                if self.current.is_none() {
+                    let start_ms = timestamp_ms.saturating_sub((self.pre_roll.len() / 8) as u64);
+                    self.current = Some((start_ms, self.pre_roll.drain(..).collect()));
+                }
+                Collected::Nothing
+            }
+            SttInput::UtteranceEnd { timestamp_ms } => match self.take(Some(timestamp_ms)) {
+                Some(utterance) => Collected::Utterance(utterance),
+                None => Collected::Nothing,
+            },
+            SttInput::Close => Collected::Closed(self.take(None)),
+        }
+    }
+
+    fn take(&mut self, end_ms: Option<u64>) -> Option<Utterance> {
+        let (start_ms, pcm_8k) = self.current.take()?;
+        let end_ms = end_ms.unwrap_or(start_ms + (pcm_8k.len() / 8) as u64);
+        Some(Utterance { pcm_8k, start_ms, end_ms })
+    }
+}
+
+/// 16-bit mono PCM as a WAV file.
+pub(crate) fn wav_bytes(pcm: &[i16], sample_rate_hz: u32) -> Vec<u8> {
+    let data_len = (pcm.len() * 2) as u32;
+    let mut wav = Vec::with_capacity(44 + pcm.len() * 2);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&sample_rate_hz.to_le_bytes());
+    wav.extend_from_slice(&(sample_rate_hz * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in pcm {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
+}

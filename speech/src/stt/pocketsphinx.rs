@@ -3,7 +3,7 @@
 //! [`Vocabulary`]. Audio is collected per utterance and decoded on the blocking pool when the
 //! endpointer says the utterance ended.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,15 +11,12 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 
 use super::sphinx_ffi::{path_argument, Decoder, Hypothesis};
-use super::{SttContext, SttInput, SttOutput, SttProvider, SttStream};
+use super::{Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector};
 use crate::resample;
 use crate::vocabulary::{Vocabulary, EXTRA_PRONUNCIATIONS};
 
 /// Where Debian's `pocketsphinx-en-us` puts the US English model.
 pub const DEBIAN_MODEL_DIR: &str = "/usr/share/pocketsphinx/model/en-us";
-
-/// Audio kept from before the endpointer's start, so the first phone is not cut (300 ms).
-const PRE_ROLL_SAMPLES: usize = 2_400;
 
 /// Rate the decoder is fed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -262,42 +259,17 @@ async fn run_call(
             return;
         }
     };
-    let mut pre_roll: VecDeque<i16> = VecDeque::with_capacity(PRE_ROLL_SAMPLES);
-    let mut utterance: Option<(u64, Vec<i16>)> = None;
-    let mut pcm = Vec::with_capacity(160);
+    let mut collector = UtteranceCollector::default();
     while let Some(message) = input.recv().await {
-        let ended_at = match message {
-            SttInput::Audio { mulaw, timestamp_ms } => {
-                pcm.clear();
-                protocol::mulaw::decode_into(&mulaw, &mut pcm);
-                match utterance.as_mut() {
-                    Some((_, samples)) => samples.extend_from_slice(&pcm),
-                    None => {
-                        pre_roll.extend(pcm.iter().copied());
-                        let excess = pre_roll.len().saturating_sub(PRE_ROLL_SAMPLES);
-                        pre_roll.drain(..excess);
-                        let _ = timestamp_ms;
-                    }
-                }
-                continue;
-            }
-            SttInput::UtteranceStart { timestamp_ms } => {
-                let start_ms = timestamp_ms.saturating_sub((pre_roll.len() / 8) as u64);
-                utterance = Some((start_ms, pre_roll.drain(..).collect()));
-                continue;
-            }
-            SttInput::UtteranceEnd { timestamp_ms } => Some(timestamp_ms),
-            SttInput::Close => None,
+        let (utterance, closing) = match collector.handle(message) {
+            Collected::Nothing => continue,
+            Collected::Utterance(utterance) => (utterance, false),
+            Collected::Closed(Some(utterance)) => (utterance, true),
+            Collected::Closed(None) => break,
         };
-        let Some((start_ms, samples)) = utterance.take() else {
-            if ended_at.is_none() {
-                break;
-            }
-            continue;
-        };
-        let end_ms = ended_at.unwrap_or(start_ms + (samples.len() / 8) as u64);
+        let Utterance { pcm_8k, start_ms, end_ms } = utterance;
         let decoded = tokio::task::spawn_blocking(move || {
-            let result = decoder.decode_8k(&samples);
+            let result = decoder.decode_8k(&pcm_8k);
             (decoder, result)
         })
         .await;
@@ -326,7 +298,7 @@ async fn run_call(
                 return;
             }
         }
-        if ended_at.is_none() {
+        if closing {
             break;
         }
     }
