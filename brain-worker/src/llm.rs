@@ -188,11 +188,14 @@ impl LlmClient {
             while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buffer.drain(..=newline).collect();
                 let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                #[allow(clippy::collapsible_match)]
                 match parse_sse_line(&line)? {
                     Some(LlmEvent::Done) => return Ok(()),
-                    // nobody listens any more (superseded): stop reading
-                    Some(event) if sender.send(event).is_err() => return Ok(()),
-                    Some(_) => {}
+                    Some(event) => {
+                        if sender.send(event).is_err() {
+                            return Ok(()); // nobody listens any more (superseded)
+                        }
+                    }
                     None => {}
                 }
             }
