@@ -16,7 +16,7 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
     let harness = Harness::start().await;
     let worker = spawn_echo_worker(harness.bus.clone(), "echo-1").await;
     let frames = test_frames(100);
-    let mut audio = FramesAudio::new(frames.clone());
+    let mut audio = FramesAudio::new(frames.clone()).with_key(100, '4').with_key(500, '#');
     let report = place_call(&harness.call_options("c_echo1"), &mut audio, None).await.expect("call runs");
 
     let sent: Vec<u8> = frames.concat();
@@ -50,6 +50,7 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
     assert!(seen.audio == sent, "media.in audio at the worker differs");
     assert_eq!(seen.marks_heard.len(), 100, "mark echoes relayed back to the worker");
     assert_eq!(seen.stop_reason.as_deref(), Some("twilio_stop"));
+    assert_eq!(seen.digits, "4#", "dtmf forwarded as StreamEvent::Dtmf");
 
     assert_eq!(harness.metric("gateway_frames_in_total").await, 100.0);
     assert_eq!(harness.metric("gateway_frames_out_total").await, 100.0);

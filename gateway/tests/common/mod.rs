@@ -77,6 +77,7 @@ pub struct WorkerStream {
     pub sequences: Vec<u32>,
     pub audio: Vec<u8>,
     pub marks_heard: Vec<String>,
+    pub digits: String,
     pub started: bool,
     pub stop_reason: Option<String>,
 }
@@ -160,7 +161,7 @@ async fn echo_stream(bus: Bus, stream_sid: StreamSid, playbook: String, mut medi
                         entry.stop_reason = Some(reason);
                         break;
                     }
-                    StreamEvent::Dtmf { .. } => {}
+                    StreamEvent::Dtmf { digit } => entry.digits.push_str(&digit),
                 }
             }
             Err(error) => panic!("echo worker got an undecodable media.in message: {error}"),

@@ -17,16 +17,29 @@ pub trait CalleeAudio: Send {
 
     /// The agent audio the callee just heard (played at `media_time_ms`), silence included.
     fn on_agent_audio(&mut self, _media_time_ms: u64, _audio: &[u8]) {}
+
+    /// A key the callee presses at `media_time_ms` (sent as a `dtmf` message before that frame).
+    fn next_dtmf(&mut self, _media_time_ms: u64) -> Option<char> {
+        None
+    }
 }
 
 /// Plays fixed frames, then ends.
 pub struct FramesAudio {
     frames: std::vec::IntoIter<[u8; FRAME_BYTES]>,
+    /// (media time, key), in time order.
+    keys: std::collections::VecDeque<(u64, char)>,
 }
 
 impl FramesAudio {
     pub fn new(frames: Vec<[u8; FRAME_BYTES]>) -> Self {
-        FramesAudio { frames: frames.into_iter() }
+        FramesAudio { frames: frames.into_iter(), keys: Default::default() }
+    }
+
+    /// Also presses `key` at `media_time_ms`.
+    pub fn with_key(mut self, media_time_ms: u64, key: char) -> Self {
+        self.keys.push_back((media_time_ms, key));
+        self
     }
 
     /// `count` frames of μ-law silence.
@@ -51,6 +64,13 @@ impl FramesAudio {
 impl CalleeAudio for FramesAudio {
     fn next_frame(&mut self, _media_time_ms: u64) -> Option<[u8; FRAME_BYTES]> {
         self.frames.next()
+    }
+
+    fn next_dtmf(&mut self, media_time_ms: u64) -> Option<char> {
+        match self.keys.front() {
+            Some((at, _)) if *at <= media_time_ms => self.keys.pop_front().map(|(_, key)| key),
+            _ => None,
+        }
     }
 }
 

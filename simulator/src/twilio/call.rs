@@ -8,7 +8,7 @@ use super::playback::{ClearRecord, MarkEchoRecord, Playback};
 use futures_util::{SinkExt, StreamExt};
 use protocol::ids::random_sid;
 use protocol::twilio::media_streams::{
-    encode_inbound_media_into, Connected, MarkEcho, MediaFormat, Start, Stop, Track,
+    encode_inbound_media_into, Connected, Dtmf, MarkEcho, MediaFormat, Start, Stop, Track,
 };
 use protocol::twilio::signature::compute_signature;
 use protocol::twilio::twiml::{read_connect_stream, read_says, StreamInstruction, TwimlReadError};
@@ -381,6 +381,15 @@ async fn run_stream(
             }
             _ = tokio::time::sleep_until(deadline), if tick_wanted => {
                 if !callee_done {
+                    while let Some(key) = audio.next_dtmf(media_ms) {
+                        let dtmf = Dtmf {
+                            sequence_number: tx.next_sequence(),
+                            stream_sid: StreamSid::from(stream_sid.as_str()),
+                            track: Track::Inbound,
+                            digit: key.to_string(),
+                        };
+                        tx.send(InboundMessage::Dtmf(dtmf).to_json()).await?;
+                    }
                     match audio.next_frame(media_ms) {
                         Some(frame) => {
                             chunk += 1;
