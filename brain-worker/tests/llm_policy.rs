@@ -200,12 +200,12 @@ async fn llm_error_mid_call_switches_to_scripted_and_the_call_completes() {
     assert!(call.policy.has_fallen_back());
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, json!({ "amount": 25.0, "currency": "USD" })));
 
-    assert_eq!(call.callee("ten dollars").await, "And the mat fee is 10 dollars.");
+    assert_eq!(call.callee("ten dollars").await, "And the mat fee is 10 dollars, is that right?");
     assert!(call.callee("yes").await.contains("class schedule"));
     let reply = call.callee("tuesday and thursday at seven no gi").await;
     assert!(reply.starts_with("I have no gi on tuesday and thursday at 7 PM."), "{reply}");
     assert!(call.callee("yes").await.contains("bringing a gi"));
-    assert_eq!(call.callee("nothing just show up").await, "So for requirements: nothing special.");
+    assert_eq!(call.callee("nothing just show up").await, "So for requirements: nothing special. Is that right?");
     assert!(call.callee("right").await.contains("Anything else"));
     let reply = call.callee("no that's it").await;
     assert!(reply.contains("Thanks so much"), "{reply}");

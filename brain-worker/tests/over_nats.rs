@@ -225,12 +225,12 @@ async fn brain_killed_mid_call_is_replaced_and_the_result_is_complete() -> anyho
     let reply = media.say("yes that's right").await?;
     assert_eq!(media.brains, vec!["brain-a", "brain-b"]);
     assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
-    assert_eq!(media.say("ten dollars").await?, "And the mat fee is 10 dollars.");
+    assert_eq!(media.say("ten dollars").await?, "And the mat fee is 10 dollars, is that right?");
     assert!(media.say("yes").await?.contains("class schedule"));
     let reply = media.say("monday and wednesday at six gi and saturday open mat at noon").await?;
     assert!(reply.starts_with("I have gi on monday and wednesday at 6 PM; open mat on saturday at noon."), "{reply}");
     assert!(media.say("yes").await?.contains("bringing a gi"));
-    assert_eq!(media.say("you need a gi and a waiver").await?, "So for requirements: gi and waiver.");
+    assert_eq!(media.say("you need a gi and a waiver").await?, "So for requirements: gi and waiver. Is that right?");
     assert!(media.say("correct").await?.contains("Anything else"));
     let closing = media.say("no that's it").await?;
     assert!(closing.contains("Thanks so much"), "{closing}");

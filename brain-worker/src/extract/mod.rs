@@ -218,21 +218,25 @@ fn attribute_money(tokens: &[Token], mentions: &[MoneyMention], fields: &[&Field
         let previous_end = position.checked_sub(1).map(|p| mentions[p].end + 1).unwrap_or(0);
         let next_start = mentions.get(position + 1).map(|m| m.start).unwrap_or(tokens.len());
         let mut best: Option<(usize, &FieldSpec)> = None;
+        let mut best_gap = usize::MAX;
         for field in fields {
             for keyword in &field.keywords {
                 let keyword = spoken(keyword);
                 let length = keyword.split_whitespace().count();
                 for start in text::find_phrase(tokens, &keyword) {
-                    let distance = if start + length <= mention.start && start >= previous_end {
-                        mention.start - (start + length)
+                    let (distance, gap) = if start + length <= mention.start && start >= previous_end {
+                        let gap = mention.start - (start + length);
+                        (gap, gap)
                     } else if start > mention.end && start < next_start {
                         // a keyword after the amount ("ten for the mat fee") counts a bit less
-                        start - mention.end + 2
+                        let gap = start - mention.end - 1;
+                        (gap + 2, gap)
                     } else {
                         continue;
                     };
                     if distance <= 8 && best.is_none_or(|(d, _)| distance < d) {
                         best = Some((distance, field));
+                        best_gap = gap;
                     }
                 }
             }
@@ -241,6 +245,12 @@ fn attribute_money(tokens: &[Token], mentions: &[MoneyMention], fields: &[&Field
             continue;
         }
         let Some(field) = best.map(|(_, f)| f).or(asked_money) else { continue };
+        // a bare number answers the question asked, or a field named right next to it
+        // ("the mat fee is ten", "fifteen for the mat fee"), never a two-number time
+        let is_asked = asked_money.is_some_and(|asked| asked.name == field.name);
+        if !mention.explicit && !is_asked && (best_gap > 2 || mention.start != mention.end) {
+            continue;
+        }
         if found.iter().any(|e| e.field == field.name) {
             continue;
         }

@@ -303,3 +303,42 @@ fn read_back_describes_values() {
     let offered = gym.field("drop_in_offered").unwrap();
     assert_eq!(describe(offered, &json!(false)), "you don't take drop-ins");
 }
+
+#[test]
+fn spoken_times_and_prices_as_a_speech_engine_writes_them() {
+    // "p m" / "a m" as two words, "oh" minutes, dollars-and-cents as two numbers
+    assert_eq!(spans("from six p m to seven thirty p m"), vec![span("18:00", Some("19:30"))]);
+    assert_eq!(spans("nine oh five a m"), vec![span("09:05", None)]);
+    assert_eq!(spans("from noon to one p m"), vec![span("12:00", Some("13:00"))]);
+    assert_eq!(amount("it's twelve fifty", "drop_in_price", "drop_in_price"), Some(12.5));
+    assert_eq!(amount("no there's no charge for that", "mat_fee", "mat_fee"), Some(0.0));
+    assert_eq!(
+        schedule_of("we have gi class on monday and wednesday from six p m to seven thirty p m and open mat on saturday from ten a m to twelve p m"),
+        vec![
+            slot("monday", "18:00", Some("19:30"), Some("gi")),
+            slot("wednesday", "18:00", Some("19:30"), Some("gi")),
+            slot("saturday", "10:00", Some("12:00"), Some("open mat")),
+        ]
+    );
+    assert_eq!(
+        schedule_of("fundamentals class on tuesday and thursday from six a m to seven a m and open mat on sunday from eleven a m to one p m"),
+        vec![
+            slot("tuesday", "06:00", Some("07:00"), Some("fundamentals")),
+            slot("thursday", "06:00", Some("07:00"), Some("fundamentals")),
+            slot("sunday", "11:00", Some("13:00"), Some("open mat")),
+        ]
+    );
+    assert_eq!(
+        schedule_of("all levels class on monday and friday from noon to one p m"),
+        vec![slot("monday", "12:00", Some("13:00"), Some("all levels")), slot("friday", "12:00", Some("13:00"), Some("all levels"))]
+    );
+    assert_eq!(yes_no_answer("yeah we love having visitors come train with us", "drop_in_offered"), Some(true));
+    assert_eq!(yes_no_answer("no sorry we're members only we don't do drop ins at all", "drop_in_offered"), Some(false));
+    assert_eq!(requirements("you'll need waiver and book"), Some(vec!["waiver".to_owned(), "booking_ahead".to_owned()]));
+    assert_eq!(requirements("no nothing special just show up"), Some(vec![]));
+    let found = value_of(&gym(), "sorry i can't give that out over the phone you'd have to come by the front desk", "drop_in_price", "drop_in_price");
+    assert_eq!(found.map(|(status, _)| status), Some(FieldStatus::Refused));
+    // a bare number next to another field's name is that field's; a time is nobody's price
+    assert_eq!(amount("the mat fee is like ten", "drop_in_price", "mat_fee"), Some(10.0));
+    assert!(value_of(&gym(), "drop in classes are monday six thirty", "class_schedule", "drop_in_price").is_none());
+}

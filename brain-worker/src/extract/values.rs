@@ -83,6 +83,15 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                     continue;
                 }
             }
+            // "twelve fifty" in a price answer: dollars and cents (not at a time word)
+            let cents = tokens.get(index + 1).and_then(|t| t.number).filter(|c| c.fract() == 0.0 && (10.0..100.0).contains(c));
+            let time_context = index.checked_sub(1).is_some_and(|i| tokens[i].is_any(&["at", "from", "until", "till", "by", "around", "to"]))
+                || tokens.get(index + 2).is_some_and(|t| t.is_any(&["am", "pm", "a", "p", "in", "o'clock", "to", "until", "till"]));
+            if let (Some(cents), false, true) = (cents, time_context, amount.fract() == 0.0 && amount < 1000.0) {
+                mentions.push(mention(tokens, amount + cents / 100.0, "USD", index, index + 1, false));
+                index += 2;
+                continue;
+            }
             if looks_like_time(tokens, index) {
                 // "six thirty": the minutes are part of the time too
                 if tokens.get(index + 1).is_some_and(|t| t.number.is_some_and(|m| (10.0..60.0).contains(&m))) {
@@ -430,6 +439,14 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
                 if hour > 12 && !token.digits {
                     return None;
                 }
+                // "nine oh five": a single-digit minute after "oh"
+                if tokens.get(index + 1).is_some_and(|t| t.is("oh")) {
+                    if let Some(m) = tokens.get(index + 2).and_then(|t| t.number).filter(|m| m.fract() == 0.0 && (0.0..10.0).contains(m)) {
+                        (hour, m as u32, 3)
+                    } else {
+                        (hour, 0, 1)
+                    }
+                } else {
                 let minute = tokens
                     .get(index + 1)
                     .and_then(|t| t.number)
@@ -437,6 +454,7 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
                 match minute {
                     Some(m) if tokens.get(index + 2).is_none_or(|t| currency_of(&t.word).is_none()) => (hour, m as u32, 2),
                     _ => (hour, 0, 1),
+                }
                 }
             }
         }

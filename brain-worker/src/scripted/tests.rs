@@ -140,7 +140,7 @@ fn full_gym_call_collects_every_field_with_evidence() {
     let reply = call.callee("yep");
     assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
     let reply = call.callee("no there's no mat fee");
-    assert_eq!(reply, "And the mat fee is free.");
+    assert_eq!(reply, "And the mat fee is free, is that right?");
     // a statement read-back: the next answer moves on
     let reply = call.callee("right");
     assert!(reply.contains("class schedule"), "{reply}");
@@ -149,7 +149,7 @@ fn full_gym_call_collects_every_field_with_evidence() {
     let reply = call.callee("yes that's right");
     assert!(reply.contains("bringing a gi"), "{reply}");
     let reply = call.callee("you need a gi and you have to sign a waiver");
-    assert_eq!(reply, "So for requirements: gi and waiver.");
+    assert_eq!(reply, "So for requirements: gi and waiver. Is that right?");
     let reply = call.callee("yep");
     assert!(reply.contains("Anything else a visitor should know"), "{reply}");
     let reply = call.callee("parking is around the back");
