@@ -141,6 +141,9 @@ pub struct CallActor {
     listening: Option<Listening>,
     /// Speech started but not yet confirmed (its start time).
     speech_start_ms: Option<u64>,
+    /// End of the last callee utterance heard while the agent was silent: the next agent
+    /// audio measures voice-to-voice latency from it.
+    reply_awaited_since_ms: Option<u64>,
 
     stt_input: Option<mpsc::UnboundedSender<SttInput>>,
     stt_generation: u32,
@@ -204,6 +207,7 @@ impl CallActor {
             preroll_end_ms: 0,
             listening: None,
             speech_start_ms: None,
+            reply_awaited_since_ms: None,
             stt_input: None,
             stt_generation: 0,
             stt_restarts: 0,
@@ -364,6 +368,9 @@ impl CallActor {
                 self.speech_start_ms = None;
                 if self.listening.take().is_some() {
                     self.stt(SttInput::UtteranceEnd { timestamp_ms: end_ms });
+                    if !self.playback.agent_audio_unplayed(self.now_ms) {
+                        self.reply_awaited_since_ms = Some(end_ms);
+                    }
                     tracing::debug!(call_id = %self.call_id, start_ms, end_ms, "callee utterance ended");
                 }
             }
@@ -529,6 +536,9 @@ impl CallActor {
         while let Some(output) = self.playback.poll_output() {
             match output {
                 PlaybackOutput::Audio { frame, play_at_ms } => {
+                    if let Some(end_ms) = self.reply_awaited_since_ms.take() {
+                        self.shared.stats.voice_to_voice.observe(play_at_ms.saturating_sub(end_ms));
+                    }
                     media::encode_outbound_audio(&frame, &mut self.frame_buf);
                     self.publish_buf.extend_from_slice(&self.frame_buf);
                     let payload = self.publish_buf.split().freeze();

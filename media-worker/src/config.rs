@@ -2,6 +2,7 @@
 //! environment).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use speech::{SpeechConfig, SpeechConfigError, VadMode};
@@ -10,6 +11,7 @@ use speech::{SpeechConfig, SpeechConfigError, VadMode};
 /// are listed in [`speech::ENV_VARS`]; [`all_env_vars`] gives both.
 pub const ENV_VARS: &[&str] = &[
     "NATS_URL",
+    "METRICS_ADDR",
     "WORKER_ID",
     "MAX_CALLS",
     "VAD_MODE",
@@ -45,6 +47,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen; none when unset.
+    pub metrics_addr: Option<SocketAddr>,
     /// Name this worker answers `media.assign` with (default `<hostname>-<pid>`).
     pub worker_id: String,
     /// Calls this worker takes at once; above it, it does not answer `media.assign`.
@@ -84,9 +88,18 @@ impl Config {
             None => VadMode::Aggressive,
             Some(value) => parse_vad_mode(value)?,
         };
+        let metrics_addr = match get("METRICS_ADDR") {
+            None => None,
+            Some(value) => Some(value.parse().map_err(|_| ConfigError::OutOfRange {
+                name: "METRICS_ADDR",
+                value: value.to_owned(),
+                expected: "host:port, e.g. 0.0.0.0:9090",
+            })?),
+        };
         let default_arbiters = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let config = Config {
             nats_url: get("NATS_URL").unwrap_or("nats://127.0.0.1:4222").to_owned(),
+            metrics_addr,
             worker_id: get("WORKER_ID")
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{hostname}-{}", std::process::id())),
@@ -134,6 +147,7 @@ impl Config {
         env.insert("WORKER_ID".to_owned(), worker_id.to_owned());
         env.insert("MEDIA_ARBITERS".to_owned(), "1".to_owned());
         env.insert("DRAIN_GRACE_MS".to_owned(), "500".to_owned());
+        env.insert("METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned());
         // Built from constants that always parse.
         Config::from_env(&env).unwrap_or_else(|_| unreachable!("default test configuration parses"))
     }
@@ -203,6 +217,7 @@ mod tests {
             ("RECORDINGS_DIR", "/tmp/rec"),
             ("PLAYBOOKS_DIR", "/etc/playbooks"),
             ("MEDIA_ARBITERS", "4"),
+            ("METRICS_ADDR", "0.0.0.0:9090"),
         ]))
         .unwrap();
         assert_eq!(config.worker_id, "w1");
@@ -212,6 +227,7 @@ mod tests {
         assert_eq!(config.barge_in_min_ms, 150);
         assert_eq!(config.recordings_dir, Some(PathBuf::from("/tmp/rec")));
         assert_eq!(config.arbiters, 4);
+        assert_eq!(config.metrics_addr, Some("0.0.0.0:9090".parse().unwrap()));
     }
 
     #[test]

@@ -12,12 +12,14 @@ pub mod assign;
 pub mod call;
 pub mod config;
 pub mod dtmf;
+pub mod health;
 pub mod playback;
 pub mod recording;
 pub mod text;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +37,8 @@ pub enum MediaError {
     Bus(#[from] bus::BusError),
     #[error("playbooks: {0}")]
     Playbooks(String),
+    #[error("metrics listener on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Counters of one worker, for logs, metrics and tests.
@@ -51,6 +55,8 @@ pub struct Stats {
     pub exits_hung_up: AtomicU64,
     pub exits_downstream_closed: AtomicU64,
     pub exits_failed: AtomicU64,
+    /// Media time from the end of callee speech to the first agent audio after it.
+    pub voice_to_voice: health::LatencyHistogram,
 }
 
 impl Stats {
@@ -91,6 +97,8 @@ pub struct RunningWorker {
     stop: tokio::sync::watch::Sender<bool>,
     assign_task: Option<tokio::task::JoinHandle<()>>,
     arbiters: Vec<actix::Arbiter>,
+    draining: Arc<AtomicBool>,
+    http: Option<(actix_web::dev::ServerHandle, SocketAddr)>,
 }
 
 impl RunningWorker {
@@ -106,9 +114,20 @@ impl RunningWorker {
         &self.shared.stats
     }
 
+    /// Where `/healthz`, `/readyz` and `/metrics` listen (when `metrics_addr` was set).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// The `/metrics` page.
+    pub fn metrics_text(&self) -> String {
+        health::render(&self.shared)
+    }
+
     /// Stops taking calls, lets live calls finish within the drain grace period, then hangs up
     /// the rest (after their queued audio) and waits for them to end.
     pub async fn stop(mut self) {
+        self.draining.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         if let Some(task) = self.assign_task.take() {
             let _ = task.await;
@@ -123,6 +142,9 @@ impl RunningWorker {
                 addr.do_send(call::Shutdown);
             }
             let _ = tokio::time::timeout(Duration::from_secs(10), active.wait_for(|n| *n == 0)).await;
+        }
+        if let Some((handle, _)) = self.http.take() {
+            handle.stop(true).await;
         }
         for arbiter in self.arbiters.drain(..) {
             arbiter.stop();
@@ -148,6 +170,13 @@ pub async fn start(config: Config, bus: Bus, providers: Providers) -> Result<Run
     });
     let arbiters: Vec<actix::Arbiter> = (0..shared.config.arbiters).map(|_| actix::Arbiter::new()).collect();
     let handles = arbiters.iter().map(|a| a.handle()).collect();
+    let draining = Arc::new(AtomicBool::new(false));
+    let http = match shared.config.metrics_addr {
+        Some(addr) => Some(
+            health::serve(addr, shared.clone(), draining.clone()).map_err(|source| MediaError::Listen { addr, source })?,
+        ),
+        None => None,
+    };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let assign_task = assign::spawn(shared.clone(), handles, stop_rx).await?;
     tracing::info!(
@@ -157,7 +186,7 @@ pub async fn start(config: Config, bus: Bus, providers: Providers) -> Result<Run
         tts = shared.providers.tts.name(),
         "media worker started"
     );
-    Ok(RunningWorker { shared, stop, assign_task: Some(assign_task), arbiters })
+    Ok(RunningWorker { shared, stop, assign_task: Some(assign_task), arbiters, draining, http })
 }
 
 fn load_vocabularies(config: &Config) -> Result<HashMap<String, Arc<Vocabulary>>, MediaError> {

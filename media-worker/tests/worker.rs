@@ -292,3 +292,44 @@ async fn when_the_brain_dies_another_brain_takes_the_call_and_gets_the_event() {
     leg.finish().await;
     worker.stop().await;
 }
+
+#[actix_rt::test]
+async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(20)).await;
+    let base = format!("http://{}", worker.metrics_addr().expect("metrics listener"));
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
+
+    let mut brain = FakeBrain::start(&bus).await;
+    assign(&bus, "c_metrics", "MZmetrics").await.unwrap();
+    let mut callee = silence(500);
+    callee.extend(spoken("Hello?"));
+    let leg = FakeLeg::start(&bus, "MZmetrics", callee, 2500).await;
+    let heard = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Transcript { is_final: true, .. })).await;
+    let HeardEvent::Transcript { end_ms, .. } = heard.event else { unreachable!() };
+    brain
+        .say(&CallId::from("c_metrics"), SayCommand::Speak { utterance_id: "u1".into(), text: "Hi!".into(), end_of_turn: true, uninterruptible: false })
+        .await;
+    let (first_audio_ms, _) = leg.wait_for(Duration::from_secs(5), |e| matches!(e, LegEvent::AudioPlayed { .. })).await;
+    leg.finish().await;
+    brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::CallEnded { .. })).await;
+
+    let page = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let sample = |series: &str| -> f64 {
+        page.lines()
+            .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {series} in\n{page}"))
+    };
+    assert_eq!(sample("media_worker_calls_taken_total"), 1.0);
+    assert_eq!(sample("media_worker_active_calls"), 0.0);
+    assert_eq!(sample("media_worker_call_exits_total{status=\"finished\"}"), 1.0);
+    assert!(sample("media_worker_frames_in_total") >= 150.0);
+    assert_eq!(sample("media_worker_frames_out_total"), 3.0, "\"Hi!\": 3 chars * 20 ms = three 20 ms frames");
+    assert_eq!(sample("media_worker_voice_to_voice_seconds_count"), 1.0);
+    // measured from the end of the callee's speech to when the reply starts playing (media time)
+    let v2v_ms = sample("media_worker_voice_to_voice_seconds_sum") * 1000.0;
+    println!("voice to voice {v2v_ms} ms (utterance end {end_ms}, first agent audio played at {first_audio_ms})");
+    assert!(v2v_ms >= 500.0 && v2v_ms <= (first_audio_ms - end_ms) as f64 + 40.0, "{v2v_ms}");
+    worker.stop().await;
+}
