@@ -130,6 +130,7 @@ async fn run_call(
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
     let mut reconnects = 0u32;
+    let mut replay = Replay::default();
     loop {
         let socket = match with_retries(config.retry, |attempt| connect_once(&config, attempt)).await {
             Ok(socket) => socket,
@@ -140,8 +141,10 @@ async fn run_call(
             }
         };
         tracing::debug!(call_id = %context.call_id, "deepgram connected");
-        let mut session = Session::default();
-        match session.run(socket, &mut input, &output).await {
+        let mut session = Session { replay: std::mem::take(&mut replay), ..Session::default() };
+        let end = session.run(socket, &mut input, &output).await;
+        replay = std::mem::take(&mut session.replay);
+        match end {
             SessionEnd::Finished => return,
             SessionEnd::Failed(message) => {
                 tracing::warn!(call_id = %context.call_id, %message, "deepgram error");
@@ -162,9 +165,22 @@ async fn run_call(
     }
 }
 
+/// Audio sent but not yet covered by a final result, re-sent after a reconnect so a dropped
+/// connection loses no words.
+#[derive(Default)]
+struct Replay {
+    frames: std::collections::VecDeque<(bytes::Bytes, u64)>,
+    /// `Finalize` was sent and its result has not come back.
+    finalize_pending: bool,
+}
+
+/// Longest audio kept for replay (60 s of 20 ms frames).
+const MAX_REPLAY_FRAMES: usize = 3_000;
+
 /// One WebSocket connection's worth of recognition.
 #[derive(Default)]
 struct Session {
+    replay: Replay,
     /// Call time of the first audio sent on this connection; Deepgram's times count from it.
     origin_ms: Option<u64>,
     /// Final segments of the utterance in progress.
@@ -219,6 +235,19 @@ impl Session {
         input: &mut mpsc::UnboundedReceiver<SttInput>,
         output: &mpsc::UnboundedSender<SttOutput>,
     ) -> SessionEnd {
+        // Re-send what a dropped connection may have lost.
+        let pending: Vec<(bytes::Bytes, u64)> = self.replay.frames.iter().cloned().collect();
+        for (audio, timestamp_ms) in pending {
+            self.origin_ms.get_or_insert(timestamp_ms);
+            if let Err(error) = socket.send(Message::Binary(audio)).await {
+                return SessionEnd::Dropped(format!("replay: {error}"));
+            }
+        }
+        if self.replay.finalize_pending {
+            if let Err(error) = socket.send(control("Finalize")).await {
+                return SessionEnd::Dropped(format!("replay: {error}"));
+            }
+        }
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE_EVERY);
         keep_alive.tick().await;
         let mut sent_audio_since_tick = false;
@@ -231,10 +260,17 @@ impl Session {
                         Some(SttInput::Audio { mulaw, timestamp_ms }) => {
                             self.origin_ms.get_or_insert(timestamp_ms);
                             sent_audio_since_tick = true;
+                            self.replay.frames.push_back((mulaw.clone(), timestamp_ms));
+                            if self.replay.frames.len() > MAX_REPLAY_FRAMES {
+                                self.replay.frames.pop_front();
+                            }
                             Message::Binary(mulaw)
                         }
                         Some(SttInput::UtteranceStart { .. }) => continue,
-                        Some(SttInput::UtteranceEnd { .. }) => control("Finalize"),
+                        Some(SttInput::UtteranceEnd { .. }) => {
+                            self.replay.finalize_pending = true;
+                            control("Finalize")
+                        }
                         Some(SttInput::Close) | None => {
                             closing_deadline = Some(tokio::time::Instant::now() + CLOSE_GRACE);
                             control("CloseStream")
@@ -320,7 +356,14 @@ impl Session {
                         end_ms: origin + seconds_to_ms(message.start + message.duration),
                     });
                 }
+                if message.from_finalize {
+                    self.replay.finalize_pending = false;
+                }
                 if message.speech_final || message.from_finalize {
+                    let covered_until_ms = self.origin_ms.unwrap_or(0) + seconds_to_ms(message.start + message.duration);
+                    while self.replay.frames.front().is_some_and(|(_, timestamp_ms)| *timestamp_ms < covered_until_ms) {
+                        self.replay.frames.pop_front();
+                    }
                     self.flush(output);
                 }
                 None
