@@ -2,8 +2,11 @@
 //! process, `up` runs every service in one process for real Twilio, and the rest talk to a
 //! running deployment (REST API or NATS).
 
+mod campaign;
 mod client;
+mod demo;
 mod results;
+pub mod stack;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one whole call offline: every service plus a simulated gym, in one process.
+    Demo(demo::DemoArgs),
     /// Place a call through the REST API of a running gateway.
     Call(client::CallArgs),
     /// List calls known to a running gateway.
@@ -34,15 +39,20 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async {
+    // The services' per-call actors need an actix System; its tokio runtime is multi-threaded
+    // so the simulator, speech engines and HTTP clients run beside them.
+    let system = actix_rt::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|error| {
+                eprintln!("error: cannot start the async runtime: {error}");
+                std::process::exit(1)
+            })
+    });
+    let outcome = system.block_on(async {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await,
             Command::Call(args) => client::call(args).await,
             Command::Calls(args) => client::list(args).await,
             Command::Results(args) => results::run(args).await,
