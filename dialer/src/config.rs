@@ -32,6 +32,7 @@ pub const ENV_VARS: &[&str] = &[
     "DIAL_HOLD_S",
     "DIAL_ACK_WAIT_S",
     "DRAIN_S",
+    "METRICS_ADDR",
 ];
 
 /// A setting that could not be used.
@@ -65,6 +66,8 @@ pub struct Config {
     pub ack_wait: Duration,
     /// On shutdown, how long live calls may go on before the dialer lets go of them.
     pub drain: Duration,
+    /// Where to serve `/healthz`, `/readyz`, `/metrics` (e.g. `0.0.0.0:9090`); `None`: not served.
+    pub metrics_addr: Option<String>,
 }
 
 fn number<T: std::str::FromStr>(env: &HashMap<String, String>, name: &'static str, default: T) -> Result<T, ConfigError>
@@ -116,7 +119,7 @@ impl Config {
         let machine_detection = match get("MACHINE_DETECTION").as_deref() {
             None | Some("Enable") => Some("Enable".to_owned()),
             Some("DetectMessageEnd") => Some("DetectMessageEnd".to_owned()),
-            Some("off") | Some("false") => None,
+            Some("off" | "false" | "None" | "none") => None,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     name: "MACHINE_DETECTION",
@@ -180,6 +183,7 @@ impl Config {
             hold: seconds("DIAL_HOLD_S", 60)?,
             ack_wait: seconds("DIAL_ACK_WAIT_S", 30)?,
             drain: seconds("DRAIN_S", 30)?,
+            metrics_addr: get("METRICS_ADDR"),
         })
     }
 }

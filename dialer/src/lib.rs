@@ -9,6 +9,7 @@
 //! - [`service`]: the runtime ([`start`]) wiring all of it to the bus.
 
 pub mod config;
+pub mod metrics;
 pub mod records;
 pub mod scheduler;
 pub mod service;

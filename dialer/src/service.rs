@@ -35,6 +35,8 @@ pub enum DialerError {
     Twilio(#[from] TwilioError),
     #[error("dialer task failed: {0}")]
     Task(String),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics { addr: String, source: std::io::Error },
 }
 
 /// Counters of one dialer, for tests and metrics.
@@ -52,6 +54,10 @@ pub struct Stats {
     pub finished: AtomicU64,
     /// Messages that could not be decoded.
     pub bad_messages: AtomicU64,
+    /// Calls being placed or live now.
+    pub live_calls: AtomicU64,
+    /// Requests held now (waiting or live).
+    pub held_requests: AtomicU64,
 }
 
 /// A dialer running in the background.
@@ -59,9 +65,15 @@ pub struct RunningDialer {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     stats: Arc<Stats>,
+    metrics: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl RunningDialer {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (when `METRICS_ADDR` is set).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -70,7 +82,11 @@ impl RunningDialer {
     /// within the drain time, and returns.
     pub async fn stop(self) -> Result<(), DialerError> {
         let _ = self.shutdown.send(true);
-        self.task.await.map_err(|e| DialerError::Task(e.to_string()))
+        let result = self.task.await.map_err(|e| DialerError::Task(e.to_string()));
+        if let Some((_, server)) = self.metrics {
+            server.abort();
+        }
+        result
     }
 
     /// Waits until the dialer stops by itself (the bus closed).
@@ -116,6 +132,14 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerErro
     });
 
     let stats = Arc::new(Stats::default());
+    let metrics = match &config.metrics_addr {
+        Some(addr) => Some(
+            crate::metrics::serve(addr, stats.clone(), bus.clone())
+                .await
+                .map_err(|source| DialerError::Metrics { addr: addr.clone(), source })?,
+        ),
+        None => None,
+    };
     let (shutdown, shutdown_signal) = watch::channel(false);
     let (op_sender, ops) = mpsc::unbounded_channel();
     let dialer = Dialer {
@@ -135,7 +159,7 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerErro
         dialer.run(jobs, status, control, ops, shutdown_signal).await;
         consumer.abort();
     });
-    Ok(RunningDialer { shutdown, task, stats })
+    Ok(RunningDialer { shutdown, task, stats, metrics })
 }
 
 /// The result of a Twilio request made off the main loop.
@@ -246,6 +270,8 @@ impl Dialer {
                 }
             }
             self.drain_events().await;
+            self.stats.live_calls.store(self.scheduler.live_calls() as u64, Ordering::Relaxed);
+            self.stats.held_requests.store(self.held.len() as u64, Ordering::Relaxed);
         }
         info!("dialer stopped");
     }

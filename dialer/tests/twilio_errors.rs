@@ -93,7 +93,9 @@ async fn invalid_number_gives_up_at_once() {
 async fn auth_failure_stops_dialing_and_alerts() {
     let rig = Rig::start(fast_twilio()).await;
     let mut events = rig.bus.subscribe("calls.events.>").await.unwrap();
-    let dialer = rig.start_dialer(&[("TWILIO_AUTH_TOKEN", "revoked-token"), ("MAX_CONCURRENT_CALLS", "1")]).await;
+    let dialer = rig
+        .start_dialer(&[("TWILIO_AUTH_TOKEN", "revoked-token"), ("MAX_CONCURRENT_CALLS", "1"), ("METRICS_ADDR", "127.0.0.1:0")])
+        .await;
     let first = rig.submit("+12025550121", "Gym A").await;
     let second = rig.submit("+12025550122", "Gym B").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -105,6 +107,13 @@ async fn auth_failure_stops_dialing_and_alerts() {
     }
     assert!(dialer.stats().halted.load(Ordering::Relaxed));
     assert_eq!(dialer.stats().auth_failures.load(Ordering::Relaxed), 1);
+    // The alert shows on /metrics, and readiness turns false.
+    let metrics_url = format!("http://{}", dialer.metrics_addr().unwrap());
+    let metrics = reqwest::get(format!("{metrics_url}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("dialer_halted 1"), "{metrics}");
+    assert!(metrics.contains("dialer_twilio_auth_failures_total 1"), "{metrics}");
+    assert_eq!(reqwest::get(format!("{metrics_url}/readyz")).await.unwrap().status().as_u16(), 503);
+    assert_eq!(reqwest::get(format!("{metrics_url}/healthz")).await.unwrap().status().as_u16(), 200);
     // No further request goes to Twilio, and nothing is given up: the requests wait.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let requests = rig.twilio.create_requests();
