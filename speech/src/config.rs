@@ -2,9 +2,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::stt::SttProvider;
-use crate::tts::TtsProvider;
+use crate::retry::RetryPolicy;
+use crate::stt::{
+    DeepgramConfig, DeepgramStt, OpenAiStt, OpenAiSttConfig, PocketsphinxConfig, PocketsphinxStt,
+    SttProvider,
+};
+use crate::tts::{
+    ElevenLabsConfig, ElevenLabsTts, FliteTts, OpenAiTts, OpenAiTtsConfig, TtsProvider,
+};
 
 /// Every environment variable [`SpeechConfig::from_env`] reads.
 pub const ENV_VARS: &[&str] = &[
@@ -13,9 +20,11 @@ pub const ENV_VARS: &[&str] = &[
     "DEEPGRAM_API_KEY",
     "DEEPGRAM_BASE_URL",
     "DEEPGRAM_MODEL",
+    "DEEPGRAM_ENDPOINTING_MS",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_STT_MODEL",
+    "OPENAI_STT_LANGUAGE",
     "OPENAI_TTS_MODEL",
     "OPENAI_TTS_VOICE",
     "ELEVENLABS_API_KEY",
@@ -25,6 +34,10 @@ pub const ENV_VARS: &[&str] = &[
     "POCKETSPHINX_MODEL_DIR",
     "SPEECH_RETRY_DEADLINE_MS",
 ];
+
+pub const DEFAULT_DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com";
+pub const DEFAULT_ELEVENLABS_BASE_URL: &str = "https://api.elevenlabs.io";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SttProviderKind {
@@ -43,16 +56,18 @@ pub enum TtsProviderKind {
 }
 
 /// Provider choice, credentials, base URLs and model / voice names.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpeechConfig {
     pub stt_provider: SttProviderKind,
     pub tts_provider: TtsProviderKind,
     pub deepgram_api_key: Option<String>,
     pub deepgram_base_url: String,
     pub deepgram_model: String,
+    pub deepgram_endpointing_ms: u64,
     pub openai_api_key: Option<String>,
     pub openai_base_url: String,
     pub openai_stt_model: String,
+    pub openai_stt_language: Option<String>,
     pub openai_tts_model: String,
     pub openai_tts_voice: String,
     pub elevenlabs_api_key: Option<String>,
@@ -63,12 +78,44 @@ pub struct SpeechConfig {
     pub retry_deadline_ms: u64,
 }
 
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        SpeechConfig {
+            stt_provider: SttProviderKind::default(),
+            tts_provider: TtsProviderKind::default(),
+            deepgram_api_key: None,
+            deepgram_base_url: DEFAULT_DEEPGRAM_BASE_URL.into(),
+            deepgram_model: "nova-2-phonecall".into(),
+            deepgram_endpointing_ms: 300,
+            openai_api_key: None,
+            openai_base_url: DEFAULT_OPENAI_BASE_URL.into(),
+            openai_stt_model: "whisper-1".into(),
+            openai_stt_language: Some("en".into()),
+            openai_tts_model: "tts-1".into(),
+            openai_tts_voice: "alloy".into(),
+            elevenlabs_api_key: None,
+            elevenlabs_base_url: DEFAULT_ELEVENLABS_BASE_URL.into(),
+            elevenlabs_voice_id: "21m00Tcm4TlvDq8ikWAM".into(),
+            elevenlabs_model: "eleven_flash_v2_5".into(),
+            pocketsphinx_model_dir: None,
+            retry_deadline_ms: 5_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpeechConfigError {
     #[error("{name}: unknown value {value:?} (expected one of {expected})")]
-    UnknownValue { name: &'static str, value: String, expected: &'static str },
+    UnknownValue {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     #[error("{name} is required when {because}")]
-    Missing { name: &'static str, because: &'static str },
+    Missing {
+        name: &'static str,
+        because: &'static str,
+    },
     #[error("{name}: not a number: {value:?}")]
     NotANumber { name: &'static str, value: String },
     #[error("embedded speech engine unavailable: {0}")]
@@ -76,9 +123,122 @@ pub enum SpeechConfigError {
 }
 
 impl SpeechConfig {
+    /// Read the variables in [`ENV_VARS`]; unset or empty ones take their defaults.
     pub fn from_env(env: &HashMap<String, String>) -> Result<SpeechConfig, SpeechConfigError> {
-        let _ = env;
-        Ok(SpeechConfig::default())
+        let get = |name: &str| {
+            env.get(name)
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+        };
+        let defaults = SpeechConfig::default();
+        let number = |name: &'static str, default: u64| match get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .parse::<u64>()
+                .map_err(|_| SpeechConfigError::NotANumber { name, value }),
+        };
+        let stt_provider = match get("STT_PROVIDER")
+            .map(|value| value.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("pocketsphinx") => SttProviderKind::Pocketsphinx,
+            Some("deepgram") => SttProviderKind::Deepgram,
+            Some("openai") => SttProviderKind::Openai,
+            Some(other) => {
+                return Err(SpeechConfigError::UnknownValue {
+                    name: "STT_PROVIDER",
+                    value: other.to_string(),
+                    expected: "pocketsphinx, deepgram, openai",
+                })
+            }
+        };
+        let tts_provider = match get("TTS_PROVIDER")
+            .map(|value| value.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("flite") => TtsProviderKind::Flite,
+            Some("elevenlabs") => TtsProviderKind::Elevenlabs,
+            Some("openai") => TtsProviderKind::Openai,
+            Some(other) => {
+                return Err(SpeechConfigError::UnknownValue {
+                    name: "TTS_PROVIDER",
+                    value: other.to_string(),
+                    expected: "flite, elevenlabs, openai",
+                })
+            }
+        };
+        let config = SpeechConfig {
+            stt_provider,
+            tts_provider,
+            deepgram_api_key: get("DEEPGRAM_API_KEY"),
+            deepgram_base_url: get("DEEPGRAM_BASE_URL").unwrap_or(defaults.deepgram_base_url),
+            deepgram_model: get("DEEPGRAM_MODEL").unwrap_or(defaults.deepgram_model),
+            deepgram_endpointing_ms: number(
+                "DEEPGRAM_ENDPOINTING_MS",
+                defaults.deepgram_endpointing_ms,
+            )?,
+            openai_api_key: get("OPENAI_API_KEY"),
+            openai_base_url: get("OPENAI_BASE_URL").unwrap_or(defaults.openai_base_url),
+            openai_stt_model: get("OPENAI_STT_MODEL").unwrap_or(defaults.openai_stt_model),
+            openai_stt_language: match get("OPENAI_STT_LANGUAGE").as_deref() {
+                None => defaults.openai_stt_language,
+                Some("auto") => None,
+                Some(language) => Some(language.to_string()),
+            },
+            openai_tts_model: get("OPENAI_TTS_MODEL").unwrap_or(defaults.openai_tts_model),
+            openai_tts_voice: get("OPENAI_TTS_VOICE").unwrap_or(defaults.openai_tts_voice),
+            elevenlabs_api_key: get("ELEVENLABS_API_KEY"),
+            elevenlabs_base_url: get("ELEVENLABS_BASE_URL").unwrap_or(defaults.elevenlabs_base_url),
+            elevenlabs_voice_id: get("ELEVENLABS_VOICE_ID").unwrap_or(defaults.elevenlabs_voice_id),
+            elevenlabs_model: get("ELEVENLABS_MODEL").unwrap_or(defaults.elevenlabs_model),
+            pocketsphinx_model_dir: get("POCKETSPHINX_MODEL_DIR"),
+            retry_deadline_ms: number("SPEECH_RETRY_DEADLINE_MS", defaults.retry_deadline_ms)?,
+        };
+        config.check_credentials()?;
+        Ok(config)
+    }
+
+    fn check_credentials(&self) -> Result<(), SpeechConfigError> {
+        let openai_needs_key =
+            self.openai_base_url.trim_end_matches('/') == DEFAULT_OPENAI_BASE_URL;
+        if self.stt_provider == SttProviderKind::Deepgram && self.deepgram_api_key.is_none() {
+            return Err(SpeechConfigError::Missing {
+                name: "DEEPGRAM_API_KEY",
+                because: "STT_PROVIDER=deepgram",
+            });
+        }
+        if self.stt_provider == SttProviderKind::Openai
+            && openai_needs_key
+            && self.openai_api_key.is_none()
+        {
+            return Err(SpeechConfigError::Missing {
+                name: "OPENAI_API_KEY",
+                because: "STT_PROVIDER=openai with the default OPENAI_BASE_URL",
+            });
+        }
+        if self.tts_provider == TtsProviderKind::Openai
+            && openai_needs_key
+            && self.openai_api_key.is_none()
+        {
+            return Err(SpeechConfigError::Missing {
+                name: "OPENAI_API_KEY",
+                because: "TTS_PROVIDER=openai with the default OPENAI_BASE_URL",
+            });
+        }
+        if self.tts_provider == TtsProviderKind::Elevenlabs && self.elevenlabs_api_key.is_none() {
+            return Err(SpeechConfigError::Missing {
+                name: "ELEVENLABS_API_KEY",
+                because: "TTS_PROVIDER=elevenlabs",
+            });
+        }
+        Ok(())
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            deadline: Duration::from_millis(self.retry_deadline_ms),
+            ..RetryPolicy::default()
+        }
     }
 }
 
@@ -89,8 +249,165 @@ pub struct Providers {
     pub tts: Arc<dyn TtsProvider>,
 }
 
-/// Build the configured providers.
+/// Build the configured providers. Needs no runtime; the providers spawn tasks when used.
 pub fn from_config(config: &SpeechConfig) -> Result<Providers, SpeechConfigError> {
-    let _ = config;
-    Err(SpeechConfigError::Engine("not implemented yet".into()))
+    config.check_credentials()?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|error| SpeechConfigError::Engine(format!("http client: {error}")))?;
+    let retry = config.retry_policy();
+    let stt: Arc<dyn SttProvider> = match config.stt_provider {
+        SttProviderKind::Pocketsphinx => {
+            let mut sphinx = PocketsphinxConfig::default();
+            if let Some(dir) = &config.pocketsphinx_model_dir {
+                sphinx.model_dir = dir.into();
+            }
+            Arc::new(
+                PocketsphinxStt::new(sphinx)
+                    .map_err(|error| SpeechConfigError::Engine(error.to_string()))?,
+            )
+        }
+        SttProviderKind::Deepgram => Arc::new(DeepgramStt::new(DeepgramConfig {
+            api_key: config.deepgram_api_key.clone().unwrap_or_default(),
+            base_url: config.deepgram_base_url.clone(),
+            model: config.deepgram_model.clone(),
+            endpointing_ms: config.deepgram_endpointing_ms,
+            retry,
+        })),
+        SttProviderKind::Openai => Arc::new(OpenAiStt::new(
+            OpenAiSttConfig {
+                api_key: config.openai_api_key.clone(),
+                base_url: config.openai_base_url.clone(),
+                model: config.openai_stt_model.clone(),
+                language: config.openai_stt_language.clone(),
+                retry,
+            },
+            http.clone(),
+        )),
+    };
+    let tts: Arc<dyn TtsProvider> = match config.tts_provider {
+        TtsProviderKind::Flite => {
+            Arc::new(FliteTts::new().map_err(|error| SpeechConfigError::Engine(error.to_string()))?)
+        }
+        TtsProviderKind::Elevenlabs => Arc::new(ElevenLabsTts::new(
+            ElevenLabsConfig {
+                api_key: config.elevenlabs_api_key.clone().unwrap_or_default(),
+                base_url: config.elevenlabs_base_url.clone(),
+                voice_id: config.elevenlabs_voice_id.clone(),
+                model_id: config.elevenlabs_model.clone(),
+                retry,
+            },
+            http,
+        )),
+        TtsProviderKind::Openai => Arc::new(OpenAiTts::new(
+            OpenAiTtsConfig {
+                api_key: config.openai_api_key.clone(),
+                base_url: config.openai_base_url.clone(),
+                model: config.openai_tts_model.clone(),
+                voice: config.openai_tts_voice.clone(),
+                retry,
+            },
+            http,
+        )),
+    };
+    Ok(Providers { stt, tts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_engines() {
+        let config = SpeechConfig::from_env(&env(&[])).expect("defaults parse");
+        assert_eq!(config, SpeechConfig::default());
+        let providers = from_config(&config).expect("embedded providers build");
+        assert_eq!(providers.stt.name(), "pocketsphinx");
+        assert_eq!(providers.tts.name(), "flite");
+    }
+
+    #[test]
+    fn cloud_providers_are_chosen_and_configured() {
+        let config = SpeechConfig::from_env(&env(&[
+            ("STT_PROVIDER", "Deepgram"),
+            ("TTS_PROVIDER", "elevenlabs"),
+            ("DEEPGRAM_API_KEY", "dg"),
+            ("ELEVENLABS_API_KEY", "el"),
+            ("ELEVENLABS_VOICE_ID", "voice-1"),
+            ("SPEECH_RETRY_DEADLINE_MS", "1500"),
+        ]))
+        .expect("parses");
+        assert_eq!(config.stt_provider, SttProviderKind::Deepgram);
+        assert_eq!(config.elevenlabs_voice_id, "voice-1");
+        assert_eq!(config.retry_deadline_ms, 1500);
+        let providers = from_config(&config).expect("builds");
+        assert_eq!(
+            (providers.stt.name(), providers.tts.name()),
+            ("deepgram", "elevenlabs")
+        );
+    }
+
+    #[test]
+    fn missing_keys_and_bad_values_are_reported() {
+        assert_eq!(
+            SpeechConfig::from_env(&env(&[("STT_PROVIDER", "deepgram")])).unwrap_err(),
+            SpeechConfigError::Missing {
+                name: "DEEPGRAM_API_KEY",
+                because: "STT_PROVIDER=deepgram"
+            }
+        );
+        assert!(matches!(
+            SpeechConfig::from_env(&env(&[("TTS_PROVIDER", "espeak")])).unwrap_err(),
+            SpeechConfigError::UnknownValue {
+                name: "TTS_PROVIDER",
+                ..
+            }
+        ));
+        assert!(matches!(
+            SpeechConfig::from_env(&env(&[("SPEECH_RETRY_DEADLINE_MS", "soon")])).unwrap_err(),
+            SpeechConfigError::NotANumber {
+                name: "SPEECH_RETRY_DEADLINE_MS",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_self_hosted_openai_compatible_server_needs_no_key() {
+        let config = SpeechConfig::from_env(&env(&[
+            ("STT_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", "http://whisper.internal:8000"),
+            ("OPENAI_STT_MODEL", "Systran/faster-whisper-small"),
+        ]))
+        .expect("no key needed off openai.com");
+        assert_eq!(config.openai_api_key, None);
+        assert!(
+            SpeechConfig::from_env(&env(&[("TTS_PROVIDER", "openai")])).is_err(),
+            "openai.com needs a key"
+        );
+    }
+
+    #[test]
+    fn every_variable_read_is_listed() {
+        let source = include_str!("config.rs");
+        let body = source.split("#[cfg(test)]").next().unwrap_or("");
+        for quoted in body.split('"').skip(1).step_by(2) {
+            let looks_like_variable =
+                quoted.len() > 3 && quoted.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            if looks_like_variable && !quoted.starts_with("STT_PROVIDER=") {
+                assert!(
+                    ENV_VARS.contains(&quoted),
+                    "{quoted} is read but not in ENV_VARS"
+                );
+            }
+        }
+    }
 }

@@ -25,14 +25,50 @@ pub const SLOT_CLASSES: &[&str] = &["number", "price", "time", "day", "duration"
 /// What gyms sell and schedule, filling `{subject}` slots; a playbook adds its own with
 /// [`Vocabulary::with_subjects`] (from its field names and descriptions).
 const GYM_SUBJECTS: &[&str] = &[
-    "membership", "monthly membership", "annual membership", "basic membership", "premium membership",
-    "family membership", "student membership", "basic plan", "premium plan", "family plan",
-    "student plan", "day pass", "week pass", "class pass", "ten class pass", "drop in",
-    "sign up fee", "enrollment fee", "trial", "free trial", "trial class", "first class",
-    "personal training", "group class", "group classes", "kids class", "kids classes",
-    "beginner class", "beginners class", "advanced class", "yoga class", "spin class",
-    "boxing class", "jiu jitsu class", "open mat", "the gym", "the front desk", "showers",
-    "lockers", "towels", "sauna", "parking", "contract", "cancellation",
+    "membership",
+    "monthly membership",
+    "annual membership",
+    "basic membership",
+    "premium membership",
+    "family membership",
+    "student membership",
+    "basic plan",
+    "premium plan",
+    "family plan",
+    "student plan",
+    "day pass",
+    "week pass",
+    "class pass",
+    "ten class pass",
+    "drop in",
+    "sign up fee",
+    "enrollment fee",
+    "trial",
+    "free trial",
+    "trial class",
+    "first class",
+    "personal training",
+    "group class",
+    "group classes",
+    "kids class",
+    "kids classes",
+    "beginner class",
+    "beginners class",
+    "advanced class",
+    "yoga class",
+    "spin class",
+    "boxing class",
+    "jiu jitsu class",
+    "open mat",
+    "the gym",
+    "the front desk",
+    "showers",
+    "lockers",
+    "towels",
+    "sauna",
+    "parking",
+    "contract",
+    "cancellation",
 ];
 
 /// Generic things a caller answering a gym's front desk says: answer patterns with class slots,
@@ -122,29 +158,228 @@ const GYM_PATTERNS: &[&str] = &[
 
 /// Loose domain words, so a caller may use them in any order.
 const GYM_WORDS: &[&str] = &[
-    "gym", "membership", "memberships", "member", "members", "class", "classes", "trial", "free",
-    "price", "prices", "cost", "costs", "fee", "fees", "monthly", "yearly", "annual", "weekly",
-    "daily", "contract", "cancel", "cancellation", "notice", "minimum", "required", "require",
-    "requirement", "waiver", "id", "photo", "card", "cash", "credit", "student", "students",
-    "discount", "family", "couples", "seniors", "kids", "adults", "beginners", "advanced",
-    "schedule", "open", "closed", "hours", "morning", "mornings", "afternoon", "evening",
-    "evenings", "night", "tonight", "today", "tomorrow", "week", "weekend", "weekends",
-    "weekdays", "holiday", "holidays", "personal", "trainer", "training", "coach", "instructor",
-    "yoga", "pilates", "spin", "boxing", "kickboxing", "jiu", "jitsu", "gi", "nogi", "wrestling",
-    "crossfit", "zumba", "hiit", "sauna", "pool", "showers", "lockers",
-    "towel", "towels", "parking", "shoes", "water", "bottle", "sign", "up", "drop", "in", "pass",
-    "day", "rent", "bring", "need", "have", "has", "with", "without", "and", "or", "but", "the",
-    "a", "an", "of", "for", "to", "at", "on", "is", "are", "it", "it's", "that", "that's",
-    "there", "there's", "we", "we're", "you", "you're", "your", "our", "they", "do", "does",
-    "don't", "doesn't", "not", "can", "can't", "will", "would", "just", "only", "also", "every",
-    "each", "all", "any", "some", "more", "less", "than", "about", "around", "after", "before",
-    "until", "till", "through", "from", "between", "plus", "tax", "included", "extra", "per",
-    "yes", "yeah", "no", "nope", "sure", "okay", "right", "um", "uh", "so", "well", "hi",
-    "hello", "thanks", "please", "first", "second", "visit", "visits", "time", "times",
-    "unlimited", "limited", "session", "sessions", "month", "months", "year", "years",
-    "clock", "o'clock", "dollar", "cent", "cents", "plan", "plans", "basic", "premium", "new",
-    "start", "starts", "give", "get", "gets", "close", "closes", "opens", "afternoons", "nights",
-    "mornings", "lessons", "lesson", "group", "private", "pay", "paid", "charge", "charges",
+    "gym",
+    "membership",
+    "memberships",
+    "member",
+    "members",
+    "class",
+    "classes",
+    "trial",
+    "free",
+    "price",
+    "prices",
+    "cost",
+    "costs",
+    "fee",
+    "fees",
+    "monthly",
+    "yearly",
+    "annual",
+    "weekly",
+    "daily",
+    "contract",
+    "cancel",
+    "cancellation",
+    "notice",
+    "minimum",
+    "required",
+    "require",
+    "requirement",
+    "waiver",
+    "id",
+    "photo",
+    "card",
+    "cash",
+    "credit",
+    "student",
+    "students",
+    "discount",
+    "family",
+    "couples",
+    "seniors",
+    "kids",
+    "adults",
+    "beginners",
+    "advanced",
+    "schedule",
+    "open",
+    "closed",
+    "hours",
+    "morning",
+    "mornings",
+    "afternoon",
+    "evening",
+    "evenings",
+    "night",
+    "tonight",
+    "today",
+    "tomorrow",
+    "week",
+    "weekend",
+    "weekends",
+    "weekdays",
+    "holiday",
+    "holidays",
+    "personal",
+    "trainer",
+    "training",
+    "coach",
+    "instructor",
+    "yoga",
+    "pilates",
+    "spin",
+    "boxing",
+    "kickboxing",
+    "jiu",
+    "jitsu",
+    "gi",
+    "nogi",
+    "wrestling",
+    "crossfit",
+    "zumba",
+    "hiit",
+    "sauna",
+    "pool",
+    "showers",
+    "lockers",
+    "towel",
+    "towels",
+    "parking",
+    "shoes",
+    "water",
+    "bottle",
+    "sign",
+    "up",
+    "drop",
+    "in",
+    "pass",
+    "day",
+    "rent",
+    "bring",
+    "need",
+    "have",
+    "has",
+    "with",
+    "without",
+    "and",
+    "or",
+    "but",
+    "the",
+    "a",
+    "an",
+    "of",
+    "for",
+    "to",
+    "at",
+    "on",
+    "is",
+    "are",
+    "it",
+    "it's",
+    "that",
+    "that's",
+    "there",
+    "there's",
+    "we",
+    "we're",
+    "you",
+    "you're",
+    "your",
+    "our",
+    "they",
+    "do",
+    "does",
+    "don't",
+    "doesn't",
+    "not",
+    "can",
+    "can't",
+    "will",
+    "would",
+    "just",
+    "only",
+    "also",
+    "every",
+    "each",
+    "all",
+    "any",
+    "some",
+    "more",
+    "less",
+    "than",
+    "about",
+    "around",
+    "after",
+    "before",
+    "until",
+    "till",
+    "through",
+    "from",
+    "between",
+    "plus",
+    "tax",
+    "included",
+    "extra",
+    "per",
+    "yes",
+    "yeah",
+    "no",
+    "nope",
+    "sure",
+    "okay",
+    "right",
+    "um",
+    "uh",
+    "so",
+    "well",
+    "hi",
+    "hello",
+    "thanks",
+    "please",
+    "first",
+    "second",
+    "visit",
+    "visits",
+    "time",
+    "times",
+    "unlimited",
+    "limited",
+    "session",
+    "sessions",
+    "month",
+    "months",
+    "year",
+    "years",
+    "clock",
+    "o'clock",
+    "dollar",
+    "cent",
+    "cents",
+    "plan",
+    "plans",
+    "basic",
+    "premium",
+    "new",
+    "start",
+    "starts",
+    "give",
+    "get",
+    "gets",
+    "close",
+    "closes",
+    "opens",
+    "afternoons",
+    "nights",
+    "mornings",
+    "lessons",
+    "lesson",
+    "group",
+    "private",
+    "pay",
+    "paid",
+    "charge",
+    "charges",
 ];
 
 /// Pronunciations (CMU phone set) for domain words missing from the stock dictionary.
@@ -160,11 +395,39 @@ pub const EXTRA_PRONUNCIATIONS: &[(&str, &str)] = &[
 ];
 
 const ONES: &[&str] = &[
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
-const TENS: &[&str] = &["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const TENS: &[&str] = &[
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+const DAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// Spell a number below one million in words ("one hundred twenty nine").
 pub fn number_to_words(number: u32) -> String {
@@ -201,7 +464,8 @@ pub fn normalize(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     for raw in text.split_whitespace() {
         let token = raw.to_lowercase();
-        let token = token.trim_matches(|c: char| !(c.is_alphanumeric() || c == '$' || c == '\'' || c == ':'));
+        let token = token
+            .trim_matches(|c: char| !(c.is_alphanumeric() || c == '$' || c == '\'' || c == ':'));
         if token.is_empty() {
             continue;
         }
@@ -211,7 +475,11 @@ pub fn normalize(text: &str) -> Vec<String> {
 }
 
 fn spell_token(token: &str) -> Vec<String> {
-    let split = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let split = |text: &str| {
+        text.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     if let Some(amount) = token.strip_prefix('$') {
         let (dollars, cents) = amount.split_once('.').unwrap_or((amount, ""));
         let dollars: String = dollars.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -239,7 +507,9 @@ fn spell_token(token: &str) -> Vec<String> {
             spoken.extend(split(&number_to_words(hours)));
             match minutes.parse::<u32>() {
                 Ok(0) => spoken.push("o'clock".to_string()),
-                Ok(minutes) if minutes < 10 => spoken.extend(split(&format!("oh {}", number_to_words(minutes)))),
+                Ok(minutes) if minutes < 10 => {
+                    spoken.extend(split(&format!("oh {}", number_to_words(minutes))))
+                }
                 Ok(minutes) => spoken.extend(split(&number_to_words(minutes))),
                 Err(_) => {}
             }
@@ -253,7 +523,10 @@ fn spell_token(token: &str) -> Vec<String> {
         "a.m." | "a.m" => split("a m"),
         "p.m." | "p.m" => split("p m"),
         _ => {
-            let cleaned: String = token.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect();
+            let cleaned: String = token
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .collect();
             if cleaned.is_empty() {
                 Vec::new()
             } else {
@@ -266,8 +539,20 @@ fn spell_token(token: &str) -> Vec<String> {
 /// Every spoken form of each slot class.
 fn class_members() -> HashMap<&'static str, Vec<String>> {
     let mut members: HashMap<&'static str, Vec<String>> = HashMap::new();
-    let hundreds = (1..=9).flat_map(|h| [h * 100, h * 100 + 25, h * 100 + 49, h * 100 + 50, h * 100 + 99]);
-    let numbers: Vec<String> = (0..=100).chain(hundreds.clone()).chain([1000]).map(number_to_words).collect();
+    let hundreds = (1..=9).flat_map(|h| {
+        [
+            h * 100,
+            h * 100 + 25,
+            h * 100 + 49,
+            h * 100 + 50,
+            h * 100 + 99,
+        ]
+    });
+    let numbers: Vec<String> = (0..=100)
+        .chain(hundreds.clone())
+        .chain([1000])
+        .map(number_to_words)
+        .collect();
     members.insert("number", numbers);
 
     let mut prices = Vec::new();
@@ -303,7 +588,17 @@ fn class_members() -> HashMap<&'static str, Vec<String>> {
 
     let mut days: Vec<String> = DAYS.iter().map(|day| day.to_string()).collect();
     days.extend(DAYS.iter().map(|day| format!("{day}s")));
-    days.extend(["weekdays", "weekends", "the weekend", "every day", "today", "tomorrow"].map(String::from));
+    days.extend(
+        [
+            "weekdays",
+            "weekends",
+            "the weekend",
+            "every day",
+            "today",
+            "tomorrow",
+        ]
+        .map(String::from),
+    );
     members.insert("day", days);
 
     let mut durations = Vec::new();
@@ -314,14 +609,31 @@ fn class_members() -> HashMap<&'static str, Vec<String>> {
             durations.push(format!("{spoken} {unit}{plural}"));
         }
     }
-    durations.extend(["a month", "a year", "a week", "thirty days", "twelve months"].map(String::from));
+    durations.extend(
+        [
+            "a month",
+            "a year",
+            "a week",
+            "thirty days",
+            "twelve months",
+        ]
+        .map(String::from),
+    );
     members.insert("duration", durations);
     members
 }
 
 fn subject_members(subjects: &[String]) -> Vec<String> {
-    let mut members: Vec<String> = GYM_SUBJECTS.iter().map(|subject| subject.to_string()).collect();
-    members.extend(subjects.iter().map(|subject| normalize(subject).join(" ")).filter(|subject| !subject.is_empty()));
+    let mut members: Vec<String> = GYM_SUBJECTS
+        .iter()
+        .map(|subject| subject.to_string())
+        .collect();
+    members.extend(
+        subjects
+            .iter()
+            .map(|subject| normalize(subject).join(" "))
+            .filter(|subject| !subject.is_empty()),
+    );
     members.sort();
     members.dedup();
     members
@@ -336,7 +648,9 @@ impl Vocabulary {
     /// duration slots, plus membership and class words. Add a playbook's own questions and field
     /// descriptions with [`Vocabulary::with_phrases`].
     pub fn gym_domain() -> Vocabulary {
-        Vocabulary::new().with_phrases(GYM_PATTERNS.iter().copied()).with_words(GYM_WORDS.iter().copied())
+        Vocabulary::new()
+            .with_phrases(GYM_PATTERNS.iter().copied())
+            .with_words(GYM_WORDS.iter().copied())
     }
 
     /// Add a phrase (a playbook question, a field description, or a pattern with `{class}` slots).
@@ -359,7 +673,8 @@ impl Vocabulary {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.words.extend(words.into_iter().map(|word| word.into().to_lowercase()));
+        self.words
+            .extend(words.into_iter().map(|word| word.into().to_lowercase()));
         self
     }
 
@@ -384,7 +699,10 @@ impl Vocabulary {
     /// Training sentences for the language model: every phrase with its slots expanded over the
     /// members of their classes (each member appears at least once per slot).
     pub fn training_sentences(&self) -> Vec<Vec<String>> {
-        self.weighted_training_sentences().into_iter().map(|(words, _)| words).collect()
+        self.weighted_training_sentences()
+            .into_iter()
+            .map(|(words, _)| words)
+            .collect()
     }
 
     /// [`Vocabulary::training_sentences`] with the count each contributes: a phrase's expansions
@@ -393,7 +711,11 @@ impl Vocabulary {
         let mut members = class_members();
         members.insert("subject", subject_members(&self.subjects));
         let mut sentences = Vec::new();
+        let mut seen = BTreeSet::new();
         for phrase in &self.phrases {
+            if !seen.insert(phrase.trim().to_lowercase()) {
+                continue;
+            }
             let pieces = split_slots(phrase);
             let slot_sizes: Vec<usize> = pieces
                 .iter()
@@ -410,10 +732,14 @@ impl Vocabulary {
                     match piece {
                         Piece::Text(words) => text.push_str(words),
                         Piece::Slot(class) => {
-                            if let Some(list) = members.get(class.as_str()).filter(|list| !list.is_empty()) {
+                            if let Some(list) =
+                                members.get(class.as_str()).filter(|list| !list.is_empty())
+                            {
                                 // Different slots walk their classes at different strides.
                                 let stride = [1usize, 7, 13][slot_index % 3];
-                                text.push_str(&list[(expansion * stride + slot_index * 3) % list.len()]);
+                                text.push_str(
+                                    &list[(expansion * stride + slot_index * 3) % list.len()],
+                                );
                             }
                             slot_index += 1;
                         }
@@ -431,7 +757,8 @@ impl Vocabulary {
 
     /// Every word the recognizer may output.
     pub fn all_words(&self) -> BTreeSet<String> {
-        let mut words: BTreeSet<String> = self.words.iter().flat_map(|word| normalize(word)).collect();
+        let mut words: BTreeSet<String> =
+            self.words.iter().flat_map(|word| normalize(word)).collect();
         for (sentence, _) in self.weighted_training_sentences() {
             words.extend(sentence);
         }
@@ -455,7 +782,9 @@ fn split_slots(phrase: &str) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut rest = phrase;
     while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}').map(|close| open + close) else { break };
+        let Some(close) = rest[open..].find('}').map(|close| open + close) else {
+            break;
+        };
         let class = &rest[open + 1..close];
         if !SLOT_CLASSES.contains(&class) {
             pieces.push(Piece::Text(rest[..=close].replace(['{', '}'], " ")));
@@ -486,11 +815,18 @@ struct Order {
 /// ARPA back-off trigram model over `vocabulary` trained on weighted `sentences`
 /// (see [`Vocabulary::to_arpa`]). Witten-Bell smoothing works with fractional counts.
 pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<String>) -> String {
-    let mut orders: Vec<Order> = (0..3).map(|_| Order { counts: BTreeMap::new() }).collect();
+    let mut orders: Vec<Order> = (0..3)
+        .map(|_| Order {
+            counts: BTreeMap::new(),
+        })
+        .collect();
     for word in vocabulary {
         *orders[0].counts.entry(vec![word.clone()]).or_default() += LOOSE_WORD_COUNT;
     }
-    orders[0].counts.entry(vec![SENTENCE_END.to_string()]).or_default();
+    orders[0]
+        .counts
+        .entry(vec![SENTENCE_END.to_string()])
+        .or_default();
     for (sentence, weight) in sentences {
         let mut padded = vec![SENTENCE_START.to_string()];
         padded.extend(sentence.iter().cloned());
@@ -527,7 +863,9 @@ pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<S
             entry.0 += count;
             entry.1 += 1.0;
         }
-        let lower = |gram: &[String], probability: &Vec<BTreeMap<Vec<String>, f64>>, backoff: &Vec<HashMap<Vec<String>, f64>>| {
+        let lower = |gram: &[String],
+                     probability: &Vec<BTreeMap<Vec<String>, f64>>,
+                     backoff: &Vec<HashMap<Vec<String>, f64>>| {
             lower_probability(gram, order_index - 1, probability, backoff)
         };
         let mut seen_mass: HashMap<Vec<String>, (f64, f64)> = HashMap::new();
@@ -562,11 +900,18 @@ pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<S
         if order_index == 0 {
             let start = vec![SENTENCE_START.to_string()];
             let start_backoff = backoff[0].get(&start).copied().unwrap_or(1.0);
-            let _ = writeln!(arpa, "-99.0000\t{SENTENCE_START}\t{:.4}", log(start_backoff));
+            let _ = writeln!(
+                arpa,
+                "-99.0000\t{SENTENCE_START}\t{:.4}",
+                log(start_backoff)
+            );
         }
         for (gram, value) in grams {
             let words = gram.join(" ");
-            match backoff.get(order_index).and_then(|weights| weights.get(gram)) {
+            match backoff
+                .get(order_index)
+                .and_then(|weights| weights.get(gram))
+            {
                 Some(weight) if order_index < 2 => {
                     let _ = writeln!(arpa, "{:.4}\t{words}\t{:.4}", log(*value), log(*weight));
                 }
@@ -594,7 +939,10 @@ fn lower_probability(
     if order_index == 0 {
         return 1e-12;
     }
-    let history_weight = backoff[order_index - 1].get(&gram[..order_index]).copied().unwrap_or(1.0);
+    let history_weight = backoff[order_index - 1]
+        .get(&gram[..order_index])
+        .copied()
+        .unwrap_or(1.0);
     history_weight * lower_probability(gram, order_index - 1, probability, backoff)
 }
 
@@ -613,16 +961,26 @@ mod tests {
 
     #[test]
     fn normalize_spells_prices_times_and_drops_punctuation() {
-        assert_eq!(normalize("It's $49.99, right?"), vec!["it's", "forty", "nine", "ninety", "nine", "right"]);
+        assert_eq!(
+            normalize("It's $49.99, right?"),
+            vec!["it's", "forty", "nine", "ninety", "nine", "right"]
+        );
         assert_eq!(normalize("$30"), vec!["thirty", "dollars"]);
-        assert_eq!(normalize("6:30pm to 9am"), vec!["six", "thirty", "p", "m", "to", "nine", "a", "m"]);
+        assert_eq!(
+            normalize("6:30pm to 9am"),
+            vec!["six", "thirty", "p", "m", "to", "nine", "a", "m"]
+        );
         assert_eq!(normalize("at 7:05"), vec!["at", "seven", "oh", "five"]);
     }
 
     #[test]
     fn slots_expand_over_their_whole_class() {
         let vocabulary = Vocabulary::new().with_phrase("it is {price} a month");
-        let sentences: Vec<String> = vocabulary.training_sentences().iter().map(|words| words.join(" ")).collect();
+        let sentences: Vec<String> = vocabulary
+            .training_sentences()
+            .iter()
+            .map(|words| words.join(" "))
+            .collect();
         assert!(sentences.contains(&"it is forty nine dollars a month".to_string()));
         assert!(sentences.contains(&"it is one hundred forty nine ninety nine a month".to_string()));
         assert!(sentences.iter().all(|sentence| !sentence.contains('{')));
@@ -630,7 +988,8 @@ mod tests {
 
     #[test]
     fn playbook_phrases_add_their_words() {
-        let vocabulary = Vocabulary::gym_domain().with_phrase("Is there an enrollment fee for the sauna?");
+        let vocabulary =
+            Vocabulary::gym_domain().with_phrase("Is there an enrollment fee for the sauna?");
         let words = vocabulary.all_words();
         for word in ["enrollment", "sauna", "forty", "saturday", "p", "dollars"] {
             assert!(words.contains(word), "missing {word}");
@@ -639,16 +998,32 @@ mod tests {
 
     #[test]
     fn arpa_model_is_well_formed() {
-        let arpa = Vocabulary::new().with_phrase("{day} at {time}").with_words(["gym"]).to_arpa();
+        let arpa = Vocabulary::new()
+            .with_phrase("{day} at {time}")
+            .with_words(["gym"])
+            .to_arpa();
         let unigrams: usize = arpa
             .lines()
             .find_map(|line| line.strip_prefix("ngram 1="))
             .and_then(|count| count.parse().ok())
             .expect("unigram count");
-        let section = arpa.split("\\1-grams:").nth(1).and_then(|rest| rest.split("\\2-grams:").next()).unwrap_or("");
-        assert_eq!(section.lines().filter(|line| !line.trim().is_empty()).count(), unigrams);
+        let section = arpa
+            .split("\\1-grams:")
+            .nth(1)
+            .and_then(|rest| rest.split("\\2-grams:").next())
+            .unwrap_or("");
+        assert_eq!(
+            section
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .count(),
+            unigrams
+        );
         assert!(arpa.contains("\tgym"), "loose words are unigrams");
-        assert!(arpa.contains("\tmonday at"), "slot members reach the bigrams");
+        assert!(
+            arpa.contains("\tmonday at"),
+            "slot members reach the bigrams"
+        );
         assert!(arpa.trim_end().ends_with("\\end\\"));
     }
 }

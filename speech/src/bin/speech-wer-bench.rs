@@ -26,8 +26,12 @@ fn main() -> anyhow::Result<()> {
                 other => anyhow::bail!("--rate takes 8k, 16k or 16k-mirror, got {other:?}"),
             },
             "--arg" => {
-                let name = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a name"))?;
-                let value = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a value"))?;
+                let name = arguments
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--arg needs a name"))?;
+                let value = arguments
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--arg needs a value"))?;
                 config.extra_arguments.push((name, value));
             }
             "--general" => general = true,
@@ -36,17 +40,30 @@ fn main() -> anyhow::Result<()> {
     }
     if general {
         let model = config.model_dir.clone();
-        config.extra_arguments.push(("-lm".into(), model.join("en-us.lm.bin").display().to_string()));
-        config.extra_arguments.push(("-dict".into(), model.join("cmudict-en-us.dict").display().to_string()));
+        config.extra_arguments.push((
+            "-lm".into(),
+            model.join("en-us.lm.bin").display().to_string(),
+        ));
+        config.extra_arguments.push((
+            "-dict".into(),
+            model.join("cmudict-en-us.dict").display().to_string(),
+        ));
     }
-    println!("input rate: {:?}, extra arguments: {:?}, general model: {general}", config.input_rate, config.extra_arguments);
+    println!(
+        "input rate: {:?}, extra arguments: {:?}, general model: {general}",
+        config.input_rate, config.extra_arguments
+    );
 
     let tts = FliteTts::new()?;
     let stt = PocketsphinxStt::new(config)?;
     let vocabulary = Vocabulary::gym_domain().with_phrases(playbook_questions());
     let started = Instant::now();
     let mut decoder = stt.build_decoder(&vocabulary)?;
-    println!("decoder built in {} ms ({} vocabulary words)", started.elapsed().as_millis(), vocabulary.all_words().len());
+    println!(
+        "decoder built in {} ms ({} vocabulary words)",
+        started.elapsed().as_millis(),
+        vocabulary.all_words().len()
+    );
 
     let mut total_errors = 0usize;
     let mut total_words = 0usize;
@@ -63,7 +80,9 @@ fn main() -> anyhow::Result<()> {
         let decode_started = Instant::now();
         let hypothesis = decoder.decode_8k(&phone_audio)?;
         let decode_ms = decode_started.elapsed().as_millis();
-        let text = hypothesis.map(|hypothesis| hypothesis.text).unwrap_or_default();
+        let text = hypothesis
+            .map(|hypothesis| hypothesis.text)
+            .unwrap_or_default();
         let reference = normalize(sentence);
         let (errors, words) = word_errors(&reference, &normalize(&text));
         total_errors += errors;

@@ -31,10 +31,20 @@ pub enum SttInput {
 /// What a running transcription reports back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SttOutput {
-    Interim { text: String },
-    Final { text: String, confidence: Option<f32>, start_ms: u64, end_ms: u64 },
+    Interim {
+        text: String,
+    },
+    Final {
+        text: String,
+        confidence: Option<f32>,
+        start_ms: u64,
+        end_ms: u64,
+    },
     /// The provider gave up (after its own retries when `retryable` was true for them).
-    Failed { message: String, retryable: bool },
+    Failed {
+        message: String,
+        retryable: bool,
+    },
 }
 
 /// The two ends of one call's transcription.
@@ -123,7 +133,11 @@ impl UtteranceCollector {
     fn take(&mut self, end_ms: Option<u64>) -> Option<Utterance> {
         let (start_ms, pcm_8k) = self.current.take()?;
         let end_ms = end_ms.unwrap_or(start_ms + (pcm_8k.len() / 8) as u64);
-        Some(Utterance { pcm_8k, start_ms, end_ms })
+        Some(Utterance {
+            pcm_8k,
+            start_ms,
+            end_ms,
+        })
     }
 }
 

@@ -11,7 +11,10 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 
 use super::sphinx_ffi::{path_argument, Decoder, Hypothesis};
-use super::{Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector};
+use super::{
+    Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance,
+    UtteranceCollector,
+};
 use crate::resample;
 use crate::vocabulary::{Vocabulary, EXTRA_PRONUNCIATIONS};
 
@@ -66,11 +69,14 @@ impl Drop for ModelFiles {
     }
 }
 
+/// Word -> its pronunciations (CMU phones).
+type Pronunciations = HashMap<String, Vec<String>>;
+
 /// The embedded recognizer. Cheap to clone; one decoder is built per call.
 #[derive(Clone)]
 pub struct PocketsphinxStt {
     config: PocketsphinxConfig,
-    pronunciations: Arc<OnceLock<Result<HashMap<String, Vec<String>>, SphinxError>>>,
+    pronunciations: Arc<OnceLock<Result<Pronunciations, SphinxError>>>,
     default_vocabulary: Arc<Vocabulary>,
 }
 
@@ -80,7 +86,10 @@ impl PocketsphinxStt {
         for needed in ["en-us/mdef", "cmudict-en-us.dict"] {
             let path = config.model_dir.join(needed);
             if !path.exists() {
-                return Err(SphinxError(format!("{} is missing (install pocketsphinx-en-us)", path.display())));
+                return Err(SphinxError(format!(
+                    "{} is missing (install pocketsphinx-en-us)",
+                    path.display()
+                )));
             }
         }
         Ok(PocketsphinxStt {
@@ -90,13 +99,13 @@ impl PocketsphinxStt {
         })
     }
 
-    /// Vocabulary used when a call brings none.
+    /// Domain vocabulary every call's own vocabulary is added to (default: [`Vocabulary::gym_domain`]).
     pub fn with_default_vocabulary(mut self, vocabulary: Vocabulary) -> PocketsphinxStt {
         self.default_vocabulary = Arc::new(vocabulary);
         self
     }
 
-    fn pronunciations(&self) -> Result<&HashMap<String, Vec<String>>, SphinxError> {
+    fn pronunciations(&self) -> Result<&Pronunciations, SphinxError> {
         self.pronunciations
             .get_or_init(|| read_dictionary(&self.config.model_dir.join("cmudict-en-us.dict")))
             .as_ref()
@@ -110,9 +119,16 @@ impl PocketsphinxStt {
         let hmm = path_argument(&self.config.model_dir.join("en-us")).map_err(SphinxError)?;
         let dict = path_argument(&files.folder.join("vocabulary.dict")).map_err(SphinxError)?;
         let lm = path_argument(&files.folder.join("vocabulary.lm")).map_err(SphinxError)?;
-        let mut arguments: Vec<(&str, &str)> = vec![("-hmm", &hmm), ("-dict", &dict), ("-lm", &lm), ("-bestpath", "yes")];
+        let mut arguments: Vec<(&str, &str)> = vec![
+            ("-hmm", &hmm),
+            ("-dict", &dict),
+            ("-lm", &lm),
+            ("-bestpath", "yes"),
+        ];
         match self.config.input_rate {
-            SphinxInputRate::Upsampled16k | SphinxInputRate::Mirrored16k => arguments.push(("-samprate", "16000")),
+            SphinxInputRate::Upsampled16k | SphinxInputRate::Mirrored16k => {
+                arguments.push(("-samprate", "16000"))
+            }
             SphinxInputRate::Native8k => {
                 arguments.extend([("-samprate", "8000"), ("-nfft", "256"), ("-upperf", "3500")]);
             }
@@ -123,7 +139,10 @@ impl PocketsphinxStt {
         }
         let decoder = Decoder::new(&arguments).map_err(SphinxError)?;
         drop(files); // the decoder has read them
-        Ok(VocabularyDecoder { decoder, input_rate: self.config.input_rate })
+        Ok(VocabularyDecoder {
+            decoder,
+            input_rate: self.config.input_rate,
+        })
     }
 }
 
@@ -154,24 +173,38 @@ const MIRROR_GAIN: f64 = 0.5;
 fn upsample_with_mirrored_high_band(pcm_8k: &[i16], gain: f64) -> Vec<i16> {
     let mut pcm = resample::upsample_8k_to_16k(pcm_8k);
     for (index, sample) in pcm.iter_mut().enumerate() {
-        let stuffed = if index % 2 == 0 { 2.0 * f64::from(pcm_8k[index / 2]) } else { 0.0 };
+        let stuffed = if index % 2 == 0 {
+            2.0 * f64::from(pcm_8k[index / 2])
+        } else {
+            0.0
+        };
         let image = stuffed - f64::from(*sample);
-        *sample = (f64::from(*sample) + gain * image).round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
+        *sample = (f64::from(*sample) + gain * image)
+            .round()
+            .clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
     }
     pcm
 }
 
 fn read_dictionary(path: &Path) -> Result<HashMap<String, Vec<String>>, SphinxError> {
-    let text = std::fs::read_to_string(path).map_err(|error| SphinxError(format!("{}: {error}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| SphinxError(format!("{}: {error}", path.display())))?;
     let mut pronunciations: HashMap<String, Vec<String>> = HashMap::with_capacity(140_000);
     for line in text.lines() {
-        let Some((word, phones)) = line.split_once(' ') else { continue };
+        let Some((word, phones)) = line.split_once(' ') else {
+            continue;
+        };
         // Alternates are written "word(2) ...".
         let word = word.split_once('(').map_or(word, |(base, _)| base);
-        pronunciations.entry(word.to_string()).or_default().push(phones.trim().to_string());
+        pronunciations
+            .entry(word.to_string())
+            .or_default()
+            .push(phones.trim().to_string());
     }
     for (word, phones) in EXTRA_PRONUNCIATIONS {
-        pronunciations.entry((*word).to_string()).or_insert_with(|| vec![(*phones).to_string()]);
+        pronunciations
+            .entry((*word).to_string())
+            .or_insert_with(|| vec![(*phones).to_string()]);
     }
     Ok(pronunciations)
 }
@@ -179,17 +212,33 @@ fn read_dictionary(path: &Path) -> Result<HashMap<String, Vec<String>>, SphinxEr
 static MODEL_FOLDER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Write `vocabulary.dict` (only the words the model can say) and `vocabulary.lm` (ARPA).
-fn write_model_files(vocabulary: &Vocabulary, pronunciations: &HashMap<String, Vec<String>>) -> Result<ModelFiles, SphinxError> {
-    let known: BTreeSet<String> =
-        vocabulary.all_words().into_iter().filter(|word| pronunciations.contains_key(word)).collect();
-    let unknown: Vec<String> = vocabulary.all_words().into_iter().filter(|word| !known.contains(word)).collect();
+fn write_model_files(
+    vocabulary: &Vocabulary,
+    pronunciations: &HashMap<String, Vec<String>>,
+) -> Result<ModelFiles, SphinxError> {
+    let known: BTreeSet<String> = vocabulary
+        .all_words()
+        .into_iter()
+        .filter(|word| pronunciations.contains_key(word))
+        .collect();
+    let unknown: Vec<String> = vocabulary
+        .all_words()
+        .into_iter()
+        .filter(|word| !known.contains(word))
+        .collect();
     if !unknown.is_empty() {
         tracing::debug!(words = ?unknown, "vocabulary words without a pronunciation left out");
     }
     if known.is_empty() {
-        return Err(SphinxError("vocabulary has no word with a known pronunciation".to_string()));
+        return Err(SphinxError(
+            "vocabulary has no word with a known pronunciation".to_string(),
+        ));
     }
-    let restricted = Vocabulary { phrases: Vec::new(), words: known.clone(), subjects: Vec::new() };
+    let restricted = Vocabulary {
+        phrases: Vec::new(),
+        words: known.clone(),
+        subjects: Vec::new(),
+    };
     let sentences: Vec<(Vec<String>, f64)> = vocabulary
         .weighted_training_sentences()
         .into_iter()
@@ -211,11 +260,13 @@ fn write_model_files(vocabulary: &Vocabulary, pronunciations: &HashMap<String, V
         std::process::id(),
         MODEL_FOLDER_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&folder).map_err(|error| SphinxError(format!("{}: {error}", folder.display())))?;
+    std::fs::create_dir_all(&folder)
+        .map_err(|error| SphinxError(format!("{}: {error}", folder.display())))?;
     let files = ModelFiles { folder };
     let write = |name: &str, text: &str| {
         let path = files.folder.join(name);
-        std::fs::write(&path, text).map_err(|error| SphinxError(format!("{}: {error}", path.display())))
+        std::fs::write(&path, text)
+            .map_err(|error| SphinxError(format!("{}: {error}", path.display())))
     };
     write("vocabulary.dict", &dictionary)?;
     write("vocabulary.lm", &arpa)?;
@@ -243,7 +294,17 @@ async fn run_call(
     mut input: mpsc::UnboundedReceiver<SttInput>,
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
-    let vocabulary = context.vocabulary.clone().unwrap_or_else(|| recognizer.default_vocabulary.clone());
+    // The call's vocabulary (a playbook's phrases) adds to the domain vocabulary.
+    let vocabulary = match &context.vocabulary {
+        Some(call_vocabulary) => Arc::new(
+            recognizer
+                .default_vocabulary
+                .as_ref()
+                .clone()
+                .merge(call_vocabulary),
+        ),
+        None => recognizer.default_vocabulary.clone(),
+    };
     let builder = recognizer.clone();
     // Build while the first utterance is still being spoken.
     let decoder = tokio::task::spawn_blocking(move || builder.build_decoder(&vocabulary));
@@ -251,11 +312,17 @@ async fn run_call(
         Ok(Ok(decoder)) => decoder,
         Ok(Err(error)) => {
             tracing::error!(call_id = %context.call_id, %error, "pocketsphinx decoder unavailable");
-            let _ = output.send(SttOutput::Failed { message: error.to_string(), retryable: false });
+            let _ = output.send(SttOutput::Failed {
+                message: error.to_string(),
+                retryable: false,
+            });
             return;
         }
         Err(error) => {
-            let _ = output.send(SttOutput::Failed { message: format!("decoder task: {error}"), retryable: false });
+            let _ = output.send(SttOutput::Failed {
+                message: format!("decoder task: {error}"),
+                retryable: false,
+            });
             return;
         }
     };
@@ -267,7 +334,11 @@ async fn run_call(
             Collected::Closed(Some(utterance)) => (utterance, true),
             Collected::Closed(None) => break,
         };
-        let Utterance { pcm_8k, start_ms, end_ms } = utterance;
+        let Utterance {
+            pcm_8k,
+            start_ms,
+            end_ms,
+        } = utterance;
         let decoded = tokio::task::spawn_blocking(move || {
             let result = decoder.decode_8k(&pcm_8k);
             (decoder, result)
@@ -289,12 +360,19 @@ async fn run_call(
                             return;
                         }
                     }
-                    Ok(None) => tracing::debug!(call_id = %context.call_id, start_ms, "utterance had no words"),
-                    Err(error) => tracing::warn!(call_id = %context.call_id, %error, "pocketsphinx decode failed"),
+                    Ok(None) => {
+                        tracing::debug!(call_id = %context.call_id, start_ms, "utterance had no words")
+                    }
+                    Err(error) => {
+                        tracing::warn!(call_id = %context.call_id, %error, "pocketsphinx decode failed")
+                    }
                 }
             }
             Err(error) => {
-                let _ = output.send(SttOutput::Failed { message: format!("decoder task: {error}"), retryable: false });
+                let _ = output.send(SttOutput::Failed {
+                    message: format!("decoder task: {error}"),
+                    retryable: false,
+                });
                 return;
             }
         }

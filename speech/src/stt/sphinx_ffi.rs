@@ -28,7 +28,13 @@ extern "C" {
     fn ps_init(config: *mut cmd_ln_t) -> *mut ps_decoder_t;
     fn ps_free(ps: *mut ps_decoder_t) -> c_int;
     fn ps_start_utt(ps: *mut ps_decoder_t) -> c_int;
-    fn ps_process_raw(ps: *mut ps_decoder_t, data: *const i16, n_samples: usize, no_search: c_int, full_utt: c_int) -> c_int;
+    fn ps_process_raw(
+        ps: *mut ps_decoder_t,
+        data: *const i16,
+        n_samples: usize,
+        no_search: c_int,
+        full_utt: c_int,
+    ) -> c_int;
     fn ps_end_utt(ps: *mut ps_decoder_t) -> c_int;
     fn ps_get_hyp(ps: *mut ps_decoder_t, out_best_score: *mut i32) -> *const c_char;
     fn ps_get_prob(ps: *mut ps_decoder_t) -> i32;
@@ -37,7 +43,13 @@ extern "C" {
 
 #[link(name = "sphinxbase")]
 extern "C" {
-    fn cmd_ln_parse_r(inout: *mut cmd_ln_t, defn: *const arg_t, argc: i32, argv: *mut *mut c_char, strict: i32) -> *mut cmd_ln_t;
+    fn cmd_ln_parse_r(
+        inout: *mut cmd_ln_t,
+        defn: *const arg_t,
+        argc: i32,
+        argv: *mut *mut c_char,
+        strict: i32,
+    ) -> *mut cmd_ln_t;
     fn cmd_ln_free_r(cmdln: *mut cmd_ln_t) -> c_int;
     fn err_set_logfp(stream: *mut c_void);
     fn logmath_exp(logmath: *mut c_void, log_p: c_int) -> f64;
@@ -73,12 +85,26 @@ impl Decoder {
         });
         let mut owned = Vec::with_capacity(arguments.len() * 2);
         for (name, value) in arguments {
-            owned.push(CString::new(*name).map_err(|_| format!("argument {name:?} has a nul byte"))?);
-            owned.push(CString::new(*value).map_err(|_| format!("value of {name} has a nul byte"))?);
+            owned.push(
+                CString::new(*name).map_err(|_| format!("argument {name:?} has a nul byte"))?,
+            );
+            owned
+                .push(CString::new(*value).map_err(|_| format!("value of {name} has a nul byte"))?);
         }
-        let mut argv: Vec<*mut c_char> = owned.iter().map(|argument| argument.as_ptr() as *mut c_char).collect();
+        let mut argv: Vec<*mut c_char> = owned
+            .iter()
+            .map(|argument| argument.as_ptr() as *mut c_char)
+            .collect();
         // SAFETY: argv points at live nul-terminated strings that cmd_ln_parse_r copies.
-        let config = unsafe { cmd_ln_parse_r(ptr::null_mut(), ps_args(), argv.len() as i32, argv.as_mut_ptr(), 1) };
+        let config = unsafe {
+            cmd_ln_parse_r(
+                ptr::null_mut(),
+                ps_args(),
+                argv.len() as i32,
+                argv.as_mut_ptr(),
+                1,
+            )
+        };
         if config.is_null() {
             return Err("pocketsphinx rejected its arguments".to_string());
         }
@@ -86,7 +112,9 @@ impl Decoder {
         let raw = unsafe { ps_init(config) };
         unsafe { cmd_ln_free_r(config) };
         if raw.is_null() {
-            return Err("pocketsphinx could not load its model, dictionary or language model".to_string());
+            return Err(
+                "pocketsphinx could not load its model, dictionary or language model".to_string(),
+            );
         }
         Ok(Decoder { raw })
     }
@@ -110,7 +138,10 @@ impl Decoder {
             if hypothesis.is_null() {
                 return Ok(None);
             }
-            let text = CStr::from_ptr(hypothesis).to_string_lossy().trim().to_string();
+            let text = CStr::from_ptr(hypothesis)
+                .to_string_lossy()
+                .trim()
+                .to_string();
             if text.is_empty() {
                 return Ok(None);
             }
@@ -135,5 +166,7 @@ impl Drop for Decoder {
 
 /// Path as a UTF-8 argument value.
 pub fn path_argument(path: &Path) -> Result<String, String> {
-    path.to_str().map(str::to_string).ok_or_else(|| format!("path {} is not utf-8", path.display()))
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("path {} is not utf-8", path.display()))
 }

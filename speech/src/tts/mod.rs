@@ -38,7 +38,10 @@ pub struct TtsError {
 
 impl TtsError {
     pub fn new(kind: TtsErrorKind, message: impl Into<String>) -> TtsError {
-        TtsError { kind, message: message.into() }
+        TtsError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -50,8 +53,8 @@ pub trait TtsProvider: Send + Sync + 'static {
 }
 
 pub mod elevenlabs;
-mod http;
 pub mod flite;
+mod http;
 pub mod openai;
 
 pub use elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
