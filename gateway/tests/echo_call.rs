@@ -8,7 +8,7 @@ use common::*;
 use protocol::calls::CallEvent;
 use protocol::subjects;
 use protocol::version::decode_json;
-use simulator::twilio::{place_call, FramesAudio};
+use simulator::twilio::{place_call, FramesAudio, SimEvent};
 use std::time::Duration;
 
 #[actix_rt::test]
@@ -17,7 +17,11 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
     let worker = spawn_echo_worker(harness.bus.clone(), "echo-1").await;
     let frames = test_frames(100);
     let mut audio = FramesAudio::new(frames.clone()).with_key(100, '4').with_key(500, '#');
-    let report = place_call(&harness.call_options("c_echo1"), &mut audio, None).await.expect("call runs");
+    let mut options = harness.call_options("c_echo1");
+    let wav_path = std::env::temp_dir().join(format!("gateway-echo-{}.wav", std::process::id()));
+    options.record_wav = Some(wav_path.clone());
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = place_call(&options, &mut audio, Some(events_tx)).await.expect("call runs");
 
     let sent: Vec<u8> = frames.concat();
     assert_eq!(report.frames_sent, 100);
@@ -51,6 +55,20 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
     assert_eq!(seen.marks_heard.len(), 100, "mark echoes relayed back to the worker");
     assert_eq!(seen.stop_reason.as_deref(), Some("twilio_stop"));
     assert_eq!(seen.digits, "4#", "dtmf forwarded as StreamEvent::Dtmf");
+
+    // The simulator reported what happened as it happened, and recorded what the callee heard.
+    let mut events = Vec::new();
+    while let Ok(event) = events_rx.try_recv() {
+        events.push(event);
+    }
+    assert!(matches!(events.first(), Some(SimEvent::Started { .. })), "first event is Started");
+    let agent_bytes: usize = events.iter().map(|e| if let SimEvent::AgentAudio { bytes, .. } = e { *bytes } else { 0 }).sum();
+    assert_eq!(agent_bytes, sent.len());
+    assert_eq!(events.iter().filter(|e| matches!(e, SimEvent::Mark(_))).count(), 100);
+    let wav = hound::WavReader::open(&wav_path).expect("recording written");
+    assert_eq!((wav.spec().sample_rate, wav.spec().channels), (8000, 1));
+    assert_eq!(wav.len() as usize, report.heard.len(), "one sample per heard byte");
+    let _ = std::fs::remove_file(&wav_path);
 
     assert_eq!(harness.metric("gateway_frames_in_total").await, 100.0);
     assert_eq!(harness.metric("gateway_frames_out_total").await, 100.0);
