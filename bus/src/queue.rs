@@ -48,8 +48,16 @@ pub struct Job {
 }
 
 enum JobInner {
-    Nats(async_nats::jetstream::Message),
-    Local { bus: Bus, kv: Kv, key: String, ack_wait: Duration, wakeup_subject: String },
+    Nats(Box<async_nats::jetstream::Message>),
+    Local(Box<LocalJob>),
+}
+
+struct LocalJob {
+    bus: Bus,
+    kv: Kv,
+    key: String,
+    ack_wait: Duration,
+    wakeup_subject: String,
 }
 
 impl Bus {
@@ -172,7 +180,7 @@ impl WorkQueue {
                         match item {
                             Ok(message) => {
                                 let delivered = message.info().map(|i| i.delivered as u64).unwrap_or(1);
-                                return Ok(Job { payload: message.payload.clone(), delivered, inner: JobInner::Nats(message) });
+                                return Ok(Job { payload: message.payload.clone(), delivered, inner: JobInner::Nats(Box::new(message)) });
                             }
                             Err(error) => {
                                 tracing::debug!(%error, "work queue pull failed");
@@ -208,13 +216,13 @@ impl WorkQueue {
                                 return Ok(Job {
                                     payload,
                                     delivered: delivered + 1,
-                                    inner: JobInner::Local {
+                                    inner: JobInner::Local(Box::new(LocalJob {
                                         bus: bus.clone(),
                                         kv: kv.clone(),
                                         key,
                                         ack_wait,
                                         wakeup_subject: wakeup_subject.clone(),
-                                    },
+                                    })),
                                 });
                             }
                             // Another consumer took it first.
@@ -237,7 +245,7 @@ impl Job {
     pub async fn ack(&self) -> Result<(), BusError> {
         match &self.inner {
             JobInner::Nats(message) => message.double_ack().await.map_err(other),
-            JobInner::Local { kv, key, .. } => kv.delete(key).await,
+            JobInner::Local(local) => local.kv.delete(&local.key).await,
         }
     }
 
@@ -248,9 +256,9 @@ impl Job {
                 .double_ack_with(async_nats::jetstream::AckKind::Nak(Some(delay)))
                 .await
                 .map_err(other),
-            JobInner::Local { bus, kv, key, wakeup_subject, .. } => {
-                self.relet(kv, key, delay).await?;
-                bus.publish(wakeup_subject.clone(), Bytes::new()).await
+            JobInner::Local(local) => {
+                self.relet(&local.kv, &local.key, delay).await?;
+                local.bus.publish(local.wakeup_subject.clone(), Bytes::new()).await
             }
         }
     }
@@ -259,7 +267,7 @@ impl Job {
     pub async fn in_progress(&self) -> Result<(), BusError> {
         match &self.inner {
             JobInner::Nats(message) => message.ack_with(async_nats::jetstream::AckKind::Progress).await.map_err(other),
-            JobInner::Local { kv, key, ack_wait, .. } => self.relet(kv, key, *ack_wait).await,
+            JobInner::Local(local) => self.relet(&local.kv, &local.key, local.ack_wait).await,
         }
     }
 

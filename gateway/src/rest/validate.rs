@@ -106,7 +106,7 @@ pub fn call_request(body: &[u8], known_playbooks: &[String], default_playbook: &
         }
     }
     let playbook = optional_string(&body, "playbook")?.unwrap_or_else(|| default_playbook.to_owned());
-    if !known_playbooks.iter().any(|known| *known == playbook) {
+    if !known_playbooks.contains(&playbook) {
         return Err(ApiError::invalid(
             "playbook",
             "unknown_playbook",
