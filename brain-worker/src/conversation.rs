@@ -112,6 +112,9 @@ pub struct ConversationState {
     /// The field last asked.
     #[serde(default)]
     pub asked: Option<String>,
+    /// The field asked before it (a late answer may still be about it).
+    #[serde(default)]
+    pub previous_asked: Option<String>,
     /// How many times each field was asked.
     #[serde(default)]
     pub attempts: BTreeMap<String, u32>,
@@ -183,6 +186,7 @@ impl ConversationState {
                 Direction::Inbound => Phase::Asking,
             },
             asked: None,
+            previous_asked: None,
             attempts: BTreeMap::new(),
             fields,
             transcript: Vec::new(),
@@ -610,6 +614,14 @@ impl Conversation {
         let mut values = self.values();
         values.insert("value".into(), extract::describe(field, &value.value));
         Some(render(template, &values))
+    }
+
+    /// Records that `field` is being asked now.
+    pub fn set_asked(&mut self, field: &str) {
+        if self.state.asked.as_deref() != Some(field) {
+            self.state.previous_asked = self.state.asked.take();
+            self.state.asked = Some(field.to_owned());
+        }
     }
 
     /// The question for a field (the follow-up once it has been asked).

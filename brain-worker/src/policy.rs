@@ -143,7 +143,9 @@ impl LlmPolicy {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         // What the model is most likely asking about, for the fallback's extraction.
-        self.conversation.state.asked = self.conversation.next_field().map(|f| f.name);
+        if let Some(field) = self.conversation.next_field() {
+            self.conversation.set_asked(&field.name);
+        }
         let body = self.request_body(&extra_messages);
         self.pending = Some(Pending {
             request_id,

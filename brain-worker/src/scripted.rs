@@ -22,13 +22,13 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + Duration::from_secs(conversation.limits().silence_timeout_s)));
             Vec::new()
         }
-        Input::Heard { text, utterance_seq, at_ms, end_ms, .. } => {
+        Input::Heard { text, utterance_seq, at_ms, start_ms, end_ms } => {
             if conversation.state.last_utterance_seq.is_some_and(|last| utterance_seq <= last) {
                 return Vec::new(); // a re-sent transcript already handled
             }
             conversation.state.last_utterance_seq = Some(utterance_seq);
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
-            heard(conversation, now, &text, end_ms)
+            heard(conversation, now, &text, start_ms, end_ms)
         }
         Input::Played { at_ms, .. } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
@@ -107,12 +107,12 @@ fn introduce(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
         text.push(' ');
         text.push_str(&conversation.question_for(&field));
         *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
-        conversation.state.asked = Some(field.name);
+        conversation.set_asked(&field.name);
     }
     conversation.say(now, &text, true)
 }
 
-fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64) -> Vec<Action> {
+fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u64, end_ms: u64) -> Vec<Action> {
     if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
         let (_, actions) = conversation.hear(now, text, end_ms);
         return actions;
@@ -121,6 +121,16 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64)
     if words.is_empty() {
         return Vec::new();
     }
+    // The callee started this before our last turn was even decided: it answers something
+    // earlier (the two crossed), not what we just asked.
+    let last_agent_at_ms = conversation
+        .state
+        .transcript
+        .iter()
+        .rev()
+        .find(|t| t.speaker == protocol::results::Speaker::Agent)
+        .map(|t| t.at_ms);
+    let crossed = last_agent_at_ms.is_some_and(|at| start_ms < at);
     let (turn, mut actions) = conversation.hear(now, text, end_ms);
     let intents = extract::intent::intents(&words);
 
@@ -146,8 +156,36 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64)
         _ => conversation.state.asked.clone(),
     };
     let extractions = extract::extract(&conversation.playbook, text, asked.as_deref());
-    let (field_actions, changed) = conversation.apply(&extractions, turn);
+    // values the callee says again (a late confirmation, a repeated answer)
+    let restated: Vec<String> = extractions
+        .iter()
+        .filter(|e| e.status == FieldStatus::Known)
+        .filter(|e| conversation.state.fields.get(&e.field).is_some_and(|f| f.status == FieldStatus::Known && f.value == e.value))
+        .map(|e| e.field.clone())
+        .collect();
+    let (field_actions, mut changed) = conversation.apply(&extractions, turn);
     actions.extend(field_actions);
+    // Nothing for the current question: maybe a late answer to the one before.
+    let mut restated = restated;
+    if changed.is_empty() && intents.is_empty() {
+        if let Some(previous) = conversation.state.previous_asked.clone().filter(|p| Some(p) != asked.as_ref()) {
+            let late: Vec<_> = extract::extract(&conversation.playbook, text, Some(&previous))
+                .into_iter()
+                .filter(|e| e.field == previous && e.status == FieldStatus::Known)
+                .collect();
+            let current = conversation.state.fields.get(&previous).cloned().unwrap_or_default();
+            if late.iter().any(|e| current.status == FieldStatus::Known && e.value == current.value) {
+                restated.push(previous);
+            } else if current.status != FieldStatus::Known && !late.is_empty() {
+                let (late_actions, late_changed) = conversation.apply(&late, turn);
+                actions.extend(late_actions);
+                changed.extend(late_changed);
+                // answered late: the current question still stands, say nothing over it
+                conversation.arm_silence(now, Duration::ZERO);
+                return actions;
+            }
+        }
+    }
     let risk_raised = changed.iter().any(|name| conversation.playbook.field(name).is_some_and(|f| f.kind == FieldType::Risk));
 
     if conversation.limit_reached(now) {
@@ -160,6 +198,16 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64)
         let closing = conversation.render(&conversation.playbook.closing.clone());
         let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::Partial };
         actions.extend(conversation.finish(now, outcome, Some(closing), "callee said goodbye"));
+        return actions;
+    }
+
+    // Nothing new and nothing asked of us: a stray "yes that's right", a repeated answer, or a
+    // reply that crossed our question. Stay quiet; the question stands.
+    let stray = changed.is_empty()
+        && intents.is_empty()
+        && (crossed || !restated.is_empty() || extract::intent::confirmation(&words) == Some(true));
+    if stray && conversation.state.phase == Phase::Asking && conversation.state.asked.is_some() {
+        conversation.arm_silence(now, Duration::ZERO);
         return actions;
     }
 
@@ -176,7 +224,7 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64)
             let question = current_question(conversation);
             let line = if transferred {
                 let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
-                format!("Hi! {disclosure} {question}")
+                format!("{disclosure} {question}")
             } else {
                 format!("Thanks for waiting. {question}")
             };
@@ -200,7 +248,10 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64)
             let question = current_question(conversation);
             Some(format!("{disclosure} {question}"))
         }
-        Phase::ReadBack { field, rounds } => Some(read_back_reply(conversation, &words, &field, rounds, &changed, turn, text)),
+        Phase::ReadBack { field, rounds } => {
+            let restated_here = restated.contains(&field);
+            Some(read_back_reply(conversation, &words, &field, rounds, &changed, restated_here, turn))
+        }
         _ => None,
     };
     match reply {
@@ -232,10 +283,10 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, end_ms: u64)
                         return actions;
                     }
                 }
-                preface.push_str(acknowledgement(conversation.state.callee_turns));
+                let negative = conversation.state.fields.get(&asked).is_some_and(|f| f.value == serde_json::Value::Bool(false));
+                preface.push_str(if negative { "Okay, thanks for letting me know. " } else { acknowledgement(conversation.state.callee_turns) });
             }
             FieldStatus::Refused if changed.contains(&asked) => preface.push_str("No problem. "),
-            FieldStatus::NotApplicable if changed.contains(&asked) => preface.push_str("Okay, thanks for letting me know. "),
             FieldStatus::Unknown if changed.is_empty() && !intents.contains(&Intent::DontKnow) => {
                 // No answer in what they said: ask again with the follow-up, up to three times.
                 let attempts = conversation.state.attempts.get(&asked).copied().unwrap_or(0);
@@ -288,10 +339,11 @@ fn read_back_reply(
     field: &str,
     rounds: u32,
     changed: &[String],
+    restated: bool,
     turn: usize,
-    text: &str,
 ) -> String {
-    let confirmation = extract::intent::confirmation(words);
+    // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it
+    let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
     let spec = conversation.playbook.field(field).cloned();
     if changed.iter().any(|c| c == field) {
         // A corrected value ("no, it's twenty"): read it back once more, then trust it.
@@ -315,7 +367,6 @@ fn read_back_reply(
                     .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
             });
             if let (Some(spec), Some(corrected)) = (spec.as_ref(), corrected) {
-                let _ = text;
                 let events = conversation.set_field(&spec.name, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
                 drop(events);
                 if let Some(line) = conversation.read_back_line(spec) {
@@ -387,7 +438,7 @@ pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) ->
         Some(field) => {
             let question = conversation.question_for(&field);
             *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
-            conversation.state.asked = Some(field.name.clone());
+            conversation.set_asked(&field.name);
             conversation.say(now, &format!("{preface}{question}"), false)
         }
         None => {

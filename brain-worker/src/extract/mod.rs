@@ -51,6 +51,19 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         let mentions: Vec<MoneyMention> = mentions.into_iter().filter(|m| m.explicit || !control).collect();
         found.extend(attribute_money(&tokens, &mentions, &money_fields, asked_spec));
     }
+    // "no mat fee", "we don't charge a mat fee": a fee named and negated is zero
+    for field in &money_fields {
+        if found.iter().any(|e| e.field == field.name) {
+            continue;
+        }
+        let negated_fee = field.keywords.iter().map(|k| spoken(k)).filter(|k| k.contains("fee") || k.contains("charge")).any(|keyword| {
+            let length = keyword.split_whitespace().count();
+            text::find_phrase(&tokens, &keyword).into_iter().any(|start| values::is_negated(&tokens, start, start + length - 1))
+        });
+        if negated_fee {
+            found.push(Extraction::known(field, json!({ "amount": 0.0, "currency": "USD" }), 0.8));
+        }
+    }
 
     for field in &playbook.fields {
         if found.iter().any(|e| e.field == field.name) {
@@ -131,6 +144,10 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
         }
         FieldType::Text => {
             if only_control {
+                return None;
+            }
+            // "yes that's right" is a confirmation of something earlier, not this answer
+            if intent::confirmation(normalised) == Some(true) && tokens.len() <= 4 {
                 return None;
             }
             if values::says_nothing(tokens) && tokens.len() <= 6 {

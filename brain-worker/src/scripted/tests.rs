@@ -255,7 +255,7 @@ fn transfer_waits_and_greets_the_new_person() {
     assert_eq!(call.callee("oh let me get the manager"), "Sure, thank you.");
     assert_eq!(call.wait(15), "", "no re-prompt while the manager comes");
     let reply = call.callee("hi this is mike the manager");
-    assert!(reply.starts_with("Hi! Hi, this is Sam, an automated assistant calling on behalf of Open Mat Finder."), "{reply}");
+    assert!(reply.starts_with("Hi, this is Sam, an automated assistant calling on behalf of Open Mat Finder."), "{reply}");
     assert!(reply.ends_with("How much is a drop-in class?"), "{reply}");
     assert_eq!(call.callee("twenty two dollars"), "So a drop-in is 22 dollars, is that right?");
 }
@@ -404,4 +404,52 @@ fn companion_call_collects_mood_topics_and_flags_risk() {
     let result = call.policy.state().result();
     assert_eq!(result.fields["risk"].value, json!({ "flagged": false }));
     assert_eq!(result.fields["topics"].value, json!(["hobbies"]));
+}
+
+#[test]
+fn stray_confirmations_and_crossed_replies_do_not_derail_the_question() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    // a late "yes that's right" while the price question stands: no reply, no re-ask
+    assert_eq!(call.callee("yes that's right"), "");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
+    assert_eq!(call.callee("it's twenty dollars"), "So a drop-in is 20 dollars, is that right?");
+    // the same value said again to a read-back confirms it
+    let reply = call.callee("yeah twenty dollars");
+    assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
+    // "no, there's no charge" to "the mat fee is free, is that right?" is a yes
+    assert_eq!(call.callee("no mat fee"), "And the mat fee is free, is that right?");
+    let reply = call.callee("no there's no charge for that");
+    assert!(reply.contains("class schedule"), "{reply}");
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)));
+
+    // a reply that started before our last turn was said answers something earlier: quiet
+    let asked = call.policy.state().last_agent_text.clone();
+    call.seq += 1;
+    let crossed = call.input(Input::Heard {
+        text: "sorry what was that".into(),
+        utterance_seq: call.seq,
+        start_ms: 100,
+        end_ms: call.at_ms + 10,
+        at_ms: call.at_ms + 20,
+    });
+    // a request to repeat is answered even when it crossed
+    assert_eq!(crossed, asked);
+    call.seq += 1;
+    let crossed = call.input(Input::Heard { text: "okay".into(), utterance_seq: call.seq, start_ms: 100, end_ms: call.at_ms + 30, at_ms: call.at_ms + 40 });
+    assert_eq!(crossed, "");
+}
+
+#[test]
+fn a_late_answer_to_the_previous_question_is_kept_without_talking_over_the_next() {
+    let mut call = TextCall::new(companion_playbook(), &[("callee_name", "Ann")]);
+    call.start();
+    call.callee("hello");
+    let reply = call.callee("oh i don't know really");
+    assert!(reply.ends_with("What's been on your mind lately?"), "{reply}");
+    // the mood comes late, while topics are asked: kept, and nothing said over the question
+    assert_eq!(call.callee("maybe about a six"), "");
+    assert_eq!(call.field("mood"), (FieldStatus::Known, json!(6)));
+    let reply = call.callee("the garden mostly");
+    assert!(reply.contains("hobbies"), "{reply}");
 }
