@@ -348,6 +348,13 @@ impl Conversation {
         self.silence_deadline = Some(now + speaking + timeout);
     }
 
+    /// Records how long the transcript took after the end of speech (media time).
+    pub fn note_stt_delay(&mut self, end_ms: u64, at_ms: u64) {
+        if at_ms >= end_ms {
+            self.state.latency.stt_ms.push(at_ms - end_ms);
+        }
+    }
+
     /// Records a callee turn; returns its transcript index.
     pub fn hear(&mut self, now: Instant, text: &str, at_ms: u64) -> (usize, Vec<Action>) {
         self.state.transcript.push(TranscriptTurn {

@@ -302,7 +302,7 @@ impl LlmPolicy {
                 uninterruptible: false,
             }));
         }
-        self.conversation.state.latency.llm_ms.push(now.saturating_duration_since(pending.started).as_millis() as u64);
+        let _ = pending.started; // time to the first sentence is recorded when it is spoken
 
         let turn = last_callee_turn(&self.conversation).map(|(turn, _)| turn);
         let mut end_reason: Option<String> = None;
@@ -436,7 +436,13 @@ fn sentence_end(text: &str) -> Option<usize> {
     None
 }
 
+/// More parallel tool calls than this in one reply are ignored (a bad index cannot grow memory).
+const MAX_TOOL_CALLS: usize = 32;
+
 fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: ToolCallDelta) {
+    if fragment.index >= MAX_TOOL_CALLS {
+        return;
+    }
     while calls.len() <= fragment.index {
         calls.push(ToolCall::default());
     }
@@ -552,6 +558,7 @@ impl Policy for LlmPolicy {
                 }
                 conversation.state.last_utterance_seq = Some(utterance_seq);
                 conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
+                conversation.note_stt_delay(end_ms, at_ms);
                 let (turn, mut actions) = conversation.hear(now, text, end_ms);
                 // Safety net: alarming statements are flagged by the rules whatever the model does.
                 let risk: Vec<_> = extract::extract(&conversation.playbook, text, None)

@@ -28,6 +28,7 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             }
             conversation.state.last_utterance_seq = Some(utterance_seq);
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
+            conversation.note_stt_delay(end_ms, at_ms);
             heard(conversation, now, &text, start_ms, end_ms)
         }
         Input::Played { at_ms, .. } => {

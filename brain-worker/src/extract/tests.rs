@@ -342,3 +342,26 @@ fn spoken_times_and_prices_as_a_speech_engine_writes_them() {
     assert_eq!(amount("the mat fee is like ten", "drop_in_price", "mat_fee"), Some(10.0));
     assert!(value_of(&gym(), "drop in classes are monday six thirty", "class_schedule", "drop_in_price").is_none());
 }
+
+#[test]
+fn odd_input_never_panics() {
+    let inputs = [
+        "", " ", "$", "$$$", ":", "6:", ":30", "99:99", "6-", "-7", "--", "1.2.3", "$.50", "one hundred and", "a hundred",
+        "twenty twenty twenty", "press", "press press 1", "for press", "through", "monday through", "from to", "half past",
+        "quarter to", "oh", "nine oh", "é ü 日本 🙂", "\u{0}\u{1}", "999999999999999999999 dollars", "-5 dollars",
+        "no no no no not not don't", "between and", "at at at", "p m a m", "'", "''''", "12:00-", "$1e308",
+        &"twenty five ".repeat(500),
+    ];
+    let gym = gym();
+    let companion = companion();
+    for text in inputs {
+        for field in gym.fields.iter().map(|f| Some(f.name.as_str())).chain([None]) {
+            let _ = extract(&gym, text, field);
+        }
+        for field in companion.fields.iter().map(|f| Some(f.name.as_str())).chain([None]) {
+            let _ = extract(&companion, text, field);
+        }
+        let _ = intent::intents(&text::normalised(text));
+        let _ = intent::confirmation(&text::normalised(text));
+    }
+}
