@@ -2,6 +2,8 @@
 //! `brain.heard.<callId>` (as requests, so a dead brain is noticed), `media.say.<callId>`,
 //! `results.<callId>` and the call record in KV `calls`.
 
+mod common;
+
 use anyhow::{bail, Context as _};
 use brain_worker::Config;
 use bus::{Bus, BusErrorKind};
@@ -271,6 +273,9 @@ async fn companion_call_over_nats_produces_mood_and_risk() -> anyhow::Result<()>
     let context = [("caller_org", "Sunny Days"), ("callee_name", "Walter")];
     let mut media = FakeMedia::new(media_bus.clone(), call_id, "companion-checkin", &context).await?;
     assert_eq!(media.assign(false).await?, "brain-1");
+    // the brain running the call answers liveness pings
+    let pong = media_bus.request(subjects::brain_ping(&CallId::from(call_id))?, Bytes::new(), Duration::from_secs(2)).await?;
+    assert!(String::from_utf8_lossy(&pong.payload).contains("brain-1"));
     media.heard(HeardEvent::CallStarted).await?;
     let intro = media.say("hello?").await?;
     assert!(intro.contains("How are you doing today, Walter?"), "{intro}");
@@ -297,6 +302,79 @@ async fn companion_call_over_nats_produces_mood_and_risk() -> anyhow::Result<()>
     for kind in ["agent_said", "callee_said", "field", "ended"] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} event in {kinds:?}");
     }
+    brain.stop(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+#[actix_rt::test]
+async fn llm_brain_over_nats_streams_then_falls_back_and_completes() -> anyhow::Result<()> {
+    use common::fake_openai::{FakeOpenAi, Reply};
+    let server = FakeOpenAi::start(vec![
+        Reply::Stream {
+            content: "Great, thanks! How much is a drop-in class?".into(),
+            tool_calls: vec![(
+                "record_field".into(),
+                json!({ "name": "drop_in_offered", "status": "known", "value": true, "evidence": "yes we do" }),
+            )],
+        },
+        Reply::Status(503),
+    ])
+    .await;
+    let nats = testkit::NatsServer::start().await?;
+    let url = nats.url();
+    let mut config = Config::scripted(&url, "brain-llm");
+    config.policy = brain_worker::PolicyKind::Llm;
+    config.llm = Some(brain_worker::LlmConfig {
+        base_url: server.base_url.clone(),
+        model: "fake-model".into(),
+        api_key: None,
+        timeout: Duration::from_secs(5),
+    });
+    let brain = brain_worker::start(config, Bus::connect(&url, "brain-llm").await?).await?;
+    let media_bus = Bus::connect(&url, "fake-media").await?;
+    let call_id = "c_llm1";
+    let mut results = media_bus.subscribe(subjects::results(&CallId::from(call_id))?).await?;
+    let mut media = FakeMedia::new(media_bus.clone(), call_id, "gym-dropin", &[("gym_name", "Atos HQ")]).await?;
+    media.assign(false).await?;
+    media.heard(HeardEvent::CallStarted).await?;
+    assert!(media.say("atos hello").await?.contains("automated assistant"));
+
+    // the model's reply streams out sentence by sentence, then the turn is closed
+    media.seq += 1;
+    media.at_ms += 3000;
+    let (seq, at_ms) = (media.seq, media.at_ms);
+    media
+        .heard(HeardEvent::Transcript { utterance_seq: seq, text: "yes we do".into(), is_final: true, confidence: None, start_ms: at_ms - 1000, end_ms: at_ms })
+        .await?;
+    let (reply, commands) = media.agent_turn().await?;
+    assert_eq!(reply, "Great, thanks! How much is a drop-in class?");
+    let speaks: Vec<(String, bool)> = commands
+        .iter()
+        .filter_map(|c| match c {
+            SayCommand::Speak { text, end_of_turn, .. } => Some((text.clone(), *end_of_turn)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(speaks[0], ("Great, thanks!".to_owned(), false), "first sentence sent on its own");
+    assert!(speaks.last().is_some_and(|(_, end)| *end));
+
+    // the model fails (503): the scripted policy takes over and the call completes
+    let reply = media.say("twenty dollars").await?;
+    assert_eq!(reply, "Sorry about that. Is there a separate mat fee on top of that?");
+    media.say("no mat fee").await?;
+    media.say("yes").await?;
+    media.say("saturday open mat at noon").await?;
+    media.say("yes").await?;
+    media.say("just sign a waiver").await?;
+    media.say("yes").await?;
+    let closing = media.say("no").await?;
+    assert!(closing.contains("Thanks so much"), "{closing}");
+    media.heard(HeardEvent::CallEnded { reason: "hangup".into() }).await?;
+    let result = next_result(&mut results).await?;
+    assert_eq!(result.outcome, CallOutcome::Completed);
+    assert_eq!(result.fields["drop_in_price"].value, json!({ "amount": 20.0, "currency": "USD" }));
+    assert!(result.notes.iter().any(|n| n.contains("switched to the scripted policy")), "{:?}", result.notes);
+    assert_eq!(server.requests().len(), 2);
     brain.stop(Duration::from_secs(1)).await;
     Ok(())
 }
