@@ -66,3 +66,68 @@ async fn a_dialer_that_stops_mid_call_is_replaced_without_placing_again() {
     second.stop().await.unwrap();
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_ended_while_no_dialer_held_them_are_settled_from_twilio() {
+    // Calls end 1 s after answer; the first dialer stops before that and the second only gets
+    // the requests after the 3 s ack wait, when the status callbacks are long gone.
+    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_secs(1), ..fast_twilio() }).await;
+    let first = rig.start_dialer(&[("DIAL_ACK_WAIT_S", "3")]).await;
+    let mut call_ids = Vec::new();
+    for i in 0..2 {
+        call_ids.push(rig.submit(&format!("+1917555{i:04}"), &format!("Gym {i}")).await);
+    }
+    let twilio = &rig.twilio;
+    rig.wait_for(Duration::from_secs(10), "two answered calls", || {
+        let created = twilio.created_calls();
+        created.len() == 2 && created.iter().all(|c| twilio.call_status(&c.sid).as_deref() == Some("in-progress"))
+    })
+    .await;
+    first.stop().await.unwrap();
+    rig.wait_for(Duration::from_secs(10), "the calls to end", || {
+        twilio.created_calls().iter().all(|c| twilio.call_status(&c.sid).as_deref() == Some("completed"))
+    })
+    .await;
+    let second = rig.start_dialer(&[("DIAL_ACK_WAIT_S", "3")]).await;
+    let records = rig.wait_final(&call_ids, Duration::from_secs(30)).await;
+    assert!(records.iter().all(|r| r.status == CallStatus::Completed && r.attempts.len() == 1), "{records:#?}");
+    assert_eq!(rig.twilio.created_calls().len(), 2, "settled from Twilio's call resource, not placed again");
+    second.stop().await.unwrap();
+    rig.stop().await;
+}
+
+/// The same with two real `dialer` processes (the binary, configured through its environment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dialer_processes_never_place_the_same_call_twice() {
+    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(300), ..fast_twilio() }).await;
+    let mut processes = Vec::new();
+    for _ in 0..2 {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dialer"));
+        command.env_clear().envs(rig.env()).env("MAX_CONCURRENT_CALLS", "3").env("RUST_LOG", "warn").kill_on_drop(true);
+        processes.push(command.spawn().expect("dialer process starts"));
+    }
+    let mut call_ids = Vec::new();
+    for i in 0..12 {
+        call_ids.push(rig.submit(&format!("+1512555{i:04}"), &format!("Gym {i}")).await);
+    }
+    let records = rig.wait_final(&call_ids, Duration::from_secs(60)).await;
+    assert!(records.iter().all(|r| r.status == CallStatus::Completed && r.attempts.len() == 1), "{records:#?}");
+    let created = rig.twilio.created_calls();
+    assert_eq!(created.len(), 12, "one Twilio call per request");
+    let mut per_call: HashMap<String, usize> = HashMap::new();
+    for call in &created {
+        *per_call.entry(Rig::call_id_of(&call.url)).or_default() += 1;
+    }
+    assert!(call_ids.iter().all(|id| per_call.get(id.as_str()) == Some(&1)), "{per_call:?}");
+    // SIGTERM: each process drains and exits cleanly.
+    for process in &mut processes {
+        let pid = process.id().expect("running");
+        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+    for mut process in processes {
+        let exit = tokio::time::timeout(Duration::from_secs(10), process.wait()).await.expect("exits after SIGTERM").unwrap();
+        assert!(exit.success(), "{exit:?}");
+    }
+    rig.stop().await;
+}
