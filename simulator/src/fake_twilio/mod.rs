@@ -209,3 +209,6 @@ impl Drop for FakeTwilio {
         drop(self.handle.stop(false));
     }
 }
+
+#[cfg(test)]
+mod tests;
