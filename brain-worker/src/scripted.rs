@@ -251,7 +251,9 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         }
         Phase::ReadBack { field, rounds } => {
             let restated_here = restated.contains(&field);
-            Some(read_back_reply(conversation, &words, &field, rounds, &changed, restated_here, turn))
+            let (line, events) = read_back_reply(conversation, &words, &field, rounds, &changed, restated_here, turn);
+            actions.extend(events);
+            Some(line)
         }
         _ => None,
     };
@@ -342,7 +344,7 @@ fn read_back_reply(
     changed: &[String],
     restated: bool,
     turn: usize,
-) -> String {
+) -> (String, Vec<Action>) {
     // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it
     let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
     let spec = conversation.playbook.field(field).cloned();
@@ -351,11 +353,11 @@ fn read_back_reply(
         if let (Some(spec), true) = (spec.as_ref(), rounds < 2) {
             if let Some(line) = conversation.read_back_line(spec) {
                 conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
-                return format!("Sorry about that. {line}");
+                return (format!("Sorry about that. {line}"), Vec::new());
             }
         }
         conversation.state.phase = Phase::Asking;
-        return NEXT_MARKER.to_owned();
+        return (NEXT_MARKER.to_owned(), Vec::new());
     }
     match confirmation {
         Some(false) => {
@@ -369,13 +371,12 @@ fn read_back_reply(
             });
             if let (Some(spec), Some(corrected)) = (spec.as_ref(), corrected) {
                 let events = conversation.set_field(&spec.name, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
-                drop(events);
                 if let Some(line) = conversation.read_back_line(spec) {
                     conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
-                    return format!("Sorry about that. {line}");
+                    return (format!("Sorry about that. {line}"), events);
                 }
                 conversation.state.phase = Phase::Asking;
-                return NEXT_MARKER.to_owned();
+                return (NEXT_MARKER.to_owned(), events);
             }
             // Forget the value and ask again.
             if let Some(entry) = conversation.state.fields.get_mut(field) {
@@ -387,7 +388,7 @@ fn read_back_reply(
             conversation.state.asked = Some(field.to_owned());
             let question = spec.map(|s| conversation.question_for(&s)).unwrap_or_default();
             *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
-            format!("Sorry, my mistake. {question}")
+            (format!("Sorry, my mistake. {question}"), Vec::new())
         }
         _ => {
             // Confirmed (or they moved on): trust the value more.
@@ -397,7 +398,7 @@ fn read_back_reply(
                 }
             }
             conversation.state.phase = Phase::Asking;
-            NEXT_MARKER.to_owned()
+            (NEXT_MARKER.to_owned(), Vec::new())
         }
     }
 }
