@@ -10,12 +10,11 @@ use playbook::PlaybookSet;
 use protocol::calls::CallEvent;
 use protocol::results::CallResult;
 use protocol::version::decode_json;
-use simulator::fake_twilio::{AnsweredCall, FakeTwilio, FakeTwilioConfig, Outcome};
-use simulator::persona::voice::PersonaVoice;
-use simulator::persona::{Persona, Responder};
-use simulator::twilio::call::{run_twiml, CallOptions};
+use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
+use simulator::persona::hook::{media_hook, PersonaLineup};
+use simulator::persona::Persona;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The default callee, compiled in so the demo runs from any directory.
@@ -83,35 +82,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("cannot start the simulated Twilio")?;
     fake.script(DEMO_NUMBER, vec![Outcome::Answer]);
     let speech = stack::embedded_speech()?;
-    let persona_for_hook = persona.clone();
-    let playbook_for_hook = playbook.clone();
-    let auth_token = fake.auth_token().to_owned();
-    let callee_wav = out_dir.join("callee-heard.wav");
-    let stt = speech.stt.clone();
-    let tts = speech.tts.clone();
-    fake.set_media_hook(Arc::new(move |answered: AnsweredCall| {
-        let persona = persona_for_hook.clone();
-        let playbook = playbook_for_hook.clone();
-        let auth_token = auth_token.clone();
-        let callee_wav = callee_wav.clone();
-        let stt = stt.clone();
-        let tts = tts.clone();
-        Box::pin(async move {
-            let vocabulary = Arc::new(PersonaVoice::listening_vocabulary(&playbook, &persona.call_context()));
-            let mut voice = PersonaVoice::new(Responder::new(persona, playbook), tts, stt.as_ref(), Some(vocabulary));
-            let mut options = CallOptions::new("http://unused/v1/twilio/voice", auth_token);
-            options.call_sid = answered.call_sid.clone();
-            options.account_sid = answered.account_sid.clone();
-            options.from = answered.from.clone();
-            options.to = answered.to.clone();
-            options.record_wav = Some(callee_wav);
-            options.drain_idle = Duration::from_secs(2);
-            options.max_media_ms = 300_000;
-            if let Err(error) = run_twiml(&options, &answered.twiml, &mut voice, None).await {
-                tracing::warn!(%error, "simulated call ended with an error");
-            }
-        })
-    }));
+    let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: Some(out_dir.join("callee-heard.wav")) };
+    fake.set_media_hook(media_hook(
+        HashMap::from([(DEMO_NUMBER.to_owned(), lineup)]),
+        speech.stt.clone(),
+        speech.tts.clone(),
+        fake.auth_token().to_owned(),
+        None,
+    ));
 
     let stack = Stack::start(StackOptions {
         out_dir: out_dir.clone(),

@@ -2,11 +2,7 @@
 //! process, `up` runs every service in one process for real Twilio, and the rest talk to a
 //! running deployment (REST API or NATS).
 
-mod campaign;
-mod client;
-mod demo;
-mod results;
-pub mod stack;
+use gymcall::{client, demo, results};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -31,6 +31,7 @@
 
 pub mod dtmf;
 pub mod grade;
+pub mod hook;
 mod responder;
 pub mod spoken;
 pub mod voice;

@@ -118,6 +118,9 @@ impl PersonaVoice {
             return;
         }
         let level = self.pcm.iter().map(|&s| (s as i32).abs()).sum::<i32>() / self.pcm.len().max(1) as i32;
+        // every frame goes to the recogniser (it keeps a short pre-roll of the quiet before an
+        // utterance); speech frames open and extend the utterance
+        let _ = self.stt.input.send(SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: at_ms });
         if level < SPEECH_LEVEL {
             return;
         }
@@ -126,7 +129,6 @@ impl PersonaVoice {
             let _ = self.stt.input.send(SttInput::UtteranceStart { timestamp_ms: at_ms });
         }
         self.last_agent_speech_ms = Some(at_ms);
-        let _ = self.stt.input.send(SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: at_ms });
         if let Some(start) = self.agent_utterance_start_ms {
             if at_ms.saturating_sub(start) >= INTERRUPT_AFTER_MS && self.outgoing.is_empty() {
                 if let Some(line) = self.responder.interruption() {
@@ -157,6 +159,7 @@ impl PersonaVoice {
                 if text.trim().is_empty() {
                     continue;
                 }
+                tracing::info!(target: "persona", at_ms, heard = %text, "persona heard the agent");
                 self.lines.push(PersonaLine { at_ms, speaker: "agent", text: text.clone() });
                 let actions = self.responder.on_agent_said(&text);
                 self.queue(actions);
@@ -207,6 +210,7 @@ impl PersonaVoice {
         }
         match self.actions.pop_front() {
             Some(PersonaAction::Say(text)) => {
+                tracing::info!(target: "persona", at_ms, says = %text, "persona speaks");
                 self.lines.push(PersonaLine { at_ms, speaker: "callee", text: text.clone() });
                 self.synthesizing = Some(self.tts.synthesize(text));
             }

@@ -1,0 +1,75 @@
+//! Puts personas on the simulated phone network: a media hook for the fake Twilio REST API that,
+//! when a call to a persona's number is answered, plays that persona on the call's Media Stream.
+
+use super::voice::{PersonaLine, PersonaVoice};
+use super::{Persona, Responder};
+use crate::fake_twilio::{AnsweredCall, MediaHook};
+use crate::twilio::call::{run_twiml, CallOptions};
+use speech::{SttProvider, TtsProvider};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A persona reachable on one number.
+#[derive(Clone)]
+pub struct PersonaLineup {
+    pub persona: Persona,
+    pub playbook: playbook::Playbook,
+    /// Write what the persona heard here.
+    pub record_wav: Option<PathBuf>,
+}
+
+/// What a persona's call ended with.
+#[derive(Debug)]
+pub struct PersonaCallReport {
+    pub number: String,
+    pub persona: String,
+    pub lines: Vec<PersonaLine>,
+    pub error: Option<String>,
+}
+
+/// The media hook: answers each call with the persona registered for the dialed number.
+pub fn media_hook(
+    personas: HashMap<String, PersonaLineup>,
+    stt: Arc<dyn SttProvider>,
+    tts: Arc<dyn TtsProvider>,
+    auth_token: String,
+    reports: Option<UnboundedSender<PersonaCallReport>>,
+) -> MediaHook {
+    let personas = Arc::new(personas);
+    Arc::new(move |answered: AnsweredCall| {
+        let personas = personas.clone();
+        let (stt, tts, auth_token, reports) = (stt.clone(), tts.clone(), auth_token.clone(), reports.clone());
+        Box::pin(async move {
+            let Some(lineup) = personas.get(&answered.to).cloned() else {
+                tracing::warn!(to = %answered.to, "answered call to a number without a persona");
+                return;
+            };
+            let name = lineup.persona.name.clone();
+            let vocabulary = Arc::new(PersonaVoice::listening_vocabulary(&lineup.playbook, &lineup.persona.call_context()));
+            let mut voice = PersonaVoice::new(Responder::new(lineup.persona, lineup.playbook), tts, stt.as_ref(), Some(vocabulary));
+            let mut options = CallOptions::new("http://unused/v1/twilio/voice", auth_token);
+            options.call_sid = answered.call_sid.clone();
+            options.account_sid = answered.account_sid.clone();
+            options.from = answered.from.clone();
+            options.to = answered.to.clone();
+            options.record_wav = lineup.record_wav.clone();
+            options.drain_idle = Duration::from_secs(2);
+            options.max_media_ms = 300_000;
+            let outcome = run_twiml(&options, &answered.twiml, &mut voice, None).await;
+            if let Err(error) = &outcome {
+                tracing::warn!(persona = %name, %error, "simulated call ended with an error");
+            }
+            if let Some(reports) = reports {
+                let _ = reports.send(PersonaCallReport {
+                    number: answered.to.clone(),
+                    persona: name,
+                    lines: voice.lines().to_vec(),
+                    error: outcome.err().map(|e| e.to_string()),
+                });
+            }
+        })
+    })
+}
