@@ -10,7 +10,6 @@ use protocol::calls::{CallEvent, CallRecord, CallStatus, DialControl, DialContro
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
 use protocol::{CallId, BUS_VERSION};
-use serde::Deserialize;
 use serde_json::json;
 
 /// KV bucket mapping an `Idempotency-Key` to the call it created.
@@ -178,20 +177,23 @@ pub async fn get_call(
     }
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    status: Option<String>,
-    limit: Option<String>,
-}
-
 /// `GET /v1/calls?status=&limit=`: newest first.
-pub async fn list_calls(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_calls(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     authorize(&state, &request)?;
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+    let mut status_opt: Option<String> = None;
+    let mut limit_opt: Option<String> = None;
+    for (name, value) in url::form_urlencoded::parse(request.query_string().as_bytes()) {
+        let slot = match name.as_ref() {
+            "status" => &mut status_opt,
+            "limit" => &mut limit_opt,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(ApiError::invalid(&name, "repeated_parameter", format!("{name} may be given once")));
+        }
+        *slot = Some(value.into_owned());
+    }
+    let status = match status_opt.as_deref() {
         None => None,
         Some(text) => Some(serde_json::from_value::<CallStatus>(json!(text)).map_err(|_| {
             ApiError::invalid(
@@ -201,7 +203,7 @@ pub async fn list_calls(
             )
         })?),
     };
-    let limit = match query.limit.as_deref().filter(|s| !s.is_empty()) {
+    let limit = match limit_opt.as_deref() {
         None => 50,
         Some(text) => match text.parse::<usize>() {
             Ok(limit) if (1..=500).contains(&limit) => limit,

@@ -79,12 +79,42 @@ pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError
     }
 }
 
+/// 405 with the `Allow` header RFC 9110 asks for.
+fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        use actix_web::ResponseError;
+        let mut response =
+            ApiError::new(actix_web::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed: {allow}"))
+                .error_response();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+            response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+        }
+        response
+    })
+}
+
 /// Registers the REST routes. Shared state is reachable as `web::Data<crate::state::AppState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::Data::new(RestState::built_in()))
-        .route("/v1/openapi.json", web::get().to(openapi::openapi))
-        .route("/v1/calls", web::post().to(calls::create_call))
-        .route("/v1/calls", web::get().to(calls::list_calls))
-        .route("/v1/calls/{call_id}", web::get().to(calls::get_call))
-        .route("/v1/calls/{call_id}/cancel", web::post().to(calls::cancel_call));
+        .service(
+            web::resource("/v1/openapi.json")
+                .route(web::get().to(openapi::openapi))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/v1/calls")
+                .route(web::post().to(calls::create_call))
+                .route(web::get().to(calls::list_calls))
+                .default_service(method_not_allowed("GET, POST")),
+        )
+        .service(
+            web::resource("/v1/calls/{call_id}")
+                .route(web::get().to(calls::get_call))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/v1/calls/{call_id}/cancel")
+                .route(web::post().to(calls::cancel_call))
+                .default_service(method_not_allowed("POST")),
+        );
 }

@@ -7,8 +7,9 @@ fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-/// The document.
-pub fn document() -> Value {
+/// The document; `playbooks` are the playbook ids this gateway accepts.
+pub fn document(playbooks: &[String]) -> Value {
+    let timezones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
     let call_id_param = json!({ "name": "call_id", "in": "path", "required": true, "schema": { "type": "string" } });
     json!({
         "openapi": "3.0.3",
@@ -102,12 +103,16 @@ pub fn document() -> Value {
                     "properties": {
                         "phone_number": { "type": "string", "pattern": "^\\+[1-9][0-9]{7,14}$", "description": "E.164" },
                         "gym_name": { "type": "string", "minLength": 1, "maxLength": 200 },
-                        "country": { "type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2" },
-                        "timezone": { "type": "string", "description": "IANA timezone of the callee, e.g. America/New_York" },
-                        "preferred_language": { "type": "string", "description": "BCP 47 tag, e.g. en-US" },
-                        "playbook": { "type": "string", "description": "A known playbook id; default gym-dropin" },
-                        "not_before": { "type": "string", "format": "date-time", "description": "Do not call before (RFC 3339)" },
-                        "calling_window": { "type": "string", "description": "Local calling hours, e.g. \"Mon-Fri 09:00-17:00\"" }
+                        "country": { "type": "string", "nullable": true, "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2" },
+                        "timezone": { "type": "string", "nullable": true, "enum": timezones, "description": "IANA timezone of the callee, e.g. America/New_York" },
+                        "preferred_language": { "type": "string", "nullable": true, "pattern": "^[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*$", "maxLength": 35, "description": "BCP 47 tag, e.g. en-US" },
+                        "playbook": { "type": "string", "nullable": true, "enum": playbooks, "description": "A known playbook id; default gym-dropin" },
+                        "not_before": { "type": "string", "nullable": true, "format": "date-time", "description": "Do not call before (RFC 3339)" },
+                        "calling_window": {
+                            "type": "string", "nullable": true,
+                            "pattern": "^((Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))?(,(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))?)* )?([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                            "description": "Local calling hours, e.g. \"Mon-Fri 09:00-17:00\" (opening before closing, day ranges forwards)"
+                        }
                     }
                 },
                 "CallAccepted": {
@@ -171,6 +176,6 @@ pub fn document() -> Value {
 }
 
 /// `GET /v1/openapi.json`.
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(document())
+pub async fn openapi(rest: actix_web::web::Data<super::RestState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&rest.known_playbooks))
 }
