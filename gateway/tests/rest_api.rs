@@ -247,5 +247,9 @@ async fn rest_openapi_document_lists_the_routes() {
     let mut accepted = gateway::rest::validate::CALL_FIELDS.to_vec();
     accepted.sort();
     assert_eq!(schema_fields, accepted);
+    // Other methods: 405 with the allowed ones.
+    let response = api.http.delete(format!("{}/v1/calls", api.base)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers().get("Allow").unwrap(), "GET, POST");
     api.stop().await;
 }
