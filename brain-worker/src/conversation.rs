@@ -236,7 +236,7 @@ fn speaking_time(text: &str) -> Duration {
 }
 
 /// How long to wait for the callee's greeting before speaking first.
-pub const GREETING_WAIT: Duration = Duration::from_secs(3);
+pub const GREETING_WAIT: Duration = Duration::from_secs(4);
 /// How long we wait on hold before asking whether anyone is there.
 pub const HOLD_WAIT: Duration = Duration::from_secs(45);
 

@@ -11,6 +11,10 @@ use protocol::media::Direction;
 use protocol::results::{CallOutcome, FieldStatus};
 use std::time::{Duration, Instant};
 
+/// Once the callee has started talking, how long their greeting's transcript may take before we
+/// speak anyway.
+const GREETING_TRANSCRIPT_WAIT: Duration = Duration::from_secs(10);
+
 /// Drives `conversation` with one input; returns what to do.
 pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
     match input {
@@ -18,8 +22,12 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
         Input::Resumed { at_ms } => resumed(conversation, now, at_ms),
         Input::SpeechStarted { at_ms } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
-            // the callee is talking: the silence timer waits for the transcript
-            conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + Duration::from_secs(conversation.limits().silence_timeout_s)));
+            // the callee is talking: the timers wait for the transcript
+            let wait = match conversation.state.phase {
+                Phase::AwaitingGreeting => GREETING_TRANSCRIPT_WAIT,
+                _ => Duration::from_secs(conversation.limits().silence_timeout_s),
+            };
+            conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + wait));
             Vec::new()
         }
         Input::Heard { text, utterance_seq, at_ms, start_ms, end_ms } => {
@@ -204,9 +212,11 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
 
     // Nothing new and nothing asked of us: a stray "yes that's right", a repeated answer, or a
     // reply that crossed our question. Stay quiet; the question stands.
+    // (When we spoke first, the callee's first words are their greeting.)
+    let greeting_after_we_spoke = conversation.state.callee_turns == 1;
     let stray = changed.is_empty()
         && intents.is_empty()
-        && (crossed || !restated.is_empty() || extract::intent::confirmation(&words) == Some(true));
+        && (crossed || greeting_after_we_spoke || !restated.is_empty() || extract::intent::confirmation(&words) == Some(true));
     if stray && conversation.state.phase == Phase::Asking && conversation.state.asked.is_some() {
         conversation.arm_silence(now, Duration::ZERO);
         return actions;

@@ -80,6 +80,8 @@ impl BrainWorker {
         self.starting += 1;
         let shared = self.shared.clone();
         let work = async move {
+            let mut request = request;
+            fill_context_from_call_record(&shared, &mut request).await;
             let saved = match shared.convo.get(request.call_id.as_str()).await {
                 Ok(Some(entry)) => match decode_json::<ConversationState>(&entry.value) {
                     Ok(state) => Some(state),
@@ -163,6 +165,35 @@ impl BrainWorker {
                 tracing::warn!(%error, "could not answer brain.assign");
             }
         });
+    }
+}
+
+/// The stream's custom parameters may not carry the call request's details (gym name,
+/// timezone ...): take them from the call record in KV `calls` when it is there.
+async fn fill_context_from_call_record(shared: &Shared, request: &mut BrainAssignRequest) {
+    if request.context.contains_key("gym_name") {
+        return;
+    }
+    let record = match shared.calls.get(request.call_id.as_str()).await {
+        Ok(Some(entry)) => decode_json::<protocol::calls::CallRecord>(&entry.value).ok(),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::debug!(call_id = %request.call_id, %error, "no call record for the context");
+            None
+        }
+    };
+    let Some(record) = record else { return };
+    let call = &record.request;
+    let pairs = [
+        ("gym_name", Some(call.gym_name.clone())),
+        ("timezone", call.timezone.clone()),
+        ("country", call.country.clone()),
+        ("preferred_language", call.preferred_language.clone()),
+    ];
+    for (key, value) in pairs {
+        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+            request.context.entry(key.to_owned()).or_insert(value);
+        }
     }
 }
 

@@ -207,7 +207,8 @@ async fn brain_killed_mid_call_is_replaced_and_the_result_is_complete() -> anyho
     let call_id = "c_takeover1";
     create_call_record(&media_bus, call_id, "gym-dropin").await?;
     let mut results = media_bus.subscribe(subjects::results(&CallId::from(call_id))?).await?;
-    let mut media = FakeMedia::new(media_bus.clone(), call_id, "gym-dropin", &[("gym_name", "Atos HQ")]).await?;
+    // no gym name in the stream's parameters: the brain takes it from the call record
+    let mut media = FakeMedia::new(media_bus.clone(), call_id, "gym-dropin", &[]).await?;
     assert_eq!(media.assign(false).await?, "brain-a");
 
     // Brain B joins the queue group, in this process.
@@ -216,6 +217,7 @@ async fn brain_killed_mid_call_is_replaced_and_the_result_is_complete() -> anyho
     media.heard(HeardEvent::CallStarted).await?;
     let intro = media.say("atos jiu jitsu how can i help").await?;
     assert!(intro.contains("automated assistant"), "{intro}");
+    assert!(intro.contains("Is this Atos HQ?"), "{intro}");
     assert!(media.say("yeah we do drop ins").await?.contains("How much is a drop-in class?"));
     assert_eq!(media.say("twenty five dollars").await?, "So a drop-in is 25 dollars, is that right?");
 

@@ -453,3 +453,17 @@ fn a_late_answer_to_the_previous_question_is_kept_without_talking_over_the_next(
     let reply = call.callee("the garden mostly");
     assert!(reply.contains("hobbies"), "{reply}");
 }
+
+#[test]
+fn greeting_after_we_spoke_first_is_not_taken_as_an_answer() {
+    let mut call = TextCall::gym();
+    call.start();
+    // the callee started talking: we wait for their words rather than speak over them
+    call.input(Input::SpeechStarted { at_ms: 500 });
+    assert_eq!(call.wait(6), "", "still waiting for the greeting's transcript");
+    let intro = call.wait(6);
+    assert!(intro.contains("automated assistant"), "spoke first in the end: {intro}");
+    // the late greeting does not get "sorry, I didn't get that"
+    assert_eq!(call.callee("thanks for calling atlas this is jess"), "");
+    assert!(call.callee("yes we do").contains("How much is a drop-in class?"));
+}
