@@ -6,3 +6,4 @@ pub mod client;
 pub mod demo;
 pub mod results;
 pub mod stack;
+pub mod up;

@@ -2,7 +2,7 @@
 //! process, `up` runs every service in one process for real Twilio, and the rest talk to a
 //! running deployment (REST API or NATS).
 
-use gymcall::{client, demo, results};
+use gymcall::{client, demo, results, up};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Run one whole call offline: every service plus a simulated gym, in one process.
     Demo(demo::DemoArgs),
+    /// Run every service in one process for real Twilio (no simulator).
+    Up(up::UpArgs),
     /// Place a call through the REST API of a running gateway.
     Call(client::CallArgs),
     /// List calls known to a running gateway.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     let outcome = system.block_on(async {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
+            Command::Up(args) => up::run(args).await,
             Command::Call(args) => client::call(args).await,
             Command::Calls(args) => client::list(args).await,
             Command::Results(args) => results::run(args).await,
