@@ -1,7 +1,8 @@
 //! Bench: embedded STT word error rate and decode time per utterance on the repository's
 //! sentence set (flite -> 8 kHz mu-law -> PocketSphinx).
 //!
-//! Usage: `speech-wer-bench [--rate 16k-mirror|16k|8k] [--arg -lw 10]... [--general]`
+//! Usage: `speech-wer-bench [--rate 16k-mirror|16k|8k] [--arg -lw 10]... [--general]
+//! [--sentences FILE]` (one sentence a line instead of the repository's set).
 //! `--general` decodes with the stock general English model (`en-us.lm.bin`, full dictionary)
 //! instead of the generated vocabulary model, for comparison.
 
@@ -17,6 +18,7 @@ fn main() -> anyhow::Result<()> {
     let mut config = PocketsphinxConfig::default();
     let mut arguments = std::env::args().skip(1);
     let mut general = false;
+    let mut sentences_file: Option<String> = None;
     while let Some(argument) = arguments.next() {
         match argument.as_str() {
             "--rate" => match arguments.next().as_deref() {
@@ -35,6 +37,10 @@ fn main() -> anyhow::Result<()> {
                 config.extra_arguments.push((name, value));
             }
             "--general" => general = true,
+            "--sentences" => {
+                let path = arguments.next().ok_or_else(|| anyhow::anyhow!("--sentences needs a file"))?;
+                sentences_file = Some(std::fs::read_to_string(&path)?);
+            }
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -69,7 +75,11 @@ fn main() -> anyhow::Result<()> {
     let mut total_words = 0usize;
     let mut total_audio_ms = 0u64;
     let mut total_decode_ms = 0u128;
-    for sentence in wer_sentences() {
+    let sentences: Vec<&str> = match &sentences_file {
+        Some(text) => text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect(),
+        None => wer_sentences(),
+    };
+    for sentence in sentences {
         let pcm = tts.synthesize_pcm_8k(sentence);
         let mut mulaw = Vec::new();
         protocol::mulaw::encode_into(&pcm, &mut mulaw);
