@@ -45,12 +45,20 @@ pub async fn stream_upgrade(
     let (response, session, messages) = actix_ws::handle(&req, body)?;
     let messages = messages.max_frame_size(state.config.ws_max_frame_bytes);
     let state = state.into_inner();
-    actix_rt::spawn(async move {
+    // One span per stream; call_id, call_sid and stream_sid are filled in on `start`.
+    let span = tracing::info_span!(
+        "stream",
+        call_id = tracing::field::Empty,
+        call_sid = tracing::field::Empty,
+        stream_sid = tracing::field::Empty
+    );
+    let task = async move {
         state.metrics.active_streams.fetch_add(1, Ordering::Relaxed);
         let exit = StreamTask::new(state.clone(), session).run(messages).await;
         state.metrics.active_streams.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(?exit, "media stream task ended");
-    });
+    };
+    actix_rt::spawn(tracing::Instrument::instrument(task, span));
     Ok(response)
 }
 
@@ -311,6 +319,10 @@ impl StreamTask {
             Some(id) if CallId::is_subject_safe(id) => CallId::from(id.as_str()),
             _ => state.inbound_call_id(&start.call_sid),
         };
+        let span = tracing::Span::current();
+        span.record("call_id", tracing::field::display(&call_id));
+        span.record("call_sid", tracing::field::display(&start.call_sid));
+        span.record("stream_sid", tracing::field::display(&start.stream_sid));
         let playbook = start
             .custom_parameters
             .get("playbook")
