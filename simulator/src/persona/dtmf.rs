@@ -38,15 +38,17 @@ pub fn detect_key(pcm: &[i16]) -> Option<char> {
     };
     let (row, row_power) = strongest(&ROWS)?;
     let (column, column_power) = strongest(&COLUMNS)?;
-    // both tones together must carry most of the frame's energy
-    if row_power + column_power < 0.4 * energy {
+    // both tones together carry nearly all of the frame's energy (speech spreads it), and
+    // neither is more than 8 dB louder than the other (DTMF "twist")
+    let twist = row_power.max(column_power) / row_power.min(column_power).max(f32::MIN_POSITIVE);
+    if row_power + column_power < 0.7 * energy || twist > 6.3 {
         return None;
     }
     Some(KEYS[row][column])
 }
 
-/// Turns a frame-by-frame stream into key presses: a key counts once it has lasted two frames,
-/// and again only after a gap.
+/// Turns a frame-by-frame stream into key presses: a key counts once it has lasted three frames
+/// (60 ms; DTMF tones last 70 ms or more), and again only after a gap.
 #[derive(Default)]
 pub struct DtmfListener {
     current: Option<char>,
@@ -55,6 +57,11 @@ pub struct DtmfListener {
 }
 
 impl DtmfListener {
+    /// True while the last frame held a DTMF tone (so it is not speech).
+    pub fn in_tone(&self) -> bool {
+        self.current.is_some()
+    }
+
     /// Feeds one frame; returns a key when a press is recognised.
     pub fn push(&mut self, pcm: &[i16]) -> Option<char> {
         let key = detect_key(pcm);
@@ -65,7 +72,7 @@ impl DtmfListener {
         }
         self.frames += 1;
         if let Some(key) = key {
-            if self.frames >= 2 && !self.reported {
+            if self.frames >= 3 && !self.reported {
                 self.reported = true;
                 return Some(key);
             }

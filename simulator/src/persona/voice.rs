@@ -111,6 +111,9 @@ impl PersonaVoice {
         self.now_ms = self.now_ms.max(at_ms);
         self.pcm.clear();
         mulaw::decode_into(frame, &mut self.pcm);
+        // every frame goes to the recogniser (it keeps a short pre-roll of the quiet before an
+        // utterance); speech frames open and extend the utterance
+        let _ = self.stt.input.send(SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: at_ms });
         if let Some(key) = self.dtmf.push(&self.pcm) {
             self.lines.push(PersonaLine { at_ms, speaker: "agent", text: format!("(key {key})") });
             let actions = self.responder.on_digit(key);
@@ -118,10 +121,7 @@ impl PersonaVoice {
             return;
         }
         let level = self.pcm.iter().map(|&s| (s as i32).abs()).sum::<i32>() / self.pcm.len().max(1) as i32;
-        // every frame goes to the recogniser (it keeps a short pre-roll of the quiet before an
-        // utterance); speech frames open and extend the utterance
-        let _ = self.stt.input.send(SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: at_ms });
-        if level < SPEECH_LEVEL {
+        if level < SPEECH_LEVEL || self.dtmf.in_tone() {
             return;
         }
         if self.agent_utterance_start_ms.is_none() {

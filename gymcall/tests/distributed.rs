@@ -1,0 +1,213 @@
+//! The distributed stack on one machine: nats-server and the four service binaries as separate
+//! processes, configured only through their environment. A simulated call is placed through the
+//! gateway's REST API; the dialer dials the simulated Twilio, a persona answers, and the result
+//! arrives through `gymcall results --follow`, itself a separate process.
+
+use playbook::PlaybookSet;
+use protocol::results::CallResult;
+use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
+use simulator::persona::hook::{media_hook, PersonaLineup};
+use simulator::persona::Persona;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A child process killed (and reaped) when dropped.
+struct Service {
+    name: &'static str,
+    child: Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_gymcall")).parent().expect("binary folder").to_owned()
+}
+
+/// Builds the service binaries if this test run did not (a no-op under `cargo test --workspace`).
+fn ensure_binaries(names: &[&str]) {
+    if names.iter().all(|n| bin_dir().join(n).exists()) {
+        return;
+    }
+    let mut command = Command::new(env!("CARGO"));
+    command.arg("build").current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    for name in names {
+        command.args(["-p", name]);
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "building {names:?} failed");
+}
+
+fn spawn(name: &'static str, env: &[(&str, String)], logs: &Path) -> Service {
+    let log = std::fs::File::create(logs.join(format!("{name}.log"))).expect("log file");
+    let mut command = Command::new(bin_dir().join(name));
+    command.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    command.env("RUST_LOG", "info");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Service { name, child }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_ready(url: &str, services: &mut [Service]) {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        for service in services.iter_mut() {
+            if let Ok(Some(status)) = service.child.try_wait() {
+                panic!("{} exited early with {status}", service.name);
+            }
+        }
+        if let Ok(response) = client.get(url).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} never became ready");
+}
+
+async fn run() {
+    ensure_binaries(&["gateway", "media-worker", "brain-worker", "dialer", "gymcall"]);
+    let nats = testkit::NatsServer::start().await.expect("nats-server starts");
+    let logs = tempfile::tempdir().expect("temp dir");
+    let playbooks = PlaybookSet::built_in().expect("playbooks");
+    let persona = Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).expect("persona");
+    let playbook = playbooks.get(&persona.playbook).expect("playbook").clone();
+
+    // the simulated Twilio and the persona live in this process
+    let fake = FakeTwilio::start(FakeTwilioConfig::default()).await.expect("fake twilio");
+    let number = "+15005550177";
+    fake.script(number, vec![Outcome::Answer]);
+    let speech = gymcall::stack::embedded_speech().expect("speech engines");
+    let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
+    fake.set_media_hook(media_hook(
+        HashMap::from([(number.to_owned(), lineup)]),
+        speech.stt.clone(),
+        speech.tts.clone(),
+        fake.auth_token().to_owned(),
+        None,
+    ));
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let common = vec![
+        ("NATS_URL", nats.url()),
+        ("TWILIO_ACCOUNT_SID", fake.account_sid().to_owned()),
+        ("TWILIO_AUTH_TOKEN", fake.auth_token().to_owned()),
+        ("TWILIO_FROM_NUMBER", "+15005550006".to_owned()),
+        ("PUBLIC_BASE_URL", base.clone()),
+    ];
+    let with = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        let mut env = common.clone();
+        env.extend(extra.iter().cloned());
+        env
+    };
+    let mut services = vec![
+        spawn("gateway", &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", "t0ken".into())]), logs.path()),
+        spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.path().display().to_string())]), logs.path()),
+        spawn("brain-worker", &with(&[]), logs.path()),
+        spawn(
+            "dialer",
+            &with(&[
+                ("TWILIO_API_BASE", fake.base_url()),
+                ("CALLING_WINDOW", "Mon-Sun 00:00-24:00".into()),
+                ("MACHINE_DETECTION", "false".into()),
+            ]),
+            logs.path(),
+        ),
+    ];
+    wait_ready(&format!("{base}/readyz"), &mut services).await;
+
+    // `gymcall results --follow` in its own process, reading results.> from NATS
+    let mut follower = Command::new(bin_dir().join("gymcall"))
+        .args(["results", "--follow", "--json"])
+        .env("NATS_URL", nats.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gymcall results starts");
+    let stdout = follower.stdout.take().expect("stdout");
+    let stderr = follower.stderr.take().expect("stderr");
+    let follower = Service { name: "gymcall results", child: follower };
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // it says when it is subscribed
+    let mut stderr = BufReader::new(stderr);
+    let mut first = String::new();
+    let _ = stderr.read_line(&mut first);
+    assert!(first.contains("waiting for results"), "gymcall results said: {first}");
+
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/calls"))
+        .bearer_auth("t0ken")
+        .json(&serde_json::json!({
+            "phone_number": number,
+            "gym_name": persona.gym_name,
+            "timezone": persona.timezone,
+            "playbook": persona.playbook,
+        }))
+        .send()
+        .await
+        .expect("POST /v1/calls");
+    assert_eq!(response.status().as_u16(), 202);
+    let reply: serde_json::Value = response.json().await.expect("json reply");
+    let call_id = reply["call_id"].as_str().expect("call_id").to_owned();
+
+    let result: CallResult = loop {
+        match tokio::time::timeout(Duration::from_secs(300), lines.recv()).await {
+            Ok(Some(line)) => {
+                let result: CallResult = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a result ({e}): {line}"));
+                if result.call_id.as_str() == call_id {
+                    break result;
+                }
+            }
+            _ => {
+                for name in ["gateway", "media-worker", "brain-worker", "dialer"] {
+                    let log = std::fs::read_to_string(logs.path().join(format!("{name}.log"))).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                    println!("--- {name} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+                }
+                panic!("no result for {call_id} from gymcall results --follow");
+            }
+        }
+    };
+    let graded = simulator::persona::grade::grade(&persona, &playbook, &result);
+    println!("result of {call_id} via gymcall results --follow: {:?}\n{graded}", result.outcome);
+    for field in playbook.fields.iter().filter(|f| f.required) {
+        assert!(result.fields.contains_key(&field.name), "result lacks field {}", field.name);
+    }
+    assert!(!result.transcript.is_empty(), "the result carries the transcript");
+    drop(follower);
+    drop(services);
+    fake.stop().await;
+}
+
+#[test]
+fn four_service_processes_and_results_follow() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(run());
+}
