@@ -1018,3 +1018,18 @@ def test_compose_stack_places_a_simulated_call(nats_url, tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def test_compose_results_service_runs_a_real_gymcall_command():
+    cfg = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    cmd = cfg["services"]["results"]["command"]
+    assert cmd[0] == "gymcall"
+    binary = service_binary("gymcall")
+    if binary is None:
+        pytest.xfail("no gymcall binary yet")
+    sub = [a for a in cmd[1:] if not a.startswith("-")]
+    out = subprocess.run([str(binary), *sub, "--help"], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        pytest.xfail(f"gymcall has no `{' '.join(sub)}` command yet: {out.stderr.strip()[:200]}")
+    for flag in [a for a in cmd[1:] if a.startswith("--")]:
+        assert flag in out.stdout, f"`gymcall {' '.join(sub)}` has no {flag}:\n{out.stdout}"
