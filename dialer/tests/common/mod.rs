@@ -136,6 +136,11 @@ impl Rig {
 
     /// Stores a call record and queues its dial request, as the gateway's `POST /v1/calls` does.
     pub async fn submit(&self, phone_number: &str, gym_name: &str) -> CallId {
+        self.submit_with(phone_number, gym_name, |_| {}).await
+    }
+
+    /// [`Self::submit`] with a chance to change the request first.
+    pub async fn submit_with(&self, phone_number: &str, gym_name: &str, adjust: impl FnOnce(&mut CallRequest)) -> CallId {
         let call_id = CallId::generate();
         let now = chrono::Utc::now().to_rfc3339();
         let record = CallRecord {
@@ -161,6 +166,8 @@ impl Rig {
             created_at: now.clone(),
             updated_at: now,
         };
+        let mut record = record;
+        adjust(&mut record.request);
         let kv = self.bus.kv(protocol::subjects::KV_CALLS).await.expect("kv");
         kv.create(call_id.as_str(), encode_json(&record).into()).await.expect("create record");
         let queue = self

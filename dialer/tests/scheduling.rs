@@ -1,0 +1,102 @@
+//! The runtime follows the scheduler against real NATS: `not_before`, a closed calling window
+//! (the request goes back to the queue with the next opening recorded), and cancel while held.
+
+mod common;
+
+use common::{fast_twilio, Rig};
+use protocol::calls::{CallStatus, DialControl, DialControlAction};
+use protocol::version::encode_json;
+use protocol::BUS_VERSION;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_before_is_honoured() {
+    let rig = Rig::start(fast_twilio()).await;
+    let dialer = rig.start_dialer(&[]).await;
+    let start = chrono::Utc::now();
+    let not_before = start + chrono::Duration::seconds(2);
+    let call_id = rig
+        .submit_with("+12065550100", "Later Gym", |request| request.not_before = Some(not_before.to_rfc3339()))
+        .await;
+    let record = rig.wait_final(&[call_id], Duration::from_secs(20)).await.remove(0);
+    assert_eq!(record.status, CallStatus::Completed);
+    let started = chrono::DateTime::parse_from_rfc3339(&record.attempts[0].started_at).unwrap();
+    assert!(started >= not_before, "dialed at {started}, not before {not_before}");
+    dialer.stop().await.unwrap();
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_window_hands_the_request_back_to_the_queue() {
+    let rig = Rig::start(fast_twilio()).await;
+    // A window that is closed now: it opens two hours from now (UTC), for one hour.
+    let opens = chrono::Utc::now() + chrono::Duration::hours(2);
+    let window = format!("{}-{}", opens.format("%H:00"), (opens + chrono::Duration::hours(1)).format("%H:00"));
+    let window = if window.ends_with("-00:00") { window.replace("-00:00", "-24:00") } else { window };
+    let dialer = rig.start_dialer(&[("DIAL_HOLD_S", "5")]).await;
+    let call_id = rig
+        .submit_with("+12065550101", "Night Owl Gym", |request| {
+            request.timezone = Some("UTC".into());
+            request.calling_window = Some(window.clone());
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let record = rig.record(&call_id).await;
+        if record.next_attempt_at.is_some() {
+            break record;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no next attempt time recorded: {record:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.status, CallStatus::Queued);
+    let next = chrono::DateTime::parse_from_rfc3339(record.next_attempt_at.as_deref().unwrap()).unwrap();
+    assert_eq!(next.format("%H:%M").to_string(), opens.format("%H:00").to_string(), "waits for the window: {window}");
+    assert!(rig.twilio.create_requests().is_empty());
+    rig.wait_for(Duration::from_secs(5), "the request to go back to the queue", || {
+        dialer.stats().held_requests.load(std::sync::atomic::Ordering::Relaxed) == 0
+    })
+    .await;
+
+    assert!(rig.twilio.create_requests().is_empty(), "never dialed");
+    dialer.stop().await.unwrap();
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_drops_a_request_the_dialer_holds() {
+    let rig = Rig::start(fast_twilio()).await;
+    let opens = chrono::Utc::now() + chrono::Duration::hours(2);
+    let window = format!("{}-{}", opens.format("%H:00"), (opens + chrono::Duration::hours(1)).format("%H:00"));
+    let window = if window.ends_with("-00:00") { window.replace("-00:00", "-24:00") } else { window };
+    // Holds waiting requests for up to a day, so this one stays with the dialer.
+    let dialer = rig.start_dialer(&[("DIAL_HOLD_S", "86400")]).await;
+    let call_id = rig
+        .submit_with("+12065550102", "Waiting Gym", |request| {
+            request.timezone = Some("UTC".into());
+            request.calling_window = Some(window.clone());
+        })
+        .await;
+    let stats = dialer.stats();
+    rig.wait_for(Duration::from_secs(10), "the dialer to hold the request", || {
+        stats.held_requests.load(std::sync::atomic::Ordering::Relaxed) == 1
+    })
+    .await;
+    // As the gateway's cancel does: mark the record, then tell the dialers.
+    let kv = rig.bus.kv("calls").await.unwrap();
+    let entry = kv.get(call_id.as_str()).await.unwrap().unwrap();
+    let mut record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).unwrap();
+    record.status = CallStatus::Canceled;
+    kv.update(call_id.as_str(), encode_json(&record).into(), entry.revision).await.unwrap();
+    let control = DialControl { v: BUS_VERSION, call_id: call_id.clone(), action: DialControlAction::Cancel };
+    rig.bus.publish(protocol::subjects::dial_control(&call_id).unwrap(), encode_json(&control)).await.unwrap();
+    rig.wait_for(Duration::from_secs(10), "the dialer to drop the request", || {
+        stats.held_requests.load(std::sync::atomic::Ordering::Relaxed) == 0
+            && stats.finished.load(std::sync::atomic::Ordering::Relaxed) == 1
+    })
+    .await;
+    assert_eq!(rig.record(&call_id).await.status, CallStatus::Canceled);
+    assert!(rig.twilio.create_requests().is_empty(), "never dialed");
+    dialer.stop().await.unwrap();
+    rig.stop().await;
+}
