@@ -16,6 +16,7 @@ pub const ENV_VARS: &[&str] = &[
     "INBOUND_PLAYBOOK",
     "MEDIA_ASSIGN_TIMEOUT_MS",
     "MEDIA_ASSIGN_ATTEMPTS",
+    "MEDIA_PING_INTERVAL_MS",
     "WS_MAX_FRAME_BYTES",
     "SHUTDOWN_GRACE_S",
     "HTTP_WORKERS",
@@ -51,6 +52,9 @@ pub struct Config {
     pub media_assign_timeout: Duration,
     /// How many `media.assign` requests before giving up on a stream.
     pub media_assign_attempts: u32,
+    /// How often the owning media worker is pinged on `media.ping.<streamSid>`; a missed ping
+    /// moves the stream to another worker. None (`MEDIA_PING_INTERVAL_MS=0`, the default) = off.
+    pub media_ping_interval: Option<Duration>,
     /// Largest WebSocket frame accepted from Twilio.
     pub ws_max_frame_bytes: usize,
     /// How long a stop waits for live calls before closing them.
@@ -110,6 +114,10 @@ impl Config {
             inbound_playbook: parse(env, "INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
             media_assign_timeout: Duration::from_millis(parse(env, "MEDIA_ASSIGN_TIMEOUT_MS", 1000u64)?),
             media_assign_attempts: parse(env, "MEDIA_ASSIGN_ATTEMPTS", 3u32)?.max(1),
+            media_ping_interval: match parse(env, "MEDIA_PING_INTERVAL_MS", 0u64)? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
             ws_max_frame_bytes: parse(env, "WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
             shutdown_grace: Duration::from_secs(parse(env, "SHUTDOWN_GRACE_S", 30u64)?),
             http_workers: parse(env, "HTTP_WORKERS", 0usize)?,
@@ -131,6 +139,7 @@ impl Config {
             inbound_playbook: "gym-dropin".to_owned(),
             media_assign_timeout: Duration::from_millis(1000),
             media_assign_attempts: 3,
+            media_ping_interval: None,
             ws_max_frame_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(2),
             http_workers: 2,

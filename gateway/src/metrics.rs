@@ -31,6 +31,7 @@ pub struct Metrics {
     pub clears_out: AtomicU64,
     pub assignment_failures: AtomicU64,
     pub assignment_retries: AtomicU64,
+    pub reassignments: AtomicU64,
     pub bus_publish_errors: AtomicU64,
     pub media_out_decode_errors: AtomicU64,
     pub webhook_signature_rejections: AtomicU64,
@@ -86,6 +87,7 @@ impl Metrics {
         counter(&mut out, "gateway_clears_out_total", "Clears relayed to Twilio.", &self.clears_out);
         counter(&mut out, "gateway_media_assign_failures_total", "Streams no media worker took.", &self.assignment_failures);
         counter(&mut out, "gateway_media_assign_retries_total", "media.assign requests retried.", &self.assignment_retries);
+        counter(&mut out, "gateway_media_reassignments_total", "Streams moved to another media worker after a missed ping.", &self.reassignments);
         counter(&mut out, "gateway_bus_publish_errors_total", "Failed bus publishes.", &self.bus_publish_errors);
         counter(&mut out, "gateway_media_out_decode_errors_total", "Undecodable media.out messages.", &self.media_out_decode_errors);
         counter(&mut out, "gateway_webhook_signature_rejections_total", "Webhooks refused for a bad signature.", &self.webhook_signature_rejections);

@@ -23,6 +23,7 @@ use protocol::{subjects, CallId, StreamSid};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// `GET /v1/twilio/stream`: check the upgrade's signature, then hand the socket to a stream task.
 pub async fn stream_upgrade(
@@ -95,6 +96,8 @@ struct Live {
     call_id: CallId,
     media_in_subject: String,
     media_out: Subscription,
+    /// The request that found the worker, to find another one if it stops answering pings.
+    assign_request: MediaAssignRequest,
 }
 
 struct StreamTask {
@@ -107,11 +110,47 @@ struct StreamTask {
     frame: Vec<u8>,
     /// Reused: JSON text of one outbound media message.
     text_out: String,
+    /// Resolves when the owning worker missed a liveness ping (None: pings off or not started).
+    worker_lost: Option<oneshot::Receiver<()>>,
 }
 
 enum Step {
     Continue,
     End(StreamExit),
+}
+
+/// Resolves to true when the worker missed a ping, false when the pinger ended otherwise.
+async fn worker_lost(receiver: &mut Option<oneshot::Receiver<()>>) -> bool {
+    match receiver {
+        Some(receiver) => receiver.await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Pings the stream's worker every `interval`; reports on the returned channel when one goes
+/// unanswered. Ends by itself once the receiver is dropped.
+fn spawn_pinger(state: Arc<AppState>, stream_sid: &StreamSid, interval: Duration) -> Option<oneshot::Receiver<()>> {
+    let subject = subjects::media_ping(stream_sid).ok()?;
+    let (lost_tx, lost_rx) = oneshot::channel();
+    let timeout = state.config.media_assign_timeout;
+    actix_rt::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            if lost_tx.is_closed() {
+                return;
+            }
+            match state.bus.request(subject.clone(), Bytes::new(), timeout).await {
+                Ok(_) => {}
+                Err(error) if matches!(error.kind, BusErrorKind::NoResponders | BusErrorKind::TimedOut) => {
+                    tracing::warn!(subject, %error, "media worker missed a liveness ping");
+                    let _ = lost_tx.send(());
+                    return;
+                }
+                Err(error) => tracing::warn!(subject, %error, "liveness ping failed"),
+            }
+        }
+    });
+    Some(lost_rx)
 }
 
 async fn next_out(live: &mut Option<Live>) -> Option<bus::Message> {
@@ -123,7 +162,15 @@ async fn next_out(live: &mut Option<Live>) -> Option<bus::Message> {
 
 impl StreamTask {
     fn new(state: Arc<AppState>, session: Session) -> Self {
-        StreamTask { state, session, live: None, audio: Vec::with_capacity(512), frame: Vec::with_capacity(512), text_out: String::new() }
+        StreamTask {
+            state,
+            session,
+            live: None,
+            audio: Vec::with_capacity(512),
+            frame: Vec::with_capacity(512),
+            text_out: String::new(),
+            worker_lost: None,
+        }
     }
 
     async fn run(mut self, mut messages: MessageStream) -> StreamExit {
@@ -140,6 +187,14 @@ impl StreamTask {
                     None => {
                         tracing::warn!("media.out subscription ended");
                         Step::End(StreamExit::SocketClosed)
+                    }
+                },
+                lost = worker_lost(&mut self.worker_lost) => {
+                    if lost {
+                        self.on_worker_lost().await
+                    } else {
+                        self.worker_lost = None;
+                        Step::Continue
                     }
                 },
                 changed = close_signal.changed() => match changed {
@@ -354,7 +409,13 @@ impl StreamTask {
             Some(reply) => {
                 state.metrics.inc(&state.metrics.streams_started);
                 tracing::info!(%call_id, stream_sid = %start.stream_sid, call_sid = %start.call_sid, worker = %reply.worker_id, "media stream assigned");
-                let live = Live { stream_sid: start.stream_sid.clone(), call_id: call_id.clone(), media_in_subject, media_out };
+                let live = Live {
+                    stream_sid: start.stream_sid.clone(),
+                    call_id: call_id.clone(),
+                    media_in_subject,
+                    media_out,
+                    assign_request: request,
+                };
                 let event = StreamEvent::Start {
                     call_id,
                     call_sid: start.call_sid,
@@ -362,6 +423,9 @@ impl StreamTask {
                     custom_parameters: start.custom_parameters,
                 };
                 self.publish_event(&live.media_in_subject, &event).await;
+                if let Some(interval) = state.config.media_ping_interval {
+                    self.worker_lost = spawn_pinger(state.clone(), &live.stream_sid, interval);
+                }
                 self.live = Some(live);
                 Step::Continue
             }
@@ -370,6 +434,42 @@ impl StreamTask {
                 tracing::error!(%call_id, stream_sid = %start.stream_sid, "no media worker took the stream");
                 state.record_stream_outcome(&call_id, StreamOutcome::Failed);
                 publish_call_event(&state, &call_id, "failed", "no media worker available".into()).await;
+                Step::End(StreamExit::NotAssigned)
+            }
+        }
+    }
+
+    /// The owning worker stopped answering pings: ask `media.assign` again and replay `start`.
+    async fn on_worker_lost(&mut self) -> Step {
+        self.worker_lost = None;
+        let Some(live) = &self.live else { return Step::Continue };
+        let state = self.state.clone();
+        state.metrics.inc(&state.metrics.reassignments);
+        let mut request = live.assign_request.clone();
+        request.context.insert("resumed".into(), "true".into());
+        tracing::warn!(call_id = %live.call_id, stream_sid = %live.stream_sid, "media worker lost, reassigning the stream");
+        match assign(&state, &request).await {
+            Some(reply) => {
+                tracing::info!(call_id = %live.call_id, worker = %reply.worker_id, "media stream reassigned");
+                let event = StreamEvent::Start {
+                    call_id: live.call_id.clone(),
+                    call_sid: request.call_sid.clone(),
+                    stream_sid: live.stream_sid.clone(),
+                    custom_parameters: live.assign_request.context.clone(),
+                };
+                let subject = live.media_in_subject.clone();
+                let stream_sid = live.stream_sid.clone();
+                self.publish_event(&subject, &event).await;
+                publish_call_event(&state, &request.call_id, "media_reassigned", format!("worker {}", reply.worker_id)).await;
+                if let Some(interval) = state.config.media_ping_interval {
+                    self.worker_lost = spawn_pinger(state.clone(), &stream_sid, interval);
+                }
+                Step::Continue
+            }
+            None => {
+                state.metrics.inc(&state.metrics.assignment_failures);
+                tracing::error!(call_id = %request.call_id, "no media worker took over the stream");
+                publish_call_event(&state, &request.call_id, "failed", "media worker lost and none took over".into()).await;
                 Step::End(StreamExit::NotAssigned)
             }
         }

@@ -142,3 +142,39 @@ async fn worker_hangup_closes_the_stream_and_ends_the_call_without_apology() {
     assert_eq!(reason.as_deref(), Some("hangup"));
     harness.gateway.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_stream_moves_to_another_worker_when_its_worker_dies() {
+    let harness = Harness::start_with(|config| {
+        config.media_ping_interval = Some(Duration::from_millis(100));
+        config.media_assign_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (first_log, first_kill) = spawn_killable_echo_worker(harness.bus.clone(), "echo-first").await;
+    let mut options = harness.call_options("c_failover");
+    options.time_scale = 0.2; // 300 frames = 6 s of media in about 1.2 s
+    let frames = test_frames(300);
+    let call = async {
+        let mut audio = FramesAudio::new(frames.clone());
+        place_call(&options, &mut audio, None).await
+    };
+    let chaos = async {
+        wait_for(&first_log, "first worker has audio", |log| log.values().any(|s| s.sequences.len() >= 20)).await;
+        first_kill.kill();
+        spawn_echo_worker(harness.bus.clone(), "echo-second").await
+    };
+    let (report, second_log) = tokio::join!(call, chaos);
+    let report = report.expect("call runs");
+
+    assert_eq!(report.closed_by_server, None, "the call survives the worker's death");
+    assert_eq!(harness.metric("gateway_media_reassignments_total").await, 1.0);
+    wait_for(&second_log, "second worker saw the stop", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    let second = second_log.lock().unwrap().get(&report.stream_sid).cloned().expect("second worker took the stream");
+    assert_eq!(second.call_id, "c_failover");
+    assert!(second.started, "the new worker got StreamEvent::Start");
+    assert_eq!(second.sequences.last(), Some(&300), "audio reached the new worker to the end");
+    assert!(second.sequences.windows(2).all(|w| w[0] + 1 == w[1]), "in order without gaps after the move");
+    // The echo resumed: the callee heard the last frames back.
+    assert!(report.received_audio.ends_with(&frames.concat()[frames.concat().len() - 160 * 10..]));
+    harness.gateway.stop().await;
+}

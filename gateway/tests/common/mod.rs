@@ -95,9 +95,31 @@ pub const HANGUP_PLAYBOOK: &str = "echo-hangup";
 pub const HANGUP_AT_FRAME: u32 = 5;
 
 /// A media worker test double: takes every stream offered on `media.assign`, echoes each audio
-/// frame back on `media.out` followed by a mark `m<sequence>`, and records what it saw.
+/// frame back on `media.out` followed by a mark `m<sequence>`, answers liveness pings on
+/// `media.ping.<streamSid>`, and records what it saw.
 pub async fn spawn_echo_worker(bus: Bus, worker_id: &str) -> WorkerLog {
+    spawn_killable_echo_worker(bus, worker_id).await.0
+}
+
+/// Aborts every task of an echo worker: its subscriptions go away as if the process died.
+#[derive(Clone, Default)]
+pub struct WorkerKill(Arc<Mutex<Vec<actix_rt::task::JoinHandle<()>>>>);
+
+impl WorkerKill {
+    fn track(&self, handle: actix_rt::task::JoinHandle<()>) {
+        self.0.lock().unwrap().push(handle);
+    }
+
+    pub fn kill(&self) {
+        for handle in self.0.lock().unwrap().drain(..) {
+            handle.abort();
+        }
+    }
+}
+
+pub async fn spawn_killable_echo_worker(bus: Bus, worker_id: &str) -> (WorkerLog, WorkerKill) {
     let log: WorkerLog = Arc::default();
+    let kill = WorkerKill::default();
     let mut requests = bus
         .queue_subscribe(subjects::MEDIA_ASSIGN, subjects::MEDIA_QUEUE_GROUP)
         .await
@@ -105,23 +127,31 @@ pub async fn spawn_echo_worker(bus: Bus, worker_id: &str) -> WorkerLog {
     bus.flush().await.expect("flush");
     let worker_id = worker_id.to_owned();
     let task_log = log.clone();
-    actix_rt::spawn(async move {
+    let task_kill = kill.clone();
+    let handle = actix_rt::spawn(async move {
         while let Some(request) = requests.next().await {
             let Ok(assign) = decode_json::<MediaAssignRequest>(&request.payload) else { continue };
             let stream_sid = assign.stream_sid.clone();
             let Ok(media_in) = bus.subscribe(subjects::media_in(&stream_sid).expect("subject")).await else { continue };
+            let Ok(mut pings) = bus.subscribe(subjects::media_ping(&stream_sid).expect("subject")).await else { continue };
             task_log.lock().unwrap().insert(
                 stream_sid.to_string(),
                 WorkerStream { call_id: assign.call_id.to_string(), playbook: assign.playbook.clone(), ..Default::default() },
             );
             let reply = MediaAssignReply { v: current_version(), worker_id: worker_id.clone() };
             let _ = bus.respond(&request, encode_json(&reply)).await;
-            let bus = bus.clone();
+            let ping_bus = bus.clone();
+            task_kill.track(actix_rt::spawn(async move {
+                while let Some(ping) = pings.next().await {
+                    let _ = ping_bus.respond(&ping, "pong").await;
+                }
+            }));
             let log = task_log.clone();
-            actix_rt::spawn(echo_stream(bus, stream_sid, assign.playbook, media_in, log));
+            task_kill.track(actix_rt::spawn(echo_stream(bus.clone(), stream_sid, assign.playbook, media_in, log)));
         }
     });
-    log
+    kill.track(handle);
+    (log, kill)
 }
 
 async fn echo_stream(bus: Bus, stream_sid: StreamSid, playbook: String, mut media_in: bus::Subscription, log: WorkerLog) {
