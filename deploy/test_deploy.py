@@ -1035,3 +1035,24 @@ def test_compose_results_service_runs_a_real_gymcall_command():
         pytest.xfail(f"gymcall has no `{' '.join(sub)}` command yet: {out.stderr.strip()[:200]}")
     for flag in [a for a in cmd[1:] if a.startswith("--")]:
         assert flag in out.stdout, f"`gymcall {' '.join(sub)}` has no {flag}:\n{out.stdout}"
+
+
+def test_readme_secret_commands_create_every_required_secret_key():
+    """Following the README's `kubectl create secret` lines gives every pod the keys it needs."""
+    text = README.read_text()
+    section = text[text.index("<!-- deploy:start -->"): text.index("<!-- deploy:end -->")]
+    created = set()
+    for cmd in re.findall(r"kubectl -n \S+ create secret generic ((?:\\\n|[^\n])+)", section):
+        cmd = cmd.replace("\\\n", " ")
+        name = cmd.split()[0]
+        for key in re.findall(r"--from-literal=([A-Z_]+)=", cmd):
+            created.add((name, key))
+    docs = render(extra_values={"twilio": {"fromNumber": "+15005550006"}})
+    needed, optional = set(), set()
+    for w in WORKLOADS:
+        for e in env_of(workload(docs, w)).values():
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                (optional if ref.get("optional") else needed).add((ref["name"], ref["key"]))
+    assert needed - created == set(), f"the README never creates {needed - created}"
+    assert created - needed - optional == set(), f"the README creates keys no pod reads: {created - needed - optional}"
