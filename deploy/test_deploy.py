@@ -1056,3 +1056,42 @@ def test_readme_secret_commands_create_every_required_secret_key():
                 (optional if ref.get("optional") else needed).add((ref["name"], ref["key"]))
     assert needed - created == set(), f"the README never creates {needed - created}"
     assert created - needed - optional == set(), f"the README creates keys no pod reads: {created - needed - optional}"
+
+
+def readme_helm_commands() -> list[list[str]]:
+    text = README.read_text()
+    section = text[text.index("<!-- deploy:start -->"): text.index("<!-- deploy:end -->")]
+    cmds = []
+    for m in re.finditer(r"helm (?:install|upgrade) \S+ helm/gym-call-agent((?:\\\n|[^\n`])*)", section):
+        import shlex
+
+        cmds.append(shlex.split(m.group(1).replace("\\\n", " ")))
+    return cmds
+
+
+def test_readme_helm_commands_render_valid_manifests(tmp_path):
+    cmds = readme_helm_commands()
+    assert len(cmds) >= 3, cmds
+    for args in cmds:
+        flags = []
+        i = 0
+        while i < len(args):
+            if args[i] in ("--set", "--set-string", "--set-file"):
+                flags += [args[i], args[i + 1]]
+                i += 2
+            else:
+                i += 1
+        out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *flags)
+        assert out.returncode == 0, f"{args}: {out.stderr}"
+        docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+        f = tmp_path / "all.yaml"
+        f.write_text(yaml.safe_dump_all(docs))
+        v = subprocess.run(["kubernetes-validate", "--strict", "--kubernetes-version", KUBERNETES_VERSION, "--quiet", str(f)],
+                           capture_output=True, text=True)
+        assert v.returncode == 0, f"{args}: {v.stdout}{v.stderr}"
+        if "brainWorker.replicaCount=4" in flags:
+            brain = workload(docs, "brain-worker")
+            assert brain["spec"]["replicas"] == 4
+            assert not [h for h in by_kind(docs, "HorizontalPodAutoscaler") if component(h) == "brain-worker"]
+        if "nats.enabled=false" in flags:
+            assert not by_kind(docs, "StatefulSet")
