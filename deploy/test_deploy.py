@@ -455,6 +455,7 @@ def test_ingress_routes_stream_and_calls_to_the_gateway():
         assert chosen, f"no Ingress path matches {request_path}"
         return chosen[0]["backend"]["service"]
 
+    assert not [p for p in paths if p["path"] in ("/", "/metrics")], "/metrics must not be public by default"
     container_ports = {p["name"]: p["containerPort"] for p in container(gw)["ports"]}
     listen_port = int(env_of(gw)["LISTEN_ADDR"]["value"].rsplit(":", 1)[1])
     for request_path in ["/v1/twilio/stream", "/v1/calls", "/v1/calls/abc", "/v1/twilio/voice", "/v1/twilio/status"]:
