@@ -25,6 +25,27 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+/// When each 20 ms frame is due: `start + n × 20 ms × time_scale`, computed from the frame
+/// number every time, so lateness of one frame never shifts the next (no drift).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameClock {
+    start: Instant,
+    frame_duration: Duration,
+}
+
+impl FrameClock {
+    pub fn new(start: Instant, time_scale: f64) -> Self {
+        let scale = if time_scale.is_finite() { time_scale.max(0.0) } else { 1.0 };
+        FrameClock { start, frame_duration: Duration::from_secs_f64(FRAME_MS as f64 / 1000.0 * scale) }
+    }
+
+    /// The wall-clock deadline of frame `index` (0-based).
+    pub fn deadline(&self, index: u64) -> Instant {
+        let nanos = self.frame_duration.as_nanos().saturating_mul(u128::from(index));
+        self.start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
 /// The header Twilio signs requests with.
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
@@ -317,8 +338,7 @@ async fn run_stream(
     let mut text = String::with_capacity(512);
     let mut played = [0u8; FRAME_BYTES];
     let mut decoded = Vec::with_capacity(1024);
-    let frame_duration = Duration::from_secs_f64(FRAME_MS as f64 / 1000.0 * options.time_scale.max(0.0));
-    let clock_start = Instant::now();
+    let clock = FrameClock::new(Instant::now(), options.time_scale);
 
     loop {
         let media_ms = tick_index * FRAME_MS;
@@ -326,7 +346,7 @@ async fn run_stream(
         if media_ms > options.max_media_ms {
             break;
         }
-        let deadline = clock_start + frame_duration.saturating_mul(tick_index as u32);
+        let deadline = clock.deadline(tick_index);
         tokio::select! {
             biased;
             incoming = tx.ws.next() => {
@@ -442,6 +462,19 @@ async fn send_mark_echo(tx: &mut Sender<'_>, stream_sid: &str, echo: &MarkEchoRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_deadlines_come_from_the_frame_number() {
+        let start = Instant::now();
+        let real_time = FrameClock::new(start, 1.0);
+        assert_eq!(real_time.deadline(0), start);
+        assert_eq!(real_time.deadline(50), start + Duration::from_secs(1));
+        assert_eq!(real_time.deadline(180_000), start + Duration::from_secs(3600), "no drift after an hour");
+        let double_speed = FrameClock::new(start, 0.5);
+        assert_eq!(double_speed.deadline(100), start + Duration::from_secs(1));
+        let fastest = FrameClock::new(start, 0.0);
+        assert_eq!(fastest.deadline(1_000_000), start);
+    }
 
     #[test]
     fn transport_url_keeps_path_and_query() {
