@@ -178,3 +178,26 @@ async fn a_stream_moves_to_another_worker_when_its_worker_dies() {
     assert!(report.received_audio.ends_with(&frames.concat()[frames.concat().len() - 160 * 10..]));
     harness.gateway.stop().await;
 }
+
+#[actix_rt::test]
+async fn echo_call_works_over_the_in_process_bus_too() {
+    // `gymcall demo` runs the gateway on the in-process bus; the same call must work there.
+    let bus = bus::Bus::local();
+    let config = gateway::Config::for_tests(PUBLIC_BASE_URL, AUTH_TOKEN, "nats://unused:4222");
+    let gateway = gateway::start(config, bus.clone()).await.expect("gateway starts");
+    let worker = spawn_echo_worker(bus.clone(), "local-echo").await;
+    let mut options = simulator::twilio::CallOptions::new(format!("{PUBLIC_BASE_URL}/v1/twilio/voice?call_id=c_local&playbook=gym-dropin"), AUTH_TOKEN);
+    options.connect_addr = Some(gateway.local_addr());
+    options.time_scale = 0.0;
+    options.drain_idle = Duration::from_millis(400);
+    let frames = test_frames(50);
+    let mut audio = FramesAudio::new(frames.clone());
+    let report = place_call(&options, &mut audio, None).await.expect("call runs");
+    assert_eq!(report.closed_by_server, None);
+    assert!(report.received_audio == frames.concat(), "echo over the local bus differs");
+    assert_eq!(report.marks.len(), 50);
+    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    let seen = worker.lock().unwrap().get(&report.stream_sid).cloned().unwrap();
+    assert_eq!(seen.sequences, (1..=50).collect::<Vec<u32>>());
+    gateway.stop().await;
+}
