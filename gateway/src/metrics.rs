@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Kinds of bad input on a Media Streams WebSocket (the `kind` label of
 /// `gateway_ws_bad_messages_total`).
-pub const BAD_MESSAGE_KINDS: &[&str] = &[
+pub const BAD_MESSAGE_KINDS: [&str; 12] = [
     "malformed_json",
     "unknown_event",
     "missing_field",
@@ -39,7 +39,7 @@ pub struct Metrics {
     pub voice_webhooks: AtomicU64,
     pub status_callbacks: AtomicU64,
     pub status_callbacks_without_call: AtomicU64,
-    bad_messages: [AtomicU64; 12],
+    bad_messages: [AtomicU64; BAD_MESSAGE_KINDS.len()],
 }
 
 fn add(counter: &AtomicU64) {
@@ -54,7 +54,9 @@ impl Metrics {
     /// Counts one bad WebSocket message of `kind` (one of [`BAD_MESSAGE_KINDS`]).
     pub fn bad_message(&self, kind: &str) {
         let index = BAD_MESSAGE_KINDS.iter().position(|k| *k == kind).unwrap_or(BAD_MESSAGE_KINDS.len() - 1);
-        add(&self.bad_messages[index]);
+        if let Some(counter) = self.bad_messages.get(index) {
+            add(counter);
+        }
     }
 
     /// How many bad messages of `kind` were counted.
@@ -62,7 +64,8 @@ impl Metrics {
         BAD_MESSAGE_KINDS
             .iter()
             .position(|k| *k == kind)
-            .map(|i| self.bad_messages[i].load(Ordering::Relaxed))
+            .and_then(|i| self.bad_messages.get(i))
+            .map(|counter| counter.load(Ordering::Relaxed))
             .unwrap_or(0)
     }
 
