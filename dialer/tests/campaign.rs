@@ -105,6 +105,9 @@ async fn campaign_of_20_gyms_with_mixed_outcomes() {
     }
     assert!(per_number.values().all(|n| *n <= 3), "never more than MAX_ATTEMPTS calls to a number");
     assert_eq!(dialer.stats().finished.load(std::sync::atomic::Ordering::Relaxed), 20);
+    // MAX_CONCURRENT_CALLS = 5: never more live at Twilio at once (and calls did overlap).
+    let max_live = rig.twilio.max_concurrent_calls();
+    assert!((2..=5).contains(&max_live), "{max_live} calls were live at once");
     dialer.stop().await.unwrap();
     rig.stop().await;
 }

@@ -34,6 +34,9 @@ async fn two_dialers_never_place_the_same_call_twice() {
     let placed_first = first.stats().calls_placed.load(Ordering::Relaxed);
     let placed_second = second.stats().calls_placed.load(Ordering::Relaxed);
     assert_eq!(placed_first + placed_second, 16);
+    // Each dialer keeps to its cap of 3 live calls.
+    let max_live = rig.twilio.max_concurrent_calls();
+    assert!(max_live <= 6, "{max_live} calls were live at once");
     println!("dialer 1 placed {placed_first}, dialer 2 placed {placed_second}");
     first.stop().await.unwrap();
     second.stop().await.unwrap();

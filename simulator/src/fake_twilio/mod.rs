@@ -105,6 +105,9 @@ pub(crate) struct Record {
     pub hangups: Vec<String>,
     pub media_hook: Option<MediaHook>,
     pub callback_failures: usize,
+    /// Calls not yet in a terminal state, and the most there ever were at once.
+    pub live: usize,
+    pub max_live: usize,
 }
 
 pub(crate) struct Shared {
@@ -190,6 +193,11 @@ impl FakeTwilio {
     /// Calls hung up through `POST Calls/{Sid}.json Status=completed|canceled`.
     pub fn hangups(&self) -> Vec<String> {
         self.shared.lock().hangups.clone()
+    }
+
+    /// The most calls that were live (created, not yet ended) at the same time.
+    pub fn max_concurrent_calls(&self) -> usize {
+        self.shared.lock().max_live
     }
 
     /// Callbacks that could not be delivered (connection refused, non-2xx).

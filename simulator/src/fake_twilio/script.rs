@@ -259,5 +259,9 @@ pub(crate) async fn run_call(shared: Arc<Shared>, call_sid: String, outcome: Out
 
 async fn finish(progress: &mut Progress, call_status: &str) {
     progress.set_status(call_status, None);
+    {
+        let mut record = progress.shared.lock();
+        record.live = record.live.saturating_sub(1);
+    }
     progress.status_callback("completed", call_status, true).await;
 }

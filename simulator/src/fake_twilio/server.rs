@@ -172,6 +172,8 @@ async fn create_call(
         record.requests.push(CreateRequest { to, http_status: 201, error_code: None });
         record.calls.push(sid.clone());
         record.by_sid.insert(sid.clone(), call);
+        record.live += 1;
+        record.max_live = record.max_live.max(record.live);
     }
     data.runtime.spawn(run_call(shared.clone(), sid, outcome));
     HttpResponse::Created().json(resource)
