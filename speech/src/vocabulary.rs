@@ -7,7 +7,7 @@
 //! days), so the model knows "forty nine dollars" because it knows numbers and prices, not because
 //! a sentence with that price was listed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// Phrases (questions, field descriptions, answer patterns with `{class}` slots), loose words,
@@ -93,6 +93,17 @@ const GYM_PATTERNS: &[&str] = &[
     "{price} a month",
     "{price} per month",
     "{price} a year",
+    "{price} an hour",
+    "{price} per hour",
+    "{price} a session",
+    "{price} per session",
+    "{price} per class",
+    "{price} a visit",
+    "{subject} for {price}",
+    "free for members",
+    "for members",
+    "for new members",
+    "for {subject}",
     "it is {price}",
     "it's {price} a month",
     "the price is {price}",
@@ -757,10 +768,15 @@ impl Vocabulary {
 
     /// Every word the recognizer may output.
     pub fn all_words(&self) -> BTreeSet<String> {
+        self.words_of(&self.weighted_training_sentences())
+    }
+
+    /// The loose words plus every word of `sentences` (this vocabulary's training sentences).
+    pub fn words_of(&self, sentences: &[(Vec<String>, f64)]) -> BTreeSet<String> {
         let mut words: BTreeSet<String> =
             self.words.iter().flat_map(|word| normalize(word)).collect();
-        for (sentence, _) in self.weighted_training_sentences() {
-            words.extend(sentence);
+        for (sentence, _) in sentences {
+            words.extend(sentence.iter().cloned());
         }
         words
     }
@@ -769,7 +785,8 @@ impl Vocabulary {
     /// [`Vocabulary::training_sentences`] with absolute discounting; every word keeps some unigram
     /// probability so callers may say them in orders the phrases did not show.
     pub fn to_arpa(&self) -> String {
-        build_arpa_from(&self.weighted_training_sentences(), &self.all_words())
+        let sentences = self.weighted_training_sentences();
+        build_arpa_from(&sentences, &self.words_of(&sentences))
     }
 }
 
@@ -807,116 +824,142 @@ const PHRASE_WEIGHT: f64 = 6.0;
 /// Count each loose word gets as a unigram.
 const LOOSE_WORD_COUNT: f64 = 1.0;
 
-/// Witten-Bell smoothed, back-off n-gram counts for one order.
-struct Order {
-    counts: BTreeMap<Vec<String>, f64>,
+/// A word n-gram as word ids, padded with `u32::MAX` past its order.
+type Gram = [u32; 3];
+const NO_WORD: u32 = u32::MAX;
+
+fn gram(words: &[u32]) -> Gram {
+    let mut gram = [NO_WORD; 3];
+    gram[..words.len()].copy_from_slice(words);
+    gram
 }
 
 /// ARPA back-off trigram model over `vocabulary` trained on weighted `sentences`
 /// (see [`Vocabulary::to_arpa`]). Witten-Bell smoothing works with fractional counts.
 pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<String>) -> String {
-    let mut orders: Vec<Order> = (0..3)
-        .map(|_| Order {
-            counts: BTreeMap::new(),
-        })
-        .collect();
-    for word in vocabulary {
-        *orders[0].counts.entry(vec![word.clone()]).or_default() += LOOSE_WORD_COUNT;
-    }
-    orders[0]
-        .counts
-        .entry(vec![SENTENCE_END.to_string()])
-        .or_default();
-    for (sentence, weight) in sentences {
-        let mut padded = vec![SENTENCE_START.to_string()];
-        padded.extend(sentence.iter().cloned());
-        padded.push(SENTENCE_END.to_string());
-        for word in &padded[1..] {
-            *orders[0].counts.entry(vec![word.clone()]).or_default() += weight;
+    // Word ids: <s>, </s>, then the vocabulary and any other word the sentences use.
+    let mut names: Vec<String> = vec![SENTENCE_START.to_string(), SENTENCE_END.to_string()];
+    let mut ids: HashMap<String, u32> = HashMap::from([
+        (SENTENCE_START.to_string(), 0),
+        (SENTENCE_END.to_string(), 1),
+    ]);
+    let mut id_of = |word: &str, names: &mut Vec<String>| -> u32 {
+        if let Some(id) = ids.get(word) {
+            return *id;
         }
-        for (index, order) in orders.iter_mut().enumerate().skip(1) {
-            for gram in padded.windows(index + 1) {
-                *order.counts.entry(gram.to_vec()).or_default() += weight;
+        let id = names.len() as u32;
+        names.push(word.to_string());
+        ids.insert(word.to_string(), id);
+        id
+    };
+    let (start_id, end_id) = (0u32, 1u32);
+
+    let mut counts: [HashMap<Gram, f64>; 3] = [HashMap::new(), HashMap::new(), HashMap::new()];
+    for word in vocabulary {
+        let id = id_of(word, &mut names);
+        *counts[0].entry(gram(&[id])).or_default() += LOOSE_WORD_COUNT;
+    }
+    counts[0].entry(gram(&[end_id])).or_default();
+    let mut padded: Vec<u32> = Vec::new();
+    for (sentence, weight) in sentences {
+        padded.clear();
+        padded.push(start_id);
+        for word in sentence {
+            padded.push(id_of(word, &mut names));
+        }
+        padded.push(end_id);
+        for &word in &padded[1..] {
+            *counts[0].entry(gram(&[word])).or_default() += weight;
+        }
+        for (order, table) in counts.iter_mut().enumerate().skip(1) {
+            for window in padded.windows(order + 1) {
+                *table.entry(gram(window)).or_default() += weight;
             }
         }
     }
 
-    // probability[n][gram] for every stored gram, interpolated with the lower order.
-    let mut probability: Vec<BTreeMap<Vec<String>, f64>> = vec![BTreeMap::new(); 3];
-    let unigram_total: f64 = orders[0].counts.values().sum();
-    let unigram_types = orders[0].counts.len() as f64;
-    for (gram, count) in &orders[0].counts {
-        // Interpolate with uniform so zero-count words stay reachable.
-        let value = (count + 1.0) / (unigram_total + unigram_types);
-        probability[0].insert(gram.clone(), value);
+    // probability[n][gram]: interpolated with the lower order; backoff[n][history of order n+1].
+    let mut probability: [HashMap<Gram, f64>; 3] = [HashMap::new(), HashMap::new(), HashMap::new()];
+    let mut backoff: [HashMap<Gram, f64>; 3] = [HashMap::new(), HashMap::new(), HashMap::new()];
+    // Unigrams: add-one, so every vocabulary word stays reachable.
+    let unigram_total: f64 = counts[0].values().sum();
+    let unigram_types = counts[0].len() as f64;
+    for (key, count) in &counts[0] {
+        probability[0].insert(*key, (count + 1.0) / (unigram_total + unigram_types));
     }
-    let normaliser: f64 = probability[0].values().sum();
-    for value in probability[0].values_mut() {
-        *value /= normaliser;
-    }
-    let mut backoff: Vec<HashMap<Vec<String>, f64>> = vec![HashMap::new(); 3];
-    for order_index in 1..3 {
-        // Per history: total count and number of distinct followers.
-        let mut histories: HashMap<Vec<String>, (f64, f64)> = HashMap::new();
-        for (gram, count) in &orders[order_index].counts {
-            let entry = histories.entry(gram[..order_index].to_vec()).or_default();
+    for order in 1..3 {
+        let mut histories: HashMap<Gram, (f64, f64)> = HashMap::new();
+        for (key, count) in &counts[order] {
+            let entry = histories.entry(gram(&key[..order])).or_default();
             entry.0 += count;
             entry.1 += 1.0;
         }
-        let lower = |gram: &[String],
-                     probability: &Vec<BTreeMap<Vec<String>, f64>>,
-                     backoff: &Vec<HashMap<Vec<String>, f64>>| {
-            lower_probability(gram, order_index - 1, probability, backoff)
-        };
-        let mut seen_mass: HashMap<Vec<String>, (f64, f64)> = HashMap::new();
-        let mut computed = Vec::new();
-        for (gram, count) in &orders[order_index].counts {
-            let history = gram[..order_index].to_vec();
+        let mut seen_mass: HashMap<Gram, (f64, f64)> = HashMap::new();
+        let mut computed = Vec::with_capacity(counts[order].len());
+        for (key, count) in &counts[order] {
+            let history = gram(&key[..order]);
             let (total, followers) = histories[&history];
-            let lower_value = lower(&gram[1..], &probability, &backoff);
-            let value = (count + followers * lower_value) / (total + followers);
+            let lower = lower_probability(&key[1..=order], &probability, &backoff);
+            let value = (count + followers * lower) / (total + followers);
             let entry = seen_mass.entry(history).or_default();
             entry.0 += value;
-            entry.1 += lower_value;
-            computed.push((gram.clone(), value));
+            entry.1 += lower;
+            computed.push((*key, value));
         }
-        for (gram, value) in computed {
-            probability[order_index].insert(gram, value);
-        }
+        probability[order].extend(computed);
         for (history, (seen, lower_seen)) in seen_mass {
-            let weight = (1.0 - seen).max(1e-12) / (1.0 - lower_seen).max(1e-12);
-            backoff[order_index - 1].insert(history, weight);
+            backoff[order - 1].insert(
+                history,
+                (1.0 - seen).max(1e-12) / (1.0 - lower_seen).max(1e-12),
+            );
         }
     }
 
     let log = |value: f64| value.max(1e-99).log10();
+    let text_of = |key: &Gram| {
+        key.iter()
+            .take_while(|&&id| id != NO_WORD)
+            .map(|&id| names[id as usize].as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let mut arpa = String::new();
     let _ = writeln!(arpa, "\\data\\");
     let _ = writeln!(arpa, "ngram 1={}", probability[0].len() + 1); // plus <s>
     let _ = writeln!(arpa, "ngram 2={}", probability[1].len());
     let _ = writeln!(arpa, "ngram 3={}", probability[2].len());
-    for (order_index, grams) in probability.iter().enumerate() {
-        let _ = writeln!(arpa, "\n\\{}-grams:", order_index + 1);
-        if order_index == 0 {
-            let start = vec![SENTENCE_START.to_string()];
-            let start_backoff = backoff[0].get(&start).copied().unwrap_or(1.0);
+    for (order, grams) in probability.iter().enumerate() {
+        let _ = writeln!(arpa, "\n\\{}-grams:", order + 1);
+        if order == 0 {
+            let start_backoff = backoff[0].get(&gram(&[start_id])).copied().unwrap_or(1.0);
             let _ = writeln!(
                 arpa,
                 "-99.0000\t{SENTENCE_START}\t{:.4}",
                 log(start_backoff)
             );
         }
-        for (gram, value) in grams {
-            let words = gram.join(" ");
-            match backoff
-                .get(order_index)
-                .and_then(|weights| weights.get(gram))
-            {
-                Some(weight) if order_index < 2 => {
-                    let _ = writeln!(arpa, "{:.4}\t{words}\t{:.4}", log(*value), log(*weight));
+        let mut lines: Vec<(String, f64, Option<f64>)> = grams
+            .iter()
+            .map(|(key, value)| {
+                (
+                    text_of(key),
+                    *value,
+                    if order < 2 {
+                        backoff[order].get(key).copied()
+                    } else {
+                        None
+                    },
+                )
+            })
+            .collect();
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        for (words, value, weight) in lines {
+            match weight {
+                Some(weight) => {
+                    let _ = writeln!(arpa, "{:.4}\t{words}\t{:.4}", log(value), log(weight));
                 }
-                _ => {
-                    let _ = writeln!(arpa, "{:.4}\t{words}", log(*value));
+                None => {
+                    let _ = writeln!(arpa, "{:.4}\t{words}", log(value));
                 }
             }
         }
@@ -925,25 +968,24 @@ pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<S
     arpa
 }
 
-/// P(last word | earlier words) from the model of order `order_index` (0 = unigram), backing off.
+/// P(last word | earlier words) for `words` (1 or 2 ids), backing off through shorter histories.
 fn lower_probability(
-    gram: &[String],
-    order_index: usize,
-    probability: &[BTreeMap<Vec<String>, f64>],
-    backoff: &[HashMap<Vec<String>, f64>],
+    words: &[u32],
+    probability: &[HashMap<Gram, f64>; 3],
+    backoff: &[HashMap<Gram, f64>; 3],
 ) -> f64 {
-    let gram = &gram[gram.len() - (order_index + 1)..];
-    if let Some(value) = probability[order_index].get(gram) {
+    let order = words.len() - 1;
+    if let Some(value) = probability[order].get(&gram(words)) {
         return *value;
     }
-    if order_index == 0 {
+    if order == 0 {
         return 1e-12;
     }
-    let history_weight = backoff[order_index - 1]
-        .get(&gram[..order_index])
+    let history_weight = backoff[order - 1]
+        .get(&gram(&words[..order]))
         .copied()
         .unwrap_or(1.0);
-    history_weight * lower_probability(gram, order_index - 1, probability, backoff)
+    history_weight * lower_probability(&words[1..], probability, backoff)
 }
 
 #[cfg(test)]

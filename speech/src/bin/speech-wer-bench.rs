@@ -38,7 +38,9 @@ fn main() -> anyhow::Result<()> {
             }
             "--general" => general = true,
             "--sentences" => {
-                let path = arguments.next().ok_or_else(|| anyhow::anyhow!("--sentences needs a file"))?;
+                let path = arguments
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--sentences needs a file"))?;
                 sentences_file = Some(std::fs::read_to_string(&path)?);
             }
             other => anyhow::bail!("unknown argument {other}"),
@@ -76,7 +78,11 @@ fn main() -> anyhow::Result<()> {
     let mut total_audio_ms = 0u64;
     let mut total_decode_ms = 0u128;
     let sentences: Vec<&str> = match &sentences_file {
-        Some(text) => text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect(),
+        Some(text) => text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect(),
         None => wer_sentences(),
     };
     for sentence in sentences {

@@ -4,9 +4,10 @@
 //! endpointer says the utterance ended.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::mpsc;
 
@@ -78,6 +79,19 @@ pub struct PocketsphinxStt {
     config: PocketsphinxConfig,
     pronunciations: Arc<OnceLock<Result<Pronunciations, SphinxError>>>,
     default_vocabulary: Arc<Vocabulary>,
+    /// Idle decoders by vocabulary fingerprint, reused by later calls.
+    idle: Arc<Mutex<HashMap<u64, Vec<VocabularyDecoder>>>>,
+}
+
+/// Idle decoders kept per vocabulary.
+const MAX_IDLE_DECODERS: usize = 4;
+
+fn fingerprint(vocabulary: &Vocabulary) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    vocabulary.phrases.hash(&mut hasher);
+    vocabulary.words.hash(&mut hasher);
+    vocabulary.subjects.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl PocketsphinxStt {
@@ -96,6 +110,7 @@ impl PocketsphinxStt {
             config,
             pronunciations: Arc::new(OnceLock::new()),
             default_vocabulary: Arc::new(Vocabulary::gym_domain()),
+            idle: Arc::default(),
         })
     }
 
@@ -110,6 +125,51 @@ impl PocketsphinxStt {
             .get_or_init(|| read_dictionary(&self.config.model_dir.join("cmudict-en-us.dict")))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// The vocabulary a call decodes with: the domain vocabulary plus the call's own.
+    fn call_vocabulary(&self, call_vocabulary: Option<&Vocabulary>) -> Arc<Vocabulary> {
+        match call_vocabulary {
+            Some(call_vocabulary) => Arc::new(
+                self.default_vocabulary
+                    .as_ref()
+                    .clone()
+                    .merge(call_vocabulary),
+            ),
+            None => self.default_vocabulary.clone(),
+        }
+    }
+
+    /// An idle decoder for this vocabulary, or a new one (blocking).
+    fn checkout(&self, vocabulary: &Vocabulary) -> Result<(u64, VocabularyDecoder), SphinxError> {
+        let key = fingerprint(vocabulary);
+        let idle = self
+            .idle
+            .lock()
+            .ok()
+            .and_then(|mut idle| idle.get_mut(&key).and_then(Vec::pop));
+        match idle {
+            Some(decoder) => Ok((key, decoder)),
+            None => Ok((key, self.build_decoder(vocabulary)?)),
+        }
+    }
+
+    fn give_back(&self, key: u64, decoder: VocabularyDecoder) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let decoders = idle.entry(key).or_default();
+            if decoders.len() < MAX_IDLE_DECODERS {
+                decoders.push(decoder);
+            }
+        }
+    }
+
+    /// Build a decoder for a call vocabulary ahead of the first call that uses it (blocking), so
+    /// that call starts decoding at once. `None` prepares the domain vocabulary.
+    pub fn warm_up(&self, call_vocabulary: Option<&Vocabulary>) -> Result<(), SphinxError> {
+        let vocabulary = self.call_vocabulary(call_vocabulary);
+        let (key, decoder) = self.checkout(&vocabulary)?;
+        self.give_back(key, decoder);
+        Ok(())
     }
 
     /// Build a decoder for this vocabulary (blocking: reads the model, about a second).
@@ -216,16 +276,11 @@ fn write_model_files(
     vocabulary: &Vocabulary,
     pronunciations: &HashMap<String, Vec<String>>,
 ) -> Result<ModelFiles, SphinxError> {
-    let known: BTreeSet<String> = vocabulary
-        .all_words()
+    let sentences = vocabulary.weighted_training_sentences();
+    let (known, unknown): (BTreeSet<String>, BTreeSet<String>) = vocabulary
+        .words_of(&sentences)
         .into_iter()
-        .filter(|word| pronunciations.contains_key(word))
-        .collect();
-    let unknown: Vec<String> = vocabulary
-        .all_words()
-        .into_iter()
-        .filter(|word| !known.contains(word))
-        .collect();
+        .partition(|word| pronunciations.contains_key(word));
     if !unknown.is_empty() {
         tracing::debug!(words = ?unknown, "vocabulary words without a pronunciation left out");
     }
@@ -234,17 +289,11 @@ fn write_model_files(
             "vocabulary has no word with a known pronunciation".to_string(),
         ));
     }
-    let restricted = Vocabulary {
-        phrases: Vec::new(),
-        words: known.clone(),
-        subjects: Vec::new(),
-    };
-    let sentences: Vec<(Vec<String>, f64)> = vocabulary
-        .weighted_training_sentences()
+    let sentences: Vec<(Vec<String>, f64)> = sentences
         .into_iter()
         .filter(|(sentence, _)| sentence.iter().all(|word| known.contains(word)))
         .collect();
-    let arpa = crate::vocabulary::build_arpa_from(&sentences, &restricted.words);
+    let arpa = crate::vocabulary::build_arpa_from(&sentences, &known);
     let mut dictionary = String::new();
     for word in &known {
         for (index, phones) in pronunciations[word].iter().enumerate() {
@@ -295,21 +344,12 @@ async fn run_call(
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
     // The call's vocabulary (a playbook's phrases) adds to the domain vocabulary.
-    let vocabulary = match &context.vocabulary {
-        Some(call_vocabulary) => Arc::new(
-            recognizer
-                .default_vocabulary
-                .as_ref()
-                .clone()
-                .merge(call_vocabulary),
-        ),
-        None => recognizer.default_vocabulary.clone(),
-    };
+    let vocabulary = recognizer.call_vocabulary(context.vocabulary.as_deref());
     let builder = recognizer.clone();
-    // Build while the first utterance is still being spoken.
-    let decoder = tokio::task::spawn_blocking(move || builder.build_decoder(&vocabulary));
-    let mut decoder = match decoder.await {
-        Ok(Ok(decoder)) => decoder,
+    // Build (or reuse) while the first utterance is still being spoken.
+    let checkout = tokio::task::spawn_blocking(move || builder.checkout(&vocabulary));
+    let (key, mut decoder) = match checkout.await {
+        Ok(Ok(checked_out)) => checked_out,
         Ok(Err(error)) => {
             tracing::error!(call_id = %context.call_id, %error, "pocketsphinx decoder unavailable");
             let _ = output.send(SttOutput::Failed {
@@ -357,7 +397,7 @@ async fn run_call(
                             end_ms,
                         };
                         if output.send(final_result).is_err() {
-                            return;
+                            break;
                         }
                     }
                     Ok(None) => {
@@ -369,6 +409,7 @@ async fn run_call(
                 }
             }
             Err(error) => {
+                // The decoder went down with its task; nothing to give back.
                 let _ = output.send(SttOutput::Failed {
                     message: format!("decoder task: {error}"),
                     retryable: false,
@@ -379,5 +420,55 @@ async fn run_call(
         if closing {
             break;
         }
+    }
+    recognizer.give_back(key, decoder);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle_count(stt: &PocketsphinxStt) -> usize {
+        stt.idle
+            .lock()
+            .map(|idle| idle.values().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn decoders_are_reused_per_vocabulary() {
+        let stt =
+            PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
+        stt.warm_up(None).expect("decoder builds");
+        assert_eq!(idle_count(&stt), 1);
+        let domain = stt.call_vocabulary(None);
+        let (_, decoder) = stt.checkout(&domain).expect("checkout");
+        assert_eq!(
+            idle_count(&stt),
+            0,
+            "the warmed decoder was taken, not a new one built"
+        );
+        stt.give_back(fingerprint(&domain), decoder);
+        let other = Vocabulary::new().with_phrase("what time do you open");
+        let other = stt.call_vocabulary(Some(&other));
+        assert_ne!(fingerprint(&other), fingerprint(&domain));
+    }
+
+    #[test]
+    fn missing_model_is_reported() {
+        let config = PocketsphinxConfig {
+            model_dir: "/nonexistent".into(),
+            ..PocketsphinxConfig::default()
+        };
+        let error = PocketsphinxStt::new(config).err().expect("no model there");
+        assert!(error.0.contains("pocketsphinx-en-us"), "{error}");
+    }
+
+    #[test]
+    fn silence_decodes_to_no_words() {
+        let stt =
+            PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
+        let (_, mut decoder) = stt.checkout(&stt.call_vocabulary(None)).expect("decoder");
+        assert_eq!(decoder.decode_8k(&vec![0i16; 8000]).expect("decodes"), None);
     }
 }
