@@ -273,6 +273,7 @@ pub fn from_config(config: &SpeechConfig) -> Result<Providers, SpeechConfigError
             base_url: config.deepgram_base_url.clone(),
             model: config.deepgram_model.clone(),
             endpointing_ms: config.deepgram_endpointing_ms,
+            keep_alive: crate::stt::deepgram::DEFAULT_KEEP_ALIVE,
             retry,
         })),
         SttProviderKind::Openai => Arc::new(OpenAiStt::new(

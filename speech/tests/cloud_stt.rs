@@ -396,6 +396,7 @@ fn deepgram(base_url: &str, api_key: &str) -> DeepgramStt {
         base_url: base_url.into(),
         model: "nova-2-phonecall".into(),
         endpointing_ms: 300,
+        keep_alive: Duration::from_millis(50),
         retry: quick_retry(),
     })
 }
@@ -526,6 +527,55 @@ async fn deepgram_unreachable_fails_as_retryable() {
     let mut stream = deepgram(&format!("ws://{address}"), KEY).start(context());
     match next_output(&mut stream).await {
         Some(SttOutput::Failed { retryable, .. }) => assert!(retryable),
+        other => panic!("expected failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn deepgram_idle_stream_is_kept_alive() {
+    let server = start_fake_deepgram(DeepgramMode::Normal).await;
+    let mut stream = deepgram(&server.base_url, KEY).start(context());
+    // No audio: the client must send KeepAlive messages so Deepgram does not time out.
+    let mut keep_alives = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let connections = server.connections.lock().expect("lock").clone();
+        keep_alives = connections.first().map_or(0, |c| {
+            c.control.iter().filter(|kind| *kind == "KeepAlive").count()
+        });
+        if keep_alives >= 2 {
+            break;
+        }
+    }
+    assert!(keep_alives >= 2, "saw {keep_alives} KeepAlive messages");
+    stream.input.send(SttInput::Close).expect("input open");
+    assert_eq!(next_output(&mut stream).await, None);
+}
+
+#[tokio::test]
+async fn deepgram_error_message_is_reported() {
+    // A server that answers audio with Deepgram's error message shape.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        if let Ok((socket, _)) = listener.accept().await {
+            if let Ok(mut socket) = tokio_tungstenite::accept_async(socket).await {
+                while let Some(Ok(message)) = socket.next().await {
+                    if matches!(message, Message::Binary(_)) {
+                        let error = serde_json::json!({"type": "Error", "variant": "DATA-0000", "description": "Failed to process audio", "message": "corrupt data"});
+                        let _ = socket.send(Message::Text(error.to_string().into())).await;
+                    }
+                }
+            }
+        }
+    });
+    let mut stream = deepgram(&format!("ws://{address}"), KEY).start(context());
+    send_utterance(&stream, 0, 1, 0x33);
+    match next_output(&mut stream).await {
+        Some(SttOutput::Failed { message, retryable }) => {
+            assert!(!retryable);
+            assert!(message.contains("Failed to process audio"), "{message}");
+        }
         other => panic!("expected failure, got {other:?}"),
     }
 }

@@ -21,7 +21,7 @@ use super::{SttContext, SttInput, SttOutput, SttProvider, SttStream};
 use crate::retry::{with_retries, Attempt, RetryPolicy};
 
 /// Deepgram closes a stream that gets no audio for 10 s; keep it alive well before that.
-const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(4);
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(4);
 /// How long to wait for the last results after `CloseStream`.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Consecutive dropped sessions (each reconnected) before giving up.
@@ -35,6 +35,8 @@ pub struct DeepgramConfig {
     pub model: String,
     /// Deepgram's own endpointing silence (ms) for `speech_final`.
     pub endpointing_ms: u64,
+    /// Send `KeepAlive` when no audio went out for this long ([`DEFAULT_KEEP_ALIVE`]).
+    pub keep_alive: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -192,7 +194,9 @@ async fn run_call(
             replay: std::mem::take(&mut replay),
             ..Session::default()
         };
-        let end = session.run(socket, &mut input, &output).await;
+        let end = session
+            .run(socket, config.keep_alive, &mut input, &output)
+            .await;
         replay = std::mem::take(&mut session.replay);
         match end {
             SessionEnd::Finished => return,
@@ -292,6 +296,7 @@ impl Session {
     async fn run(
         &mut self,
         mut socket: Socket,
+        keep_alive_every: Duration,
         input: &mut mpsc::UnboundedReceiver<SttInput>,
         output: &mpsc::UnboundedSender<SttOutput>,
     ) -> SessionEnd {
@@ -308,7 +313,7 @@ impl Session {
                 return SessionEnd::Dropped(format!("replay: {error}"));
             }
         }
-        let mut keep_alive = tokio::time::interval(KEEP_ALIVE_EVERY);
+        let mut keep_alive = tokio::time::interval(keep_alive_every.max(Duration::from_millis(10)));
         keep_alive.tick().await;
         let mut sent_audio_since_tick = false;
         let mut closing_deadline: Option<tokio::time::Instant> = None;

@@ -155,6 +155,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn empty_and_odd_text_finish_cleanly() {
+        let tts = FliteTts::new().expect("flite voice");
+        for text in ["", "   ", "🙂 $$$ ... ???", "Call 555-0100, ext. 12 — ok?"] {
+            let mut chunks = tts.synthesize(text.to_string());
+            let mut finished = false;
+            while let Some(chunk) = chunks.recv().await {
+                if let Ok(TtsChunk::Done { .. }) = chunk.as_ref().map_err(|error| error.to_string())
+                {
+                    finished = true;
+                }
+            }
+            assert!(finished, "no Done for {text:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn synthesis_streams_mulaw_chunks_and_reports_the_length() {
         let tts = FliteTts::new().expect("flite voice");
         let mut chunks = tts.synthesize("Hello. We are open until nine tonight.".to_string());
