@@ -20,6 +20,9 @@ pub const BAD_MESSAGE_KINDS: [&str; 12] = [
     "protocol_error",
 ];
 
+/// How a stream task can end (the `exit` label of `gateway_stream_exits_total`).
+pub const STREAM_EXITS: [&str; 6] = ["stopped", "socket_closed", "hung_up", "not_assigned", "protocol_error", "shutdown"];
+
 /// The gateway's counters. Shared by every worker thread.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -40,6 +43,7 @@ pub struct Metrics {
     pub status_callbacks: AtomicU64,
     pub status_callbacks_without_call: AtomicU64,
     bad_messages: [AtomicU64; BAD_MESSAGE_KINDS.len()],
+    stream_exits: [AtomicU64; STREAM_EXITS.len()],
 }
 
 fn add(counter: &AtomicU64) {
@@ -67,6 +71,13 @@ impl Metrics {
             .and_then(|i| self.bad_messages.get(i))
             .map(|counter| counter.load(Ordering::Relaxed))
             .unwrap_or(0)
+    }
+
+    /// Counts one ended stream task by its exit (one of [`STREAM_EXITS`]).
+    pub fn stream_exit(&self, exit: &str) {
+        if let Some(counter) = STREAM_EXITS.iter().position(|e| *e == exit).and_then(|i| self.stream_exits.get(i)) {
+            add(counter);
+        }
     }
 
     pub fn inc(&self, counter: &AtomicU64) {
@@ -102,6 +113,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE gateway_ws_bad_messages_total counter");
         for (kind, value) in BAD_MESSAGE_KINDS.iter().zip(&self.bad_messages) {
             let _ = writeln!(out, "gateway_ws_bad_messages_total{{kind=\"{kind}\"}} {}", value.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP gateway_stream_exits_total Media stream tasks ended, by exit.");
+        let _ = writeln!(out, "# TYPE gateway_stream_exits_total counter");
+        for (exit, value) in STREAM_EXITS.iter().zip(&self.stream_exits) {
+            let _ = writeln!(out, "gateway_stream_exits_total{{exit=\"{exit}\"}} {}", value.load(Ordering::Relaxed));
         }
         out
     }

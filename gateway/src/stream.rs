@@ -67,6 +67,20 @@ trait IntoResponse {
     fn into_response(self) -> HttpResponse;
 }
 
+impl StreamExit {
+    /// The `exit` label on `/metrics`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            StreamExit::Stopped => "stopped",
+            StreamExit::SocketClosed => "socket_closed",
+            StreamExit::HungUp => "hung_up",
+            StreamExit::NotAssigned => "not_assigned",
+            StreamExit::ProtocolError => "protocol_error",
+            StreamExit::Shutdown => "shutdown",
+        }
+    }
+}
+
 impl IntoResponse for crate::error::HttpError {
     fn into_response(self) -> HttpResponse {
         actix_web::ResponseError::error_response(&self)
@@ -227,6 +241,8 @@ impl StreamTask {
                 publish_call_event(&self.state, &live.call_id, "stream_closed", "gateway shutting down".into()).await;
             }
         }
+        // Counted before the close, so whoever sees the socket close sees the count.
+        self.state.metrics.stream_exit(exit.label());
         let close_code = match exit {
             StreamExit::ProtocolError => CloseCode::Size,
             _ => CloseCode::Normal,

@@ -72,6 +72,7 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
 
     assert_eq!(harness.metric("gateway_frames_in_total").await, 100.0);
     assert_eq!(harness.metric("gateway_frames_out_total").await, 100.0);
+    assert_eq!(harness.metric("gateway_stream_exits_total{exit=\"stopped\"}").await, 1.0);
     harness.gateway.stop().await;
 }
 
@@ -137,6 +138,7 @@ async fn worker_hangup_closes_the_stream_and_ends_the_call_without_apology() {
     assert_eq!(report.closed_by_server, Some(1000), "hang-up closes the socket normally");
     assert!(report.said_after_stream.is_empty(), "no apology after a hang-up: {:?}", report.said_after_stream);
     assert!(report.frames_sent < 100, "the call ended early");
+    assert_eq!(harness.metric("gateway_stream_exits_total{exit=\"hung_up\"}").await, 1.0);
     wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
     let reason = worker.lock().unwrap().get(&report.stream_sid).and_then(|s| s.stop_reason.clone());
     assert_eq!(reason.as_deref(), Some("hangup"));
