@@ -228,12 +228,26 @@ pub async fn place_call(
     if status != 200 {
         return Err(SimError::Status { status, body });
     }
-    let instruction = read_connect_stream(&body)?;
+    run_twiml(options, &body, audio, events).await
+}
+
+/// Runs the Media Stream that a voice webhook's TwiML asks for, when the webhook itself was
+/// already posted (by the fake Twilio REST API, say): WebSocket, audio both ways, `stop`; and,
+/// when the app closed the socket, the TwiML after `</Connect>` (its `<Say>`s, or a `<Redirect>`
+/// fetched like Twilio does).
+pub async fn run_twiml(
+    options: &CallOptions,
+    twiml: &str,
+    audio: &mut dyn CalleeAudio,
+    events: Option<UnboundedSender<SimEvent>>,
+) -> Result<CallReport, SimError> {
+    let instruction = read_connect_stream(twiml)?;
     let mut report = run_stream(options, &instruction, audio, events).await?;
     if report.closed_by_server.is_some() {
-        // Twilio goes on with the TwiML after </Connect>: <Say>s, or a <Redirect> it fetches.
         report.said_after_stream = instruction.say_after.clone();
         if let Some(redirect) = &instruction.redirect_after {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+            let params = voice_webhook_params(options);
             let (status, body) =
                 post_signed_form(&client, redirect, options.connect_addr, &options.auth_token, &params).await?;
             if status != 200 {
@@ -243,23 +257,6 @@ pub async fn place_call(
             report.said_after_stream.extend(says);
         }
     }
-    report.twiml = Some(instruction);
-    if let Some(path) = &options.record_wav {
-        super::audio::write_mulaw_wav(path, &report.heard)?;
-    }
-    Ok(report)
-}
-
-/// Runs the Media Stream that a voice webhook's TwiML asks for, when the webhook itself was
-/// already posted (by the fake Twilio REST API, say): WebSocket, audio both ways, `stop`.
-pub async fn run_twiml(
-    options: &CallOptions,
-    twiml: &str,
-    audio: &mut dyn CalleeAudio,
-    events: Option<UnboundedSender<SimEvent>>,
-) -> Result<CallReport, SimError> {
-    let instruction = read_connect_stream(twiml)?;
-    let mut report = run_stream(options, &instruction, audio, events).await?;
     report.twiml = Some(instruction);
     if let Some(path) = &options.record_wav {
         super::audio::write_mulaw_wav(path, &report.heard)?;
