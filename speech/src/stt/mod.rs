@@ -20,7 +20,9 @@ pub struct SttContext {
 pub enum SttInput {
     /// 20 ms (or any length) of 8 kHz mu-law callee audio, stamped with call time.
     Audio { mulaw: Bytes, timestamp_ms: u64 },
-    /// The endpointer heard speech start at this call time.
+    /// The endpointer heard speech start at this call time. May arrive later than that time
+    /// (e.g. once speech is confirmed): the provider keeps the last second of audio and starts
+    /// the utterance 200 ms before `timestamp_ms`.
     UtteranceStart { timestamp_ms: u64 },
     /// The endpointer decided the utterance ended at this call time.
     UtteranceEnd { timestamp_ms: u64 },
@@ -28,7 +30,8 @@ pub enum SttInput {
     Close,
 }
 
-/// What a running transcription reports back.
+/// What a running transcription reports back. An utterance in which nothing was recognised may
+/// yield no `Final` at all.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SttOutput {
     Interim {
@@ -72,8 +75,11 @@ pub mod openai;
 pub use deepgram::{DeepgramConfig, DeepgramStt};
 pub use openai::{OpenAiStt, OpenAiSttConfig};
 
-/// Audio kept from before the endpointer's start, so the first phone is not cut (300 ms).
-const PRE_ROLL_SAMPLES: usize = 2_400;
+/// Audio kept while no utterance is open (1 s), so an utterance can begin before the moment
+/// `UtteranceStart` arrives (the actor may send it when speech is confirmed, not at onset).
+const PRE_ROLL_SAMPLES: usize = 8_000;
+/// Audio included before the `UtteranceStart` time, so the first phone is not cut.
+const LEAD_IN_MS: u64 = 200;
 
 /// A finished utterance: 8 kHz PCM and its call times.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +93,8 @@ pub(crate) struct Utterance {
 #[derive(Debug, Default)]
 pub(crate) struct UtteranceCollector {
     pre_roll: std::collections::VecDeque<i16>,
+    /// Call time just after the last pre-roll sample.
+    pre_roll_end_ms: u64,
     current: Option<(u64, Vec<i16>)>,
     pcm: Vec<i16>,
 }
@@ -102,12 +110,16 @@ pub(crate) enum Collected {
 impl UtteranceCollector {
     pub fn handle(&mut self, input: SttInput) -> Collected {
         match input {
-            SttInput::Audio { mulaw, .. } => {
+            SttInput::Audio {
+                mulaw,
+                timestamp_ms,
+            } => {
                 self.pcm.clear();
                 protocol::mulaw::decode_into(&mulaw, &mut self.pcm);
                 match self.current.as_mut() {
                     Some((_, samples)) => samples.extend_from_slice(&self.pcm),
                     None => {
+                        self.pre_roll_end_ms = timestamp_ms + (self.pcm.len() / 8) as u64;
                         self.pre_roll.extend(self.pcm.iter().copied());
                         let excess = self.pre_roll.len().saturating_sub(PRE_ROLL_SAMPLES);
                         self.pre_roll.drain(..excess);
@@ -117,7 +129,16 @@ impl UtteranceCollector {
             }
             SttInput::UtteranceStart { timestamp_ms } => {
                 if self.current.is_none() {
-                    let start_ms = timestamp_ms.saturating_sub((self.pre_roll.len() / 8) as u64);
+                    // Keep the pre-roll from LEAD_IN_MS before the start on.
+                    let pre_roll_start_ms = self
+                        .pre_roll_end_ms
+                        .saturating_sub((self.pre_roll.len() / 8) as u64);
+                    let start_ms = timestamp_ms
+                        .saturating_sub(LEAD_IN_MS)
+                        .max(pre_roll_start_ms);
+                    let skip =
+                        (((start_ms - pre_roll_start_ms) * 8) as usize).min(self.pre_roll.len());
+                    self.pre_roll.drain(..skip);
                     self.current = Some((start_ms, self.pre_roll.drain(..).collect()));
                 }
                 Collected::Nothing
@@ -161,4 +182,75 @@ pub(crate) fn wav_bytes(pcm: &[i16], sample_rate_hz: u32) -> Vec<u8> {
         wav.extend_from_slice(&sample.to_le_bytes());
     }
     wav
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(timestamp_ms: u64, level: i16) -> SttInput {
+        let mut mulaw = Vec::new();
+        protocol::mulaw::encode_into(&[level; 160], &mut mulaw);
+        SttInput::Audio {
+            mulaw: Bytes::from(mulaw),
+            timestamp_ms,
+        }
+    }
+
+    #[test]
+    fn utterance_starts_a_lead_in_before_a_late_start_message() {
+        let mut collector = UtteranceCollector::default();
+        for index in 0..100u64 {
+            // Silence until 1000 ms, then a tone.
+            let level = if index < 50 { 0 } else { 4000 };
+            assert!(matches!(
+                collector.handle(frame(index * 20, level)),
+                Collected::Nothing
+            ));
+        }
+        // Speech began at 1000 ms; the actor says so at 2000 ms (all audio up to 2000 ms sent).
+        assert!(matches!(
+            collector.handle(SttInput::UtteranceStart { timestamp_ms: 1000 }),
+            Collected::Nothing
+        ));
+        collector.handle(frame(2000, 4000));
+        let Collected::Utterance(utterance) =
+            collector.handle(SttInput::UtteranceEnd { timestamp_ms: 2020 })
+        else {
+            panic!("utterance expected");
+        };
+        // The pre-roll holds 1000..2000 (1 s), so the start is clamped to its beginning.
+        assert_eq!(utterance.start_ms, 1000);
+        assert_eq!(utterance.end_ms, 2020);
+        assert_eq!(utterance.pcm_8k.len(), 8000 + 160);
+    }
+
+    #[test]
+    fn utterance_takes_lead_in_when_start_is_prompt() {
+        let mut collector = UtteranceCollector::default();
+        for index in 0..50u64 {
+            collector.handle(frame(index * 20, 0));
+        }
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 1000 });
+        collector.handle(frame(1000, 4000));
+        let Collected::Closed(Some(utterance)) = collector.handle(SttInput::Close) else {
+            panic!("utterance expected on close");
+        };
+        assert_eq!(utterance.start_ms, 800);
+        assert_eq!(utterance.pcm_8k.len(), 1600 + 160);
+    }
+
+    #[test]
+    fn end_without_start_yields_nothing() {
+        let mut collector = UtteranceCollector::default();
+        collector.handle(frame(0, 4000));
+        assert!(matches!(
+            collector.handle(SttInput::UtteranceEnd { timestamp_ms: 20 }),
+            Collected::Nothing
+        ));
+        assert!(matches!(
+            collector.handle(SttInput::Close),
+            Collected::Closed(None)
+        ));
+    }
 }
