@@ -119,6 +119,8 @@ pub enum DialFailure {
     Transient(String),
     /// Our credentials were refused: stop dialing altogether.
     Auth(String),
+    /// Another dialer has a live call to this number: try again shortly; nothing was placed.
+    NumberBusy,
 }
 
 /// What the runtime tells the scheduler.
@@ -443,6 +445,10 @@ impl Scheduler {
                     self.events.push_back(Event::Halted { reason });
                 }
             }
+            DialFailure::NumberBusy => {
+                let delay = self.jittered(self.config.retry.transient_backoff);
+                self.wait(&call_id, now + delay, WaitReason::Backoff, now);
+            }
             DialFailure::Transient(reason) => {
                 job.transient_errors += 1;
                 let errors = job.transient_errors;
@@ -752,6 +758,20 @@ mod tests {
         scheduler.handle_timeout(now + Duration::hours(1));
         assert!(drain(&mut scheduler).iter().all(|e| !matches!(e, Event::Dial { .. })), "no dial after halt");
         assert!(!scheduler.wants_more_jobs());
+    }
+
+    #[test]
+    fn a_number_busy_elsewhere_waits_without_counting_or_giving_up() {
+        let mut scheduler = Scheduler::new(no_jitter());
+        let mut now = utc("2026-06-01T12:00:00Z");
+        scheduler.handle(now, Input::Submit(job("gym", "+12125550100", chrono_tz::UTC, always_open())));
+        for _ in 0..20 {
+            assert_eq!(drain(&mut scheduler).last(), Some(&Event::Dial { call_id: "gym".into(), attempt: 1 }));
+            scheduler.handle(now, Input::DialFailed { call_id: "gym".into(), failure: DialFailure::NumberBusy });
+            assert_eq!(scheduler.poll_timeout(), Some(now + Duration::seconds(5)), "a fixed short wait");
+            now += Duration::seconds(5);
+            scheduler.handle_timeout(now);
+        }
     }
 
     #[test]

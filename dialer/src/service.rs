@@ -25,6 +25,10 @@ use tracing::{debug, error, info, warn};
 
 /// Durable consumer name shared by every dialer, so each dial request goes to one of them.
 pub const DIAL_CONSUMER: &str = "dialer";
+/// KV bucket of per-number leases: at most one live call per phone number across all dialers.
+pub const KV_NUMBER_LEASES: &str = "dial_numbers";
+/// A lease whose call never got past `queued` for this long is taken over.
+const STALE_LEASE_MS: i64 = 60_000;
 
 /// Why the dialer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +103,7 @@ impl RunningDialer {
 pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerError> {
     let twilio = TwilioClient::new(config.twilio.clone())?;
     let records = Records::new(bus.kv(subjects::KV_CALLS).await?);
+    let leases = bus.kv(KV_NUMBER_LEASES).await?;
     let mut queue = bus
         .work_queue(subjects::DIAL_STREAM, subjects::DIAL_REQUESTS, DIAL_CONSUMER)
         .await?
@@ -147,6 +152,7 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerErro
         config,
         bus,
         records,
+        leases,
         twilio,
         held: HashMap::new(),
         stats: stats.clone(),
@@ -172,6 +178,7 @@ enum TwilioOp {
 /// A request this dialer holds (its queue message is un-acked).
 struct Held {
     job: Job,
+    phone_number: String,
     attempt: u32,
     live: bool,
     call_sid: Option<String>,
@@ -189,6 +196,7 @@ struct Dialer {
     config: Config,
     bus: Bus,
     records: Records,
+    leases: bus::Kv,
     twilio: TwilioClient,
     scheduler: Scheduler,
     held: HashMap<CallId, Held>,
@@ -206,6 +214,12 @@ fn to_instant(at: DateTime<Utc>) -> tokio::time::Instant {
 
 fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
     text.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+/// The lease key of a number: its digits (E.164 without the `+`).
+fn lease_key(phone_number: &str) -> String {
+    let digits: String = phone_number.chars().filter(char::is_ascii_digit).collect();
+    format!("n{digits}")
 }
 
 fn is_machine(answered_by: Option<&str>) -> bool {
@@ -403,6 +417,21 @@ impl Dialer {
     }
 
     async fn dial(&mut self, call_id: CallId, attempt: u32) {
+        let phone_number = self.held.get(&call_id).map(|h| h.phone_number.clone()).unwrap_or_default();
+        match self.take_number(&phone_number, &call_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                debug!(call_id = %call_id, "another call to this number is live; waiting");
+                self.scheduler.handle(Utc::now(), Input::DialFailed { call_id, failure: DialFailure::NumberBusy });
+                return;
+            }
+            Err(error) => {
+                warn!(call_id = %call_id, %error, "cannot take the number lease");
+                let failure = DialFailure::Transient(error.to_string());
+                self.scheduler.handle(Utc::now(), Input::DialFailed { call_id, failure });
+                return;
+            }
+        }
         let started_at = now_rfc3339();
         let claim = self
             .records
@@ -426,10 +455,12 @@ impl Dialer {
             Ok(Some(record)) if record.status == CallStatus::Dialing => record,
             Ok(_) => {
                 // Canceled (or deleted) while waiting.
+                self.release_number(&phone_number, &call_id).await;
                 self.scheduler.handle(Utc::now(), Input::CallEnded { call_id, outcome: CallOutcome::Canceled });
                 return;
             }
             Err(error) => {
+                self.release_number(&phone_number, &call_id).await;
                 warn!(call_id = %call_id, %error, "cannot claim the call record");
                 let failure = DialFailure::Transient(error.to_string());
                 self.scheduler.handle(Utc::now(), Input::DialFailed { call_id, failure });
@@ -601,6 +632,8 @@ impl Dialer {
                 if let Some(held) = self.held.get_mut(&call_id) {
                     held.live = false;
                 }
+                let phone_number = self.held.get(&call_id).map(|h| h.phone_number.clone()).unwrap_or_default();
+                self.release_number(&phone_number, &call_id).await;
                 self.scheduler.handle(Utc::now(), Input::DialFailed { call_id, failure });
             }
         }
@@ -677,6 +710,8 @@ impl Dialer {
         };
         let outcome = if held.hangup_requested { CallOutcome::Canceled } else { outcome };
         let attempt = held.attempt;
+        let phone_number = held.phone_number.clone();
+        self.release_number(&phone_number, &call_id).await;
         info!(call_id = %call_id, attempt, outcome = outcome.as_str(), "call ended");
         let _ = self
             .records
@@ -836,6 +871,58 @@ impl Dialer {
         }
     }
 
+    /// Takes the lease on `phone_number` for `call_id`; false when another live call holds it.
+    async fn take_number(&self, phone_number: &str, call_id: &CallId) -> Result<bool, BusError> {
+        let key = lease_key(phone_number);
+        let value = format!("{call_id} {}", Utc::now().timestamp_millis());
+        for _ in 0..5 {
+            let error = match self.leases.create(&key, value.clone().into()).await {
+                Ok(_) => return Ok(true),
+                Err(error) => error,
+            };
+            if error.kind != bus::BusErrorKind::AlreadyExists {
+                return Err(error);
+            }
+            let Some(entry) = self.leases.get(&key).await? else { continue };
+            let text = String::from_utf8_lossy(&entry.value).into_owned();
+            let mut parts = text.split(' ');
+            let holder = CallId::from(parts.next().unwrap_or_default());
+            let taken_ms: i64 = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+            if holder == *call_id {
+                return Ok(true);
+            }
+            let stale = match self.records.get(&holder).await {
+                Ok(None) => true,
+                Ok(Some((record, _))) => {
+                    let in_flight = matches!(record.status, CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress);
+                    record.status.is_final()
+                        || (!in_flight && Utc::now().timestamp_millis() - taken_ms > STALE_LEASE_MS)
+                }
+                Err(_) => false,
+            };
+            if !stale {
+                return Ok(false);
+            }
+            match self.leases.update(&key, value.clone().into(), entry.revision).await {
+                Ok(_) => return Ok(true),
+                Err(error) if error.kind == bus::BusErrorKind::WrongRevision => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Gives the lease on `phone_number` back, if `call_id` holds it.
+    async fn release_number(&self, phone_number: &str, call_id: &CallId) {
+        let key = lease_key(phone_number);
+        let Ok(Some(entry)) = self.leases.get(&key).await else { return };
+        if String::from_utf8_lossy(&entry.value).split(' ').next() == Some(call_id.as_str()) {
+            if let Err(error) = self.leases.delete(&key).await {
+                debug!(call_id = %call_id, %error, "releasing the number lease failed");
+            }
+        }
+    }
+
     async fn publish_event(&self, call_id: &CallId, kind: &str, detail: String) {
         let Ok(subject) = subjects::call_events(call_id) else { return };
         let event = CallEvent { v: BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
@@ -849,6 +936,7 @@ impl Held {
     fn new(job: Job, record: &CallRecord) -> Self {
         Held {
             job,
+            phone_number: record.request.phone_number.clone(),
             attempt: record.attempts.len() as u32,
             live: false,
             call_sid: None,

@@ -134,3 +134,22 @@ async fn two_dialer_processes_never_place_the_same_call_twice() {
     }
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dialers_never_call_one_number_twice_at_once() {
+    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(400), ..fast_twilio() }).await;
+    let first = rig.start_dialer(&[]).await;
+    let second = rig.start_dialer(&[]).await;
+    // Four requests for the same gym (e.g. two campaigns overlapping).
+    let mut call_ids = Vec::new();
+    for i in 0..4 {
+        call_ids.push(rig.submit("+13125550177", &format!("Same Gym {i}")).await);
+    }
+    let records = rig.wait_final(&call_ids, Duration::from_secs(60)).await;
+    assert!(records.iter().all(|r| r.status == CallStatus::Completed && r.attempts.len() == 1), "{records:#?}");
+    assert_eq!(rig.twilio.created_calls().len(), 4);
+    assert_eq!(rig.twilio.max_concurrent_calls_per_number(), 1, "one live call per number across both dialers");
+    first.stop().await.unwrap();
+    second.stop().await.unwrap();
+    rig.stop().await;
+}

@@ -108,6 +108,9 @@ pub(crate) struct Record {
     /// Calls not yet in a terminal state, and the most there ever were at once.
     pub live: usize,
     pub max_live: usize,
+    /// The same per number.
+    pub live_per_number: HashMap<String, usize>,
+    pub max_live_per_number: usize,
 }
 
 pub(crate) struct Shared {
@@ -198,6 +201,11 @@ impl FakeTwilio {
     /// The most calls that were live (created, not yet ended) at the same time.
     pub fn max_concurrent_calls(&self) -> usize {
         self.shared.lock().max_live
+    }
+
+    /// The most calls that were live at the same time to one number.
+    pub fn max_concurrent_calls_per_number(&self) -> usize {
+        self.shared.lock().max_live_per_number
     }
 
     /// Callbacks that could not be delivered (connection refused, non-2xx).

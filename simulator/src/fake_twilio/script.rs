@@ -262,6 +262,10 @@ async fn finish(progress: &mut Progress, call_status: &str) {
     {
         let mut record = progress.shared.lock();
         record.live = record.live.saturating_sub(1);
+        let to_number = record.by_sid.get(&progress.call_sid).map(|c| c.created.to.clone()).unwrap_or_default();
+        if let Some(count) = record.live_per_number.get_mut(&to_number) {
+            *count = count.saturating_sub(1);
+        }
     }
     progress.status_callback("completed", call_status, true).await;
 }

@@ -174,6 +174,13 @@ async fn create_call(
         record.by_sid.insert(sid.clone(), call);
         record.live += 1;
         record.max_live = record.max_live.max(record.live);
+        let to_number = record.by_sid.get(&sid).map(|c| c.created.to.clone()).unwrap_or_default();
+        let number_live = {
+            let count = record.live_per_number.entry(to_number).or_insert(0);
+            *count += 1;
+            *count
+        };
+        record.max_live_per_number = record.max_live_per_number.max(number_live);
     }
     data.runtime.spawn(run_call(shared.clone(), sid, outcome));
     HttpResponse::Created().json(resource)
