@@ -130,15 +130,22 @@ impl UtteranceCollector {
             SttInput::UtteranceStart { timestamp_ms } => {
                 if self.current.is_none() {
                     // Keep the pre-roll from LEAD_IN_MS before the start on.
-                    let pre_roll_start_ms = self
-                        .pre_roll_end_ms
-                        .saturating_sub((self.pre_roll.len() / 8) as u64);
-                    let start_ms = timestamp_ms
-                        .saturating_sub(LEAD_IN_MS)
-                        .max(pre_roll_start_ms);
-                    let skip =
-                        (((start_ms - pre_roll_start_ms) * 8) as usize).min(self.pre_roll.len());
-                    self.pre_roll.drain(..skip);
+                    let wanted_start_ms = timestamp_ms.saturating_sub(LEAD_IN_MS);
+                    let start_ms =
+                        if self.pre_roll.is_empty() || self.pre_roll_end_ms <= wanted_start_ms {
+                            // No audio from before the start: the utterance begins with the next frame.
+                            self.pre_roll.clear();
+                            timestamp_ms
+                        } else {
+                            let pre_roll_start_ms = self
+                                .pre_roll_end_ms
+                                .saturating_sub((self.pre_roll.len() / 8) as u64);
+                            let start_ms = wanted_start_ms.max(pre_roll_start_ms);
+                            let skip = (((start_ms - pre_roll_start_ms) * 8) as usize)
+                                .min(self.pre_roll.len());
+                            self.pre_roll.drain(..skip);
+                            start_ms
+                        };
                     self.current = Some((start_ms, self.pre_roll.drain(..).collect()));
                 }
                 Collected::Nothing
@@ -238,6 +245,19 @@ mod tests {
         };
         assert_eq!(utterance.start_ms, 800);
         assert_eq!(utterance.pcm_8k.len(), 1600 + 160);
+    }
+
+    #[test]
+    fn start_before_any_audio_begins_at_the_start() {
+        let mut collector = UtteranceCollector::default();
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 5000 });
+        collector.handle(frame(5000, 4000));
+        let Collected::Utterance(utterance) =
+            collector.handle(SttInput::UtteranceEnd { timestamp_ms: 5020 })
+        else {
+            panic!("utterance expected");
+        };
+        assert_eq!((utterance.start_ms, utterance.pcm_8k.len()), (5000, 160));
     }
 
     #[test]
