@@ -175,6 +175,8 @@ pub struct Endpointer {
     config: EndpointerConfig,
     state: State,
     events: VecDeque<EndpointEvent>,
+    /// End of the last frame fed to `handle`.
+    last_frame_end_ms: Option<u64>,
 }
 
 impl Endpointer {
@@ -183,6 +185,7 @@ impl Endpointer {
             config,
             state: State::Silence,
             events: VecDeque::new(),
+            last_frame_end_ms: None,
         }
     }
 
@@ -193,6 +196,7 @@ impl Endpointer {
     /// Feed one frame's decision, stamped with the frame's start time.
     pub fn handle(&mut self, now_ms: u64, is_speech: bool) {
         let frame_ms = self.config.frame_ms;
+        self.last_frame_end_ms = Some(now_ms + frame_ms);
         self.state = match (self.state, is_speech) {
             (State::Silence, false) => State::Silence,
             (State::Silence, true) => {
@@ -286,6 +290,33 @@ impl Endpointer {
                 speech_ms,
                 silence_ms: 0,
             }
+        }
+    }
+
+    /// When no frame arrives, the time at which [`Endpointer::handle_timeout`] would end the
+    /// current utterance (its silence reaching `end_silence_ms`); `None` in silence.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let last_frame_end_ms = self.last_frame_end_ms?;
+        match self.state {
+            State::Silence => None,
+            State::Starting { silence_ms, .. } => {
+                Some(last_frame_end_ms + self.config.start_gap_ms.saturating_sub(silence_ms))
+            }
+            State::Speaking { silence_ms, .. } => {
+                Some(last_frame_end_ms + self.config.end_silence_ms.saturating_sub(silence_ms))
+            }
+        }
+    }
+
+    /// Audio has stopped arriving (a gap in the stream): count the time since the last frame as
+    /// silence, frame by frame, up to `now_ms`.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        while let Some(next_frame_ms) = self.last_frame_end_ms {
+            if next_frame_ms + self.config.frame_ms > now_ms || matches!(self.state, State::Silence)
+            {
+                break;
+            }
+            self.handle(next_frame_ms, false);
         }
     }
 
@@ -443,6 +474,24 @@ mod tests {
         assert!(!endpointer.barge_in_reached(), "180 ms is below 200 ms");
         run(&mut endpointer, frames(true, 1));
         assert!(endpointer.barge_in_reached());
+    }
+
+    #[test]
+    fn a_gap_in_the_audio_ends_the_utterance_on_timeout() {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        run(&mut endpointer, frames(true, 20)); // speech 0..400 ms, then no more frames
+        assert_eq!(endpointer.poll_timeout(), Some(900));
+        endpointer.handle_timeout(880);
+        assert_eq!(endpointer.poll_event(), None, "not yet 500 ms of silence");
+        endpointer.handle_timeout(900);
+        assert_eq!(
+            endpointer.poll_event(),
+            Some(EndpointEvent::UtteranceEnded {
+                start_ms: 0,
+                end_ms: 400
+            })
+        );
+        assert_eq!(endpointer.poll_timeout(), None);
     }
 
     #[test]
