@@ -11,9 +11,9 @@ use protocol::media::Direction;
 use protocol::results::{CallOutcome, FieldStatus};
 use std::time::{Duration, Instant};
 
-/// Once the callee has started talking, how long their greeting's transcript may take before we
-/// speak anyway.
-const GREETING_TRANSCRIPT_WAIT: Duration = Duration::from_secs(10);
+/// Once the callee has started talking, how long the transcript of what they say may take
+/// before we speak anyway (greeting) or re-prompt.
+const GREETING_TRANSCRIPT_WAIT: Duration = Duration::from_secs(15);
 
 /// Drives `conversation` with one input; returns what to do.
 pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
@@ -23,10 +23,8 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
         Input::SpeechStarted { at_ms } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
             // the callee is talking: the timers wait for the transcript
-            let wait = match conversation.state.phase {
-                Phase::AwaitingGreeting => GREETING_TRANSCRIPT_WAIT,
-                _ => Duration::from_secs(conversation.limits().silence_timeout_s),
-            };
+            // (a long answer takes a while to say and transcribe; do not re-prompt over it)
+            let wait = GREETING_TRANSCRIPT_WAIT.max(Duration::from_secs(conversation.limits().silence_timeout_s));
             conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + wait));
             Vec::new()
         }

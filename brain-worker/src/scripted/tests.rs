@@ -460,10 +460,20 @@ fn greeting_after_we_spoke_first_is_not_taken_as_an_answer() {
     call.start();
     // the callee started talking: we wait for their words rather than speak over them
     call.input(Input::SpeechStarted { at_ms: 500 });
-    assert_eq!(call.wait(6), "", "still waiting for the greeting's transcript");
+    assert_eq!(call.wait(12), "", "still waiting for the greeting's transcript");
     let intro = call.wait(6);
     assert!(intro.contains("automated assistant"), "spoke first in the end: {intro}");
     // the late greeting does not get "sorry, I didn't get that"
     assert_eq!(call.callee("thanks for calling atlas this is jess"), "");
     assert!(call.callee("yes we do").contains("How much is a drop-in class?"));
+}
+
+#[test]
+fn no_reprompt_while_the_callee_is_still_talking() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.input(Input::SpeechStarted { at_ms: call.at_ms + 500 });
+    // longer than the silence timeout: the answer is still being said and transcribed
+    assert_eq!(call.wait(12), "");
+    assert_eq!(call.callee("it's twenty five dollars"), "So a drop-in is 25 dollars, is that right?");
 }
