@@ -579,3 +579,25 @@ async fn deepgram_error_message_is_reported() {
         other => panic!("expected failure, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn deepgram_wss_goes_through_tls() {
+    // A plain TCP server that answers a TLS hello with garbage: the client must attempt TLS
+    // (rustls with its crypto provider) and report a failure, not panic.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let mut stream = deepgram(&format!("wss://127.0.0.1:{}", address.port()), KEY).start(context());
+    match next_output(&mut stream).await {
+        Some(SttOutput::Failed { message, retryable }) => {
+            assert!(retryable);
+            assert!(message.contains("deepgram connect"), "{message}");
+        }
+        other => panic!("expected failure, got {other:?}"),
+    }
+}
