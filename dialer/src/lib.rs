@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod metrics;
+pub mod outcome;
 pub mod records;
 pub mod scheduler;
 pub mod service;

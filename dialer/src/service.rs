@@ -712,6 +712,19 @@ impl Dialer {
         let attempt = held.attempt;
         let phone_number = held.phone_number.clone();
         self.release_number(&phone_number, &call_id).await;
+        // A `completed` call may have been a voicemail, or a request to call back later.
+        let outcome = match self.records.get(&call_id).await {
+            Ok(Some((record, _))) if outcome == CallOutcome::Completed => {
+                let timezone = record
+                    .request
+                    .timezone
+                    .as_deref()
+                    .and_then(|name| name.parse::<Tz>().ok())
+                    .unwrap_or(self.config.default_timezone);
+                crate::outcome::refine(outcome, record.result.as_ref(), timezone, Utc::now())
+            }
+            _ => outcome,
+        };
         info!(call_id = %call_id, attempt, outcome = outcome.as_str(), "call ended");
         let _ = self
             .records

@@ -100,3 +100,60 @@ async fn cancel_drops_a_request_the_dialer_holds() {
     dialer.stop().await.unwrap();
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_back_after_six_schedules_the_retry_at_that_local_time() {
+    use protocol::results::{CallOutcome as ConversationOutcome, CallResult, FieldResult, FieldStatus};
+    let rig = Rig::start(simulator::fake_twilio::FakeTwilioConfig {
+        answered_call_duration: Duration::from_millis(1500),
+        ..fast_twilio()
+    })
+    .await;
+    let dialer = rig.start_dialer(&[]).await;
+    let call_id = rig.submit_with("+12065550103", "Call Me Later Gym", |request| request.timezone = Some("America/Chicago".into())).await;
+    let twilio = &rig.twilio;
+    rig.wait_for(Duration::from_secs(10), "the call to be answered", || {
+        twilio.created_calls().first().is_some_and(|c| twilio.call_status(&c.sid).as_deref() == Some("in-progress"))
+    })
+    .await;
+    // The brain stores its result before the call ends: the callee said "call back after 6".
+    let kv = rig.bus.kv("calls").await.unwrap();
+    let entry = kv.get(call_id.as_str()).await.unwrap().unwrap();
+    let mut record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).unwrap();
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert(
+        "callback_time".to_owned(),
+        FieldResult { status: FieldStatus::Known, value: serde_json::json!("18:00"), ..FieldResult::default() },
+    );
+    record.result = Some(CallResult {
+        v: BUS_VERSION,
+        call_id: call_id.clone(),
+        call_sid: None,
+        playbook: "gym-dropin".into(),
+        outcome: ConversationOutcome::Partial,
+        fields,
+        transcript: Vec::new(),
+        latency: Default::default(),
+        started_at: String::new(),
+        ended_at: String::new(),
+        notes: Vec::new(),
+    });
+    kv.update(call_id.as_str(), encode_json(&record).into(), entry.revision).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let record = loop {
+        let record = rig.record(&call_id).await;
+        if record.status == CallStatus::RetryScheduled {
+            break record;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no retry scheduled: {record:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.attempts[0].outcome.as_deref(), Some("call-back-later"));
+    let next = chrono::DateTime::parse_from_rfc3339(record.next_attempt_at.as_deref().unwrap()).unwrap();
+    let local = next.with_timezone(&chrono_tz::America::Chicago);
+    assert_eq!(local.format("%H:%M").to_string(), "18:00", "{next}");
+    assert!(next > chrono::Utc::now());
+    dialer.stop().await.unwrap();
+    rig.stop().await;
+}
