@@ -812,19 +812,27 @@ def http_get(port: int, path: str) -> int:
         return 0
 
 
-def service_binary(name: str) -> Path | None:
-    """The debug binary, built with cargo when missing (in CI the test run has built the deps)."""
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    path = target / "debug" / name
-    if not path.exists():
-        meta = subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], capture_output=True, text=True, cwd=ROOT)
-        import json
+_BUILT: dict[str, Path | None] = {}
 
-        owners = [p["name"] for p in json.loads(meta.stdout)["packages"] for t in p["targets"] if "bin" in t["kind"] and t["name"] == name]
-        if not owners:
-            return None
-        subprocess.run(["cargo", "build", "--quiet", "-p", owners[0], "--bin", name], cwd=ROOT, check=True)
-    return path
+
+def service_binary(name: str) -> Path | None:
+    """The debug binary, built (or brought up to date) with cargo once per test run; None when no
+    workspace crate has a bin target of that name. In CI the test run has built the deps already."""
+    if name in _BUILT:
+        return _BUILT[name]
+    import json
+
+    meta = subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], capture_output=True, text=True, cwd=ROOT)
+    assert meta.returncode == 0, meta.stderr
+    owners = [p["name"] for p in json.loads(meta.stdout)["packages"] for t in p["targets"] if "bin" in t["kind"] and t["name"] == name]
+    if not owners:
+        _BUILT[name] = None
+        return None
+    build = subprocess.run(["cargo", "build", "--quiet", "-p", owners[0], "--bin", name], cwd=ROOT, capture_output=True, text=True)
+    assert build.returncode == 0, f"cargo build -p {owners[0]} --bin {name} failed:\n{build.stderr[-3000:]}"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    _BUILT[name] = target / "debug" / name
+    return _BUILT[name]
 
 
 @pytest.fixture(scope="module")
