@@ -118,10 +118,12 @@ async fn take(shared: &Arc<Shared>, message: &Message, arbiter: &ArbiterHandle, 
             return false;
         }
     };
-    // Subscribe before answering, so no frame the gateway sends after our reply is lost.
-    let media_in = match shared.bus.subscribe(subject).await {
-        Ok(subscription) => subscription,
-        Err(error) => {
+    // Subscribe before answering, so no frame the gateway sends after our reply is lost, and
+    // so the gateway's liveness pings (`media.ping.<streamSid>`) find us.
+    let ping_subject = subjects::media_ping(&request.stream_sid).unwrap_or_default();
+    let (media_in, ping) = match (shared.bus.subscribe(subject).await, shared.bus.subscribe(ping_subject).await) {
+        (Ok(media_in), Ok(ping)) => (media_in, ping),
+        (Err(error), _) | (_, Err(error)) => {
             tracing::warn!(call_id = %request.call_id, %error, "could not subscribe to the stream");
             return false;
         }
@@ -141,6 +143,6 @@ async fn take(shared: &Arc<Shared>, message: &Message, arbiter: &ArbiterHandle, 
         "took call"
     );
     let shared = shared.clone();
-    CallActor::start_in_arbiter(arbiter, move |_ctx| CallActor::new(shared, request, media_in, call_number));
+    CallActor::start_in_arbiter(arbiter, move |_ctx| CallActor::new(shared, request, media_in, ping, call_number));
     true
 }

@@ -94,6 +94,13 @@ enum Outbound {
     BrainHeard,
 }
 
+/// A message for the call's publisher task (in order).
+enum Publish {
+    MediaOut(Bytes),
+    /// The answer to a request (a liveness ping) on its reply subject.
+    Reply(String),
+}
+
 /// One `brain.heard` event for the delivery task. `takeover`: when the brain is gone, have
 /// another brain take the call and send it again (false for the call's last word).
 struct HeardDelivery {
@@ -102,6 +109,7 @@ struct HeardDelivery {
 }
 
 struct InboundMedia(BusMessage);
+struct Ping(BusMessage);
 struct SayMessage(BusMessage);
 struct SttEvent {
     generation: u32,
@@ -125,9 +133,10 @@ pub struct CallActor {
     request: MediaAssignRequest,
     call_number: u64,
     media_in: Option<Subscription>,
+    ping: Option<Subscription>,
     brain_heard_subject: String,
     media_out_subject: String,
-    outbound: Option<mpsc::UnboundedSender<Bytes>>,
+    outbound: Option<mpsc::UnboundedSender<Publish>>,
     heard_out: Option<mpsc::UnboundedSender<HeardDelivery>>,
     /// Heard events held until a brain has taken the call.
     held_heard: Option<Vec<Bytes>>,
@@ -172,6 +181,7 @@ impl CallActor {
         shared: Arc<Shared>,
         request: MediaAssignRequest,
         media_in: Subscription,
+        ping: Subscription,
         call_number: u64,
     ) -> CallActor {
         let config = &shared.config;
@@ -197,6 +207,7 @@ impl CallActor {
             request,
             call_number,
             media_in: Some(media_in),
+            ping: Some(ping),
             brain_heard_subject,
             media_out_subject,
             outbound: None,
@@ -231,7 +242,7 @@ impl CallActor {
         match to {
             Outbound::MediaOut => {
                 if let Some(outbound) = &self.outbound {
-                    let _ = outbound.send(payload);
+                    let _ = outbound.send(Publish::MediaOut(payload));
                 }
             }
             Outbound::BrainHeard => {
@@ -635,6 +646,32 @@ impl CallActor {
         }
     }
 
+    /// The gateway moved this stream here from a worker that died (`resumed` in the context):
+    /// the call's brain is still there, so listen to it without a new `brain.assign` (a brain
+    /// that died since is replaced by the `brain.heard` delivery).
+    fn resume_with_brain(&mut self, ctx: &mut Context<Self>) {
+        let bus = self.shared.bus.clone();
+        let say_subject = subjects::media_say(&self.call_id);
+        let work = async move {
+            let say_subject = say_subject.map_err(|e| e.to_string())?;
+            bus.subscribe(say_subject).await.map_err(|e| e.to_string())
+        };
+        ctx.spawn(work.into_actor(self).map(|result, actor, ctx| match result {
+            Ok(say) => {
+                tracing::info!(call_id = %actor.call_id, "stream moved here from another worker, carrying on with its brain");
+                ctx.add_stream(say.map(SayMessage));
+                for payload in actor.held_heard.take().unwrap_or_default() {
+                    actor.send(Outbound::BrainHeard, payload);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(call_id = %actor.call_id, %error, "cannot listen to the brain, hanging up");
+                actor.send_out_event(&OutEvent::Hangup { reason: "media worker failed".into() });
+                actor.finish(ctx, ExitStatus::Failed, format!("media.say: {error}"));
+            }
+        }));
+    }
+
     fn assign_brain(&mut self, ctx: &mut Context<Self>) {
         let bus = self.shared.bus.clone();
         let timeout = Duration::from_millis(self.shared.config.brain_assign_timeout_ms);
@@ -693,18 +730,26 @@ impl Actor for CallActor {
         if let Ok(mut calls) = self.shared.calls.lock() {
             calls.insert(self.call_number, ctx.address());
         }
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Bytes>();
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Publish>();
         self.outbound = Some(sender);
         let bus = self.shared.bus.clone();
         let media_out = self.media_out_subject.clone();
         let call_id = self.call_id.clone();
+        let worker_id = Bytes::from(self.shared.config.worker_id.clone());
         actix::spawn(async move {
-            while let Some(payload) = receiver.recv().await {
-                if let Err(error) = bus.publish(media_out.clone(), payload).await {
+            while let Some(message) = receiver.recv().await {
+                let result = match message {
+                    Publish::MediaOut(payload) => bus.publish(media_out.clone(), payload).await,
+                    Publish::Reply(subject) => bus.publish(subject, worker_id.clone()).await,
+                };
+                if let Err(error) = result {
                     tracing::warn!(call_id = %call_id, %error, "media.out publish failed");
                 }
             }
         });
+        if let Some(ping) = self.ping.take() {
+            ctx.add_stream(ping.map(Ping));
+        }
         let (heard_sender, heard_receiver) = mpsc::unbounded_channel();
         self.heard_out = Some(heard_sender);
         actix::spawn(deliver_heard(
@@ -718,7 +763,11 @@ impl Actor for CallActor {
             ctx.add_stream(media_in.map(InboundMedia));
         }
         self.start_stt(ctx);
-        self.assign_brain(ctx);
+        if self.request.context.get("resumed").is_some_and(|v| v == "true") {
+            self.resume_with_brain(ctx);
+        } else {
+            self.assign_brain(ctx);
+        }
         ctx.run_interval(WATCHDOG_INTERVAL, |actor, ctx| actor.watchdog(ctx));
         tracing::info!(call_id = %self.call_id, stream_sid = %self.stream_sid, playbook = %self.request.playbook, "call started");
     }
@@ -777,6 +826,16 @@ impl StreamHandler<InboundMedia> for CallActor {
     fn finished(&mut self, ctx: &mut Context<Self>) {
         self.finish(ctx, ExitStatus::DownstreamClosed, "media.in subscription closed");
     }
+}
+
+impl StreamHandler<Ping> for CallActor {
+    fn handle(&mut self, Ping(message): Ping, _ctx: &mut Context<Self>) {
+        if let (Some(reply), Some(outbound)) = (message.reply, &self.outbound) {
+            let _ = outbound.send(Publish::Reply(reply));
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
 }
 
 impl StreamHandler<SayMessage> for CallActor {

@@ -333,3 +333,41 @@ async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency()
     assert!(v2v_ms >= 500.0 && v2v_ms <= (first_audio_ms - end_ms) as f64 + 40.0, "{v2v_ms}");
     worker.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_stream_moved_here_keeps_its_brain_and_the_worker_answers_liveness_pings() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w2", test_providers(20)).await;
+    let mut brain = FakeBrain::start(&bus).await;
+    brain.adopt(&CallId::from("c_moved")).await; // the call's brain, since before the move
+    // the gateway re-assigns a live stream after its first worker died
+    let request = protocol::media::MediaAssignRequest {
+        v: 1,
+        call_id: CallId::from("c_moved"),
+        stream_sid: protocol::StreamSid::from("MZmoved"),
+        call_sid: protocol::CallSid::from("CAmoved"),
+        playbook: "gym-dropin".into(),
+        direction: Default::default(),
+        context: [("resumed".to_string(), "true".to_string())].into(),
+    };
+    let reply = bus
+        .request(protocol::subjects::MEDIA_ASSIGN, protocol::version::encode_json(&request), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let reply: protocol::media::MediaAssignReply = protocol::version::decode_json(&reply.payload).unwrap();
+    assert_eq!(reply.worker_id, "w2");
+    let ping = bus.request("media.ping.MZmoved", bytes::Bytes::new(), Duration::from_secs(2)).await.unwrap();
+    assert_eq!(&ping.payload[..], b"w2");
+
+    let leg = FakeLeg::start(&bus, "MZmoved", silence(0), 1500).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // the call's brain goes on speaking on media.say; nobody was asked to take the call again
+    brain.say(&CallId::from("c_moved"), SayCommand::Speak { utterance_id: "u9".into(), text: "As I was saying.".into(), end_of_turn: true, uninterruptible: false }).await;
+    leg.wait_for(Duration::from_secs(5), |e| *e == LegEvent::MarkReceived("u9".into())).await;
+    let played = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::Played { .. })).await;
+    assert_eq!(played.event, HeardEvent::Played { utterance_id: "u9".into() }, "the brain hears from the new worker");
+    assert!(brain.assigns.lock().unwrap().is_empty(), "no brain.assign for a moved stream");
+    assert!(!brain.pending().iter().any(|h| h.event == HeardEvent::CallStarted), "no second call_started");
+    leg.finish().await;
+    worker.stop().await;
+}

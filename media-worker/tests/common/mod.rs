@@ -125,6 +125,32 @@ pub struct FakeBrain {
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// Every `brain.assign` request this brain answered.
     pub assigns: Arc<Mutex<Vec<BrainAssignRequest>>>,
+    events: mpsc::UnboundedSender<Heard>,
+}
+
+/// Subscribes to the call's `brain.heard` and `brain.ping` and serves them until aborted.
+async fn follow_call(bus: &Bus, call_id: &CallId, tx: mpsc::UnboundedSender<Heard>) -> tokio::task::JoinHandle<()> {
+    let mut heard_sub = bus.subscribe(subjects::brain_heard(call_id).unwrap()).await.unwrap();
+    let mut ping = bus.subscribe(subjects::brain_ping(call_id).unwrap()).await.unwrap();
+    bus.flush().await.unwrap();
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(message) = heard_sub.next() => {
+                    let heard = decode_json::<Heard>(&message.payload).expect("brain.heard decodes");
+                    if message.reply.is_some() {
+                        let _ = bus.respond(&message, Bytes::new()).await;
+                    }
+                    let _ = tx.send(heard);
+                }
+                Some(request) = ping.next() => {
+                    let _ = bus.respond(&request, Bytes::new()).await;
+                }
+                else => break,
+            }
+        }
+    })
 }
 
 impl FakeBrain {
@@ -136,41 +162,28 @@ impl FakeBrain {
         let mut assign = bus.queue_subscribe(subjects::BRAIN_ASSIGN, subjects::BRAIN_QUEUE_GROUP).await.unwrap();
         bus.flush().await.unwrap();
         let (tx, heard) = mpsc::unbounded_channel();
+        let tx_keep = tx.clone();
         let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
         let assigns: Arc<Mutex<Vec<BrainAssignRequest>>> = Arc::default();
         let (task_bus, task_tasks, task_assigns, brain_id) = (bus.clone(), tasks.clone(), assigns.clone(), brain_id.to_owned());
         let assign_loop = tokio::spawn(async move {
             while let Some(request) = assign.next().await {
                 let assignment: BrainAssignRequest = decode_json(&request.payload).expect("brain.assign decodes");
-                let mut heard_sub = task_bus.subscribe(subjects::brain_heard(&assignment.call_id).unwrap()).await.unwrap();
-                let mut ping = task_bus.subscribe(subjects::brain_ping(&assignment.call_id).unwrap()).await.unwrap();
-                task_bus.flush().await.unwrap();
+                let call_task = follow_call(&task_bus, &assignment.call_id, tx.clone()).await;
                 task_assigns.lock().unwrap().push(assignment);
                 let reply = BrainAssignReply { v: 1, worker_id: brain_id.clone() };
                 task_bus.respond(&request, encode_json(&reply)).await.unwrap();
-                let (bus, tx) = (task_bus.clone(), tx.clone());
-                let call_task = tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            Some(message) = heard_sub.next() => {
-                                let heard = decode_json::<Heard>(&message.payload).expect("brain.heard decodes");
-                                if message.reply.is_some() {
-                                    let _ = bus.respond(&message, Bytes::new()).await;
-                                }
-                                let _ = tx.send(heard);
-                            }
-                            Some(request) = ping.next() => {
-                                let _ = bus.respond(&request, Bytes::new()).await;
-                            }
-                            else => break,
-                        }
-                    }
-                });
                 task_tasks.lock().unwrap().push(call_task);
             }
         });
         tasks.lock().unwrap().push(assign_loop);
-        FakeBrain { heard, backlog: VecDeque::new(), bus: bus.clone(), tasks, assigns }
+        FakeBrain { heard, backlog: VecDeque::new(), bus: bus.clone(), tasks, assigns, events: tx_keep }
+    }
+
+    /// Runs `call_id` as if this brain had been assigned it earlier.
+    pub async fn adopt(&self, call_id: &CallId) {
+        let task = follow_call(&self.bus, call_id, self.events.clone()).await;
+        self.tasks.lock().unwrap().push(task);
     }
 
     /// The brain dies: every subscription goes away at once.
