@@ -14,8 +14,13 @@ use protocol::subjects;
 use protocol::StreamSid;
 
 fn spawn_worker(nats_url: &str, worker_id: &str) -> tokio::process::Child {
+    spawn_worker_with(nats_url, worker_id, &[])
+}
+
+fn spawn_worker_with(nats_url: &str, worker_id: &str, extra_env: &[(&str, String)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_media-worker"))
         .env_clear()
+        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NATS_URL", nats_url)
         .env("WORKER_ID", worker_id)
@@ -81,4 +86,80 @@ async fn a_worker_at_max_calls_refuses_and_a_second_worker_process_takes_the_cal
         let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exits after drain").unwrap();
         assert!(status.success(), "{status:?}");
     }
+}
+
+/// Starts a worker process with a health port and waits until `/readyz` answers 200.
+async fn ready_worker(nats_url: &str, worker_id: &str, max_calls: &str) -> tokio::process::Child {
+    let port = testkit::free_port().unwrap();
+    let env = [("METRICS_ADDR", format!("127.0.0.1:{port}")), ("MAX_CALLS", max_calls.to_owned())];
+    let child = spawn_worker_with(nats_url, worker_id, &env);
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await {
+            if response.status() == 200 {
+                return child;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("worker {worker_id} never became ready");
+}
+
+#[actix_rt::test]
+async fn when_a_worker_process_dies_mid_call_the_gateway_moves_the_stream_and_the_call_goes_on() {
+    use protocol::brain::SayCommand;
+    use protocol::CallId;
+    use simulator::twilio::{place_call, CallOptions, FramesAudio, SimEvent};
+
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let bus = bus::Bus::connect(&nats.url(), "test").await.unwrap();
+    let mut brain = FakeBrain::start(&bus).await;
+    let mut gateway_config = gateway::Config::for_tests("https://gw.example.test", "token-123", &nats.url());
+    gateway_config.media_ping_interval = Some(Duration::from_millis(300));
+    let gateway = gateway::start(gateway_config, bus.clone()).await.unwrap();
+    let mut first = ready_worker(&nats.url(), "w1", "5").await;
+
+    let mut options = CallOptions::new("https://gw.example.test/v1/twilio/voice?call_id=c_failover", "token-123");
+    options.connect_addr = Some(gateway.local_addr());
+    options.time_scale = 1.0;
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let call = tokio::spawn(async move {
+        let mut audio = FramesAudio::from_mulaw(&silence(9000));
+        place_call(&options, &mut audio, Some(events_tx)).await
+    });
+    brain.wait_for(Duration::from_secs(10), |e| *e == HeardEvent::CallStarted).await;
+    let mut second = ready_worker(&nats.url(), "w2", "5").await;
+
+    let mut moved = bus.subscribe("calls.events.c_failover").await.unwrap();
+    bus.flush().await.unwrap();
+    first.start_kill().unwrap(); // SIGKILL: no drain, no goodbye
+    let killed_at = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let message = tokio::time::timeout_at(deadline, moved.next()).await.expect("stream re-assigned").unwrap();
+        let event: protocol::calls::CallEvent = protocol::version::decode_json(&message.payload).unwrap();
+        if event.kind == "media_reassigned" {
+            assert!(event.detail.contains("w2"), "{}", event.detail);
+            break;
+        }
+    }
+    println!("stream moved to w2 {} ms after w1 was killed", killed_at.elapsed().as_millis());
+
+    // the brain carries on: its next line reaches the caller through the new worker
+    let command = SayCommand::Speak { utterance_id: "after".into(), text: "Sorry, where were we?".into(), end_of_turn: true, uninterruptible: false };
+    brain.say(&CallId::from("c_failover"), command).await;
+    let played = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Played { .. })).await;
+    assert_eq!(played.event, HeardEvent::Played { utterance_id: "after".into() });
+    let report = call.await.unwrap().expect("the call runs to its end");
+    assert_eq!(report.closed_by_server, None, "the call was not dropped");
+    let mark = report.marks.iter().find(|m| m.name == "after").expect("the mark came back");
+    assert!(!mark.cleared && mark.played_bytes >= mark.queued_before_bytes);
+    let mut audio_after_kill = 0;
+    while let Ok(event) = events.try_recv() {
+        if let SimEvent::AgentAudio { bytes, .. } = event {
+            audio_after_kill += bytes;
+        }
+    }
+    assert!(audio_after_kill >= 8000, "the new worker's speech reached the caller ({audio_after_kill} bytes)");
+    let _ = second.start_kill();
+    gateway.stop().await;
 }
