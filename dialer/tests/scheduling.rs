@@ -84,10 +84,16 @@ async fn cancel_drops_a_request_the_dialer_holds() {
     .await;
     // As the gateway's cancel does: mark the record, then tell the dialers.
     let kv = rig.bus.kv("calls").await.unwrap();
-    let entry = kv.get(call_id.as_str()).await.unwrap().unwrap();
-    let mut record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).unwrap();
-    record.status = CallStatus::Canceled;
-    kv.update(call_id.as_str(), encode_json(&record).into(), entry.revision).await.unwrap();
+    loop {
+        let entry = kv.get(call_id.as_str()).await.unwrap().unwrap();
+        let mut record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).unwrap();
+        record.status = CallStatus::Canceled;
+        match kv.update(call_id.as_str(), encode_json(&record).into(), entry.revision).await {
+            Ok(_) => break,
+            Err(error) if error.kind == bus::BusErrorKind::WrongRevision => continue,
+            Err(error) => panic!("{error}"),
+        }
+    }
     let control = DialControl { v: BUS_VERSION, call_id: call_id.clone(), action: DialControlAction::Cancel };
     rig.bus.publish(protocol::subjects::dial_control(&call_id).unwrap(), encode_json(&control)).await.unwrap();
     rig.wait_for(Duration::from_secs(10), "the dialer to drop the request", || {
@@ -116,16 +122,15 @@ async fn call_back_after_six_schedules_the_retry_at_that_local_time() {
         twilio.created_calls().first().is_some_and(|c| twilio.call_status(&c.sid).as_deref() == Some("in-progress"))
     })
     .await;
-    // The brain stores its result before the call ends: the callee said "call back after 6".
+    // The brain stores its result before the call ends (revision-checked, retried on a
+    // concurrent update, as the brain does): the callee said "call back after 6".
     let kv = rig.bus.kv("calls").await.unwrap();
-    let entry = kv.get(call_id.as_str()).await.unwrap().unwrap();
-    let mut record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).unwrap();
     let mut fields = std::collections::BTreeMap::new();
     fields.insert(
         "callback_time".to_owned(),
         FieldResult { status: FieldStatus::Known, value: serde_json::json!("18:00"), ..FieldResult::default() },
     );
-    record.result = Some(CallResult {
+    let result = CallResult {
         v: BUS_VERSION,
         call_id: call_id.clone(),
         call_sid: None,
@@ -137,8 +142,17 @@ async fn call_back_after_six_schedules_the_retry_at_that_local_time() {
         started_at: String::new(),
         ended_at: String::new(),
         notes: Vec::new(),
-    });
-    kv.update(call_id.as_str(), encode_json(&record).into(), entry.revision).await.unwrap();
+    };
+    loop {
+        let entry = kv.get(call_id.as_str()).await.unwrap().unwrap();
+        let mut record: protocol::calls::CallRecord = protocol::version::decode_json(&entry.value).unwrap();
+        record.result = Some(result.clone());
+        match kv.update(call_id.as_str(), encode_json(&record).into(), entry.revision).await {
+            Ok(_) => break,
+            Err(error) if error.kind == bus::BusErrorKind::WrongRevision => continue,
+            Err(error) => panic!("{error}"),
+        }
+    }
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let record = loop {
