@@ -120,7 +120,6 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>, ListError> {
     let mut field = String::new();
     let mut in_quotes = false;
     let mut chars = text.chars().peekable();
-    let mut line = 0usize;
     let mut quote_started_row = 0usize;
     while let Some(c) = chars.next() {
         if in_quotes {
@@ -130,10 +129,6 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>, ListError> {
                     field.push('"');
                 }
                 '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
                 _ => field.push(c),
             }
             continue;
@@ -146,14 +141,12 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>, ListError> {
             ',' => record.push(std::mem::take(&mut field)),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
-                line += 1;
                 record.push(std::mem::take(&mut field));
                 records.push(std::mem::take(&mut record));
             }
             _ => field.push(c),
         }
     }
-    let _ = line;
     if in_quotes {
         return Err(ListError { row: quote_started_row, column: None, message: "a quoted field is never closed".into() });
     }
