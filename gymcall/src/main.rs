@@ -2,7 +2,7 @@
 //! process, `up` runs every service in one process for real Twilio, and the rest talk to a
 //! running deployment (REST API or NATS).
 
-use gymcall::{client, demo, results, up};
+use gymcall::{campaign, client, demo, results, up};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +26,8 @@ enum Command {
     Calls(client::ListArgs),
     /// Print call results from NATS as they arrive.
     Results(results::ResultsArgs),
+    /// Queue calls for a CSV/JSON list of gyms, show progress, write the results.
+    Campaign(campaign::CampaignArgs),
 }
 
 fn init_logging() {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
             Command::Call(args) => client::call(args).await,
             Command::Calls(args) => client::list(args).await,
             Command::Results(args) => results::run(args).await,
+            Command::Campaign(args) => campaign::run(args).await,
         }
     });
     match outcome {
