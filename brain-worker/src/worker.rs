@@ -195,6 +195,10 @@ async fn fill_context_from_call_record(shared: &Shared, request: &mut BrainAssig
             request.context.entry(key.to_owned()).or_insert(value);
         }
     }
+    // a call request names who is called in `gym_name` (a person, for a check-in call)
+    if !call.gym_name.trim().is_empty() {
+        request.context.entry("callee_name".to_owned()).or_insert_with(|| call.gym_name.clone());
+    }
 }
 
 struct AssignMessage(bus::Message);

@@ -66,7 +66,7 @@ const VOICEMAIL: &[&str] = &[
     "unable to take your call", "reached the voicemail", "voicemail", "voice mail", "mailbox",
     "record your message", "we'll get back to you", "we will get back to you", "leave your name",
 ];
-const GOODBYE: &[&str] = &["bye", "goodbye", "good bye", "have to go", "gotta go", "got to go", "hang up now", "stop calling", "not interested"];
+const GOODBYE: &[&str] = &["goodbye", "good bye", "bye bye", "have to go", "gotta go", "got to go", "hang up now", "stop calling", "not interested"];
 const WHO: &[&str] = &["who is this", "who's this", "who is calling", "who's calling", "what is this about", "what's this about", "is this a robot", "are you a robot", "are you a real person"];
 
 /// IVR choices we want, best first: a person at the front desk.
@@ -104,14 +104,21 @@ pub fn intents(normalised_text: &str) -> Vec<Intent> {
     if any_phrase(text, WHO) {
         found.push(Intent::WhoIsThis);
     }
-    if any_phrase(text, GOODBYE) {
+    // a lone "bye" only as a short farewell: speech engines hear "bye" in "back", "by", "i"
+    let short_bye = text.split_whitespace().count() <= 3 && text.ends_with("bye");
+    if any_phrase(text, GOODBYE) || short_bye {
         found.push(Intent::Goodbye);
     }
     found
 }
 
+/// A spoken key. Speech engines write the homophones ("press to", "press for", "won").
 fn digit_word(word: &str) -> Option<&'static str> {
     Some(match word {
+        "won" => "1",
+        "to" | "too" => "2",
+        "for" | "fore" => "4",
+        "ate" => "8",
         "0" | "zero" | "oh" => "0",
         "1" | "one" => "1",
         "2" | "two" => "2",
@@ -212,6 +219,12 @@ mod tests {
         assert_eq!(ivr_choice(&normalised("for membership press three for the front desk press one")), Some("1".into()));
         assert_eq!(ivr_choice(&normalised("press nine to hear these options again press zero for the operator")), Some("0".into()));
         assert_eq!(ivr_choice(&normalised("we are open until nine")), None);
+        // as a speech engine writes it: "one" heard as "walk", "two" as "to"
+        assert_eq!(
+            ivr_choice(&normalised("thank you for call in closed hold on but clock for membership trial is press walk for the front desk press to")),
+            Some("2".into())
+        );
+        assert_eq!(ivr_choice(&normalised("press for for billing press won for the front desk")), Some("1".into()));
     }
 
     #[test]
@@ -223,6 +236,9 @@ mod tests {
         assert!(intents_of("Hi you've reached Atos, please leave a message after the tone").contains(&Intent::Voicemail));
         assert!(intents_of("i'm not sure honestly").contains(&Intent::DontKnow));
         assert_eq!(intents_of("twenty five dollars"), vec![]);
+        assert!(intents_of("okay bye").contains(&Intent::Goodbye));
+        assert!(intents_of("thanks goodbye now").contains(&Intent::Goodbye));
+        assert!(!intents_of("sorry about that i'm bye what was the question").contains(&Intent::Goodbye));
         assert_eq!(confirmation("no it's twenty"), Some(false));
         assert_eq!(confirmation("yes that's right"), Some(true));
         assert_eq!(confirmation("monday"), None);
