@@ -174,7 +174,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     actions.extend(field_actions);
     // Nothing for the current question: maybe a late answer to the one before.
     let mut restated = restated;
-    if changed.is_empty() && intents.is_empty() {
+    let in_read_back = matches!(conversation.state.phase, Phase::ReadBack { .. });
+    if changed.is_empty() && intents.is_empty() && restated.is_empty() && !in_read_back {
         if let Some(previous) = conversation.state.previous_asked.clone().filter(|p| Some(p) != asked.as_ref()) {
             let late: Vec<_> = extract::extract(&conversation.playbook, text, Some(&previous))
                 .into_iter()
@@ -356,6 +357,12 @@ fn read_back_reply(
     // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it
     let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
     let spec = conversation.playbook.field(field).cloned();
+    if changed.iter().any(|c| c == field) && confusable_correction(conversation, field, turn) {
+        // "fifteen" read back, "no, fifty" heard: the classic teen/ty mix-up of telephone
+        // speech recognition. Keep the callee's own first answer, less sure of it.
+        conversation.state.phase = Phase::Asking;
+        return (NEXT_MARKER.to_owned(), Vec::new());
+    }
     if changed.iter().any(|c| c == field) {
         // A corrected value ("no, it's twenty"): read it back once more, then trust it.
         if let (Some(spec), true) = (spec.as_ref(), rounds < 2) {
@@ -409,6 +416,34 @@ fn read_back_reply(
             (NEXT_MARKER.to_owned(), Vec::new())
         }
     }
+}
+
+/// True when the value just applied to `field` is the teen/ty twin of the one it replaced (15 and
+/// 50, 13 and 30 ...). The earlier value is put back, with a note and a lower confidence.
+fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usize) -> bool {
+    let Some(entry) = conversation.state.fields.get(field) else { return false };
+    let amount = |value: &serde_json::Value| value.get("amount").and_then(serde_json::Value::as_f64).or_else(|| value.as_f64());
+    let Some(new_amount) = amount(&entry.value) else { return false };
+    // the value before this turn: the evidence before the current one
+    let Some(previous_turn) = entry.evidence.iter().rev().map(|e| e.turn).find(|t| *t != turn) else { return false };
+    let Some(previous_text) = conversation.state.transcript.get(previous_turn).map(|t| t.text.clone()) else { return false };
+    let previous = extract::extract(&conversation.playbook, &previous_text, Some(field))
+        .into_iter()
+        .find(|e| e.field == field && e.status == FieldStatus::Known);
+    let Some(previous) = previous else { return false };
+    let Some(old_amount) = amount(&previous.value) else { return false };
+    let twins = |a: f64, b: f64| (13.0..=19.0).contains(&a) && (b - (a - 10.0) * 10.0).abs() < 0.01;
+    if !(twins(old_amount, new_amount) || twins(new_amount, old_amount)) {
+        return false;
+    }
+    conversation.state.notes.push(format!(
+        "{field}: heard {old_amount} first and {new_amount} in a correction (fifteen/fifty-style mix-up); kept {old_amount}"
+    ));
+    if let Some(entry) = conversation.state.fields.get_mut(field) {
+        entry.value = previous.value;
+        entry.confidence = 0.6;
+    }
+    true
 }
 
 fn strip_correction_words(words: &str) -> String {

@@ -365,3 +365,9 @@ fn odd_input_never_panics() {
         let _ = intent::confirmation(&text::normalised(text));
     }
 }
+
+#[test]
+fn one_word_compounds_from_the_speech_engine() {
+    assert_eq!(schedule_of("nogi on tuesday at seven"), vec![slot("tuesday", "19:00", None, Some("no-gi"))]);
+    assert_eq!(yes_no_answer("we don't do dropins", "drop_in_offered"), Some(false));
+}

@@ -159,15 +159,21 @@ fn raw_words(text: &str) -> Vec<String> {
     }
     spaced
         .split_whitespace()
-        .map(|word| {
+        .flat_map(|word| {
             let word = word.trim_matches('\'');
             let word = match word {
+                // compounds speech engines write as one word
+                "nogi" => "no gi",
+                "openmat" => "open mat",
+                "dropin" => "drop in",
+                "dropins" => "drop ins",
+                "jiujitsu" => "jiu jitsu",
                 "a.m." | "a.m" => "am",
                 "p.m." | "p.m" => "pm",
                 "st" | "nd" | "rd" | "th" => "",
                 other => expand_contraction(other),
             };
-            word.to_owned()
+            word.split(' ').map(str::to_owned).collect::<Vec<_>>()
         })
         .filter(|word| !word.is_empty())
         .collect()

@@ -477,3 +477,20 @@ fn no_reprompt_while_the_callee_is_still_talking() {
     assert_eq!(call.wait(12), "");
     assert_eq!(call.callee("it's twenty five dollars"), "So a drop-in is 25 dollars, is that right?");
 }
+
+#[test]
+fn a_fifteen_fifty_mix_up_in_a_correction_keeps_the_first_answer() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("it's fifteen dollars"), "So a drop-in is 15 dollars, is that right?");
+    // the callee's "no, it's fifteen" reaches us as "fifty"
+    let reply = call.callee("no it's fifty dollars");
+    assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(15.0)));
+    assert!(call.policy.state().notes.iter().any(|n| n.contains("kept 15")));
+    // an ordinary correction still replaces the value
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("it's fifteen dollars");
+    assert_eq!(call.callee("no it's twenty dollars"), "Sorry about that. So a drop-in is 20 dollars, is that right?");
+}
