@@ -165,6 +165,26 @@ const GYM_PATTERNS: &[&str] = &[
     "goodbye",
     "you're welcome",
     "have a good day",
+    // the phone line itself: menus, voicemail, hold and transfer
+    "thank you for calling",
+    "press {number}",
+    "for the front desk press {number}",
+    "for {subject} press {number}",
+    "to speak with someone press {number}",
+    "press {number} for the front desk",
+    "press {number} for {subject}",
+    "please hold",
+    "one moment please",
+    "you have reached",
+    "we can't come to the phone right now",
+    "please leave a message after the tone",
+    "please leave a message after the beep",
+    "let me get the manager",
+    "let me transfer you",
+    "this is the manager",
+    "thanks for waiting",
+    "what did you want to know",
+    "who is this",
 ];
 
 /// Loose domain words, so a caller may use them in any order.

@@ -156,8 +156,10 @@ impl Responder {
         match self.phase {
             Phase::Ended | Phase::Voicemail => return Vec::new(),
             Phase::Ivr => {
-                // the IVR menu repeats itself if the caller talks instead of pressing a key
-                return Vec::new();
+                // a menu repeats itself when the caller talks instead of pressing a key
+                self.misunderstood += 1;
+                let menu = self.persona.behaviour.ivr.as_ref().map(|i| i.menu.clone()).unwrap_or_default();
+                return if self.misunderstood <= 3 { vec![PersonaAction::Say(menu)] } else { Vec::new() };
             }
             Phase::Talking => {}
         }
@@ -184,7 +186,7 @@ impl Responder {
                 return vec![
                     PersonaAction::Say("Can you hold on one second?".into()),
                     PersonaAction::Pause { ms: 3000 },
-                    PersonaAction::Say("Sorry about that, I'm back. What was the question?".into()),
+                    PersonaAction::Say("Okay, thanks for waiting. What did you want to know?".into()),
                 ];
             }
             replies.push(self.answer_field(&field));
@@ -204,12 +206,13 @@ impl Responder {
                 replies.push(format!("Yes, this is {}. Sure, go ahead.", self.persona.gym_name));
             } else if text.contains("hello") || text.contains("are you there") || text.contains("still there") {
                 replies.push("Yes, I'm here.".into());
-            } else {
+            } else if looks_like_a_question(&text) {
                 self.misunderstood += 1;
                 if self.misunderstood <= 2 {
                     replies.push("Sorry, I didn't catch that. Could you say it again?".into());
                 }
             }
+            // anything else ("sure, take your time", "thanks") needs no answer
         }
         replies.into_iter().map(PersonaAction::Say).collect()
     }
@@ -320,32 +323,83 @@ impl Responder {
         }
     }
 
-    /// Yes when the numbers the agent read back agree with the facts, else a correction.
+    /// Yes when what the agent read back agrees with the facts, else a correction. The persona's
+    /// own ear is a recogniser that confuses "fifteen" and "fifty", so such a pair counts as a
+    /// match (a person would not mishear it).
     fn confirm_read_back(&self, text: &str) -> String {
         let heard_numbers = numbers_in(text);
-        if heard_numbers.is_empty() {
-            return "Yes, that's right.".into();
-        }
         for field in &self.playbook.fields {
-            if field.kind != FieldType::Money && field.kind != FieldType::Scale {
+            if !self.read_back_mentions(field, text) {
                 continue;
             }
-            let mentioned = field.keywords.iter().any(|k| contains_phrase(text, k))
-                || field.read_back.as_ref().is_some_and(|r| {
-                    let stem = normalize(r.split('{').next().unwrap_or(""));
-                    !stem.is_empty() && text.contains(&stem)
-                });
-            if !mentioned {
-                continue;
-            }
-            if let Some(amount) = self.fact(&field.name).and_then(|v| v.as_f64()) {
-                if amount > 0.0 && !heard_numbers.iter().any(|n| (*n - amount).abs() < 0.01) {
-                    return format!("No, it's {}.", spoken_value(field, &Value::from(amount)));
+            match field.kind {
+                FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
+                    if let Some(amount) = self.fact(&field.name).and_then(|v| v.as_f64()) {
+                        if amount > 0.0 && !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount)) {
+                            return format!("No, it's {}.", spoken_value(field, &Value::from(amount)));
+                        }
+                    }
                 }
+                FieldType::Schedule => {
+                    if let Some(value) = self.fact(&field.name) {
+                        let entries: Vec<ScheduleFact> = value
+                            .as_sequence()
+                            .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+                            .unwrap_or_default();
+                        if !schedule_read_back_agrees(text, &heard_numbers, &entries) {
+                            return format!("No, not quite. We have {}.", schedule_sentence(&entries));
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         "Yes, that's right.".into()
     }
+
+    /// True when a read-back is about `field` (its keywords, or its read-back wording).
+    fn read_back_mentions(&self, field: &FieldSpec, text: &str) -> bool {
+        field.keywords.iter().any(|k| contains_phrase(text, k))
+            || field.read_back.as_ref().is_some_and(|r| {
+                let stem = normalize(r.split('{').next().unwrap_or(""));
+                !stem.is_empty() && text.contains(&stem)
+            })
+    }
+}
+
+/// Numbers a recogniser confuses: 13-19 with 30-90.
+fn same_number_to_the_ear(heard: f64, fact: f64) -> bool {
+    if (heard - fact).abs() < 0.01 {
+        return true;
+    }
+    let teen_pair = |a: f64, b: f64| (13.0..=19.0).contains(&a) && ((a - 10.0) * 10.0 - b).abs() < 0.01;
+    teen_pair(heard, fact) || teen_pair(fact, heard)
+}
+
+/// Every class day and start hour of the facts is mentioned in the read-back.
+fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[ScheduleFact]) -> bool {
+    entries.iter().all(|entry| {
+        let day = entry.day.to_lowercase();
+        let day_said = text.split(' ').any(|w| w.trim_end_matches('s') == day.trim_end_matches('s'));
+        let start = parse_minutes(&entry.start).unwrap_or(0);
+        let hour12 = match (start / 60) % 12 {
+            0 => 12,
+            h => h,
+        } as f64;
+        let start_said = heard_numbers.iter().any(|n| same_number_to_the_ear(*n, hour12))
+            || (start == 12 * 60 && text.contains("noon"))
+            || (start == 0 && text.contains("midnight"));
+        day_said && start_said
+    })
+}
+
+/// True when a recognised utterance reads as a question to the callee.
+fn looks_like_a_question(text: &str) -> bool {
+    let text = format!(" {text} ");
+    [" how ", " what ", " which ", " when ", " where ", " is there ", " do you ", " does ", " are you ", " can you ", " could you ", " is it ", " is this ", " any "]
+        .iter()
+        .any(|cue| text.contains(cue))
+        || text.contains('?')
 }
 
 /// A fact's value in words, as this field type is said aloud.
@@ -544,6 +598,34 @@ facts:
         let greeting = r.answer();
         assert!(greeting.contains(&PersonaAction::Beep));
         assert!(r.on_agent_said("how much is a drop in").is_empty());
+    }
+
+    #[test]
+    fn schedule_read_backs_missing_a_class_are_corrected() {
+        let mut r = responder(GYM);
+        r.answer();
+        let right = said(&r.on_agent_said("i have gi on monday and wednesday from six p m to seven thirty p m and open mat on saturday from ten a m to noon did i get that right"));
+        assert_eq!(right, "Yes, that's right.");
+        let wrong = said(&r.on_agent_said("i have gi on monday at seven p m did i get that right"));
+        assert!(wrong.starts_with("No, not quite. We have gi class on monday and wednesday"), "{wrong}");
+    }
+
+    #[test]
+    fn acknowledgements_get_no_reply_and_menus_repeat() {
+        let mut r = responder(GYM);
+        r.answer();
+        assert!(r.on_agent_said("sure take your time").is_empty());
+        assert!(r.on_agent_said("great thanks").is_empty());
+        assert!(said(&r.on_agent_said("what was the thing about the blah")).contains("didn't catch"));
+        // its own ear confuses fifteen and fifty; a person would not
+        let mut r = responder(&GYM.replace("drop_in_price: 25", "drop_in_price: 15"));
+        r.answer();
+        assert_eq!(said(&r.on_agent_said("so a drop in is fifty dollars is that right")), "Yes, that's right.");
+        assert_eq!(said(&r.on_agent_said("so a drop in is twenty dollars is that right")), "No, it's fifteen dollars.");
+
+        let mut r = responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
+        r.answer();
+        assert_eq!(said(&r.on_agent_said("hi this is sam an automated assistant")), "Press one for the front desk");
     }
 
     #[test]
