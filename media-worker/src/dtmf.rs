@@ -13,24 +13,7 @@ pub const TONE_MS: u64 = 100;
 /// Silence after each digit.
 pub const GAP_MS: u64 = 100;
 
-/// The (low, high) frequency pair of a key, or `None` for a character that is not a key.
-pub fn frequencies(digit: char) -> Option<(f32, f32)> {
-    let low = match digit {
-        '1' | '2' | '3' | 'A' | 'a' => 697.0,
-        '4' | '5' | '6' | 'B' | 'b' => 770.0,
-        '7' | '8' | '9' | 'C' | 'c' => 852.0,
-        '*' | '0' | '#' | 'D' | 'd' => 941.0,
-        _ => return None,
-    };
-    let high = match digit {
-        '1' | '4' | '7' | '*' => 1209.0,
-        '2' | '5' | '8' | '0' => 1336.0,
-        '3' | '6' | '9' | '#' => 1477.0,
-        'A' | 'B' | 'C' | 'D' | 'a' | 'b' | 'c' | 'd' => 1633.0,
-        _ => return None,
-    };
-    Some((low, high))
-}
+pub use protocol::dtmf::frequencies;
 
 /// μ-law audio for `digits`: per key, [`TONE_MS`] of its two tones then [`GAP_MS`] of silence.
 /// A `w` or `,` waits 500 ms (as in Twilio's `sendDigits`); other characters are skipped.
@@ -74,10 +57,7 @@ mod tests {
 
     /// Decodes keys the way an IVR does: the strongest row and column tone of each tone burst.
     fn detect(mulaw: &[u8]) -> String {
-        const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
-        const COLUMNS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
-        const KEYS: [[char; 4]; 4] =
-            [['1', '2', '3', 'A'], ['4', '5', '6', 'B'], ['7', '8', '9', 'C'], ['*', '0', '#', 'D']];
+        use protocol::dtmf::{COLUMNS_HZ as COLUMNS, KEYS, ROWS_HZ as ROWS};
         let samples: Vec<f32> = mulaw.iter().map(|&c| protocol::mulaw::decode(c) as f32).collect();
         let mut keys = String::new();
         for block in samples.chunks(800) {

@@ -8,6 +8,7 @@
 
 pub mod brain;
 pub mod calls;
+pub mod dtmf;
 pub mod ids;
 pub mod media;
 pub mod mulaw;

@@ -1,9 +1,7 @@
 //! Hears DTMF key presses in 8 kHz audio (Goertzel filters on the eight DTMF frequencies), the way
 //! an IVR menu on the far end of a phone line hears the agent's in-band tones.
 
-const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
-const COLUMNS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
-const KEYS: [[char; 4]; 4] = [['1', '2', '3', 'A'], ['4', '5', '6', 'B'], ['7', '8', '9', 'C'], ['*', '0', '#', 'D']];
+use protocol::dtmf::{COLUMNS_HZ as COLUMNS, KEYS, ROWS_HZ as ROWS};
 
 fn goertzel_power(samples: &[f32], frequency_hz: f32) -> f32 {
     let omega = 2.0 * std::f32::consts::PI * frequency_hz / 8000.0;
