@@ -153,7 +153,10 @@ impl CallActor {
             match action {
                 Action::Say(command) => {
                     let say = Say { v: protocol::BUS_VERSION, call_id: self.call_id.clone(), command };
-                    self.send(Outbound::Publish { subject: self.say_subject.clone(), payload: Bytes::from(encode_json(&say)) });
+                    self.send(Outbound::Publish {
+                        subject: self.say_subject.clone(),
+                        payload: Bytes::from(encode_json(&say)),
+                    });
                 }
                 Action::Event { kind, detail } => {
                     let event = CallEvent {
@@ -163,7 +166,10 @@ impl CallActor {
                         kind,
                         detail,
                     };
-                    self.send(Outbound::Publish { subject: self.events_subject.clone(), payload: Bytes::from(encode_json(&event)) });
+                    self.send(Outbound::Publish {
+                        subject: self.events_subject.clone(),
+                        payload: Bytes::from(encode_json(&event)),
+                    });
                 }
                 Action::LlmRequest { request_id, body } => match &self.shared.llm {
                     Some(client) => {
@@ -235,7 +241,9 @@ impl CallActor {
             }
             HeardEvent::Dtmf { digit } => Some(Input::Dtmf { digit, at_ms: heard.at_ms }),
             HeardEvent::Amd { answered_by } => Some(Input::Amd { answered_by, at_ms: heard.at_ms }),
-            HeardEvent::ProviderFailure { stage, message } => Some(Input::ProviderFailure { stage, message, at_ms: heard.at_ms }),
+            HeardEvent::ProviderFailure { stage, message } => {
+                Some(Input::ProviderFailure { stage, message, at_ms: heard.at_ms })
+            }
             HeardEvent::CallEnded { reason } => Some(Input::CallEnded { reason, at_ms: heard.at_ms }),
         };
         let ended = matches!(input, Some(Input::CallEnded { .. }));
@@ -251,7 +259,8 @@ impl CallActor {
     /// Acknowledges a heard message sent as a request (see the module docs).
     fn ack(&self, message: &bus::Message) {
         if let Some(reply) = &message.reply {
-            let payload = serde_json::json!({ "v": protocol::BUS_VERSION, "worker_id": self.shared.worker_id }).to_string();
+            let payload =
+                serde_json::json!({ "v": protocol::BUS_VERSION, "worker_id": self.shared.worker_id }).to_string();
             self.send(Outbound::Reply { subject: reply.clone(), payload: Bytes::from(payload) });
         }
     }
@@ -354,7 +363,8 @@ async fn publisher(shared: Arc<Shared>, call_id: CallId, mut receiver: mpsc::Unb
 /// Publishes the result on `results.<callId>` (stream `RESULTS`) and stores it on the call
 /// record in KV `calls` when there is one (revision-checked, retried on a concurrent update).
 async fn publish_result(shared: &Shared, call_id: &CallId, result: &CallResult) -> Result<(), bus::BusError> {
-    let subject = subjects::results(call_id).map_err(|e| bus::BusError::new(bus::BusErrorKind::Invalid, e.to_string()))?;
+    let subject =
+        subjects::results(call_id).map_err(|e| bus::BusError::new(bus::BusErrorKind::Invalid, e.to_string()))?;
     shared.bus.publish_persistent(subject, Bytes::from(encode_json(result))).await?;
     shared.stats.results_published.fetch_add(1, Ordering::Relaxed);
     for _ in 0..10 {

@@ -91,7 +91,9 @@ impl Config {
         };
         Ok(Config {
             nats_url: get("NATS_URL").unwrap_or("nats://127.0.0.1:4222").to_owned(),
-            worker_id: get("WORKER_ID").map(str::to_owned).unwrap_or_else(|| format!("brain-{hostname}-{}", std::process::id())),
+            worker_id: get("WORKER_ID")
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("brain-{hostname}-{}", std::process::id())),
             max_calls: number("MAX_CALLS", 200)? as usize,
             playbooks_dir: PathBuf::from(get("PLAYBOOKS_DIR").unwrap_or("playbooks")),
             policy,
@@ -142,10 +144,7 @@ mod tests {
         let llm = config.llm.unwrap();
         assert_eq!(llm.timeout, Duration::from_millis(2500));
         assert_eq!(llm.api_key, None);
-        assert!(matches!(
-            Config::from_env(&env(&[("BRAIN_POLICY", "magic")])),
-            Err(ConfigError::UnknownPolicy(_))
-        ));
+        assert!(matches!(Config::from_env(&env(&[("BRAIN_POLICY", "magic")])), Err(ConfigError::UnknownPolicy(_))));
         assert!(matches!(
             Config::from_env(&env(&[("MAX_CALLS", "lots")])),
             Err(ConfigError::NotANumber { name: "MAX_CALLS", .. })

@@ -169,11 +169,7 @@ impl ConversationState {
         context: BTreeMap<String, String>,
         policy: &str,
     ) -> Self {
-        let fields = playbook
-            .fields
-            .iter()
-            .map(|field| (field.name.clone(), FieldResult::default()))
-            .collect();
+        let fields = playbook.fields.iter().map(|field| (field.name.clone(), FieldResult::default())).collect();
         ConversationState {
             v: protocol::BUS_VERSION,
             call_id,
@@ -424,7 +420,14 @@ impl Conversation {
     }
 
     /// Sets a field directly (a correction or an LLM tool call).
-    pub fn set_field(&mut self, name: &str, status: FieldStatus, value: Value, confidence: f32, turn: Option<usize>) -> Vec<Action> {
+    pub fn set_field(
+        &mut self,
+        name: &str,
+        status: FieldStatus,
+        value: Value,
+        confidence: f32,
+        turn: Option<usize>,
+    ) -> Vec<Action> {
         let Some(current) = self.state.fields.get_mut(name) else { return Vec::new() };
         current.status = status;
         current.value = value.clone();
@@ -437,7 +440,8 @@ impl Conversation {
         }
         let mut actions = vec![Action::Event {
             kind: "field".into(),
-            detail: serde_json::json!({ "field": name, "status": status, "value": value, "confidence": confidence }).to_string(),
+            detail: serde_json::json!({ "field": name, "status": status, "value": value, "confidence": confidence })
+                .to_string(),
         }];
         actions.extend(self.settle_dependencies(turn.unwrap_or(0)));
         actions
@@ -535,7 +539,8 @@ impl Conversation {
         self.state.media_ms = self.state.media_ms.max(at_ms);
         if self.state.outcome.is_none() {
             self.finalise_risk();
-            self.state.outcome = Some(if self.required_settled() { CallOutcome::Completed } else { CallOutcome::HungUp });
+            self.state.outcome =
+                Some(if self.required_settled() { CallOutcome::Completed } else { CallOutcome::HungUp });
             self.state.notes.push(format!("stream ended: {reason}"));
         }
         self.state.phase = Phase::Ended;

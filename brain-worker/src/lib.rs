@@ -93,14 +93,8 @@ pub async fn start(config: Config, bus: bus::Bus) -> Result<RunningBrain, BrainE
     };
     let assign = bus.queue_subscribe(subjects::BRAIN_ASSIGN, subjects::BRAIN_QUEUE_GROUP).await?;
     bus.flush().await?;
-    let shared = Arc::new(Shared {
-        bus,
-        worker_id: config.worker_id.clone(),
-        llm,
-        convo,
-        calls,
-        stats: Stats::default(),
-    });
+    let shared =
+        Arc::new(Shared { bus, worker_id: config.worker_id.clone(), llm, convo, calls, stats: Stats::default() });
     tracing::info!(worker_id = %config.worker_id, playbooks = ?playbooks.ids(), policy = ?config.policy, "brain worker started");
     let worker_id = config.worker_id.clone();
     let worker = BrainWorker::new(config, shared.clone(), Arc::new(playbooks), default_playbook, assign).start();

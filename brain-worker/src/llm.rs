@@ -214,7 +214,15 @@ mod tests {
         assert_eq!(event, Some(LlmEvent::Delta(Delta { content: Some("Hi there.".into()), ..Delta::default() })));
         let event = parse_sse_line(r#"data: {"choices":[{"delta":{"tool_calls":[{"index":1,"id":"call_1","type":"function","function":{"name":"record_field","arguments":"{\"na"}}]}}]}"#).unwrap();
         let Some(LlmEvent::Delta(delta)) = event else { panic!("no delta") };
-        assert_eq!(delta.tool_calls[0], ToolCallDelta { index: 1, id: Some("call_1".into()), name: Some("record_field".into()), arguments: Some("{\"na".into()) });
+        assert_eq!(
+            delta.tool_calls[0],
+            ToolCallDelta {
+                index: 1,
+                id: Some("call_1".into()),
+                name: Some("record_field".into()),
+                arguments: Some("{\"na".into())
+            }
+        );
         assert_eq!(parse_sse_line("data: [DONE]").unwrap(), Some(LlmEvent::Done));
         assert_eq!(parse_sse_line(": keep-alive").unwrap(), None);
         assert_eq!(parse_sse_line("").unwrap(), None);
@@ -225,7 +233,13 @@ mod tests {
     #[test]
     fn base_urls_of_the_known_servers() {
         let timeout = Duration::from_secs(1);
-        assert_eq!(LlmClient::new("https://api.openai.com/v1", None, timeout).unwrap().url(), "https://api.openai.com/v1/chat/completions");
-        assert_eq!(LlmClient::new("http://localhost:11434/", None, timeout).unwrap().url(), "http://localhost:11434/v1/chat/completions");
+        assert_eq!(
+            LlmClient::new("https://api.openai.com/v1", None, timeout).unwrap().url(),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        assert_eq!(
+            LlmClient::new("http://localhost:11434/", None, timeout).unwrap().url(),
+            "http://localhost:11434/v1/chat/completions"
+        );
     }
 }

@@ -109,7 +109,13 @@ impl LlmPolicy {
         if !fallen_back {
             state.policy = "llm".into();
         }
-        LlmPolicy { conversation: Conversation::new(playbook, state), settings, pending: None, next_request_id: 0, fallen_back }
+        LlmPolicy {
+            conversation: Conversation::new(playbook, state),
+            settings,
+            pending: None,
+            next_request_id: 0,
+            fallen_back,
+        }
     }
 
     /// True once the policy switched to the scripted fallback.
@@ -332,7 +338,9 @@ impl LlmPolicy {
                     }
                 }
                 "end_call" => {
-                    end_reason = Some(arguments.get("reason").and_then(Value::as_str).unwrap_or("model ended the call").to_owned());
+                    end_reason = Some(
+                        arguments.get("reason").and_then(Value::as_str).unwrap_or("model ended the call").to_owned(),
+                    );
                     "ok".to_owned()
                 }
                 other => format!("error: unknown tool {other}"),
@@ -346,7 +354,8 @@ impl LlmPolicy {
             } else {
                 None
             };
-            let outcome = if self.conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::Partial };
+            let outcome =
+                if self.conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::Partial };
             actions.extend(self.conversation.finish(now, outcome, closing, &reason));
             return actions;
         }
@@ -373,7 +382,10 @@ impl LlmPolicy {
             actions.extend(scripted::ask_next(&mut self.conversation, now, ""));
             return actions;
         }
-        if self.conversation.required_settled() && self.conversation.next_field().is_none() && !ends_with_question(&pending.content) {
+        if self.conversation.required_settled()
+            && self.conversation.next_field().is_none()
+            && !ends_with_question(&pending.content)
+        {
             let outcome = CallOutcome::Completed;
             actions.extend(self.conversation.finish(now, outcome, None, "conversation complete"));
         }
@@ -396,7 +408,13 @@ fn last_callee_turn(conversation: &Conversation) -> Option<(usize, String)> {
         .map(|(i, t)| (i, t.text.clone()))
 }
 
-fn speak_sentence(conversation: &mut Conversation, pending: &mut Pending, now: Instant, sentence: &str, end_of_turn: bool) -> Vec<Action> {
+fn speak_sentence(
+    conversation: &mut Conversation,
+    pending: &mut Pending,
+    now: Instant,
+    sentence: &str,
+    end_of_turn: bool,
+) -> Vec<Action> {
     let mut actions = Vec::new();
     let utterance_id = match &pending.utterance_id {
         Some(id) => {
@@ -461,8 +479,12 @@ fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: ToolCallDelta) {
 /// Applies a `record_field` call, normalising the value to the field's type. Returns the
 /// events and the tool result text.
 fn record_field(conversation: &mut Conversation, arguments: &Value, turn: Option<usize>) -> (Vec<Action>, String) {
-    let Some(name) = arguments.get("name").and_then(Value::as_str) else { return (Vec::new(), "error: missing name".into()) };
-    let Some(field) = conversation.playbook.field(name).cloned() else { return (Vec::new(), format!("error: unknown field {name}")) };
+    let Some(name) = arguments.get("name").and_then(Value::as_str) else {
+        return (Vec::new(), "error: missing name".into());
+    };
+    let Some(field) = conversation.playbook.field(name).cloned() else {
+        return (Vec::new(), format!("error: unknown field {name}"));
+    };
     let status = match arguments.get("status").and_then(Value::as_str).unwrap_or("known") {
         "refused" => FieldStatus::Refused,
         "not_applicable" => FieldStatus::NotApplicable,
@@ -474,7 +496,8 @@ fn record_field(conversation: &mut Conversation, arguments: &Value, turn: Option
     if status == FieldStatus::Known && value.is_null() {
         return (Vec::new(), "error: value does not fit the field type".into());
     }
-    let confidence = arguments.get("confidence").and_then(Value::as_f64).map(|c| c as f32).unwrap_or(0.85).clamp(0.0, 1.0);
+    let confidence =
+        arguments.get("confidence").and_then(Value::as_f64).map(|c| c as f32).unwrap_or(0.85).clamp(0.0, 1.0);
     (conversation.set_field(name, status, value, confidence, turn), "ok".into())
 }
 
@@ -568,7 +591,11 @@ impl Policy for LlmPolicy {
                 actions.extend(conversation.apply(&risk, turn).0);
                 if conversation.limit_reached(now) {
                     let closing = conversation.render(&conversation.playbook.closing.clone());
-                    let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
+                    let outcome = if conversation.required_settled() {
+                        CallOutcome::Completed
+                    } else {
+                        CallOutcome::LimitReached
+                    };
                     actions.extend(conversation.finish(now, outcome, Some(closing), "limit reached"));
                     return actions;
                 }
@@ -582,7 +609,9 @@ impl Policy for LlmPolicy {
     fn poll_timeout(&self) -> Option<Instant> {
         let conversation = self.conversation.poll_timeout();
         match &self.pending {
-            Some(pending) if !self.fallen_back => Some(conversation.map_or(pending.deadline, |c| c.min(pending.deadline))),
+            Some(pending) if !self.fallen_back => {
+                Some(conversation.map_or(pending.deadline, |c| c.min(pending.deadline)))
+            }
             _ => conversation,
         }
     }

@@ -53,7 +53,9 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
             if answered_by.starts_with("machine") || answered_by == "fax" {
                 conversation.state.notes.push(format!("answering machine detection: {answered_by}"));
-                if answered_by == "machine_start" && matches!(conversation.playbook.voicemail, playbook::Voicemail::LeaveMessage { .. }) {
+                if answered_by == "machine_start"
+                    && matches!(conversation.playbook.voicemail, playbook::Voicemail::LeaveMessage { .. })
+                {
                     // the greeting is still playing: leave the message when it ends (its
                     // transcript arrives) or after the greeting wait
                     return Vec::new();
@@ -167,7 +169,13 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     let restated: Vec<String> = extractions
         .iter()
         .filter(|e| e.status == FieldStatus::Known)
-        .filter(|e| conversation.state.fields.get(&e.field).is_some_and(|f| f.status == FieldStatus::Known && f.value == e.value))
+        .filter(|e| {
+            conversation
+                .state
+                .fields
+                .get(&e.field)
+                .is_some_and(|f| f.status == FieldStatus::Known && f.value == e.value)
+        })
         .map(|e| e.field.clone())
         .collect();
     let (field_actions, mut changed) = conversation.apply(&extractions, turn);
@@ -194,7 +202,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
             }
         }
     }
-    let risk_raised = changed.iter().any(|name| conversation.playbook.field(name).is_some_and(|f| f.kind == FieldType::Risk));
+    let risk_raised =
+        changed.iter().any(|name| conversation.playbook.field(name).is_some_and(|f| f.kind == FieldType::Risk));
 
     if conversation.limit_reached(now) {
         let closing = conversation.render(&conversation.playbook.closing.clone());
@@ -215,7 +224,10 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     let greeting_after_we_spoke = conversation.state.callee_turns == 1;
     let stray = changed.is_empty()
         && intents.is_empty()
-        && (crossed || greeting_after_we_spoke || !restated.is_empty() || extract::intent::confirmation(&words) == Some(true));
+        && (crossed
+            || greeting_after_we_spoke
+            || !restated.is_empty()
+            || extract::intent::confirmation(&words) == Some(true));
     if stray && conversation.state.phase == Phase::Asking && conversation.state.asked.is_some() {
         conversation.arm_silence(now, Duration::ZERO);
         return actions;
@@ -227,7 +239,9 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
             // The callee greeted us (or answered a menu's transfer): introduce ourselves.
             return extend(actions, introduce(conversation, now));
         }
-        Phase::Holding | Phase::Transferring if changed.is_empty() && !intents.contains(&Intent::Hold) && !intents.contains(&Intent::Transfer) => {
+        Phase::Holding | Phase::Transferring
+            if changed.is_empty() && !intents.contains(&Intent::Hold) && !intents.contains(&Intent::Transfer) =>
+        {
             // Back from hold, or a new person: briefly say who we are again and re-ask.
             let transferred = phase == Phase::Transferring;
             conversation.state.phase = Phase::Asking;
@@ -295,8 +309,13 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
                         return actions;
                     }
                 }
-                let negative = conversation.state.fields.get(&asked).is_some_and(|f| f.value == serde_json::Value::Bool(false));
-                preface.push_str(if negative { "Okay, thanks for letting me know. " } else { acknowledgement(conversation.state.callee_turns) });
+                let negative =
+                    conversation.state.fields.get(&asked).is_some_and(|f| f.value == serde_json::Value::Bool(false));
+                preface.push_str(if negative {
+                    "Okay, thanks for letting me know. "
+                } else {
+                    acknowledgement(conversation.state.callee_turns)
+                });
             }
             FieldStatus::Refused if changed.contains(&asked) => preface.push_str("No problem. "),
             FieldStatus::Unknown if changed.is_empty() && !intents.contains(&Intent::DontKnow) => {
@@ -334,7 +353,8 @@ fn extend(mut actions: Vec<Action>, more: Vec<Action>) -> Vec<Action> {
 }
 
 /// Said when the callee says something alarming (the risk field is raised).
-const RISK_REPLY: &str = "I'm really sorry to hear that. I'll make sure someone from our team checks in with you soon. ";
+const RISK_REPLY: &str =
+    "I'm really sorry to hear that. I'll make sure someone from our team checks in with you soon. ";
 
 /// A reply meaning "go on to the next question".
 const NEXT_MARKER: &str = "\u{0}next";
@@ -385,7 +405,13 @@ fn read_back_reply(
                     .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
             });
             if let (Some(spec), Some(corrected)) = (spec.as_ref(), corrected) {
-                let events = conversation.set_field(&spec.name, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
+                let events = conversation.set_field(
+                    &spec.name,
+                    FieldStatus::Known,
+                    corrected.value,
+                    corrected.confidence,
+                    Some(turn),
+                );
                 if let Some(line) = conversation.read_back_line(spec) {
                     conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
                     return (format!("Sorry about that. {line}"), events);
@@ -422,11 +448,14 @@ fn read_back_reply(
 /// 50, 13 and 30 ...). The earlier value is put back, with a note and a lower confidence.
 fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usize) -> bool {
     let Some(entry) = conversation.state.fields.get(field) else { return false };
-    let amount = |value: &serde_json::Value| value.get("amount").and_then(serde_json::Value::as_f64).or_else(|| value.as_f64());
+    let amount =
+        |value: &serde_json::Value| value.get("amount").and_then(serde_json::Value::as_f64).or_else(|| value.as_f64());
     let Some(new_amount) = amount(&entry.value) else { return false };
     // the value before this turn: the evidence before the current one
     let Some(previous_turn) = entry.evidence.iter().rev().map(|e| e.turn).find(|t| *t != turn) else { return false };
-    let Some(previous_text) = conversation.state.transcript.get(previous_turn).map(|t| t.text.clone()) else { return false };
+    let Some(previous_text) = conversation.state.transcript.get(previous_turn).map(|t| t.text.clone()) else {
+        return false;
+    };
     let previous = extract::extract(&conversation.playbook, &previous_text, Some(field))
         .into_iter()
         .find(|e| e.field == field && e.status == FieldStatus::Known);
@@ -448,7 +477,9 @@ fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usi
 
 fn strip_correction_words(words: &str) -> String {
     let mut text = format!(" {words} ");
-    for phrase in ["that's wrong", "that's not right", "that's not correct", "not quite", "no no", "actually", "nope", "no"] {
+    for phrase in
+        ["that's wrong", "that's not right", "that's not correct", "not quite", "no no", "actually", "nope", "no"]
+    {
         text = text.replace(&format!(" {phrase} "), " ");
     }
     text.trim().to_owned()
@@ -477,7 +508,12 @@ pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) ->
     let _ = required_left;
     if conversation.required_settled() && next.is_none() {
         let closing = conversation.render(&conversation.playbook.closing.clone());
-        return conversation.finish(now, CallOutcome::Completed, Some(format!("{preface}{closing}")), "conversation complete");
+        return conversation.finish(
+            now,
+            CallOutcome::Completed,
+            Some(format!("{preface}{closing}")),
+            "conversation complete",
+        );
     }
     match next {
         Some(field) => {
@@ -502,7 +538,12 @@ fn tick(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
     if conversation.hard_deadline.is_some_and(|deadline| now >= deadline) {
         let closing = conversation.render(&conversation.playbook.closing.clone());
         let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
-        return conversation.finish(now, outcome, Some(format!("I'm afraid I have to wrap up. {closing}")), "max duration reached");
+        return conversation.finish(
+            now,
+            outcome,
+            Some(format!("I'm afraid I have to wrap up. {closing}")),
+            "max duration reached",
+        );
     }
     let Some(deadline) = conversation.silence_deadline else { return Vec::new() };
     if now < deadline {
@@ -517,8 +558,14 @@ fn tick(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
             conversation.state.silence_prompts += 1;
             if conversation.state.silence_prompts > conversation.limits().silence_reprompts {
                 conversation.state.notes.push("ended after silence".into());
-                let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
-                return conversation.finish(now, outcome, Some("I'll let you go for now. Thanks, goodbye!".into()), "silence");
+                let outcome =
+                    if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
+                return conversation.finish(
+                    now,
+                    outcome,
+                    Some("I'll let you go for now. Thanks, goodbye!".into()),
+                    "silence",
+                );
             }
             let question = current_question(conversation);
             let line = match conversation.state.phase {

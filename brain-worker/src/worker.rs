@@ -69,14 +69,15 @@ impl BrainWorker {
             tracing::info!(call_id = %request.call_id, active = self.calls.len(), "full, not answering brain.assign");
             return;
         }
-        let (heard_subject, ping_subject) = match (subjects::brain_heard(&request.call_id), subjects::brain_ping(&request.call_id)) {
-            (Ok(heard), Ok(ping)) => (heard, ping),
-            _ => {
-                self.shared.stats.malformed_messages.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("brain.assign with a call id unusable in a subject");
-                return;
-            }
-        };
+        let (heard_subject, ping_subject) =
+            match (subjects::brain_heard(&request.call_id), subjects::brain_ping(&request.call_id)) {
+                (Ok(heard), Ok(ping)) => (heard, ping),
+                _ => {
+                    self.shared.stats.malformed_messages.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("brain.assign with a call id unusable in a subject");
+                    return;
+                }
+            };
         self.starting += 1;
         let shared = self.shared.clone();
         let work = async move {
@@ -118,7 +119,15 @@ impl BrainWorker {
             }
             let resumed = saved.is_some();
             let policy = worker.policy_for(request, saved);
-            match CallActor::new(call_id.clone(), policy, worker.shared.clone(), heard, ping, resumed, ctx.address().recipient()) {
+            match CallActor::new(
+                call_id.clone(),
+                policy,
+                worker.shared.clone(),
+                heard,
+                ping,
+                resumed,
+                ctx.address().recipient(),
+            ) {
                 Ok(actor) => {
                     worker.calls.insert(call_id, actor.start());
                     worker.reply(&message);
@@ -142,7 +151,14 @@ impl BrainWorker {
                 PolicyKind::Scripted => "scripted",
                 PolicyKind::Llm => "llm",
             };
-            ConversationState::new(request.call_id.clone(), Some(request.call_sid.clone()), &playbook, request.direction, request.context.clone(), policy)
+            ConversationState::new(
+                request.call_id.clone(),
+                Some(request.call_sid.clone()),
+                &playbook,
+                request.direction,
+                request.context.clone(),
+                policy,
+            )
         });
         if state.call_sid.is_none() {
             state.call_sid = Some(request.call_sid.clone());
@@ -158,7 +174,10 @@ impl BrainWorker {
 
     fn reply(&self, message: &bus::Message) {
         let Some(reply) = message.reply.clone() else { return };
-        let payload = Bytes::from(encode_json(&BrainAssignReply { v: protocol::BUS_VERSION, worker_id: self.shared.worker_id.clone() }));
+        let payload = Bytes::from(encode_json(&BrainAssignReply {
+            v: protocol::BUS_VERSION,
+            worker_id: self.shared.worker_id.clone(),
+        }));
         let bus = self.shared.bus.clone();
         actix::spawn(async move {
             if let Err(error) = bus.publish(reply, payload).await {

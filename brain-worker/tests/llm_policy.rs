@@ -85,7 +85,14 @@ impl Driver {
         self.seq += 1;
         self.now += Duration::from_secs(3);
         let at_ms = self.seq * 3000;
-        self.input(Input::Heard { text: text.into(), utterance_seq: self.seq, start_ms: at_ms - 1000, end_ms: at_ms, at_ms }).await
+        self.input(Input::Heard {
+            text: text.into(),
+            utterance_seq: self.seq,
+            start_ms: at_ms - 1000,
+            end_ms: at_ms,
+            at_ms,
+        })
+        .await
     }
 
     fn field(&self, name: &str) -> (FieldStatus, Value) {
@@ -111,7 +118,10 @@ async fn llm_policy_streams_sentences_and_records_fields_through_tools() {
         },
         // only a tool call: the policy sends the tool results back and the model then speaks
         Reply::Stream { content: String::new(), tool_calls: vec![record("mat_fee", json!(0), "no mat fee")] },
-        Reply::Stream { content: "Got it, no mat fee. What does your class schedule look like?".into(), tool_calls: vec![] },
+        Reply::Stream {
+            content: "Got it, no mat fee. What does your class schedule look like?".into(),
+            tool_calls: vec![],
+        },
         Reply::Stream {
             content: "Lovely. Do visitors need anything, like a gi or a waiver?".into(),
             tool_calls: vec![record("class_schedule", schedule.clone(), "no gi tuesdays seven to eight thirty")],
@@ -135,7 +145,11 @@ async fn llm_policy_streams_sentences_and_records_fields_through_tools() {
     let reply = call.callee("yes we do drop ins and it's twenty five dollars").await;
     assert_eq!(reply, "Great, thanks! And is there a separate mat fee on top of that?");
     // the first sentence went to TTS while the stream was still running, not at its end
-    let first = call.commands.iter().find(|(c, _)| matches!(c, SayCommand::Speak { text, .. } if text == "Great, thanks!")).unwrap();
+    let first = call
+        .commands
+        .iter()
+        .find(|(c, _)| matches!(c, SayCommand::Speak { text, .. } if text == "Great, thanks!"))
+        .unwrap();
     assert!(first.1, "first sentence spoken from a streamed delta");
     assert!(matches!(&first.0, SayCommand::Speak { end_of_turn: false, .. }));
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, json!({ "amount": 25.0, "currency": "USD" })));
@@ -166,7 +180,8 @@ async fn llm_policy_streams_sentences_and_records_fields_through_tools() {
     let first = &requests[0];
     assert_eq!(first["stream"], json!(true));
     assert_eq!(first["model"], json!("fake-model"));
-    let tools: Vec<&str> = first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    let tools: Vec<&str> =
+        first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
     assert_eq!(tools, vec!["record_field", "end_call", "send_digits"]);
     let messages = first["messages"].as_array().unwrap();
     assert_eq!(messages[0]["role"], json!("system"));
@@ -234,12 +249,17 @@ async fn llm_stream_cut_mid_sentence_falls_back_without_saying_the_fragment() {
 async fn llm_timeout_falls_back_on_the_policy_clock() {
     // no server needed: the request is never answered within the policy's deadline
     let playbook = PlaybookSet::built_in().unwrap().get("gym-dropin").unwrap().clone();
-    let state = ConversationState::new(CallId::from("c_t"), None, &playbook, Direction::Outbound, BTreeMap::new(), "llm");
-    let mut policy = LlmPolicy::new(playbook, state, LlmSettings { model: "m".into(), timeout: Duration::from_millis(1500) });
+    let state =
+        ConversationState::new(CallId::from("c_t"), None, &playbook, Direction::Outbound, BTreeMap::new(), "llm");
+    let mut policy =
+        LlmPolicy::new(playbook, state, LlmSettings { model: "m".into(), timeout: Duration::from_millis(1500) });
     let start = Instant::now();
     policy.handle(start, Input::CallStarted { at_ms: 0 });
     policy.handle(start, Input::Heard { text: "hello".into(), utterance_seq: 1, start_ms: 0, end_ms: 900, at_ms: 900 });
-    let actions = policy.handle(start, Input::Heard { text: "yes we do".into(), utterance_seq: 2, start_ms: 3000, end_ms: 4000, at_ms: 4000 });
+    let actions = policy.handle(
+        start,
+        Input::Heard { text: "yes we do".into(), utterance_seq: 2, start_ms: 3000, end_ms: 4000, at_ms: 4000 },
+    );
     assert!(actions.iter().any(|a| matches!(a, Action::LlmRequest { .. })));
     let deadline = policy.poll_timeout().unwrap();
     assert_eq!(deadline, start + Duration::from_millis(1500));

@@ -62,7 +62,11 @@ impl FakeMedia {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            match self.bus.request(subjects::BRAIN_ASSIGN, Bytes::from(encode_json(&request)), Duration::from_secs(2)).await {
+            match self
+                .bus
+                .request(subjects::BRAIN_ASSIGN, Bytes::from(encode_json(&request)), Duration::from_secs(2))
+                .await
+            {
                 Ok(reply) => {
                     let reply: BrainAssignReply = decode_json(&reply.payload)?;
                     self.brains.push(reply.worker_id.clone());
@@ -276,12 +280,14 @@ async fn companion_call_over_nats_produces_mood_and_risk() -> anyhow::Result<()>
     let mut media = FakeMedia::new(media_bus.clone(), call_id, "companion-checkin", &context).await?;
     assert_eq!(media.assign(false).await?, "brain-1");
     // the brain running the call answers liveness pings
-    let pong = media_bus.request(subjects::brain_ping(&CallId::from(call_id))?, Bytes::new(), Duration::from_secs(2)).await?;
+    let pong =
+        media_bus.request(subjects::brain_ping(&CallId::from(call_id))?, Bytes::new(), Duration::from_secs(2)).await?;
     assert!(String::from_utf8_lossy(&pong.payload).contains("brain-1"));
     media.heard(HeardEvent::CallStarted).await?;
     let intro = media.say("hello?").await?;
     assert!(intro.contains("How are you doing today, Walter?"), "{intro}");
-    let reply = media.say("not great honestly maybe a three i fell down yesterday and couldn't get up for a while").await?;
+    let reply =
+        media.say("not great honestly maybe a three i fell down yesterday and couldn't get up for a while").await?;
     assert!(reply.starts_with("I'm really sorry to hear that."), "{reply}");
     media.say("yes").await?;
     media.say("mostly my knee and my grandkids").await?;
@@ -346,7 +352,14 @@ async fn llm_brain_over_nats_streams_then_falls_back_and_completes() -> anyhow::
     media.at_ms += 3000;
     let (seq, at_ms) = (media.seq, media.at_ms);
     media
-        .heard(HeardEvent::Transcript { utterance_seq: seq, text: "yes we do".into(), is_final: true, confidence: None, start_ms: at_ms - 1000, end_ms: at_ms })
+        .heard(HeardEvent::Transcript {
+            utterance_seq: seq,
+            text: "yes we do".into(),
+            is_final: true,
+            confidence: None,
+            start_ms: at_ms - 1000,
+            end_ms: at_ms,
+        })
         .await?;
     let (reply, commands) = media.agent_turn().await?;
     assert_eq!(reply, "Great, thanks! How much is a drop-in class?");

@@ -165,9 +165,7 @@ impl Bus {
                 .await
                 .map(|s| Subscription(SubscriptionInner::Nats(s)))
                 .map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
-            Bus::Local(bus) => bus
-                .subscribe(&subject, Some(queue))
-                .map(|s| Subscription(SubscriptionInner::Local(s))),
+            Bus::Local(bus) => bus.subscribe(&subject, Some(queue)).map(|s| Subscription(SubscriptionInner::Local(s))),
         }
     }
 
@@ -244,7 +242,11 @@ impl Bus {
     }
 
     /// Publishes to a subject captured by a persisted stream and waits for the store's ack.
-    pub async fn publish_persistent(&self, subject: impl Into<String>, payload: impl Into<Bytes>) -> Result<(), BusError> {
+    pub async fn publish_persistent(
+        &self,
+        subject: impl Into<String>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), BusError> {
         let subject = subject.into();
         match self {
             Bus::Nats(client) => {

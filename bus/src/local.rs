@@ -55,9 +55,7 @@ impl Drop for LocalSubscription {
 fn valid_subject(subject: &str, allow_wildcards: bool) -> bool {
     !subject.is_empty()
         && subject.split('.').all(|token| {
-            !token.is_empty()
-                && !token.contains(' ')
-                && (allow_wildcards || (token != "*" && token != ">"))
+            !token.is_empty() && !token.contains(' ') && (allow_wildcards || (token != "*" && token != ">"))
         })
 }
 
@@ -87,10 +85,7 @@ impl LocalBus {
     }
 
     fn lock_subscriptions(&self) -> Result<std::sync::MutexGuard<'_, Vec<LocalSub>>, BusError> {
-        self.0
-            .subscriptions
-            .lock()
-            .map_err(|_| BusError::new(BusErrorKind::Closed, "local bus poisoned"))
+        self.0.subscriptions.lock().map_err(|_| BusError::new(BusErrorKind::Closed, "local bus poisoned"))
     }
 
     /// Delivers to every plain subscriber and one member of each queue group.

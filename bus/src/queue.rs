@@ -28,15 +28,8 @@ pub struct WorkQueue {
 }
 
 enum QueueInner {
-    Nats {
-        jetstream: async_nats::jetstream::Context,
-        consumer: Option<async_nats::jetstream::consumer::PullConsumer>,
-    },
-    Local {
-        bus: Bus,
-        kv: Kv,
-        wakeups: Option<Subscription>,
-    },
+    Nats { jetstream: async_nats::jetstream::Context, consumer: Option<async_nats::jetstream::consumer::PullConsumer> },
+    Local { bus: Bus, kv: Kv, wakeups: Option<Subscription> },
 }
 
 /// One delivered message.
@@ -69,9 +62,11 @@ impl Bus {
                 self.ensure_stream(stream, &[subject], Retention::WorkQueue).await?;
                 QueueInner::Nats { jetstream: async_nats::jetstream::new(client.clone()), consumer: None }
             }
-            Bus::Local(_) => {
-                QueueInner::Local { bus: self.clone(), kv: self.kv(&format!("_workqueue_{stream}")).await?, wakeups: None }
-            }
+            Bus::Local(_) => QueueInner::Local {
+                bus: self.clone(),
+                kv: self.kv(&format!("_workqueue_{stream}")).await?,
+                wakeups: None,
+            },
         };
         Ok(WorkQueue {
             stream: stream.to_owned(),
@@ -180,7 +175,11 @@ impl WorkQueue {
                         match item {
                             Ok(message) => {
                                 let delivered = message.info().map(|i| i.delivered as u64).unwrap_or(1);
-                                return Ok(Job { payload: message.payload.clone(), delivered, inner: JobInner::Nats(Box::new(message)) });
+                                return Ok(Job {
+                                    payload: message.payload.clone(),
+                                    delivered,
+                                    inner: JobInner::Nats(Box::new(message)),
+                                });
                             }
                             Err(error) => {
                                 tracing::debug!(%error, "work queue pull failed");
@@ -252,10 +251,9 @@ impl Job {
     /// Hands the message back, to be delivered again (to any consumer) after `delay`.
     pub async fn nak(&self, delay: Duration) -> Result<(), BusError> {
         match &self.inner {
-            JobInner::Nats(message) => message
-                .double_ack_with(async_nats::jetstream::AckKind::Nak(Some(delay)))
-                .await
-                .map_err(other),
+            JobInner::Nats(message) => {
+                message.double_ack_with(async_nats::jetstream::AckKind::Nak(Some(delay))).await.map_err(other)
+            }
             JobInner::Local(local) => {
                 self.relet(&local.kv, &local.key, delay).await?;
                 local.bus.publish(local.wakeup_subject.clone(), Bytes::new()).await
@@ -286,7 +284,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     async fn each_message_goes_to_one_consumer(bus: Bus) {
         let producer = bus.work_queue("JOBS", "jobs.requests", "workers").await.unwrap();
         for i in 0..10u8 {
@@ -329,7 +327,8 @@ mod tests {
     }
 
     async fn unacked_jobs_come_back_after_the_ack_wait(bus: Bus) {
-        let mut queue = bus.work_queue("LOST", "lost.requests", "workers").await.unwrap().with_ack_wait(Duration::from_secs(1));
+        let mut queue =
+            bus.work_queue("LOST", "lost.requests", "workers").await.unwrap().with_ack_wait(Duration::from_secs(1));
         queue.enqueue(Bytes::from_static(b"y")).await.unwrap();
         let job = queue.next().await.unwrap();
         drop(job);

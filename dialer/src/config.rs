@@ -129,7 +129,8 @@ impl Config {
             }
         };
         let seconds = |name: &'static str, default: u64| number(env, name, default).map(Duration::from_secs);
-        let chrono_seconds = |name: &'static str, default: i64| number(env, name, default).map(chrono::Duration::seconds);
+        let chrono_seconds =
+            |name: &'static str, default: i64| number(env, name, default).map(chrono::Duration::seconds);
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
             max_attempts: number(env, "MAX_ATTEMPTS", defaults.max_attempts)?,
@@ -146,7 +147,11 @@ impl Config {
             ..defaults
         };
         if retry.max_attempts == 0 {
-            return Err(ConfigError::Invalid { name: "MAX_ATTEMPTS", value: "0".into(), reason: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                name: "MAX_ATTEMPTS",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
         }
         let max_concurrent_calls: usize = number(env, "MAX_CONCURRENT_CALLS", 10)?;
         if max_concurrent_calls == 0 {
@@ -213,7 +218,13 @@ mod tests {
         assert_eq!(config.default_window, CallingWindow::front_desk());
         assert_eq!(config.machine_detection.as_deref(), Some("Enable"));
         let mut pairs = minimal();
-        pairs.extend([("MAX_CONCURRENT_CALLS", "3"), ("MAX_ATTEMPTS", "5"), ("CALLING_WINDOW", "Mon-Fri 09:00-17:00"), ("DEFAULT_TIMEZONE", "Europe/Berlin"), ("MACHINE_DETECTION", "off")]);
+        pairs.extend([
+            ("MAX_CONCURRENT_CALLS", "3"),
+            ("MAX_ATTEMPTS", "5"),
+            ("CALLING_WINDOW", "Mon-Fri 09:00-17:00"),
+            ("DEFAULT_TIMEZONE", "Europe/Berlin"),
+            ("MACHINE_DETECTION", "off"),
+        ]);
         let config = Config::from_env(&env(&pairs)).unwrap();
         assert_eq!(config.scheduler.max_concurrent_calls, 3);
         assert_eq!(config.scheduler.retry.max_attempts, 5);
@@ -224,7 +235,12 @@ mod tests {
     #[test]
     fn names_the_bad_variable() {
         assert_eq!(Config::from_env(&env(&[])).unwrap_err(), ConfigError::Missing("PUBLIC_BASE_URL"));
-        for (name, value) in [("MAX_CONCURRENT_CALLS", "lots"), ("DEFAULT_TIMEZONE", "Mars/Base"), ("CALLING_WINDOW", "always"), ("MAX_ATTEMPTS", "0")] {
+        for (name, value) in [
+            ("MAX_CONCURRENT_CALLS", "lots"),
+            ("DEFAULT_TIMEZONE", "Mars/Base"),
+            ("CALLING_WINDOW", "always"),
+            ("MAX_ATTEMPTS", "0"),
+        ] {
             let mut pairs = minimal();
             pairs.push((name, value));
             match Config::from_env(&env(&pairs)) {

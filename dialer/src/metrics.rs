@@ -14,27 +14,53 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The Prometheus text exposition of `stats`.
 pub fn render(stats: &Stats) -> String {
-    let counter = |name: &str, help: &str, value: u64| format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
-    let gauge = |name: &str, help: &str, value: u64| format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+    let counter =
+        |name: &str, help: &str, value: u64| format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    let gauge =
+        |name: &str, help: &str, value: u64| format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
     [
         counter("dialer_calls_placed_total", "Calls Twilio accepted.", stats.calls_placed.load(Ordering::Relaxed)),
-        counter("dialer_dial_errors_total", "Calls.json requests refused or unanswered.", stats.dial_errors.load(Ordering::Relaxed)),
+        counter(
+            "dialer_dial_errors_total",
+            "Calls.json requests refused or unanswered.",
+            stats.dial_errors.load(Ordering::Relaxed),
+        ),
         counter(
             "dialer_twilio_auth_failures_total",
             "Twilio refused the credentials (20003).",
             stats.auth_failures.load(Ordering::Relaxed),
         ),
-        counter("dialer_requests_finished_total", "Requests that reached a final state.", stats.finished.load(Ordering::Relaxed)),
-        counter("dialer_bad_messages_total", "Bus messages that could not be decoded.", stats.bad_messages.load(Ordering::Relaxed)),
-        gauge("dialer_halted", "1 when dialing stopped because Twilio refused the credentials.", u64::from(stats.halted.load(Ordering::Relaxed))),
+        counter(
+            "dialer_requests_finished_total",
+            "Requests that reached a final state.",
+            stats.finished.load(Ordering::Relaxed),
+        ),
+        counter(
+            "dialer_bad_messages_total",
+            "Bus messages that could not be decoded.",
+            stats.bad_messages.load(Ordering::Relaxed),
+        ),
+        gauge(
+            "dialer_halted",
+            "1 when dialing stopped because Twilio refused the credentials.",
+            u64::from(stats.halted.load(Ordering::Relaxed)),
+        ),
         gauge("dialer_live_calls", "Calls being placed or in progress.", stats.live_calls.load(Ordering::Relaxed)),
-        gauge("dialer_held_requests", "Requests this dialer holds (waiting or live).", stats.held_requests.load(Ordering::Relaxed)),
+        gauge(
+            "dialer_held_requests",
+            "Requests this dialer holds (waiting or live).",
+            stats.held_requests.load(Ordering::Relaxed),
+        ),
     ]
     .concat()
 }
 
 /// Binds `addr` and serves in the background; returns the bound address.
-pub async fn serve(addr: &str, stats: Arc<Stats>, bus: Bus) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    addr: &str,
+    stats: Arc<Stats>,
+    bus: Bus,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let task = tokio::spawn(async move {

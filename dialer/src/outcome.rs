@@ -75,12 +75,21 @@ mod tests {
         assert_eq!(refine_with(None), CallOutcome::Completed);
         assert_eq!(refine_with(Some(&result(ConversationOutcome::Voicemail, None))), CallOutcome::Machine);
         let six = DateTime::parse_from_rfc3339("2026-07-01T23:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(refine_with(Some(&result(ConversationOutcome::Partial, Some("18:00")))), CallOutcome::CallBackAt(six));
-        assert_eq!(refine_with(Some(&result(ConversationOutcome::HungUp, Some("2026-07-01T23:00:00Z")))), CallOutcome::CallBackAt(six));
+        assert_eq!(
+            refine_with(Some(&result(ConversationOutcome::Partial, Some("18:00")))),
+            CallOutcome::CallBackAt(six)
+        );
+        assert_eq!(
+            refine_with(Some(&result(ConversationOutcome::HungUp, Some("2026-07-01T23:00:00Z")))),
+            CallOutcome::CallBackAt(six)
+        );
         // Everything collected, or nothing usable: done.
         assert_eq!(refine_with(Some(&result(ConversationOutcome::Completed, Some("18:00")))), CallOutcome::Completed);
         assert_eq!(refine_with(Some(&result(ConversationOutcome::Partial, Some("after six")))), CallOutcome::Completed);
         // Busy stays busy whatever the result says.
-        assert_eq!(refine(CallOutcome::Busy, Some(&result(ConversationOutcome::Voicemail, None)), chicago, now), CallOutcome::Busy);
+        assert_eq!(
+            refine(CallOutcome::Busy, Some(&result(ConversationOutcome::Voicemail, None)), chicago, now),
+            CallOutcome::Busy
+        );
     }
 }

@@ -261,7 +261,8 @@ impl Scheduler {
                 *self.live_per_number.entry(spec.phone_number.clone()).or_insert(0) += 1;
                 self.live_total += 1;
                 let call_id = spec.call_id.clone();
-                self.jobs.insert(call_id, Job { spec, state: State::Live, transient_errors: 0, cancel_requested: false });
+                self.jobs
+                    .insert(call_id, Job { spec, state: State::Live, transient_errors: 0, cancel_requested: false });
             }
             Input::CallEnded { call_id, outcome } => self.call_ended(now, call_id, outcome),
             Input::DialFailed { call_id, failure } => self.dial_failed(now, call_id, failure),
@@ -291,8 +292,12 @@ impl Scheduler {
 
     /// Moves due jobs forward and fills free slots. Call it at [`Self::poll_timeout`].
     pub fn handle_timeout(&mut self, now: DateTime<Utc>) {
-        let mut due: Vec<CallId> =
-            self.jobs.iter().filter(|(_, j)| matches!(j.state, State::Waiting(t) if t <= now)).map(|(id, _)| id.clone()).collect();
+        let mut due: Vec<CallId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| matches!(j.state, State::Waiting(t) if t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
         due.sort();
         for call_id in due {
             let Some(job) = self.jobs.get(&call_id) else { continue };
@@ -453,7 +458,10 @@ impl Scheduler {
                 job.transient_errors += 1;
                 let errors = job.transient_errors;
                 if errors > self.config.retry.max_transient_errors {
-                    return self.finish(call_id, Finish::GaveUp(format!("{errors} transient errors in a row, last: {reason}")));
+                    return self.finish(
+                        call_id,
+                        Finish::GaveUp(format!("{errors} transient errors in a row, last: {reason}")),
+                    );
                 }
                 let base = self.config.retry.transient_backoff;
                 let doubled = base * 2i32.saturating_pow(errors.saturating_sub(1).min(20));
@@ -514,7 +522,10 @@ mod tests {
     }
 
     fn no_jitter() -> SchedulerConfig {
-        SchedulerConfig { retry: RetryPolicy { jitter_fraction: 0.0, ..RetryPolicy::default() }, ..SchedulerConfig::default() }
+        SchedulerConfig {
+            retry: RetryPolicy { jitter_fraction: 0.0, ..RetryPolicy::default() },
+            ..SchedulerConfig::default()
+        }
     }
 
     #[test]
@@ -555,13 +566,17 @@ mod tests {
     #[test]
     fn a_retry_across_the_spring_forward_lands_on_local_opening_time() {
         let mut scheduler = Scheduler::new(no_jitter());
-        let window = CallingWindow::daily(NaiveTime::from_hms_opt(9, 0, 0).unwrap(), NaiveTime::from_hms_opt(17, 0, 0).unwrap());
+        let window =
+            CallingWindow::daily(NaiveTime::from_hms_opt(9, 0, 0).unwrap(), NaiveTime::from_hms_opt(17, 0, 0).unwrap());
         // Saturday 2026-03-07 16:55 EST = 21:55 UTC; New York springs forward on Sunday 03-08.
         let now = utc("2026-03-07T21:55:00Z");
         scheduler.handle(now, Input::Submit(job("gym", "+12125550100", chrono_tz::America::New_York, window)));
         assert_eq!(drain(&mut scheduler), vec![Event::Dial { call_id: "gym".into(), attempt: 1 }]);
         // Busy: retry in 10 min = 17:05 local, after closing -> Sunday 09:00 EDT = 13:00 UTC.
-        scheduler.handle(utc("2026-03-07T21:56:00Z"), Input::CallEnded { call_id: "gym".into(), outcome: CallOutcome::Busy });
+        scheduler.handle(
+            utc("2026-03-07T21:56:00Z"),
+            Input::CallEnded { call_id: "gym".into(), outcome: CallOutcome::Busy },
+        );
         assert_eq!(
             drain(&mut scheduler),
             vec![Event::Waiting {
@@ -579,7 +594,8 @@ mod tests {
     #[test]
     fn a_retry_across_the_fall_back_lands_on_local_opening_time() {
         let mut scheduler = Scheduler::new(no_jitter());
-        let window = CallingWindow::daily(NaiveTime::from_hms_opt(9, 0, 0).unwrap(), NaiveTime::from_hms_opt(17, 0, 0).unwrap());
+        let window =
+            CallingWindow::daily(NaiveTime::from_hms_opt(9, 0, 0).unwrap(), NaiveTime::from_hms_opt(17, 0, 0).unwrap());
         // Saturday 2026-10-24 16:50 BST = 15:50 UTC; London falls back on Sunday 10-25.
         let now = utc("2026-10-24T15:50:00Z");
         scheduler.handle(now, Input::Submit(job("gym", "+442075550100", chrono_tz::Europe::London, window)));
@@ -642,7 +658,10 @@ mod tests {
         let now = utc("2026-06-01T12:00:00Z");
         scheduler.handle(now, Input::Submit(job("gym", "+12125550100", chrono_tz::UTC, always_open())));
         scheduler.handle(now, Input::CallEnded { call_id: "gym".into(), outcome: CallOutcome::Completed });
-        assert_eq!(drain(&mut scheduler).last(), Some(&Event::Finished { call_id: "gym".into(), finish: Finish::Completed }));
+        assert_eq!(
+            drain(&mut scheduler).last(),
+            Some(&Event::Finished { call_id: "gym".into(), finish: Finish::Completed })
+        );
     }
 
     #[test]
@@ -665,7 +684,8 @@ mod tests {
             let mut times = Vec::new();
             for i in 0..20 {
                 let id = format!("gym{i}");
-                scheduler.handle(now, Input::Submit(job(&id, &format!("+1212555{i:04}"), chrono_tz::UTC, always_open())));
+                scheduler
+                    .handle(now, Input::Submit(job(&id, &format!("+1212555{i:04}"), chrono_tz::UTC, always_open())));
                 scheduler.handle(now, Input::CallEnded { call_id: id.as_str().into(), outcome: CallOutcome::Busy });
             }
             for event in drain(&mut scheduler) {
@@ -686,7 +706,12 @@ mod tests {
 
     #[test]
     fn caps_are_never_exceeded() {
-        let config = SchedulerConfig { max_concurrent_calls: 4, max_concurrent_per_number: 1, seed: 3, ..SchedulerConfig::default() };
+        let config = SchedulerConfig {
+            max_concurrent_calls: 4,
+            max_concurrent_per_number: 1,
+            seed: 3,
+            ..SchedulerConfig::default()
+        };
         let mut scheduler = Scheduler::new(config);
         let mut rng = StdRng::seed_from_u64(99);
         let mut now = utc("2026-06-01T12:00:00Z");
@@ -700,7 +725,10 @@ mod tests {
         }
         // Also many distinct numbers so the global cap binds.
         for i in 0..30 {
-            scheduler.handle(now, Input::Submit(job(&format!("d{i}"), &format!("+1312555{i:04}"), chrono_tz::UTC, always_open())));
+            scheduler.handle(
+                now,
+                Input::Submit(job(&format!("d{i}"), &format!("+1312555{i:04}"), chrono_tz::UTC, always_open())),
+            );
         }
         for _ in 0..2000 {
             while let Some(event) = scheduler.poll_event() {
@@ -736,19 +764,24 @@ mod tests {
         let mut scheduler = Scheduler::new(no_jitter());
         let now = utc("2026-06-01T12:00:00Z");
         scheduler.handle(now, Input::Submit(job("bad", "+10000000000", chrono_tz::UTC, always_open())));
-        scheduler.handle(now, Input::DialFailed { call_id: "bad".into(), failure: DialFailure::Permanent("error 21211".into()) });
+        scheduler.handle(
+            now,
+            Input::DialFailed { call_id: "bad".into(), failure: DialFailure::Permanent("error 21211".into()) },
+        );
         assert_eq!(
             drain(&mut scheduler).last(),
             Some(&Event::Finished { call_id: "bad".into(), finish: Finish::GaveUp("error 21211".into()) })
         );
 
         scheduler.handle(now, Input::Submit(job("slow", "+12125550100", chrono_tz::UTC, always_open())));
-        scheduler.handle(now, Input::DialFailed { call_id: "slow".into(), failure: DialFailure::Transient("20429".into()) });
+        scheduler
+            .handle(now, Input::DialFailed { call_id: "slow".into(), failure: DialFailure::Transient("20429".into()) });
         assert_eq!(scheduler.poll_timeout(), Some(now + Duration::seconds(5)));
         scheduler.handle_timeout(now + Duration::seconds(5));
         // The failed dial did not count as an attempt.
         assert_eq!(drain(&mut scheduler).last(), Some(&Event::Dial { call_id: "slow".into(), attempt: 1 }));
-        scheduler.handle(now, Input::DialFailed { call_id: "slow".into(), failure: DialFailure::Transient("500".into()) });
+        scheduler
+            .handle(now, Input::DialFailed { call_id: "slow".into(), failure: DialFailure::Transient("500".into()) });
         assert_eq!(scheduler.poll_timeout(), Some(now + Duration::seconds(10)), "back-off doubles");
 
         scheduler.handle(now, Input::Submit(job("auth", "+12125550101", chrono_tz::UTC, always_open())));
@@ -779,14 +812,20 @@ mod tests {
         let mut scheduler = Scheduler::new(no_jitter());
         let now = utc("2026-06-01T12:00:00Z");
         scheduler.handle(now, Input::Submit(job("live", "+12125550100", chrono_tz::UTC, always_open())));
-        let later = DialJob { not_before: Some(now + Duration::hours(1)), ..job("later", "+12125550101", chrono_tz::UTC, always_open()) };
+        let later = DialJob {
+            not_before: Some(now + Duration::hours(1)),
+            ..job("later", "+12125550101", chrono_tz::UTC, always_open())
+        };
         scheduler.handle(now, Input::Submit(later));
         drain(&mut scheduler);
         scheduler.handle(now, Input::Cancel { call_id: "live".into() });
         scheduler.handle(now, Input::Cancel { call_id: "later".into() });
         assert_eq!(
             drain(&mut scheduler),
-            vec![Event::Hangup { call_id: "live".into() }, Event::Finished { call_id: "later".into(), finish: Finish::Canceled }]
+            vec![
+                Event::Hangup { call_id: "live".into() },
+                Event::Finished { call_id: "later".into(), finish: Finish::Canceled }
+            ]
         );
         scheduler.handle(now, Input::CallEnded { call_id: "live".into(), outcome: CallOutcome::Completed });
         assert_eq!(drain(&mut scheduler), vec![Event::Finished { call_id: "live".into(), finish: Finish::Canceled }]);

@@ -12,7 +12,9 @@ use bus::queue::Job;
 use bus::{Bus, BusError, Message};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use protocol::calls::{Attempt, CallEvent, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest, TwilioStatusEvent};
+use protocol::calls::{
+    Attempt, CallEvent, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest, TwilioStatusEvent,
+};
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
 use protocol::{CallId, BUS_VERSION};
@@ -244,7 +246,10 @@ impl Dialer {
                 break;
             }
             if drain_deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                warn!(live_calls = self.scheduler.live_calls(), "drain time over; leaving live calls to another dialer");
+                warn!(
+                    live_calls = self.scheduler.live_calls(),
+                    "drain time over; leaving live calls to another dialer"
+                );
                 break;
             }
             if !self.credit_outstanding && !self.shutting_down && self.scheduler.wants_more_jobs() {
@@ -299,10 +304,11 @@ impl Dialer {
             None => self.config.default_window,
             Some(text) => CallingWindow::parse(text).map_err(|e| e.to_string())?,
         };
-        let not_before = [parse_time(record.request.not_before.as_deref()), parse_time(record.next_attempt_at.as_deref())]
-            .into_iter()
-            .flatten()
-            .max();
+        let not_before =
+            [parse_time(record.request.not_before.as_deref()), parse_time(record.next_attempt_at.as_deref())]
+                .into_iter()
+                .flatten()
+                .max();
         Ok(DialJob {
             call_id: record.call_id.clone(),
             phone_number: record.request.phone_number.clone(),
@@ -781,7 +787,8 @@ impl Dialer {
             warn!(call_id = %call_id, %error, "cannot record the next attempt time");
         }
         if let WaitReason::Retry(outcome) = reason {
-            self.publish_event(&call_id, "retry_scheduled", format!("after {} at {next_attempt_at}", outcome.as_str())).await;
+            self.publish_event(&call_id, "retry_scheduled", format!("after {} at {next_attempt_at}", outcome.as_str()))
+                .await;
         }
         let wait = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         if wait > self.config.hold {
@@ -831,7 +838,10 @@ impl Dialer {
 
     async fn halted(&mut self, reason: String) {
         self.stats.halted.store(true, Ordering::Relaxed);
-        error!(reason, "dialing halted: twilio credentials refused; fix TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN and restart");
+        error!(
+            reason,
+            "dialing halted: twilio credentials refused; fix TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN and restart"
+        );
         let waiting: Vec<CallId> = self.held.iter().filter(|(_, h)| !h.live).map(|(id, _)| id.clone()).collect();
         for call_id in waiting {
             self.publish_event(&call_id, "dialer_halted", "twilio authentication failed".into()).await;
@@ -841,7 +851,8 @@ impl Dialer {
                     if record.status.is_final() {
                         return false;
                     }
-                    record.status = if record.attempts.is_empty() { CallStatus::Queued } else { CallStatus::RetryScheduled };
+                    record.status =
+                        if record.attempts.is_empty() { CallStatus::Queued } else { CallStatus::RetryScheduled };
                     true
                 })
                 .await;
@@ -854,7 +865,8 @@ impl Dialer {
 
     async fn heartbeat(&mut self) {
         let now = Instant::now();
-        let stuck_after = Duration::from_secs(u64::from(self.config.ring_timeout_s) + u64::from(self.config.time_limit_s) + 60);
+        let stuck_after =
+            Duration::from_secs(u64::from(self.config.ring_timeout_s) + u64::from(self.config.time_limit_s) + 60);
         let mut fetches = Vec::new();
         for (call_id, held) in &mut self.held {
             if let Err(error) = held.job.in_progress().await {
@@ -907,7 +919,8 @@ impl Dialer {
             let stale = match self.records.get(&holder).await {
                 Ok(None) => true,
                 Ok(Some((record, _))) => {
-                    let in_flight = matches!(record.status, CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress);
+                    let in_flight =
+                        matches!(record.status, CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress);
                     record.status.is_final()
                         || (!in_flight && Utc::now().timestamp_millis() - taken_ms > STALE_LEASE_MS)
                 }
@@ -938,7 +951,8 @@ impl Dialer {
 
     async fn publish_event(&self, call_id: &CallId, kind: &str, detail: String) {
         let Ok(subject) = subjects::call_events(call_id) else { return };
-        let event = CallEvent { v: BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
+        let event =
+            CallEvent { v: BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
         if let Err(error) = self.bus.publish(subject, encode_json(&event)).await {
             debug!(%error, "publishing a call event failed");
         }

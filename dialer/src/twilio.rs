@@ -118,7 +118,12 @@ impl TwilioClient {
             .timeout(Duration::from_secs(15))
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| TwilioError { kind: TwilioErrorKind::Network, code: None, http_status: 0, message: e.to_string() })?;
+            .map_err(|e| TwilioError {
+                kind: TwilioErrorKind::Network,
+                code: None,
+                http_status: 0,
+                message: e.to_string(),
+            })?;
         Ok(Self { http, config })
     }
 
@@ -127,7 +132,11 @@ impl TwilioClient {
     }
 
     fn calls_url(&self) -> String {
-        format!("{}/2010-04-01/Accounts/{}/Calls.json", self.config.api_base.trim_end_matches('/'), self.config.account_sid)
+        format!(
+            "{}/2010-04-01/Accounts/{}/Calls.json",
+            self.config.api_base.trim_end_matches('/'),
+            self.config.account_sid
+        )
     }
 
     fn call_url(&self, call_sid: &str) -> String {
@@ -181,12 +190,19 @@ impl TwilioClient {
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| TwilioError { kind: TwilioErrorKind::Network, code: None, http_status: 0, message: e.to_string() })?;
+            .map_err(|e| TwilioError {
+                kind: TwilioErrorKind::Network,
+                code: None,
+                http_status: 0,
+                message: e.to_string(),
+            })?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| TwilioError { kind: TwilioErrorKind::Network, code: None, http_status: status.as_u16(), message: e.to_string() })?;
+        let body = response.bytes().await.map_err(|e| TwilioError {
+            kind: TwilioErrorKind::Network,
+            code: None,
+            http_status: status.as_u16(),
+            message: e.to_string(),
+        })?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| TwilioError {
                 kind: TwilioErrorKind::Decode,
@@ -229,13 +245,23 @@ mod tests {
         assert_eq!(error.kind, TwilioErrorKind::InvalidNumber);
         assert_eq!(error.code, Some(21211));
         assert!(error.message.contains("not a valid phone number"));
-        assert_eq!(error_from_response(401, br#"{"code":20003,"message":"Authenticate","status":401}"#).kind, TwilioErrorKind::Auth);
-        assert_eq!(error_from_response(429, br#"{"code":20429,"message":"Too Many Requests","status":429}"#).kind, TwilioErrorKind::RateLimited);
+        assert_eq!(
+            error_from_response(401, br#"{"code":20003,"message":"Authenticate","status":401}"#).kind,
+            TwilioErrorKind::Auth
+        );
+        assert_eq!(
+            error_from_response(429, br#"{"code":20429,"message":"Too Many Requests","status":429}"#).kind,
+            TwilioErrorKind::RateLimited
+        );
         assert_eq!(error_from_response(500, b"oops").kind, TwilioErrorKind::Server);
         assert_eq!(error_from_response(503, b"").kind, TwilioErrorKind::Server);
-        assert_eq!(error_from_response(400, br#"{"code":21210,"message":"From not verified","status":400}"#).kind, TwilioErrorKind::Rejected);
+        assert_eq!(
+            error_from_response(400, br#"{"code":21210,"message":"From not verified","status":400}"#).kind,
+            TwilioErrorKind::Rejected
+        );
         // RFC 9457 problem details from newer APIs.
-        let problem = error_from_response(400, br#"{"type":"x","title":"t","status":400,"code":21217,"detail":"bad number"}"#);
+        let problem =
+            error_from_response(400, br#"{"type":"x","title":"t","status":400,"code":21217,"detail":"bad number"}"#);
         assert_eq!((problem.kind, problem.message.as_str()), (TwilioErrorKind::InvalidNumber, "bad number"));
         assert!(TwilioErrorKind::RateLimited.is_transient() && !TwilioErrorKind::Auth.is_transient());
     }

@@ -187,7 +187,8 @@ mod tests {
 
     #[test]
     fn windows_follow_the_wall_clock_across_dst() {
-        let window = CallingWindow::daily(NaiveTime::from_hms_opt(9, 0, 0).unwrap(), NaiveTime::from_hms_opt(17, 0, 0).unwrap());
+        let window =
+            CallingWindow::daily(NaiveTime::from_hms_opt(9, 0, 0).unwrap(), NaiveTime::from_hms_opt(17, 0, 0).unwrap());
         let new_york = chrono_tz::America::New_York;
         // Saturday 2026-03-07 18:00 EST (23:00 UTC); clocks spring forward Sunday 2026-03-08.
         // Sunday 09:00 is EDT (UTC-4) = 13:00 UTC, not 14:00.
@@ -199,10 +200,12 @@ mod tests {
         assert_eq!(window.next_open(london, utc("2026-10-24T01:00:00Z")), Some(utc("2026-10-24T08:00:00Z")));
         assert_eq!(window.next_open(london, utc("2026-10-24T17:00:00Z")), Some(utc("2026-10-25T09:00:00Z")));
         // A window opening inside the spring-forward gap (02:30 does not exist) opens at 03:00 EDT.
-        let night = CallingWindow::daily(NaiveTime::from_hms_opt(2, 30, 0).unwrap(), NaiveTime::from_hms_opt(4, 0, 0).unwrap());
+        let night =
+            CallingWindow::daily(NaiveTime::from_hms_opt(2, 30, 0).unwrap(), NaiveTime::from_hms_opt(4, 0, 0).unwrap());
         assert_eq!(night.next_open(new_york, utc("2026-03-08T05:00:00Z")), Some(utc("2026-03-08T07:00:00Z")));
         // A window opening inside the repeated hour (01:30 twice) opens at the first one.
-        let early = CallingWindow::daily(NaiveTime::from_hms_opt(1, 30, 0).unwrap(), NaiveTime::from_hms_opt(4, 0, 0).unwrap());
+        let early =
+            CallingWindow::daily(NaiveTime::from_hms_opt(1, 30, 0).unwrap(), NaiveTime::from_hms_opt(4, 0, 0).unwrap());
         assert_eq!(early.next_open(new_york, utc("2026-11-01T04:00:00Z")), Some(utc("2026-11-01T05:30:00Z")));
     }
 

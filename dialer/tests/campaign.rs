@@ -31,7 +31,11 @@ fn gyms() -> Vec<Gym> {
         add(vec![Outcome::Busy, Outcome::Answer], CallStatus::Completed, vec!["busy", "completed"]);
     }
     for _ in 0..2 {
-        add(vec![Outcome::NoAnswer, Outcome::NoAnswer, Outcome::Answer], CallStatus::Completed, vec!["no-answer", "no-answer", "completed"]);
+        add(
+            vec![Outcome::NoAnswer, Outcome::NoAnswer, Outcome::Answer],
+            CallStatus::Completed,
+            vec!["no-answer", "no-answer", "completed"],
+        );
     }
     for _ in 0..2 {
         add(vec![Outcome::Busy], CallStatus::Failed, vec!["busy", "busy", "busy"]);
@@ -89,11 +93,13 @@ async fn campaign_of_20_gyms_with_mixed_outcomes() {
     // Each created call has its own sid, and no call id / attempt pair appears twice.
     let sids: HashSet<&str> = created.iter().map(|c| c.sid.as_str()).collect();
     assert_eq!(sids.len(), created.len());
-    let total_attempts: usize = records.iter().map(|r| r.attempts.iter().filter(|a| a.call_sid.is_some()).count()).sum();
+    let total_attempts: usize =
+        records.iter().map(|r| r.attempts.iter().filter(|a| a.call_sid.is_some()).count()).sum();
     assert_eq!(created.len(), total_attempts);
     // The transient errors were retried: 429 then 201, 500 then 201.
     let requests = rig.twilio.create_requests();
-    let statuses_for = |number: &str| requests.iter().filter(|r| r.to == number).map(|r| r.http_status).collect::<Vec<_>>();
+    let statuses_for =
+        |number: &str| requests.iter().filter(|r| r.to == number).map(|r| r.http_status).collect::<Vec<_>>();
     assert_eq!(statuses_for(&gyms[18].number), vec![429, 201]);
     assert_eq!(statuses_for(&gyms[19].number), vec![500, 201]);
     assert_eq!(statuses_for(&gyms[17].number), vec![400], "21211 is not retried");

@@ -116,7 +116,9 @@ async fn call_back_after_six_schedules_the_retry_at_that_local_time() {
     })
     .await;
     let dialer = rig.start_dialer(&[]).await;
-    let call_id = rig.submit_with("+12065550103", "Call Me Later Gym", |request| request.timezone = Some("America/Chicago".into())).await;
+    let call_id = rig
+        .submit_with("+12065550103", "Call Me Later Gym", |request| request.timezone = Some("America/Chicago".into()))
+        .await;
     let twilio = &rig.twilio;
     rig.wait_for(Duration::from_secs(10), "the call to be answered", || {
         twilio.created_calls().first().is_some_and(|c| twilio.call_status(&c.sid).as_deref() == Some("in-progress"))

@@ -45,7 +45,8 @@ async fn client_sends_twilios_parameters_and_maps_error_bodies() {
     assert!(protocol::ids::is_twilio_sid(&call.sid, "CA"));
     assert_eq!(call.status.as_deref(), Some("queued"));
     let created = &twilio.created_calls()[0];
-    let values = |name: &str| created.params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let values =
+        |name: &str| created.params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
     assert_eq!(values("To"), ["+12025550101"]);
     assert_eq!(values("From"), ["+15005550006"]);
     assert_eq!(values("StatusCallbackEvent"), ["initiated", "ringing", "answered", "completed"]);
@@ -94,7 +95,11 @@ async fn auth_failure_stops_dialing_and_alerts() {
     let rig = Rig::start(fast_twilio()).await;
     let mut events = rig.bus.subscribe("calls.events.>").await.unwrap();
     let dialer = rig
-        .start_dialer(&[("TWILIO_AUTH_TOKEN", "revoked-token"), ("MAX_CONCURRENT_CALLS", "1"), ("METRICS_ADDR", "127.0.0.1:0")])
+        .start_dialer(&[
+            ("TWILIO_AUTH_TOKEN", "revoked-token"),
+            ("MAX_CONCURRENT_CALLS", "1"),
+            ("METRICS_ADDR", "127.0.0.1:0"),
+        ])
         .await;
     let first = rig.submit("+12025550121", "Gym A").await;
     let second = rig.submit("+12025550122", "Gym B").await;

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dialers_never_place_the_same_call_twice() {
-    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(300), ..fast_twilio() }).await;
+    let rig =
+        Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(300), ..fast_twilio() }).await;
     let first = rig.start_dialer(&[("MAX_CONCURRENT_CALLS", "3")]).await;
     let second = rig.start_dialer(&[("MAX_CONCURRENT_CALLS", "3")]).await;
     let mut call_ids = Vec::new();
@@ -29,7 +30,12 @@ async fn two_dialers_never_place_the_same_call_twice() {
     }
     assert_eq!(created.len(), 16, "one Twilio call per request");
     for call_id in &call_ids {
-        assert_eq!(per_call.get(call_id.as_str()), Some(&1), "{call_id} placed {:?} times", per_call.get(call_id.as_str()));
+        assert_eq!(
+            per_call.get(call_id.as_str()),
+            Some(&1),
+            "{call_id} placed {:?} times",
+            per_call.get(call_id.as_str())
+        );
     }
     let placed_first = first.stats().calls_placed.load(Ordering::Relaxed);
     let placed_second = second.stats().calls_placed.load(Ordering::Relaxed);
@@ -64,7 +70,11 @@ async fn a_dialer_that_stops_mid_call_is_replaced_without_placing_again() {
     let records = rig.wait_final(&call_ids, Duration::from_secs(30)).await;
     assert!(records.iter().all(|r| r.status == CallStatus::Completed), "{records:#?}");
     assert!(records.iter().all(|r| r.attempts.len() == 1 && r.attempts[0].outcome.as_deref() == Some("completed")));
-    assert_eq!(rig.twilio.created_calls().len(), 3, "the second dialer adopted the live calls instead of placing them again");
+    assert_eq!(
+        rig.twilio.created_calls().len(),
+        3,
+        "the second dialer adopted the live calls instead of placing them again"
+    );
     assert_eq!(second.stats().calls_placed.load(Ordering::Relaxed), 0);
     second.stop().await.unwrap();
     rig.stop().await;
@@ -102,7 +112,8 @@ async fn calls_that_ended_while_no_dialer_held_them_are_settled_from_twilio() {
 /// The same with two real `dialer` processes (the binary, configured through its environment).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dialer_processes_never_place_the_same_call_twice() {
-    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(300), ..fast_twilio() }).await;
+    let rig =
+        Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(300), ..fast_twilio() }).await;
     let mut processes = Vec::new();
     for _ in 0..2 {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dialer"));
@@ -129,7 +140,8 @@ async fn two_dialer_processes_never_place_the_same_call_twice() {
         assert!(status.success());
     }
     for mut process in processes {
-        let exit = tokio::time::timeout(Duration::from_secs(10), process.wait()).await.expect("exits after SIGTERM").unwrap();
+        let exit =
+            tokio::time::timeout(Duration::from_secs(10), process.wait()).await.expect("exits after SIGTERM").unwrap();
         assert!(exit.success(), "{exit:?}");
     }
     rig.stop().await;
@@ -137,7 +149,8 @@ async fn two_dialer_processes_never_place_the_same_call_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dialers_never_call_one_number_twice_at_once() {
-    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(400), ..fast_twilio() }).await;
+    let rig =
+        Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_millis(400), ..fast_twilio() }).await;
     let first = rig.start_dialer(&[]).await;
     let second = rig.start_dialer(&[]).await;
     // Four requests for the same gym (e.g. two campaigns overlapping).

@@ -177,7 +177,9 @@ mod tests {
 
     #[test]
     fn defaults_and_required_values() {
-        let config = Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://gw.example.com/"), ("TWILIO_AUTH_TOKEN", "t")])).unwrap();
+        let config =
+            Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://gw.example.com/"), ("TWILIO_AUTH_TOKEN", "t")]))
+                .unwrap();
         assert!(config.validate_signature);
         assert_eq!(config.listen_addr, "0.0.0.0:8000");
         assert_eq!(config.inbound_playbook, "gym-dropin");
@@ -187,11 +189,17 @@ mod tests {
             Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://x")])).unwrap_err(),
             ConfigError::Missing("TWILIO_AUTH_TOKEN")
         );
-        let unsigned = Config::from_env(&env(&[("PUBLIC_BASE_URL", "http://x:8000"), ("TWILIO_VALIDATE_SIGNATURE", "false")])).unwrap();
+        let unsigned =
+            Config::from_env(&env(&[("PUBLIC_BASE_URL", "http://x:8000"), ("TWILIO_VALIDATE_SIGNATURE", "false")]))
+                .unwrap();
         assert!(!unsigned.validate_signature);
         assert_eq!(unsigned.stream_url(), "ws://x:8000/v1/twilio/stream");
         assert!(matches!(
-            Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://x"), ("TWILIO_AUTH_TOKEN", "t"), ("MEDIA_ASSIGN_TIMEOUT_MS", "soon")])),
+            Config::from_env(&env(&[
+                ("PUBLIC_BASE_URL", "https://x"),
+                ("TWILIO_AUTH_TOKEN", "t"),
+                ("MEDIA_ASSIGN_TIMEOUT_MS", "soon")
+            ])),
             Err(ConfigError::Invalid { name: "MEDIA_ASSIGN_TIMEOUT_MS", .. })
         ));
     }

@@ -117,14 +117,12 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningGateway, GatewayEr
     if workers > 0 {
         server = server.workers(workers);
     }
-    let server = server
-        .bind(&listen_addr)
-        .map_err(|source| GatewayError::Bind { addr: listen_addr.clone(), source })?;
-    let local_addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| GatewayError::Bind { addr: listen_addr.clone(), source: std::io::Error::other("no address bound") })?;
+    let server =
+        server.bind(&listen_addr).map_err(|source| GatewayError::Bind { addr: listen_addr.clone(), source })?;
+    let local_addr = server.addrs().first().copied().ok_or_else(|| GatewayError::Bind {
+        addr: listen_addr.clone(),
+        source: std::io::Error::other("no address bound"),
+    })?;
     let server = server.run();
     let handle = server.handle();
     let server_task = actix_rt::spawn(server);

@@ -326,8 +326,12 @@ impl StreamTask {
                 }
                 Step::Continue
             }
-            InboundMessage::Dtmf(dtmf) => self.forward_event(dtmf.stream_sid.as_str(), StreamEvent::Dtmf { digit: dtmf.digit }).await,
-            InboundMessage::Mark(mark) => self.forward_event(mark.stream_sid.as_str(), StreamEvent::Mark { name: mark.name }).await,
+            InboundMessage::Dtmf(dtmf) => {
+                self.forward_event(dtmf.stream_sid.as_str(), StreamEvent::Dtmf { digit: dtmf.digit }).await
+            }
+            InboundMessage::Mark(mark) => {
+                self.forward_event(mark.stream_sid.as_str(), StreamEvent::Mark { name: mark.name }).await
+            }
             InboundMessage::Stop(stop) => {
                 if self.live.is_none() {
                     return Step::End(StreamExit::SocketClosed);
@@ -394,11 +398,8 @@ impl StreamTask {
         span.record("call_id", tracing::field::display(&call_id));
         span.record("call_sid", tracing::field::display(&start.call_sid));
         span.record("stream_sid", tracing::field::display(&start.stream_sid));
-        let playbook = start
-            .custom_parameters
-            .get("playbook")
-            .cloned()
-            .unwrap_or_else(|| state.config.inbound_playbook.clone());
+        let playbook =
+            start.custom_parameters.get("playbook").cloned().unwrap_or_else(|| state.config.inbound_playbook.clone());
         let direction = match start.custom_parameters.get("direction").map(String::as_str) {
             Some("inbound") => Direction::Inbound,
             _ => Direction::Outbound,
@@ -476,7 +477,8 @@ impl StreamTask {
                 let subject = live.media_in_subject.clone();
                 let stream_sid = live.stream_sid.clone();
                 self.publish_event(&subject, &event).await;
-                publish_call_event(&state, &request.call_id, "media_reassigned", format!("worker {}", reply.worker_id)).await;
+                publish_call_event(&state, &request.call_id, "media_reassigned", format!("worker {}", reply.worker_id))
+                    .await;
                 if let Some(interval) = state.config.media_ping_interval {
                     self.worker_lost = spawn_pinger(state.clone(), &stream_sid, interval);
                 }
@@ -485,7 +487,8 @@ impl StreamTask {
             None => {
                 state.metrics.inc(&state.metrics.assignment_failures);
                 tracing::error!(call_id = %request.call_id, "no media worker took over the stream");
-                publish_call_event(&state, &request.call_id, "failed", "media worker lost and none took over".into()).await;
+                publish_call_event(&state, &request.call_id, "failed", "media worker lost and none took over".into())
+                    .await;
                 Step::End(StreamExit::NotAssigned)
             }
         }

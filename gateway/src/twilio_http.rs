@@ -37,7 +37,8 @@ fn check_signature(req: &HttpRequest, state: &AppState, params: &FormParams) -> 
         return Ok(());
     }
     let url = state.config.public_url(req.path(), req.query_string());
-    if validate_request(&state.config.twilio_auth_token, &url, SignedBody::Form(params.pairs()), signature_header(req)) {
+    if validate_request(&state.config.twilio_auth_token, &url, SignedBody::Form(params.pairs()), signature_header(req))
+    {
         Ok(())
     } else {
         state.metrics.inc(&state.metrics.webhook_signature_rejections);
@@ -57,7 +58,8 @@ fn now_rfc3339() -> String {
 /// Publishes a lifecycle event on `calls.events.<callId>` (failures are logged, not fatal).
 pub async fn publish_call_event(state: &AppState, call_id: &CallId, kind: &str, detail: String) {
     let Ok(subject) = subjects::call_events(call_id) else { return };
-    let event = CallEvent { v: current_version(), call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
+    let event =
+        CallEvent { v: current_version(), call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
     if let Err(error) = state.bus.publish(subject, encode_json(&event)).await {
         state.metrics.inc(&state.metrics.bus_publish_errors);
         tracing::warn!(%call_id, %error, "call event publish failed");
@@ -76,7 +78,11 @@ async fn playbook_of(state: &AppState, call_id: &CallId) -> Option<String> {
 }
 
 /// `POST /v1/twilio/voice`: answer with `<Connect><Stream>` carrying the call id.
-pub async fn voice_webhook(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+pub async fn voice_webhook(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
     let params = FormParams::parse(&body);
     check_signature(&req, &state, &params)?;
     let hook = VoiceWebhook::from_params(&params).map_err(|e| HttpError::bad_request(e.to_string()))?;
@@ -94,17 +100,23 @@ pub async fn voice_webhook(req: HttpRequest, body: web::Bytes, state: web::Data<
     };
     let playbook = match query_param(&req, "playbook") {
         Some(playbook) => playbook,
-        None if direction == "outbound" => playbook_of(&state, &call_id).await.unwrap_or_else(|| state.config.inbound_playbook.clone()),
+        None if direction == "outbound" => {
+            playbook_of(&state, &call_id).await.unwrap_or_else(|| state.config.inbound_playbook.clone())
+        }
         None => state.config.inbound_playbook.clone(),
     };
     tracing::info!(%call_id, call_sid = %hook.call_sid, direction, %playbook, "voice webhook answered");
     if direction == "inbound" {
-        publish_call_event(&state, &call_id, "inbound_call", format!("call_sid={} playbook={playbook}", hook.call_sid)).await;
+        publish_call_event(&state, &call_id, "inbound_call", format!("call_sid={} playbook={playbook}", hook.call_sid))
+            .await;
     }
     let stream_url = state.config.stream_url();
     let after_stream_url = state.config.public_url(crate::AFTER_STREAM_PATH, &format!("call_id={call_id}"));
     let twiml = Twiml::new()
-        .connect_stream(&stream_url, &[("call_id", call_id.as_str()), ("playbook", &playbook), ("direction", direction)])
+        .connect_stream(
+            &stream_url,
+            &[("call_id", call_id.as_str()), ("playbook", &playbook), ("direction", direction)],
+        )
         .redirect(&after_stream_url);
     Ok(twiml_response(twiml))
 }
@@ -112,7 +124,11 @@ pub async fn voice_webhook(req: HttpRequest, body: web::Bytes, state: web::Data<
 /// `POST /v1/twilio/after-stream`: Twilio comes here once the stream's WebSocket closed. A call
 /// the agent hung up ends silently; any other end (no worker, shutdown, a stream this gateway did
 /// not see end) gets the apology first.
-pub async fn after_stream(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+pub async fn after_stream(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
     let params = FormParams::parse(&body);
     check_signature(&req, &state, &params)?;
     let outcome = query_param(&req, "call_id")
@@ -126,7 +142,11 @@ pub async fn after_stream(req: HttpRequest, body: web::Bytes, state: web::Data<A
 }
 
 /// `POST /v1/twilio/status` and `/v1/twilio/amd`: forward on `twilio.status.<callId>`.
-pub async fn status_callback(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+pub async fn status_callback(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
     let params = FormParams::parse(&body);
     check_signature(&req, &state, &params)?;
     let callback = StatusCallback::from_params(&params).map_err(|e| HttpError::bad_request(e.to_string()))?;

@@ -56,7 +56,7 @@ async fn bad_websocket_input_is_counted_and_other_calls_lose_nothing() {
         ws.send(send(media("MZsomeoneelse000000000000000000000", 2))).await.unwrap(); // another streamSid
         ws.send(Message::binary(vec![0u8; 320])).await.unwrap(); // binary frame
         ws.send(send(media(sid, 3))).await.unwrap(); // a good frame still goes through
-        // 1 MB text frame: the gateway refuses it and closes this socket only.
+                                                     // 1 MB text frame: the gateway refuses it and closes this socket only.
         let huge = format!(r#"{{"event":"media","streamSid":"{sid}","junk":"{}"}}"#, "x".repeat(1024 * 1024));
         let _ = ws.send(send(huge)).await;
         let mut close_code = None;
@@ -80,7 +80,9 @@ async fn bad_websocket_input_is_counted_and_other_calls_lose_nothing() {
         assert_eq!(code, 1009, "oversized frame closes with 1009 (message too big)");
     }
     let page = harness.metrics().await;
-    for kind in ["malformed_json", "unknown_event", "media_before_start", "wrong_stream_sid", "binary_frame", "frame_too_large"] {
+    for kind in
+        ["malformed_json", "unknown_event", "media_before_start", "wrong_stream_sid", "binary_frame", "frame_too_large"]
+    {
         let series = format!("gateway_ws_bad_messages_total{{kind=\"{kind}\"}}");
         assert_eq!(gateway::metrics::sample(&page, &series), Some(1.0), "{series}\n{page}");
     }
@@ -89,9 +91,15 @@ async fn bad_websocket_input_is_counted_and_other_calls_lose_nothing() {
     let sent = good_frames.concat();
     assert_eq!(good.frames_sent, 200);
     assert_eq!(good.closed_by_server, None);
-    assert!(good.received_audio == sent, "good call's echo differs ({} of {} bytes)", good.received_audio.len(), sent.len());
+    assert!(
+        good.received_audio == sent,
+        "good call's echo differs ({} of {} bytes)",
+        good.received_audio.len(),
+        sent.len()
+    );
     assert_eq!(good.marks.len(), 200);
-    wait_for(&worker, "both streams stopped", |log| log.values().filter(|s| s.stop_reason.is_some()).count() == 2).await;
+    wait_for(&worker, "both streams stopped", |log| log.values().filter(|s| s.stop_reason.is_some()).count() == 2)
+        .await;
     {
         let log = worker.lock().unwrap();
         let good_seen = log.get(&good.stream_sid).expect("good stream at worker");

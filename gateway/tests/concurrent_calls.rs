@@ -31,14 +31,24 @@ async fn fifty_concurrent_calls_lose_no_frame_and_keep_order() {
         let report = report.unwrap_or_else(|e| panic!("call {i} failed: {e}"));
         assert_eq!(report.frames_sent, FRAMES_PER_CALL as u64, "call {i}");
         assert_eq!(report.closed_by_server, None, "call {i} closed by the gateway");
-        assert!(report.received_audio == sent, "call {i}: echo differs ({} of {} bytes)", report.received_audio.len(), sent.len());
+        assert!(
+            report.received_audio == sent,
+            "call {i}: echo differs ({} of {} bytes)",
+            report.received_audio.len(),
+            sent.len()
+        );
         let marks: Vec<String> = report.marks.iter().map(|m| m.name.clone()).collect();
         let expected: Vec<String> = (1..=FRAMES_PER_CALL).map(|n| format!("m{n}")).collect();
         assert_eq!(marks, expected, "call {i}: marks");
-        wait_for(&worker, "stream stopped", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+        wait_for(&worker, "stream stopped", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some()))
+            .await;
         let seen = worker.lock().unwrap().get(&report.stream_sid).cloned().unwrap();
         assert_eq!(seen.call_id, format!("c_load{i}"));
-        assert_eq!(seen.sequences, (1..=FRAMES_PER_CALL as u32).collect::<Vec<_>>(), "call {i}: sequence at the worker");
+        assert_eq!(
+            seen.sequences,
+            (1..=FRAMES_PER_CALL as u32).collect::<Vec<_>>(),
+            "call {i}: sequence at the worker"
+        );
     }
     let total = (CALLS * FRAMES_PER_CALL) as f64;
     assert_eq!(harness.metric("gateway_frames_in_total").await, total);

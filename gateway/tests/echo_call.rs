@@ -46,7 +46,8 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
     let heard_audio: Vec<u8> = report.heard.iter().copied().filter(|b| *b != 0xFF).collect();
     assert!(heard_audio == sent, "played audio differs from the echoed audio");
 
-    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some()))
+        .await;
     let seen = worker.lock().unwrap().get(&report.stream_sid).cloned().expect("worker saw the stream");
     assert_eq!(seen.call_id, "c_echo1");
     assert!(seen.started, "worker got StreamEvent::Start");
@@ -62,7 +63,8 @@ async fn echo_call_keeps_every_frame_in_order_and_marks_follow_playback() {
         events.push(event);
     }
     assert!(matches!(events.first(), Some(SimEvent::Started { .. })), "first event is Started");
-    let agent_bytes: usize = events.iter().map(|e| if let SimEvent::AgentAudio { bytes, .. } = e { *bytes } else { 0 }).sum();
+    let agent_bytes: usize =
+        events.iter().map(|e| if let SimEvent::AgentAudio { bytes, .. } = e { *bytes } else { 0 }).sum();
     assert_eq!(agent_bytes, sent.len());
     assert_eq!(events.iter().filter(|e| matches!(e, SimEvent::Mark(_))).count(), 100);
     let wav = hound::WavReader::open(&wav_path).expect("recording written");
@@ -94,10 +96,7 @@ async fn clear_empties_the_playback_queue_and_echoes_pending_marks() {
     let big_heard = report.heard.iter().filter(|b| **b == BIG_AUDIO_BYTE).count();
     assert!(big_heard < BIG_AUDIO_LEN, "cleared audio was still played ({big_heard} bytes)");
     let clear_offset = (report.clears[0].media_time_ms * 8) as usize;
-    assert!(
-        !report.heard[clear_offset..].contains(&BIG_AUDIO_BYTE),
-        "audio queued before the clear played after it"
-    );
+    assert!(!report.heard[clear_offset..].contains(&BIG_AUDIO_BYTE), "audio queued before the clear played after it");
     // Audio and marks after the clear still play.
     let played_after = report.marks.iter().filter(|m| m.name.starts_with('m') && !m.cleared).count();
     assert!(played_after >= 20, "only {played_after} marks played after the clear");
@@ -120,7 +119,8 @@ async fn stream_without_a_worker_is_closed_with_the_apology_and_recorded() {
     assert_eq!(report.closed_by_server, Some(1000));
     assert_eq!(report.said_after_stream, vec![gateway::twilio_http::APOLOGY.to_owned()]);
     assert_eq!(harness.metric("gateway_media_assign_failures_total").await, 1.0);
-    let event = tokio::time::timeout(Duration::from_secs(5), events.next()).await.expect("call event").expect("message");
+    let event =
+        tokio::time::timeout(Duration::from_secs(5), events.next()).await.expect("call event").expect("message");
     let event: CallEvent = decode_json(&event.payload).expect("call event decodes");
     assert_eq!(event.kind, "failed");
     harness.gateway.stop().await;
@@ -139,7 +139,8 @@ async fn worker_hangup_closes_the_stream_and_ends_the_call_without_apology() {
     assert!(report.said_after_stream.is_empty(), "no apology after a hang-up: {:?}", report.said_after_stream);
     assert!(report.frames_sent < 100, "the call ended early");
     assert_eq!(harness.metric("gateway_stream_exits_total{exit=\"hung_up\"}").await, 1.0);
-    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some()))
+        .await;
     let reason = worker.lock().unwrap().get(&report.stream_sid).and_then(|s| s.stop_reason.clone());
     assert_eq!(reason.as_deref(), Some("hangup"));
     harness.gateway.stop().await;
@@ -170,7 +171,10 @@ async fn a_stream_moves_to_another_worker_when_its_worker_dies() {
 
     assert_eq!(report.closed_by_server, None, "the call survives the worker's death");
     assert_eq!(harness.metric("gateway_media_reassignments_total").await, 1.0);
-    wait_for(&second_log, "second worker saw the stop", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    wait_for(&second_log, "second worker saw the stop", |log| {
+        log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())
+    })
+    .await;
     let second = second_log.lock().unwrap().get(&report.stream_sid).cloned().expect("second worker took the stream");
     assert_eq!(second.call_id, "c_failover");
     assert!(second.started, "the new worker got StreamEvent::Start");
@@ -188,7 +192,10 @@ async fn echo_call_works_over_the_in_process_bus_too() {
     let config = gateway::Config::for_tests(PUBLIC_BASE_URL, AUTH_TOKEN, "nats://unused:4222");
     let gateway = gateway::start(config, bus.clone()).await.expect("gateway starts");
     let worker = spawn_echo_worker(bus.clone(), "local-echo").await;
-    let mut options = simulator::twilio::CallOptions::new(format!("{PUBLIC_BASE_URL}/v1/twilio/voice?call_id=c_local&playbook=gym-dropin"), AUTH_TOKEN);
+    let mut options = simulator::twilio::CallOptions::new(
+        format!("{PUBLIC_BASE_URL}/v1/twilio/voice?call_id=c_local&playbook=gym-dropin"),
+        AUTH_TOKEN,
+    );
     options.connect_addr = Some(gateway.local_addr());
     options.time_scale = 0.0;
     options.drain_idle = Duration::from_millis(400);
@@ -198,7 +205,8 @@ async fn echo_call_works_over_the_in_process_bus_too() {
     assert_eq!(report.closed_by_server, None);
     assert!(report.received_audio == frames.concat(), "echo over the local bus differs");
     assert_eq!(report.marks.len(), 50);
-    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some())).await;
+    wait_for(&worker, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some()))
+        .await;
     let seen = worker.lock().unwrap().get(&report.stream_sid).cloned().unwrap();
     assert_eq!(seen.sequences, (1..=50).collect::<Vec<u32>>());
     gateway.stop().await;

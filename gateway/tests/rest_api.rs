@@ -189,7 +189,10 @@ async fn rest_same_idempotency_key_returns_the_same_call() {
     let mut queue = api.bus.work_queue("DIAL", "dial.requests", "dialer").await.unwrap();
     let job = queue.next().await.unwrap();
     job.ack().await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(1500), queue.next()).await.is_err(), "a second dial request was queued");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), queue.next()).await.is_err(),
+        "a second dial request was queued"
+    );
     // A different key is a different call; the same key with another body is refused.
     let (_, third) = api.post("/v1/calls", &valid(), Some("another-key")).await;
     assert_ne!(third["call_id"], first["call_id"]);
@@ -219,7 +222,8 @@ async fn rest_list_filters_by_status_and_cancel_drops_a_queued_call() {
 
     let (status, listed) = api.get("/v1/calls?status=queued").await;
     assert_eq!(status, 200);
-    let queued: Vec<&str> = listed["calls"].as_array().unwrap().iter().map(|c| c["call_id"].as_str().unwrap()).collect();
+    let queued: Vec<&str> =
+        listed["calls"].as_array().unwrap().iter().map(|c| c["call_id"].as_str().unwrap()).collect();
     assert_eq!(queued.len(), 2);
     assert!(!queued.contains(&ids[0].as_str()));
     let (_, canceled) = api.get("/v1/calls?status=canceled").await;
@@ -241,8 +245,12 @@ async fn rest_openapi_document_lists_the_routes() {
     assert!(paths["/v1/calls/{call_id}"].get("get").is_some());
     assert!(paths["/v1/calls/{call_id}/cancel"].get("post").is_some());
     // The request schema lists exactly the fields the handler accepts.
-    let mut schema_fields: Vec<&str> =
-        document["components"]["schemas"]["CallRequest"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut schema_fields: Vec<&str> = document["components"]["schemas"]["CallRequest"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     schema_fields.sort();
     let mut accepted = gateway::rest::validate::CALL_FIELDS.to_vec();
     accepted.sort();

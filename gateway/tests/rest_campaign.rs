@@ -58,7 +58,8 @@ impl Stack {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let dialer_bus = Bus::connect(&nats.url(), "dialer").await.expect("connect");
-        let dialer = dialer::start(dialer::Config::from_env(&env).expect("dialer config"), dialer_bus).await.expect("dialer");
+        let dialer =
+            dialer::start(dialer::Config::from_env(&env).expect("dialer config"), dialer_bus).await.expect("dialer");
         Stack { _nats: nats, twilio, gateway: Some(gateway), dialer: Some(dialer), base, http: reqwest::Client::new() }
     }
 
@@ -121,7 +122,11 @@ async fn rest_campaign_of_20_gyms_through_gateway_dialer_and_fake_twilio() {
         plan.push((vec![Outcome::Busy, Outcome::Answer], "completed", vec!["busy", "completed"]));
     }
     for _ in 0..2 {
-        plan.push((vec![Outcome::NoAnswer, Outcome::Failed, Outcome::Answer], "completed", vec!["no-answer", "failed", "completed"]));
+        plan.push((
+            vec![Outcome::NoAnswer, Outcome::Failed, Outcome::Answer],
+            "completed",
+            vec!["no-answer", "failed", "completed"],
+        ));
     }
     for _ in 0..2 {
         plan.push((vec![Outcome::NoAnswer], "failed", vec!["no-answer", "no-answer", "no-answer"]));
@@ -145,7 +150,8 @@ async fn rest_campaign_of_20_gyms_through_gateway_dialer_and_fake_twilio() {
     let created = stack.twilio.created_calls();
     for ((_, status, outcomes), call) in plan.iter().zip(&calls) {
         assert_eq!(call["status"], *status, "{call:#}");
-        let got: Vec<&str> = call["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap_or("none")).collect();
+        let got: Vec<&str> =
+            call["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap_or("none")).collect();
         assert_eq!(&got, outcomes, "{call:#}");
         let call_id = call["call_id"].as_str().unwrap();
         let placed = created.iter().filter(|c| c.url.ends_with(&format!("call_id={call_id}"))).count();
@@ -166,13 +172,8 @@ async fn rest_cancel_hangs_up_a_live_call() {
     let stack = Stack::start(Duration::from_secs(30)).await;
     let call_id = stack.queue("+13035550999", "Long Talk Gym").await;
     stack.wait_status(&call_id, Duration::from_secs(20), |s| s == "in_progress").await;
-    let response = stack
-        .http
-        .post(format!("{}/v1/calls/{call_id}/cancel", stack.base))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        stack.http.post(format!("{}/v1/calls/{call_id}/cancel", stack.base)).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 202);
     let call = stack.wait_status(&call_id, Duration::from_secs(20), is_final).await;
     assert_eq!(call["status"], "canceled", "{call:#}");

@@ -17,7 +17,12 @@ use tokio_tungstenite::tungstenite;
 
 const STREAM_URL: &str = "wss://gw.example.test/v1/twilio/stream";
 
-async fn post_with_header(harness: &Harness, path_and_query: &str, params: &FormParams, signature: Option<&str>) -> u16 {
+async fn post_with_header(
+    harness: &Harness,
+    path_and_query: &str,
+    params: &FormParams,
+    signature: Option<&str>,
+) -> u16 {
     let mut request = reqwest::Client::new()
         .post(format!("http://{}{path_and_query}", harness.addr()))
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -56,9 +61,14 @@ async fn webhooks_and_upgrade_need_a_valid_signature() {
     let mut tampered = params.clone();
     tampered.0.push(("Extra".into(), "added-after-signing".into()));
     let signed_untampered = compute_signature(AUTH_TOKEN, &options.voice_url, params.pairs());
-    assert_eq!(post_with_header(&harness, path, &tampered, Some(&signed_untampered)).await, 403, "param added after signing");
+    assert_eq!(
+        post_with_header(&harness, path, &tampered, Some(&signed_untampered)).await,
+        403,
+        "param added after signing"
+    );
     let client = reqwest::Client::new();
-    let (status, body) = post_signed_form(&client, &options.voice_url, options.connect_addr, AUTH_TOKEN, &params).await.unwrap();
+    let (status, body) =
+        post_signed_form(&client, &options.voice_url, options.connect_addr, AUTH_TOKEN, &params).await.unwrap();
     assert_eq!(status, 200, "{body}");
     let twiml = read_connect_stream(&body).expect("twiml has <Connect><Stream>");
     assert_eq!(twiml.url, STREAM_URL);
@@ -77,7 +87,8 @@ async fn webhooks_and_upgrade_need_a_valid_signature() {
     harness.bus.flush().await.unwrap();
     assert_eq!(post_with_header(&harness, "/v1/twilio/status?call_id=c_sig", &status_params, None).await, 403);
     assert_eq!(post_with_header(&harness, "/v1/twilio/status?call_id=c_sig", &status_params, Some("AAAA")).await, 403);
-    let (status, _) = post_signed_form(&client, &status_url, options.connect_addr, AUTH_TOKEN, &status_params).await.unwrap();
+    let (status, _) =
+        post_signed_form(&client, &status_url, options.connect_addr, AUTH_TOKEN, &status_params).await.unwrap();
     assert_eq!(status, 200);
     let message = tokio::time::timeout(Duration::from_secs(5), statuses.next()).await.expect("status event").unwrap();
     let event: TwilioStatusEvent = decode_json(&message.payload).unwrap();
@@ -87,13 +98,25 @@ async fn webhooks_and_upgrade_need_a_valid_signature() {
 
     // WebSocket upgrade.
     assert_eq!(upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), None).await), 403, "missing");
-    assert_eq!(upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some("AAAA".into())).await), 403, "wrong");
+    assert_eq!(
+        upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some("AAAA".into())).await),
+        403,
+        "wrong"
+    );
     let https_signed = compute_signature(AUTH_TOKEN, "https://gw.example.test/v1/twilio/stream", &[]);
-    assert_eq!(upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some(https_signed)).await), 403, "https scheme");
+    assert_eq!(
+        upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some(https_signed)).await),
+        403,
+        "https scheme"
+    );
     let right = compute_signature(AUTH_TOKEN, STREAM_URL, &[]);
     assert_eq!(upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some(right)).await), 101, "right");
     let trailing_slash = compute_signature(AUTH_TOKEN, &format!("{STREAM_URL}/"), &[]);
-    assert_eq!(upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some(trailing_slash)).await), 101, "trailing slash");
+    assert_eq!(
+        upgrade_status(open_stream_socket(STREAM_URL, Some(harness.addr()), Some(trailing_slash)).await),
+        101,
+        "trailing slash"
+    );
 
     assert_eq!(harness.metric("gateway_webhook_signature_rejections_total").await, 7.0);
     assert_eq!(harness.metric("gateway_upgrade_signature_rejections_total").await, 3.0);

@@ -15,8 +15,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Columns a gym list may have.
-pub const COLUMNS: &[&str] =
-    &["phone_number", "gym_name", "country", "timezone", "preferred_language", "playbook", "not_before", "calling_window"];
+pub const COLUMNS: &[&str] = &[
+    "phone_number",
+    "gym_name",
+    "country",
+    "timezone",
+    "preferred_language",
+    "playbook",
+    "not_before",
+    "calling_window",
+];
 
 /// `gymcall campaign` arguments.
 #[derive(clap::Args, Debug)]
@@ -74,11 +82,17 @@ impl std::error::Error for ListError {}
 /// Why a campaign could not run.
 #[derive(Debug)]
 pub enum CampaignError {
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Every mistake found in the list.
     List(Vec<ListError>),
     Api(String),
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for CampaignError {
@@ -148,7 +162,11 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>, ListError> {
         }
     }
     if in_quotes {
-        return Err(ListError { row: quote_started_row, column: None, message: "a quoted field is never closed".into() });
+        return Err(ListError {
+            row: quote_started_row,
+            column: None,
+            message: "a quoted field is never closed".into(),
+        });
     }
     if !field.is_empty() || !record.is_empty() {
         record.push(field);
@@ -203,7 +221,11 @@ pub fn parse_csv(text: &str) -> Result<Vec<GymRow>, CampaignError> {
     }
     for required in ["phone_number", "gym_name"] {
         if !header.iter().any(|h| h == required) {
-            errors.push(ListError { row: 0, column: Some(required.into()), message: "the header has no such column".into() });
+            errors.push(ListError {
+                row: 0,
+                column: Some(required.into()),
+                message: "the header has no such column".into(),
+            });
         }
     }
     if !errors.is_empty() {
@@ -243,7 +265,11 @@ pub fn parse_json(text: &str) -> Result<Vec<GymRow>, CampaignError> {
         CampaignError::List(vec![ListError { row: 0, column: None, message: format!("not valid JSON: {e}") }])
     })?;
     let Value::Array(items) = value else {
-        return Err(CampaignError::List(vec![ListError { row: 0, column: None, message: "expected a JSON array of gyms".into() }]));
+        return Err(CampaignError::List(vec![ListError {
+            row: 0,
+            column: None,
+            message: "expected a JSON array of gyms".into(),
+        }]));
     };
     let mut errors = Vec::new();
     let mut gyms = Vec::new();
@@ -256,7 +282,11 @@ pub fn parse_json(text: &str) -> Result<Vec<GymRow>, CampaignError> {
         let mut fields = Map::new();
         for (key, value) in object {
             if !COLUMNS.contains(&key.as_str()) {
-                errors.push(ListError { row, column: Some(key), message: format!("unknown key; known keys: {}", COLUMNS.join(", ")) });
+                errors.push(ListError {
+                    row,
+                    column: Some(key),
+                    message: format!("unknown key; known keys: {}", COLUMNS.join(", ")),
+                });
                 continue;
             }
             match value {
@@ -284,7 +314,11 @@ pub fn read_gyms(path: &Path) -> Result<(Vec<GymRow>, String), CampaignError> {
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) || text.trim_start().starts_with('[');
     let gyms = if json { parse_json(&text)? } else { parse_csv(&text)? };
     if gyms.is_empty() {
-        return Err(CampaignError::List(vec![ListError { row: 0, column: None, message: "the list has no gyms".into() }]));
+        return Err(CampaignError::List(vec![ListError {
+            row: 0,
+            column: None,
+            message: "the list has no gyms".into(),
+        }]));
     }
     Ok((gyms, text))
 }
@@ -338,7 +372,10 @@ fn api_error(body: &Value, status: reqwest::StatusCode) -> (String, Option<Strin
 
 /// Runs a campaign: queue every gym, follow them to the end (or the timeout), write the results.
 /// Progress lines go to `progress`.
-pub async fn run_campaign(options: &CampaignOptions, progress: &mut (dyn Write + Send)) -> Result<CampaignReport, CampaignError> {
+pub async fn run_campaign(
+    options: &CampaignOptions,
+    progress: &mut (dyn Write + Send),
+) -> Result<CampaignReport, CampaignError> {
     let (gyms, text) = read_gyms(&options.input)?;
     let key_prefix = format!("campaign-{}", fingerprint(&text));
     let http = reqwest::Client::builder()
@@ -385,7 +422,12 @@ pub async fn run_campaign(options: &CampaignOptions, progress: &mut (dyn Write +
                     }
                 }
                 Ok(response) => {
-                    let _ = writeln!(progress, "row {}: gateway answered {} for call {call_id}", call.gym.row, response.status());
+                    let _ = writeln!(
+                        progress,
+                        "row {}: gateway answered {} for call {call_id}",
+                        call.gym.row,
+                        response.status()
+                    );
                 }
                 Err(error) => {
                     let _ = writeln!(progress, "cannot reach the gateway: {error}");
@@ -470,18 +512,20 @@ pub fn write_results(path: &Path, calls: &[GymCall]) -> Result<(), CampaignError
         serde_json::to_string_pretty(&results).map_err(|e| write_error(std::io::Error::other(e)))? + "\n"
     } else {
         let fields = result_field_names(calls);
-        let mut header = vec!["row", "phone_number", "gym_name", "call_id", "status", "attempts", "call_sid", "error", "outcome"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>();
+        let mut header =
+            vec!["row", "phone_number", "gym_name", "call_id", "status", "attempts", "call_sid", "error", "outcome"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
         header.extend(fields.iter().cloned());
         let mut out = header.join(",") + "\n";
         for call in calls {
             let result = result_json(call);
-            let mut cells: Vec<String> = ["row", "phone_number", "gym_name", "call_id", "status", "attempts", "call_sid", "error", "outcome"]
-                .iter()
-                .map(|k| field_text(&result[*k]))
-                .collect();
+            let mut cells: Vec<String> =
+                ["row", "phone_number", "gym_name", "call_id", "status", "attempts", "call_sid", "error", "outcome"]
+                    .iter()
+                    .map(|k| field_text(&result[*k]))
+                    .collect();
             for field in &fields {
                 cells.push(field_text(&result["fields"][field]["value"]));
             }
@@ -535,14 +579,25 @@ mod tests {
         let CampaignError::List(errors) = parse_csv("phone,gym_name\n+14155550123,A\n").unwrap_err() else { panic!() };
         assert!(errors.iter().any(|e| e.row == 0 && e.column.as_deref() == Some("phone")));
         assert!(errors.iter().any(|e| e.column.as_deref() == Some("phone_number")));
-        let text = "phone_number,gym_name\n+14155550123,A\n415-555-0100,B\n+14155550123,C\n+14155550199,\n+1415,D,extra\n";
+        let text =
+            "phone_number,gym_name\n+14155550123,A\n415-555-0100,B\n+14155550123,C\n+14155550199,\n+1415,D,extra\n";
         let CampaignError::List(errors) = parse_csv(text).unwrap_err() else { panic!() };
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(shown.contains(&"row 2, column phone_number: \"415-555-0100\" is not an E.164 number such as +14155550123".to_string()), "{shown:?}");
-        assert!(shown.iter().any(|s| s.starts_with("row 3, column phone_number") && s.contains("already on row 1")), "{shown:?}");
+        assert!(
+            shown.contains(
+                &"row 2, column phone_number: \"415-555-0100\" is not an E.164 number such as +14155550123".to_string()
+            ),
+            "{shown:?}"
+        );
+        assert!(
+            shown.iter().any(|s| s.starts_with("row 3, column phone_number") && s.contains("already on row 1")),
+            "{shown:?}"
+        );
         assert!(shown.contains(&"row 4, column gym_name: is empty".to_string()), "{shown:?}");
         assert!(shown.iter().any(|s| s.starts_with("row 5: has 3 fields")), "{shown:?}");
-        let CampaignError::List(errors) = parse_csv("phone_number,gym_name\n\"+1415,A\n").unwrap_err() else { panic!() };
+        let CampaignError::List(errors) = parse_csv("phone_number,gym_name\n\"+1415,A\n").unwrap_err() else {
+            panic!()
+        };
         assert!(errors[0].message.contains("never closed"));
     }
 
@@ -573,16 +628,26 @@ mod tests {
             GymCall {
                 gym: gym(1, "Mat, Inc"),
                 call_id: Some("c_1".into()),
-                call: Some(json!({"status":"completed","attempt_count":2,"call_sid":"CA1","result":{"outcome":"completed","fields":{"drop_in_price":{"value":"$25"},"mat_fee":{"value":null}}}})),
+                call: Some(
+                    json!({"status":"completed","attempt_count":2,"call_sid":"CA1","result":{"outcome":"completed","fields":{"drop_in_price":{"value":"$25"},"mat_fee":{"value":null}}}}),
+                ),
                 rejected: None,
             },
-            GymCall { gym: gym(2, "B"), call_id: None, call: None, rejected: Some("row 2, column timezone: bad".into()) },
+            GymCall {
+                gym: gym(2, "B"),
+                call_id: None,
+                call: None,
+                rejected: Some("row 2, column timezone: bad".into()),
+            },
         ];
         let csv = dir.join("out.csv");
         write_results(&csv, &calls).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "row,phone_number,gym_name,call_id,status,attempts,call_sid,error,outcome,drop_in_price,mat_fee");
+        assert_eq!(
+            lines[0],
+            "row,phone_number,gym_name,call_id,status,attempts,call_sid,error,outcome,drop_in_price,mat_fee"
+        );
         assert_eq!(lines[1], "1,+14155550101,\"Mat, Inc\",c_1,completed,2,CA1,,completed,$25,");
         assert!(lines[2].starts_with("2,+14155550102,B,,rejected,0,,\"row 2, column timezone: bad\""));
         let json_path = dir.join("out.json");
@@ -640,9 +705,12 @@ mod stack_tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let dialer = dialer::start(dialer::Config::from_env(&env).unwrap(), bus::Bus::connect(&nats.url(), "dialer").await.unwrap())
-            .await
-            .unwrap();
+        let dialer = dialer::start(
+            dialer::Config::from_env(&env).unwrap(),
+            bus::Bus::connect(&nats.url(), "dialer").await.unwrap(),
+        )
+        .await
+        .unwrap();
 
         let dir = std::env::temp_dir().join(format!("gymcall-stack-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -681,7 +749,11 @@ mod stack_tests {
                 1 => ("failed", 3),
                 _ => ("completed", 1),
             };
-            assert_eq!((result["status"].as_str(), result["attempts"].as_u64()), (Some(status), Some(attempts)), "{result}");
+            assert_eq!(
+                (result["status"].as_str(), result["attempts"].as_u64()),
+                (Some(status), Some(attempts)),
+                "{result}"
+            );
         }
         assert_eq!(results[20]["status"], "rejected");
         assert!(results[20]["error"].as_str().unwrap().contains("row 21, column timezone"), "{}", results[20]);

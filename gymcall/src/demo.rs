@@ -56,7 +56,9 @@ pub fn load_inputs(args: &DemoArgs) -> anyhow::Result<(PlaybookSet, Persona, Str
     }
     let persona = match &args.persona {
         Some(path) => Persona::load(path, &playbooks).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => Persona::from_yaml(DEFAULT_PERSONA.0, DEFAULT_PERSONA.1, &playbooks).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => {
+            Persona::from_yaml(DEFAULT_PERSONA.0, DEFAULT_PERSONA.1, &playbooks).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
     };
     let playbook_id = playbook_override.unwrap_or_else(|| persona.playbook.clone());
     Ok((playbooks, persona, playbook_id))
@@ -73,7 +75,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let out_dir = args.out.join(chrono_stamp());
     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let quiet = args.json;
-    progress(quiet, format!("gymcall demo: calling {} ({}) with playbook {}", persona.gym_name, persona.name, playbook.id));
+    progress(
+        quiet,
+        format!("gymcall demo: calling {} ({}) with playbook {}", persona.gym_name, persona.name, playbook.id),
+    );
 
     // Twilio, played by the simulator: its REST API answers the dialer, and each answered call
     // opens the Media Stream against the gateway with the persona on the line.
@@ -82,7 +87,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("cannot start the simulated Twilio")?;
     fake.script(DEMO_NUMBER, vec![Outcome::Answer]);
     let speech = stack::embedded_speech()?;
-    let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: Some(out_dir.join("callee-heard.wav")) };
+    let lineup = PersonaLineup {
+        persona: persona.clone(),
+        playbook: playbook.clone(),
+        record_wav: Some(out_dir.join("callee-heard.wav")),
+    };
     fake.set_media_hook(media_hook(
         HashMap::from([(DEMO_NUMBER.to_owned(), lineup)]),
         speech.stt.clone(),
@@ -146,7 +155,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         eprintln!("\n{}", crate::results::summary(&result));
     }
     println!("{json}");
-    progress(quiet, format!("\nwrote {} (result), recordings and transcript under {}", result_path.display(), out_dir.display()));
+    progress(
+        quiet,
+        format!("\nwrote {} (result), recordings and transcript under {}", result_path.display(), out_dir.display()),
+    );
     progress(quiet, format!("call took {:.1} s", started.elapsed().as_secs_f64()));
     Ok(())
 }

@@ -42,13 +42,10 @@ fn main() -> ExitCode {
     // The services' per-call actors need an actix System; its tokio runtime is multi-threaded
     // so the simulator, speech engines and HTTP clients run beside them.
     let system = actix_rt::System::with_tokio_rt(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|error| {
-                eprintln!("error: cannot start the async runtime: {error}");
-                std::process::exit(1)
-            })
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|error| {
+            eprintln!("error: cannot start the async runtime: {error}");
+            std::process::exit(1)
+        })
     });
     let outcome = system.block_on(async {
         match cli.command {

@@ -95,9 +95,8 @@ impl Stack {
         let dialer_config = dialer::Config::from_env(&env).map_err(|e| anyhow!("dialer settings: {e}"))?;
 
         let brain = brain_worker::start(brain_config, bus.clone()).await.map_err(|e| anyhow!("brain worker: {e}"))?;
-        let media = media_worker::start(media_config, bus.clone(), speech)
-            .await
-            .map_err(|e| anyhow!("media worker: {e}"))?;
+        let media =
+            media_worker::start(media_config, bus.clone(), speech).await.map_err(|e| anyhow!("media worker: {e}"))?;
         let gateway = gateway::start(gateway_config, bus.clone()).await.map_err(|e| anyhow!("gateway: {e}"))?;
         let dialer = dialer::start(dialer_config, bus.clone()).await.map_err(|e| anyhow!("dialer: {e}"))?;
         Ok(Stack { bus, api_base, api_token, gateway, media, brain, dialer })

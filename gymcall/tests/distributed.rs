@@ -56,11 +56,8 @@ fn spawn(name: &'static str, env: &[(&str, String)], logs: &Path) -> Service {
     for (key, value) in env {
         command.env(key, value);
     }
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let child =
+        command.stdout(Stdio::null()).stderr(log).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     Service { name, child }
 }
 
@@ -91,7 +88,8 @@ async fn run() {
     let nats = testkit::NatsServer::start().await.expect("nats-server starts");
     let logs = tempfile::tempdir().expect("temp dir");
     let playbooks = PlaybookSet::built_in().expect("playbooks");
-    let persona = Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).expect("persona");
+    let persona =
+        Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).expect("persona");
     let playbook = playbooks.get(&persona.playbook).expect("playbook").clone();
 
     // the simulated Twilio and the persona live in this process
@@ -123,7 +121,11 @@ async fn run() {
         env
     };
     let mut services = vec![
-        spawn("gateway", &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", "t0ken".into())]), logs.path()),
+        spawn(
+            "gateway",
+            &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", "t0ken".into())]),
+            logs.path(),
+        ),
         spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.path().display().to_string())]), logs.path()),
         spawn("brain-worker", &with(&[]), logs.path()),
         spawn(
@@ -180,7 +182,8 @@ async fn run() {
     let result: CallResult = loop {
         match tokio::time::timeout(Duration::from_secs(300), lines.recv()).await {
             Ok(Some(line)) => {
-                let result: CallResult = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a result ({e}): {line}"));
+                let result: CallResult =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a result ({e}): {line}"));
                 if result.call_id.as_str() == call_id {
                     break result;
                 }

@@ -52,7 +52,13 @@ async fn run_all() {
         numbers.push(number);
     }
     let (reports_tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
-    fake.set_media_hook(media_hook(lineup, speech.stt.clone(), speech.tts.clone(), fake.auth_token().to_owned(), Some(reports_tx)));
+    fake.set_media_hook(media_hook(
+        lineup,
+        speech.stt.clone(),
+        speech.tts.clone(),
+        fake.auth_token().to_owned(),
+        Some(reports_tx),
+    ));
 
     let stack = gymcall::stack::Stack::start_on(
         bus.clone(),
@@ -129,7 +135,11 @@ async fn run_all() {
             let risk = result.fields.get("risk").cloned().unwrap_or_default();
             println!("  companion: mood {:?}, risk {}", mood, risk.value);
             assert_eq!(mood, Some(FieldStatus::Known), "the companion call must produce a mood");
-            assert_eq!(risk.value.get("flagged").and_then(|v| v.as_bool()), Some(true), "the alarming remark must raise the risk flag");
+            assert_eq!(
+                risk.value.get("flagged").and_then(|v| v.as_bool()),
+                Some(true),
+                "the alarming remark must raise the risk flag"
+            );
         }
     }
     let share = correct as f64 / total.max(1) as f64;

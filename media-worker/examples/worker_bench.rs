@@ -51,7 +51,10 @@ impl speech::TtsProvider for CannedTts {
         "canned"
     }
 
-    fn synthesize(&self, _text: String) -> tokio::sync::mpsc::UnboundedReceiver<Result<speech::TtsChunk, speech::TtsError>> {
+    fn synthesize(
+        &self,
+        _text: String,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<Result<speech::TtsChunk, speech::TtsError>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut offset = 0;
         while offset < self.0.len() {
@@ -86,7 +89,8 @@ async fn main() {
     let worker_bus = bus::Bus::connect(&nats.url(), "bench-worker").await.unwrap();
     let rss_before_kib = rss_kib("VmRSS:");
     let reply_audio = Bytes::from(spoken("Thanks, a drop in is twenty dollars."));
-    let providers = speech::Providers { stt: std::sync::Arc::new(CountingStt), tts: std::sync::Arc::new(CannedTts(reply_audio)) };
+    let providers =
+        speech::Providers { stt: std::sync::Arc::new(CountingStt), tts: std::sync::Arc::new(CannedTts(reply_audio)) };
     let worker = media_worker::start(config, worker_bus, providers).await.unwrap();
 
     // canned brain: answers every final transcript with one sentence

@@ -185,15 +185,14 @@ impl CallActor {
         call_number: u64,
     ) -> CallActor {
         let config = &shared.config;
-        let recording = config.recordings_dir.as_ref().and_then(|dir| {
-            match Recording::create(dir, request.call_id.as_str()) {
+        let recording =
+            config.recordings_dir.as_ref().and_then(|dir| match Recording::create(dir, request.call_id.as_str()) {
                 Ok(recording) => Some(recording),
                 Err(error) => {
                     tracing::warn!(call_id = %request.call_id, %error, "recording disabled for this call");
                     None
                 }
-            }
-        });
+            });
         // Both ids were checked by the assign loop (media_in); brain_heard / media_say check the call id.
         let brain_heard_subject = subjects::brain_heard(&request.call_id).unwrap_or_default();
         let media_out_subject = subjects::media_out(&request.stream_sid).unwrap_or_default();
@@ -285,14 +284,13 @@ impl CallActor {
     // ---- hearing ----
 
     fn start_stt(&mut self, ctx: &mut Context<Self>) {
-        let vocabulary = self.shared.vocabularies.get(self.request.playbook.as_str()).cloned().or_else(|| {
-            self.shared.vocabularies.get(playbook::DEFAULT_PLAYBOOK).cloned()
-        });
-        let stream = self
+        let vocabulary = self
             .shared
-            .providers
-            .stt
-            .start(SttContext { call_id: self.call_id.to_string(), vocabulary });
+            .vocabularies
+            .get(self.request.playbook.as_str())
+            .cloned()
+            .or_else(|| self.shared.vocabularies.get(playbook::DEFAULT_PLAYBOOK).cloned());
+        let stream = self.shared.providers.stt.start(SttContext { call_id: self.call_id.to_string(), vocabulary });
         self.stt_generation += 1;
         let generation = self.stt_generation;
         self.stt_input = Some(stream.input);
@@ -430,7 +428,8 @@ impl CallActor {
                 self.transcript_line(start_ms, "callee", &text);
                 let seq = self.utterance_seq;
                 self.utterance_seq += 1;
-                let event = HeardEvent::Transcript { utterance_seq: seq, text, is_final: true, confidence, start_ms, end_ms };
+                let event =
+                    HeardEvent::Transcript { utterance_seq: seq, text, is_final: true, confidence, start_ms, end_ms };
                 self.heard(end_ms, event);
             }
             Some(SttOutput::Failed { message, retryable }) => {
@@ -527,7 +526,10 @@ impl CallActor {
                 tracing::warn!(call_id = %self.call_id, %error, provider = self.shared.providers.tts.name(), "tts failed, the sentence is skipped");
                 self.tts.remove(&event.segment);
                 self.playback.finish_segment(event.segment);
-                self.heard(self.now_ms, HeardEvent::ProviderFailure { stage: "tts".into(), message: error.to_string() });
+                self.heard(
+                    self.now_ms,
+                    HeardEvent::ProviderFailure { stage: "tts".into(), message: error.to_string() },
+                );
             }
             None => {
                 tracing::warn!(call_id = %self.call_id, provider = self.shared.providers.tts.name(), "tts ended without finishing the sentence");
@@ -576,7 +578,11 @@ impl CallActor {
                 }
                 PlaybackOutput::BargeIn { utterance_id, heard_ms, total_ms, heard_text } => {
                     tracing::info!(call_id = %self.call_id, %utterance_id, heard_ms, total_ms, "agent utterance cut by the callee");
-                    self.transcript_line(self.now_ms, "agent", &format!("[cut after {heard_ms} of {total_ms} ms: heard \"{heard_text}\"]"));
+                    self.transcript_line(
+                        self.now_ms,
+                        "agent",
+                        &format!("[cut after {heard_ms} of {total_ms} ms: heard \"{heard_text}\"]"),
+                    );
                     self.heard(self.now_ms, HeardEvent::BargeIn { utterance_id, heard_ms, total_ms, heard_text });
                 }
                 PlaybackOutput::Hangup { reason } => {
@@ -899,7 +905,9 @@ async fn deliver_heard(
             let brain_gone = match error.kind {
                 BusErrorKind::NoResponders => true,
                 // no ack: gone unless it still answers its ping
-                BusErrorKind::TimedOut => bus.request(ping_subject.clone(), Bytes::new(), BRAIN_PING_TIMEOUT).await.is_err(),
+                BusErrorKind::TimedOut => {
+                    bus.request(ping_subject.clone(), Bytes::new(), BRAIN_PING_TIMEOUT).await.is_err()
+                }
                 _ => false,
             };
             if !brain_gone {
@@ -914,7 +922,9 @@ async fn deliver_heard(
             tracing::warn!(call_id = %call_id, attempt = takeovers, "brain gone, asking another brain to take the call");
             match bus.request(subjects::BRAIN_ASSIGN, takeover_payload.clone(), assign_timeout).await {
                 Ok(reply) => match decode_json::<BrainAssignReply>(&reply.payload) {
-                    Ok(reply) => tracing::info!(call_id = %call_id, brain_id = %reply.worker_id, "brain took over the call"),
+                    Ok(reply) => {
+                        tracing::info!(call_id = %call_id, brain_id = %reply.worker_id, "brain took over the call")
+                    }
                     Err(error) => tracing::warn!(call_id = %call_id, %error, "malformed brain.assign reply"),
                 },
                 Err(error) => {

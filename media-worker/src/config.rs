@@ -117,11 +117,7 @@ impl Config {
             speech: SpeechConfig::from_env(env)?,
         };
         if config.max_calls == 0 {
-            return Err(ConfigError::OutOfRange {
-                name: "MAX_CALLS",
-                value: "0".into(),
-                expected: "at least 1",
-            });
+            return Err(ConfigError::OutOfRange { name: "MAX_CALLS", value: "0".into(), expected: "at least 1" });
         }
         if config.arbiters == 0 || config.arbiters > 256 {
             return Err(ConfigError::OutOfRange {
@@ -166,9 +162,7 @@ impl Config {
 fn number(env: &HashMap<String, String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
     match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(default),
-        Some(value) => value
-            .parse()
-            .map_err(|_| ConfigError::NotANumber { name, value: value.to_owned() }),
+        Some(value) => value.parse().map_err(|_| ConfigError::NotANumber { name, value: value.to_owned() }),
     }
 }
 

@@ -65,9 +65,8 @@ mod tests {
             if tone.iter().all(|s| s.abs() < 100.0) {
                 continue;
             }
-            let best = |set: &[f32; 4]| {
-                (0..4).max_by(|&a, &b| power(tone, set[a]).total_cmp(&power(tone, set[b]))).unwrap()
-            };
+            let best =
+                |set: &[f32; 4]| (0..4).max_by(|&a, &b| power(tone, set[a]).total_cmp(&power(tone, set[b]))).unwrap();
             keys.push(KEYS[best(&ROWS)][best(&COLUMNS)]);
         }
         keys

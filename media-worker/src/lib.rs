@@ -173,7 +173,8 @@ pub async fn start(config: Config, bus: Bus, providers: Providers) -> Result<Run
     let draining = Arc::new(AtomicBool::new(false));
     let http = match shared.config.metrics_addr {
         Some(addr) => Some(
-            health::serve(addr, shared.clone(), draining.clone()).map_err(|source| MediaError::Listen { addr, source })?,
+            health::serve(addr, shared.clone(), draining.clone())
+                .map_err(|source| MediaError::Listen { addr, source })?,
         ),
         None => None,
     };

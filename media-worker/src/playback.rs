@@ -105,9 +105,8 @@ impl Utterance {
     }
 
     fn has_unplayed_audio(&self, now_ms: u64) -> bool {
-        self.playout_end_ms() > now_ms || self.sentences[self.cursor.min(self.sentences.len())..]
-            .iter()
-            .any(|s| !s.pending.is_empty())
+        self.playout_end_ms() > now_ms
+            || self.sentences[self.cursor.min(self.sentences.len())..].iter().any(|s| !s.pending.is_empty())
     }
 
     fn total_ms(&self) -> u64 {
@@ -255,10 +254,7 @@ impl Playback {
     }
 
     fn sentence_mut(&mut self, segment: SegmentId) -> Option<&mut Sentence> {
-        self.utterances
-            .iter_mut()
-            .flat_map(|u| u.sentences.iter_mut())
-            .find(|s| s.segment == segment)
+        self.utterances.iter_mut().flat_map(|u| u.sentences.iter_mut()).find(|s| s.segment == segment)
     }
 
     /// Synthesized audio for `segment` (ignored when the sentence was cut).
@@ -345,8 +341,8 @@ impl Playback {
         if let Some(reason) = &self.hangup {
             // Played for sure once every mark is back; without echoes, trust the clock a bit later.
             let awaiting_echo = self.utterances.iter().any(|u| u.mark_sent);
-            let due = self.is_idle(now_ms)
-                && (!awaiting_echo || now_ms >= self.playout_end_ms + UNECHOED_HANGUP_AFTER_MS);
+            let due =
+                self.is_idle(now_ms) && (!awaiting_echo || now_ms >= self.playout_end_ms + UNECHOED_HANGUP_AFTER_MS);
             if due {
                 self.outputs.push_back(PlaybackOutput::Hangup { reason: reason.clone() });
                 self.hung_up = true;

@@ -36,9 +36,8 @@ async fn stack() -> Stack {
     let gateway_config = gateway::Config::for_tests(PUBLIC_BASE_URL, AUTH_TOKEN, &nats.url());
     let gateway = gateway::start(gateway_config, bus.clone()).await.unwrap();
     let worker_bus = bus::Bus::connect(&nats.url(), "media-1").await.unwrap();
-    let worker = media_worker::start(Config::for_tests(&nats.url(), "media-1"), worker_bus, embedded_providers())
-        .await
-        .unwrap();
+    let worker =
+        media_worker::start(Config::for_tests(&nats.url(), "media-1"), worker_bus, embedded_providers()).await.unwrap();
     Stack { _nats: nats, bus, gateway, worker }
 }
 
@@ -83,7 +82,12 @@ async fn callee_sentences_become_transcripts_and_agent_text_reaches_the_simulato
     brain
         .say(
             &CallId::from("c_full"),
-            SayCommand::Speak { utterance_id: "greet".into(), text: greeting.into(), end_of_turn: true, uninterruptible: false },
+            SayCommand::Speak {
+                utterance_id: "greet".into(),
+                text: greeting.into(),
+                end_of_turn: true,
+                uninterruptible: false,
+            },
         )
         .await;
 
@@ -153,7 +157,12 @@ async fn callee_talking_over_the_agent_clears_it_within_300_ms_and_the_brain_hea
     brain
         .say(
             &CallId::from("c_barge"),
-            SayCommand::Speak { utterance_id: "long".into(), text: long.into(), end_of_turn: true, uninterruptible: false },
+            SayCommand::Speak {
+                utterance_id: "long".into(),
+                text: long.into(),
+                end_of_turn: true,
+                uninterruptible: false,
+            },
         )
         .await;
     let cut = brain.wait_for(Duration::from_secs(15), |e| matches!(e, HeardEvent::BargeIn { .. })).await;
@@ -161,7 +170,10 @@ async fn callee_talking_over_the_agent_clears_it_within_300_ms_and_the_brain_hea
 
     assert_eq!(report.clears.len(), 1, "one clear");
     let clear_ms = report.clears[0].media_time_ms;
-    println!("callee speech onset at {onset_ms} ms, clear at {clear_ms} ms media time: {} ms", clear_ms as i64 - onset_ms as i64);
+    println!(
+        "callee speech onset at {onset_ms} ms, clear at {clear_ms} ms media time: {} ms",
+        clear_ms as i64 - onset_ms as i64
+    );
     assert!(clear_ms >= onset_ms && clear_ms - onset_ms <= 300, "clear {clear_ms} ms vs onset {onset_ms} ms");
     assert!(report.clears[0].dropped_bytes > 0, "there was agent audio left to drop");
     // nothing of the agent is heard after the clear

@@ -83,7 +83,8 @@ async fn a_worker_at_max_calls_refuses_and_a_second_worker_process_takes_the_cal
         assert!(status.success());
     }
     for child in [&mut first, &mut second] {
-        let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exits after drain").unwrap();
+        let status =
+            tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exits after drain").unwrap();
         assert!(status.success(), "{status:?}");
     }
 }
@@ -145,7 +146,12 @@ async fn when_a_worker_process_dies_mid_call_the_gateway_moves_the_stream_and_th
     println!("stream moved to w2 {} ms after w1 was killed", killed_at.elapsed().as_millis());
 
     // the brain carries on: its next line reaches the caller through the new worker
-    let command = SayCommand::Speak { utterance_id: "after".into(), text: "Sorry, where were we?".into(), end_of_turn: true, uninterruptible: false };
+    let command = SayCommand::Speak {
+        utterance_id: "after".into(),
+        text: "Sorry, where were we?".into(),
+        end_of_turn: true,
+        uninterruptible: false,
+    };
     brain.say(&CallId::from("c_failover"), command).await;
     let played = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Played { .. })).await;
     assert_eq!(played.event, HeardEvent::Played { utterance_id: "after".into() });

@@ -12,7 +12,11 @@ use protocol::brain::{HeardEvent, SayCommand};
 use protocol::media::StreamEvent;
 use protocol::CallId;
 
-async fn worker(nats: &testkit::NatsServer, id: &str, providers: speech::Providers) -> (bus::Bus, media_worker::RunningWorker) {
+async fn worker(
+    nats: &testkit::NatsServer,
+    id: &str,
+    providers: speech::Providers,
+) -> (bus::Bus, media_worker::RunningWorker) {
     worker_with(nats, id, providers, |_| {}).await
 }
 
@@ -53,8 +57,10 @@ async fn callee_sentences_come_out_as_transcripts_in_order() {
     let is_final = |e: &HeardEvent| matches!(e, HeardEvent::Transcript { is_final: true, .. });
     let one = brain.wait_for(Duration::from_secs(15), is_final).await;
     let two = brain.wait_for(Duration::from_secs(15), is_final).await;
-    let (HeardEvent::Transcript { utterance_seq: seq1, text: text1, start_ms: start1, end_ms: end1, .. },
-         HeardEvent::Transcript { utterance_seq: seq2, start_ms: start2, .. }) = (one.event, two.event)
+    let (
+        HeardEvent::Transcript { utterance_seq: seq1, text: text1, start_ms: start1, end_ms: end1, .. },
+        HeardEvent::Transcript { utterance_seq: seq2, start_ms: start2, .. },
+    ) = (one.event, two.event)
     else {
         unreachable!()
     };
@@ -85,7 +91,8 @@ async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark_and_is
     let first = "Hi, I'm an automated assistant.";
     let second = "Do you offer drop-ins?";
     for (text, end_of_turn) in [(first, false), (second, true)] {
-        let command = SayCommand::Speak { utterance_id: "u1".into(), text: text.into(), end_of_turn, uninterruptible: false };
+        let command =
+            SayCommand::Speak { utterance_id: "u1".into(), text: text.into(), end_of_turn, uninterruptible: false };
         brain.say(&call, command).await;
     }
     let played = brain.wait_for(Duration::from_secs(8), |e| matches!(e, HeardEvent::Played { .. })).await;
@@ -143,7 +150,8 @@ async fn barge_in_clears_within_300_ms_of_onset_and_reports_what_was_heard() {
 
     let long = "We are calling about your drop in classes. We would like to know the price, the schedule, \
                 and whether visitors need their own gi. Thanks so much for your help today.";
-    let command = SayCommand::Speak { utterance_id: "long".into(), text: long.into(), end_of_turn: true, uninterruptible: false };
+    let command =
+        SayCommand::Speak { utterance_id: "long".into(), text: long.into(), end_of_turn: true, uninterruptible: false };
     brain.say(&CallId::from("c_barge"), command).await;
 
     let report = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::BargeIn { .. })).await;
@@ -157,17 +165,20 @@ async fn barge_in_clears_within_300_ms_of_onset_and_reports_what_was_heard() {
         })
         .expect("clear reached the line");
     let first_audio_ms = log.events.iter().find(|(_, e)| matches!(e, LegEvent::AudioPlayed { .. })).unwrap().0;
-    println!("speech onset {onset_ms} ms, clear at {clear_at_ms} ms media time ({} ms later), {dropped_ms} ms dropped", clear_at_ms - onset_ms);
+    println!(
+        "speech onset {onset_ms} ms, clear at {clear_at_ms} ms media time ({} ms later), {dropped_ms} ms dropped",
+        clear_at_ms - onset_ms
+    );
     assert!(clear_at_ms >= onset_ms, "no clear before the callee spoke");
     assert!(clear_at_ms - onset_ms <= 300, "clear {} ms after onset", clear_at_ms - onset_ms);
     // the rest of the utterance is not played
-    let played_after_clear = log
-        .events
-        .iter()
-        .filter(|(at, e)| *at > clear_at_ms + 20 && matches!(e, LegEvent::AudioPlayed { .. }))
-        .count();
+    let played_after_clear =
+        log.events.iter().filter(|(at, e)| *at > clear_at_ms + 20 && matches!(e, LegEvent::AudioPlayed { .. })).count();
     assert_eq!(played_after_clear, 0);
-    assert!(!log.events.iter().any(|(_, e)| *e == LegEvent::MarkReceived("long".into())), "the cut utterance never got its mark");
+    assert!(
+        !log.events.iter().any(|(_, e)| *e == LegEvent::MarkReceived("long".into())),
+        "the cut utterance never got its mark"
+    );
 
     let HeardEvent::BargeIn { utterance_id, heard_ms, total_ms, heard_text } = report.event else { unreachable!() };
     assert_eq!(utterance_id, "long");
@@ -198,7 +209,17 @@ async fn dtmf_both_ways_hangup_after_audio_and_call_end() {
     assert_eq!(dtmf.event, HeardEvent::Dtmf { digit: "5".into() });
 
     brain.say(&call, SayCommand::SendDigits { digits: "12".into() }).await;
-    brain.say(&call, SayCommand::Speak { utterance_id: "bye".into(), text: "Goodbye.".into(), end_of_turn: true, uninterruptible: false }).await;
+    brain
+        .say(
+            &call,
+            SayCommand::Speak {
+                utterance_id: "bye".into(),
+                text: "Goodbye.".into(),
+                end_of_turn: true,
+                uninterruptible: false,
+            },
+        )
+        .await;
     brain.say(&call, SayCommand::Hangup { reason: "done".into() }).await;
     let (hangup_at, _) = leg.wait_for(Duration::from_secs(5), |e| matches!(e, LegEvent::Hangup(_))).await;
     let events = leg.events();
@@ -211,7 +232,8 @@ async fn dtmf_both_ways_hangup_after_audio_and_call_end() {
         .sum();
     // two digits (100 ms tone + 100 ms gap each) and "Goodbye." (8 chars * 20 ms), all played before the hang-up
     assert_eq!(played, 2 * 1600 + 160 * 8);
-    let last_played = events.iter().filter(|(_, e)| matches!(e, LegEvent::AudioPlayed { .. })).map(|(at, _)| *at).max().unwrap();
+    let last_played =
+        events.iter().filter(|(_, e)| matches!(e, LegEvent::AudioPlayed { .. })).map(|(at, _)| *at).max().unwrap();
     assert!(hangup_at >= last_played, "hang-up at {hangup_at} before audio end {last_played}");
 
     leg.event(StreamEvent::Stop { reason: "hung up".into() }).await;
@@ -227,7 +249,10 @@ async fn dtmf_both_ways_hangup_after_audio_and_call_end() {
 #[actix_rt::test]
 async fn stt_failure_is_reported_to_the_brain() {
     let nats = testkit::NatsServer::start().await.unwrap();
-    let providers = speech::Providers { stt: std::sync::Arc::new(FailingStt), tts: std::sync::Arc::new(ToneTts { ms_per_char: 20 }) };
+    let providers = speech::Providers {
+        stt: std::sync::Arc::new(FailingStt),
+        tts: std::sync::Arc::new(ToneTts { ms_per_char: 20 }),
+    };
     let (bus, worker) = worker(&nats, "w1", providers).await;
     let mut brain = FakeBrain::start(&bus).await;
     assign(&bus, "c_fail", "MZfail").await.unwrap();
@@ -306,10 +331,19 @@ async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency()
     let mut callee = silence(500);
     callee.extend(spoken("Hello?"));
     let leg = FakeLeg::start(&bus, "MZmetrics", callee, 2500).await;
-    let heard = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Transcript { is_final: true, .. })).await;
+    let heard =
+        brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Transcript { is_final: true, .. })).await;
     let HeardEvent::Transcript { end_ms, .. } = heard.event else { unreachable!() };
     brain
-        .say(&CallId::from("c_metrics"), SayCommand::Speak { utterance_id: "u1".into(), text: "Hi!".into(), end_of_turn: true, uninterruptible: false })
+        .say(
+            &CallId::from("c_metrics"),
+            SayCommand::Speak {
+                utterance_id: "u1".into(),
+                text: "Hi!".into(),
+                end_of_turn: true,
+                uninterruptible: false,
+            },
+        )
         .await;
     let (first_audio_ms, _) = leg.wait_for(Duration::from_secs(5), |e| matches!(e, LegEvent::AudioPlayed { .. })).await;
     leg.finish().await;
@@ -340,7 +374,7 @@ async fn a_stream_moved_here_keeps_its_brain_and_the_worker_answers_liveness_pin
     let (bus, worker) = worker(&nats, "w2", test_providers(20)).await;
     let mut brain = FakeBrain::start(&bus).await;
     brain.adopt(&CallId::from("c_moved")).await; // the call's brain, since before the move
-    // the gateway re-assigns a live stream after its first worker died
+                                                 // the gateway re-assigns a live stream after its first worker died
     let request = protocol::media::MediaAssignRequest {
         v: 1,
         call_id: CallId::from("c_moved"),
@@ -362,7 +396,17 @@ async fn a_stream_moved_here_keeps_its_brain_and_the_worker_answers_liveness_pin
     let leg = FakeLeg::start(&bus, "MZmoved", silence(0), 1500).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // the call's brain goes on speaking on media.say; nobody was asked to take the call again
-    brain.say(&CallId::from("c_moved"), SayCommand::Speak { utterance_id: "u9".into(), text: "As I was saying.".into(), end_of_turn: true, uninterruptible: false }).await;
+    brain
+        .say(
+            &CallId::from("c_moved"),
+            SayCommand::Speak {
+                utterance_id: "u9".into(),
+                text: "As I was saying.".into(),
+                end_of_turn: true,
+                uninterruptible: false,
+            },
+        )
+        .await;
     leg.wait_for(Duration::from_secs(5), |e| *e == LegEvent::MarkReceived("u9".into())).await;
     let played = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::Played { .. })).await;
     assert_eq!(played.event, HeardEvent::Played { utterance_id: "u9".into() }, "the brain hears from the new worker");

@@ -24,10 +24,7 @@ pub const DEFAULT_PLAYBOOK: &str = "gym-dropin";
 /// The shipped playbooks, compiled in: `(file name, YAML)`.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("gym-dropin.yaml", include_str!("../../playbooks/gym-dropin.yaml")),
-    (
-        "companion-checkin.yaml",
-        include_str!("../../playbooks/companion-checkin.yaml"),
-    ),
+    ("companion-checkin.yaml", include_str!("../../playbooks/companion-checkin.yaml")),
 ];
 
 /// One playbook: a call's purpose, the agent's voice and the fields to collect.
@@ -144,9 +141,8 @@ pub enum FieldType {
 
 impl FieldType {
     /// Every type name as written in YAML.
-    pub const NAMES: &'static [&'static str] = &[
-        "money", "yes_no", "text", "schedule", "number", "scale", "enum", "list", "risk",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["money", "yes_no", "text", "schedule", "number", "scale", "enum", "list", "risk"];
 }
 
 /// `depends_on: { field: drop_in_offered, equals: true }`.
@@ -251,10 +247,7 @@ impl Default for CallingWindow {
 impl CallingWindow {
     /// Start and end as minutes after midnight (validated on load).
     pub fn minutes(&self) -> (u32, u32) {
-        (
-            parse_hh_mm(&self.start).unwrap_or(0),
-            parse_hh_mm(&self.end).unwrap_or(24 * 60),
-        )
+        (parse_hh_mm(&self.start).unwrap_or(0), parse_hh_mm(&self.end).unwrap_or(24 * 60))
     }
 }
 
@@ -312,8 +305,7 @@ impl Playbook {
     /// Parses and validates a playbook; `file` only names the source in errors.
     pub fn from_yaml(file: impl AsRef<Path>, source: &str) -> Result<Playbook, PlaybookError> {
         let file = file.as_ref();
-        let playbook: Playbook =
-            serde_norway::from_str(source).map_err(|error| syntax_error(file, error))?;
+        let playbook: Playbook = serde_norway::from_str(source).map_err(|error| syntax_error(file, error))?;
         playbook.validate(file, source)?;
         Ok(playbook)
     }
@@ -378,7 +370,10 @@ impl Playbook {
             ));
         }
         let disclosure = self.disclosure.to_lowercase();
-        if !(disclosure.contains("automated") || disclosure.contains("virtual assistant") || disclosure.contains(" ai ")) {
+        if !(disclosure.contains("automated")
+            || disclosure.contains("virtual assistant")
+            || disclosure.contains(" ai "))
+        {
             return Err(invalid(
                 lines.key("disclosure", 0),
                 "disclosure".into(),
@@ -543,13 +538,7 @@ fn syntax_error(file: &Path, error: serde_norway::Error) -> PlaybookError {
     } else {
         message
     };
-    PlaybookError {
-        file: file.to_path_buf(),
-        line,
-        field,
-        message,
-        kind: PlaybookErrorKind::Syntax,
-    }
+    PlaybookError { file: file.to_path_buf(), line, field, message, kind: PlaybookErrorKind::Syntax }
 }
 
 /// Finds the line of a key in the YAML text, for errors found after parsing.
@@ -567,10 +556,7 @@ impl<'a> LineFinder<'a> {
         let start = from.saturating_sub(1);
         self.lines.iter().enumerate().skip(start).find_map(|(index, line)| {
             let trimmed = line.trim_start().trim_start_matches("- ");
-            trimmed
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.starts_with(':'))
-                .then_some(index + 1)
+            trimmed.strip_prefix(key).is_some_and(|rest| rest.starts_with(':')).then_some(index + 1)
         })
     }
 

@@ -64,7 +64,10 @@ fn disclosure_is_templated_from_the_call_context() {
     let line = gym.disclosure_for(&context);
     assert!(line.contains("automated assistant calling on behalf of Open Mat Finder"), "{line}");
     let values = gym.template_context(&context);
-    assert_eq!(render(&gym.opening, &values), "Is this Atos HQ? I have a few quick questions about dropping in for a class.");
+    assert_eq!(
+        render(&gym.opening, &values),
+        "Is this Atos HQ? I have a few quick questions about dropping in for a class."
+    );
     let companion = set.get("companion-checkin").unwrap();
     let context = BTreeMap::from([("caller_org".to_owned(), "Sunny Days Care".to_owned())]);
     assert!(companion.disclosure_for(&context).contains("on behalf of Sunny Days Care"));
@@ -98,7 +101,9 @@ fn missing_key_and_misspelled_key_are_named() {
     assert!(error.to_string().contains("missing field `goal`"), "{error}");
     assert!(error.to_string().starts_with("playbooks/x.yaml:"), "{error}");
 
-    let error = error_of(&MINIMAL.replace("    required: true\n    question: How much?", "    requird: true\n    question: How much?"));
+    let error = error_of(
+        &MINIMAL.replace("    required: true\n    question: How much?", "    requird: true\n    question: How much?"),
+    );
     assert_eq!(error.field, "fields[1]", "{error}");
     assert_eq!(error.line, Some(18), "{error}");
     assert!(error.message.contains("unknown field `requird`"), "{error}");
@@ -161,7 +166,9 @@ fn directory_overrides_built_ins_and_reports_bad_files() {
 fn vocabulary_covers_fields_and_domain_words() {
     let set = PlaybookSet::built_in().unwrap();
     let words = set.get("gym-dropin").unwrap().vocabulary_phrases();
-    for expected in ["no gi", "open mat", "waiver", "mat fee", "twenty", "bucks", "wednesday", "noon", "hold on", "jiu jitsu"] {
+    for expected in
+        ["no gi", "open mat", "waiver", "mat fee", "twenty", "bucks", "wednesday", "noon", "hold on", "jiu jitsu"]
+    {
         assert!(words.iter().any(|w| w == expected), "missing {expected:?}");
     }
     assert!(words.iter().all(|w| w == &w.to_lowercase() && !w.contains('{') && !w.contains('?')));

@@ -66,9 +66,7 @@ impl CallId {
     pub fn is_subject_safe(value: &str) -> bool {
         !value.is_empty()
             && value.len() <= 128
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     }
 }
 

@@ -83,11 +83,7 @@ struct Versioned<T> {
 /// One decoded `media.in` message; audio borrows the payload.
 #[derive(Debug, PartialEq)]
 pub enum MediaIn<'a> {
-    Audio {
-        sequence: u32,
-        timestamp_ms: u32,
-        payload: &'a [u8],
-    },
+    Audio { sequence: u32, timestamp_ms: u32, payload: &'a [u8] },
     Event(StreamEvent),
 }
 

@@ -36,8 +36,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BusDecodeErro
     if bytes.is_empty() {
         return Err(BusDecodeError::Empty);
     }
-    let version: VersionOnly =
-        serde_json::from_slice(bytes).map_err(|e| BusDecodeError::Malformed(e.to_string()))?;
+    let version: VersionOnly = serde_json::from_slice(bytes).map_err(|e| BusDecodeError::Malformed(e.to_string()))?;
     if version.v != BUS_VERSION {
         return Err(BusDecodeError::Version(version.v));
     }

@@ -2,6 +2,6 @@
 //! for byte (signed webhook, TwiML, Media Streams WebSocket with real-time playback, marks,
 //! `clear`); `fake_twilio` is Twilio's REST API; `persona` holds the simulated callees.
 
-pub mod persona;
 pub mod fake_twilio;
+pub mod persona;
 pub mod twilio;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use simulator::twilio::{place_call, CalleeAudio, CallOptions, FramesAudio};
+use simulator::twilio::{place_call, CallOptions, CalleeAudio, FramesAudio};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -43,7 +43,9 @@ async fn main() -> anyhow::Result<()> {
     options.record_wav = args.record;
     options.direction = args.direction;
     let mut audio: Box<dyn CalleeAudio> = match &args.wav {
-        Some(path) => Box::new(simulator::twilio::audio::wav_audio(path).with_context(|| format!("reading {}", path.display()))?),
+        Some(path) => {
+            Box::new(simulator::twilio::audio::wav_audio(path).with_context(|| format!("reading {}", path.display()))?)
+        }
         None => Box::new(FramesAudio::silence(150)),
     };
     let report = place_call(&options, audio.as_mut(), None).await?;

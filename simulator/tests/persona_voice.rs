@@ -20,10 +20,13 @@ fn mulaw_of(tts: &FliteTts, text: &str) -> Vec<u8> {
 
 /// Transcribes μ-law audio with a recogniser that knows the gym domain.
 async fn transcribe(stt: &PocketsphinxStt, audio: &[u8]) -> String {
-    let mut stream = stt.start(SttContext { call_id: "check".into(), vocabulary: Some(Arc::new(speech::Vocabulary::gym_domain())) });
+    let mut stream =
+        stt.start(SttContext { call_id: "check".into(), vocabulary: Some(Arc::new(speech::Vocabulary::gym_domain())) });
     let _ = stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 });
     for (index, frame) in audio.chunks(160).enumerate() {
-        let _ = stream.input.send(SttInput::Audio { mulaw: bytes::Bytes::copy_from_slice(frame), timestamp_ms: index as u64 * 20 });
+        let _ = stream
+            .input
+            .send(SttInput::Audio { mulaw: bytes::Bytes::copy_from_slice(frame), timestamp_ms: index as u64 * 20 });
     }
     let _ = stream.input.send(SttInput::UtteranceEnd { timestamp_ms: audio.len() as u64 / 8 });
     match tokio::time::timeout(Duration::from_secs(60), stream.output.recv()).await {
@@ -35,7 +38,8 @@ async fn transcribe(stt: &PocketsphinxStt, audio: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persona_answers_a_spoken_question_with_spoken_facts() {
     let playbooks = playbook::PlaybookSet::built_in().unwrap();
-    let persona = Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).unwrap();
+    let persona =
+        Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).unwrap();
     let playbook = playbooks.get("gym-dropin").unwrap().clone();
     let vocabulary = Arc::new(PersonaVoice::listening_vocabulary(&playbook, &persona.call_context()));
     let tts = FliteTts::new().unwrap();
@@ -63,14 +67,22 @@ async fn persona_answers_a_spoken_question_with_spoken_facts() {
         media_ms += 20;
         // let recognition and synthesis (which run beside the frame loop) make progress
         tokio::time::sleep(Duration::from_millis(1)).await;
-        if voice.lines().iter().any(|l| l.speaker == "callee" && l.text.contains("drop in is")) && callee_audio.iter().rev().take(4000).all(|&b| b == 0xFF) && callee_audio.iter().any(|&b| b != 0xFF) {
+        if voice.lines().iter().any(|l| l.speaker == "callee" && l.text.contains("drop in is"))
+            && callee_audio.iter().rev().take(4000).all(|&b| b == 0xFF)
+            && callee_audio.iter().any(|&b| b != 0xFF)
+        {
             break;
         }
     }
     let heard: Vec<String> = voice.lines().iter().map(|l| format!("{} {}: {}", l.at_ms, l.speaker, l.text)).collect();
     println!("{}", heard.join("\n"));
-    let answer_start = callee_audio.iter().position(|&b| b != 0xFF).expect("the persona said nothing after the question");
+    let answer_start =
+        callee_audio.iter().position(|&b| b != 0xFF).expect("the persona said nothing after the question");
     let answer = transcribe(&stt, &callee_audio[answer_start..]).await;
     println!("persona's answer as heard: {answer}");
-    assert!(answer.contains("thirty"), "expected the price (thirty dollars) in {answer:?}; persona log:\n{}", heard.join("\n"));
+    assert!(
+        answer.contains("thirty"),
+        "expected the price (thirty dollars) in {answer:?}; persona log:\n{}",
+        heard.join("\n")
+    );
 }

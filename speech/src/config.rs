@@ -6,12 +6,9 @@ use std::time::Duration;
 
 use crate::retry::RetryPolicy;
 use crate::stt::{
-    DeepgramConfig, DeepgramStt, OpenAiStt, OpenAiSttConfig, PocketsphinxConfig, PocketsphinxStt,
-    SttProvider,
+    DeepgramConfig, DeepgramStt, OpenAiStt, OpenAiSttConfig, PocketsphinxConfig, PocketsphinxStt, SttProvider,
 };
-use crate::tts::{
-    ElevenLabsConfig, ElevenLabsTts, FliteTts, OpenAiTts, OpenAiTtsConfig, TtsProvider,
-};
+use crate::tts::{ElevenLabsConfig, ElevenLabsTts, FliteTts, OpenAiTts, OpenAiTtsConfig, TtsProvider};
 
 /// Every environment variable [`SpeechConfig::from_env`] reads.
 pub const ENV_VARS: &[&str] = &[
@@ -106,16 +103,9 @@ impl Default for SpeechConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpeechConfigError {
     #[error("{name}: unknown value {value:?} (expected one of {expected})")]
-    UnknownValue {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    UnknownValue { name: &'static str, value: String, expected: &'static str },
     #[error("{name} is required when {because}")]
-    Missing {
-        name: &'static str,
-        because: &'static str,
-    },
+    Missing { name: &'static str, because: &'static str },
     #[error("{name}: not a number: {value:?}")]
     NotANumber { name: &'static str, value: String },
     #[error("embedded speech engine unavailable: {0}")]
@@ -125,22 +115,13 @@ pub enum SpeechConfigError {
 impl SpeechConfig {
     /// Read the variables in [`ENV_VARS`]; unset or empty ones take their defaults.
     pub fn from_env(env: &HashMap<String, String>) -> Result<SpeechConfig, SpeechConfigError> {
-        let get = |name: &str| {
-            env.get(name)
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
-        };
+        let get = |name: &str| env.get(name).map(|value| value.trim().to_string()).filter(|value| !value.is_empty());
         let defaults = SpeechConfig::default();
         let number = |name: &'static str, default: u64| match get(name) {
             None => Ok(default),
-            Some(value) => value
-                .parse::<u64>()
-                .map_err(|_| SpeechConfigError::NotANumber { name, value }),
+            Some(value) => value.parse::<u64>().map_err(|_| SpeechConfigError::NotANumber { name, value }),
         };
-        let stt_provider = match get("STT_PROVIDER")
-            .map(|value| value.to_ascii_lowercase())
-            .as_deref()
-        {
+        let stt_provider = match get("STT_PROVIDER").map(|value| value.to_ascii_lowercase()).as_deref() {
             None | Some("pocketsphinx") => SttProviderKind::Pocketsphinx,
             Some("deepgram") => SttProviderKind::Deepgram,
             Some("openai") => SttProviderKind::Openai,
@@ -152,10 +133,7 @@ impl SpeechConfig {
                 })
             }
         };
-        let tts_provider = match get("TTS_PROVIDER")
-            .map(|value| value.to_ascii_lowercase())
-            .as_deref()
-        {
+        let tts_provider = match get("TTS_PROVIDER").map(|value| value.to_ascii_lowercase()).as_deref() {
             None | Some("flite") => TtsProviderKind::Flite,
             Some("elevenlabs") => TtsProviderKind::Elevenlabs,
             Some("openai") => TtsProviderKind::Openai,
@@ -173,10 +151,7 @@ impl SpeechConfig {
             deepgram_api_key: get("DEEPGRAM_API_KEY"),
             deepgram_base_url: get("DEEPGRAM_BASE_URL").unwrap_or(defaults.deepgram_base_url),
             deepgram_model: get("DEEPGRAM_MODEL").unwrap_or(defaults.deepgram_model),
-            deepgram_endpointing_ms: number(
-                "DEEPGRAM_ENDPOINTING_MS",
-                defaults.deepgram_endpointing_ms,
-            )?,
+            deepgram_endpointing_ms: number("DEEPGRAM_ENDPOINTING_MS", defaults.deepgram_endpointing_ms)?,
             openai_api_key: get("OPENAI_API_KEY"),
             openai_base_url: get("OPENAI_BASE_URL").unwrap_or(defaults.openai_base_url),
             openai_stt_model: get("OPENAI_STT_MODEL").unwrap_or(defaults.openai_stt_model),
@@ -199,46 +174,30 @@ impl SpeechConfig {
     }
 
     fn check_credentials(&self) -> Result<(), SpeechConfigError> {
-        let openai_needs_key =
-            self.openai_base_url.trim_end_matches('/') == DEFAULT_OPENAI_BASE_URL;
+        let openai_needs_key = self.openai_base_url.trim_end_matches('/') == DEFAULT_OPENAI_BASE_URL;
         if self.stt_provider == SttProviderKind::Deepgram && self.deepgram_api_key.is_none() {
-            return Err(SpeechConfigError::Missing {
-                name: "DEEPGRAM_API_KEY",
-                because: "STT_PROVIDER=deepgram",
-            });
+            return Err(SpeechConfigError::Missing { name: "DEEPGRAM_API_KEY", because: "STT_PROVIDER=deepgram" });
         }
-        if self.stt_provider == SttProviderKind::Openai
-            && openai_needs_key
-            && self.openai_api_key.is_none()
-        {
+        if self.stt_provider == SttProviderKind::Openai && openai_needs_key && self.openai_api_key.is_none() {
             return Err(SpeechConfigError::Missing {
                 name: "OPENAI_API_KEY",
                 because: "STT_PROVIDER=openai with the default OPENAI_BASE_URL",
             });
         }
-        if self.tts_provider == TtsProviderKind::Openai
-            && openai_needs_key
-            && self.openai_api_key.is_none()
-        {
+        if self.tts_provider == TtsProviderKind::Openai && openai_needs_key && self.openai_api_key.is_none() {
             return Err(SpeechConfigError::Missing {
                 name: "OPENAI_API_KEY",
                 because: "TTS_PROVIDER=openai with the default OPENAI_BASE_URL",
             });
         }
         if self.tts_provider == TtsProviderKind::Elevenlabs && self.elevenlabs_api_key.is_none() {
-            return Err(SpeechConfigError::Missing {
-                name: "ELEVENLABS_API_KEY",
-                because: "TTS_PROVIDER=elevenlabs",
-            });
+            return Err(SpeechConfigError::Missing { name: "ELEVENLABS_API_KEY", because: "TTS_PROVIDER=elevenlabs" });
         }
         Ok(())
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            deadline: Duration::from_millis(self.retry_deadline_ms),
-            ..RetryPolicy::default()
-        }
+        RetryPolicy { deadline: Duration::from_millis(self.retry_deadline_ms), ..RetryPolicy::default() }
     }
 }
 
@@ -263,10 +222,7 @@ pub fn from_config(config: &SpeechConfig) -> Result<Providers, SpeechConfigError
             if let Some(dir) = &config.pocketsphinx_model_dir {
                 sphinx.model_dir = dir.into();
             }
-            Arc::new(
-                PocketsphinxStt::new(sphinx)
-                    .map_err(|error| SpeechConfigError::Engine(error.to_string()))?,
-            )
+            Arc::new(PocketsphinxStt::new(sphinx).map_err(|error| SpeechConfigError::Engine(error.to_string()))?)
         }
         SttProviderKind::Deepgram => Arc::new(DeepgramStt::new(DeepgramConfig {
             api_key: config.deepgram_api_key.clone().unwrap_or_default(),
@@ -320,10 +276,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect()
+        pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
     }
 
     #[test]
@@ -350,34 +303,22 @@ mod tests {
         assert_eq!(config.elevenlabs_voice_id, "voice-1");
         assert_eq!(config.retry_deadline_ms, 1500);
         let providers = from_config(&config).expect("builds");
-        assert_eq!(
-            (providers.stt.name(), providers.tts.name()),
-            ("deepgram", "elevenlabs")
-        );
+        assert_eq!((providers.stt.name(), providers.tts.name()), ("deepgram", "elevenlabs"));
     }
 
     #[test]
     fn missing_keys_and_bad_values_are_reported() {
         assert_eq!(
             SpeechConfig::from_env(&env(&[("STT_PROVIDER", "deepgram")])).unwrap_err(),
-            SpeechConfigError::Missing {
-                name: "DEEPGRAM_API_KEY",
-                because: "STT_PROVIDER=deepgram"
-            }
+            SpeechConfigError::Missing { name: "DEEPGRAM_API_KEY", because: "STT_PROVIDER=deepgram" }
         );
         assert!(matches!(
             SpeechConfig::from_env(&env(&[("TTS_PROVIDER", "espeak")])).unwrap_err(),
-            SpeechConfigError::UnknownValue {
-                name: "TTS_PROVIDER",
-                ..
-            }
+            SpeechConfigError::UnknownValue { name: "TTS_PROVIDER", .. }
         ));
         assert!(matches!(
             SpeechConfig::from_env(&env(&[("SPEECH_RETRY_DEADLINE_MS", "soon")])).unwrap_err(),
-            SpeechConfigError::NotANumber {
-                name: "SPEECH_RETRY_DEADLINE_MS",
-                ..
-            }
+            SpeechConfigError::NotANumber { name: "SPEECH_RETRY_DEADLINE_MS", .. }
         ));
     }
 
@@ -390,10 +331,7 @@ mod tests {
         ]))
         .expect("no key needed off openai.com");
         assert_eq!(config.openai_api_key, None);
-        assert!(
-            SpeechConfig::from_env(&env(&[("TTS_PROVIDER", "openai")])).is_err(),
-            "openai.com needs a key"
-        );
+        assert!(SpeechConfig::from_env(&env(&[("TTS_PROVIDER", "openai")])).is_err(), "openai.com needs a key");
     }
 
     #[test]
@@ -401,13 +339,9 @@ mod tests {
         let source = include_str!("config.rs");
         let body = source.split("#[cfg(test)]").next().unwrap_or("");
         for quoted in body.split('"').skip(1).step_by(2) {
-            let looks_like_variable =
-                quoted.len() > 3 && quoted.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            let looks_like_variable = quoted.len() > 3 && quoted.chars().all(|c| c.is_ascii_uppercase() || c == '_');
             if looks_like_variable && !quoted.starts_with("STT_PROVIDER=") {
-                assert!(
-                    ENV_VARS.contains(&quoted),
-                    "{quoted} is read but not in ENV_VARS"
-                );
+                assert!(ENV_VARS.contains(&quoted), "{quoted} is read but not in ENV_VARS");
             }
         }
     }

@@ -61,17 +61,11 @@ mod tests {
         let sentences = wer_sentences();
         assert!(sentences.len() >= 20);
         let patterns = crate::Vocabulary::gym_domain().with_phrases(playbook_questions());
-        let expanded: std::collections::HashSet<String> = patterns
-            .training_sentences()
-            .iter()
-            .map(|sentence| sentence.join(" "))
-            .collect();
+        let expanded: std::collections::HashSet<String> =
+            patterns.training_sentences().iter().map(|sentence| sentence.join(" ")).collect();
         for sentence in sentences {
             let normalized = crate::vocabulary::normalize(sentence).join(" ");
-            assert!(
-                !expanded.contains(&normalized),
-                "measurement sentence is a training line: {sentence}"
-            );
+            assert!(!expanded.contains(&normalized), "measurement sentence is a training line: {sentence}");
         }
     }
 }

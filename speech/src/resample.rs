@@ -49,11 +49,7 @@ pub struct StreamResampler {
 impl StreamResampler {
     pub fn new(from_hz: u32, to_hz: u32) -> StreamResampler {
         let passthrough = from_hz == to_hz || from_hz == 0 || to_hz == 0;
-        let step = if passthrough {
-            1.0
-        } else {
-            f64::from(from_hz) / f64::from(to_hz)
-        };
+        let step = if passthrough { 1.0 } else { f64::from(from_hz) / f64::from(to_hz) };
         // Cut off just below the lower Nyquist frequency, as a fraction of the input's.
         let cutoff = (1.0 / step).min(1.0) * 0.92;
         StreamResampler {
@@ -100,16 +96,14 @@ impl StreamResampler {
             let mut sum = 0.0;
             for index in first..=last {
                 let sample = self.buffer[index - self.base];
-                sum +=
-                    f64::from(sample) * kernel(index as f64 - centre, self.cutoff, self.half_width);
+                sum += f64::from(sample) * kernel(index as f64 - centre, self.cutoff, self.half_width);
             }
             output.push(sum.round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16);
             self.next_output += 1;
         }
         // Drop input no later output can reach.
         let next_centre = self.next_output as f64 * self.step;
-        let keep_from =
-            ((next_centre - self.half_width).ceil().max(0.0) as usize).min(self.input_total);
+        let keep_from = ((next_centre - self.half_width).ceil().max(0.0) as usize).min(self.input_total);
         if keep_from > self.base {
             self.buffer.drain(..keep_from - self.base);
             self.base = keep_from;
@@ -120,11 +114,7 @@ impl StreamResampler {
 
 fn kernel(distance: f64, cutoff: f64, half_width: f64) -> f64 {
     let x = distance * cutoff;
-    let sinc = if x.abs() < 1e-9 {
-        1.0
-    } else {
-        (PI * x).sin() / (PI * x)
-    };
+    let sinc = if x.abs() < 1e-9 { 1.0 } else { (PI * x).sin() / (PI * x) };
     let position = distance / half_width; // -1..1
     let window = 0.42 + 0.5 * (PI * position).cos() + 0.08 * (2.0 * PI * position).cos();
     cutoff * sinc * window
@@ -136,9 +126,7 @@ mod tests {
 
     fn tone(frequency_hz: f64, rate_hz: u32, samples: usize) -> Vec<i16> {
         (0..samples)
-            .map(|n| {
-                (8000.0 * (2.0 * PI * frequency_hz * n as f64 / f64::from(rate_hz)).sin()) as i16
-            })
+            .map(|n| (8000.0 * (2.0 * PI * frequency_hz * n as f64 / f64::from(rate_hz)).sin()) as i16)
             .collect()
     }
 
@@ -154,16 +142,8 @@ mod tests {
         assert_eq!(output.len(), 16000);
         let expected = tone(1000.0, 16000, 16000);
         // Compare the middle, away from the edges.
-        let error: Vec<i16> = output[1000..15000]
-            .iter()
-            .zip(&expected[1000..15000])
-            .map(|(a, b)| a - b)
-            .collect();
-        assert!(
-            rms(&error) < 0.02 * rms(&expected),
-            "error rms {}",
-            rms(&error)
-        );
+        let error: Vec<i16> = output[1000..15000].iter().zip(&expected[1000..15000]).map(|(a, b)| a - b).collect();
+        assert!(rms(&error) < 0.02 * rms(&expected), "error rms {}", rms(&error));
     }
 
     #[test]
@@ -185,10 +165,6 @@ mod tests {
         let aliasing = downsample_24k_to_8k(&tone(6000.0, 24000, 24000));
         assert_eq!(audible.len(), 8000);
         assert!(rms(&audible[500..7500]) > 5000.0);
-        assert!(
-            rms(&aliasing[500..7500]) < 100.0,
-            "6 kHz leaked: rms {}",
-            rms(&aliasing[500..7500])
-        );
+        assert!(rms(&aliasing[500..7500]) < 100.0, "6 kHz leaked: rms {}", rms(&aliasing[500..7500]));
     }
 }

@@ -48,15 +48,8 @@ pub struct Vad {
 
 impl Vad {
     pub fn new(mode: VadMode) -> Vad {
-        let inner = webrtc_vad::Vad::new_with_rate_and_mode(
-            webrtc_vad::SampleRate::Rate8kHz,
-            mode.to_webrtc(),
-        );
-        Vad {
-            mode,
-            inner,
-            energy: EnergyDetector::default(),
-        }
+        let inner = webrtc_vad::Vad::new_with_rate_and_mode(webrtc_vad::SampleRate::Rate8kHz, mode.to_webrtc());
+        Vad { mode, inner, energy: EnergyDetector::default() }
     }
 
     pub fn mode(&self) -> VadMode {
@@ -92,9 +85,7 @@ struct EnergyDetector {
 
 impl Default for EnergyDetector {
     fn default() -> Self {
-        EnergyDetector {
-            noise_floor_rms: 100.0,
-        }
+        EnergyDetector { noise_floor_rms: 100.0 }
     }
 }
 
@@ -181,12 +172,7 @@ pub struct Endpointer {
 
 impl Endpointer {
     pub fn new(config: EndpointerConfig) -> Endpointer {
-        Endpointer {
-            config,
-            state: State::Silence,
-            events: VecDeque::new(),
-            last_frame_end_ms: None,
-        }
+        Endpointer { config, state: State::Silence, events: VecDeque::new(), last_frame_end_ms: None }
     }
 
     pub fn config(&self) -> &EndpointerConfig {
@@ -200,73 +186,31 @@ impl Endpointer {
         self.state = match (self.state, is_speech) {
             (State::Silence, false) => State::Silence,
             (State::Silence, true) => {
-                self.events
-                    .push_back(EndpointEvent::SpeechStarted { at_ms: now_ms });
+                self.events.push_back(EndpointEvent::SpeechStarted { at_ms: now_ms });
                 self.after_speech_frame(now_ms, now_ms, 0)
             }
-            (
-                State::Starting {
-                    start_ms,
-                    speech_ms,
-                    ..
-                },
-                true,
-            ) => self.after_speech_frame(now_ms, start_ms, speech_ms),
-            (
-                State::Starting {
-                    start_ms,
-                    speech_ms,
-                    silence_ms,
-                },
-                false,
-            ) => {
+            (State::Starting { start_ms, speech_ms, .. }, true) => self.after_speech_frame(now_ms, start_ms, speech_ms),
+            (State::Starting { start_ms, speech_ms, silence_ms }, false) => {
                 let silence_ms = silence_ms + frame_ms;
                 if silence_ms >= self.config.start_gap_ms {
                     State::Silence
                 } else {
-                    State::Starting {
-                        start_ms,
-                        speech_ms,
-                        silence_ms,
-                    }
+                    State::Starting { start_ms, speech_ms, silence_ms }
                 }
             }
-            (
-                State::Speaking {
-                    start_ms,
-                    speech_ms,
-                    ..
-                },
-                true,
-            ) => State::Speaking {
+            (State::Speaking { start_ms, speech_ms, .. }, true) => State::Speaking {
                 start_ms,
                 speech_ms: speech_ms + frame_ms,
                 silence_ms: 0,
                 last_speech_end_ms: now_ms + frame_ms,
             },
-            (
-                State::Speaking {
-                    start_ms,
-                    speech_ms,
-                    silence_ms,
-                    last_speech_end_ms,
-                },
-                false,
-            ) => {
+            (State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms }, false) => {
                 let silence_ms = silence_ms + frame_ms;
                 if silence_ms >= self.config.end_silence_ms {
-                    self.events.push_back(EndpointEvent::UtteranceEnded {
-                        start_ms,
-                        end_ms: last_speech_end_ms,
-                    });
+                    self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms: last_speech_end_ms });
                     State::Silence
                 } else {
-                    State::Speaking {
-                        start_ms,
-                        speech_ms,
-                        silence_ms,
-                        last_speech_end_ms,
-                    }
+                    State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms }
                 }
             }
         };
@@ -276,20 +220,10 @@ impl Endpointer {
         let speech_ms = speech_before_ms + self.config.frame_ms;
         let at_ms = now_ms + self.config.frame_ms;
         if speech_ms >= self.config.min_speech_ms {
-            self.events
-                .push_back(EndpointEvent::SpeechConfirmed { start_ms, at_ms });
-            State::Speaking {
-                start_ms,
-                speech_ms,
-                silence_ms: 0,
-                last_speech_end_ms: at_ms,
-            }
+            self.events.push_back(EndpointEvent::SpeechConfirmed { start_ms, at_ms });
+            State::Speaking { start_ms, speech_ms, silence_ms: 0, last_speech_end_ms: at_ms }
         } else {
-            State::Starting {
-                start_ms,
-                speech_ms,
-                silence_ms: 0,
-            }
+            State::Starting { start_ms, speech_ms, silence_ms: 0 }
         }
     }
 
@@ -312,8 +246,7 @@ impl Endpointer {
     /// silence, frame by frame, up to `now_ms`.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         while let Some(next_frame_ms) = self.last_frame_end_ms {
-            if next_frame_ms + self.config.frame_ms > now_ms || matches!(self.state, State::Silence)
-            {
+            if next_frame_ms + self.config.frame_ms > now_ms || matches!(self.state, State::Silence) {
                 break;
             }
             self.handle(next_frame_ms, false);
@@ -322,16 +255,8 @@ impl Endpointer {
 
     /// The audio stopped (stream ended): end a confirmed utterance now, drop an unconfirmed one.
     pub fn finish(&mut self) {
-        if let State::Speaking {
-            start_ms,
-            last_speech_end_ms,
-            ..
-        } = self.state
-        {
-            self.events.push_back(EndpointEvent::UtteranceEnded {
-                start_ms,
-                end_ms: last_speech_end_ms,
-            });
+        if let State::Speaking { start_ms, last_speech_end_ms, .. } = self.state {
+            self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms: last_speech_end_ms });
         }
         self.state = State::Silence;
     }
@@ -356,8 +281,7 @@ impl Endpointer {
     /// True once the current utterance has `barge_in_min_ms` of speech: while agent audio is
     /// unplayed, the actor clears it.
     pub fn barge_in_reached(&self) -> bool {
-        matches!(self.state, State::Speaking { .. })
-            && self.speech_ms() >= self.config.barge_in_min_ms
+        matches!(self.state, State::Speaking { .. }) && self.speech_ms() >= self.config.barge_in_min_ms
     }
 }
 
@@ -368,10 +292,7 @@ mod tests {
     const FRAME_MS: u64 = 20;
 
     /// Feed decisions one frame apart from t=0; return events with the frame index they came at.
-    fn run(
-        endpointer: &mut Endpointer,
-        decisions: impl IntoIterator<Item = bool>,
-    ) -> Vec<EndpointEvent> {
+    fn run(endpointer: &mut Endpointer, decisions: impl IntoIterator<Item = bool>) -> Vec<EndpointEvent> {
         let mut events = Vec::new();
         for (index, speech) in decisions.into_iter().enumerate() {
             endpointer.handle(index as u64 * FRAME_MS, speech);
@@ -390,23 +311,15 @@ mod tests {
     fn utterance_starts_is_confirmed_and_ends_after_silence() {
         let mut endpointer = Endpointer::new(EndpointerConfig::default());
         // 200 ms silence, 1 s speech, 600 ms silence.
-        let decisions = frames(false, 10)
-            .chain(frames(true, 50))
-            .chain(frames(false, 30));
+        let decisions = frames(false, 10).chain(frames(true, 50)).chain(frames(false, 30));
         let events = run(&mut endpointer, decisions);
         assert_eq!(
             events,
             vec![
                 EndpointEvent::SpeechStarted { at_ms: 200 },
-                EndpointEvent::SpeechConfirmed {
-                    start_ms: 200,
-                    at_ms: 320
-                },
+                EndpointEvent::SpeechConfirmed { start_ms: 200, at_ms: 320 },
                 // Last speech frame is [1180, 1200); 500 ms of silence ends it at frame 1680.
-                EndpointEvent::UtteranceEnded {
-                    start_ms: 200,
-                    end_ms: 1200
-                },
+                EndpointEvent::UtteranceEnded { start_ms: 200, end_ms: 1200 },
             ]
         );
         assert!(!endpointer.in_utterance());
@@ -415,30 +328,16 @@ mod tests {
     #[test]
     fn pause_shorter_than_end_silence_keeps_one_utterance() {
         let mut endpointer = Endpointer::new(EndpointerConfig::default());
-        let decisions = frames(true, 20)
-            .chain(frames(false, 20))
-            .chain(frames(true, 20))
-            .chain(frames(false, 25));
+        let decisions = frames(true, 20).chain(frames(false, 20)).chain(frames(true, 20)).chain(frames(false, 25));
         let events = run(&mut endpointer, decisions);
-        let ended: Vec<_> = events
-            .iter()
-            .filter(|e| matches!(e, EndpointEvent::UtteranceEnded { .. }))
-            .collect();
-        assert_eq!(
-            ended,
-            vec![&EndpointEvent::UtteranceEnded {
-                start_ms: 0,
-                end_ms: 1200
-            }]
-        );
+        let ended: Vec<_> = events.iter().filter(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })).collect();
+        assert_eq!(ended, vec![&EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1200 }]);
     }
 
     #[test]
     fn click_shorter_than_min_speech_is_not_an_utterance() {
         let mut endpointer = Endpointer::new(EndpointerConfig::default());
-        let decisions = frames(false, 5)
-            .chain(frames(true, 3))
-            .chain(frames(false, 40));
+        let decisions = frames(false, 5).chain(frames(true, 3)).chain(frames(false, 40));
         let events = run(&mut endpointer, decisions);
         assert_eq!(events, vec![EndpointEvent::SpeechStarted { at_ms: 100 }]);
         assert!(!endpointer.in_utterance());
@@ -446,25 +345,12 @@ mod tests {
 
     #[test]
     fn end_silence_is_configurable() {
-        let config = EndpointerConfig {
-            end_silence_ms: 1000,
-            ..EndpointerConfig::default()
-        };
+        let config = EndpointerConfig { end_silence_ms: 1000, ..EndpointerConfig::default() };
         let mut endpointer = Endpointer::new(config);
         let events = run(&mut endpointer, frames(true, 20).chain(frames(false, 30)));
-        assert!(
-            !events
-                .iter()
-                .any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })),
-            "{events:?}"
-        );
+        assert!(!events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })), "{events:?}");
         let events = run(&mut endpointer, frames(false, 25));
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })),
-            "{events:?}"
-        );
+        assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })), "{events:?}");
     }
 
     #[test]
@@ -484,13 +370,7 @@ mod tests {
         endpointer.handle_timeout(880);
         assert_eq!(endpointer.poll_event(), None, "not yet 500 ms of silence");
         endpointer.handle_timeout(900);
-        assert_eq!(
-            endpointer.poll_event(),
-            Some(EndpointEvent::UtteranceEnded {
-                start_ms: 0,
-                end_ms: 400
-            })
-        );
+        assert_eq!(endpointer.poll_event(), Some(EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 400 }));
         assert_eq!(endpointer.poll_timeout(), None);
     }
 
@@ -499,13 +379,7 @@ mod tests {
         let mut endpointer = Endpointer::new(EndpointerConfig::default());
         run(&mut endpointer, frames(true, 20));
         endpointer.finish();
-        assert_eq!(
-            endpointer.poll_event(),
-            Some(EndpointEvent::UtteranceEnded {
-                start_ms: 0,
-                end_ms: 400
-            })
-        );
+        assert_eq!(endpointer.poll_event(), Some(EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 400 }));
     }
 
     fn pcm_frames(samples: &[i16]) -> Vec<&[i16]> {
@@ -515,10 +389,7 @@ mod tests {
     fn tone(frequency_hz: f64, amplitude: f64, seconds: f64) -> Vec<i16> {
         let count = (seconds * 8000.0) as usize;
         (0..count)
-            .map(|n| {
-                (amplitude * (2.0 * std::f64::consts::PI * frequency_hz * n as f64 / 8000.0).sin())
-                    as i16
-            })
+            .map(|n| (amplitude * (2.0 * std::f64::consts::PI * frequency_hz * n as f64 / 8000.0).sin()) as i16)
             .collect()
     }
 
@@ -599,25 +470,13 @@ mod tests {
         let second_offset_ms = 2000 + sentence_ms;
         let expected = [
             (1000 + voice_begin_ms, 1000 + voice_end_ms),
-            (
-                second_offset_ms + voice_begin_ms,
-                second_offset_ms + voice_end_ms,
-            ),
+            (second_offset_ms + voice_begin_ms, second_offset_ms + voice_end_ms),
         ];
         for ((start, end), (expected_start, expected_end)) in utterances.iter().zip(expected) {
-            assert!(
-                start.abs_diff(expected_start) <= 100,
-                "start {start} vs {expected_start}"
-            );
-            assert!(
-                end.abs_diff(expected_end) <= 200,
-                "end {end} vs {expected_end}"
-            );
+            assert!(start.abs_diff(expected_start) <= 100, "start {start} vs {expected_start}");
+            assert!(end.abs_diff(expected_end) <= 200, "end {end} vs {expected_end}");
         }
-        let confirmations = events
-            .iter()
-            .filter(|e| matches!(e, EndpointEvent::SpeechConfirmed { .. }))
-            .count();
+        let confirmations = events.iter().filter(|e| matches!(e, EndpointEvent::SpeechConfirmed { .. })).count();
         assert_eq!(confirmations, 2);
     }
 }

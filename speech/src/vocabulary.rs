@@ -447,18 +447,8 @@ const ONES: &[&str] = &[
     "eighteen",
     "nineteen",
 ];
-const TENS: &[&str] = &[
-    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-];
-const DAYS: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+const TENS: &[&str] = &["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
 /// Spell a number below one million in words ("one hundred twenty nine").
 pub fn number_to_words(number: u32) -> String {
@@ -495,8 +485,7 @@ pub fn normalize(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     for raw in text.split_whitespace() {
         let token = raw.to_lowercase();
-        let token = token
-            .trim_matches(|c: char| !(c.is_alphanumeric() || c == '$' || c == '\'' || c == ':'));
+        let token = token.trim_matches(|c: char| !(c.is_alphanumeric() || c == '$' || c == '\'' || c == ':'));
         if token.is_empty() {
             continue;
         }
@@ -506,11 +495,7 @@ pub fn normalize(text: &str) -> Vec<String> {
 }
 
 fn spell_token(token: &str) -> Vec<String> {
-    let split = |text: &str| {
-        text.split_whitespace()
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let split = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     if let Some(amount) = token.strip_prefix('$') {
         let (dollars, cents) = amount.split_once('.').unwrap_or((amount, ""));
         let dollars: String = dollars.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -538,9 +523,7 @@ fn spell_token(token: &str) -> Vec<String> {
             spoken.extend(split(&number_to_words(hours)));
             match minutes.parse::<u32>() {
                 Ok(0) => spoken.push("o'clock".to_string()),
-                Ok(minutes) if minutes < 10 => {
-                    spoken.extend(split(&format!("oh {}", number_to_words(minutes))))
-                }
+                Ok(minutes) if minutes < 10 => spoken.extend(split(&format!("oh {}", number_to_words(minutes)))),
                 Ok(minutes) => spoken.extend(split(&number_to_words(minutes))),
                 Err(_) => {}
             }
@@ -554,10 +537,7 @@ fn spell_token(token: &str) -> Vec<String> {
         "a.m." | "a.m" => split("a m"),
         "p.m." | "p.m" => split("p m"),
         _ => {
-            let cleaned: String = token
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .collect();
+            let cleaned: String = token.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect();
             if cleaned.is_empty() {
                 Vec::new()
             } else {
@@ -570,20 +550,8 @@ fn spell_token(token: &str) -> Vec<String> {
 /// Every spoken form of each slot class.
 fn class_members() -> HashMap<&'static str, Vec<String>> {
     let mut members: HashMap<&'static str, Vec<String>> = HashMap::new();
-    let hundreds = (1..=9).flat_map(|h| {
-        [
-            h * 100,
-            h * 100 + 25,
-            h * 100 + 49,
-            h * 100 + 50,
-            h * 100 + 99,
-        ]
-    });
-    let numbers: Vec<String> = (0..=100)
-        .chain(hundreds.clone())
-        .chain([1000])
-        .map(number_to_words)
-        .collect();
+    let hundreds = (1..=9).flat_map(|h| [h * 100, h * 100 + 25, h * 100 + 49, h * 100 + 50, h * 100 + 99]);
+    let numbers: Vec<String> = (0..=100).chain(hundreds.clone()).chain([1000]).map(number_to_words).collect();
     members.insert("number", numbers);
 
     let mut prices = Vec::new();
@@ -619,17 +587,7 @@ fn class_members() -> HashMap<&'static str, Vec<String>> {
 
     let mut days: Vec<String> = DAYS.iter().map(|day| day.to_string()).collect();
     days.extend(DAYS.iter().map(|day| format!("{day}s")));
-    days.extend(
-        [
-            "weekdays",
-            "weekends",
-            "the weekend",
-            "every day",
-            "today",
-            "tomorrow",
-        ]
-        .map(String::from),
-    );
+    days.extend(["weekdays", "weekends", "the weekend", "every day", "today", "tomorrow"].map(String::from));
     members.insert("day", days);
 
     let mut durations = Vec::new();
@@ -640,31 +598,14 @@ fn class_members() -> HashMap<&'static str, Vec<String>> {
             durations.push(format!("{spoken} {unit}{plural}"));
         }
     }
-    durations.extend(
-        [
-            "a month",
-            "a year",
-            "a week",
-            "thirty days",
-            "twelve months",
-        ]
-        .map(String::from),
-    );
+    durations.extend(["a month", "a year", "a week", "thirty days", "twelve months"].map(String::from));
     members.insert("duration", durations);
     members
 }
 
 fn subject_members(subjects: &[String]) -> Vec<String> {
-    let mut members: Vec<String> = GYM_SUBJECTS
-        .iter()
-        .map(|subject| subject.to_string())
-        .collect();
-    members.extend(
-        subjects
-            .iter()
-            .map(|subject| normalize(subject).join(" "))
-            .filter(|subject| !subject.is_empty()),
-    );
+    let mut members: Vec<String> = GYM_SUBJECTS.iter().map(|subject| subject.to_string()).collect();
+    members.extend(subjects.iter().map(|subject| normalize(subject).join(" ")).filter(|subject| !subject.is_empty()));
     members.sort();
     members.dedup();
     members
@@ -679,9 +620,7 @@ impl Vocabulary {
     /// duration slots, plus membership and class words. Add a playbook's own questions and field
     /// descriptions with [`Vocabulary::with_phrases`].
     pub fn gym_domain() -> Vocabulary {
-        Vocabulary::new()
-            .with_phrases(GYM_PATTERNS.iter().copied())
-            .with_words(GYM_WORDS.iter().copied())
+        Vocabulary::new().with_phrases(GYM_PATTERNS.iter().copied()).with_words(GYM_WORDS.iter().copied())
     }
 
     /// Add a phrase (a playbook question, a field description, or a pattern with `{class}` slots).
@@ -704,8 +643,7 @@ impl Vocabulary {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.words
-            .extend(words.into_iter().map(|word| word.into().to_lowercase()));
+        self.words.extend(words.into_iter().map(|word| word.into().to_lowercase()));
         self
     }
 
@@ -730,10 +668,7 @@ impl Vocabulary {
     /// Training sentences for the language model: every phrase with its slots expanded over the
     /// members of their classes (each member appears at least once per slot).
     pub fn training_sentences(&self) -> Vec<Vec<String>> {
-        self.weighted_training_sentences()
-            .into_iter()
-            .map(|(words, _)| words)
-            .collect()
+        self.weighted_training_sentences().into_iter().map(|(words, _)| words).collect()
     }
 
     /// [`Vocabulary::training_sentences`] with the count each contributes: a phrase's expansions
@@ -763,14 +698,10 @@ impl Vocabulary {
                     match piece {
                         Piece::Text(words) => text.push_str(words),
                         Piece::Slot(class) => {
-                            if let Some(list) =
-                                members.get(class.as_str()).filter(|list| !list.is_empty())
-                            {
+                            if let Some(list) = members.get(class.as_str()).filter(|list| !list.is_empty()) {
                                 // Different slots walk their classes at different strides.
                                 let stride = [1usize, 7, 13][slot_index % 3];
-                                text.push_str(
-                                    &list[(expansion * stride + slot_index * 3) % list.len()],
-                                );
+                                text.push_str(&list[(expansion * stride + slot_index * 3) % list.len()]);
                             }
                             slot_index += 1;
                         }
@@ -793,8 +724,7 @@ impl Vocabulary {
 
     /// The loose words plus every word of `sentences` (this vocabulary's training sentences).
     pub fn words_of(&self, sentences: &[(Vec<String>, f64)]) -> BTreeSet<String> {
-        let mut words: BTreeSet<String> =
-            self.words.iter().flat_map(|word| normalize(word)).collect();
+        let mut words: BTreeSet<String> = self.words.iter().flat_map(|word| normalize(word)).collect();
         for (sentence, _) in sentences {
             words.extend(sentence.iter().cloned());
         }
@@ -859,10 +789,7 @@ fn gram(words: &[u32]) -> Gram {
 pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<String>) -> String {
     // Word ids: <s>, </s>, then the vocabulary and any other word the sentences use.
     let mut names: Vec<String> = vec![SENTENCE_START.to_string(), SENTENCE_END.to_string()];
-    let mut ids: HashMap<String, u32> = HashMap::from([
-        (SENTENCE_START.to_string(), 0),
-        (SENTENCE_END.to_string(), 1),
-    ]);
+    let mut ids: HashMap<String, u32> = HashMap::from([(SENTENCE_START.to_string(), 0), (SENTENCE_END.to_string(), 1)]);
     let mut id_of = |word: &str, names: &mut Vec<String>| -> u32 {
         if let Some(id) = ids.get(word) {
             return *id;
@@ -928,20 +855,13 @@ pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<S
         }
         probability[order].extend(computed);
         for (history, (seen, lower_seen)) in seen_mass {
-            backoff[order - 1].insert(
-                history,
-                (1.0 - seen).max(1e-12) / (1.0 - lower_seen).max(1e-12),
-            );
+            backoff[order - 1].insert(history, (1.0 - seen).max(1e-12) / (1.0 - lower_seen).max(1e-12));
         }
     }
 
     let log = |value: f64| value.max(1e-99).log10();
     let text_of = |key: &Gram| {
-        key.iter()
-            .take_while(|&&id| id != NO_WORD)
-            .map(|&id| names[id as usize].as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+        key.iter().take_while(|&&id| id != NO_WORD).map(|&id| names[id as usize].as_str()).collect::<Vec<_>>().join(" ")
     };
     let mut arpa = String::new();
     let _ = writeln!(arpa, "\\data\\");
@@ -952,25 +872,11 @@ pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<S
         let _ = writeln!(arpa, "\n\\{}-grams:", order + 1);
         if order == 0 {
             let start_backoff = backoff[0].get(&gram(&[start_id])).copied().unwrap_or(1.0);
-            let _ = writeln!(
-                arpa,
-                "-99.0000\t{SENTENCE_START}\t{:.4}",
-                log(start_backoff)
-            );
+            let _ = writeln!(arpa, "-99.0000\t{SENTENCE_START}\t{:.4}", log(start_backoff));
         }
         let mut lines: Vec<(String, f64, Option<f64>)> = grams
             .iter()
-            .map(|(key, value)| {
-                (
-                    text_of(key),
-                    *value,
-                    if order < 2 {
-                        backoff[order].get(key).copied()
-                    } else {
-                        None
-                    },
-                )
-            })
+            .map(|(key, value)| (text_of(key), *value, if order < 2 { backoff[order].get(key).copied() } else { None }))
             .collect();
         lines.sort_by(|a, b| a.0.cmp(&b.0));
         for (words, value, weight) in lines {
@@ -989,11 +895,7 @@ pub fn build_arpa_from(sentences: &[(Vec<String>, f64)], vocabulary: &BTreeSet<S
 }
 
 /// P(last word | earlier words) for `words` (1 or 2 ids), backing off through shorter histories.
-fn lower_probability(
-    words: &[u32],
-    probability: &[HashMap<Gram, f64>; 3],
-    backoff: &[HashMap<Gram, f64>; 3],
-) -> f64 {
+fn lower_probability(words: &[u32], probability: &[HashMap<Gram, f64>; 3], backoff: &[HashMap<Gram, f64>; 3]) -> f64 {
     let order = words.len() - 1;
     if let Some(value) = probability[order].get(&gram(words)) {
         return *value;
@@ -1001,10 +903,7 @@ fn lower_probability(
     if order == 0 {
         return 1e-12;
     }
-    let history_weight = backoff[order - 1]
-        .get(&gram(&words[..order]))
-        .copied()
-        .unwrap_or(1.0);
+    let history_weight = backoff[order - 1].get(&gram(&words[..order])).copied().unwrap_or(1.0);
     history_weight * lower_probability(&words[1..], probability, backoff)
 }
 
@@ -1023,26 +922,16 @@ mod tests {
 
     #[test]
     fn normalize_spells_prices_times_and_drops_punctuation() {
-        assert_eq!(
-            normalize("It's $49.99, right?"),
-            vec!["it's", "forty", "nine", "ninety", "nine", "right"]
-        );
+        assert_eq!(normalize("It's $49.99, right?"), vec!["it's", "forty", "nine", "ninety", "nine", "right"]);
         assert_eq!(normalize("$30"), vec!["thirty", "dollars"]);
-        assert_eq!(
-            normalize("6:30pm to 9am"),
-            vec!["six", "thirty", "p", "m", "to", "nine", "a", "m"]
-        );
+        assert_eq!(normalize("6:30pm to 9am"), vec!["six", "thirty", "p", "m", "to", "nine", "a", "m"]);
         assert_eq!(normalize("at 7:05"), vec!["at", "seven", "oh", "five"]);
     }
 
     #[test]
     fn slots_expand_over_their_whole_class() {
         let vocabulary = Vocabulary::new().with_phrase("it is {price} a month");
-        let sentences: Vec<String> = vocabulary
-            .training_sentences()
-            .iter()
-            .map(|words| words.join(" "))
-            .collect();
+        let sentences: Vec<String> = vocabulary.training_sentences().iter().map(|words| words.join(" ")).collect();
         assert!(sentences.contains(&"it is forty nine dollars a month".to_string()));
         assert!(sentences.contains(&"it is one hundred forty nine ninety nine a month".to_string()));
         assert!(sentences.iter().all(|sentence| !sentence.contains('{')));
@@ -1050,8 +939,7 @@ mod tests {
 
     #[test]
     fn playbook_phrases_add_their_words() {
-        let vocabulary =
-            Vocabulary::gym_domain().with_phrase("Is there an enrollment fee for the sauna?");
+        let vocabulary = Vocabulary::gym_domain().with_phrase("Is there an enrollment fee for the sauna?");
         let words = vocabulary.all_words();
         for word in ["enrollment", "sauna", "forty", "saturday", "p", "dollars"] {
             assert!(words.contains(word), "missing {word}");
@@ -1060,32 +948,16 @@ mod tests {
 
     #[test]
     fn arpa_model_is_well_formed() {
-        let arpa = Vocabulary::new()
-            .with_phrase("{day} at {time}")
-            .with_words(["gym"])
-            .to_arpa();
+        let arpa = Vocabulary::new().with_phrase("{day} at {time}").with_words(["gym"]).to_arpa();
         let unigrams: usize = arpa
             .lines()
             .find_map(|line| line.strip_prefix("ngram 1="))
             .and_then(|count| count.parse().ok())
             .expect("unigram count");
-        let section = arpa
-            .split("\\1-grams:")
-            .nth(1)
-            .and_then(|rest| rest.split("\\2-grams:").next())
-            .unwrap_or("");
-        assert_eq!(
-            section
-                .lines()
-                .filter(|line| !line.trim().is_empty())
-                .count(),
-            unigrams
-        );
+        let section = arpa.split("\\1-grams:").nth(1).and_then(|rest| rest.split("\\2-grams:").next()).unwrap_or("");
+        assert_eq!(section.lines().filter(|line| !line.trim().is_empty()).count(), unigrams);
         assert!(arpa.contains("\tgym"), "loose words are unigrams");
-        assert!(
-            arpa.contains("\tmonday at"),
-            "slot members reach the bigrams"
-        );
+        assert!(arpa.contains("\tmonday at"), "slot members reach the bigrams");
         assert!(arpa.trim_end().ends_with("\\end\\"));
     }
 }

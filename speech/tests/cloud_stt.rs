@@ -16,9 +16,7 @@ use speech::retry::RetryPolicy;
 use speech::stt::{DeepgramConfig, DeepgramStt, OpenAiStt, OpenAiSttConfig};
 use speech::{SttContext, SttInput, SttOutput, SttProvider, SttStream, Vocabulary};
 use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::handshake::server::{
-    ErrorResponse, Request as WsRequest, Response as WsResponse,
-};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request as WsRequest, Response as WsResponse};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -33,42 +31,24 @@ fn quick_retry() -> RetryPolicy {
 }
 
 fn context() -> SttContext {
-    SttContext {
-        call_id: "call-1".into(),
-        vocabulary: None,
-    }
+    SttContext { call_id: "call-1".into(), vocabulary: None }
 }
 
 /// Send one utterance of `frames` 20 ms mu-law frames starting at `start_ms`.
 fn send_utterance(stream: &SttStream, start_ms: u64, frames: usize, byte: u8) {
-    stream
-        .input
-        .send(SttInput::UtteranceStart {
-            timestamp_ms: start_ms,
-        })
-        .expect("input open");
+    stream.input.send(SttInput::UtteranceStart { timestamp_ms: start_ms }).expect("input open");
     for index in 0..frames {
         let frame = Bytes::from(vec![byte; 160]);
         stream
             .input
-            .send(SttInput::Audio {
-                mulaw: frame,
-                timestamp_ms: start_ms + 20 * index as u64,
-            })
+            .send(SttInput::Audio { mulaw: frame, timestamp_ms: start_ms + 20 * index as u64 })
             .expect("input open");
     }
-    stream
-        .input
-        .send(SttInput::UtteranceEnd {
-            timestamp_ms: start_ms + 20 * frames as u64,
-        })
-        .expect("input open");
+    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: start_ms + 20 * frames as u64 }).expect("input open");
 }
 
 async fn next_output(stream: &mut SttStream) -> Option<SttOutput> {
-    tokio::time::timeout(Duration::from_secs(10), stream.output.recv())
-        .await
-        .expect("stt output within 10 s")
+    tokio::time::timeout(Duration::from_secs(10), stream.output.recv()).await.expect("stt output within 10 s")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -90,31 +70,18 @@ fn openai(base_url: &str, api_key: &str) -> OpenAiStt {
 /// `POST /v1/audio/transcriptions`, bearer key, multipart `file` (WAV) + `model`; JSON `text`.
 fn transcription_reply(request: &fake::Request) -> Response {
     if request.header("authorization") != Some(&format!("Bearer {KEY}")) {
-        return Response::json(
-            401,
-            serde_json::json!({"error": {"message": "Incorrect API key provided"}}),
-        );
+        return Response::json(401, serde_json::json!({"error": {"message": "Incorrect API key provided"}}));
     }
     let Some((_, wav)) = multipart_field(request, "file") else {
-        return Response::json(
-            400,
-            serde_json::json!({"error": {"message": "file is required"}}),
-        );
+        return Response::json(400, serde_json::json!({"error": {"message": "file is required"}}));
     };
-    let model = multipart_field(request, "model")
-        .map(|(_, value)| String::from_utf8_lossy(&value).to_string());
+    let model = multipart_field(request, "model").map(|(_, value)| String::from_utf8_lossy(&value).to_string());
     if !wav.starts_with(b"RIFF") || model.as_deref() != Some("whisper-1") {
-        return Response::json(
-            400,
-            serde_json::json!({"error": {"message": "bad file or model"}}),
-        );
+        return Response::json(400, serde_json::json!({"error": {"message": "bad file or model"}}));
     }
     let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
     let samples = (wav.len() - 44) / 2;
-    Response::json(
-        200,
-        serde_json::json!({"text": format!(" {samples} samples at {rate} hertz ")}),
-    )
+    Response::json(200, serde_json::json!({"text": format!(" {samples} samples at {rate} hertz ")}))
 }
 
 #[tokio::test]
@@ -122,19 +89,11 @@ async fn openai_transcribes_each_utterance_as_a_wav_upload() {
     let server = FakeHttp::start(|request, _| transcription_reply(request)).await;
     let stt = openai(&server.base_url, KEY);
     let vocabulary = Arc::new(Vocabulary::new().with_phrase("What is the monthly price?"));
-    let mut stream = stt.start(SttContext {
-        call_id: "call-1".into(),
-        vocabulary: Some(vocabulary),
-    });
+    let mut stream = stt.start(SttContext { call_id: "call-1".into(), vocabulary: Some(vocabulary) });
 
     send_utterance(&stream, 1_000, 50, 0x55); // 1 s
     match next_output(&mut stream).await {
-        Some(SttOutput::Final {
-            text,
-            start_ms,
-            end_ms,
-            ..
-        }) => {
+        Some(SttOutput::Final { text, start_ms, end_ms, .. }) => {
             assert_eq!(text, "8000 samples at 8000 hertz");
             assert_eq!((start_ms, end_ms), (1_000, 2_000));
         }
@@ -143,26 +102,14 @@ async fn openai_transcribes_each_utterance_as_a_wav_upload() {
     let request = &server.requests()[0];
     assert_eq!(request.path(), "/v1/audio/transcriptions");
     let (part_head, _) = multipart_field(request, "file").expect("file part");
-    assert!(
-        part_head.contains("filename=\"utterance.wav\""),
-        "{part_head}"
-    );
+    assert!(part_head.contains("filename=\"utterance.wav\""), "{part_head}");
     let language = multipart_field(request, "language").map(|(_, value)| value);
     assert_eq!(language.as_deref(), Some(&b"en"[..]));
-    let prompt = multipart_field(request, "prompt")
-        .map(|(_, value)| String::from_utf8_lossy(&value).to_string());
-    assert_eq!(
-        prompt.as_deref(),
-        Some("What is the monthly price?"),
-        "vocabulary biases the prompt"
-    );
+    let prompt = multipart_field(request, "prompt").map(|(_, value)| String::from_utf8_lossy(&value).to_string());
+    assert_eq!(prompt.as_deref(), Some("What is the monthly price?"), "vocabulary biases the prompt");
 
     stream.input.send(SttInput::Close).expect("input open");
-    assert_eq!(
-        next_output(&mut stream).await,
-        None,
-        "output closes after Close"
-    );
+    assert_eq!(next_output(&mut stream).await, None, "output closes after Close");
 }
 
 #[tokio::test]
@@ -183,14 +130,8 @@ async fn openai_bad_key_fails_without_retry() {
 #[tokio::test]
 async fn openai_rate_limit_and_server_errors_are_retried() {
     let server = FakeHttp::start(|request, index| match index {
-        0 => Response::json(
-            429,
-            serde_json::json!({"error": {"message": "Rate limit reached"}}),
-        ),
-        1 => Response::json(
-            502,
-            serde_json::json!({"error": {"message": "bad gateway"}}),
-        ),
+        0 => Response::json(429, serde_json::json!({"error": {"message": "Rate limit reached"}})),
+        1 => Response::json(502, serde_json::json!({"error": {"message": "bad gateway"}})),
         _ => transcription_reply(request),
     })
     .await;
@@ -205,10 +146,8 @@ async fn openai_rate_limit_and_server_errors_are_retried() {
 
 #[tokio::test]
 async fn openai_persistent_rate_limit_fails_as_retryable() {
-    let server = FakeHttp::start(|_, _| {
-        Response::json(429, serde_json::json!({"error": {"message": "Rate limit"}}))
-    })
-    .await;
+    let server =
+        FakeHttp::start(|_, _| Response::json(429, serde_json::json!({"error": {"message": "Rate limit"}}))).await;
     let mut stream = openai(&server.base_url, KEY).start(context());
     send_utterance(&stream, 0, 10, 0x55);
     match next_output(&mut stream).await {
@@ -282,19 +221,12 @@ async fn start_fake_deepgram(mode: DeepgramMode) -> FakeDeepgram {
             tokio::spawn(async move {
                 let seen = Arc::new(Mutex::new(DeepgramConnection::default()));
                 let seen_in_handshake = seen.clone();
-                let callback = move |request: &WsRequest,
-                                     response: WsResponse|
-                      -> Result<WsResponse, ErrorResponse> {
+                let callback = move |request: &WsRequest, response: WsResponse| -> Result<WsResponse, ErrorResponse> {
                     let mut seen = seen_in_handshake.lock().expect("lock");
-                    seen.authorization = request
-                        .headers()
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .map(String::from);
+                    seen.authorization =
+                        request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(String::from);
                     let query = request.uri().query().unwrap_or("");
-                    seen.query = url::form_urlencoded::parse(query.as_bytes())
-                        .into_owned()
-                        .collect();
+                    seen.query = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
                     let refuse = |status: u16, body: &str| {
                         let mut error = ErrorResponse::new(Some(body.to_string()));
                         *error.status_mut() = StatusCode::from_u16(status).expect("status");
@@ -304,10 +236,7 @@ async fn start_fake_deepgram(mode: DeepgramMode) -> FakeDeepgram {
                         return Err(refuse(404, "not found"));
                     }
                     if seen.authorization.as_deref() != Some(&format!("Token {KEY}")) {
-                        return Err(refuse(
-                            401,
-                            r#"{"err_code":"INVALID_AUTH","err_msg":"Invalid credentials."}"#,
-                        ));
+                        return Err(refuse(401, r#"{"err_code":"INVALID_AUTH","err_msg":"Invalid credentials."}"#));
                     }
                     if let DeepgramMode::RefuseFirst(status) = mode {
                         if attempt == 0 {
@@ -316,8 +245,7 @@ async fn start_fake_deepgram(mode: DeepgramMode) -> FakeDeepgram {
                     }
                     Ok(response)
                 };
-                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(socket, callback).await
-                else {
+                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(socket, callback).await else {
                     return;
                 };
                 let index = {
@@ -337,9 +265,7 @@ async fn start_fake_deepgram(mode: DeepgramMode) -> FakeDeepgram {
                             }
                             if audio_bytes >= 1600 && !interim_sent {
                                 interim_sent = true;
-                                let _ = socket
-                                    .send(results("forty", false, false, false, 0.0, 0.2))
-                                    .await;
+                                let _ = socket.send(results("forty", false, false, false, 0.0, 0.2)).await;
                             }
                         }
                         Message::Text(text) => {
@@ -347,30 +273,19 @@ async fn start_fake_deepgram(mode: DeepgramMode) -> FakeDeepgram {
                                 .ok()
                                 .and_then(|value| value["type"].as_str().map(String::from))
                                 .unwrap_or_default();
-                            recorded.lock().expect("lock")[index]
-                                .control
-                                .push(kind.clone());
+                            recorded.lock().expect("lock")[index].control.push(kind.clone());
                             match kind.as_str() {
                                 "Finalize" => {
                                     let seconds = audio_bytes as f64 / 8000.0;
                                     let _ = socket
-                                        .send(results(
-                                            "forty nine dollars",
-                                            true,
-                                            false,
-                                            true,
-                                            0.0,
-                                            seconds,
-                                        ))
+                                        .send(results("forty nine dollars", true, false, true, 0.0, seconds))
                                         .await;
                                     interim_sent = false;
                                     audio_bytes = 0;
                                 }
                                 "CloseStream" => {
                                     let metadata = serde_json::json!({"type": "Metadata", "request_id": "fake", "duration": 1.0, "channels": 1});
-                                    let _ = socket
-                                        .send(Message::Text(metadata.to_string().into()))
-                                        .await;
+                                    let _ = socket.send(Message::Text(metadata.to_string().into())).await;
                                     let _ = socket.close(None).await;
                                     return;
                                 }
@@ -383,11 +298,7 @@ async fn start_fake_deepgram(mode: DeepgramMode) -> FakeDeepgram {
             });
         }
     });
-    FakeDeepgram {
-        base_url: format!("ws://{address}"),
-        connections,
-        attempts,
-    }
+    FakeDeepgram { base_url: format!("ws://{address}"), connections, attempts }
 }
 
 fn deepgram(base_url: &str, api_key: &str) -> DeepgramStt {
@@ -407,59 +318,26 @@ async fn deepgram_streams_mulaw_and_reports_interim_and_final() {
     let mut stream = deepgram(&server.base_url, KEY).start(context());
     send_utterance(&stream, 10_000, 75, 0x33); // 1.5 s from call time 10 s
 
-    assert_eq!(
-        next_output(&mut stream).await,
-        Some(SttOutput::Interim {
-            text: "forty".into()
-        })
-    );
+    assert_eq!(next_output(&mut stream).await, Some(SttOutput::Interim { text: "forty".into() }));
     match next_output(&mut stream).await {
-        Some(SttOutput::Final {
-            text,
-            confidence,
-            start_ms,
-            end_ms,
-        }) => {
+        Some(SttOutput::Final { text, confidence, start_ms, end_ms }) => {
             assert_eq!(text, "forty nine dollars");
             assert_eq!(confidence, Some(0.9));
-            assert_eq!(
-                (start_ms, end_ms),
-                (10_000, 11_500),
-                "deepgram times are mapped to call time"
-            );
+            assert_eq!((start_ms, end_ms), (10_000, 11_500), "deepgram times are mapped to call time");
         }
         other => panic!("expected a final transcript, got {other:?}"),
     }
     stream.input.send(SttInput::Close).expect("input open");
-    assert_eq!(
-        next_output(&mut stream).await,
-        None,
-        "output closes after CloseStream"
-    );
+    assert_eq!(next_output(&mut stream).await, None, "output closes after CloseStream");
 
     let connections = server.connections.lock().expect("lock").clone();
     assert_eq!(connections.len(), 1);
     let connection = &connections[0];
-    assert_eq!(
-        connection.query.get("encoding").map(String::as_str),
-        Some("mulaw")
-    );
-    assert_eq!(
-        connection.query.get("sample_rate").map(String::as_str),
-        Some("8000")
-    );
-    assert_eq!(
-        connection.query.get("interim_results").map(String::as_str),
-        Some("true")
-    );
-    assert_eq!(
-        connection.query.get("model").map(String::as_str),
-        Some("nova-2-phonecall")
-    );
-    assert_eq!(
-        connection.control,
-        vec!["Finalize".to_string(), "CloseStream".to_string()]
-    );
+    assert_eq!(connection.query.get("encoding").map(String::as_str), Some("mulaw"));
+    assert_eq!(connection.query.get("sample_rate").map(String::as_str), Some("8000"));
+    assert_eq!(connection.query.get("interim_results").map(String::as_str), Some("true"));
+    assert_eq!(connection.query.get("model").map(String::as_str), Some("nova-2-phonecall"));
+    assert_eq!(connection.control, vec!["Finalize".to_string(), "CloseStream".to_string()]);
 }
 
 #[tokio::test]
@@ -482,17 +360,8 @@ async fn deepgram_refused_handshake_is_retried() {
         let server = start_fake_deepgram(DeepgramMode::RefuseFirst(status)).await;
         let mut stream = deepgram(&server.base_url, KEY).start(context());
         send_utterance(&stream, 0, 20, 0x33);
-        assert_eq!(
-            next_output(&mut stream).await,
-            Some(SttOutput::Interim {
-                text: "forty".into()
-            }),
-            "after {status}"
-        );
-        assert!(matches!(
-            next_output(&mut stream).await,
-            Some(SttOutput::Final { .. })
-        ));
+        assert_eq!(next_output(&mut stream).await, Some(SttOutput::Interim { text: "forty".into() }), "after {status}");
+        assert!(matches!(next_output(&mut stream).await, Some(SttOutput::Final { .. })));
         assert_eq!(server.attempts.load(Ordering::SeqCst), 2);
     }
 }
@@ -504,16 +373,8 @@ async fn deepgram_dropped_stream_reconnects_and_carries_on() {
     send_utterance(&stream, 0, 20, 0x33);
     // The first connection dies after one frame; the client reconnects and the rest of the
     // audio reaches the second connection.
-    assert_eq!(
-        next_output(&mut stream).await,
-        Some(SttOutput::Interim {
-            text: "forty".into()
-        })
-    );
-    assert!(matches!(
-        next_output(&mut stream).await,
-        Some(SttOutput::Final { .. })
-    ));
+    assert_eq!(next_output(&mut stream).await, Some(SttOutput::Interim { text: "forty".into() }));
+    assert!(matches!(next_output(&mut stream).await, Some(SttOutput::Final { .. })));
     let connections = server.connections.lock().expect("lock").clone();
     assert_eq!(connections.len(), 2);
     assert!(connections[1].audio_bytes >= 1600);
@@ -521,9 +382,7 @@ async fn deepgram_dropped_stream_reconnects_and_carries_on() {
 
 #[tokio::test]
 async fn deepgram_unreachable_fails_as_retryable() {
-    let address = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("port");
+    let address = std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("port");
     let mut stream = deepgram(&format!("ws://{address}"), KEY).start(context());
     match next_output(&mut stream).await {
         Some(SttOutput::Failed { retryable, .. }) => assert!(retryable),
@@ -540,9 +399,7 @@ async fn deepgram_idle_stream_is_kept_alive() {
     for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let connections = server.connections.lock().expect("lock").clone();
-        keep_alives = connections.first().map_or(0, |c| {
-            c.control.iter().filter(|kind| *kind == "KeepAlive").count()
-        });
+        keep_alives = connections.first().map_or(0, |c| c.control.iter().filter(|kind| *kind == "KeepAlive").count());
         if keep_alives >= 2 {
             break;
         }

@@ -63,11 +63,7 @@ fn elevenlabs_server_reply(request: &fake::Request) -> Response {
     let third = audio.len() / 3;
     Response::streamed(
         "audio/basic",
-        vec![
-            audio[..third].to_vec(),
-            audio[third..2 * third].to_vec(),
-            audio[2 * third..].to_vec(),
-        ],
+        vec![audio[..third].to_vec(), audio[third..2 * third].to_vec(), audio[2 * third..].to_vec()],
     )
 }
 
@@ -82,10 +78,7 @@ async fn elevenlabs_streams_ulaw_sentence_by_sentence() {
     for request in &requests {
         assert_eq!(request.method, "POST");
         assert_eq!(request.path(), "/v1/text-to-speech/voice-abc/stream");
-        assert_eq!(
-            request.query().get("output_format").map(String::as_str),
-            Some("ulaw_8000")
-        );
+        assert_eq!(request.query().get("output_format").map(String::as_str), Some("ulaw_8000"));
         assert_eq!(request.json()["model_id"], "eleven_flash_v2_5");
     }
     assert_eq!(requests[0].json()["text"], "Hi there.");
@@ -104,11 +97,7 @@ async fn elevenlabs_bad_key_is_unauthorized_without_retry() {
     let (audio, done) = collect(&tts, "Hello.").await;
     let error = done.expect_err("401 must fail");
     assert_eq!(error.kind, TtsErrorKind::Unauthorized);
-    assert!(
-        error.message.contains("invalid_api_key"),
-        "{}",
-        error.message
-    );
+    assert!(error.message.contains("invalid_api_key"), "{}", error.message);
     assert!(audio.is_empty());
     assert_eq!(server.requests().len(), 1);
 }
@@ -117,10 +106,7 @@ async fn elevenlabs_bad_key_is_unauthorized_without_retry() {
 async fn elevenlabs_rate_limit_is_retried() {
     let server = FakeHttp::start(|request, index| {
         if index == 0 {
-            Response::json(
-                429,
-                serde_json::json!({"detail": {"status": "too_many_concurrent_requests"}}),
-            )
+            Response::json(429, serde_json::json!({"detail": {"status": "too_many_concurrent_requests"}}))
         } else {
             elevenlabs_server_reply(request)
         }
@@ -135,9 +121,7 @@ async fn elevenlabs_rate_limit_is_retried() {
 
 #[tokio::test]
 async fn elevenlabs_persistent_server_error_fails_after_the_deadline() {
-    let server =
-        FakeHttp::start(|_, _| Response::json(503, serde_json::json!({"detail": "overloaded"})))
-            .await;
+    let server = FakeHttp::start(|_, _| Response::json(503, serde_json::json!({"detail": "overloaded"}))).await;
     let tts = elevenlabs(&server.base_url, KEY);
     let (_, done) = collect(&tts, "Hello.").await;
     let error = done.expect_err("503 forever must fail");
@@ -148,15 +132,10 @@ async fn elevenlabs_persistent_server_error_fails_after_the_deadline() {
 #[tokio::test]
 async fn unreachable_service_is_a_connect_error() {
     // Bind then drop a listener so the port is closed.
-    let address = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("port");
+    let address = std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("port");
     let tts = elevenlabs(&format!("http://{address}"), KEY);
     let (_, done) = collect(&tts, "Hello.").await;
-    assert_eq!(
-        done.expect_err("nothing listens").kind,
-        TtsErrorKind::Connect
-    );
+    assert_eq!(done.expect_err("nothing listens").kind, TtsErrorKind::Connect);
 }
 
 fn openai(base_url: &str, api_key: &str) -> OpenAiTts {
@@ -176,8 +155,7 @@ fn openai(base_url: &str, api_key: &str) -> OpenAiTts {
 fn tone_pcm_24k(seconds: f64) -> Vec<u8> {
     (0..(seconds * 24_000.0) as usize)
         .flat_map(|n| {
-            ((8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 24_000.0).sin()) as i16)
-                .to_le_bytes()
+            ((8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 24_000.0).sin()) as i16).to_le_bytes()
         })
         .collect()
 }
@@ -192,10 +170,7 @@ fn openai_server_reply(request: &fake::Request) -> Response {
     }
     let body = request.json();
     if body["response_format"] != "pcm" || body["model"] != "tts-1" || body["voice"] != "alloy" {
-        return Response::json(
-            400,
-            serde_json::json!({"error": {"message": "bad request"}}),
-        );
+        return Response::json(400, serde_json::json!({"error": {"message": "bad request"}}));
     }
     // Odd-sized pieces split samples across chunks, as a real stream may.
     let pcm = tone_pcm_24k(1.0);
@@ -215,12 +190,8 @@ async fn openai_pcm_24k_is_resampled_to_8k_mulaw() {
     let mut pcm = Vec::new();
     protocol::mulaw::decode_into(&audio, &mut pcm);
     let middle = &pcm[1000..7000];
-    let rms =
-        (middle.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / middle.len() as f64).sqrt();
-    assert!(
-        (5000.0..6500.0).contains(&rms),
-        "tone rms {rms} (expected about 5657)"
-    );
+    let rms = (middle.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / middle.len() as f64).sqrt();
+    assert!((5000.0..6500.0).contains(&rms), "tone rms {rms} (expected about 5657)");
 }
 
 #[tokio::test]
@@ -231,10 +202,7 @@ async fn openai_bad_key_is_unauthorized_and_server_errors_are_retried() {
 
     let flaky = FakeHttp::start(|request, index| {
         if index == 0 {
-            Response::json(
-                500,
-                serde_json::json!({"error": {"message": "server error"}}),
-            )
+            Response::json(500, serde_json::json!({"error": {"message": "server error"}}))
         } else {
             openai_server_reply(request)
         }
@@ -248,13 +216,8 @@ async fn openai_bad_key_is_unauthorized_and_server_errors_are_retried() {
 
 #[tokio::test]
 async fn openai_bad_request_is_rejected_without_retry() {
-    let server = FakeHttp::start(|_, _| {
-        Response::json(
-            400,
-            serde_json::json!({"error": {"message": "voice not found"}}),
-        )
-    })
-    .await;
+    let server =
+        FakeHttp::start(|_, _| Response::json(400, serde_json::json!({"error": {"message": "voice not found"}}))).await;
     let (_, done) = collect(&openai(&server.base_url, KEY), "Hello.").await;
     let error = done.expect_err("400");
     assert_eq!(error.kind, TtsErrorKind::Rejected);

@@ -28,10 +28,7 @@ async fn embedded_stt_word_error_rate_is_at_most_ten_percent() -> anyhow::Result
         vocabulary.all_words().len(),
         vocabulary.training_sentences().len()
     );
-    let mut stream = stt.start(SttContext {
-        call_id: "wer-test".into(),
-        vocabulary: Some(Arc::new(vocabulary)),
-    });
+    let mut stream = stt.start(SttContext { call_id: "wer-test".into(), vocabulary: Some(Arc::new(vocabulary)) });
 
     let sentences = wer_sentences();
     let mut now_ms = 0u64;
@@ -46,19 +43,12 @@ async fn embedded_stt_word_error_rate_is_at_most_ten_percent() -> anyhow::Result
         let mut audio = vec![silence; 1600];
         audio.extend_from_slice(&mulaw);
         audio.extend(std::iter::repeat_n(silence, 4000));
-        stream.input.send(SttInput::UtteranceStart {
-            timestamp_ms: now_ms,
-        })?;
+        stream.input.send(SttInput::UtteranceStart { timestamp_ms: now_ms })?;
         for frame in audio.chunks(FRAME_BYTES) {
-            stream.input.send(SttInput::Audio {
-                mulaw: Bytes::copy_from_slice(frame),
-                timestamp_ms: now_ms,
-            })?;
+            stream.input.send(SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: now_ms })?;
             now_ms += 20;
         }
-        stream.input.send(SttInput::UtteranceEnd {
-            timestamp_ms: now_ms,
-        })?;
+        stream.input.send(SttInput::UtteranceEnd { timestamp_ms: now_ms })?;
         let text = match stream.output.recv().await {
             Some(SttOutput::Final { text, .. }) => text,
             other => anyhow::bail!("expected a final transcript for {sentence:?}, got {other:?}"),
@@ -68,11 +58,7 @@ async fn embedded_stt_word_error_rate_is_at_most_ten_percent() -> anyhow::Result
         let (errors, words) = word_errors(&reference, &hypothesis);
         total_errors += errors;
         total_words += words;
-        println!(
-            "{errors:>2}/{words:<2} ref: {}\n       hyp: {}",
-            reference.join(" "),
-            hypothesis.join(" ")
-        );
+        println!("{errors:>2}/{words:<2} ref: {}\n       hyp: {}", reference.join(" "), hypothesis.join(" "));
     }
     stream.input.send(SttInput::Close)?;
     let wer = total_errors as f64 / total_words as f64;

@@ -8,8 +8,7 @@ use speech::stt::{PocketsphinxConfig, PocketsphinxStt};
 use speech::tts::FliteTts;
 use speech::vocabulary::normalize;
 use speech::{
-    EndpointEvent, Endpointer, EndpointerConfig, SttContext, SttInput, SttOutput, SttProvider, Vad,
-    VadMode, Vocabulary,
+    EndpointEvent, Endpointer, EndpointerConfig, SttContext, SttInput, SttOutput, SttProvider, Vad, VadMode, Vocabulary,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,10 +27,7 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
 
     let stt = PocketsphinxStt::new(PocketsphinxConfig::default())?;
     let vocabulary = Arc::new(Vocabulary::new().with_phrase("What time do you open?"));
-    let mut stream = stt.start(SttContext {
-        call_id: "chain".into(),
-        vocabulary: Some(vocabulary),
-    });
+    let mut stream = stt.start(SttContext { call_id: "chain".into(), vocabulary: Some(vocabulary) });
     let mut vad = Vad::new(VadMode::Aggressive);
     let mut endpointer = Endpointer::new(EndpointerConfig::default());
     let mut pcm = Vec::with_capacity(160);
@@ -40,25 +36,18 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
         let now_ms = index as u64 * 20;
         pcm.clear();
         protocol::mulaw::decode_into(frame, &mut pcm);
-        stream.input.send(SttInput::Audio {
-            mulaw: Bytes::copy_from_slice(frame),
-            timestamp_ms: now_ms,
-        })?;
+        stream.input.send(SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: now_ms })?;
         endpointer.handle(now_ms, vad.is_speech(&pcm));
         while let Some(event) = endpointer.poll_event() {
             match event {
                 EndpointEvent::SpeechStarted { .. } => {}
                 // As the media worker does: open the utterance once speech is confirmed.
                 EndpointEvent::SpeechConfirmed { start_ms, .. } => {
-                    stream.input.send(SttInput::UtteranceStart {
-                        timestamp_ms: start_ms,
-                    })?
+                    stream.input.send(SttInput::UtteranceStart { timestamp_ms: start_ms })?
                 }
                 EndpointEvent::UtteranceEnded { start_ms, end_ms } => {
                     utterances.push((start_ms, end_ms));
-                    stream.input.send(SttInput::UtteranceEnd {
-                        timestamp_ms: end_ms,
-                    })?;
+                    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms })?;
                 }
             }
         }
@@ -68,12 +57,7 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
     let mut transcripts = Vec::new();
     while let Some(output) = stream.output.recv().await {
         match output {
-            SttOutput::Final {
-                text,
-                start_ms,
-                end_ms,
-                ..
-            } => transcripts.push((text, start_ms, end_ms)),
+            SttOutput::Final { text, start_ms, end_ms, .. } => transcripts.push((text, start_ms, end_ms)),
             SttOutput::Interim { .. } => {}
             SttOutput::Failed { message, .. } => anyhow::bail!("stt failed: {message}"),
         }
@@ -87,10 +71,7 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
     {
         let heard = normalize(text);
         for word in words {
-            assert!(
-                heard.iter().any(|heard_word| heard_word == word),
-                "{word:?} missing from {text:?}"
-            );
+            assert!(heard.iter().any(|heard_word| heard_word == word), "{word:?} missing from {text:?}");
         }
         // The utterance begins 200 ms before the endpointer's start (lead-in) and ends with it.
         assert_eq!(*start_ms, utterance_start - 200);

@@ -32,48 +32,174 @@ fn any_phrase(text: &str, phrases: &[&str]) -> bool {
 }
 
 const HOLD: &[&str] = &[
-    "hold on", "hang on", "one sec", "one second", "a sec", "a second", "just a moment",
-    "one moment", "a moment", "just a minute", "give me a sec", "give me a second", "bear with me",
-    "let me check", "let me look", "let me see", "let me find", "let me pull", "wait a moment",
-    "hold please", "please hold", "hold the line", "just a sec",
+    "hold on",
+    "hang on",
+    "one sec",
+    "one second",
+    "a sec",
+    "a second",
+    "just a moment",
+    "one moment",
+    "a moment",
+    "just a minute",
+    "give me a sec",
+    "give me a second",
+    "bear with me",
+    "let me check",
+    "let me look",
+    "let me see",
+    "let me find",
+    "let me pull",
+    "wait a moment",
+    "hold please",
+    "please hold",
+    "hold the line",
+    "just a sec",
 ];
 const REPEAT: &[&str] = &[
-    "repeat that", "repeat the question", "say that again", "say again", "come again", "pardon",
-    "sorry what", "what was that", "didn't catch", "didn't hear", "couldn't hear", "can you repeat",
-    "could you repeat", "one more time", "what did you say", "excuse me", "huh",
+    "repeat that",
+    "repeat the question",
+    "say that again",
+    "say again",
+    "come again",
+    "pardon",
+    "sorry what",
+    "what was that",
+    "didn't catch",
+    "didn't hear",
+    "couldn't hear",
+    "can you repeat",
+    "could you repeat",
+    "one more time",
+    "what did you say",
+    "excuse me",
+    "huh",
 ];
 const TRANSFER: &[&str] = &[
-    "get the manager", "get my manager", "get the owner", "get someone", "get somebody",
-    "transfer you", "put you through", "grab the", "grab someone", "let me get", "i'll get",
-    "connect you", "pass you", "hand you over", "talk to the manager", "speak to the manager",
+    "get the manager",
+    "get my manager",
+    "get the owner",
+    "get someone",
+    "get somebody",
+    "transfer you",
+    "put you through",
+    "grab the",
+    "grab someone",
+    "let me get",
+    "i'll get",
+    "connect you",
+    "pass you",
+    "hand you over",
+    "talk to the manager",
+    "speak to the manager",
     "put you on with",
 ];
 const REFUSAL: &[&str] = &[
-    "can't give out", "cannot give out", "can't give that", "don't give out", "don't give that",
-    "not allowed to", "not able to share", "can't share", "cannot share", "don't share",
-    "can't tell you", "cannot tell you", "won't say", "rather not", "prefer not", "not over the phone",
-    "over the phone", "can't discuss", "not at liberty", "that's private", "confidential",
-    "come in and ask", "come in to ask", "have to come in", "need to come in", "ask in person",
-    "in person only", "no comment", "can't disclose", "not supposed to", "none of your business",
+    "can't give out",
+    "cannot give out",
+    "can't give that",
+    "don't give out",
+    "don't give that",
+    "not allowed to",
+    "not able to share",
+    "can't share",
+    "cannot share",
+    "don't share",
+    "can't tell you",
+    "cannot tell you",
+    "won't say",
+    "rather not",
+    "prefer not",
+    "not over the phone",
+    "over the phone",
+    "can't discuss",
+    "not at liberty",
+    "that's private",
+    "confidential",
+    "come in and ask",
+    "come in to ask",
+    "have to come in",
+    "need to come in",
+    "ask in person",
+    "in person only",
+    "no comment",
+    "can't disclose",
+    "not supposed to",
+    "none of your business",
 ];
 const DONT_KNOW: &[&str] = &[
-    "i don't know", "don't know", "not sure", "no idea", "i'm not certain", "couldn't tell you",
-    "no clue", "beats me",
+    "i don't know",
+    "don't know",
+    "not sure",
+    "no idea",
+    "i'm not certain",
+    "couldn't tell you",
+    "no clue",
+    "beats me",
 ];
 const VOICEMAIL: &[&str] = &[
-    "leave a message", "leave your message", "after the tone", "after the beep", "at the tone",
-    "not available to take your call", "can't take your call", "cannot take your call",
-    "unable to take your call", "reached the voicemail", "voicemail", "voice mail", "mailbox",
-    "record your message", "we'll get back to you", "we will get back to you", "leave your name",
+    "leave a message",
+    "leave your message",
+    "after the tone",
+    "after the beep",
+    "at the tone",
+    "not available to take your call",
+    "can't take your call",
+    "cannot take your call",
+    "unable to take your call",
+    "reached the voicemail",
+    "voicemail",
+    "voice mail",
+    "mailbox",
+    "record your message",
+    "we'll get back to you",
+    "we will get back to you",
+    "leave your name",
 ];
-const GOODBYE: &[&str] = &["goodbye", "good bye", "bye bye", "have to go", "gotta go", "got to go", "hang up now", "stop calling", "not interested"];
-const WHO: &[&str] = &["who is this", "who's this", "who is calling", "who's calling", "what is this about", "what's this about", "is this a robot", "are you a robot", "are you a real person"];
+const GOODBYE: &[&str] = &[
+    "goodbye",
+    "good bye",
+    "bye bye",
+    "have to go",
+    "gotta go",
+    "got to go",
+    "hang up now",
+    "stop calling",
+    "not interested",
+];
+const WHO: &[&str] = &[
+    "who is this",
+    "who's this",
+    "who is calling",
+    "who's calling",
+    "what is this about",
+    "what's this about",
+    "is this a robot",
+    "are you a robot",
+    "are you a real person",
+];
 
 /// IVR choices we want, best first: a person at the front desk.
 const IVR_PREFERENCES: &[&str] = &[
-    "front desk", "reception", "receptionist", "speak to", "talk to", "staff", "someone",
-    "operator", "general", "information", "info", "classes", "schedule", "membership",
-    "new members", "all other", "anything else", "everything else", "other",
+    "front desk",
+    "reception",
+    "receptionist",
+    "speak to",
+    "talk to",
+    "staff",
+    "someone",
+    "operator",
+    "general",
+    "information",
+    "info",
+    "classes",
+    "schedule",
+    "membership",
+    "new members",
+    "all other",
+    "anything else",
+    "everything else",
+    "other",
 ];
 
 /// The intents in an utterance, strongest first (an IVR menu or voicemail before anything else).
@@ -149,8 +275,8 @@ pub fn ivr_options(text: &str) -> Vec<(String, String)> {
     let Some(&first_press) = presses.first() else { return Vec::new() };
     // "press 1 for X, press 2 for Y" or "for X press 1, for Y press 2"
     let last_press = presses[presses.len() - 1];
-    let press_first = !words[..first_press].iter().any(|w| matches!(*w, "for" | "to" | "if"))
-        || words.len() > last_press + 2;
+    let press_first =
+        !words[..first_press].iter().any(|w| matches!(*w, "for" | "to" | "if")) || words.len() > last_press + 2;
     let mut options = Vec::new();
     for (n, &index) in presses.iter().enumerate() {
         let Some(digit) = words.get(index + 1).and_then(|w| digit_word(w)) else { continue };
@@ -184,16 +310,42 @@ pub fn ivr_choice(text: &str) -> Option<String> {
 pub fn confirmation(normalised_text: &str) -> Option<bool> {
     let text = normalised_text;
     let wrong = [
-        "that's wrong", "that's not right", "that's not correct", "not quite", "not right",
-        "no it's", "no it is", "no that's", "actually", "incorrect", "you got it wrong", "wrong",
-        "not exactly", "no no",
+        "that's wrong",
+        "that's not right",
+        "that's not correct",
+        "not quite",
+        "not right",
+        "no it's",
+        "no it is",
+        "no that's",
+        "actually",
+        "incorrect",
+        "you got it wrong",
+        "wrong",
+        "not exactly",
+        "no no",
     ];
     if any_phrase(text, &wrong) || text == "no" || text.starts_with("no ") || text.starts_with("nope") {
         return Some(false);
     }
     let right = [
-        "yes", "yeah", "yep", "yup", "correct", "that's right", "right", "exactly", "sure",
-        "uh huh", "mhm", "you got it", "sounds right", "that's it", "perfect", "ok", "okay",
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "correct",
+        "that's right",
+        "right",
+        "exactly",
+        "sure",
+        "uh huh",
+        "mhm",
+        "you got it",
+        "sounds right",
+        "that's it",
+        "perfect",
+        "ok",
+        "okay",
     ];
     if any_phrase(text, &right) {
         return Some(true);
@@ -216,8 +368,14 @@ mod tests {
             ivr_choice(&normalised("Thanks for calling. Press 1 for billing, press 2 for the front desk.")),
             Some("2".into())
         );
-        assert_eq!(ivr_choice(&normalised("for membership press three for the front desk press one")), Some("1".into()));
-        assert_eq!(ivr_choice(&normalised("press nine to hear these options again press zero for the operator")), Some("0".into()));
+        assert_eq!(
+            ivr_choice(&normalised("for membership press three for the front desk press one")),
+            Some("1".into())
+        );
+        assert_eq!(
+            ivr_choice(&normalised("press nine to hear these options again press zero for the operator")),
+            Some("0".into())
+        );
         assert_eq!(ivr_choice(&normalised("we are open until nine")), None);
         // as a speech engine writes it: "one" heard as "walk", "two" as "to"
         assert_eq!(
@@ -233,7 +391,9 @@ mod tests {
         assert_eq!(intents_of("sorry can you repeat that"), vec![Intent::Repeat]);
         assert!(intents_of("hang on let me get the manager").contains(&Intent::Transfer));
         assert!(intents_of("I can't give out pricing over the phone").contains(&Intent::Refusal));
-        assert!(intents_of("Hi you've reached Atos, please leave a message after the tone").contains(&Intent::Voicemail));
+        assert!(
+            intents_of("Hi you've reached Atos, please leave a message after the tone").contains(&Intent::Voicemail)
+        );
         assert!(intents_of("i'm not sure honestly").contains(&Intent::DontKnow));
         assert_eq!(intents_of("twenty five dollars"), vec![]);
         assert!(intents_of("okay bye").contains(&Intent::Goodbye));

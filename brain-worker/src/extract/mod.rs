@@ -56,10 +56,15 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         if found.iter().any(|e| e.field == field.name) {
             continue;
         }
-        let negated_fee = field.keywords.iter().map(|k| spoken(k)).filter(|k| k.contains("fee") || k.contains("charge")).any(|keyword| {
-            let length = keyword.split_whitespace().count();
-            text::find_phrase(&tokens, &keyword).into_iter().any(|start| values::is_negated(&tokens, start, start + length - 1))
-        });
+        let negated_fee =
+            field.keywords.iter().map(|k| spoken(k)).filter(|k| k.contains("fee") || k.contains("charge")).any(
+                |keyword| {
+                    let length = keyword.split_whitespace().count();
+                    text::find_phrase(&tokens, &keyword)
+                        .into_iter()
+                        .any(|start| values::is_negated(&tokens, start, start + length - 1))
+                },
+            );
         if negated_fee {
             found.push(Extraction::known(field, json!({ "amount": 0.0, "currency": "USD" }), 0.8));
         }
@@ -99,7 +104,16 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
 fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str) -> Option<Extraction> {
     let intents = intent::intents(normalised);
     let only_control = intents.iter().any(|i| {
-        matches!(i, intent::Intent::Hold | intent::Intent::Repeat | intent::Intent::Transfer | intent::Intent::Refusal | intent::Intent::DontKnow | intent::Intent::Voicemail | intent::Intent::IvrMenu { .. })
+        matches!(
+            i,
+            intent::Intent::Hold
+                | intent::Intent::Repeat
+                | intent::Intent::Transfer
+                | intent::Intent::Refusal
+                | intent::Intent::DontKnow
+                | intent::Intent::Voicemail
+                | intent::Intent::IvrMenu { .. }
+        )
     });
     match field.kind {
         FieldType::YesNo => {
@@ -192,7 +206,20 @@ fn unsolicited(field: &FieldSpec, tokens: &[Token], normalised: &str) -> Option<
             (has_days && !slots.is_empty()).then(|| Extraction::known(field, schedule_value(&slots), 0.6))
         }
         FieldType::List if !field.options.is_empty() => {
-            let need_words = ["need", "needs", "bring", "required", "require", "have to", "must", "sign", "make sure", "book", "reserve", "register"];
+            let need_words = [
+                "need",
+                "needs",
+                "bring",
+                "required",
+                "require",
+                "have to",
+                "must",
+                "sign",
+                "make sure",
+                "book",
+                "reserve",
+                "register",
+            ];
             if !need_words.iter().any(|w| text::has_phrase(normalised, w)) {
                 return None;
             }
@@ -224,7 +251,12 @@ pub fn risk_clear() -> Value {
 
 /// Gives each money amount to a field: the field whose keyword sits closest to it in the same
 /// stretch of speech, else the field that was asked.
-fn attribute_money(tokens: &[Token], mentions: &[MoneyMention], fields: &[&FieldSpec], asked: Option<&FieldSpec>) -> Vec<Extraction> {
+fn attribute_money(
+    tokens: &[Token],
+    mentions: &[MoneyMention],
+    fields: &[&FieldSpec],
+    asked: Option<&FieldSpec>,
+) -> Vec<Extraction> {
     let asked_money = asked.filter(|f| f.kind == FieldType::Money);
     let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring);
     let mut found: Vec<Extraction> = Vec::new();
@@ -336,10 +368,8 @@ pub fn describe(field: &FieldSpec, value: &Value) -> String {
             describe_schedule(&slots)
         }
         FieldType::List => {
-            let items: Vec<String> = value
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).map(spoken).collect())
-                .unwrap_or_default();
+            let items: Vec<String> =
+                value.as_array().map(|a| a.iter().filter_map(Value::as_str).map(spoken).collect()).unwrap_or_default();
             if items.is_empty() {
                 "nothing special".into()
             } else {

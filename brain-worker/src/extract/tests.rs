@@ -14,10 +14,7 @@ fn companion() -> Playbook {
 }
 
 fn value_of(playbook: &Playbook, text: &str, asked: &str, field: &str) -> Option<(FieldStatus, Value)> {
-    extract(playbook, text, Some(asked))
-        .into_iter()
-        .find(|e| e.field == field)
-        .map(|e| (e.status, e.value))
+    extract(playbook, text, Some(asked)).into_iter().find(|e| e.field == field).map(|e| (e.status, e.value))
 }
 
 fn amount(text: &str, asked: &str, field: &str) -> Option<f64> {
@@ -153,13 +150,19 @@ fn times_and_ranges() {
 }
 
 fn schedule_of(text: &str) -> Vec<(String, String, Option<String>, Option<String>)> {
-    let (status, value) = value_of(&gym(), text, "class_schedule", "class_schedule").unwrap_or((FieldStatus::Unknown, json!([])));
+    let (status, value) =
+        value_of(&gym(), text, "class_schedule", "class_schedule").unwrap_or((FieldStatus::Unknown, json!([])));
     assert_eq!(status, FieldStatus::Known, "{text}");
     let slots: Vec<values::ClassSlot> = serde_json::from_value(value).unwrap();
     slots.into_iter().map(|s| (s.day, s.start, s.end, s.class_type)).collect()
 }
 
-fn slot(day: &str, start: &str, end: Option<&str>, class: Option<&str>) -> (String, String, Option<String>, Option<String>) {
+fn slot(
+    day: &str,
+    start: &str,
+    end: Option<&str>,
+    class: Option<&str>,
+) -> (String, String, Option<String>, Option<String>) {
     (day.into(), start.into(), end.map(Into::into), class.map(Into::into))
 }
 
@@ -175,7 +178,10 @@ fn schedules_in_many_phrasings() {
     );
     assert_eq!(
         schedule_of("fundamentals every weekday at 6:30am"),
-        ["monday", "tuesday", "wednesday", "thursday", "friday"].iter().map(|d| slot(d, "06:30", None, Some("fundamentals"))).collect::<Vec<_>>()
+        ["monday", "tuesday", "wednesday", "thursday", "friday"]
+            .iter()
+            .map(|d| slot(d, "06:30", None, Some("fundamentals")))
+            .collect::<Vec<_>>()
     );
     assert_eq!(
         schedule_of("kids class on saturday morning at ten and adults gi at eleven"),
@@ -281,7 +287,8 @@ fn alarming_statements_raise_the_risk_flag() {
 
 #[test]
 fn topics_are_listed() {
-    let (_, value) = value_of(&companion(), "my daughter visited and my knee has been hurting", "topics", "topics").unwrap();
+    let (_, value) =
+        value_of(&companion(), "my daughter visited and my knee has been hurting", "topics", "topics").unwrap();
     let mut topics: Vec<String> = serde_json::from_value(value).unwrap();
     topics.sort();
     assert_eq!(topics, vec!["family", "health"]);
@@ -299,7 +306,10 @@ fn read_back_describes_values() {
         {"day": "wednesday", "start": "18:00", "end": "19:30", "class_type": "gi"},
         {"day": "saturday", "start": "12:00", "end": null, "class_type": "open mat"}
     ]);
-    assert_eq!(describe(schedule, &value), "gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon");
+    assert_eq!(
+        describe(schedule, &value),
+        "gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon"
+    );
     let offered = gym.field("drop_in_offered").unwrap();
     assert_eq!(describe(offered, &json!(false)), "you don't take drop-ins");
 }
@@ -330,13 +340,27 @@ fn spoken_times_and_prices_as_a_speech_engine_writes_them() {
     );
     assert_eq!(
         schedule_of("all levels class on monday and friday from noon to one p m"),
-        vec![slot("monday", "12:00", Some("13:00"), Some("all levels")), slot("friday", "12:00", Some("13:00"), Some("all levels"))]
+        vec![
+            slot("monday", "12:00", Some("13:00"), Some("all levels")),
+            slot("friday", "12:00", Some("13:00"), Some("all levels"))
+        ]
     );
     assert_eq!(yes_no_answer("yeah we love having visitors come train with us", "drop_in_offered"), Some(true));
-    assert_eq!(yes_no_answer("no sorry we're members only we don't do drop ins at all", "drop_in_offered"), Some(false));
-    assert_eq!(requirements("you'll need waiver and book"), Some(vec!["waiver".to_owned(), "booking_ahead".to_owned()]));
+    assert_eq!(
+        yes_no_answer("no sorry we're members only we don't do drop ins at all", "drop_in_offered"),
+        Some(false)
+    );
+    assert_eq!(
+        requirements("you'll need waiver and book"),
+        Some(vec!["waiver".to_owned(), "booking_ahead".to_owned()])
+    );
     assert_eq!(requirements("no nothing special just show up"), Some(vec![]));
-    let found = value_of(&gym(), "sorry i can't give that out over the phone you'd have to come by the front desk", "drop_in_price", "drop_in_price");
+    let found = value_of(
+        &gym(),
+        "sorry i can't give that out over the phone you'd have to come by the front desk",
+        "drop_in_price",
+        "drop_in_price",
+    );
     assert_eq!(found.map(|(status, _)| status), Some(FieldStatus::Refused));
     // a bare number next to another field's name is that field's; a time is nobody's price
     assert_eq!(amount("the mat fee is like ten", "drop_in_price", "mat_fee"), Some(10.0));
@@ -346,10 +370,44 @@ fn spoken_times_and_prices_as_a_speech_engine_writes_them() {
 #[test]
 fn odd_input_never_panics() {
     let inputs = [
-        "", " ", "$", "$$$", ":", "6:", ":30", "99:99", "6-", "-7", "--", "1.2.3", "$.50", "one hundred and", "a hundred",
-        "twenty twenty twenty", "press", "press press 1", "for press", "through", "monday through", "from to", "half past",
-        "quarter to", "oh", "nine oh", "é ü 日本 🙂", "\u{0}\u{1}", "999999999999999999999 dollars", "-5 dollars",
-        "no no no no not not don't", "between and", "at at at", "p m a m", "'", "''''", "12:00-", "$1e308",
+        "",
+        " ",
+        "$",
+        "$$$",
+        ":",
+        "6:",
+        ":30",
+        "99:99",
+        "6-",
+        "-7",
+        "--",
+        "1.2.3",
+        "$.50",
+        "one hundred and",
+        "a hundred",
+        "twenty twenty twenty",
+        "press",
+        "press press 1",
+        "for press",
+        "through",
+        "monday through",
+        "from to",
+        "half past",
+        "quarter to",
+        "oh",
+        "nine oh",
+        "é ü 日本 🙂",
+        "\u{0}\u{1}",
+        "999999999999999999999 dollars",
+        "-5 dollars",
+        "no no no no not not don't",
+        "between and",
+        "at at at",
+        "p m a m",
+        "'",
+        "''''",
+        "12:00-",
+        "$1e308",
         &"twenty five ".repeat(500),
     ];
     let gym = gym();

@@ -6,12 +6,29 @@ use serde::{Deserialize, Serialize};
 
 /// Words that negate what follows them within a clause.
 const NEGATIONS: &[&str] = &[
-    "no", "not", "don't", "doesn't", "didn't", "never", "isn't", "aren't", "can't", "cannot",
-    "won't", "nope", "nah", "without", "neither", "nor", "shouldn't", "wouldn't",
+    "no",
+    "not",
+    "don't",
+    "doesn't",
+    "didn't",
+    "never",
+    "isn't",
+    "aren't",
+    "can't",
+    "cannot",
+    "won't",
+    "nope",
+    "nah",
+    "without",
+    "neither",
+    "nor",
+    "shouldn't",
+    "wouldn't",
 ];
 
 /// Words that split an utterance into clauses for negation scope.
-const CLAUSE_BREAKS: &[&str] = &["but", "and", "just", "so", "also", "plus", "then", "although", "though", "however", "or", "except"];
+const CLAUSE_BREAKS: &[&str] =
+    &["but", "and", "just", "so", "also", "plus", "then", "although", "though", "however", "or", "except"];
 
 /// An amount of money.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,9 +61,23 @@ fn currency_of(word: &str) -> Option<&'static str> {
 
 /// Phrases meaning "costs nothing".
 const FREE_PHRASES: &[&str] = &[
-    "free", "no charge", "no cost", "doesn't cost anything", "don't charge", "doesn't cost",
-    "complimentary", "on the house", "nothing", "no fee", "included", "don't have a", "there's no",
-    "we don't have", "there isn't", "there is no", "zero",
+    "free",
+    "no charge",
+    "no cost",
+    "doesn't cost anything",
+    "don't charge",
+    "doesn't cost",
+    "complimentary",
+    "on the house",
+    "nothing",
+    "no fee",
+    "included",
+    "don't have a",
+    "there's no",
+    "we don't have",
+    "there isn't",
+    "there is no",
+    "zero",
 ];
 
 /// Every money amount in the tokens, in order.
@@ -84,9 +115,14 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                 }
             }
             // "twelve fifty" in a price answer: dollars and cents (not at a time word)
-            let cents = tokens.get(index + 1).and_then(|t| t.number).filter(|c| c.fract() == 0.0 && (10.0..100.0).contains(c));
-            let time_context = index.checked_sub(1).is_some_and(|i| tokens[i].is_any(&["at", "from", "until", "till", "by", "around", "to"]))
-                || tokens.get(index + 2).is_some_and(|t| t.is_any(&["am", "pm", "a", "p", "in", "o'clock", "to", "until", "till"]));
+            let cents =
+                tokens.get(index + 1).and_then(|t| t.number).filter(|c| c.fract() == 0.0 && (10.0..100.0).contains(c));
+            let time_context = index
+                .checked_sub(1)
+                .is_some_and(|i| tokens[i].is_any(&["at", "from", "until", "till", "by", "around", "to"]))
+                || tokens
+                    .get(index + 2)
+                    .is_some_and(|t| t.is_any(&["am", "pm", "a", "p", "in", "o'clock", "to", "until", "till"]));
             if let (Some(cents), false, true) = (cents, time_context, amount.fract() == 0.0 && amount < 1000.0) {
                 mentions.push(mention(tokens, amount + cents / 100.0, "USD", index, index + 1, false));
                 index += 2;
@@ -112,8 +148,10 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                 continue;
             }
             // "there's no mat fee", "we don't have a mat fee": only with a fee word right after
-            let needs_fee_word = ["don't have a", "there's no", "we don't have", "there isn't", "there is no"].contains(phrase);
-            let fee_follows = words[start..].iter().take(6).any(|w| ["fee", "fees", "charge", "cost", "price"].contains(w));
+            let needs_fee_word =
+                ["don't have a", "there's no", "we don't have", "there isn't", "there is no"].contains(phrase);
+            let fee_follows =
+                words[start..].iter().take(6).any(|w| ["fee", "fees", "charge", "cost", "price"].contains(w));
             if needs_fee_word && !fee_follows {
                 continue;
             }
@@ -153,14 +191,13 @@ fn with_cents(tokens: &[Token], currency_index: usize, amount: f64) -> (f64, usi
 
 fn mention(tokens: &[Token], amount: f64, currency: &str, start: usize, end: usize, explicit: bool) -> MoneyMention {
     let after: Vec<&str> = tokens.iter().skip(end + 1).take(3).map(|t| t.word.as_str()).collect();
-    let recurring = matches!(after.as_slice(), ["a" | "per" | "each" | "every", "month" | "year" | "week", ..] | ["monthly" | "yearly" | "annually", ..] | ["for", "the", "month" | "year", ..]);
-    MoneyMention {
-        money: Money { amount, currency: currency.into() },
-        start,
-        end,
-        explicit,
-        recurring,
-    }
+    let recurring = matches!(
+        after.as_slice(),
+        ["a" | "per" | "each" | "every", "month" | "year" | "week", ..]
+            | ["monthly" | "yearly" | "annually", ..]
+            | ["for", "the", "month" | "year", ..]
+    );
+    MoneyMention { money: Money { amount, currency: currency.into() }, start, end, explicit, recurring }
 }
 
 /// True when the number at `index` reads as a time of day ("at six", "six thirty", "6 pm").
@@ -176,40 +213,55 @@ fn looks_like_time(tokens: &[Token], index: usize) -> bool {
 fn is_count(tokens: &[Token], index: usize) -> bool {
     tokens.get(index + 1).is_some_and(|t| {
         t.is_any(&[
-            "classes", "class", "times", "time", "days", "day", "weeks", "week", "months", "month",
-            "people", "of", "more", "minutes", "hours", "hour", "year", "years", "kids", "belts",
-            "stripes", "out", "sec", "second", "seconds", "moment", "minute", "percent", "thing", "more",
+            "classes", "class", "times", "time", "days", "day", "weeks", "week", "months", "month", "people", "of",
+            "more", "minutes", "hours", "hour", "year", "years", "kids", "belts", "stripes", "out", "sec", "second",
+            "seconds", "moment", "minute", "percent", "thing", "more",
         ])
     })
 }
 
 /// A clause is the run of tokens between clause breaks around `position`.
 fn clause_bounds(tokens: &[Token], position: usize) -> (usize, usize) {
-    let start = tokens[..position]
-        .iter()
-        .rposition(|t| t.is_any(CLAUSE_BREAKS))
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let end = tokens[position..]
-        .iter()
-        .position(|t| t.is_any(CLAUSE_BREAKS))
-        .map(|i| position + i)
-        .unwrap_or(tokens.len());
+    let start = tokens[..position].iter().rposition(|t| t.is_any(CLAUSE_BREAKS)).map(|i| i + 1).unwrap_or(0);
+    let end =
+        tokens[position..].iter().position(|t| t.is_any(CLAUSE_BREAKS)).map(|i| position + i).unwrap_or(tokens.len());
     (start, end)
 }
 
 /// Phrases after a thing that say it is not the case ("drop ins aren't allowed").
 const NEGATIVE_AFTER: &[&str] = &[
-    "not allowed", "aren't allowed", "isn't allowed", "not offered", "isn't offered",
-    "aren't offered", "not available", "isn't available", "aren't available",
+    "not allowed",
+    "aren't allowed",
+    "isn't allowed",
+    "not offered",
+    "isn't offered",
+    "aren't offered",
+    "not available",
+    "isn't available",
+    "aren't available",
 ];
 
 /// Phrases after a requirement that say it is not needed ("a gi is optional").
 const NOT_NEEDED_AFTER: &[&str] = &[
-    "not required", "isn't required", "aren't required", "not needed", "isn't needed",
-    "aren't needed", "not necessary", "isn't necessary", "optional", "doesn't matter",
-    "don't matter", "is fine", "are fine", "is okay", "are okay", "welcome", "not a problem",
-    "isn't a problem", "no problem",
+    "not required",
+    "isn't required",
+    "aren't required",
+    "not needed",
+    "isn't needed",
+    "aren't needed",
+    "not necessary",
+    "isn't necessary",
+    "optional",
+    "doesn't matter",
+    "don't matter",
+    "is fine",
+    "are fine",
+    "is okay",
+    "are okay",
+    "welcome",
+    "not a problem",
+    "isn't a problem",
+    "no problem",
 ];
 
 /// Whether the mention at `start..=end` is negated in its clause: a negation before it
@@ -250,11 +302,47 @@ fn is_negation_at(tokens: &[Token], index: usize) -> bool {
 }
 
 const YES_STARTS: &[&str] = &[
-    "yes", "yeah", "yep", "yup", "yea", "ya", "sure", "absolutely", "definitely", "certainly",
-    "correct", "right", "exactly", "uh huh", "mhm", "mm hmm", "of course", "you bet", "totally",
-    "indeed", "affirmative", "we do", "we sure do", "that's right", "that's correct", "ok", "okay",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "yea",
+    "ya",
+    "sure",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "correct",
+    "right",
+    "exactly",
+    "uh huh",
+    "mhm",
+    "mm hmm",
+    "of course",
+    "you bet",
+    "totally",
+    "indeed",
+    "affirmative",
+    "we do",
+    "we sure do",
+    "that's right",
+    "that's correct",
+    "ok",
+    "okay",
 ];
-const NO_STARTS: &[&str] = &["no", "nope", "nah", "not really", "unfortunately not", "negative", "not at all", "we don't", "we do not", "not anymore", "never"];
+const NO_STARTS: &[&str] = &[
+    "no",
+    "nope",
+    "nah",
+    "not really",
+    "unfortunately not",
+    "negative",
+    "not at all",
+    "we don't",
+    "we do not",
+    "not anymore",
+    "never",
+];
 const SOFTENERS: &[&str] = &["no problem", "no worries", "not a problem", "no no problem"];
 
 /// A yes or no in the answer, with a confidence. A leading "yes"/"no" decides; otherwise a
@@ -277,7 +365,8 @@ pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
     if YES_STARTS.iter().any(|p| starts(p)) {
         // "yeah we don't do that" -> no
         let rest: Vec<Token> = super::text::tokenize(text).into_iter().skip(1).collect();
-        if rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])) && !starts("of course") {
+        if rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])) && !starts("of course")
+        {
             return Some((false, 0.7));
         }
         return Some((true, 0.9));
@@ -294,10 +383,30 @@ pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
         return Some((false, 0.75));
     }
     let affirmations = [
-        " we do ", " we have ", " welcome ", " you can ", " they can ", " allowed ", " of course ",
-        " you need ", " you'll need ", " you will need ", " you have to ", " you must ", " required ",
-        " we take ", " we offer ", " we allow ", " it is ", " it's fine ", " they are ", " there is ",
-        " there's ", " do ", " definitely ", " for sure ",
+        " we do ",
+        " we have ",
+        " welcome ",
+        " you can ",
+        " they can ",
+        " allowed ",
+        " of course ",
+        " you need ",
+        " you'll need ",
+        " you will need ",
+        " you have to ",
+        " you must ",
+        " required ",
+        " we take ",
+        " we offer ",
+        " we allow ",
+        " it is ",
+        " it's fine ",
+        " they are ",
+        " there is ",
+        " there's ",
+        " do ",
+        " definitely ",
+        " for sure ",
     ];
     if affirmations.iter().any(|p| padded.contains(p)) {
         return Some((true, 0.7));
@@ -363,7 +472,8 @@ pub fn days_in(tokens: &[Token]) -> Vec<usize> {
     let mut index = 0;
     while index < tokens.len() {
         if tokens[index].is_any(&["except", "but", "besides", "excluding"]) {
-            excluding = tokens[index].is("except") || tokens[index].is("excluding")
+            excluding = tokens[index].is("except")
+                || tokens[index].is("excluding")
                 || tokens.get(index + 1).is_some_and(|t| t.is("not"));
         }
         if let Some((found, used)) = days_at(tokens, index) {
@@ -441,20 +551,26 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
                 }
                 // "nine oh five": a single-digit minute after "oh"
                 if tokens.get(index + 1).is_some_and(|t| t.is("oh")) {
-                    if let Some(m) = tokens.get(index + 2).and_then(|t| t.number).filter(|m| m.fract() == 0.0 && (0.0..10.0).contains(m)) {
+                    if let Some(m) = tokens
+                        .get(index + 2)
+                        .and_then(|t| t.number)
+                        .filter(|m| m.fract() == 0.0 && (0.0..10.0).contains(m))
+                    {
                         (hour, m as u32, 3)
                     } else {
                         (hour, 0, 1)
                     }
                 } else {
-                let minute = tokens
-                    .get(index + 1)
-                    .and_then(|t| t.number)
-                    .filter(|m| m.fract() == 0.0 && (0.0..60.0).contains(m) && (*m >= 10.0 || *m == 0.0));
-                match minute {
-                    Some(m) if tokens.get(index + 2).is_none_or(|t| currency_of(&t.word).is_none()) => (hour, m as u32, 2),
-                    _ => (hour, 0, 1),
-                }
+                    let minute = tokens
+                        .get(index + 1)
+                        .and_then(|t| t.number)
+                        .filter(|m| m.fract() == 0.0 && (0.0..60.0).contains(m) && (*m >= 10.0 || *m == 0.0));
+                    match minute {
+                        Some(m) if tokens.get(index + 2).is_none_or(|t| currency_of(&t.word).is_none()) => {
+                            (hour, m as u32, 2)
+                        }
+                        _ => (hour, 0, 1),
+                    }
                 }
             }
         }
@@ -520,7 +636,9 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
     let hints = |from: usize, to: usize| {
         let window = &words[from.saturating_sub(4)..(to + 4).min(words.len())];
         let morning = window.iter().any(|w| ["morning", "mornings"].contains(w));
-        let evening = window.iter().any(|w| ["evening", "evenings", "night", "nights", "afternoon", "afternoons", "tonight"].contains(w));
+        let evening = window
+            .iter()
+            .any(|w| ["evening", "evenings", "night", "nights", "afternoon", "afternoons", "tonight"].contains(w));
         (morning, evening)
     };
     let mut spans = Vec::new();
@@ -532,7 +650,9 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
         };
         let marked = start.meridiem_certain
             || tokens[index].clock.is_some()
-            || index.checked_sub(1).is_some_and(|i| words[i] == "at" || words[i] == "from" || words[i] == "between" || words[i] == "around")
+            || index.checked_sub(1).is_some_and(|i| {
+                words[i] == "at" || words[i] == "from" || words[i] == "between" || words[i] == "around"
+            })
             || used > 1
             || tokens[index].is_any(&["noon", "midnight", "midday", "half", "quarter"]);
         let is_money = tokens.get(index + used).is_some_and(|t| currency_of(&t.word).is_some())
@@ -585,12 +705,7 @@ fn resolve_range(start: TimeOfDay, end: TimeOfDay, morning_hint: bool, evening_h
         (false, true) => {
             // "11 to 12:30pm", "6 to 7pm": the start is the latest reading before the end
             let candidates = [start.minutes % (12 * 60), start.minutes % (12 * 60) + 12 * 60];
-            let start_minutes = candidates
-                .iter()
-                .copied()
-                .filter(|c| *c < end.minutes)
-                .max()
-                .unwrap_or(start.minutes);
+            let start_minutes = candidates.iter().copied().filter(|c| *c < end.minutes).max().unwrap_or(start.minutes);
             (start_minutes, end.minutes)
         }
         (false, false) => {
@@ -738,19 +853,28 @@ pub fn scale(tokens: &[Token], min: i64, max: i64) -> Option<(f64, f32)> {
         .iter()
         .enumerate()
         .filter_map(|(i, t)| t.number.map(|n| (i, n)))
-        .filter(|(i, _)| !tokens.get(i + 1).is_some_and(|t| t.is_any(&["days", "weeks", "years", "times", "hours", "am", "pm"])))
+        .filter(|(i, _)| {
+            !tokens.get(i + 1).is_some_and(|t| t.is_any(&["days", "weeks", "years", "times", "hours", "am", "pm"]))
+        })
         .collect();
     // "seven out of ten": the first number of an "out of" pair
     for window in numbers.windows(2) {
         let (first, second) = (window[0], window[1]);
-        if tokens.get(first.0 + 1).is_some_and(|t| t.is("out")) && (second.1 - max as f64).abs() < f64::EPSILON && in_range(first.1) {
+        if tokens.get(first.0 + 1).is_some_and(|t| t.is("out"))
+            && (second.1 - max as f64).abs() < f64::EPSILON
+            && in_range(first.1)
+        {
             return Some((first.1, 0.95));
         }
     }
     // "six or seven", "six to seven": the middle
     for window in numbers.windows(2) {
         let (first, second) = (window[0], window[1]);
-        if second.0 == first.0 + 2 && tokens[first.0 + 1].is_any(&["or", "to"]) && in_range(first.1) && in_range(second.1) {
+        if second.0 == first.0 + 2
+            && tokens[first.0 + 1].is_any(&["or", "to"])
+            && in_range(first.1)
+            && in_range(second.1)
+        {
             return Some(((first.1 + second.1) / 2.0, 0.85));
         }
     }
@@ -763,14 +887,42 @@ pub fn scale(tokens: &[Token], min: i64, max: i64) -> Option<(f64, f32)> {
 /// Words of mood, as a fraction of the scale.
 fn mood_word(tokens: &[Token], min: i64, max: i64) -> Option<(f64, f32)> {
     const WORDS: &[(&str, f64)] = &[
-        ("not too bad", 0.6), ("not bad", 0.6), ("not great", 0.35), ("not good", 0.25),
-        ("not so good", 0.3), ("not very good", 0.3), ("not well", 0.25), ("so so", 0.45),
-        ("could be better", 0.4), ("could be worse", 0.55), ("pretty good", 0.75),
-        ("really good", 0.85), ("very good", 0.85), ("fantastic", 0.95), ("wonderful", 0.9),
-        ("amazing", 0.95), ("excellent", 0.9), ("great", 0.8), ("happy", 0.8), ("good", 0.7),
-        ("fine", 0.6), ("alright", 0.55), ("all right", 0.55), ("okay", 0.5), ("ok", 0.5),
-        ("meh", 0.45), ("tired", 0.4), ("low", 0.3), ("down", 0.3), ("sad", 0.25), ("lonely", 0.25),
-        ("bad", 0.25), ("awful", 0.1), ("terrible", 0.1), ("horrible", 0.1), ("miserable", 0.1),
+        ("not too bad", 0.6),
+        ("not bad", 0.6),
+        ("not great", 0.35),
+        ("not good", 0.25),
+        ("not so good", 0.3),
+        ("not very good", 0.3),
+        ("not well", 0.25),
+        ("so so", 0.45),
+        ("could be better", 0.4),
+        ("could be worse", 0.55),
+        ("pretty good", 0.75),
+        ("really good", 0.85),
+        ("very good", 0.85),
+        ("fantastic", 0.95),
+        ("wonderful", 0.9),
+        ("amazing", 0.95),
+        ("excellent", 0.9),
+        ("great", 0.8),
+        ("happy", 0.8),
+        ("good", 0.7),
+        ("fine", 0.6),
+        ("alright", 0.55),
+        ("all right", 0.55),
+        ("okay", 0.5),
+        ("ok", 0.5),
+        ("meh", 0.45),
+        ("tired", 0.4),
+        ("low", 0.3),
+        ("down", 0.3),
+        ("sad", 0.25),
+        ("lonely", 0.25),
+        ("bad", 0.25),
+        ("awful", 0.1),
+        ("terrible", 0.1),
+        ("horrible", 0.1),
+        ("miserable", 0.1),
         ("depressed", 0.1),
     ];
     let text = format!(" {} ", tokens.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" "));
@@ -788,10 +940,8 @@ pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec
     let mut positive = Vec::new();
     let mut negative = Vec::new();
     let mut taken = vec![false; tokens.len()];
-    let mut phrases: Vec<(&str, &str)> = options
-        .iter()
-        .flat_map(|(name, phrases)| phrases.iter().map(move |p| (p.as_str(), name.as_str())))
-        .collect();
+    let mut phrases: Vec<(&str, &str)> =
+        options.iter().flat_map(|(name, phrases)| phrases.iter().map(move |p| (p.as_str(), name.as_str()))).collect();
     phrases.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.split_whitespace().count()));
     let mut mentions: Vec<(usize, &str, bool)> = Vec::new();
     for (phrase, name) in phrases {
@@ -823,9 +973,22 @@ pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec
 pub fn says_nothing(tokens: &[Token]) -> bool {
     let text = format!(" {} ", tokens.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" "));
     [
-        " nothing ", " nope ", " no requirements ", " just show up ", " just come in ", " just come ",
-        " not really ", " none ", " nah ", " that's it ", " that's all ", " that's about it ",
-        " no ", " all good ", " nothing special ", " don't think so ",
+        " nothing ",
+        " nope ",
+        " no requirements ",
+        " just show up ",
+        " just come in ",
+        " just come ",
+        " not really ",
+        " none ",
+        " nah ",
+        " that's it ",
+        " that's all ",
+        " that's about it ",
+        " no ",
+        " all good ",
+        " nothing special ",
+        " don't think so ",
     ]
     .iter()
     .any(|p| text.contains(p))

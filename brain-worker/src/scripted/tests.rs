@@ -24,7 +24,8 @@ pub(crate) struct TextCall {
 impl TextCall {
     pub fn new(playbook: Playbook, context: &[(&str, &str)]) -> Self {
         let context: BTreeMap<String, String> = context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let state = ConversationState::new(CallId::from("c_test"), None, &playbook, Direction::Outbound, context, "scripted");
+        let state =
+            ConversationState::new(CallId::from("c_test"), None, &playbook, Direction::Outbound, context, "scripted");
         Self::with_policy(Box::new(ScriptedPolicy::new(playbook, state)))
     }
 
@@ -131,7 +132,10 @@ fn full_gym_call_collects_every_field_with_evidence() {
     assert!(intro.contains("automated assistant calling on behalf of Open Mat Finder"), "{intro}");
     assert!(intro.contains("Is this Atos HQ?"), "{intro}");
     assert!(intro.ends_with("Do you allow drop-ins from visitors training at other gyms?"), "{intro}");
-    assert!(matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }), "the disclosure cannot be cut off");
+    assert!(
+        matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }),
+        "the disclosure cannot be cut off"
+    );
 
     let reply = call.callee("yeah we do");
     assert!(reply.contains("How much is a drop-in class?"), "{reply}");
@@ -145,7 +149,10 @@ fn full_gym_call_collects_every_field_with_evidence() {
     let reply = call.callee("right");
     assert!(reply.contains("class schedule"), "{reply}");
     let reply = call.callee("monday and wednesday six to seven thirty gi and open mat saturday at noon");
-    assert_eq!(reply, "I have gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon. Did I get that right?");
+    assert_eq!(
+        reply,
+        "I have gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon. Did I get that right?"
+    );
     let reply = call.callee("yes that's right");
     assert!(reply.contains("bringing a gi"), "{reply}");
     let reply = call.callee("you need a gi and you have to sign a waiver");
@@ -255,7 +262,10 @@ fn transfer_waits_and_greets_the_new_person() {
     assert_eq!(call.callee("oh let me get the manager"), "Sure, thank you.");
     assert_eq!(call.wait(15), "", "no re-prompt while the manager comes");
     let reply = call.callee("hi this is mike the manager");
-    assert!(reply.starts_with("Hi, this is Sam, an automated assistant calling on behalf of Open Mat Finder."), "{reply}");
+    assert!(
+        reply.starts_with("Hi, this is Sam, an automated assistant calling on behalf of Open Mat Finder."),
+        "{reply}"
+    );
     assert!(reply.ends_with("How much is a drop-in class?"), "{reply}");
     assert_eq!(call.callee("twenty two dollars"), "So a drop-in is 22 dollars, is that right?");
 }
@@ -299,8 +309,12 @@ fn ivr_menu_sends_the_front_desk_digit() {
 fn voicemail_greeting_leaves_a_message_or_hangs_up() {
     let mut call = TextCall::gym();
     call.start();
-    let said = call.callee("hi you've reached atos jiu jitsu we can't take your call please leave a message after the beep");
-    assert!(said.contains("automated assistant calling on behalf of Open Mat Finder about drop-in classes at Atos HQ"), "{said}");
+    let said =
+        call.callee("hi you've reached atos jiu jitsu we can't take your call please leave a message after the beep");
+    assert!(
+        said.contains("automated assistant calling on behalf of Open Mat Finder about drop-in classes at Atos HQ"),
+        "{said}"
+    );
     assert!(matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }));
     assert!(call.hung_up() && call.finished);
     assert_eq!(call.policy.state().result().outcome, CallOutcome::Voicemail);
@@ -336,7 +350,11 @@ fn barge_in_keeps_only_what_was_heard() {
         Some(SayCommand::Speak { utterance_id, .. }) => utterance_id.clone(),
         other => panic!("expected speech, got {other:?}"),
     };
-    call.input(Input::BargeIn { utterance_id: last_id, heard_text: "Hi, this is Sam, an automated".into(), at_ms: 5000 });
+    call.input(Input::BargeIn {
+        utterance_id: last_id,
+        heard_text: "Hi, this is Sam, an automated".into(),
+        at_ms: 5000,
+    });
     let transcript = &call.policy.state().transcript;
     let agent = transcript.iter().rfind(|t| t.speaker == Speaker::Agent).unwrap();
     assert_eq!(agent.text, "Hi, this is Sam, an automated");
@@ -436,7 +454,13 @@ fn stray_confirmations_and_crossed_replies_do_not_derail_the_question() {
     // a request to repeat is answered even when it crossed
     assert_eq!(crossed, asked);
     call.seq += 1;
-    let crossed = call.input(Input::Heard { text: "okay".into(), utterance_seq: call.seq, start_ms: 100, end_ms: call.at_ms + 30, at_ms: call.at_ms + 40 });
+    let crossed = call.input(Input::Heard {
+        text: "okay".into(),
+        utterance_seq: call.seq,
+        start_ms: 100,
+        end_ms: call.at_ms + 30,
+        at_ms: call.at_ms + 40,
+    });
     assert_eq!(crossed, "");
 }
 

@@ -82,14 +82,13 @@ impl Rig {
             base_url: relay_url.clone(),
             bad_signatures: bad_signatures.clone(),
         });
-        let server = HttpServer::new(move || {
-            App::new().app_data(state.clone()).default_service(web::post().to(relay_callback))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
+        let server =
+            HttpServer::new(move || App::new().app_data(state.clone()).default_service(web::post().to(relay_callback)))
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .expect("listen")
+                .run();
         let relay = server.handle();
         tokio::spawn(server);
         Rig { nats, bus, twilio, relay_url, bad_signatures, relay }
@@ -140,7 +139,12 @@ impl Rig {
     }
 
     /// [`Self::submit`] with a chance to change the request first.
-    pub async fn submit_with(&self, phone_number: &str, gym_name: &str, adjust: impl FnOnce(&mut CallRequest)) -> CallId {
+    pub async fn submit_with(
+        &self,
+        phone_number: &str,
+        gym_name: &str,
+        adjust: impl FnOnce(&mut CallRequest),
+    ) -> CallId {
         let call_id = CallId::generate();
         let now = chrono::Utc::now().to_rfc3339();
         let record = CallRecord {
@@ -197,7 +201,11 @@ impl Rig {
                 return records;
             }
             if tokio::time::Instant::now() > deadline {
-                let pending: Vec<_> = records.iter().filter(|r| !r.status.is_final()).map(|r| (&r.call_id, r.status, &r.attempts, &r.last_error)).collect();
+                let pending: Vec<_> = records
+                    .iter()
+                    .filter(|r| !r.status.is_final())
+                    .map(|r| (&r.call_id, r.status, &r.attempts, &r.last_error))
+                    .collect();
                 panic!("calls not final after {limit:?}: {pending:#?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

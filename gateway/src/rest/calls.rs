@@ -95,7 +95,8 @@ pub async fn create_call(
         match keys.create(key, bytes::Bytes::from(call_id.to_string())).await {
             Ok(_) => {}
             Err(error) if error.kind == BusErrorKind::AlreadyExists => {
-                let existing = keys.get(key).await?.map(|e| String::from_utf8_lossy(&e.value).into_owned()).unwrap_or_default();
+                let existing =
+                    keys.get(key).await?.map(|e| String::from_utf8_lossy(&e.value).into_owned()).unwrap_or_default();
                 let existing = CallId::from(existing);
                 // The first request may still be storing its record.
                 for _ in 0..50 {
@@ -111,7 +112,10 @@ pub async fn create_call(
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
-                return Err(ApiError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still being stored"));
+                return Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still being stored",
+                ));
             }
             Err(error) => return Err(error.into()),
         }
@@ -148,7 +152,8 @@ pub async fn create_call(
 
 async fn publish_event(state: &AppState, call_id: &CallId, kind: &str, detail: String) {
     let Ok(subject) = subjects::call_events(call_id) else { return };
-    let event = CallEvent { v: BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
+    let event =
+        CallEvent { v: BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
     if let Err(error) = state.bus.publish(subject, encode_json(&event)).await {
         tracing::debug!(%error, "publishing a call event failed");
     }
@@ -239,7 +244,10 @@ pub async fn cancel_call(
             return Err(ApiError::not_found("no such call"));
         };
         if record.status.is_final() {
-            return Err(ApiError::conflict("already_final", format!("the call is already {:?}", record.status).to_lowercase()));
+            return Err(ApiError::conflict(
+                "already_final",
+                format!("the call is already {:?}", record.status).to_lowercase(),
+            ));
         }
         let live = matches!(record.status, CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress);
         if !live {

@@ -21,7 +21,12 @@ impl ApiError {
 
     /// 422: the field is present but its value is not acceptable.
     pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, code, message: message.into(), field: Some(field.to_owned()) }
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
     }
 
     /// 400: the request cannot be read as asked (malformed JSON, wrong type).

@@ -83,9 +83,12 @@ pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError
 fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     web::to(move || async move {
         use actix_web::ResponseError;
-        let mut response =
-            ApiError::new(actix_web::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed: {allow}"))
-                .error_response();
+        let mut response = ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("allowed: {allow}"),
+        )
+        .error_response();
         if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
             response.headers_mut().insert(actix_web::http::header::ALLOW, value);
         }

@@ -6,8 +6,16 @@ use protocol::calls::CallRequest;
 use serde_json::{Map, Value};
 
 /// Fields `POST /v1/calls` accepts.
-pub const CALL_FIELDS: &[&str] =
-    &["phone_number", "gym_name", "country", "timezone", "preferred_language", "playbook", "not_before", "calling_window"];
+pub const CALL_FIELDS: &[&str] = &[
+    "phone_number",
+    "gym_name",
+    "country",
+    "timezone",
+    "preferred_language",
+    "playbook",
+    "not_before",
+    "calling_window",
+];
 
 /// True for `+` followed by 8 to 15 digits, the first not 0 (ITU-T E.164).
 pub fn is_e164(number: &str) -> bool {
@@ -80,7 +88,11 @@ pub fn call_request(body: &[u8], known_playbooks: &[String], default_playbook: &
     let country = optional_string(&body, "country")?;
     if let Some(country) = &country {
         if !(country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(ApiError::invalid("country", "invalid_country", "country must be an ISO 3166-1 alpha-2 code such as US"));
+            return Err(ApiError::invalid(
+                "country",
+                "invalid_country",
+                "country must be an ISO 3166-1 alpha-2 code such as US",
+            ));
         }
     }
     let timezone = optional_string(&body, "timezone")?;
@@ -96,7 +108,9 @@ pub fn call_request(body: &[u8], known_playbooks: &[String], default_playbook: &
     let preferred_language = optional_string(&body, "preferred_language")?;
     if let Some(language) = &preferred_language {
         let ok = language.len() <= 35
-            && language.split('-').all(|part| !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+            && language
+                .split('-')
+                .all(|part| !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !ok {
             return Err(ApiError::invalid(
                 "preferred_language",
@@ -133,7 +147,16 @@ pub fn call_request(body: &[u8], known_playbooks: &[String], default_playbook: &
             ));
         }
     }
-    Ok(CallRequest { phone_number, gym_name, country, timezone, preferred_language, playbook, not_before, calling_window })
+    Ok(CallRequest {
+        phone_number,
+        gym_name,
+        country,
+        timezone,
+        preferred_language,
+        playbook,
+        not_before,
+        calling_window,
+    })
 }
 
 #[cfg(test)]
@@ -167,20 +190,48 @@ mod tests {
         assert_eq!(field_of(r#"{"phone_number":"4155550123","gym_name":"x"}"#), (422, Some("phone_number".into())));
         assert_eq!(field_of(r#"{"phone_number":14155550123,"gym_name":"x"}"#), (400, Some("phone_number".into())));
         assert_eq!(field_of(r#"{"phone_number":"+14155550123"}"#), (422, Some("gym_name".into())));
-        assert_eq!(field_of(r#"{"phone_number":"+14155550123","gym_name":"x","timezone":"Mars/Olympus"}"#), (422, Some("timezone".into())));
-        assert_eq!(field_of(r#"{"phone_number":"+14155550123","gym_name":"x","playbook":"nope"}"#), (422, Some("playbook".into())));
-        assert_eq!(field_of(r#"{"phone_number":"+14155550123","gym_name":"x","country":"usa"}"#), (422, Some("country".into())));
-        assert_eq!(field_of(r#"{"phone_number":"+14155550123","gym_name":"x","not_before":"tomorrow"}"#), (422, Some("not_before".into())));
-        assert_eq!(field_of(r#"{"phone_number":"+14155550123","gym_name":"x","calling_window":"always"}"#), (422, Some("calling_window".into())));
-        assert_eq!(field_of(r#"{"phone_number":"+14155550123","gym_name":"x","colour":"red"}"#), (422, Some("colour".into())));
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","timezone":"Mars/Olympus"}"#),
+            (422, Some("timezone".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","playbook":"nope"}"#),
+            (422, Some("playbook".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","country":"usa"}"#),
+            (422, Some("country".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","not_before":"tomorrow"}"#),
+            (422, Some("not_before".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","calling_window":"always"}"#),
+            (422, Some("calling_window".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","colour":"red"}"#),
+            (422, Some("colour".into()))
+        );
         assert_eq!(field_of("not json"), (400, None));
     }
 
     #[test]
     fn e164_and_windows() {
         assert!(is_e164("+14155550123") && is_e164("+442071838750"));
-        assert!(!is_e164("+0123456789") && !is_e164("+1415") && !is_e164("+1415555012345678") && !is_e164("+1 415 555"));
-        assert!(is_calling_window("Mon-Fri 09:00-17:00") && is_calling_window("09:00-24:00") && is_calling_window("Sat,Sun 10:00-12:00"));
-        assert!(!is_calling_window("17:00-09:00") && !is_calling_window("Fri-Mon 09:00-17:00") && !is_calling_window("Mon 9-5"));
+        assert!(
+            !is_e164("+0123456789") && !is_e164("+1415") && !is_e164("+1415555012345678") && !is_e164("+1 415 555")
+        );
+        assert!(
+            is_calling_window("Mon-Fri 09:00-17:00")
+                && is_calling_window("09:00-24:00")
+                && is_calling_window("Sat,Sun 10:00-12:00")
+        );
+        assert!(
+            !is_calling_window("17:00-09:00")
+                && !is_calling_window("Fri-Mon 09:00-17:00")
+                && !is_calling_window("Mon 9-5")
+        );
     }
 }

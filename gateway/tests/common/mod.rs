@@ -6,8 +6,8 @@
 use bus::Bus;
 use gateway::{Config, RunningGateway};
 use protocol::media::{
-    decode_media_in, encode_out_event, encode_outbound_audio, MediaAssignReply, MediaAssignRequest, MediaIn,
-    OutEvent, StreamEvent,
+    decode_media_in, encode_out_event, encode_outbound_audio, MediaAssignReply, MediaAssignRequest, MediaIn, OutEvent,
+    StreamEvent,
 };
 use protocol::version::{current_version, decode_json, encode_json};
 use protocol::{subjects, StreamSid};
@@ -133,10 +133,16 @@ pub async fn spawn_killable_echo_worker(bus: Bus, worker_id: &str) -> (WorkerLog
             let Ok(assign) = decode_json::<MediaAssignRequest>(&request.payload) else { continue };
             let stream_sid = assign.stream_sid.clone();
             let Ok(media_in) = bus.subscribe(subjects::media_in(&stream_sid).expect("subject")).await else { continue };
-            let Ok(mut pings) = bus.subscribe(subjects::media_ping(&stream_sid).expect("subject")).await else { continue };
+            let Ok(mut pings) = bus.subscribe(subjects::media_ping(&stream_sid).expect("subject")).await else {
+                continue;
+            };
             task_log.lock().unwrap().insert(
                 stream_sid.to_string(),
-                WorkerStream { call_id: assign.call_id.to_string(), playbook: assign.playbook.clone(), ..Default::default() },
+                WorkerStream {
+                    call_id: assign.call_id.to_string(),
+                    playbook: assign.playbook.clone(),
+                    ..Default::default()
+                },
             );
             let reply = MediaAssignReply { v: current_version(), worker_id: worker_id.clone() };
             let _ = bus.respond(&request, encode_json(&reply)).await;
@@ -154,7 +160,13 @@ pub async fn spawn_killable_echo_worker(bus: Bus, worker_id: &str) -> (WorkerLog
     (log, kill)
 }
 
-async fn echo_stream(bus: Bus, stream_sid: StreamSid, playbook: String, mut media_in: bus::Subscription, log: WorkerLog) {
+async fn echo_stream(
+    bus: Bus,
+    stream_sid: StreamSid,
+    playbook: String,
+    mut media_in: bus::Subscription,
+    log: WorkerLog,
+) {
     let out_subject = subjects::media_out(&stream_sid).expect("subject");
     let mut out = Vec::new();
     while let Some(message) = media_in.next().await {
@@ -177,7 +189,9 @@ async fn echo_stream(bus: Bus, stream_sid: StreamSid, playbook: String, mut medi
                 if playbook == CLEAR_PLAYBOOK && sequence == CLEAR_AT_FRAME {
                     encode_outbound_audio(&[BIG_AUDIO_BYTE; BIG_AUDIO_LEN], &mut out);
                     let _ = bus.publish(out_subject.clone(), out.clone()).await;
-                    let _ = bus.publish(out_subject.clone(), encode_out_event(&OutEvent::Mark { name: "big".into() })).await;
+                    let _ = bus
+                        .publish(out_subject.clone(), encode_out_event(&OutEvent::Mark { name: "big".into() }))
+                        .await;
                     let _ = bus.publish(out_subject.clone(), encode_out_event(&OutEvent::Clear)).await;
                 }
             }

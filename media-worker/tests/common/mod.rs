@@ -165,7 +165,8 @@ impl FakeBrain {
         let tx_keep = tx.clone();
         let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
         let assigns: Arc<Mutex<Vec<BrainAssignRequest>>> = Arc::default();
-        let (task_bus, task_tasks, task_assigns, brain_id) = (bus.clone(), tasks.clone(), assigns.clone(), brain_id.to_owned());
+        let (task_bus, task_tasks, task_assigns, brain_id) =
+            (bus.clone(), tasks.clone(), assigns.clone(), brain_id.to_owned());
         let assign_loop = tokio::spawn(async move {
             while let Some(request) = assign.next().await {
                 let assignment: BrainAssignRequest = decode_json(&request.payload).expect("brain.assign decodes");
@@ -270,12 +271,18 @@ pub fn silence(ms: u64) -> Vec<u8> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegEvent {
     /// An agent audio frame arrived (not yet played).
-    AudioReceived { bytes: usize },
+    AudioReceived {
+        bytes: usize,
+    },
     /// Agent audio played to the callee (20 ms).
-    AudioPlayed { bytes: usize },
+    AudioPlayed {
+        bytes: usize,
+    },
     MarkReceived(String),
     MarkEchoed(String),
-    Clear { dropped_ms: u64 },
+    Clear {
+        dropped_ms: u64,
+    },
     Hangup(String),
 }
 

@@ -121,9 +121,7 @@ impl Media<'_> {
     /// Decodes the base64 payload into `out` (cleared first; its capacity is reused).
     pub fn decode_payload_into(&self, out: &mut Vec<u8>) -> Result<(), TwilioDecodeError> {
         out.clear();
-        BASE64
-            .decode_vec(self.payload_base64.as_bytes(), out)
-            .map_err(|_| TwilioDecodeError::BadBase64)
+        BASE64.decode_vec(self.payload_base64.as_bytes(), out).map_err(|_| TwilioDecodeError::BadBase64)
     }
 }
 
@@ -194,9 +192,17 @@ impl InboundMessage<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutboundMessage<'a> {
     /// Audio to queue; base64 of raw μ-law.
-    Media { stream_sid: Cow<'a, str>, payload_base64: Cow<'a, str> },
-    Mark { stream_sid: Cow<'a, str>, name: Cow<'a, str> },
-    Clear { stream_sid: Cow<'a, str> },
+    Media {
+        stream_sid: Cow<'a, str>,
+        payload_base64: Cow<'a, str>,
+    },
+    Mark {
+        stream_sid: Cow<'a, str>,
+        name: Cow<'a, str>,
+    },
+    Clear {
+        stream_sid: Cow<'a, str>,
+    },
 }
 
 impl OutboundMessage<'_> {
@@ -213,9 +219,9 @@ impl OutboundMessage<'_> {
     pub fn decode_payload_into(&self, out: &mut Vec<u8>) -> Result<(), TwilioDecodeError> {
         out.clear();
         match self {
-            OutboundMessage::Media { payload_base64, .. } => BASE64
-                .decode_vec(payload_base64.as_bytes(), out)
-                .map_err(|_| TwilioDecodeError::BadBase64),
+            OutboundMessage::Media { payload_base64, .. } => {
+                BASE64.decode_vec(payload_base64.as_bytes(), out).map_err(|_| TwilioDecodeError::BadBase64)
+            }
             _ => Ok(()),
         }
     }
@@ -223,18 +229,13 @@ impl OutboundMessage<'_> {
     /// The JSON text of this message.
     pub fn to_json(&self) -> String {
         let raw = match self {
-            OutboundMessage::Media { stream_sid, payload_base64 } => OutRaw {
-                event: "media",
-                stream_sid,
-                media: Some(OutMedia { payload: payload_base64 }),
-                mark: None,
-            },
+            OutboundMessage::Media { stream_sid, payload_base64 } => {
+                OutRaw { event: "media", stream_sid, media: Some(OutMedia { payload: payload_base64 }), mark: None }
+            }
             OutboundMessage::Mark { stream_sid, name } => {
                 OutRaw { event: "mark", stream_sid, media: None, mark: Some(OutMark { name }) }
             }
-            OutboundMessage::Clear { stream_sid } => {
-                OutRaw { event: "clear", stream_sid, media: None, mark: None }
-            }
+            OutboundMessage::Clear { stream_sid } => OutRaw { event: "clear", stream_sid, media: None, mark: None },
         };
         serde_json::to_string(&raw).unwrap_or_default()
     }
@@ -363,9 +364,7 @@ fn require<T>(value: Option<T>, event: &'static str, field: &'static str) -> Res
 }
 
 fn number(field: &'static str, value: &str) -> Result<u64, TwilioDecodeError> {
-    value
-        .parse::<u64>()
-        .map_err(|_| TwilioDecodeError::BadNumber { field, value: value.chars().take(40).collect() })
+    value.parse::<u64>().map_err(|_| TwilioDecodeError::BadNumber { field, value: value.chars().take(40).collect() })
 }
 
 fn sequence(raw: &Option<Cow<'_, str>>, event: &'static str) -> Result<u64, TwilioDecodeError> {
@@ -393,11 +392,7 @@ pub fn decode_inbound(text: &str) -> Result<InboundMessage<'_>, TwilioDecodeErro
                 (None, Some(sid)) => sid.into_owned(),
                 (None, None) => return Err(TwilioDecodeError::MissingField { event: "start", field: "streamSid" }),
             };
-            let tracks = start
-                .tracks
-                .iter()
-                .map(|t| Track::parse("start.tracks", t))
-                .collect::<Result<Vec<_>, _>>()?;
+            let tracks = start.tracks.iter().map(|t| Track::parse("start.tracks", t)).collect::<Result<Vec<_>, _>>()?;
             Ok(InboundMessage::Start(Start {
                 sequence_number: sequence(&raw.sequence_number, "start")?,
                 stream_sid: StreamSid::from(stream_sid),
@@ -591,11 +586,15 @@ mod tests {
             Err(TwilioDecodeError::UnknownEvent("warp".into()))
         );
         assert_eq!(
-            decode_inbound(r#"{"event":"media","sequenceNumber":"1","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0"}}"#),
+            decode_inbound(
+                r#"{"event":"media","sequenceNumber":"1","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0"}}"#
+            ),
             Err(TwilioDecodeError::MissingField { event: "media", field: "media.payload" })
         );
         assert!(matches!(
-            decode_inbound(r#"{"event":"media","sequenceNumber":"x","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0","payload":""}}"#),
+            decode_inbound(
+                r#"{"event":"media","sequenceNumber":"x","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0","payload":""}}"#
+            ),
             Err(TwilioDecodeError::BadNumber { field: "sequenceNumber", .. })
         ));
         let bad_b64 = r#"{"event":"media","sequenceNumber":"2","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0","payload":"!!!"}}"#;

@@ -11,9 +11,7 @@ pub mod signature;
 pub mod twiml;
 pub mod webhook;
 
-pub use media_streams::{
-    decode_inbound, decode_outbound, InboundMessage, OutboundMessage, TwilioDecodeError,
-};
+pub use media_streams::{decode_inbound, decode_outbound, InboundMessage, OutboundMessage, TwilioDecodeError};
 pub use signature::{compute_signature, validate_request, validate_websocket_upgrade, SignedBody};
 pub use twiml::{StreamInstruction, Twiml};
 pub use webhook::{FormParams, StatusCallback, VoiceWebhook, WebhookError};

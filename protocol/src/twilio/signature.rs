@@ -83,9 +83,7 @@ pub fn validate_request(auth_token: &str, url: &str, body: SignedBody<'_>, heade
             &[]
         }
     };
-    url_candidates(url)
-        .iter()
-        .any(|candidate| signature_matches(auth_token, candidate, params, header))
+    url_candidates(url).iter().any(|candidate| signature_matches(auth_token, candidate, params, header))
 }
 
 /// Validates the signature of a Media Streams WebSocket upgrade. `stream_url` is the `wss://` URL
@@ -116,20 +114,14 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     let (_, query) = split_query(url);
     let query = query.strip_prefix('?')?;
     let query = query.split('#').next().unwrap_or(query);
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 /// Every URL variant a signature may have been computed over (deduplicated, as-given first).
 pub fn url_candidates(url: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(6);
     for port_variant in [Some(url.to_owned()), toggle_port(url)].into_iter().flatten() {
-        for quoted in [
-            port_variant.clone(),
-            port_variant.replace('\'', "%27"),
-            port_variant.replace("%27", "'"),
-        ] {
+        for quoted in [port_variant.clone(), port_variant.replace('\'', "%27"), port_variant.replace("%27", "'")] {
             if !out.contains(&quoted) {
                 out.push(quoted);
             }

@@ -140,12 +140,8 @@ impl Twiml {
                 Verb::ConnectStream { url, parameters } => {
                     let _ = write!(out, "<Connect><Stream url=\"{}\">", escape_xml(url));
                     for (name, value) in parameters {
-                        let _ = write!(
-                            out,
-                            "<Parameter name=\"{}\" value=\"{}\"/>",
-                            escape_xml(name),
-                            escape_xml(value)
-                        );
+                        let _ =
+                            write!(out, "<Parameter name=\"{}\" value=\"{}\"/>", escape_xml(name), escape_xml(value));
                     }
                     out.push_str("</Stream></Connect>");
                 }
@@ -344,7 +340,10 @@ mod tests {
     #[test]
     fn builder_escapes_everything() {
         let xml = Twiml::new()
-            .connect_stream("wss://gw.example.com/v1/twilio/stream", &[("call_id", "c_1"), ("gym", "Tom & Jerry's <BJJ> \"gym\"")])
+            .connect_stream(
+                "wss://gw.example.com/v1/twilio/stream",
+                &[("call_id", "c_1"), ("gym", "Tom & Jerry's <BJJ> \"gym\"")],
+            )
             .say("Sorry & goodbye <now>")
             .pause(1)
             .play_digits("ww1#")
@@ -378,7 +377,10 @@ mod tests {
             .to_xml();
         let read = read_connect_stream(&redirected).unwrap();
         assert_eq!(read.redirect_after.as_deref(), Some("https://gw.example.com/after?call_id=c_1&x=2"));
-        assert_eq!(read_says(&Twiml::new().say("a &amp; b").say("c").hangup().to_xml()).unwrap(), (vec!["a &amp; b".to_owned(), "c".to_owned()], true));
+        assert_eq!(
+            read_says(&Twiml::new().say("a &amp; b").say("c").hangup().to_xml()).unwrap(),
+            (vec!["a &amp; b".to_owned(), "c".to_owned()], true)
+        );
         assert_eq!(read_says(&Twiml::new().hangup().to_xml()).unwrap(), (vec![], true));
     }
 

@@ -159,7 +159,10 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(status.call_status.as_deref(), Some("completed"));
-        assert_eq!((status.call_duration_s, status.sequence_number, status.sip_response_code), (Some(42), Some(3), Some(200)));
+        assert_eq!(
+            (status.call_duration_s, status.sequence_number, status.sip_response_code),
+            (Some(42), Some(3), Some(200))
+        );
         let amd = StatusCallback::from_params(&FormParams::parse(
             b"CallSid=CA1&AccountSid=AC1&AnsweredBy=machine_start&MachineDetectionDuration=2500",
         ))

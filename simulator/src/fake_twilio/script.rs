@@ -184,7 +184,8 @@ pub(crate) async fn run_call(shared: Arc<Shared>, call_sid: String, outcome: Out
         Some(call) => call.hangup.clone(),
         None => return,
     };
-    let mut progress = Progress { shared: shared.clone(), call_sid: call_sid.clone(), sequence: 0, started: Instant::now(), hangup };
+    let mut progress =
+        Progress { shared: shared.clone(), call_sid: call_sid.clone(), sequence: 0, started: Instant::now(), hangup };
     progress.set_status("queued", None);
     progress.status_callback("initiated", "initiated", false).await;
     if !progress.step().await {

@@ -115,7 +115,11 @@ async fn create_call(
     let params = FormParams::parse(&body);
     let to = params.get("To").unwrap_or_default().to_owned();
     let refuse = |code: u32| {
-        shared.lock().requests.push(CreateRequest { to: to.clone(), http_status: http_status_for(code), error_code: Some(code) });
+        shared.lock().requests.push(CreateRequest {
+            to: to.clone(),
+            http_status: http_status_for(code),
+            error_code: Some(code),
+        });
         twilio_error(code)
     };
     if !authorized(shared, &request, &path) {
@@ -209,7 +213,8 @@ async fn update_call(
         Some("completed" | "canceled") => {
             let over = matches!(call.status.as_str(), "completed" | "busy" | "no-answer" | "failed" | "canceled");
             if over {
-                return HttpResponse::BadRequest().json(error_body(21220, "Unable to update record: Call is not in-progress"));
+                return HttpResponse::BadRequest()
+                    .json(error_body(21220, "Unable to update record: Call is not in-progress"));
             }
             call.hangup_requested = true;
             call.hangup.notify_one();

@@ -32,7 +32,11 @@ async fn start_receiver(auth_token: &str) -> Receiver {
                 let url = format!("{url_base}{}", request.uri());
                 let header = request.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok());
                 let signed = validate_request(&token, &url, SignedBody::Form(params.pairs()), header);
-                state.lock().unwrap().push(Received { path: request.path().to_owned(), params: params.pairs().to_vec(), signed });
+                state.lock().unwrap().push(Received {
+                    path: request.path().to_owned(),
+                    params: params.pairs().to_vec(),
+                    signed,
+                });
                 HttpResponse::Ok().content_type("text/xml").body("<Response><Pause length=\"1\"/></Response>")
             }
         }))
@@ -96,7 +100,13 @@ async fn answered_call_reports_in_the_documented_order_signed() {
     assert!(received.iter().all(|r| r.signed), "every request carries a valid X-Twilio-Signature");
     let steps: Vec<(String, Option<String>, Option<String>)> = received
         .iter()
-        .map(|r| (r.path.clone(), get(&r.params, "CallStatus").map(str::to_owned), get(&r.params, "SequenceNumber").map(str::to_owned)))
+        .map(|r| {
+            (
+                r.path.clone(),
+                get(&r.params, "CallStatus").map(str::to_owned),
+                get(&r.params, "SequenceNumber").map(str::to_owned),
+            )
+        })
         .collect();
     let expected = [
         ("/status", "initiated", Some("0")),
@@ -106,7 +116,11 @@ async fn answered_call_reports_in_the_documented_order_signed() {
         ("/status", "completed", Some("3")),
     ];
     for (got, (path, call_status, sequence)) in steps.iter().zip(expected) {
-        assert_eq!((got.0.as_str(), got.1.as_deref(), got.2.as_deref()), (path, Some(call_status), sequence), "{steps:?}");
+        assert_eq!(
+            (got.0.as_str(), got.1.as_deref(), got.2.as_deref()),
+            (path, Some(call_status), sequence),
+            "{steps:?}"
+        );
     }
     let last = &received[4].params;
     assert!(get(last, "CallDuration").is_some());
@@ -123,7 +137,8 @@ async fn scripted_outcomes_and_errors() {
     let (status, _) = create(&fake, &receiver, "+14155550101", fake.auth_token()).await;
     assert_eq!(status, 201);
     let received = wait_for_callbacks(&receiver, 2).await;
-    let statuses: Vec<_> = received.iter().map(|r| get(&r.params, "CallStatus").unwrap_or_default().to_owned()).collect();
+    let statuses: Vec<_> =
+        received.iter().map(|r| get(&r.params, "CallStatus").unwrap_or_default().to_owned()).collect();
     assert_eq!(statuses, ["initiated", "busy"]);
     let (status, body) = create(&fake, &receiver, "+14155550101", fake.auth_token()).await;
     assert_eq!((status, body["code"].as_u64(), body["status"].as_u64()), (400, Some(21211), Some(400)));

@@ -27,10 +27,8 @@ pub fn detect_key(pcm: &[i16]) -> Option<char> {
     }
     let strongest = |freqs: &[f32; 4]| {
         let powers: Vec<f32> = freqs.iter().map(|&f| goertzel_power(&samples, f)).collect();
-        let (index, &best) = powers
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.partial_cmp(b.1).unwrap_or(std::cmp::Ordering::Equal))?;
+        let (index, &best) =
+            powers.iter().enumerate().max_by(|a, b| a.1.partial_cmp(b.1).unwrap_or(std::cmp::Ordering::Equal))?;
         let second = powers.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, p)| *p).fold(0.0, f32::max);
         (best > 4.0 * second).then_some((index, best))
     };
@@ -84,15 +82,13 @@ mod tests {
     use super::*;
 
     fn tone(key: char, samples: usize) -> Vec<i16> {
-        let (row, column) = KEYS
-            .iter()
-            .enumerate()
-            .find_map(|(r, keys)| keys.iter().position(|k| *k == key).map(|c| (r, c)))
-            .unwrap();
+        let (row, column) =
+            KEYS.iter().enumerate().find_map(|(r, keys)| keys.iter().position(|k| *k == key).map(|c| (r, c))).unwrap();
         (0..samples)
             .map(|n| {
                 let t = n as f32 / 8000.0;
-                let v = (2.0 * std::f32::consts::PI * ROWS[row] * t).sin() + (2.0 * std::f32::consts::PI * COLUMNS[column] * t).sin();
+                let v = (2.0 * std::f32::consts::PI * ROWS[row] * t).sin()
+                    + (2.0 * std::f32::consts::PI * COLUMNS[column] * t).sin();
                 (v * 8000.0) as i16
             })
             .collect()
@@ -116,7 +112,9 @@ mod tests {
 
     #[test]
     fn speech_like_audio_is_not_a_key() {
-        let audio: Vec<i16> = (0..1600).map(|n| (((n as f32) * 0.07).sin() * 6000.0 + ((n as f32) * 0.31).sin() * 3000.0) as i16).collect();
+        let audio: Vec<i16> = (0..1600)
+            .map(|n| (((n as f32) * 0.07).sin() * 6000.0 + ((n as f32) * 0.31).sin() * 3000.0) as i16)
+            .collect();
         let mut listener = DtmfListener::default();
         assert!(audio.chunks(160).all(|frame| listener.push(frame).is_none()));
     }

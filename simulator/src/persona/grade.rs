@@ -63,7 +63,8 @@ pub fn grade(persona: &Persona, playbook: &Playbook, result: &CallResult) -> Gra
             ("not known (voicemail)".to_owned(), got.status != FieldStatus::Known)
         } else if spec.kind == FieldType::Risk {
             let flagged = persona.behaviour.alarming.is_some();
-            let got_flagged = got.status == FieldStatus::Known && got.value.get("flagged").and_then(Json::as_bool) == Some(true);
+            let got_flagged =
+                got.status == FieldStatus::Known && got.value.get("flagged").and_then(Json::as_bool) == Some(true);
             (format!("flagged={flagged}"), got_flagged == flagged)
         } else if persona.behaviour.refuse.contains(&spec.name) {
             ("refused".to_owned(), got.status == FieldStatus::Refused)
@@ -101,7 +102,9 @@ fn value_matches(kind: FieldType, fact: &serde_norway::Value, got: &Json) -> boo
         FieldType::YesNo => got.as_bool() == fact.as_bool(),
         FieldType::List | FieldType::Enum => {
             let want: BTreeSet<String> = match fact {
-                serde_norway::Value::Sequence(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+                serde_norway::Value::Sequence(items) => {
+                    items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect()
+                }
                 other => other.as_str().map(|s| BTreeSet::from([s.to_owned()])).unwrap_or_default(),
             };
             let have: BTreeSet<String> = match got {
@@ -127,7 +130,9 @@ fn value_matches(kind: FieldType, fact: &serde_norway::Value, got: &Json) -> boo
                 .map(|items| {
                     items
                         .iter()
-                        .filter_map(|i| Some((day_index(i.get("day")?.as_str()?)?, i.get("start")?.as_str()?.to_owned())))
+                        .filter_map(|i| {
+                            Some((day_index(i.get("day")?.as_str()?)?, i.get("start")?.as_str()?.to_owned()))
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -153,7 +158,9 @@ mod tests {
             outcome: CallOutcome::Completed,
             fields: fields
                 .into_iter()
-                .map(|(name, status, value)| (name.to_owned(), FieldResult { status, value, evidence: vec![], confidence: 0.9 }))
+                .map(|(name, status, value)| {
+                    (name.to_owned(), FieldResult { status, value, evidence: vec![], confidence: 0.9 })
+                })
                 .collect::<BTreeMap<_, _>>(),
             transcript: vec![],
             latency: Default::default(),
@@ -166,17 +173,22 @@ mod tests {
     #[test]
     fn grades_each_field_against_the_facts() {
         let playbooks = playbook::PlaybookSet::built_in().unwrap();
-        let persona = Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).unwrap();
+        let persona =
+            Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).unwrap();
         let playbook = playbooks.get("gym-dropin").unwrap();
         let good = result(vec![
             ("drop_in_offered", FieldStatus::Known, json!(true)),
             ("drop_in_price", FieldStatus::Known, json!({"amount": 30.0, "currency": "USD"})),
             ("mat_fee", FieldStatus::Known, json!({"amount": 0.0, "currency": "USD"})),
-            ("class_schedule", FieldStatus::Known, json!([
-                {"day": "monday", "start": "18:00", "end": "19:30", "class_type": "gi"},
-                {"day": "wednesday", "start": "18:00", "end": "19:30", "class_type": "gi"},
-                {"day": "saturday", "start": "10:00", "end": "12:00", "class_type": "open mat"}
-            ])),
+            (
+                "class_schedule",
+                FieldStatus::Known,
+                json!([
+                    {"day": "monday", "start": "18:00", "end": "19:30", "class_type": "gi"},
+                    {"day": "wednesday", "start": "18:00", "end": "19:30", "class_type": "gi"},
+                    {"day": "saturday", "start": "10:00", "end": "12:00", "class_type": "open mat"}
+                ]),
+            ),
             ("requirements", FieldStatus::Known, json!(["gi", "waiver"])),
         ]);
         let grade = grade(&persona, playbook, &good);

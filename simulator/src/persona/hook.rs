@@ -48,8 +48,10 @@ pub fn media_hook(
                 return;
             };
             let name = lineup.persona.name.clone();
-            let vocabulary = Arc::new(PersonaVoice::listening_vocabulary(&lineup.playbook, &lineup.persona.call_context()));
-            let mut voice = PersonaVoice::new(Responder::new(lineup.persona, lineup.playbook), tts, stt.as_ref(), Some(vocabulary));
+            let vocabulary =
+                Arc::new(PersonaVoice::listening_vocabulary(&lineup.playbook, &lineup.persona.call_context()));
+            let mut voice =
+                PersonaVoice::new(Responder::new(lineup.persona, lineup.playbook), tts, stt.as_ref(), Some(vocabulary));
             let mut options = CallOptions::new("http://unused/v1/twilio/voice", auth_token);
             options.call_sid = answered.call_sid.clone();
             options.account_sid = answered.account_sid.clone();

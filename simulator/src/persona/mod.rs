@@ -128,7 +128,11 @@ impl Persona {
     }
 
     /// Parses and validates persona YAML; `file` names it in errors.
-    pub fn from_yaml(file: impl AsRef<Path>, source: &str, playbooks: &playbook::PlaybookSet) -> Result<Persona, PersonaError> {
+    pub fn from_yaml(
+        file: impl AsRef<Path>,
+        source: &str,
+        playbooks: &playbook::PlaybookSet,
+    ) -> Result<Persona, PersonaError> {
         let file = file.as_ref().to_owned();
         let persona: Persona = serde_norway::from_str(source).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(0);
@@ -150,7 +154,10 @@ impl Persona {
         for (name, value) in &persona.facts {
             let Some(spec) = playbook.field(name) else {
                 let known: Vec<&str> = playbook.fields.iter().map(|f| f.name.as_str()).collect();
-                return Err(error(&format!("facts.{name}"), format!("playbook {} has no field {name:?} (fields: {})", playbook.id, known.join(", "))));
+                return Err(error(
+                    &format!("facts.{name}"),
+                    format!("playbook {} has no field {name:?} (fields: {})", playbook.id, known.join(", ")),
+                ));
             };
             check_fact(spec, value).map_err(|message| error(&format!("facts.{name}"), message))?;
         }
@@ -266,7 +273,8 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let yaml = "name: t\ngym_name: Test Gym\ngreeting: Hello\nfacts:\n  drop_in_offered: true\n  drop_in_prize: 20\n";
+        let yaml =
+            "name: t\ngym_name: Test Gym\ngreeting: Hello\nfacts:\n  drop_in_offered: true\n  drop_in_prize: 20\n";
         let error = Persona::from_yaml("gyms/t.yaml", yaml, &playbooks()).unwrap_err();
         let text = error.to_string();
         assert!(text.starts_with("gyms/t.yaml:6: facts.drop_in_prize:"), "{text}");

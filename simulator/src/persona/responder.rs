@@ -44,15 +44,22 @@ pub struct Responder {
 }
 
 const READ_BACK_CUES: &[&str] = &[
-    "is that right", "did i get that right", "to confirm", "just to confirm", "is that correct",
-    "did i get that", "have i got that right", "right?",
+    "is that right",
+    "did i get that right",
+    "to confirm",
+    "just to confirm",
+    "is that correct",
+    "did i get that",
+    "have i got that right",
+    "right?",
 ];
-const CLOSING_CUES: &[&str] = &["have a great day", "goodbye", "bye", "take care", "that's everything", "that is everything"];
+const CLOSING_CUES: &[&str] =
+    &["have a great day", "goodbye", "bye", "take care", "that's everything", "that is everything"];
 const STOP_WORDS: &[&str] = &[
-    "the", "and", "you", "your", "for", "that", "this", "with", "what", "does", "there", "have",
-    "any", "are", "is", "do", "can", "could", "would", "like", "about", "tell", "me", "how",
-    "our", "a", "an", "of", "on", "in", "to", "or", "it", "be", "if", "so", "look", "looks",
-    "during", "which", "anything", "else", "before", "should", "know", "need", "some",
+    "the", "and", "you", "your", "for", "that", "this", "with", "what", "does", "there", "have", "any", "are", "is",
+    "do", "can", "could", "would", "like", "about", "tell", "me", "how", "our", "a", "an", "of", "on", "in", "to",
+    "or", "it", "be", "if", "so", "look", "looks", "during", "which", "anything", "else", "before", "should", "know",
+    "need", "some",
 ];
 
 fn normalize(text: &str) -> String {
@@ -178,7 +185,10 @@ impl Responder {
                 return vec![
                     PersonaAction::Say("Oh, I'm not sure about that. Hold on, let me get the manager for you.".into()),
                     PersonaAction::Pause { ms: 2500 },
-                    PersonaAction::Say(format!("Hi, this is the manager at {}. What did you want to know?", self.persona.gym_name)),
+                    PersonaAction::Say(format!(
+                        "Hi, this is the manager at {}. What did you want to know?",
+                        self.persona.gym_name
+                    )),
                 ];
             }
             if self.persona.behaviour.hold && !self.held {
@@ -344,7 +354,9 @@ impl Responder {
                     if let Some(value) = self.fact(&field.name) {
                         let entries: Vec<ScheduleFact> = value
                             .as_sequence()
-                            .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+                            .map(|items| {
+                                items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect()
+                            })
                             .unwrap_or_default();
                         if !schedule_read_back_agrees(text, &heard_numbers, &entries) {
                             return format!("No, not quite. We have {}.", schedule_sentence(&entries));
@@ -396,9 +408,24 @@ fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[Sched
 /// True when a recognised utterance reads as a question to the callee.
 fn looks_like_a_question(text: &str) -> bool {
     let text = format!(" {text} ");
-    [" how ", " what ", " which ", " when ", " where ", " is there ", " do you ", " does ", " are you ", " can you ", " could you ", " is it ", " is this ", " any "]
-        .iter()
-        .any(|cue| text.contains(cue))
+    [
+        " how ",
+        " what ",
+        " which ",
+        " when ",
+        " where ",
+        " is there ",
+        " do you ",
+        " does ",
+        " are you ",
+        " can you ",
+        " could you ",
+        " is it ",
+        " is this ",
+        " any ",
+    ]
+    .iter()
+    .any(|cue| text.contains(cue))
         || text.contains('?')
 }
 
@@ -406,7 +433,9 @@ fn looks_like_a_question(text: &str) -> bool {
 fn spoken_value(field: &FieldSpec, value: &Value) -> String {
     match field.kind {
         FieldType::Money => value.as_f64().map(spoken::money).unwrap_or_default(),
-        FieldType::Number | FieldType::Scale => value.as_f64().map(|v| spoken::number(v.round() as u64)).unwrap_or_default(),
+        FieldType::Number | FieldType::Scale => {
+            value.as_f64().map(|v| spoken::number(v.round() as u64)).unwrap_or_default()
+        }
         FieldType::YesNo => if value.as_bool() == Some(true) { "yes" } else { "no" }.into(),
         FieldType::List => {
             let names: Vec<String> = value
@@ -463,7 +492,8 @@ fn schedule_sentence(entries: &[ScheduleFact]) -> String {
             days.dedup();
             let day_words: Vec<String> = days.iter().map(|d| DAYS[*d].to_owned()).collect();
             let class = class.as_deref().map(playbook::spoken).unwrap_or_else(|| "class".into());
-            let class = if class.ends_with("mat") || class.ends_with("class") { class } else { format!("{class} class") };
+            let class =
+                if class.ends_with("mat") || class.ends_with("class") { class } else { format!("{class} class") };
             format!("{class} on {} from {} to {}", spoken::list(&day_words), spoken::time(start), spoken::time(end))
         })
         .collect();
@@ -478,11 +508,32 @@ fn schedule_sentence(entries: &[ScheduleFact]) -> String {
 fn numbers_in(text: &str) -> Vec<f64> {
     let units = |w: &str| -> Option<u64> {
         const ONES: [&str; 20] = [
-            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-            "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
         ];
         const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-        ONES.iter().position(|o| *o == w).map(|p| p as u64).or_else(|| TENS.iter().position(|t| *t == w).map(|p| (p as u64 + 2) * 10))
+        ONES.iter()
+            .position(|o| *o == w)
+            .map(|p| p as u64)
+            .or_else(|| TENS.iter().position(|t| *t == w).map(|p| (p as u64 + 2) * 10))
     };
     let mut out = Vec::new();
     let mut current: Option<u64> = None;
@@ -560,7 +611,8 @@ facts:
     fn answers_questions_worded_differently_from_the_playbook() {
         let mut r = responder(GYM);
         assert_eq!(said(&r.answer()), "Granite Grappling, Kim speaking.");
-        assert!(said(&r.on_agent_said("hi this is sam an automated assistant calling on behalf of open mat finder")).contains("go ahead"));
+        assert!(said(&r.on_agent_said("hi this is sam an automated assistant calling on behalf of open mat finder"))
+            .contains("go ahead"));
         assert_eq!(said(&r.on_agent_said("how much does a drop in class cost")), "It's twenty five dollars.");
         assert_eq!(said(&r.on_agent_said("and is there a mat fee on top of that")), "No, there's no charge for that.");
         let schedule = said(&r.on_agent_said("what does your class schedule look like during the week"));
@@ -577,7 +629,10 @@ facts:
         let mut r = responder(GYM);
         r.answer();
         assert_eq!(said(&r.on_agent_said("so a drop in is twenty five dollars is that right")), "Yes, that's right.");
-        assert_eq!(said(&r.on_agent_said("so a drop in is thirty five dollars is that right")), "No, it's twenty five dollars.");
+        assert_eq!(
+            said(&r.on_agent_said("so a drop in is thirty five dollars is that right")),
+            "No, it's twenty five dollars."
+        );
     }
 
     #[test]
@@ -588,7 +643,8 @@ facts:
         assert!(first.contains(&PersonaAction::Pause { ms: 3000 }), "{first:?}");
         assert!(said(&r.on_agent_said("how much is a drop in class")).contains("can't give that out"));
 
-        let mut r = responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
+        let mut r =
+            responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
         assert_eq!(said(&r.answer()), "Press one for the front desk");
         assert!(r.waiting_for_digit());
         assert!(said(&r.on_digit('2')).contains("not a valid option"));
@@ -623,7 +679,8 @@ facts:
         assert_eq!(said(&r.on_agent_said("so a drop in is fifty dollars is that right")), "Yes, that's right.");
         assert_eq!(said(&r.on_agent_said("so a drop in is twenty dollars is that right")), "No, it's fifteen dollars.");
 
-        let mut r = responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
+        let mut r =
+            responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
         r.answer();
         assert_eq!(said(&r.on_agent_said("hi this is sam an automated assistant")), "Press one for the front desk");
     }

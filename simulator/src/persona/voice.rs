@@ -7,8 +7,8 @@
 //! Speech-to-text and synthesis run beside it through channels, so a frame call never blocks.
 
 use super::dtmf::DtmfListener;
-use crate::twilio::audio::{CalleeAudio, FRAME_BYTES};
 use super::{PersonaAction, Responder};
+use crate::twilio::audio::{CalleeAudio, FRAME_BYTES};
 use bytes::Bytes;
 use protocol::mulaw;
 use speech::{SttContext, SttInput, SttOutput, SttProvider, SttStream, TtsChunk, TtsProvider};
@@ -58,7 +58,12 @@ pub struct PersonaVoice {
 impl PersonaVoice {
     /// `stt` should be constrained to what the agent's playbook says (see
     /// [`PersonaVoice::listening_vocabulary`]).
-    pub fn new(responder: Responder, tts: Arc<dyn TtsProvider>, stt: &dyn SttProvider, vocabulary: Option<Arc<speech::Vocabulary>>) -> PersonaVoice {
+    pub fn new(
+        responder: Responder,
+        tts: Arc<dyn TtsProvider>,
+        stt: &dyn SttProvider,
+        vocabulary: Option<Arc<speech::Vocabulary>>,
+    ) -> PersonaVoice {
         let stt = stt.start(SttContext { call_id: format!("persona-{}", responder.persona().name), vocabulary });
         PersonaVoice {
             responder,
@@ -81,7 +86,10 @@ impl PersonaVoice {
 
     /// What an agent running `playbook` says, as a vocabulary for the persona's recogniser:
     /// every line of the playbook plus the domain words (numbers, prices, days, times).
-    pub fn listening_vocabulary(playbook: &playbook::Playbook, context: &std::collections::BTreeMap<String, String>) -> speech::Vocabulary {
+    pub fn listening_vocabulary(
+        playbook: &playbook::Playbook,
+        context: &std::collections::BTreeMap<String, String>,
+    ) -> speech::Vocabulary {
         let values = playbook.template_context(context);
         let mut lines = vec![playbook.disclosure.clone(), playbook.opening.clone(), playbook.closing.clone()];
         if let playbook::Voicemail::LeaveMessage { message } = &playbook.voicemail {
@@ -92,7 +100,8 @@ impl PersonaVoice {
             lines.extend(field.follow_up.iter().cloned());
             lines.extend(field.read_back.iter().map(|r| r.replace("{value}", "")));
         }
-        let lines: Vec<String> = lines.iter().map(|l| playbook::render(l, &values)).filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<String> =
+            lines.iter().map(|l| playbook::render(l, &values)).filter(|l| !l.trim().is_empty()).collect();
         speech::Vocabulary::gym_domain().with_phrases(lines).with_phrases(playbook.vocabulary_phrases())
     }
 
@@ -204,7 +213,8 @@ impl PersonaVoice {
         // wait for the agent to finish before answering
         let agent_busy = self.agent_utterance_start_ms.is_some()
             || self.last_agent_speech_ms.is_some_and(|last| at_ms.saturating_sub(last) < TURN_GAP_MS);
-        let interrupting = matches!(self.actions.front(), Some(PersonaAction::Say(text)) if text.starts_with("Sorry, sorry"));
+        let interrupting =
+            matches!(self.actions.front(), Some(PersonaAction::Say(text)) if text.starts_with("Sorry, sorry"));
         if agent_busy && !interrupting {
             return;
         }

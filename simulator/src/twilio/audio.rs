@@ -90,10 +90,9 @@ pub fn read_wav_as_mulaw(path: &Path) -> Result<Vec<u8>, WavError> {
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int if spec.bits_per_sample <= 16 => reader
-            .samples::<i16>()
-            .map(|s| s.map(|v| f32::from(v) / 32768.0))
-            .collect::<Result<_, _>>()?,
+        hound::SampleFormat::Int if spec.bits_per_sample <= 16 => {
+            reader.samples::<i16>().map(|s| s.map(|v| f32::from(v) / 32768.0)).collect::<Result<_, _>>()?
+        }
         hound::SampleFormat::Int => {
             let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
             reader.samples::<i32>().map(|s| s.map(|v| v as f32 / scale)).collect::<Result<_, _>>()?
@@ -128,7 +127,8 @@ pub fn wav_audio(path: &Path) -> Result<FramesAudio, WavError> {
 
 /// Writes μ-law audio as a 16-bit 8 kHz mono WAV.
 pub fn write_mulaw_wav(path: &Path, mulaw_audio: &[u8]) -> Result<(), hound::Error> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut writer = hound::WavWriter::create(path, spec)?;
     for &code in mulaw_audio {
         writer.write_sample(mulaw::decode(code))?;
@@ -149,7 +149,8 @@ mod tests {
         write_mulaw_wav(&path, &audio).unwrap();
         let back = read_wav_as_mulaw(&path).unwrap();
         assert_eq!(back.len(), 800);
-        let close = audio.iter().zip(&back).filter(|(a, b)| (mulaw::decode(**a) - mulaw::decode(**b)).abs() < 300).count();
+        let close =
+            audio.iter().zip(&back).filter(|(a, b)| (mulaw::decode(**a) - mulaw::decode(**b)).abs() < 300).count();
         assert!(close > 790, "{close}");
         let mut frames = FramesAudio::from_mulaw(&back);
         let mut n = 0;

@@ -312,10 +312,12 @@ async fn run_stream(
     let signature = compute_signature(&options.auth_token, &instruction.url, &[]);
     let mut ws = open_stream_socket(&instruction.url, options.connect_addr, Some(signature)).await?;
     let stream_sid = random_sid("MZ");
-    let mut report = CallReport { call_sid: options.call_sid.clone(), stream_sid: stream_sid.clone(), ..Default::default() };
+    let mut report =
+        CallReport { call_sid: options.call_sid.clone(), stream_sid: stream_sid.clone(), ..Default::default() };
     let mut tx = Sender { ws: &mut ws, sequence_number: 0 };
 
-    tx.send(InboundMessage::Connected(Connected { protocol: "Call".into(), version: "1.0.0".into() }).to_json()).await?;
+    tx.send(InboundMessage::Connected(Connected { protocol: "Call".into(), version: "1.0.0".into() }).to_json())
+        .await?;
     let start = Start {
         sequence_number: tx.next_sequence(),
         stream_sid: StreamSid::from(stream_sid.as_str()),
@@ -443,16 +445,23 @@ async fn run_stream(
         call_sid: CallSid::from(options.call_sid.as_str()),
     };
     tx.send(InboundMessage::Stop(stop).to_json()).await?;
-    let _ = tx.ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(Ok(_)) = tx.ws.next().await {}
-    })
-    .await;
+    let _ = tx
+        .ws
+        .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        }))
+        .await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = tx.ws.next().await {} }).await;
     Ok(report)
 }
 
 async fn send_mark_echo(tx: &mut Sender<'_>, stream_sid: &str, echo: &MarkEchoRecord) -> Result<(), SimError> {
-    let mark = MarkEcho { sequence_number: tx.next_sequence(), stream_sid: StreamSid::from(stream_sid), name: echo.name.clone() };
+    let mark = MarkEcho {
+        sequence_number: tx.next_sequence(),
+        stream_sid: StreamSid::from(stream_sid),
+        name: echo.name.clone(),
+    };
     tx.send(InboundMessage::Mark(mark).to_json()).await
 }
 
@@ -476,8 +485,14 @@ mod tests {
     #[test]
     fn transport_url_keeps_path_and_query() {
         let addr: SocketAddr = "127.0.0.1:9000".parse().unwrap();
-        assert_eq!(transport_url("https://gw.example.com/v1/twilio/voice?call_id=c_1", Some(addr)).unwrap(), "http://127.0.0.1:9000/v1/twilio/voice?call_id=c_1");
-        assert_eq!(transport_url("wss://gw.example.com:443/v1/twilio/stream", Some(addr)).unwrap(), "ws://127.0.0.1:9000/v1/twilio/stream");
+        assert_eq!(
+            transport_url("https://gw.example.com/v1/twilio/voice?call_id=c_1", Some(addr)).unwrap(),
+            "http://127.0.0.1:9000/v1/twilio/voice?call_id=c_1"
+        );
+        assert_eq!(
+            transport_url("wss://gw.example.com:443/v1/twilio/stream", Some(addr)).unwrap(),
+            "ws://127.0.0.1:9000/v1/twilio/stream"
+        );
         assert_eq!(transport_url("wss://gw.example.com/x", None).unwrap(), "wss://gw.example.com/x");
     }
 }

@@ -176,7 +176,10 @@ mod tests {
         let clear = playback.clear(20);
         assert_eq!(clear.dropped_bytes, 1840);
         let echoes = playback.take_echoes();
-        assert_eq!(echoes.iter().map(|e| (e.name.as_str(), e.cleared)).collect::<Vec<_>>(), vec![("a", true), ("b", true)]);
+        assert_eq!(
+            echoes.iter().map(|e| (e.name.as_str(), e.cleared)).collect::<Vec<_>>(),
+            vec![("a", true), ("b", true)]
+        );
         assert!(playback.is_idle());
         assert_eq!(playback.play(40, &mut frame), 0);
     }

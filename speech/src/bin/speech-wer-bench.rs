@@ -28,19 +28,13 @@ fn main() -> anyhow::Result<()> {
                 other => anyhow::bail!("--rate takes 8k, 16k or 16k-mirror, got {other:?}"),
             },
             "--arg" => {
-                let name = arguments
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--arg needs a name"))?;
-                let value = arguments
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--arg needs a value"))?;
+                let name = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a name"))?;
+                let value = arguments.next().ok_or_else(|| anyhow::anyhow!("--arg needs a value"))?;
                 config.extra_arguments.push((name, value));
             }
             "--general" => general = true,
             "--sentences" => {
-                let path = arguments
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--sentences needs a file"))?;
+                let path = arguments.next().ok_or_else(|| anyhow::anyhow!("--sentences needs a file"))?;
                 sentences_file = Some(std::fs::read_to_string(&path)?);
             }
             other => anyhow::bail!("unknown argument {other}"),
@@ -48,14 +42,8 @@ fn main() -> anyhow::Result<()> {
     }
     if general {
         let model = config.model_dir.clone();
-        config.extra_arguments.push((
-            "-lm".into(),
-            model.join("en-us.lm.bin").display().to_string(),
-        ));
-        config.extra_arguments.push((
-            "-dict".into(),
-            model.join("cmudict-en-us.dict").display().to_string(),
-        ));
+        config.extra_arguments.push(("-lm".into(), model.join("en-us.lm.bin").display().to_string()));
+        config.extra_arguments.push(("-dict".into(), model.join("cmudict-en-us.dict").display().to_string()));
     }
     println!(
         "input rate: {:?}, extra arguments: {:?}, general model: {general}",
@@ -78,11 +66,7 @@ fn main() -> anyhow::Result<()> {
     let mut total_audio_ms = 0u64;
     let mut total_decode_ms = 0u128;
     let sentences: Vec<&str> = match &sentences_file {
-        Some(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .collect(),
+        Some(text) => text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect(),
         None => wer_sentences(),
     };
     for sentence in sentences {
@@ -96,9 +80,7 @@ fn main() -> anyhow::Result<()> {
         let decode_started = Instant::now();
         let hypothesis = decoder.decode_8k(&phone_audio)?;
         let decode_ms = decode_started.elapsed().as_millis();
-        let text = hypothesis
-            .map(|hypothesis| hypothesis.text)
-            .unwrap_or_default();
+        let text = hypothesis.map(|hypothesis| hypothesis.text).unwrap_or_default();
         let reference = normalize(sentence);
         let (errors, words) = word_errors(&reference, &normalize(&text));
         total_errors += errors;

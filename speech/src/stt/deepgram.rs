@@ -58,12 +58,7 @@ impl SttProvider for DeepgramStt {
     fn start(&self, context: SttContext) -> SttStream {
         let (input, input_receiver) = mpsc::unbounded_channel();
         let (output_sender, output) = mpsc::unbounded_channel();
-        tokio::spawn(run_call(
-            self.config.clone(),
-            context,
-            input_receiver,
-            output_sender,
-        ));
+        tokio::spawn(run_call(self.config.clone(), context, input_receiver, output_sender));
         SttStream { input, output }
     }
 }
@@ -95,10 +90,7 @@ async fn connect_once(config: &DeepgramConfig, attempt: u32) -> Attempt<Socket, 
     let mut request = match listen_url(config).into_client_request() {
         Ok(request) => request,
         Err(error) => {
-            return Attempt::Fatal(ConnectError {
-                message: format!("deepgram url: {error}"),
-                retryable: false,
-            })
+            return Attempt::Fatal(ConnectError { message: format!("deepgram url: {error}"), retryable: false })
         }
     };
     let authorization = match HeaderValue::from_str(&format!("Token {}", config.api_key)) {
@@ -115,45 +107,18 @@ async fn connect_once(config: &DeepgramConfig, attempt: u32) -> Attempt<Socket, 
         Ok((socket, _response)) => Attempt::Done(socket),
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status();
-            let body = response
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            let message = format!(
-                "deepgram http {}: {}",
-                status.as_u16(),
-                body.chars().take(300).collect::<String>()
-            );
-            tracing::debug!(
-                attempt,
-                status = status.as_u16(),
-                "deepgram handshake refused"
-            );
+            let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            let message = format!("deepgram http {}: {}", status.as_u16(), body.chars().take(300).collect::<String>());
+            tracing::debug!(attempt, status = status.as_u16(), "deepgram handshake refused");
             if status.as_u16() == 429 || status.is_server_error() {
-                Attempt::Retry(
-                    ConnectError {
-                        message,
-                        retryable: true,
-                    },
-                    None,
-                )
+                Attempt::Retry(ConnectError { message, retryable: true }, None)
             } else {
-                Attempt::Fatal(ConnectError {
-                    message,
-                    retryable: false,
-                })
+                Attempt::Fatal(ConnectError { message, retryable: false })
             }
         }
         Err(error) => {
             tracing::debug!(attempt, %error, "deepgram connect failed");
-            Attempt::Retry(
-                ConnectError {
-                    message: format!("deepgram connect: {error}"),
-                    retryable: true,
-                },
-                None,
-            )
+            Attempt::Retry(ConnectError { message: format!("deepgram connect: {error}"), retryable: true }, None)
         }
     }
 }
@@ -176,51 +141,31 @@ async fn run_call(
     let mut reconnects = 0u32;
     let mut replay = Replay::default();
     loop {
-        let socket = match with_retries(config.retry, |attempt| connect_once(&config, attempt))
-            .await
-        {
+        let socket = match with_retries(config.retry, |attempt| connect_once(&config, attempt)).await {
             Ok(socket) => socket,
             Err(error) => {
                 tracing::warn!(call_id = %context.call_id, error = %error.message, "deepgram unavailable");
-                let _ = output.send(SttOutput::Failed {
-                    message: error.message,
-                    retryable: error.retryable,
-                });
+                let _ = output.send(SttOutput::Failed { message: error.message, retryable: error.retryable });
                 return;
             }
         };
         tracing::debug!(call_id = %context.call_id, "deepgram connected");
-        let mut session = Session {
-            replay: std::mem::take(&mut replay),
-            ..Session::default()
-        };
-        let end = session
-            .run(socket, config.keep_alive, &mut input, &output)
-            .await;
+        let mut session = Session { replay: std::mem::take(&mut replay), ..Session::default() };
+        let end = session.run(socket, config.keep_alive, &mut input, &output).await;
         replay = std::mem::take(&mut session.replay);
         match end {
             SessionEnd::Finished => return,
             SessionEnd::Failed(message) => {
                 tracing::warn!(call_id = %context.call_id, %message, "deepgram error");
-                let _ = output.send(SttOutput::Failed {
-                    message,
-                    retryable: false,
-                });
+                let _ = output.send(SttOutput::Failed { message, retryable: false });
                 return;
             }
             SessionEnd::Dropped(reason) => {
-                reconnects = if session.got_results {
-                    1
-                } else {
-                    reconnects + 1
-                };
+                reconnects = if session.got_results { 1 } else { reconnects + 1 };
                 if reconnects > MAX_RECONNECTS {
                     let message = format!("deepgram kept dropping the stream: {reason}");
                     tracing::warn!(call_id = %context.call_id, %message, "deepgram gave up");
-                    let _ = output.send(SttOutput::Failed {
-                        message,
-                        retryable: true,
-                    });
+                    let _ = output.send(SttOutput::Failed { message, retryable: true });
                     return;
                 }
                 tracing::warn!(call_id = %context.call_id, %reason, reconnects, "deepgram stream dropped, reconnecting");
@@ -318,8 +263,7 @@ impl Session {
         let mut sent_audio_since_tick = false;
         let mut closing_deadline: Option<tokio::time::Instant> = None;
         loop {
-            let deadline = closing_deadline
-                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let deadline = closing_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 message = input.recv(), if closing_deadline.is_none() => {
                     let outgoing = match message {
@@ -390,11 +334,7 @@ impl Session {
         }
     }
 
-    fn handle_text(
-        &mut self,
-        text: &str,
-        output: &mpsc::UnboundedSender<SttOutput>,
-    ) -> Option<SessionEnd> {
+    fn handle_text(&mut self, text: &str, output: &mpsc::UnboundedSender<SttOutput>) -> Option<SessionEnd> {
         let message: ServerMessage = match serde_json::from_str(text) {
             Ok(message) => message,
             Err(error) => {
@@ -405,22 +345,13 @@ impl Session {
         match message.kind.as_str() {
             "Results" => {
                 self.got_results = true;
-                let alternative = message
-                    .channel
-                    .as_ref()
-                    .and_then(|channel| channel.alternatives.first())?;
+                let alternative = message.channel.as_ref().and_then(|channel| channel.alternatives.first())?;
                 let transcript = alternative.transcript.trim();
                 if !message.is_final {
                     if !transcript.is_empty() {
-                        let mut text: Vec<&str> = self
-                            .segments
-                            .iter()
-                            .map(|segment| segment.text.as_str())
-                            .collect();
+                        let mut text: Vec<&str> = self.segments.iter().map(|segment| segment.text.as_str()).collect();
                         text.push(transcript);
-                        let _ = output.send(SttOutput::Interim {
-                            text: text.join(" "),
-                        });
+                        let _ = output.send(SttOutput::Interim { text: text.join(" ") });
                     }
                     return None;
                 }
@@ -437,14 +368,9 @@ impl Session {
                     self.replay.finalize_pending = false;
                 }
                 if message.speech_final || message.from_finalize {
-                    let covered_until_ms = self.origin_ms.unwrap_or(0)
-                        + seconds_to_ms(message.start + message.duration);
-                    while self
-                        .replay
-                        .frames
-                        .front()
-                        .is_some_and(|(_, timestamp_ms)| *timestamp_ms < covered_until_ms)
-                    {
+                    let covered_until_ms =
+                        self.origin_ms.unwrap_or(0) + seconds_to_ms(message.start + message.duration);
+                    while self.replay.frames.front().is_some_and(|(_, timestamp_ms)| *timestamp_ms < covered_until_ms) {
                         self.replay.frames.pop_front();
                     }
                     self.flush(output);
@@ -456,10 +382,7 @@ impl Session {
                 None
             }
             "Error" => {
-                let description = message
-                    .description
-                    .or(message.message)
-                    .unwrap_or_else(|| text.to_string());
+                let description = message.description.or(message.message).unwrap_or_else(|| text.to_string());
                 Some(SessionEnd::Failed(format!("deepgram error: {description}")))
             }
             _ => None,
@@ -472,24 +395,11 @@ impl Session {
             return;
         }
         let segments = std::mem::take(&mut self.segments);
-        let text = segments
-            .iter()
-            .map(|segment| segment.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let confidence = segments
-            .iter()
-            .map(|segment| segment.confidence)
-            .sum::<f32>()
-            / segments.len() as f32;
+        let text = segments.iter().map(|segment| segment.text.as_str()).collect::<Vec<_>>().join(" ");
+        let confidence = segments.iter().map(|segment| segment.confidence).sum::<f32>() / segments.len() as f32;
         let start_ms = segments.first().map_or(0, |segment| segment.start_ms);
         let end_ms = segments.last().map_or(0, |segment| segment.end_ms);
-        let _ = output.send(SttOutput::Final {
-            text,
-            confidence: Some(confidence),
-            start_ms,
-            end_ms,
-        });
+        let _ = output.send(SttOutput::Final { text, confidence: Some(confidence), start_ms, end_ms });
     }
 }
 

@@ -110,10 +110,7 @@ pub(crate) enum Collected {
 impl UtteranceCollector {
     pub fn handle(&mut self, input: SttInput) -> Collected {
         match input {
-            SttInput::Audio {
-                mulaw,
-                timestamp_ms,
-            } => {
+            SttInput::Audio { mulaw, timestamp_ms } => {
                 self.pcm.clear();
                 protocol::mulaw::decode_into(&mulaw, &mut self.pcm);
                 match self.current.as_mut() {
@@ -131,21 +128,17 @@ impl UtteranceCollector {
                 if self.current.is_none() {
                     // Keep the pre-roll from LEAD_IN_MS before the start on.
                     let wanted_start_ms = timestamp_ms.saturating_sub(LEAD_IN_MS);
-                    let start_ms =
-                        if self.pre_roll.is_empty() || self.pre_roll_end_ms <= wanted_start_ms {
-                            // No audio from before the start: the utterance begins with the next frame.
-                            self.pre_roll.clear();
-                            timestamp_ms
-                        } else {
-                            let pre_roll_start_ms = self
-                                .pre_roll_end_ms
-                                .saturating_sub((self.pre_roll.len() / 8) as u64);
-                            let start_ms = wanted_start_ms.max(pre_roll_start_ms);
-                            let skip = (((start_ms - pre_roll_start_ms) * 8) as usize)
-                                .min(self.pre_roll.len());
-                            self.pre_roll.drain(..skip);
-                            start_ms
-                        };
+                    let start_ms = if self.pre_roll.is_empty() || self.pre_roll_end_ms <= wanted_start_ms {
+                        // No audio from before the start: the utterance begins with the next frame.
+                        self.pre_roll.clear();
+                        timestamp_ms
+                    } else {
+                        let pre_roll_start_ms = self.pre_roll_end_ms.saturating_sub((self.pre_roll.len() / 8) as u64);
+                        let start_ms = wanted_start_ms.max(pre_roll_start_ms);
+                        let skip = (((start_ms - pre_roll_start_ms) * 8) as usize).min(self.pre_roll.len());
+                        self.pre_roll.drain(..skip);
+                        start_ms
+                    };
                     self.current = Some((start_ms, self.pre_roll.drain(..).collect()));
                 }
                 Collected::Nothing
@@ -161,11 +154,7 @@ impl UtteranceCollector {
     fn take(&mut self, end_ms: Option<u64>) -> Option<Utterance> {
         let (start_ms, pcm_8k) = self.current.take()?;
         let end_ms = end_ms.unwrap_or(start_ms + (pcm_8k.len() / 8) as u64);
-        Some(Utterance {
-            pcm_8k,
-            start_ms,
-            end_ms,
-        })
+        Some(Utterance { pcm_8k, start_ms, end_ms })
     }
 }
 
@@ -198,10 +187,7 @@ mod tests {
     fn frame(timestamp_ms: u64, level: i16) -> SttInput {
         let mut mulaw = Vec::new();
         protocol::mulaw::encode_into(&[level; 160], &mut mulaw);
-        SttInput::Audio {
-            mulaw: Bytes::from(mulaw),
-            timestamp_ms,
-        }
+        SttInput::Audio { mulaw: Bytes::from(mulaw), timestamp_ms }
     }
 
     #[test]
@@ -210,20 +196,12 @@ mod tests {
         for index in 0..100u64 {
             // Silence until 1000 ms, then a tone.
             let level = if index < 50 { 0 } else { 4000 };
-            assert!(matches!(
-                collector.handle(frame(index * 20, level)),
-                Collected::Nothing
-            ));
+            assert!(matches!(collector.handle(frame(index * 20, level)), Collected::Nothing));
         }
         // Speech began at 1000 ms; the actor says so at 2000 ms (all audio up to 2000 ms sent).
-        assert!(matches!(
-            collector.handle(SttInput::UtteranceStart { timestamp_ms: 1000 }),
-            Collected::Nothing
-        ));
+        assert!(matches!(collector.handle(SttInput::UtteranceStart { timestamp_ms: 1000 }), Collected::Nothing));
         collector.handle(frame(2000, 4000));
-        let Collected::Utterance(utterance) =
-            collector.handle(SttInput::UtteranceEnd { timestamp_ms: 2020 })
-        else {
+        let Collected::Utterance(utterance) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 2020 }) else {
             panic!("utterance expected");
         };
         // The pre-roll holds 1000..2000 (1 s), so the start is clamped to its beginning.
@@ -252,9 +230,7 @@ mod tests {
         let mut collector = UtteranceCollector::default();
         collector.handle(SttInput::UtteranceStart { timestamp_ms: 5000 });
         collector.handle(frame(5000, 4000));
-        let Collected::Utterance(utterance) =
-            collector.handle(SttInput::UtteranceEnd { timestamp_ms: 5020 })
-        else {
+        let Collected::Utterance(utterance) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 5020 }) else {
             panic!("utterance expected");
         };
         assert_eq!((utterance.start_ms, utterance.pcm_8k.len()), (5000, 160));
@@ -264,13 +240,7 @@ mod tests {
     fn end_without_start_yields_nothing() {
         let mut collector = UtteranceCollector::default();
         collector.handle(frame(0, 4000));
-        assert!(matches!(
-            collector.handle(SttInput::UtteranceEnd { timestamp_ms: 20 }),
-            Collected::Nothing
-        ));
-        assert!(matches!(
-            collector.handle(SttInput::Close),
-            Collected::Closed(None)
-        ));
+        assert!(matches!(collector.handle(SttInput::UtteranceEnd { timestamp_ms: 20 }), Collected::Nothing));
+        assert!(matches!(collector.handle(SttInput::Close), Collected::Closed(None)));
     }
 }

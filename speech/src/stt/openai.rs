@@ -7,8 +7,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::{
-    wav_bytes, Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance,
-    UtteranceCollector,
+    wav_bytes, Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector,
 };
 use crate::retry::{is_retryable_status, retry_after, with_retries, Attempt, RetryPolicy};
 
@@ -67,19 +66,9 @@ impl SttProvider for OpenAiStt {
             }
         });
         let prompt = context.vocabulary.as_ref().map(|vocabulary| {
-            let mut prompt = vocabulary
-                .phrases
-                .iter()
-                .filter(|phrase| !phrase.contains('{'))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" ");
-            prompt.truncate(
-                prompt
-                    .char_indices()
-                    .nth(PROMPT_MAX_CHARS)
-                    .map_or(prompt.len(), |(index, _)| index),
-            );
+            let mut prompt =
+                vocabulary.phrases.iter().filter(|phrase| !phrase.contains('{')).cloned().collect::<Vec<_>>().join(" ");
+            prompt.truncate(prompt.char_indices().nth(PROMPT_MAX_CHARS).map_or(prompt.len(), |(index, _)| index));
             prompt
         });
         tokio::spawn(transcribe_utterances(
@@ -112,21 +101,11 @@ async fn transcribe_utterances(
     mut utterances: mpsc::UnboundedReceiver<Utterance>,
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
-    let url = format!(
-        "{}/v1/audio/transcriptions",
-        config.base_url.trim_end_matches('/')
-    );
+    let url = format!("{}/v1/audio/transcriptions", config.base_url.trim_end_matches('/'));
     while let Some(utterance) = utterances.recv().await {
         let wav = wav_bytes(&utterance.pcm_8k, 8_000);
         let result = with_retries(config.retry, |attempt| {
-            transcribe_once(
-                &http,
-                &url,
-                &config,
-                prompt.as_deref(),
-                wav.clone(),
-                attempt,
-            )
+            transcribe_once(&http, &url, &config, prompt.as_deref(), wav.clone(), attempt)
         })
         .await;
         let message = match result {
@@ -139,10 +118,7 @@ async fn transcribe_utterances(
             },
             Err(error) => {
                 tracing::warn!(call_id = %context.call_id, error = %error.message, "openai transcription failed");
-                SttOutput::Failed {
-                    message: error.message,
-                    retryable: error.retryable,
-                }
+                SttOutput::Failed { message: error.message, retryable: error.retryable }
             }
         };
         if output.send(message).is_err() {
@@ -159,17 +135,9 @@ async fn transcribe_once(
     wav: Vec<u8>,
     attempt: u32,
 ) -> Attempt<String, RequestError> {
-    let file = match reqwest::multipart::Part::bytes(wav)
-        .file_name("utterance.wav")
-        .mime_str("audio/wav")
-    {
+    let file = match reqwest::multipart::Part::bytes(wav).file_name("utterance.wav").mime_str("audio/wav") {
         Ok(file) => file,
-        Err(error) => {
-            return Attempt::Fatal(RequestError {
-                message: format!("multipart: {error}"),
-                retryable: false,
-            })
-        }
+        Err(error) => return Attempt::Fatal(RequestError { message: format!("multipart: {error}"), retryable: false }),
     };
     let mut form = reqwest::multipart::Form::new()
         .part("file", file)
@@ -189,49 +157,23 @@ async fn transcribe_once(
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(attempt, %error, "openai transcription connect failed");
-            return Attempt::Retry(
-                RequestError {
-                    message: format!("openai connect: {error}"),
-                    retryable: true,
-                },
-                None,
-            );
+            return Attempt::Retry(RequestError { message: format!("openai connect: {error}"), retryable: true }, None);
         }
     };
     let status = response.status();
     if status.is_success() {
         return match response.json::<TranscriptionReply>().await {
             Ok(reply) => Attempt::Done(reply.text),
-            Err(error) => Attempt::Fatal(RequestError {
-                message: format!("openai reply: {error}"),
-                retryable: false,
-            }),
+            Err(error) => Attempt::Fatal(RequestError { message: format!("openai reply: {error}"), retryable: false }),
         };
     }
     let wait = retry_after(response.headers());
     let body = response.text().await.unwrap_or_default();
-    let message = format!(
-        "openai http {}: {}",
-        status.as_u16(),
-        body.chars().take(300).collect::<String>()
-    );
-    tracing::debug!(
-        attempt,
-        status = status.as_u16(),
-        "openai transcription refused"
-    );
+    let message = format!("openai http {}: {}", status.as_u16(), body.chars().take(300).collect::<String>());
+    tracing::debug!(attempt, status = status.as_u16(), "openai transcription refused");
     if is_retryable_status(status) {
-        Attempt::Retry(
-            RequestError {
-                message,
-                retryable: true,
-            },
-            wait,
-        )
+        Attempt::Retry(RequestError { message, retryable: true }, wait)
     } else {
-        Attempt::Fatal(RequestError {
-            message,
-            retryable: false,
-        })
+        Attempt::Fatal(RequestError { message, retryable: false })
     }
 }

@@ -12,10 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
 use super::sphinx_ffi::{path_argument, Decoder, Hypothesis};
-use super::{
-    Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance,
-    UtteranceCollector,
-};
+use super::{Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector};
 use crate::resample;
 use crate::vocabulary::{Vocabulary, EXTRA_PRONUNCIATIONS};
 
@@ -100,10 +97,7 @@ impl PocketsphinxStt {
         for needed in ["en-us/mdef", "cmudict-en-us.dict"] {
             let path = config.model_dir.join(needed);
             if !path.exists() {
-                return Err(SphinxError(format!(
-                    "{} is missing (install pocketsphinx-en-us)",
-                    path.display()
-                )));
+                return Err(SphinxError(format!("{} is missing (install pocketsphinx-en-us)", path.display())));
             }
         }
         Ok(PocketsphinxStt {
@@ -130,12 +124,7 @@ impl PocketsphinxStt {
     /// The vocabulary a call decodes with: the domain vocabulary plus the call's own.
     fn call_vocabulary(&self, call_vocabulary: Option<&Vocabulary>) -> Arc<Vocabulary> {
         match call_vocabulary {
-            Some(call_vocabulary) => Arc::new(
-                self.default_vocabulary
-                    .as_ref()
-                    .clone()
-                    .merge(call_vocabulary),
-            ),
+            Some(call_vocabulary) => Arc::new(self.default_vocabulary.as_ref().clone().merge(call_vocabulary)),
             None => self.default_vocabulary.clone(),
         }
     }
@@ -143,11 +132,7 @@ impl PocketsphinxStt {
     /// An idle decoder for this vocabulary, or a new one (blocking).
     fn checkout(&self, vocabulary: &Vocabulary) -> Result<(u64, VocabularyDecoder), SphinxError> {
         let key = fingerprint(vocabulary);
-        let idle = self
-            .idle
-            .lock()
-            .ok()
-            .and_then(|mut idle| idle.get_mut(&key).and_then(Vec::pop));
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.get_mut(&key).and_then(Vec::pop));
         match idle {
             Some(decoder) => Ok((key, decoder)),
             None => Ok((key, self.build_decoder(vocabulary)?)),
@@ -179,16 +164,10 @@ impl PocketsphinxStt {
         let hmm = path_argument(&self.config.model_dir.join("en-us")).map_err(SphinxError)?;
         let dict = path_argument(&files.folder.join("vocabulary.dict")).map_err(SphinxError)?;
         let lm = path_argument(&files.folder.join("vocabulary.lm")).map_err(SphinxError)?;
-        let mut arguments: Vec<(&str, &str)> = vec![
-            ("-hmm", &hmm),
-            ("-dict", &dict),
-            ("-lm", &lm),
-            ("-bestpath", "yes"),
-        ];
+        let mut arguments: Vec<(&str, &str)> =
+            vec![("-hmm", &hmm), ("-dict", &dict), ("-lm", &lm), ("-bestpath", "yes")];
         match self.config.input_rate {
-            SphinxInputRate::Upsampled16k | SphinxInputRate::Mirrored16k => {
-                arguments.push(("-samprate", "16000"))
-            }
+            SphinxInputRate::Upsampled16k | SphinxInputRate::Mirrored16k => arguments.push(("-samprate", "16000")),
             SphinxInputRate::Native8k => {
                 arguments.extend([("-samprate", "8000"), ("-nfft", "256"), ("-upperf", "3500")]);
             }
@@ -199,10 +178,7 @@ impl PocketsphinxStt {
         }
         let decoder = Decoder::new(&arguments).map_err(SphinxError)?;
         drop(files); // the decoder has read them
-        Ok(VocabularyDecoder {
-            decoder,
-            input_rate: self.config.input_rate,
-        })
+        Ok(VocabularyDecoder { decoder, input_rate: self.config.input_rate })
     }
 }
 
@@ -233,22 +209,15 @@ const MIRROR_GAIN: f64 = 0.5;
 fn upsample_with_mirrored_high_band(pcm_8k: &[i16], gain: f64) -> Vec<i16> {
     let mut pcm = resample::upsample_8k_to_16k(pcm_8k);
     for (index, sample) in pcm.iter_mut().enumerate() {
-        let stuffed = if index % 2 == 0 {
-            2.0 * f64::from(pcm_8k[index / 2])
-        } else {
-            0.0
-        };
+        let stuffed = if index % 2 == 0 { 2.0 * f64::from(pcm_8k[index / 2]) } else { 0.0 };
         let image = stuffed - f64::from(*sample);
-        *sample = (f64::from(*sample) + gain * image)
-            .round()
-            .clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
+        *sample = (f64::from(*sample) + gain * image).round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
     }
     pcm
 }
 
 fn read_dictionary(path: &Path) -> Result<HashMap<String, Vec<String>>, SphinxError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| SphinxError(format!("{}: {error}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|error| SphinxError(format!("{}: {error}", path.display())))?;
     let mut pronunciations: HashMap<String, Vec<String>> = HashMap::with_capacity(140_000);
     for line in text.lines() {
         let Some((word, phones)) = line.split_once(' ') else {
@@ -256,15 +225,10 @@ fn read_dictionary(path: &Path) -> Result<HashMap<String, Vec<String>>, SphinxEr
         };
         // Alternates are written "word(2) ...".
         let word = word.split_once('(').map_or(word, |(base, _)| base);
-        pronunciations
-            .entry(word.to_string())
-            .or_default()
-            .push(phones.trim().to_string());
+        pronunciations.entry(word.to_string()).or_default().push(phones.trim().to_string());
     }
     for (word, phones) in EXTRA_PRONUNCIATIONS {
-        pronunciations
-            .entry((*word).to_string())
-            .or_insert_with(|| vec![(*phones).to_string()]);
+        pronunciations.entry((*word).to_string()).or_insert_with(|| vec![(*phones).to_string()]);
     }
     Ok(pronunciations)
 }
@@ -277,22 +241,16 @@ fn write_model_files(
     pronunciations: &HashMap<String, Vec<String>>,
 ) -> Result<ModelFiles, SphinxError> {
     let sentences = vocabulary.weighted_training_sentences();
-    let (known, unknown): (BTreeSet<String>, BTreeSet<String>) = vocabulary
-        .words_of(&sentences)
-        .into_iter()
-        .partition(|word| pronunciations.contains_key(word));
+    let (known, unknown): (BTreeSet<String>, BTreeSet<String>) =
+        vocabulary.words_of(&sentences).into_iter().partition(|word| pronunciations.contains_key(word));
     if !unknown.is_empty() {
         tracing::debug!(words = ?unknown, "vocabulary words without a pronunciation left out");
     }
     if known.is_empty() {
-        return Err(SphinxError(
-            "vocabulary has no word with a known pronunciation".to_string(),
-        ));
+        return Err(SphinxError("vocabulary has no word with a known pronunciation".to_string()));
     }
-    let sentences: Vec<(Vec<String>, f64)> = sentences
-        .into_iter()
-        .filter(|(sentence, _)| sentence.iter().all(|word| known.contains(word)))
-        .collect();
+    let sentences: Vec<(Vec<String>, f64)> =
+        sentences.into_iter().filter(|(sentence, _)| sentence.iter().all(|word| known.contains(word))).collect();
     let arpa = crate::vocabulary::build_arpa_from(&sentences, &known);
     let mut dictionary = String::new();
     for word in &known {
@@ -309,13 +267,11 @@ fn write_model_files(
         std::process::id(),
         MODEL_FOLDER_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&folder)
-        .map_err(|error| SphinxError(format!("{}: {error}", folder.display())))?;
+    std::fs::create_dir_all(&folder).map_err(|error| SphinxError(format!("{}: {error}", folder.display())))?;
     let files = ModelFiles { folder };
     let write = |name: &str, text: &str| {
         let path = files.folder.join(name);
-        std::fs::write(&path, text)
-            .map_err(|error| SphinxError(format!("{}: {error}", path.display())))
+        std::fs::write(&path, text).map_err(|error| SphinxError(format!("{}: {error}", path.display())))
     };
     write("vocabulary.dict", &dictionary)?;
     write("vocabulary.lm", &arpa)?;
@@ -352,17 +308,11 @@ async fn run_call(
         Ok(Ok(checked_out)) => checked_out,
         Ok(Err(error)) => {
             tracing::error!(call_id = %context.call_id, %error, "pocketsphinx decoder unavailable");
-            let _ = output.send(SttOutput::Failed {
-                message: error.to_string(),
-                retryable: false,
-            });
+            let _ = output.send(SttOutput::Failed { message: error.to_string(), retryable: false });
             return;
         }
         Err(error) => {
-            let _ = output.send(SttOutput::Failed {
-                message: format!("decoder task: {error}"),
-                retryable: false,
-            });
+            let _ = output.send(SttOutput::Failed { message: format!("decoder task: {error}"), retryable: false });
             return;
         }
     };
@@ -374,11 +324,7 @@ async fn run_call(
             Collected::Closed(Some(utterance)) => (utterance, true),
             Collected::Closed(None) => break,
         };
-        let Utterance {
-            pcm_8k,
-            start_ms,
-            end_ms,
-        } = utterance;
+        let Utterance { pcm_8k, start_ms, end_ms } = utterance;
         let decoded = tokio::task::spawn_blocking(move || {
             let result = decoder.decode_8k(&pcm_8k);
             (decoder, result)
@@ -410,10 +356,7 @@ async fn run_call(
             }
             Err(error) => {
                 // The decoder went down with its task; nothing to give back.
-                let _ = output.send(SttOutput::Failed {
-                    message: format!("decoder task: {error}"),
-                    retryable: false,
-                });
+                let _ = output.send(SttOutput::Failed { message: format!("decoder task: {error}"), retryable: false });
                 return;
             }
         }
@@ -429,25 +372,17 @@ mod tests {
     use super::*;
 
     fn idle_count(stt: &PocketsphinxStt) -> usize {
-        stt.idle
-            .lock()
-            .map(|idle| idle.values().map(Vec::len).sum())
-            .unwrap_or(0)
+        stt.idle.lock().map(|idle| idle.values().map(Vec::len).sum()).unwrap_or(0)
     }
 
     #[test]
     fn decoders_are_reused_per_vocabulary() {
-        let stt =
-            PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
+        let stt = PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
         stt.warm_up(None).expect("decoder builds");
         assert_eq!(idle_count(&stt), 1);
         let domain = stt.call_vocabulary(None);
         let (_, decoder) = stt.checkout(&domain).expect("checkout");
-        assert_eq!(
-            idle_count(&stt),
-            0,
-            "the warmed decoder was taken, not a new one built"
-        );
+        assert_eq!(idle_count(&stt), 0, "the warmed decoder was taken, not a new one built");
         stt.give_back(fingerprint(&domain), decoder);
         let other = Vocabulary::new().with_phrase("what time do you open");
         let other = stt.call_vocabulary(Some(&other));
@@ -456,18 +391,14 @@ mod tests {
 
     #[test]
     fn missing_model_is_reported() {
-        let config = PocketsphinxConfig {
-            model_dir: "/nonexistent".into(),
-            ..PocketsphinxConfig::default()
-        };
+        let config = PocketsphinxConfig { model_dir: "/nonexistent".into(), ..PocketsphinxConfig::default() };
         let error = PocketsphinxStt::new(config).err().expect("no model there");
         assert!(error.0.contains("pocketsphinx-en-us"), "{error}");
     }
 
     #[test]
     fn silence_decodes_to_no_words() {
-        let stt =
-            PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
+        let stt = PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
         let (_, mut decoder) = stt.checkout(&stt.call_vocabulary(None)).expect("decoder");
         assert_eq!(decoder.decode_8k(&vec![0i16; 8000]).expect("decodes"), None);
     }

@@ -85,26 +85,12 @@ impl Decoder {
         });
         let mut owned = Vec::with_capacity(arguments.len() * 2);
         for (name, value) in arguments {
-            owned.push(
-                CString::new(*name).map_err(|_| format!("argument {name:?} has a nul byte"))?,
-            );
-            owned
-                .push(CString::new(*value).map_err(|_| format!("value of {name} has a nul byte"))?);
+            owned.push(CString::new(*name).map_err(|_| format!("argument {name:?} has a nul byte"))?);
+            owned.push(CString::new(*value).map_err(|_| format!("value of {name} has a nul byte"))?);
         }
-        let mut argv: Vec<*mut c_char> = owned
-            .iter()
-            .map(|argument| argument.as_ptr() as *mut c_char)
-            .collect();
+        let mut argv: Vec<*mut c_char> = owned.iter().map(|argument| argument.as_ptr() as *mut c_char).collect();
         // SAFETY: argv points at live nul-terminated strings that cmd_ln_parse_r copies.
-        let config = unsafe {
-            cmd_ln_parse_r(
-                ptr::null_mut(),
-                ps_args(),
-                argv.len() as i32,
-                argv.as_mut_ptr(),
-                1,
-            )
-        };
+        let config = unsafe { cmd_ln_parse_r(ptr::null_mut(), ps_args(), argv.len() as i32, argv.as_mut_ptr(), 1) };
         if config.is_null() {
             return Err("pocketsphinx rejected its arguments".to_string());
         }
@@ -112,9 +98,7 @@ impl Decoder {
         let raw = unsafe { ps_init(config) };
         unsafe { cmd_ln_free_r(config) };
         if raw.is_null() {
-            return Err(
-                "pocketsphinx could not load its model, dictionary or language model".to_string(),
-            );
+            return Err("pocketsphinx could not load its model, dictionary or language model".to_string());
         }
         Ok(Decoder { raw })
     }
@@ -138,10 +122,7 @@ impl Decoder {
             if hypothesis.is_null() {
                 return Ok(None);
             }
-            let text = CStr::from_ptr(hypothesis)
-                .to_string_lossy()
-                .trim()
-                .to_string();
+            let text = CStr::from_ptr(hypothesis).to_string_lossy().trim().to_string();
             if text.is_empty() {
                 return Ok(None);
             }
@@ -166,7 +147,5 @@ impl Drop for Decoder {
 
 /// Path as a UTF-8 argument value.
 pub fn path_argument(path: &Path) -> Result<String, String> {
-    path.to_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("path {} is not utf-8", path.display()))
+    path.to_str().map(str::to_string).ok_or_else(|| format!("path {} is not utf-8", path.display()))
 }

@@ -51,15 +51,8 @@ impl TtsProvider for ElevenLabsTts {
                     .header(reqwest::header::ACCEPT, "audio/basic")
                     .json(&serde_json::json!({ "text": sentence, "model_id": config.model_id }))
             };
-            synthesize_sentences(
-                "elevenlabs",
-                split_sentences(&text),
-                config.retry,
-                BodyAudio::Mulaw8k,
-                build,
-                sender,
-            )
-            .await;
+            synthesize_sentences("elevenlabs", split_sentences(&text), config.retry, BodyAudio::Mulaw8k, build, sender)
+                .await;
         });
         receiver
     }

@@ -33,15 +33,12 @@ pub struct FliteTts {
 impl FliteTts {
     /// Parse the embedded voice and apply [`LEXICON_FIXES`].
     pub fn new() -> Result<FliteTts, TtsError> {
-        let mut engine = flite_rs::Engine::try_new().map_err(|error| {
-            TtsError::new(TtsErrorKind::Engine, format!("flite voice: {error}"))
-        })?;
-        engine.add_lex_entries(LEXICON_FIXES).map_err(|error| {
-            TtsError::new(TtsErrorKind::Engine, format!("flite lexicon: {error}"))
-        })?;
-        Ok(FliteTts {
-            engine: Arc::new(engine),
-        })
+        let mut engine = flite_rs::Engine::try_new()
+            .map_err(|error| TtsError::new(TtsErrorKind::Engine, format!("flite voice: {error}")))?;
+        engine
+            .add_lex_entries(LEXICON_FIXES)
+            .map_err(|error| TtsError::new(TtsErrorKind::Engine, format!("flite lexicon: {error}")))?;
+        Ok(FliteTts { engine: Arc::new(engine) })
     }
 
     /// Synthesize the whole text to 8 kHz linear PCM, on the calling thread (blocking).
@@ -50,11 +47,7 @@ impl FliteTts {
         resample::resample(&audio.samples, audio.sample_rate, 8_000)
     }
 
-    fn synthesize_blocking(
-        &self,
-        text: &str,
-        output: &mpsc::UnboundedSender<Result<TtsChunk, TtsError>>,
-    ) {
+    fn synthesize_blocking(&self, text: &str, output: &mpsc::UnboundedSender<Result<TtsChunk, TtsError>>) {
         let rate_hz = self.engine.sample_rate();
         let mut total_samples_8k = 0usize;
         let mut pending: Vec<i16> = Vec::with_capacity(CHUNK_SAMPLES * 2);
@@ -87,9 +80,7 @@ impl FliteTts {
                 return;
             }
         }
-        let _ = output.send(Ok(TtsChunk::Done {
-            total_ms: samples_8k_to_ms(total_samples_8k),
-        }));
+        let _ = output.send(Ok(TtsChunk::Done { total_ms: samples_8k_to_ms(total_samples_8k) }));
     }
 }
 
@@ -100,8 +91,7 @@ pub(crate) fn split_sentences(text: &str) -> Vec<String> {
     let mut chars = text.chars().peekable();
     while let Some(character) = chars.next() {
         current.push(character);
-        let ends = matches!(character, '.' | '?' | '!')
-            && chars.peek().is_none_or(|next| next.is_whitespace());
+        let ends = matches!(character, '.' | '?' | '!') && chars.peek().is_none_or(|next| next.is_whitespace());
         if ends {
             let sentence = current.trim().to_string();
             if !sentence.is_empty() {
@@ -140,10 +130,7 @@ mod tests {
             split_sentences("It is $49.99 a month. Want to join? Great!"),
             vec!["It is $49.99 a month.", "Want to join?", "Great!"]
         );
-        assert_eq!(
-            split_sentences("  no stop at the end "),
-            vec!["no stop at the end"]
-        );
+        assert_eq!(split_sentences("  no stop at the end "), vec!["no stop at the end"]);
         assert!(split_sentences("   ").is_empty());
     }
 
@@ -161,8 +148,7 @@ mod tests {
             let mut chunks = tts.synthesize(text.to_string());
             let mut finished = false;
             while let Some(chunk) = chunks.recv().await {
-                if let Ok(TtsChunk::Done { .. }) = chunk.as_ref().map_err(|error| error.to_string())
-                {
+                if let Ok(TtsChunk::Done { .. }) = chunk.as_ref().map_err(|error| error.to_string()) {
                     finished = true;
                 }
             }

@@ -56,9 +56,7 @@ pub(crate) async fn synthesize_sentences<B>(
             }
         }
     }
-    let _ = sink.send(Ok(TtsChunk::Done {
-        total_ms: samples_8k_to_ms(total_samples),
-    }));
+    let _ = sink.send(Ok(TtsChunk::Done { total_ms: samples_8k_to_ms(total_samples) }));
 }
 
 async fn send_once(
@@ -70,10 +68,7 @@ async fn send_once(
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(provider, attempt, %error, "tts connect failed");
-            return Attempt::Retry(
-                TtsError::new(TtsErrorKind::Connect, error.to_string()),
-                None,
-            );
+            return Attempt::Retry(TtsError::new(TtsErrorKind::Connect, error.to_string()), None);
         }
     };
     let status = response.status();
@@ -82,17 +77,8 @@ async fn send_once(
     }
     let wait = retry_after(response.headers());
     let body = response.text().await.unwrap_or_default();
-    let message = format!(
-        "{provider} http {}: {}",
-        status.as_u16(),
-        truncate(&body, 300)
-    );
-    tracing::debug!(
-        provider,
-        attempt,
-        status = status.as_u16(),
-        "tts request refused"
-    );
+    let message = format!("{provider} http {}: {}", status.as_u16(), truncate(&body, 300));
+    tracing::debug!(provider, attempt, status = status.as_u16(), "tts request refused");
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         Attempt::Fatal(TtsError::new(TtsErrorKind::Unauthorized, message))
     } else if is_retryable_status(status) {
@@ -104,11 +90,7 @@ async fn send_once(
 
 /// Forward the body as mu-law chunks; returns the 8 kHz samples sent, or `None` when the
 /// receiver has gone away.
-async fn stream_body(
-    response: reqwest::Response,
-    audio: BodyAudio,
-    sink: &Sink,
-) -> Result<Option<usize>, TtsError> {
+async fn stream_body(response: reqwest::Response, audio: BodyAudio, sink: &Sink) -> Result<Option<usize>, TtsError> {
     let mut body = response.bytes_stream();
     let mut resampler = match audio {
         BodyAudio::PcmLe { rate_hz } => Some(StreamResampler::new(rate_hz, 8_000)),
@@ -117,9 +99,7 @@ async fn stream_body(
     let mut odd_byte: Option<u8> = None;
     let mut samples_sent = 0usize;
     while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|error| {
-            TtsError::new(TtsErrorKind::Protocol, format!("audio stream: {error}"))
-        })?;
+        let piece = piece.map_err(|error| TtsError::new(TtsErrorKind::Protocol, format!("audio stream: {error}")))?;
         let mulaw = match resampler.as_mut() {
             None => piece,
             Some(resampler) => {
@@ -156,10 +136,7 @@ fn pcm_from_le_bytes(odd_byte: &mut Option<u8>, piece: &[u8]) -> Vec<i16> {
     if bytes.len() % 2 == 1 {
         *odd_byte = bytes.pop();
     }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
-        .collect()
+    bytes.chunks_exact(2).map(|pair| i16::from_le_bytes([pair[0], pair[1]])).collect()
 }
 
 fn encode(pcm: &[i16]) -> Bytes {

@@ -38,10 +38,7 @@ pub struct TtsError {
 
 impl TtsError {
     pub fn new(kind: TtsErrorKind, message: impl Into<String>) -> TtsError {
-        TtsError {
-            kind,
-            message: message.into(),
-        }
+        TtsError { kind, message: message.into() }
     }
 }
 

@@ -56,18 +56,8 @@ impl TtsProvider for OpenAiTts {
                 }
                 request
             };
-            let audio = BodyAudio::PcmLe {
-                rate_hz: OPENAI_PCM_RATE_HZ,
-            };
-            synthesize_sentences(
-                "openai",
-                split_sentences(&text),
-                config.retry,
-                audio,
-                build,
-                sender,
-            )
-            .await;
+            let audio = BodyAudio::PcmLe { rate_hz: OPENAI_PCM_RATE_HZ };
+            synthesize_sentences("openai", split_sentences(&text), config.retry, audio, build, sender).await;
         });
         receiver
     }

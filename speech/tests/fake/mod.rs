@@ -22,9 +22,7 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
     pub fn path(&self) -> &str {
@@ -32,14 +30,8 @@ impl Request {
     }
 
     pub fn query(&self) -> HashMap<String, String> {
-        let query = self
-            .target
-            .split_once('?')
-            .map(|(_, query)| query)
-            .unwrap_or("");
-        url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect()
+        let query = self.target.split_once('?').map(|(_, query)| query).unwrap_or("");
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -65,11 +57,7 @@ impl Response {
     }
 
     pub fn streamed(content_type: &str, chunks: Vec<Vec<u8>>) -> Response {
-        Response {
-            status: 200,
-            headers: vec![("content-type".into(), content_type.into())],
-            chunks,
-        }
+        Response { status: 200, headers: vec![("content-type".into(), content_type.into())], chunks }
     }
 }
 
@@ -82,12 +70,8 @@ pub struct FakeHttp {
 
 impl FakeHttp {
     /// Serve on 127.0.0.1:0; `handler` gets each request and its index (0 for the first).
-    pub async fn start(
-        handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
-    ) -> FakeHttp {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake server");
+    pub async fn start(handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static) -> FakeHttp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake server");
         let address = listener.local_addr().expect("fake server address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
@@ -101,10 +85,7 @@ impl FakeHttp {
                 });
             }
         });
-        FakeHttp {
-            base_url: format!("http://{address}"),
-            requests,
-        }
+        FakeHttp { base_url: format!("http://{address}"), requests }
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -140,16 +121,10 @@ async fn serve_connection(
             }
         }
         let mut body = Vec::new();
-        if let Some(length) = headers
-            .get("content-length")
-            .and_then(|length| length.parse::<usize>().ok())
-        {
+        if let Some(length) = headers.get("content-length").and_then(|length| length.parse::<usize>().ok()) {
             body.resize(length, 0);
             reader.read_exact(&mut body).await?;
-        } else if headers
-            .get("transfer-encoding")
-            .is_some_and(|encoding| encoding.contains("chunked"))
-        {
+        } else if headers.get("transfer-encoding").is_some_and(|encoding| encoding.contains("chunked")) {
             loop {
                 let mut size_line = String::new();
                 reader.read_line(&mut size_line).await?;
@@ -162,12 +137,7 @@ async fn serve_connection(
                 body.extend_from_slice(&chunk[..size]);
             }
         }
-        let request = Request {
-            method,
-            target,
-            headers,
-            body,
-        };
+        let request = Request { method, target, headers, body };
         let index = {
             let mut recorded = recorded.lock().expect("requests lock");
             recorded.push(request.clone());
@@ -190,9 +160,7 @@ async fn serve_connection(
             head.push_str("transfer-encoding: chunked\r\n\r\n");
             writer.write_all(head.as_bytes()).await?;
             for chunk in &response.chunks {
-                writer
-                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                    .await?;
+                writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
                 writer.write_all(chunk).await?;
                 writer.write_all(b"\r\n").await?;
                 writer.flush().await?;
@@ -236,7 +204,5 @@ pub fn multipart_field(request: &Request, name: &str) -> Option<(String, Vec<u8>
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
