@@ -17,6 +17,7 @@ pub const ENV_VARS: &[&str] = &[
     "LLM_API_KEY",
     "LLM_TIMEOUT_MS",
     "HOSTNAME",
+    "METRICS_ADDR",
 ];
 
 /// Which policy runs the conversations.
@@ -63,6 +64,8 @@ pub struct Config {
     pub policy: PolicyKind,
     /// Set when `policy` is `Llm`.
     pub llm: Option<LlmConfig>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (`METRICS_ADDR`; unset: not served).
+    pub metrics_addr: Option<String>,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             playbooks_dir: PathBuf::from(get("PLAYBOOKS_DIR").unwrap_or("playbooks")),
             policy,
             llm,
+            metrics_addr: get("METRICS_ADDR").map(str::to_owned),
         })
     }
 
@@ -110,6 +114,7 @@ impl Config {
             playbooks_dir: PathBuf::from("playbooks"),
             policy: PolicyKind::Scripted,
             llm: None,
+            metrics_addr: None,
         }
     }
 }

@@ -37,6 +37,8 @@ pub enum BrainError {
     Playbook(#[from] playbook::PlaybookError),
     #[error("llm client: {0}")]
     Llm(#[from] llm::LlmError),
+    #[error("cannot serve METRICS_ADDR: {0}")]
+    Metrics(std::io::Error),
 }
 
 /// A running brain worker.
@@ -44,11 +46,61 @@ pub struct RunningBrain {
     worker_id: String,
     worker: Addr<BrainWorker>,
     shared: Arc<Shared>,
+    metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// Readiness (connected to the bus) and Prometheus counters of a worker, for [`probes`].
+struct BrainProbe(Arc<Shared>);
+
+impl probes::Probe for BrainProbe {
+    fn ready(&self) -> bool {
+        self.0.bus.is_connected()
+    }
+
+    fn metrics(&self) -> String {
+        let stats = &self.0.stats;
+        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        [
+            probes::metric("gauge", "brain_active_calls", "Call actors running now.", read(&stats.active_calls)),
+            probes::metric("counter", "brain_calls_started_total", "Calls taken.", read(&stats.calls_started)),
+            probes::metric(
+                "counter",
+                "brain_calls_resumed_total",
+                "Calls continued from KV convo after another brain died.",
+                read(&stats.calls_resumed),
+            ),
+            probes::metric("counter", "brain_calls_finished_total", "Calls ended.", read(&stats.calls_finished)),
+            probes::metric(
+                "counter",
+                "brain_malformed_messages_total",
+                "Bus messages that could not be decoded.",
+                read(&stats.malformed_messages),
+            ),
+            probes::metric(
+                "counter",
+                "brain_results_published_total",
+                "Results published.",
+                read(&stats.results_published),
+            ),
+            probes::metric(
+                "counter",
+                "brain_publish_failures_total",
+                "Publishes that failed.",
+                read(&stats.publish_failures),
+            ),
+        ]
+        .concat()
+    }
 }
 
 impl RunningBrain {
     pub fn worker_id(&self) -> &str {
         &self.worker_id
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, when `METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// Calls running now.
@@ -96,7 +148,13 @@ pub async fn start(config: Config, bus: bus::Bus) -> Result<RunningBrain, BrainE
     let shared =
         Arc::new(Shared { bus, worker_id: config.worker_id.clone(), llm, convo, calls, stats: Stats::default() });
     tracing::info!(worker_id = %config.worker_id, playbooks = ?playbooks.ids(), policy = ?config.policy, "brain worker started");
+    let metrics_addr = match &config.metrics_addr {
+        Some(addr) => {
+            Some(probes::serve(addr, Arc::new(BrainProbe(shared.clone()))).await.map_err(BrainError::Metrics)?.0)
+        }
+        None => None,
+    };
     let worker_id = config.worker_id.clone();
     let worker = BrainWorker::new(config, shared.clone(), Arc::new(playbooks), default_playbook, assign).start();
-    Ok(RunningBrain { worker_id, worker, shared })
+    Ok(RunningBrain { worker_id, worker, shared, metrics_addr })
 }

@@ -152,8 +152,17 @@ async fn when_a_worker_process_dies_mid_call_the_gateway_moves_the_stream_and_th
         end_of_turn: true,
         uninterruptible: false,
     };
-    brain.say(&CallId::from("c_failover"), command).await;
-    let played = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::Played { .. })).await;
+    // The new worker subscribes to media.say once the moved stream's start reaches it; a line
+    // sent before that is not heard, so the brain's side repeats it until it is played.
+    let mut played = None;
+    for _ in 0..5 {
+        brain.say(&CallId::from("c_failover"), command.clone()).await;
+        played = brain.try_wait_for(Duration::from_secs(2), |e| matches!(e, HeardEvent::Played { .. })).await;
+        if played.is_some() {
+            break;
+        }
+    }
+    let played = played.expect("the brain's next line was played through the new worker");
     assert_eq!(played.event, HeardEvent::Played { utterance_id: "after".into() });
     let report = call.await.unwrap().expect("the call runs to its end");
     assert_eq!(report.closed_by_server, None, "the call was not dropped");

@@ -197,16 +197,24 @@ impl FakeBrain {
     /// The first heard event not yet taken that matches `filter` (others stay for later
     /// calls); panics after `timeout`.
     pub async fn wait_for(&mut self, timeout: Duration, filter: impl Fn(&HeardEvent) -> bool) -> Heard {
+        match self.try_wait_for(timeout, filter).await {
+            Some(heard) => heard,
+            None => panic!("no matching brain.heard event within {timeout:?}"),
+        }
+    }
+
+    /// Like [`FakeBrain::wait_for`], but `None` after `timeout`.
+    pub async fn try_wait_for(&mut self, timeout: Duration, filter: impl Fn(&HeardEvent) -> bool) -> Option<Heard> {
         if let Some(index) = self.backlog.iter().position(|h| filter(&h.event)) {
-            return self.backlog.remove(index).unwrap();
+            return self.backlog.remove(index);
         }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.heard.recv()).await {
-                Ok(Some(heard)) if filter(&heard.event) => return heard,
+                Ok(Some(heard)) if filter(&heard.event) => return Some(heard),
                 Ok(Some(heard)) => self.backlog.push_back(heard),
                 Ok(None) => panic!("brain.heard subscription closed"),
-                Err(_) => panic!("no matching brain.heard event within {timeout:?}"),
+                Err(_) => return None,
             }
         }
     }
