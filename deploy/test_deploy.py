@@ -428,8 +428,18 @@ def test_every_variable_the_chart_sets_is_read_by_the_service():
         pytest.xfail("set by the chart, read by no crate: " + "; ".join(problems))
 
 
+# Workspace crates that serve routes on behalf of the services that depend on them.
+ROUTE_LIBRARIES = ("probes",)
+
+
 def route_literals(crate: str) -> set[str]:
-    return set(re.findall(r'"(/[^"\s]*)"', crate_sources(crate)))
+    """Path literals in a crate's sources and in the route libraries it depends on."""
+    sources = crate_sources(crate)
+    manifest = (ROOT / crate / "Cargo.toml").read_text()
+    for library in ROUTE_LIBRARIES:
+        if re.search(rf"^{library}\s*=", manifest, re.MULTILINE):
+            sources += "\n" + crate_sources(library)
+    return set(re.findall(r'"(/[^"\s]*)"', sources))
 
 
 def test_ingress_routes_stream_and_calls_to_the_gateway():
