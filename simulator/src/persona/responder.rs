@@ -506,35 +506,7 @@ fn schedule_sentence(entries: &[ScheduleFact]) -> String {
 
 /// Numbers spoken in `text` ("twenty five dollars" -> 25, "$30" -> 30).
 fn numbers_in(text: &str) -> Vec<f64> {
-    let units = |w: &str| -> Option<u64> {
-        const ONES: [&str; 20] = [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        ];
-        const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-        ONES.iter()
-            .position(|o| *o == w)
-            .map(|p| p as u64)
-            .or_else(|| TENS.iter().position(|t| *t == w).map(|p| (p as u64 + 2) * 10))
-    };
+    let units = spoken::word_value;
     let mut out = Vec::new();
     let mut current: Option<u64> = None;
     for word in text.split(' ') {

@@ -24,6 +24,14 @@ const ONES: [&str; 20] = [
 ];
 const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 
+/// The value of one number word ("seven" -> 7, "forty" -> 40), below one hundred.
+pub fn word_value(word: &str) -> Option<u64> {
+    if let Some(position) = ONES.iter().position(|o| *o == word) {
+        return Some(position as u64);
+    }
+    TENS.iter().position(|t| !t.is_empty() && *t == word).map(|p| p as u64 * 10)
+}
+
 /// A whole number in words (`125` -> "one hundred twenty five").
 pub fn number(value: u64) -> String {
     match value {
