@@ -450,6 +450,14 @@ const ONES: &[&str] = &[
 const TENS: &[&str] = &["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
+/// The value of one number word below one hundred ("seven" -> 7, "forty" -> 40).
+pub fn word_value(word: &str) -> Option<u32> {
+    if let Some(position) = ONES.iter().position(|o| *o == word) {
+        return Some(position as u32);
+    }
+    TENS.iter().position(|t| !t.is_empty() && *t == word).map(|p| p as u32 * 10)
+}
+
 /// Spell a number below one million in words ("one hundred twenty nine").
 pub fn number_to_words(number: u32) -> String {
     if number < 20 {

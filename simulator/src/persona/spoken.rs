@@ -1,67 +1,13 @@
 //! How a person says numbers, prices, times and days out loud ("six thirty p m").
 
-const ONES: [&str; 20] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-
-/// The value of one number word ("seven" -> 7, "forty" -> 40), below one hundred.
+/// The value of one number word below one hundred ("seven" -> 7, "forty" -> 40).
 pub fn word_value(word: &str) -> Option<u64> {
-    if let Some(position) = ONES.iter().position(|o| *o == word) {
-        return Some(position as u64);
-    }
-    TENS.iter().position(|t| !t.is_empty() && *t == word).map(|p| p as u64 * 10)
+    speech::vocabulary::word_value(word).map(u64::from)
 }
 
 /// A whole number in words (`125` -> "one hundred twenty five").
 pub fn number(value: u64) -> String {
-    match value {
-        0..=19 => ONES[value as usize].to_owned(),
-        20..=99 => {
-            let tens = TENS[(value / 10) as usize];
-            match value % 10 {
-                0 => tens.to_owned(),
-                ones => format!("{tens} {}", ONES[ones as usize]),
-            }
-        }
-        100..=999 => {
-            let rest = value % 100;
-            let head = format!("{} hundred", ONES[(value / 100) as usize]);
-            if rest == 0 {
-                head
-            } else {
-                format!("{head} {}", number(rest))
-            }
-        }
-        _ => {
-            let rest = value % 1000;
-            let head = format!("{} thousand", number(value / 1000));
-            if rest == 0 {
-                head
-            } else {
-                format!("{head} {}", number(rest))
-            }
-        }
-    }
+    speech::vocabulary::number_to_words(u32::try_from(value).unwrap_or(u32::MAX))
 }
 
 /// A price in words (`25.0` -> "twenty five dollars", `12.5` -> "twelve fifty").
