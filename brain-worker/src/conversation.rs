@@ -115,6 +115,10 @@ pub struct ConversationState {
     /// The field asked before it (a late answer may still be about it).
     #[serde(default)]
     pub previous_asked: Option<String>,
+    /// Fields whose values were just acknowledged in passing (implicit confirmation); the
+    /// callee's next reply may correct them.
+    #[serde(default)]
+    pub noted: Vec<String>,
     /// How many times each field was asked.
     #[serde(default)]
     pub attempts: BTreeMap<String, u32>,
@@ -183,6 +187,7 @@ impl ConversationState {
             },
             asked: None,
             previous_asked: None,
+            noted: Vec::new(),
             attempts: BTreeMap::new(),
             fields,
             transcript: Vec::new(),
@@ -625,6 +630,19 @@ impl Conversation {
         }
         let mut values = self.values();
         values.insert("value".into(), extract::describe(field, &value.value));
+        Some(render(template, &values))
+    }
+
+    /// Acknowledgement of a field's current value said in passing (its `noted` template), when
+    /// the field has one and the value is certain enough not to need a read-back.
+    pub fn noted_line(&self, field: &FieldSpec) -> Option<String> {
+        let template = field.noted.as_ref()?;
+        let value = self.state.fields.get(&field.name)?;
+        if value.status != FieldStatus::Known || value.confidence < self.playbook.confirm_below {
+            return None;
+        }
+        let mut values = self.values();
+        values.insert("value".into(), extract::describe_brief(field, &value.value));
         Some(render(template, &values))
     }
 

@@ -11,9 +11,13 @@ use protocol::media::Direction;
 use protocol::results::{CallOutcome, FieldStatus};
 use std::time::{Duration, Instant};
 
-/// Once the callee has started talking, how long the transcript of what they say may take
-/// before we speak anyway (greeting) or re-prompt.
+/// Once the callee has started greeting us, how long the transcript may take before we speak
+/// anyway.
 const GREETING_TRANSCRIPT_WAIT: Duration = Duration::from_secs(15);
+
+/// Once the callee has started an answer, how long it may take to say and transcribe before we
+/// re-prompt (reading out a week of classes takes half a minute).
+const ANSWER_TRANSCRIPT_WAIT: Duration = Duration::from_secs(45);
 
 /// Drives `conversation` with one input; returns what to do.
 pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
@@ -24,7 +28,12 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
             // the callee is talking: the timers wait for the transcript
             // (a long answer takes a while to say and transcribe; do not re-prompt over it)
-            let wait = GREETING_TRANSCRIPT_WAIT.max(Duration::from_secs(conversation.limits().silence_timeout_s));
+            let wait = if conversation.state.phase == Phase::AwaitingGreeting {
+                GREETING_TRANSCRIPT_WAIT
+            } else {
+                ANSWER_TRANSCRIPT_WAIT
+            };
+            let wait = wait.max(Duration::from_secs(conversation.limits().silence_timeout_s));
             conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + wait));
             Vec::new()
         }
@@ -157,6 +166,13 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         conversation.state.phase = Phase::AwaitingGreeting;
         conversation.silence_deadline = Some(now + GREETING_WAIT * 3);
         return actions;
+    }
+
+    // A value acknowledged in passing last turn: this reply may correct it.
+    for noted in std::mem::take(&mut conversation.state.noted) {
+        if let Some(correction) = correct_noted(conversation, now, &noted, text, &words, turn) {
+            return extend(actions, correction);
+        }
     }
 
     // Fields, for whatever was asked (and what the callee volunteers).
@@ -303,6 +319,24 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         match status {
             FieldStatus::Known if changed.contains(&asked) => {
                 if let Some(spec) = conversation.playbook.field(&asked).cloned() {
+                    // Acknowledge a confident value in passing and go on (implicit
+                    // confirmation); read an uncertain one back and wait for a yes.
+                    if let Some(line) = conversation.noted_line(&spec) {
+                        conversation.state.noted = vec![asked.clone()];
+                        preface.push_str(&line);
+                        preface.push(' ');
+                        // what else the same reply answered ("thirty, and no mat fee")
+                        for other in changed.iter().filter(|c| **c != asked) {
+                            let Some(other_spec) = conversation.playbook.field(other).cloned() else { continue };
+                            if let Some(line) = conversation.noted_line(&other_spec) {
+                                conversation.state.noted.push(other.clone());
+                                preface.push_str(&line);
+                                preface.push(' ');
+                            }
+                        }
+                        actions.extend(ask_next(conversation, now, &preface));
+                        return actions;
+                    }
                     if let Some(line) = conversation.read_back_line(&spec) {
                         conversation.state.phase = Phase::ReadBack { field: asked.clone(), rounds: 1 };
                         actions.extend(conversation.say(now, &format!("{preface}{line}"), false));
@@ -360,7 +394,7 @@ const RISK_REPLY: &str =
 const NEXT_MARKER: &str = "\u{0}next";
 
 fn acknowledgement(turn: u32) -> &'static str {
-    ["Great, thanks. ", "Got it. ", "Perfect. ", "Thanks. "][turn as usize % 4]
+    ["Great, thanks. ", "Okay. ", "Perfect. ", "Thanks. "][turn as usize % 4]
 }
 
 /// The reply while a read-back awaits confirmation. Returns the line to say, or
@@ -475,11 +509,103 @@ fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usi
     true
 }
 
+/// Words that say "what you just said back is wrong" whatever else the reply is about.
+const CORRECTION_CUES: &[&str] = &[
+    "that's wrong",
+    "that's not right",
+    "that's not correct",
+    "not quite",
+    "you got it wrong",
+    "i said",
+    "incorrect",
+    "no no",
+    "not exactly",
+    "i meant",
+];
+
+/// The reply after `field`'s value was acknowledged in passing: a correction of it ("no, the
+/// drop-in is thirty five") is taken and read back; anything else is left to the normal flow.
+/// A bare "no ..." that also answers the current question ("no, there's no mat fee") is an answer,
+/// not a correction, unless it names the noted field.
+fn correct_noted(
+    conversation: &mut Conversation,
+    now: Instant,
+    field: &str,
+    text: &str,
+    words: &str,
+    turn: usize,
+) -> Option<Vec<Action>> {
+    let spec = conversation.playbook.field(field).cloned()?;
+    let explicit = CORRECTION_CUES.iter().any(|cue| extract::text::has_phrase(words, cue));
+    let negative = explicit || extract::intent::confirmation(without_leading_fillers(words)) == Some(false);
+    if !negative {
+        return None;
+    }
+    let names_field = spec.keywords.iter().any(|k| extract::text::has_phrase(words, &normalised(k)));
+    let asked = conversation.state.asked.clone().filter(|a| a != field);
+    let answers_asked = asked.as_deref().is_some_and(|asked| {
+        extract::extract(&conversation.playbook, text, Some(asked))
+            .iter()
+            .any(|e| e.field == asked && e.status != FieldStatus::Unknown)
+    });
+    let current = conversation.state.fields.get(field).cloned().unwrap_or_default();
+    let stripped = strip_correction_words(words);
+    let corrected = extract::extract(&conversation.playbook, &stripped, Some(field))
+        .into_iter()
+        .find(|e| e.field == field && e.status == FieldStatus::Known);
+    match corrected {
+        Some(corrected) if corrected.value != current.value => {
+            if answers_asked && !explicit && !names_field {
+                return None;
+            }
+            let mut actions =
+                conversation.set_field(field, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
+            conversation.state.notes.push(format!("{field}: corrected by the callee after it was noted"));
+            // say the corrected value back and wait for a yes; the open question comes after
+            let line = conversation
+                .read_back_line(&spec)
+                .map(|line| {
+                    conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: 2 };
+                    line
+                })
+                .or_else(|| {
+                    conversation.noted_line(&spec).map(|line| format!("{line} {}", current_question(conversation)))
+                })
+                .unwrap_or_else(|| current_question(conversation));
+            actions.extend(conversation.say(now, &format!("Sorry about that. {line}"), false));
+            Some(actions)
+        }
+        None if explicit && !answers_asked => {
+            // wrong, without the right value: forget it and ask again
+            if let Some(entry) = conversation.state.fields.get_mut(field) {
+                entry.status = FieldStatus::Unknown;
+                entry.value = serde_json::Value::Null;
+                entry.confidence = 0.0;
+            }
+            conversation.set_asked(field);
+            *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
+            let question = conversation.question_for(&spec);
+            Some(conversation.say(now, &format!("Sorry, my mistake. {question}"), false))
+        }
+        _ => None,
+    }
+}
+
+/// `words` without the hesitations a reply may start with ("sorry", "oh", "um" ...).
+fn without_leading_fillers(words: &str) -> &str {
+    let mut rest = words;
+    while let Some((first, tail)) = rest.split_once(' ') {
+        if !["sorry", "oh", "um", "uh", "er", "well", "hmm", "ah"].contains(&first) {
+            break;
+        }
+        rest = tail;
+    }
+    rest
+}
+
 fn strip_correction_words(words: &str) -> String {
     let mut text = format!(" {words} ");
-    for phrase in
-        ["that's wrong", "that's not right", "that's not correct", "not quite", "no no", "actually", "nope", "no"]
-    {
+    for phrase in CORRECTION_CUES.iter().chain(&["actually", "sorry", "nope", "no"]) {
         text = text.replace(&format!(" {phrase} "), " ");
     }
     text.trim().to_owned()

@@ -56,6 +56,14 @@ pub struct Playbook {
     /// Extra words the recogniser should know (domain terms).
     #[serde(default)]
     pub vocabulary: Vec<String>,
+    /// A value understood with less confidence than this (0-1) is read back with the field's
+    /// `read_back` question and confirmed before going on, even when the field has `noted`.
+    #[serde(default = "default_confirm_below")]
+    pub confirm_below: f32,
+}
+
+fn default_confirm_below() -> f32 {
+    0.7
 }
 
 /// Who the agent is.
@@ -87,9 +95,16 @@ pub struct FieldSpec {
     /// Asked when the first answer did not give the value.
     #[serde(default)]
     pub follow_up: Option<String>,
-    /// Template confirming the value understood (`{value}`).
+    /// Question confirming the value understood (`{value}`): "So a drop-in is {value}, is that
+    /// right?". The agent waits for a yes or a correction (explicit confirmation).
     #[serde(default)]
     pub read_back: Option<String>,
+    /// Statement acknowledging the value in passing, said before the next question (implicit
+    /// confirmation, one turn shorter): "A drop-in is {value}, got it.". A correction in the
+    /// callee's next reply is still taken. Used instead of `read_back` unless the value is
+    /// uncertain (below the playbook's `confirm_below`).
+    #[serde(default)]
+    pub noted: Option<String>,
     /// The field only matters when another field has this value (e.g. the price only when
     /// drop-ins are offered); otherwise it becomes `not_applicable`.
     #[serde(default)]
@@ -413,6 +428,14 @@ impl Playbook {
                 lines.key("end", window_line),
                 "calling_window.end".into(),
                 format!("{} is not after {}", self.calling_window.end, self.calling_window.start),
+            ));
+        }
+
+        if !(0.0..=1.0).contains(&self.confirm_below) {
+            return Err(invalid(
+                lines.key("confirm_below", 0),
+                "confirm_below".into(),
+                format!("{} is not a confidence between 0 and 1", self.confirm_below),
             ));
         }
 

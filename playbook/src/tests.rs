@@ -62,12 +62,9 @@ fn disclosure_is_templated_from_the_call_context() {
     let gym = set.get("gym-dropin").unwrap();
     let context = BTreeMap::from([("gym_name".to_owned(), "Atos HQ".to_owned())]);
     let line = gym.disclosure_for(&context);
-    assert!(line.contains("automated assistant calling on behalf of Open Mat Finder"), "{line}");
+    assert!(line.contains("automated assistant with Open Mat Finder"), "{line}");
     let values = gym.template_context(&context);
-    assert_eq!(
-        render(&gym.opening, &values),
-        "Is this Atos HQ? I have a few quick questions about dropping in for a class."
-    );
+    assert_eq!(render(&gym.opening, &values), "I have a few quick questions about drop-ins.");
     let companion = set.get("companion-checkin").unwrap();
     let context = BTreeMap::from([("caller_org".to_owned(), "Sunny Days Care".to_owned())]);
     assert!(companion.disclosure_for(&context).contains("on behalf of Sunny Days Care"));

@@ -390,6 +390,28 @@ pub fn describe(field: &FieldSpec, value: &Value) -> String {
     }
 }
 
+/// Like [`describe`], shorter where a value is long to say: a schedule as days and start times
+/// only ("monday and wednesday at 6 PM; saturday at 10 AM"), for acknowledging it in passing.
+pub fn describe_brief(field: &FieldSpec, value: &Value) -> String {
+    if field.kind != FieldType::Schedule {
+        return describe(field, value);
+    }
+    let slots: Vec<ClassSlot> = serde_json::from_value(value.clone()).unwrap_or_default();
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for slot in &slots {
+        match groups.iter_mut().find(|(start, _)| *start == slot.start) {
+            Some((_, days)) if !days.contains(&slot.day) => days.push(slot.day.clone()),
+            Some(_) => {}
+            None => groups.push((slot.start.clone(), vec![slot.day.clone()])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(start, days)| format!("{} at {}", join_words(days), spoken_time(start)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn join_words(items: &[String]) -> String {
     match items {
         [] => String::new(),

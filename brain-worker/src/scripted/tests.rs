@@ -37,6 +37,15 @@ impl TextCall {
         Self::new(gym_playbook(), &[("gym_name", "Atos HQ")])
     }
 
+    /// The gym playbook with every value read back and confirmed (no `noted`).
+    pub fn gym_explicit() -> Self {
+        let mut playbook = gym_playbook();
+        for field in &mut playbook.fields {
+            field.noted = None;
+        }
+        Self::new(playbook, &[("gym_name", "Atos HQ")])
+    }
+
     /// Feeds an input; returns the text the agent said in reaction.
     pub fn input(&mut self, input: Input) -> String {
         let actions = self.policy.handle(self.now, input);
@@ -129,36 +138,29 @@ fn full_gym_call_collects_every_field_with_evidence() {
     let mut call = TextCall::gym();
     assert_eq!(call.start(), "", "waits for the callee's greeting");
     let intro = call.callee("atos jiu jitsu this is jen how can i help");
-    assert!(intro.contains("automated assistant calling on behalf of Open Mat Finder"), "{intro}");
-    assert!(intro.contains("Is this Atos HQ?"), "{intro}");
-    assert!(intro.ends_with("Do you allow drop-ins from visitors training at other gyms?"), "{intro}");
+    assert!(intro.contains("automated assistant with Open Mat Finder. This call may be recorded."), "{intro}");
+    assert!(intro.contains("I have a few quick questions about drop-ins."), "{intro}");
+    assert!(intro.ends_with("Do you take drop-in visitors from other gyms?"), "{intro}");
     assert!(
         matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }),
         "the disclosure cannot be cut off"
     );
 
     let reply = call.callee("yeah we do");
-    assert!(reply.contains("How much is a drop-in class?"), "{reply}");
+    assert!(reply.contains("How much is a drop-in, and is there a mat fee?"), "{reply}");
+    // confident values are acknowledged in passing, in the same turn as the next question
     let reply = call.callee("twenty five dollars");
-    assert_eq!(reply, "So a drop-in is 25 dollars, is that right?");
-    let reply = call.callee("yep");
-    assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
+    assert_eq!(reply, "25 dollars for a drop-in, got it. Is there a mat fee on top of that?");
+    // "no" here answers the mat fee question; it does not correct the price
     let reply = call.callee("no there's no mat fee");
-    assert_eq!(reply, "And the mat fee is free, is that right?");
-    // a statement read-back: the next answer moves on
-    let reply = call.callee("right");
-    assert!(reply.contains("class schedule"), "{reply}");
+    assert_eq!(reply, "Mat fee free, got it. Which days and times are your classes?");
     let reply = call.callee("monday and wednesday six to seven thirty gi and open mat saturday at noon");
-    assert_eq!(
-        reply,
-        "I have gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday at noon. Did I get that right?"
+    assert!(
+        reply.starts_with("monday and wednesday at 6 PM; saturday at noon, got it. Does a visitor need"),
+        "{reply}"
     );
-    let reply = call.callee("yes that's right");
-    assert!(reply.contains("bringing a gi"), "{reply}");
     let reply = call.callee("you need a gi and you have to sign a waiver");
-    assert_eq!(reply, "So for requirements: gi and waiver. Is that right?");
-    let reply = call.callee("yep");
-    assert!(reply.contains("Anything else a visitor should know"), "{reply}");
+    assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");
     let reply = call.callee("parking is around the back");
     assert!(reply.contains("Thanks so much for your help"), "{reply}");
     assert!(call.hung_up() && call.finished);
@@ -178,7 +180,80 @@ fn full_gym_call_collects_every_field_with_evidence() {
     assert_eq!(result.transcript[evidence.turn].speaker, Speaker::Callee);
     assert_eq!(result.transcript[evidence.turn].text, "twenty five dollars");
     assert_eq!(evidence.text, "twenty five dollars");
-    assert!(price.confidence >= 0.95, "confirmed by the read-back");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
+    assert!(price.confidence >= 0.7, "{}", price.confidence);
+}
+
+#[test]
+fn explicit_read_backs_wait_for_a_yes() {
+    let mut call = TextCall::gym_explicit();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("twenty five dollars"), "So a drop-in is 25 dollars, is that right?");
+    let reply = call.callee("yep");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
+    assert!(call.policy.state().fields["drop_in_price"].confidence >= 0.95, "confirmed by the read-back");
+    assert_eq!(call.callee("no there's no mat fee"), "And the mat fee is free, is that right?");
+    // a statement read-back: the next answer moves on
+    assert!(call.callee("right").contains("Which days and times"));
+}
+
+#[test]
+fn one_reply_answering_two_questions_is_noted_once() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("it's thirty dollars and there's no mat fee");
+    assert_eq!(reply, "30 dollars for a drop-in, got it. Mat fee free, got it. Which days and times are your classes?");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(30.0)));
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)));
+    // either can be corrected in the next reply
+    let reply = call.callee("sorry no the mat fee is ten dollars");
+    assert_eq!(reply, "Sorry about that. And the mat fee is 10 dollars, is that right?");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(30.0)));
+}
+
+#[test]
+fn an_uncertain_value_is_read_back_even_when_it_could_be_noted() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    // a bare number is a less certain price than "... dollars"
+    assert_eq!(call.callee("it's twenty"), "So a drop-in is 20 dollars, is that right?");
+}
+
+#[test]
+fn a_correction_after_a_value_noted_in_passing_is_taken() {
+    // the callee names the field and the right value
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert!(call.callee("thirty dollars").starts_with("30 dollars for a drop-in, got it."));
+    let reply = call.callee("no sorry the drop in is thirty five dollars");
+    assert_eq!(reply, "Sorry about that. So a drop-in is 35 dollars, is that right?");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(35.0)));
+    assert_eq!(call.field("mat_fee").0, FieldStatus::Unknown, "the correction is not a mat fee");
+    let reply = call.callee("yes");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "the open question comes back: {reply}");
+    assert_eq!(call.callee("ten dollars"), "Mat fee 10 dollars, got it. Which days and times are your classes?");
+
+    // an explicit "that's wrong" with a value, without naming the field
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("thirty dollars");
+    let reply = call.callee("that's not right i said forty dollars");
+    assert_eq!(reply, "Sorry about that. So a drop-in is 40 dollars, is that right?");
+
+    // wrong, without the right value: ask again
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("thirty dollars");
+    assert_eq!(call.callee("no no that's wrong"), "Sorry, my mistake. How much is a drop-in, and is there a mat fee?");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
+
+    // an answer to the new question that starts with "no" and carries an amount is an answer
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("thirty dollars");
+    let reply = call.callee("no it's ten dollars");
+    assert!(reply.starts_with("Mat fee 10 dollars, got it."), "{reply}");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(30.0)));
 }
 
 fn to_price_question(call: &mut TextCall) {
@@ -189,7 +264,7 @@ fn to_price_question(call: &mut TextCall) {
 
 #[test]
 fn read_back_is_corrected_when_the_callee_says_it_is_wrong() {
-    let mut call = TextCall::gym();
+    let mut call = TextCall::gym_explicit();
     to_price_question(&mut call);
     assert_eq!(call.callee("twenty dollars"), "So a drop-in is 20 dollars, is that right?");
     let reply = call.callee("no it's twenty five");
@@ -199,11 +274,11 @@ fn read_back_is_corrected_when_the_callee_says_it_is_wrong() {
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
 
     // wrong, without the right value: ask again
-    let mut call = TextCall::gym();
+    let mut call = TextCall::gym_explicit();
     to_price_question(&mut call);
     call.callee("fifteen");
     let reply = call.callee("no that's not right");
-    assert_eq!(reply, "Sorry, my mistake. How much is a drop-in class?");
+    assert_eq!(reply, "Sorry, my mistake. How much is a drop-in, and is there a mat fee?");
     assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
     assert_eq!(call.callee("thirty bucks"), "So a drop-in is 30 dollars, is that right?");
 }
@@ -216,7 +291,7 @@ fn hold_waits_without_reprompting_then_resumes() {
     // longer than the silence timeout: still holding, no re-prompt
     assert_eq!(call.wait(20), "");
     let reply = call.callee("okay sorry about that");
-    assert_eq!(reply, "Thanks for waiting. How much is a drop-in class?");
+    assert_eq!(reply, "Thanks for waiting. How much is a drop-in, and is there a mat fee?");
     assert_eq!(call.callee("it's twenty"), "So a drop-in is 20 dollars, is that right?");
 }
 
@@ -251,7 +326,7 @@ fn refusal_marks_the_field_refused_and_moves_on() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);
     let reply = call.callee("i can't give out pricing over the phone");
-    assert_eq!(reply, "No problem. Is there a separate mat fee on top of that?");
+    assert_eq!(reply, "No problem. Is there a mat fee on top of that?");
     assert_eq!(call.field("drop_in_price").0, FieldStatus::Refused);
 }
 
@@ -263,23 +338,24 @@ fn transfer_waits_and_greets_the_new_person() {
     assert_eq!(call.wait(15), "", "no re-prompt while the manager comes");
     let reply = call.callee("hi this is mike the manager");
     assert!(
-        reply.starts_with("Hi, this is Sam, an automated assistant calling on behalf of Open Mat Finder."),
+        reply.starts_with("Hi, this is Sam, an automated assistant with Open Mat Finder. This call may be recorded."),
         "{reply}"
     );
-    assert!(reply.ends_with("How much is a drop-in class?"), "{reply}");
-    assert_eq!(call.callee("twenty two dollars"), "So a drop-in is 22 dollars, is that right?");
+    assert!(reply.ends_with("How much is a drop-in, and is there a mat fee?"), "{reply}");
+    assert!(call.callee("twenty two dollars").starts_with("22 dollars for a drop-in, got it."));
 }
 
 #[test]
 fn silence_reprompts_then_ends_the_call() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);
-    let first = call.wait(12);
-    assert_eq!(first, "Hello, are you still there? How much is a drop-in class?");
-    let second = call.wait(12);
-    assert_eq!(second, "Hello, are you still there? How much is a drop-in class?");
+    // the silence timeout counts from the end of the question (about its speaking time later)
+    let first = call.wait(15);
+    assert_eq!(first, "Hello, are you still there? How much is a drop-in, and is there a mat fee?");
+    let second = call.wait(15);
+    assert_eq!(second, "Hello, are you still there? How much is a drop-in, and is there a mat fee?");
     assert!(!call.hung_up());
-    let last = call.wait(12);
+    let last = call.wait(15);
     assert!(last.contains("goodbye"), "{last}");
     assert!(call.hung_up() && call.finished);
     assert_eq!(call.policy.state().result().outcome, CallOutcome::LimitReached);
@@ -383,7 +459,7 @@ fn answers_volunteered_ahead_are_not_asked_again() {
     let reply = call.callee("yeah drop ins are twenty bucks and the mat fee is five dollars");
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(20.0)));
     assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(5.0)));
-    assert!(reply.contains("class schedule"), "goes straight to the schedule: {reply}");
+    assert!(reply.contains("Which days and times"), "goes straight to the schedule: {reply}");
 }
 
 #[test]
@@ -426,7 +502,7 @@ fn companion_call_collects_mood_topics_and_flags_risk() {
 
 #[test]
 fn stray_confirmations_and_crossed_replies_do_not_derail_the_question() {
-    let mut call = TextCall::gym();
+    let mut call = TextCall::gym_explicit();
     to_price_question(&mut call);
     // a late "yes that's right" while the price question stands: no reply, no re-ask
     assert_eq!(call.callee("yes that's right"), "");
@@ -434,11 +510,11 @@ fn stray_confirmations_and_crossed_replies_do_not_derail_the_question() {
     assert_eq!(call.callee("it's twenty dollars"), "So a drop-in is 20 dollars, is that right?");
     // the same value said again to a read-back confirms it
     let reply = call.callee("yeah twenty dollars");
-    assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
     // "no, there's no charge" to "the mat fee is free, is that right?" is a yes
     assert_eq!(call.callee("no mat fee"), "And the mat fee is free, is that right?");
     let reply = call.callee("no there's no charge for that");
-    assert!(reply.contains("class schedule"), "{reply}");
+    assert!(reply.contains("Which days and times"), "{reply}");
     assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)));
 
     // a reply that started before our last turn was said answers something earlier: quiet
@@ -489,7 +565,7 @@ fn greeting_after_we_spoke_first_is_not_taken_as_an_answer() {
     assert!(intro.contains("automated assistant"), "spoke first in the end: {intro}");
     // the late greeting does not get "sorry, I didn't get that"
     assert_eq!(call.callee("thanks for calling atlas this is jess"), "");
-    assert!(call.callee("yes we do").contains("How much is a drop-in class?"));
+    assert!(call.callee("yes we do").contains("How much is a drop-in, and is there a mat fee?"));
 }
 
 #[test]
@@ -497,23 +573,29 @@ fn no_reprompt_while_the_callee_is_still_talking() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);
     call.input(Input::SpeechStarted { at_ms: call.at_ms + 500 });
-    // longer than the silence timeout: the answer is still being said and transcribed
-    assert_eq!(call.wait(12), "");
-    assert_eq!(call.callee("it's twenty five dollars"), "So a drop-in is 25 dollars, is that right?");
+    // far longer than the silence timeout (a long answer): still being said and transcribed
+    assert_eq!(call.wait(40), "");
+    assert!(call.callee("it's twenty five dollars").starts_with("25 dollars for a drop-in, got it."));
+
+    // a transcript that never comes: re-prompted in the end
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.input(Input::SpeechStarted { at_ms: call.at_ms + 500 });
+    assert!(call.wait(60).contains("How much is a drop-in"));
 }
 
 #[test]
 fn a_fifteen_fifty_mix_up_in_a_correction_keeps_the_first_answer() {
-    let mut call = TextCall::gym();
+    let mut call = TextCall::gym_explicit();
     to_price_question(&mut call);
     assert_eq!(call.callee("it's fifteen dollars"), "So a drop-in is 15 dollars, is that right?");
     // the callee's "no, it's fifteen" reaches us as "fifty"
     let reply = call.callee("no it's fifty dollars");
-    assert!(reply.ends_with("Is there a separate mat fee on top of that?"), "{reply}");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(15.0)));
     assert!(call.policy.state().notes.iter().any(|n| n.contains("kept 15")));
     // an ordinary correction still replaces the value
-    let mut call = TextCall::gym();
+    let mut call = TextCall::gym_explicit();
     to_price_question(&mut call);
     call.callee("it's fifteen dollars");
     assert_eq!(call.callee("no it's twenty dollars"), "Sorry about that. So a drop-in is 20 dollars, is that right?");

@@ -41,6 +41,9 @@ pub struct Responder {
     alarmed: bool,
     interrupted: bool,
     misunderstood: u32,
+    /// The fields last answered: what an acknowledgement in passing ("thirty dollars, got it")
+    /// is about.
+    last_answered: Vec<String>,
 }
 
 const READ_BACK_CUES: &[&str] = &[
@@ -53,6 +56,9 @@ const READ_BACK_CUES: &[&str] = &[
     "have i got that right",
     "right?",
 ];
+/// The agent acknowledging a value in passing (implicit confirmation): the value comes right
+/// before the cue ("thirty dollars for a drop in got it").
+const NOTED_CUES: &[&str] = &["got it", "noted"];
 const CLOSING_CUES: &[&str] =
     &["have a great day", "goodbye", "bye", "take care", "that's everything", "that is everything"];
 const STOP_WORDS: &[&str] = &[
@@ -99,6 +105,7 @@ impl Responder {
             alarmed: false,
             interrupted: false,
             misunderstood: 0,
+            last_answered: Vec::new(),
         }
     }
 
@@ -178,6 +185,9 @@ impl Responder {
 
         if self.is_read_back(&text) {
             replies.push(self.confirm_read_back(&text));
+        } else if let Some(correction) = self.correct_noted(&text) {
+            // a wrong value acknowledged in passing: say so, naming what it was about
+            replies.push(correction);
         }
         if let Some(field) = asked {
             if self.persona.behaviour.transfer && !self.transferred {
@@ -199,8 +209,18 @@ impl Responder {
                     PersonaAction::Say("Okay, thanks for waiting. What did you want to know?".into()),
                 ];
             }
+            // a question about two things ("how much is a drop-in, and is there a mat fee?")
+            // gets both answers
+            let also = self.also_asked(&text, &field);
+            self.last_answered.clear();
             replies.push(self.answer_field(&field));
             self.answered.insert(field.name.clone());
+            self.last_answered.push(field.name.clone());
+            for field in also {
+                replies.push(self.answer_named(&field));
+                self.answered.insert(field.name.clone());
+                self.last_answered.push(field.name.clone());
+            }
             if let (Some(alarming), false) = (&self.persona.behaviour.alarming, self.alarmed) {
                 self.alarmed = true;
                 replies.push(alarming.clone());
@@ -240,7 +260,7 @@ impl Responder {
 
     /// The field whose question the agent asked, by keyword and question-word overlap.
     fn asked_field(&self, text: &str) -> Option<FieldSpec> {
-        let words: BTreeSet<&str> = text.split(' ').map(|w| w.trim_matches('?')).collect();
+        let words: BTreeSet<&str> = text.split(' ').map(|w| stem(w.trim_matches('?'))).collect();
         let mut best: Option<(f32, &FieldSpec)> = None;
         for field in &self.playbook.fields {
             if field.question.is_none() || field.kind == FieldType::Risk {
@@ -258,6 +278,7 @@ impl Responder {
                     .split(' ')
                     .map(|w| w.trim_matches('?'))
                     .filter(|w| w.len() > 2 && !STOP_WORDS.contains(w))
+                    .map(stem)
                     .collect();
                 let overlap = content.intersection(&words).count() as f32;
                 score += 1.5 * overlap;
@@ -326,6 +347,20 @@ impl Responder {
         }
     }
 
+    /// An answer that says what it is about, for the second part of a two-part question
+    /// ("and no mat fee", "and the mat fee is ten dollars").
+    fn answer_named(&self, field: &FieldSpec) -> String {
+        let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
+        match (field.kind, self.fact(&field.name).and_then(|v| v.as_f64())) {
+            _ if self.persona.behaviour.refuse.contains(&field.name) => self.answer_field(field),
+            (FieldType::Money, Some(amount)) if amount == 0.0 => format!("And no {topic}."),
+            (FieldType::Money, Some(amount)) => {
+                format!("And the {topic} is {}.", spoken_value(field, &Value::from(amount)))
+            }
+            _ => self.answer_field(field),
+        }
+    }
+
     fn other_info(&self) -> String {
         match self.fact("other_info").and_then(|v| v.as_str()) {
             Some(info) => info.to_owned(),
@@ -337,36 +372,108 @@ impl Responder {
     /// own ear is a recogniser that confuses "fifteen" and "fifty", so such a pair counts as a
     /// match (a person would not mishear it).
     fn confirm_read_back(&self, text: &str) -> String {
-        let heard_numbers = numbers_in(text);
         for field in &self.playbook.fields {
             if !self.read_back_mentions(field, text) {
                 continue;
             }
-            match field.kind {
-                FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
-                    if let Some(amount) = self.fact(&field.name).and_then(|v| v.as_f64()) {
-                        if amount > 0.0 && !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount)) {
-                            return format!("No, it's {}.", spoken_value(field, &Value::from(amount)));
-                        }
-                    }
-                }
-                FieldType::Schedule => {
-                    if let Some(value) = self.fact(&field.name) {
-                        let entries: Vec<ScheduleFact> = value
-                            .as_sequence()
-                            .map(|items| {
-                                items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect()
-                            })
-                            .unwrap_or_default();
-                        if !schedule_read_back_agrees(text, &heard_numbers, &entries) {
-                            return format!("No, not quite. We have {}.", schedule_sentence(&entries));
-                        }
-                    }
-                }
-                _ => {}
+            if let Some(right) = self.disagreement(field, text) {
+                return match field.kind {
+                    FieldType::Schedule => format!("No, not quite. We have {right}."),
+                    _ => format!("No, it's {right}."),
+                };
             }
         }
         "Yes, that's right.".into()
+    }
+
+    /// A correction when the agent acknowledged the last answer in passing with a wrong value
+    /// ("fifty dollars for a drop in, got it" when it is fifteen is fine to the ear; "twenty" is not).
+    fn correct_noted(&self, text: &str) -> Option<String> {
+        let cue_at = NOTED_CUES.iter().filter_map(|cue| find_last_phrase(text, cue)).max()?;
+        let noted = &text[..cue_at];
+        self.last_answered.iter().filter_map(|name| self.playbook.field(name)).find_map(|field| {
+            let right = match field.kind {
+                // only what it clearly heard wrong: its own ear drops words a person would not
+                FieldType::Schedule => self.schedule_clearly_wrong(noted)?,
+                _ => self.disagreement(field, noted)?,
+            };
+            Some(match field.kind {
+                FieldType::Schedule => format!("No, not quite, our classes are {right}."),
+                _ => {
+                    let topic =
+                        field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
+                    format!("No, sorry, the {topic} is {right}.")
+                }
+            })
+        })
+    }
+
+    /// The schedule, spoken, when `text` names a day without classes or misses most class days.
+    fn schedule_clearly_wrong(&self, text: &str) -> Option<String> {
+        let value = self.fact("class_schedule").or_else(|| {
+            self.playbook.fields.iter().find(|f| f.kind == FieldType::Schedule).and_then(|f| self.fact(&f.name))
+        })?;
+        let entries: Vec<ScheduleFact> = value
+            .as_sequence()
+            .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+            .unwrap_or_default();
+        let class_days: BTreeSet<usize> = entries.iter().filter_map(|e| parse_day(&e.day)).collect();
+        let heard_days: BTreeSet<usize> = text.split(' ').filter_map(|w| parse_day(w.trim_end_matches('s'))).collect();
+        let wrong_day = heard_days.iter().any(|d| !class_days.contains(d));
+        let missing = class_days.difference(&heard_days).count();
+        (wrong_day || missing * 2 > class_days.len()).then(|| schedule_sentence(&entries))
+    }
+
+    /// Other fields a question asks about besides `primary`: not yet answered, and named by a
+    /// telling keyword of their own (one `primary` does not share) after any acknowledgement.
+    fn also_asked(&self, text: &str, primary: &FieldSpec) -> Vec<FieldSpec> {
+        let question = NOTED_CUES
+            .iter()
+            .filter_map(|cue| find_last_phrase(text, cue).map(|at| at + cue.len()))
+            .max()
+            .map_or(text, |end| &text[end.min(text.len())..]);
+        self.playbook
+            .fields
+            .iter()
+            .filter(|f| f.name != primary.name && f.question.is_some() && f.kind != FieldType::Risk)
+            .filter(|f| !self.answered.contains(&f.name))
+            .filter(|f| {
+                f.keywords.iter().any(|k| {
+                    let k = normalize(k);
+                    // a telling phrase ("mat fee", "schedule"), not a word any question has ("class")
+                    let telling = k.contains(' ') || k.len() >= 8;
+                    telling && !primary.keywords.iter().any(|p| normalize(p) == k) && contains_phrase(question, &k)
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The right value, spoken, when `text` says something about `field` that disagrees with the
+    /// facts; `None` when it agrees (or says nothing checkable).
+    fn disagreement(&self, field: &FieldSpec, text: &str) -> Option<String> {
+        let heard_numbers = numbers_in(text);
+        match field.kind {
+            FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
+                let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
+                (amount > 0.0 && !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount)))
+                    .then(|| spoken_value(field, &Value::from(amount)))
+            }
+            FieldType::Money => {
+                // "free" said back for a price that is not
+                let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
+                (amount > 0.0 && contains_phrase(text, "free")).then(|| spoken_value(field, &Value::from(amount)))
+            }
+            FieldType::Schedule => {
+                let value = self.fact(&field.name)?;
+                let entries: Vec<ScheduleFact> = value
+                    .as_sequence()
+                    .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+                    .unwrap_or_default();
+                (!schedule_read_back_agrees(text, &heard_numbers, &entries)).then(|| schedule_sentence(&entries))
+            }
+            _ => None,
+        }
     }
 
     /// True when a read-back is about `field` (its keywords, or its read-back wording).
@@ -377,6 +484,26 @@ impl Responder {
                 !stem.is_empty() && text.contains(&stem)
             })
     }
+}
+
+/// A word without its plural `s` ("classes" and "class" are the same word to the ear here).
+fn stem(word: &str) -> &str {
+    let word = word.strip_suffix("es").filter(|w| w.ends_with("ss") || w.ends_with("sh")).unwrap_or(word);
+    match word.strip_suffix('s') {
+        Some(base) if base.len() > 2 && !base.ends_with('s') => base,
+        _ => word,
+    }
+}
+
+/// Byte offset of the last `phrase` in `text` (normalised words), on word boundaries.
+fn find_last_phrase(text: &str, phrase: &str) -> Option<usize> {
+    let padded = format!(" {text} ");
+    padded.rfind(&format!(" {phrase} "))
+}
+
+/// A field name as words (`mat_fee` -> `mat fee`).
+fn spoken_name(name: &str) -> String {
+    name.replace('_', " ")
 }
 
 /// Numbers a recogniser confuses: 13-19 with 30-90.
@@ -605,6 +732,44 @@ facts:
             said(&r.on_agent_said("so a drop in is thirty five dollars is that right")),
             "No, it's twenty five dollars."
         );
+    }
+
+    #[test]
+    fn values_noted_in_passing_are_corrected_only_when_wrong() {
+        let mut r = responder(GYM);
+        r.answer();
+        assert_eq!(said(&r.on_agent_said("how much is a drop in class")), "It's twenty five dollars.");
+        // right: no comment, just the answer to the next question
+        assert_eq!(
+            said(&r.on_agent_said("twenty five dollars for a drop in got it is there a mat fee on top of that")),
+            "No, there's no charge for that."
+        );
+        // wrong: a correction naming what it was about, then the answer
+        let mut r = responder(GYM);
+        r.answer();
+        r.on_agent_said("how much is a drop in class");
+        assert_eq!(
+            said(&r.on_agent_said("thirty dollars for a drop in got it is there a mat fee on top of that")),
+            "No, sorry, the drop in is twenty five dollars. No, there's no charge for that."
+        );
+        // a plain "got it" before a question is not a value said back
+        let mut r = responder(GYM);
+        r.answer();
+        r.on_agent_said("how much is a drop in class");
+        assert_eq!(said(&r.on_agent_said("got it which days and times are your classes")).matches("No,").count(), 0);
+    }
+
+    #[test]
+    fn a_question_about_two_things_gets_both_answers() {
+        let mut r = responder(GYM);
+        r.answer();
+        assert_eq!(
+            said(&r.on_agent_said("how much is a drop in and is there a mat fee")),
+            "It's twenty five dollars. And no mat fee."
+        );
+        // both were answered: the schedule question is not mistaken for either
+        let schedule = said(&r.on_agent_said("which days and times are your classes"));
+        assert!(schedule.starts_with("We have gi class on monday"), "{schedule}");
     }
 
     #[test]

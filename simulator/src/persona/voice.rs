@@ -99,6 +99,7 @@ impl PersonaVoice {
             lines.extend(field.question.iter().cloned());
             lines.extend(field.follow_up.iter().cloned());
             lines.extend(field.read_back.iter().map(|r| r.replace("{value}", "")));
+            lines.extend(field.noted.iter().map(|r| r.replace("{value}", "")));
         }
         let lines: Vec<String> =
             lines.iter().map(|l| playbook::render(l, &values)).filter(|l| !l.trim().is_empty()).collect();
