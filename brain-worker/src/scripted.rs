@@ -550,9 +550,16 @@ fn correct_noted(
     });
     let current = conversation.state.fields.get(field).cloned().unwrap_or_default();
     let stripped = strip_correction_words(words);
-    let corrected = extract::extract(&conversation.playbook, &stripped, Some(field))
-        .into_iter()
-        .find(|e| e.field == field && e.status == FieldStatus::Known);
+    let said = extract::extract(&conversation.playbook, &stripped, Some(field));
+    if names_field && said.iter().any(|e| e.field == field && e.status == FieldStatus::Refused) {
+        // "no, I didn't give you the price": it was not theirs to give
+        let mut actions = conversation.set_field(field, FieldStatus::Refused, serde_json::Value::Null, 0.8, Some(turn));
+        conversation.state.notes.push(format!("{field}: taken back by the callee after it was noted"));
+        let question = current_question(conversation);
+        actions.extend(conversation.say(now, &format!("Sorry, my mistake. {question}"), false));
+        return Some(actions);
+    }
+    let corrected = said.into_iter().find(|e| e.field == field && e.status == FieldStatus::Known);
     match corrected {
         Some(corrected) if corrected.value != current.value => {
             if answers_asked && !explicit && !names_field {

@@ -49,7 +49,11 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     if !mentions.is_empty() && !money_fields.is_empty() {
         // "hold on one sec": a bare number in a hold / repeat request is not an answer
         let mentions: Vec<MoneyMention> = mentions.into_iter().filter(|m| m.explicit || !control).collect();
-        found.extend(attribute_money(&tokens, &mentions, &money_fields, asked_spec));
+        // "I can't give that out ... the mat fee is fifteen": an amount that names no field is
+        // not the refused answer
+        let refused = intents.contains(&intent::Intent::Refusal);
+        let bare_answer_to = asked_spec.filter(|_| !refused);
+        found.extend(attribute_money(&tokens, &mentions, &money_fields, bare_answer_to));
     }
     // "no mat fee", "we don't charge a mat fee": a fee named and negated is zero
     for field in &money_fields {
@@ -268,7 +272,8 @@ fn attribute_money(
         let next_start = mentions.get(position + 1).map(|m| m.start).unwrap_or(tokens.len());
         let mut best: Option<(usize, &FieldSpec)> = None;
         let mut best_gap = usize::MAX;
-        for field in fields {
+        // a field already given an amount in this utterance does not take a second one
+        for field in fields.iter().filter(|f| !found.iter().any(|e| e.field == f.name)) {
             for keyword in &field.keywords {
                 let keyword = spoken(keyword);
                 let length = keyword.split_whitespace().count();
@@ -277,7 +282,13 @@ fn attribute_money(
                         let gap = mention.start - (start + length);
                         (gap, gap)
                     } else if start > mention.end && start < next_start {
-                        // a keyword after the amount ("ten for the mat fee") counts a bit less
+                        // a keyword after the amount ("ten for the mat fee") counts a bit less;
+                        // not when it leads into the next amount ("twenty five, and the mat fee is
+                        // ten") or is negated ("fifteen dollars and no mat fee")
+                        let leads_next = next_start < tokens.len() && next_start - (start + length) <= 3;
+                        if leads_next || values::is_negated(tokens, start, start + length - 1) {
+                            continue;
+                        }
                         let gap = start - mention.end - 1;
                         (gap + 2, gap)
                     } else {

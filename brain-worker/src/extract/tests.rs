@@ -66,6 +66,22 @@ fn money_is_attributed_by_the_words_around_it() {
     assert!(value_of(&gym, "we have two classes", "drop_in_price", "drop_in_price").is_none());
 }
 
+#[test]
+fn two_amounts_in_one_answer_go_to_the_fields_named_before_them() {
+    // answers to "how much is a drop-in, and is there a mat fee?"
+    for (text, price, fee) in [
+        ("it's twenty five dollars and matt fee is ten dollars", 25.0, 10.0),
+        ("it's thirty five dollars and the mat fee is ten", 35.0, 10.0),
+        ("at fifteen dollars and no matt fee", 15.0, 0.0),
+        ("twenty dollars no mat fee", 20.0, 0.0),
+        ("forty bucks a class plus a fifteen dollar mat fee", 40.0, 15.0),
+        ("the drop in is thirty dollars and there's no mat fee", 30.0, 0.0),
+    ] {
+        assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(price), "price in {text:?}");
+        assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(fee), "mat fee in {text:?}");
+    }
+}
+
 fn yes_no_answer(text: &str, asked: &str) -> Option<bool> {
     value_of(&gym(), text, asked, asked).and_then(|(_, v)| v.as_bool())
 }

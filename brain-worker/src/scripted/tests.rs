@@ -212,6 +212,24 @@ fn one_reply_answering_two_questions_is_noted_once() {
 }
 
 #[test]
+fn a_refusal_with_the_other_amount_is_not_taken_as_the_refused_one() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    // the price is refused; the amount that follows is the mat fee (even when the recogniser
+    // lost the words "mat fee")
+    call.callee("sorry i can't give that out over the phone and the fee is fifteen dollars");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Refused);
+
+    // a price noted by mistake is taken back when the callee says it was never given
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert!(call.callee("fifty dollars").starts_with("50 dollars for a drop-in, got it."));
+    let reply = call.callee("no sorry i can't give out the drop in price over the phone");
+    assert_eq!(reply, "Sorry, my mistake. Is there a mat fee on top of that?");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Refused);
+}
+
+#[test]
 fn an_uncertain_value_is_read_back_even_when_it_could_be_noted() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);

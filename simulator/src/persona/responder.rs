@@ -392,6 +392,12 @@ impl Responder {
         let cue_at = NOTED_CUES.iter().filter_map(|cue| find_last_phrase(text, cue)).max()?;
         let noted = &text[..cue_at];
         self.last_answered.iter().filter_map(|name| self.playbook.field(name)).find_map(|field| {
+            let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
+            if self.persona.behaviour.refuse.contains(&field.name) {
+                // a value it never gave: only a number said back is worth objecting to
+                return (!numbers_in(noted).is_empty())
+                    .then(|| format!("No, sorry, I can't give out the {topic} over the phone."));
+            }
             let right = match field.kind {
                 // only what it clearly heard wrong: its own ear drops words a person would not
                 FieldType::Schedule => self.schedule_clearly_wrong(noted)?,
@@ -399,11 +405,7 @@ impl Responder {
             };
             Some(match field.kind {
                 FieldType::Schedule => format!("No, not quite, our classes are {right}."),
-                _ => {
-                    let topic =
-                        field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
-                    format!("No, sorry, the {topic} is {right}.")
-                }
+                _ => format!("No, sorry, the {topic} is {right}."),
             })
         })
     }
@@ -779,6 +781,10 @@ facts:
         let first = r.on_agent_said("how much is a drop in class");
         assert!(first.contains(&PersonaAction::Pause { ms: 3000 }), "{first:?}");
         assert!(said(&r.on_agent_said("how much is a drop in class")).contains("can't give that out"));
+        // a price it never gave, said back in passing, is objected to without revealing it
+        let objection = said(&r.on_agent_said("forty dollars for a drop in got it is there a mat fee on top of that"));
+        assert!(objection.starts_with("No, sorry, I can't give out the drop in over the phone."), "{objection}");
+        assert!(!objection.contains("forty") && !objection.contains("twenty five"), "{objection}");
 
         let mut r =
             responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
