@@ -46,11 +46,20 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             conversation.note_stt_delay(end_ms, at_ms);
             heard(conversation, now, &text, start_ms, end_ms)
         }
-        Input::Played { at_ms, .. } => {
+        Input::Played { at_ms, utterance_id } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
-            if !matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
+            // an earlier turn finishing while a later one is still queued to play does not start
+            // the wait for an answer
+            let latest = conversation.state.spoken.last().is_none_or(|s| s.utterance_id == utterance_id);
+            if latest && !matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
                 conversation.arm_silence(now, Duration::ZERO);
             }
+            Vec::new()
+        }
+        Input::Replied { reply_ms, tts_ms } => {
+            let latency = &mut conversation.state.latency;
+            latency.voice_to_voice_ms.push(reply_ms);
+            latency.tts_ms.extend(tts_ms);
             Vec::new()
         }
         Input::BargeIn { utterance_id, heard_text, at_ms } => {

@@ -21,6 +21,17 @@ pub fn summary(result: &CallResult) -> String {
     for (name, field) in &result.fields {
         out.push_str(&format!("  {name:<18} {:<15} {}\n", format!("{:?}", field.status).to_lowercase(), field.value));
     }
+    let replies = &result.latency.voice_to_voice_ms;
+    if !replies.is_empty() {
+        let mut sorted = replies.clone();
+        sorted.sort_unstable();
+        out.push_str(&format!(
+            "  voice to voice: median {} ms, slowest {} ms over {} replies (callee stops talking -> agent audio)\n",
+            sorted[sorted.len() / 2],
+            sorted[sorted.len() - 1],
+            sorted.len()
+        ));
+    }
     out
 }
 

@@ -163,6 +163,10 @@ pub struct CallActor {
     /// `SendDigits` commands so far (names their marks).
     digit_batches: u64,
     tts: HashMap<SegmentId, SpawnHandle>,
+    /// When each running synthesis was asked for, until its first audio arrives.
+    tts_asked: HashMap<SegmentId, Instant>,
+    /// How long the latest synthesis took to its first audio (reported with the next reply).
+    last_tts_ms: Option<u64>,
     frame_buf: Vec<u8>,
     publish_buf: BytesMut,
 
@@ -224,6 +228,8 @@ impl CallActor {
             utterance_seq: 0,
             digit_batches: 0,
             tts: HashMap::new(),
+            tts_asked: HashMap::new(),
+            last_tts_ms: None,
             frame_buf: Vec::with_capacity(FRAME_SAMPLES + 1),
             publish_buf: BytesMut::with_capacity(16 * 1024),
             now_ms: 0,
@@ -510,6 +516,7 @@ impl CallActor {
             .chain(futures_util::stream::once(async move { TtsEvent { segment, item: None } }));
         let handle = ctx.add_stream(events);
         self.tts.insert(segment, handle);
+        self.tts_asked.insert(segment, Instant::now());
     }
 
     fn on_tts(&mut self, ctx: &mut Context<Self>, event: TtsEvent) {
@@ -517,14 +524,21 @@ impl CallActor {
             return;
         }
         match event.item {
-            Some(Ok(TtsChunk::Audio(mulaw))) => self.playback.push_audio(event.segment, &mulaw),
+            Some(Ok(TtsChunk::Audio(mulaw))) => {
+                if let Some(asked) = self.tts_asked.remove(&event.segment) {
+                    self.last_tts_ms = Some(asked.elapsed().as_millis() as u64);
+                }
+                self.playback.push_audio(event.segment, &mulaw);
+            }
             Some(Ok(TtsChunk::Done { .. })) => {
                 self.tts.remove(&event.segment);
+                self.tts_asked.remove(&event.segment);
                 self.playback.finish_segment(event.segment);
             }
             Some(Err(error)) => {
                 tracing::warn!(call_id = %self.call_id, %error, provider = self.shared.providers.tts.name(), "tts failed, the sentence is skipped");
                 self.tts.remove(&event.segment);
+                self.tts_asked.remove(&event.segment);
                 self.playback.finish_segment(event.segment);
                 self.heard(
                     self.now_ms,
@@ -534,6 +548,7 @@ impl CallActor {
             None => {
                 tracing::warn!(call_id = %self.call_id, provider = self.shared.providers.tts.name(), "tts ended without finishing the sentence");
                 self.tts.remove(&event.segment);
+                self.tts_asked.remove(&event.segment);
                 self.playback.finish_segment(event.segment);
                 self.heard(
                     self.now_ms,
@@ -550,7 +565,10 @@ impl CallActor {
             match output {
                 PlaybackOutput::Audio { frame, play_at_ms } => {
                     if let Some(end_ms) = self.reply_awaited_since_ms.take() {
-                        self.shared.stats.voice_to_voice.observe(play_at_ms.saturating_sub(end_ms));
+                        let reply_ms = play_at_ms.saturating_sub(end_ms);
+                        self.shared.stats.voice_to_voice.observe(reply_ms);
+                        let tts_ms = self.last_tts_ms.take();
+                        self.heard(self.now_ms, HeardEvent::Replied { reply_ms, tts_ms });
                     }
                     media::encode_outbound_audio(&frame, &mut self.frame_buf);
                     self.publish_buf.extend_from_slice(&self.frame_buf);
@@ -569,6 +587,7 @@ impl CallActor {
                     }
                 }
                 PlaybackOutput::CancelSynthesis { segment } => {
+                    self.tts_asked.remove(&segment);
                     if let Some(handle) = self.tts.remove(&segment) {
                         ctx.cancel_future(handle);
                     }

@@ -346,6 +346,11 @@ async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency()
         )
         .await;
     let (first_audio_ms, _) = leg.wait_for(Duration::from_secs(5), |e| matches!(e, LegEvent::AudioPlayed { .. })).await;
+    // the brain is told too, so the call's result carries its latencies
+    let replied = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::Replied { .. })).await;
+    let HeardEvent::Replied { reply_ms, tts_ms } = replied.event else { unreachable!() };
+    assert!(reply_ms >= 500 && reply_ms <= first_audio_ms - end_ms + 40, "{reply_ms}");
+    assert!(tts_ms.is_some(), "the synthesis time of the reply's first audio");
     leg.finish().await;
     brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::CallEnded { .. })).await;
 

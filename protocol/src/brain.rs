@@ -67,6 +67,14 @@ pub enum HeardEvent {
     },
     /// An agent utterance has been played to the end (its mark came back).
     Played { utterance_id: String },
+    /// The agent's reply to the callee started playing, `reply_ms` after the callee stopped
+    /// talking (voice to voice, media time); `tts_ms` is how long its first audio took to
+    /// synthesize.
+    Replied {
+        reply_ms: u64,
+        #[serde(default)]
+        tts_ms: Option<u64>,
+    },
     /// The callee talked over the agent; playback was cleared.
     BargeIn {
         utterance_id: String,

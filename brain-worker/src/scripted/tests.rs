@@ -618,3 +618,27 @@ fn a_fifteen_fifty_mix_up_in_a_correction_keeps_the_first_answer() {
     call.callee("it's fifteen dollars");
     assert_eq!(call.callee("no it's twenty dollars"), "Sorry about that. So a drop-in is 20 dollars, is that right?");
 }
+
+#[test]
+fn reply_latencies_reported_by_the_media_worker_end_up_in_the_result() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.input(Input::Replied { reply_ms: 740, tts_ms: Some(35) });
+    call.input(Input::Replied { reply_ms: 810, tts_ms: None });
+    let latency = call.policy.state().result().latency;
+    assert_eq!(latency.voice_to_voice_ms, vec![740, 810]);
+    assert_eq!(latency.tts_ms, vec![35]);
+}
+
+#[test]
+fn an_earlier_turn_finishing_does_not_start_the_wait_for_the_latest_one() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let asked_id = call.policy.state().spoken.last().unwrap().utterance_id.clone();
+    // the callee asks to hear it again while the question is still playing: a second turn queues
+    call.callee("sorry what was that");
+    call.wait(1);
+    // the first one's mark comes back; the repeat is still to play
+    call.input(Input::Played { utterance_id: asked_id, at_ms: call.at_ms + 1000 });
+    assert_eq!(call.wait(9), "", "no re-prompt over the repeat");
+}
