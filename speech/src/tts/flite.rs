@@ -24,6 +24,12 @@ pilates : p ih0 l aa1 t iy0 z
 /// Audio is sent in chunks of about this many samples (100 ms), and at each sentence end.
 const CHUNK_SAMPLES: usize = 800;
 
+/// A sample louder than this starts the voice of a sentence.
+const ONSET_LEVEL: u16 = 300;
+
+/// Silence kept before a sentence's voice; the rest of flite's leading silence moves after it.
+const LEAD_KEPT_MS: u64 = 100;
+
 /// Embedded flite synthesizer. Synthesis runs on the blocking pool.
 #[derive(Clone)]
 pub struct FliteTts {
@@ -63,10 +69,26 @@ impl FliteTts {
             output.send(Ok(TtsChunk::Audio(Bytes::from(mulaw)))).is_ok()
         };
         // One sentence at a time, so the first audio leaves before the rest is synthesized.
+        let keep_lead = LEAD_KEPT_MS as usize * rate_hz as usize / 1000;
         for sentence in split_sentences(text) {
             let mut receiver_alive = true;
+            // flite starts each sentence with about a quarter second of silence: the voice starts
+            // right away instead, and that silence goes after the sentence (same pause between
+            // sentences, earlier first word)
+            let mut lead: Vec<i16> = Vec::new();
+            let mut moved = None;
             self.engine.synthesize_streaming(&sentence, |period| {
-                pending.extend_from_slice(period);
+                if moved.is_none() {
+                    lead.extend_from_slice(period);
+                    let Some(onset) = lead.iter().position(|s| s.unsigned_abs() > ONSET_LEVEL) else {
+                        return flite_rs::Flow::Continue;
+                    };
+                    let from = onset.saturating_sub(keep_lead);
+                    pending.extend_from_slice(&lead[from..]);
+                    moved = Some(from);
+                } else {
+                    pending.extend_from_slice(period);
+                }
                 if pending.len() >= CHUNK_SAMPLES * (rate_hz as usize / 8_000).max(1) {
                     receiver_alive = send(&mut pending, &mut total_samples_8k);
                 }
@@ -76,6 +98,10 @@ impl FliteTts {
                     flite_rs::Flow::Stop
                 }
             });
+            match moved {
+                Some(samples) => pending.extend(std::iter::repeat_n(0, samples)),
+                None => pending.extend_from_slice(&lead), // nothing audible: as synthesized
+            }
             if !receiver_alive || !send(&mut pending, &mut total_samples_8k) {
                 return;
             }
@@ -153,6 +179,28 @@ mod tests {
                 }
             }
             assert!(finished, "no Done for {text:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_sentence_starts_speaking_at_once_and_keeps_its_length() {
+        let tts = FliteTts::new().expect("flite voice");
+        for text in ["How much is a drop-in?", "30 dollars for a drop-in, got it.", "Hi, this is Sam."] {
+            let untrimmed = tts.synthesize_pcm_8k(text);
+            let untrimmed_lead = untrimmed.iter().position(|s| s.unsigned_abs() > ONSET_LEVEL).unwrap();
+            let mut chunks = tts.synthesize(text.to_string());
+            let mut mulaw = Vec::new();
+            while let Some(chunk) = chunks.recv().await {
+                if let TtsChunk::Audio(bytes) = chunk.expect("flite synthesis") {
+                    mulaw.extend_from_slice(&bytes);
+                }
+            }
+            let mut pcm = Vec::new();
+            protocol::mulaw::decode_into(&mulaw, &mut pcm);
+            let lead = pcm.iter().position(|s| s.unsigned_abs() > ONSET_LEVEL).unwrap();
+            assert!(untrimmed_lead > 1200, "flite pads {text:?} with {} ms", untrimmed_lead / 8);
+            assert!(lead <= 8 * (LEAD_KEPT_MS as usize + 10), "{text:?} starts after {} ms", lead / 8);
+            assert!(pcm.len().abs_diff(untrimmed.len()) <= 8, "{text:?}: {} vs {} samples", pcm.len(), untrimmed.len());
         }
     }
 
