@@ -129,7 +129,8 @@ fn introduce(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
     conversation.state.phase = Phase::Asking;
     let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
     let opening = conversation.render(&conversation.playbook.opening.clone());
-    let mut text = format!("{disclosure} {opening}");
+    let mut text =
+        [disclosure.trim(), opening.trim()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
     if let Some(field) = conversation.next_field() {
         text.push(' ');
         text.push_str(&conversation.question_for(&field));

@@ -63,8 +63,10 @@ fn disclosure_is_templated_from_the_call_context() {
     let context = BTreeMap::from([("gym_name".to_owned(), "Atos HQ".to_owned())]);
     let line = gym.disclosure_for(&context);
     assert!(line.contains("automated assistant with Open Mat Finder"), "{line}");
-    let values = gym.template_context(&context);
-    assert_eq!(render(&gym.opening, &values), "I have a few quick questions about drop-ins.");
+    assert!(line.ends_with("calling about drop-in classes. This call may be recorded."), "{line}");
+    let companion = set.get("companion-checkin").unwrap();
+    let values = companion.template_context(&BTreeMap::from([("callee_name".to_owned(), "Ann".to_owned())]));
+    assert_eq!(render(&companion.opening, &values), "How are you doing today, Ann?");
     let companion = set.get("companion-checkin").unwrap();
     let context = BTreeMap::from([("caller_org".to_owned(), "Sunny Days Care".to_owned())]);
     assert!(companion.disclosure_for(&context).contains("on behalf of Sunny Days Care"));

@@ -138,8 +138,12 @@ fn full_gym_call_collects_every_field_with_evidence() {
     let mut call = TextCall::gym();
     assert_eq!(call.start(), "", "waits for the callee's greeting");
     let intro = call.callee("atos jiu jitsu this is jen how can i help");
-    assert!(intro.contains("automated assistant with Open Mat Finder. This call may be recorded."), "{intro}");
-    assert!(intro.contains("I have a few quick questions about drop-ins."), "{intro}");
+    assert!(
+        intro.contains(
+            "automated assistant with Open Mat Finder, calling about drop-in classes. This call may be recorded."
+        ),
+        "{intro}"
+    );
     assert!(intro.ends_with("Do you take drop-in visitors from other gyms?"), "{intro}");
     assert!(
         matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }),
@@ -162,7 +166,7 @@ fn full_gym_call_collects_every_field_with_evidence() {
     let reply = call.callee("you need a gi and you have to sign a waiver");
     assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");
     let reply = call.callee("parking is around the back");
-    assert!(reply.contains("Thanks so much for your help"), "{reply}");
+    assert!(reply.contains("Thanks so much, have a great day"), "{reply}");
     assert!(call.hung_up() && call.finished);
 
     let result = call.policy.state().result();
@@ -356,7 +360,9 @@ fn transfer_waits_and_greets_the_new_person() {
     assert_eq!(call.wait(15), "", "no re-prompt while the manager comes");
     let reply = call.callee("hi this is mike the manager");
     assert!(
-        reply.starts_with("Hi, this is Sam, an automated assistant with Open Mat Finder. This call may be recorded."),
+        reply.starts_with(
+            "Hi, this is Sam, an automated assistant with Open Mat Finder, calling about drop-in classes."
+        ),
         "{reply}"
     );
     assert!(reply.ends_with("How much is a drop-in, and is there a mat fee?"), "{reply}");
