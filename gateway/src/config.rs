@@ -52,8 +52,9 @@ pub struct Config {
     pub media_assign_timeout: Duration,
     /// How many `media.assign` requests before giving up on a stream.
     pub media_assign_attempts: u32,
-    /// How often the owning media worker is pinged on `media.ping.<streamSid>`; a missed ping
-    /// moves the stream to another worker. None (`MEDIA_PING_INTERVAL_MS=0`, the default) = off.
+    /// How often the owning media worker is pinged on `media.ping.<streamSid>` (default 2 s); a
+    /// worker that is gone, or misses two pings in a row, loses the stream to another worker.
+    /// None (`MEDIA_PING_INTERVAL_MS=0`) = off.
     pub media_ping_interval: Option<Duration>,
     /// Largest WebSocket frame accepted from Twilio.
     pub ws_max_frame_bytes: usize,
@@ -114,7 +115,7 @@ impl Config {
             inbound_playbook: parse(env, "INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
             media_assign_timeout: Duration::from_millis(parse(env, "MEDIA_ASSIGN_TIMEOUT_MS", 1000u64)?),
             media_assign_attempts: parse(env, "MEDIA_ASSIGN_ATTEMPTS", 3u32)?.max(1),
-            media_ping_interval: match parse(env, "MEDIA_PING_INTERVAL_MS", 0u64)? {
+            media_ping_interval: match parse(env, "MEDIA_PING_INTERVAL_MS", 2000u64)? {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
             },
@@ -183,6 +184,7 @@ mod tests {
         assert!(config.validate_signature);
         assert_eq!(config.listen_addr, "0.0.0.0:8000");
         assert_eq!(config.inbound_playbook, "gym-dropin");
+        assert_eq!(config.media_ping_interval, Some(Duration::from_secs(2)), "worker liveness pings on by default");
         assert_eq!(config.stream_url(), "wss://gw.example.com/v1/twilio/stream");
         assert_eq!(Config::from_env(&env(&[])).unwrap_err(), ConfigError::Missing("PUBLIC_BASE_URL"));
         assert_eq!(

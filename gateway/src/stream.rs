@@ -141,24 +141,33 @@ async fn worker_lost(receiver: &mut Option<oneshot::Receiver<()>>) -> bool {
     }
 }
 
-/// Pings the stream's worker every `interval`; reports on the returned channel when one goes
-/// unanswered. Ends by itself once the receiver is dropped.
+/// Timed-out pings in a row after which a worker that is still subscribed counts as lost (a busy
+/// worker may miss one).
+const PINGS_MISSED_LOST: u32 = 2;
+
+/// Pings the stream's worker every `interval`; reports on the returned channel when the worker is
+/// gone (nobody listens on its ping subject) or misses [`PINGS_MISSED_LOST`] pings in a row. Ends
+/// by itself once the receiver is dropped.
 fn spawn_pinger(state: Arc<AppState>, stream_sid: &StreamSid, interval: Duration) -> Option<oneshot::Receiver<()>> {
     let subject = subjects::media_ping(stream_sid).ok()?;
     let (lost_tx, lost_rx) = oneshot::channel();
     let timeout = state.config.media_assign_timeout;
     actix_rt::spawn(async move {
+        let mut missed = 0;
         loop {
             tokio::time::sleep(interval).await;
             if lost_tx.is_closed() {
                 return;
             }
             match state.bus.request(subject.clone(), Bytes::new(), timeout).await {
-                Ok(_) => {}
+                Ok(_) => missed = 0,
                 Err(error) if matches!(error.kind, BusErrorKind::NoResponders | BusErrorKind::TimedOut) => {
-                    tracing::warn!(subject, %error, "media worker missed a liveness ping");
-                    let _ = lost_tx.send(());
-                    return;
+                    missed += 1;
+                    tracing::warn!(subject, %error, missed, "media worker missed a liveness ping");
+                    if error.kind == BusErrorKind::NoResponders || missed >= PINGS_MISSED_LOST {
+                        let _ = lost_tx.send(());
+                        return;
+                    }
                 }
                 Err(error) => tracing::warn!(subject, %error, "liveness ping failed"),
             }

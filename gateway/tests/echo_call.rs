@@ -186,6 +186,28 @@ async fn a_stream_moves_to_another_worker_when_its_worker_dies() {
 }
 
 #[actix_rt::test]
+async fn one_missed_ping_does_not_move_the_stream() {
+    let harness = Harness::start_with(|config| {
+        config.media_ping_interval = Some(Duration::from_millis(100));
+        config.media_assign_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let log = spawn_echo_worker(harness.bus.clone(), "echo-busy").await;
+    let mut options = harness.call_options("c_busy");
+    options.voice_url = format!("{PUBLIC_BASE_URL}/v1/twilio/voice?call_id=c_busy&playbook={SLOW_PING_PLAYBOOK}");
+    options.time_scale = 0.5; // 100 frames = 2 s of media in about 1 s: several pings, the first missed
+    let frames = test_frames(100);
+    let mut audio = FramesAudio::new(frames.clone());
+    let report = place_call(&options, &mut audio, None).await.expect("call runs");
+    assert_eq!(report.closed_by_server, None);
+    assert_eq!(harness.metric("gateway_media_reassignments_total").await, 0.0, "a single missed ping is forgiven");
+    assert!(report.received_audio == frames.concat(), "the same worker echoed the whole call");
+    wait_for(&log, "stop at the worker", |log| log.get(&report.stream_sid).is_some_and(|s| s.stop_reason.is_some()))
+        .await;
+    harness.gateway.stop().await;
+}
+
+#[actix_rt::test]
 async fn echo_call_works_over_the_in_process_bus_too() {
     // `gymcall demo` runs the gateway on the in-process bus; the same call must work there.
     let bus = bus::Bus::local();

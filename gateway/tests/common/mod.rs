@@ -94,6 +94,9 @@ pub const BIG_AUDIO_LEN: usize = 16_000;
 pub const HANGUP_PLAYBOOK: &str = "echo-hangup";
 pub const HANGUP_AT_FRAME: u32 = 5;
 
+/// Playbook id that makes the echo worker leave its first liveness ping unanswered (a busy moment).
+pub const SLOW_PING_PLAYBOOK: &str = "test-slow-ping";
+
 /// A media worker test double: takes every stream offered on `media.assign`, echoes each audio
 /// frame back on `media.out` followed by a mark `m<sequence>`, answers liveness pings on
 /// `media.ping.<streamSid>`, and records what it saw.
@@ -147,8 +150,13 @@ pub async fn spawn_killable_echo_worker(bus: Bus, worker_id: &str) -> (WorkerLog
             let reply = MediaAssignReply { v: current_version(), worker_id: worker_id.clone() };
             let _ = bus.respond(&request, encode_json(&reply)).await;
             let ping_bus = bus.clone();
+            let mut ignore = usize::from(assign.playbook == SLOW_PING_PLAYBOOK);
             task_kill.track(actix_rt::spawn(async move {
                 while let Some(ping) = pings.next().await {
+                    if ignore > 0 {
+                        ignore -= 1;
+                        continue;
+                    }
                     let _ = ping_bus.respond(&ping, "pong").await;
                 }
             }));
