@@ -200,7 +200,15 @@ pub(crate) fn phrases(playbook: &Playbook) -> Vec<String> {
     for field in &playbook.fields {
         field.keywords.iter().for_each(|word| add(word));
         for option in &field.options {
-            option.phrases().iter().for_each(|phrase| add(phrase));
+            for phrase in option.phrases() {
+                add(&phrase);
+                if field.kind == FieldType::List {
+                    // what a visitor must bring or do is said as a need
+                    for lead in ["you need", "you'll need", "you need a", "you'll need a"] {
+                        add(&format!("{lead} {phrase}"));
+                    }
+                }
+            }
         }
         field.risk_phrases.iter().for_each(|phrase| add(phrase));
         for text in [&field.question, &field.follow_up].into_iter().flatten() {

@@ -139,7 +139,6 @@ const GYM_PATTERNS: &[&str] = &[
     "no we don't",
     "yes you need to",
     "no you don't need to",
-    "you'll need to",
     "i'm not sure",
     "let me check",
     "hold on a second",

@@ -286,10 +286,12 @@ fn attribute_money(
                         // not when it leads into the next amount ("twenty five, and the mat fee is
                         // ten") or is negated ("fifteen dollars and no mat fee")
                         let leads_next = next_start < tokens.len() && next_start - (start + length) <= 3;
-                        if leads_next || values::is_negated(tokens, start, start + length - 1) {
+                        let gap = start - mention.end - 1;
+                        // "ten for the mat fee" links the two; "free for visitors, we just charge
+                        // a mat fee" is about something else
+                        if leads_next || gap > 3 || values::is_negated(tokens, start, start + length - 1) {
                             continue;
                         }
-                        let gap = start - mention.end - 1;
                         (gap + 2, gap)
                     } else {
                         continue;

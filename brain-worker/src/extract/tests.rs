@@ -67,6 +67,13 @@ fn money_is_attributed_by_the_words_around_it() {
 }
 
 #[test]
+fn an_amount_is_not_given_to_a_fee_named_later_about_something_else() {
+    let text = "classes are free for visitors we just charge a mat fee";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(0.0));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), None, "a mat fee of unknown amount");
+}
+
+#[test]
 fn two_amounts_in_one_answer_go_to_the_fields_named_before_them() {
     // answers to "how much is a drop-in, and is there a mat fee?"
     for (text, price, fee) in [
@@ -76,6 +83,7 @@ fn two_amounts_in_one_answer_go_to_the_fields_named_before_them() {
         ("twenty dollars no mat fee", 20.0, 0.0),
         ("forty bucks a class plus a fifteen dollar mat fee", 40.0, 15.0),
         ("the drop in is thirty dollars and there's no mat fee", 30.0, 0.0),
+        ("classes are free for visitors we just charge a ten dollar mat fee", 0.0, 10.0),
     ] {
         assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(price), "price in {text:?}");
         assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(fee), "mat fee in {text:?}");

@@ -181,7 +181,8 @@ impl Responder {
             return Vec::new();
         }
         let mut replies: Vec<String> = Vec::new();
-        let asked = self.asked_field(&text);
+        // what comes after a value acknowledged in passing is the question
+        let asked = self.asked_field(after_noted(&text));
 
         if self.is_read_back(&text) {
             replies.push(self.confirm_read_back(&text));
@@ -391,7 +392,12 @@ impl Responder {
     fn correct_noted(&self, text: &str) -> Option<String> {
         let cue_at = NOTED_CUES.iter().filter_map(|cue| find_last_phrase(text, cue)).max()?;
         let noted = &text[..cue_at];
+        let several = self.last_answered.len() > 1;
         self.last_answered.iter().filter_map(|name| self.playbook.field(name)).find_map(|field| {
+            // of two answers noted together, each is checked where it is named
+            if several && !field.keywords.iter().any(|k| contains_phrase(noted, k)) {
+                return None;
+            }
             let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
             if self.persona.behaviour.refuse.contains(&field.name) {
                 // a value it never gave: only a number said back is worth objecting to
@@ -429,11 +435,7 @@ impl Responder {
     /// Other fields a question asks about besides `primary`: not yet answered, and named by a
     /// telling keyword of their own (one `primary` does not share) after any acknowledgement.
     fn also_asked(&self, text: &str, primary: &FieldSpec) -> Vec<FieldSpec> {
-        let question = NOTED_CUES
-            .iter()
-            .filter_map(|cue| find_last_phrase(text, cue).map(|at| at + cue.len()))
-            .max()
-            .map_or(text, |end| &text[end.min(text.len())..]);
+        let question = after_noted(text);
         self.playbook
             .fields
             .iter()
@@ -495,6 +497,15 @@ fn stem(word: &str) -> &str {
         Some(base) if base.len() > 2 && !base.ends_with('s') => base,
         _ => word,
     }
+}
+
+/// The part of `text` after the last value acknowledged in passing ("... got it"), or all of it.
+fn after_noted(text: &str) -> &str {
+    NOTED_CUES
+        .iter()
+        .filter_map(|cue| find_last_phrase(text, cue).map(|at| at + cue.len()))
+        .max()
+        .map_or(text, |end| text[end.min(text.len())..].trim_start())
 }
 
 /// Byte offset of the last `phrase` in `text` (normalised words), on word boundaries.
@@ -754,6 +765,14 @@ facts:
             said(&r.on_agent_said("thirty dollars for a drop in got it is there a mat fee on top of that")),
             "No, sorry, the drop in is twenty five dollars. No, there's no charge for that."
         );
+        // two answers noted together: each checked where it is named
+        let mut r = responder(GYM);
+        r.answer();
+        r.on_agent_said("how much is a drop in and is there a mat fee");
+        let reply = said(&r.on_agent_said(
+            "twenty five dollars for a drop in got it mat fee free got it which days and times are your classes",
+        ));
+        assert!(reply.starts_with("We have gi class"), "{reply}");
         // a plain "got it" before a question is not a value said back
         let mut r = responder(GYM);
         r.answer();
