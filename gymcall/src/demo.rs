@@ -10,10 +10,9 @@ use playbook::PlaybookSet;
 use protocol::calls::CallEvent;
 use protocol::results::CallResult;
 use protocol::version::decode_json;
-use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
-use simulator::persona::hook::{media_hook, PersonaLineup};
+use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
+use simulator::persona::hook::{answer_with_persona, PersonaLineup};
 use simulator::persona::Persona;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -85,20 +84,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let fake = FakeTwilio::start(FakeTwilioConfig { step_delay: Duration::from_millis(20), ..Default::default() })
         .await
         .context("cannot start the simulated Twilio")?;
-    fake.script(DEMO_NUMBER, vec![Outcome::Answer]);
     let speech = stack::embedded_speech()?;
     let lineup = PersonaLineup {
         persona: persona.clone(),
         playbook: playbook.clone(),
         record_wav: Some(out_dir.join("callee-heard.wav")),
     };
-    fake.set_media_hook(media_hook(
-        HashMap::from([(DEMO_NUMBER.to_owned(), lineup)]),
-        speech.stt.clone(),
-        speech.tts.clone(),
-        fake.auth_token().to_owned(),
-        None,
-    ));
+    answer_with_persona(&fake, DEMO_NUMBER, lineup, speech.stt.clone(), speech.tts.clone());
 
     let stack = Stack::start(StackOptions {
         out_dir: out_dir.clone(),

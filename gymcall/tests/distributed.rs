@@ -5,10 +5,9 @@
 
 use playbook::PlaybookSet;
 use protocol::results::CallResult;
-use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
-use simulator::persona::hook::{media_hook, PersonaLineup};
+use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
+use simulator::persona::hook::{answer_with_persona, PersonaLineup};
 use simulator::persona::Persona;
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -95,16 +94,9 @@ async fn run() {
     // the simulated Twilio and the persona live in this process
     let fake = FakeTwilio::start(FakeTwilioConfig::default()).await.expect("fake twilio");
     let number = "+15005550177";
-    fake.script(number, vec![Outcome::Answer]);
     let speech = gymcall::stack::embedded_speech().expect("speech engines");
     let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
-    fake.set_media_hook(media_hook(
-        HashMap::from([(number.to_owned(), lineup)]),
-        speech.stt.clone(),
-        speech.tts.clone(),
-        fake.auth_token().to_owned(),
-        None,
-    ));
+    answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");

@@ -3,12 +3,11 @@
 //! `gymcall call`, an inbound call answered, and a graceful stop on SIGTERM.
 
 use playbook::PlaybookSet;
-use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
-use simulator::persona::hook::{media_hook, PersonaLineup};
+use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
+use simulator::persona::hook::{answer_with_persona, PersonaLineup};
 use simulator::persona::{grade::grade, Persona};
 use simulator::twilio::audio::FramesAudio;
 use simulator::twilio::call::{place_call, CallOptions};
-use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -62,16 +61,9 @@ async fn run() {
     // the simulated Twilio: its REST API takes the dialer's calls; the persona answers them
     let fake = FakeTwilio::start(FakeTwilioConfig::default()).await.expect("fake twilio");
     let number = "+15005550123";
-    fake.script(number, vec![Outcome::Answer]);
     let speech = gymcall::stack::embedded_speech().expect("speech engines");
     let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
-    fake.set_media_hook(media_hook(
-        HashMap::from([(number.to_owned(), lineup)]),
-        speech.stt.clone(),
-        speech.tts.clone(),
-        fake.auth_token().to_owned(),
-        None,
-    ));
+    answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
 
     let data = tempfile::tempdir().unwrap();
     let port = free_port();

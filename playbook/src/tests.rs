@@ -174,4 +174,7 @@ fn vocabulary_covers_fields_and_domain_words() {
     let companion = set.get("companion-checkin").unwrap().vocabulary_phrases();
     assert!(companion.iter().any(|w| w == "lonely"));
     assert!(!companion.iter().any(|w| w == "wednesday"), "no schedule field, no day words");
+    // a list asked for as a need is answered as one; other lists are not
+    assert!(words.iter().any(|w| w == "you'll need a gi"));
+    assert!(!companion.iter().any(|w| w.starts_with("you need")));
 }

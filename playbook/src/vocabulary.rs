@@ -199,11 +199,13 @@ pub(crate) fn phrases(playbook: &Playbook) -> Vec<String> {
     }
     for field in &playbook.fields {
         field.keywords.iter().for_each(|word| add(word));
+        // a list asked for as a need ("does a visitor need anything ...") is answered as one
+        let asks_need = field.kind == FieldType::List
+            && field.question.as_deref().is_some_and(|q| q.to_lowercase().split_whitespace().any(|w| w == "need"));
         for option in &field.options {
             for phrase in option.phrases() {
                 add(&phrase);
-                if field.kind == FieldType::List {
-                    // what a visitor must bring or do is said as a need
+                if asks_need {
                     for lead in ["you need", "you'll need", "you need a", "you'll need a"] {
                         add(&format!("{lead} {phrase}"));
                     }

@@ -3,7 +3,7 @@
 
 use super::voice::{PersonaLine, PersonaVoice};
 use super::{Persona, Responder};
-use crate::fake_twilio::{AnsweredCall, MediaHook};
+use crate::fake_twilio::{AnsweredCall, FakeTwilio, MediaHook, Outcome};
 use crate::twilio::call::{run_twiml, CallOptions};
 use speech::{SttProvider, TtsProvider};
 use std::collections::HashMap;
@@ -28,6 +28,20 @@ pub struct PersonaCallReport {
     pub persona: String,
     pub lines: Vec<PersonaLine>,
     pub error: Option<String>,
+}
+
+/// Has the simulated Twilio answer calls to `number` with `lineup`'s persona on the line (one
+/// persona, no reports: what a demo or a single-call test needs).
+pub fn answer_with_persona(
+    fake: &FakeTwilio,
+    number: &str,
+    lineup: PersonaLineup,
+    stt: Arc<dyn SttProvider>,
+    tts: Arc<dyn TtsProvider>,
+) {
+    fake.script(number, vec![Outcome::Answer]);
+    let hook = media_hook(HashMap::from([(number.to_owned(), lineup)]), stt, tts, fake.auth_token().to_owned(), None);
+    fake.set_media_hook(hook);
 }
 
 /// The media hook: answers each call with the persona registered for the dialed number.
