@@ -429,7 +429,23 @@ impl Responder {
         let heard_days: BTreeSet<usize> = text.split(' ').filter_map(|w| parse_day(w.trim_end_matches('s'))).collect();
         let wrong_day = heard_days.iter().any(|d| !class_days.contains(d));
         let missing = class_days.difference(&heard_days).count();
-        (wrong_day || missing * 2 > class_days.len()).then(|| schedule_sentence(&entries))
+        // start hours: most of them must be there ("at one" for a class at noon is wrong)
+        let heard_numbers = numbers_in(text);
+        let hours: BTreeSet<u32> = entries.iter().filter_map(|e| parse_minutes(&e.start)).map(|m| m / 60).collect();
+        let hours_heard = hours
+            .iter()
+            .filter(|&&hour| {
+                let hour12 = match hour % 12 {
+                    0 => 12,
+                    h => h,
+                } as f64;
+                heard_numbers.iter().any(|n| same_number_to_the_ear(*n, hour12))
+                    || (hour == 12 && text.contains("noon"))
+                    || (hour == 0 && text.contains("midnight"))
+            })
+            .count();
+        let wrong_hours = hours_heard * 2 < hours.len();
+        (wrong_day || missing * 2 > class_days.len() || wrong_hours).then(|| schedule_sentence(&entries))
     }
 
     /// Other fields a question asks about besides `primary`: not yet answered, and named by a
@@ -773,6 +789,21 @@ facts:
             "twenty five dollars for a drop in got it mat fee free got it which days and times are your classes",
         ));
         assert!(reply.starts_with("We have gi class"), "{reply}");
+        // a schedule noted at the wrong hour is corrected; one with a word misheard is not
+        let schedule_gym = GYM.replace("18:00", "12:00").replace("19:30", "13:00");
+        let mut r = responder(&schedule_gym);
+        r.answer();
+        r.on_agent_said("which days and times are your classes");
+        let wrong =
+            said(&r.on_agent_said("monday and wednesday at one pm saturday at eleven am got it does a visitor need"));
+        assert!(wrong.starts_with("No, not quite, our classes are"), "{wrong}");
+        let mut r = responder(GYM);
+        r.answer();
+        r.on_agent_said("which days and times are your classes");
+        let misheard = said(
+            &r.on_agent_said("monday and wednesday at six pm hundred thirty at ten am got it does a visitor need"),
+        );
+        assert!(!misheard.contains("not quite"), "{misheard}");
         // a plain "got it" before a question is not a value said back
         let mut r = responder(GYM);
         r.answer();
