@@ -463,17 +463,7 @@ fn read_back_reply(
                 conversation.state.phase = Phase::Asking;
                 return (NEXT_MARKER.to_owned(), events);
             }
-            // Forget the value and ask again.
-            if let Some(entry) = conversation.state.fields.get_mut(field) {
-                entry.status = FieldStatus::Unknown;
-                entry.value = serde_json::Value::Null;
-                entry.confidence = 0.0;
-            }
-            conversation.state.phase = Phase::Asking;
-            conversation.state.asked = Some(field.to_owned());
-            let question = spec.map(|s| conversation.question_for(&s)).unwrap_or_default();
-            *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
-            (format!("Sorry, my mistake. {question}"), Vec::new())
+            (forget_and_ask_again(conversation, field), Vec::new())
         }
         _ => {
             // Confirmed (or they moved on): trust the value more.
@@ -517,6 +507,22 @@ fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usi
         entry.confidence = 0.6;
     }
     true
+}
+
+/// The callee said a value we had is wrong without giving the right one: forget it and ask for it
+/// again. Returns the line to say.
+fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> String {
+    if let Some(entry) = conversation.state.fields.get_mut(field) {
+        entry.status = FieldStatus::Unknown;
+        entry.value = serde_json::Value::Null;
+        entry.confidence = 0.0;
+    }
+    conversation.state.phase = Phase::Asking;
+    conversation.set_asked(field);
+    let question =
+        conversation.playbook.field(field).cloned().map(|s| conversation.question_for(&s)).unwrap_or_default();
+    *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
+    format!("Sorry, my mistake. {question}")
 }
 
 /// Words that say "what you just said back is wrong" whatever else the reply is about.
@@ -593,16 +599,8 @@ fn correct_noted(
             Some(actions)
         }
         None if explicit && !answers_asked => {
-            // wrong, without the right value: forget it and ask again
-            if let Some(entry) = conversation.state.fields.get_mut(field) {
-                entry.status = FieldStatus::Unknown;
-                entry.value = serde_json::Value::Null;
-                entry.confidence = 0.0;
-            }
-            conversation.set_asked(field);
-            *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
-            let question = conversation.question_for(&spec);
-            Some(conversation.say(now, &format!("Sorry, my mistake. {question}"), false))
+            let line = forget_and_ask_again(conversation, field);
+            Some(conversation.say(now, &line, false))
         }
         _ => None,
     }
