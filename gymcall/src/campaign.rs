@@ -14,17 +14,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Columns a gym list may have.
-pub const COLUMNS: &[&str] = &[
-    "phone_number",
-    "gym_name",
-    "country",
-    "timezone",
-    "preferred_language",
-    "playbook",
-    "not_before",
-    "calling_window",
-];
+/// Columns a gym list may have: the fields of a call request.
+pub const COLUMNS: &[&str] = protocol::calls::CallRequest::FIELDS;
 
 /// `gymcall campaign` arguments.
 #[derive(clap::Args, Debug)]

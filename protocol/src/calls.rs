@@ -55,6 +55,20 @@ pub struct CallRequest {
     pub calling_window: Option<String>,
 }
 
+impl CallRequest {
+    /// The names a user may give a call request by (REST body keys, campaign file columns).
+    pub const FIELDS: &'static [&'static str] = &[
+        "phone_number",
+        "gym_name",
+        "country",
+        "timezone",
+        "preferred_language",
+        "playbook",
+        "not_before",
+        "calling_window",
+    ];
+}
+
 /// One dialing attempt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -155,4 +169,29 @@ pub struct CallEvent {
     /// Human-readable detail (never a phone number).
     #[serde(default)]
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallRequest;
+
+    #[test]
+    fn field_names_are_the_request_keys() {
+        let request = CallRequest {
+            phone_number: "+15005550006".into(),
+            gym_name: "Atlas".into(),
+            country: Some("US".into()),
+            timezone: Some("America/Denver".into()),
+            preferred_language: Some("en".into()),
+            playbook: "gym-dropin".into(),
+            not_before: Some("2026-11-22T10:00:00Z".into()),
+            calling_window: Some("Mon-Fri 09:00-17:00".into()),
+        };
+        let value = serde_json::to_value(&request).unwrap();
+        let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut fields = CallRequest::FIELDS.to_vec();
+        keys.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(keys, fields);
+    }
 }

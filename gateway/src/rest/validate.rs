@@ -6,16 +6,7 @@ use protocol::calls::CallRequest;
 use serde_json::{Map, Value};
 
 /// Fields `POST /v1/calls` accepts.
-pub const CALL_FIELDS: &[&str] = &[
-    "phone_number",
-    "gym_name",
-    "country",
-    "timezone",
-    "preferred_language",
-    "playbook",
-    "not_before",
-    "calling_window",
-];
+pub const CALL_FIELDS: &[&str] = CallRequest::FIELDS;
 
 /// True for `+` followed by 8 to 15 digits, the first not 0 (ITU-T E.164).
 pub fn is_e164(number: &str) -> bool {
