@@ -585,16 +585,16 @@ fn correct_noted(
                 conversation.set_field(field, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
             conversation.state.notes.push(format!("{field}: corrected by the callee after it was noted"));
             // say the corrected value back and wait for a yes; the open question comes after
-            let line = conversation
-                .read_back_line(&spec)
-                .map(|line| {
+            let line = match conversation.read_back_line(&spec) {
+                Some(line) => {
                     conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: 2 };
                     line
-                })
-                .or_else(|| {
-                    conversation.noted_line(&spec).map(|line| format!("{line} {}", current_question(conversation)))
-                })
-                .unwrap_or_else(|| current_question(conversation));
+                }
+                None => conversation
+                    .noted_line(&spec)
+                    .map(|line| format!("{line} {}", current_question(conversation)))
+                    .unwrap_or_else(|| current_question(conversation)),
+            };
             actions.extend(conversation.say(now, &format!("Sorry about that. {line}"), false));
             Some(actions)
         }

@@ -298,7 +298,7 @@ impl Responder {
             if !question_like {
                 score *= 0.5;
             }
-            if score >= 2.5 && best.map_or(true, |(s, _)| score > s) {
+            if score >= 2.5 && best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, field));
             }
         }
@@ -354,9 +354,12 @@ impl Responder {
         let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
         match (field.kind, self.fact(&field.name).and_then(|v| v.as_f64())) {
             _ if self.persona.behaviour.refuse.contains(&field.name) => self.answer_field(field),
-            (FieldType::Money, Some(amount)) if amount == 0.0 => format!("And no {topic}."),
             (FieldType::Money, Some(amount)) => {
-                format!("And the {topic} is {}.", spoken_value(field, &Value::from(amount)))
+                if amount == 0.0 {
+                    format!("And no {topic}.")
+                } else {
+                    format!("And the {topic} is {}.", spoken_value(field, &Value::from(amount)))
+                }
             }
             _ => self.answer_field(field),
         }
