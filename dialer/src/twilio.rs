@@ -57,6 +57,13 @@ pub struct TwilioError {
     pub message: String,
 }
 
+impl TwilioError {
+    /// The request or its response body did not get through (`http_status` 0: no response).
+    fn network(http_status: u16, error: &reqwest::Error) -> TwilioError {
+        TwilioError { kind: TwilioErrorKind::Network, code: None, http_status, message: error.to_string() }
+    }
+}
+
 /// Twilio's error body.
 #[derive(Debug, Deserialize)]
 struct ErrorBody {
@@ -118,12 +125,7 @@ impl TwilioClient {
             .timeout(Duration::from_secs(15))
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| TwilioError {
-                kind: TwilioErrorKind::Network,
-                code: None,
-                http_status: 0,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| TwilioError::network(0, &e))?;
         Ok(Self { http, config })
     }
 
@@ -190,19 +192,9 @@ impl TwilioClient {
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| TwilioError {
-                kind: TwilioErrorKind::Network,
-                code: None,
-                http_status: 0,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| TwilioError::network(0, &e))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| TwilioError {
-            kind: TwilioErrorKind::Network,
-            code: None,
-            http_status: status.as_u16(),
-            message: e.to_string(),
-        })?;
+        let body = response.bytes().await.map_err(|e| TwilioError::network(status.as_u16(), &e))?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| TwilioError {
                 kind: TwilioErrorKind::Decode,
