@@ -4,6 +4,7 @@
 //! - [`mulaw`]: G.711 μ-law encode/decode.
 //! - [`ids`]: newtypes for call, stream and account ids.
 //! - [`subjects`]: every NATS subject, stream, bucket and queue-group name.
+//! - [`spoken`]: how numbers, prices, times and sentences are said aloud; [`dtmf`]: keypad tones.
 //! - [`media`], [`brain`], [`calls`], [`results`]: the versioned messages that travel on those subjects.
 
 pub mod brain;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod media;
 pub mod mulaw;
 pub mod results;
+pub mod spoken;
 pub mod subjects;
 pub mod twilio;
 pub mod version;

@@ -29,11 +29,9 @@
 //!   alarming: I fell last night and I can't get up   # companion: said after the mood question
 //! ```
 
-pub mod dtmf;
 pub mod grade;
 pub mod hook;
 mod responder;
-pub mod spoken;
 pub mod voice;
 
 pub use responder::{PersonaAction, Responder};

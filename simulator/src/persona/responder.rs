@@ -3,7 +3,7 @@
 //! confirms or corrects read-backs, and plays its behaviours (IVR menu, voicemail, hold,
 //! transfer, refusal, interruption, an alarming remark).
 
-use super::spoken;
+use protocol::spoken;
 use super::{parse_day, parse_minutes, Persona, ScheduleFact};
 use playbook::{FieldSpec, FieldType, Playbook};
 use serde_norway::Value;
@@ -593,7 +593,7 @@ fn spoken_value(field: &FieldSpec, value: &Value) -> String {
     match field.kind {
         FieldType::Money => value.as_f64().map(spoken::money).unwrap_or_default(),
         FieldType::Number | FieldType::Scale => {
-            value.as_f64().map(|v| spoken::number(v.round() as u64)).unwrap_or_default()
+            value.as_f64().map(|v| spoken::number_to_words(v.round().clamp(0.0, u32::MAX as f64) as u32)).unwrap_or_default()
         }
         FieldType::YesNo => if value.as_bool() == Some(true) { "yes" } else { "no" }.into(),
         FieldType::List => {
@@ -665,7 +665,7 @@ fn schedule_sentence(entries: &[ScheduleFact]) -> String {
 
 /// Numbers spoken in `text` ("twenty five dollars" -> 25, "$30" -> 30).
 fn numbers_in(text: &str) -> Vec<f64> {
-    let units = spoken::word_value;
+    let units = |word: &str| spoken::word_value(word).map(u64::from);
     let mut out = Vec::new();
     let mut current: Option<u64> = None;
     for word in text.split(' ') {
