@@ -1,50 +1,73 @@
-//! `/healthz`, `/readyz` and Prometheus `/metrics` for the dialer, on `METRICS_ADDR` (served by
-//! the shared [`probes`] responder).
+//! The dialer's counters ([`Stats`]) and their `/healthz`, `/readyz` and Prometheus `/metrics`
+//! on `METRICS_ADDR` (served by the shared [`probes`] responder).
 
-use crate::service::Stats;
 use bus::Bus;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Counters of one dialer, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Calls Twilio accepted (201).
+    pub calls_placed: AtomicU64,
+    /// `Calls.json` requests Twilio refused or that got no answer.
+    pub dial_errors: AtomicU64,
+    /// 20003: credentials refused.
+    pub auth_failures: AtomicU64,
+    /// True once dialing stopped because of an auth failure.
+    pub halted: AtomicBool,
+    /// Requests that reached a final state here.
+    pub finished: AtomicU64,
+    /// Messages that could not be decoded.
+    pub bad_messages: AtomicU64,
+    /// Calls being placed or live now.
+    pub live_calls: AtomicU64,
+    /// Requests held now (waiting or live).
+    pub held_requests: AtomicU64,
+}
 
 /// The Prometheus text exposition of `stats`.
 pub fn render(stats: &Stats) -> String {
-    let counter =
-        |name: &str, help: &str, value: u64| format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
-    let gauge =
-        |name: &str, help: &str, value: u64| format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
     [
-        counter("dialer_calls_placed_total", "Calls Twilio accepted.", stats.calls_placed.load(Ordering::Relaxed)),
-        counter(
+        probes::metric("counter", "dialer_calls_placed_total", "Calls Twilio accepted.", read(&stats.calls_placed)),
+        probes::metric(
+            "counter",
             "dialer_dial_errors_total",
             "Calls.json requests refused or unanswered.",
-            stats.dial_errors.load(Ordering::Relaxed),
+            read(&stats.dial_errors),
         ),
-        counter(
+        probes::metric(
+            "counter",
             "dialer_twilio_auth_failures_total",
             "Twilio refused the credentials (20003).",
-            stats.auth_failures.load(Ordering::Relaxed),
+            read(&stats.auth_failures),
         ),
-        counter(
+        probes::metric(
+            "counter",
             "dialer_requests_finished_total",
             "Requests that reached a final state.",
-            stats.finished.load(Ordering::Relaxed),
+            read(&stats.finished),
         ),
-        counter(
+        probes::metric(
+            "counter",
             "dialer_bad_messages_total",
             "Bus messages that could not be decoded.",
-            stats.bad_messages.load(Ordering::Relaxed),
+            read(&stats.bad_messages),
         ),
-        gauge(
+        probes::metric(
+            "gauge",
             "dialer_halted",
             "1 when dialing stopped because Twilio refused the credentials.",
             u64::from(stats.halted.load(Ordering::Relaxed)),
         ),
-        gauge("dialer_live_calls", "Calls being placed or in progress.", stats.live_calls.load(Ordering::Relaxed)),
-        gauge(
+        probes::metric("gauge", "dialer_live_calls", "Calls being placed or in progress.", read(&stats.live_calls)),
+        probes::metric(
+            "gauge",
             "dialer_held_requests",
             "Requests this dialer holds (waiting or live).",
-            stats.held_requests.load(Ordering::Relaxed),
+            read(&stats.held_requests),
         ),
     ]
     .concat()
@@ -74,4 +97,23 @@ pub async fn serve(
     bus: Bus,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     probes::serve(addr, Arc::new(DialerProbe { stats, bus })).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_counter_and_gauge() {
+        let stats = Stats::default();
+        stats.calls_placed.store(3, Ordering::Relaxed);
+        stats.halted.store(true, Ordering::Relaxed);
+        stats.held_requests.store(2, Ordering::Relaxed);
+        let text = render(&stats);
+        assert!(text.contains("# TYPE dialer_calls_placed_total counter\ndialer_calls_placed_total 3\n"), "{text}");
+        assert!(text.contains("# TYPE dialer_halted gauge\ndialer_halted 1\n"), "{text}");
+        assert!(text.contains("dialer_held_requests 2\n"), "{text}");
+        assert!(text.contains("dialer_dial_errors_total 0\n"), "{text}");
+        assert_eq!(text.matches("# TYPE ").count(), 8);
+    }
 }

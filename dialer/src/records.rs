@@ -56,6 +56,20 @@ impl Records {
         }
         Err(RecordError::Contended(call_id.to_string()))
     }
+
+    /// Closes attempt `attempt` with `outcome`, if it is the last one and still open.
+    pub async fn end_attempt(&self, call_id: &CallId, attempt: u32, outcome: &str) -> Result<(), RecordError> {
+        self.update(call_id, |record| match record.attempts.last_mut() {
+            Some(last) if last.number == attempt && last.ended_at.is_none() => {
+                last.ended_at = Some(now_rfc3339());
+                last.outcome = Some(outcome.to_owned());
+                true
+            }
+            _ => false,
+        })
+        .await
+        .map(|_| ())
+    }
 }
 
 pub fn now_rfc3339() -> String {
