@@ -21,7 +21,7 @@ use actix::prelude::*;
 use bus::{Bus, Kv};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use protocol::brain::{Heard, HeardEvent, Say};
+use protocol::brain::{BrainAssignReply, Heard, HeardEvent, Say};
 use protocol::calls::{CallEvent, CallRecord};
 use protocol::ids::CallId;
 use protocol::results::CallResult;
@@ -261,7 +261,7 @@ impl CallActor {
     fn ack(&self, message: &bus::Message) {
         if let Some(reply) = &message.reply {
             let payload =
-                serde_json::json!({ "v": protocol::BUS_VERSION, "worker_id": self.shared.worker_id }).to_string();
+                encode_json(&BrainAssignReply { v: protocol::BUS_VERSION, worker_id: self.shared.worker_id.clone() });
             self.send(Outbound::Reply { subject: reply.clone(), payload: Bytes::from(payload) });
         }
     }

@@ -2,6 +2,8 @@
 //! ("twenty five" -> 25, "a hundred and twenty" -> 120), "$25" / "6:30pm" / "6-7" split apart.
 //! STT output is lowercase without punctuation and may spell numbers out; typed text may not.
 
+use protocol::spoken::word_value;
+
 /// One token of an utterance.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Token {
@@ -41,50 +43,19 @@ fn format_number(value: f64) -> String {
     }
 }
 
+/// The value of a number word below ten ("zero" .. "nine").
 fn unit_value(word: &str) -> Option<f64> {
-    Some(match word {
-        "zero" => 0.0,
-        "one" => 1.0,
-        "two" => 2.0,
-        "three" => 3.0,
-        "four" => 4.0,
-        "five" => 5.0,
-        "six" => 6.0,
-        "seven" => 7.0,
-        "eight" => 8.0,
-        "nine" => 9.0,
-        _ => return None,
-    })
+    word_value(word).filter(|value| *value < 10).map(f64::from)
 }
 
+/// The value of "ten" .. "nineteen".
 fn teen_value(word: &str) -> Option<f64> {
-    Some(match word {
-        "ten" => 10.0,
-        "eleven" => 11.0,
-        "twelve" => 12.0,
-        "thirteen" => 13.0,
-        "fourteen" => 14.0,
-        "fifteen" => 15.0,
-        "sixteen" => 16.0,
-        "seventeen" => 17.0,
-        "eighteen" => 18.0,
-        "nineteen" => 19.0,
-        _ => return None,
-    })
+    word_value(word).filter(|value| (10..20).contains(value)).map(f64::from)
 }
 
+/// The value of a tens word ("twenty" .. "ninety", "fourty" too).
 fn tens_value(word: &str) -> Option<f64> {
-    Some(match word {
-        "twenty" => 20.0,
-        "thirty" => 30.0,
-        "forty" | "fourty" => 40.0,
-        "fifty" => 50.0,
-        "sixty" => 60.0,
-        "seventy" => 70.0,
-        "eighty" => 80.0,
-        "ninety" => 90.0,
-        _ => return None,
-    })
+    word_value(word).filter(|value| *value >= 20).map(f64::from)
 }
 
 /// Spoken contractions without apostrophes, as STT engines write them.
@@ -319,6 +290,14 @@ mod tests {
         assert_eq!(numbers("seven thirty"), vec![7.0, 30.0]);
         assert_eq!(numbers("$7.50"), vec![7.5]);
         assert_eq!(numbers("a class"), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn folds_tens_and_units_with_the_shared_number_words() {
+        assert_eq!(numbers("fourty two"), vec![42.0]);
+        assert_eq!(numbers("ninety nine"), vec![99.0]);
+        assert_eq!(numbers("nineteen"), vec![19.0]);
+        assert_eq!(numbers("twenty zero"), vec![20.0, 0.0]);
     }
 
     #[test]

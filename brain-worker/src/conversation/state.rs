@@ -1,0 +1,173 @@
+//! The serialisable state of one conversation ([`ConversationState`]): fields with provenance,
+//! transcript, phase and counters, saved to KV `convo` so another brain can continue the call.
+
+use playbook::Playbook;
+use protocol::ids::{CallId, CallSid};
+use protocol::media::Direction;
+use protocol::results::{CallOutcome, CallResult, FieldResult, LatencyBreakdown, TranscriptTurn};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the conversation is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Outbound call answered: wait for the callee's greeting (or an IVR / voicemail) first.
+    AwaitingGreeting,
+    /// Asking for `asked` (or talking freely, for the LLM).
+    Asking,
+    /// Read back `field`; waiting for a confirmation or correction.
+    ReadBack { field: String, rounds: u32 },
+    /// The callee asked us to hold.
+    Holding,
+    /// The callee is getting someone else; greet the new person briefly.
+    Transferring,
+    /// Leaving a voicemail message, then hanging up.
+    Voicemail,
+    /// Closing line said, hang-up requested.
+    Closing,
+    /// The stream ended.
+    Ended,
+}
+
+/// An agent turn spoken (for barge-in bookkeeping).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpokenTurn {
+    pub utterance_id: String,
+    pub transcript_index: usize,
+}
+
+/// Everything needed to continue the call elsewhere; saved to KV `convo` after every turn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConversationState {
+    #[serde(default = "protocol::version::current_version")]
+    pub v: u32,
+    pub call_id: CallId,
+    #[serde(default)]
+    pub call_sid: Option<CallSid>,
+    pub playbook: String,
+    #[serde(default)]
+    pub direction: Direction,
+    #[serde(default)]
+    pub context: BTreeMap<String, String>,
+    pub phase: Phase,
+    /// The field last asked.
+    #[serde(default)]
+    pub asked: Option<String>,
+    /// The field asked before it (a late answer may still be about it).
+    #[serde(default)]
+    pub previous_asked: Option<String>,
+    /// Fields whose values were just acknowledged in passing (implicit confirmation); the
+    /// callee's next reply may correct them.
+    #[serde(default)]
+    pub noted: Vec<String>,
+    /// How many times each field was asked.
+    #[serde(default)]
+    pub attempts: BTreeMap<String, u32>,
+    pub fields: BTreeMap<String, FieldResult>,
+    pub transcript: Vec<TranscriptTurn>,
+    #[serde(default)]
+    pub spoken: Vec<SpokenTurn>,
+    /// Callee turns so far.
+    #[serde(default)]
+    pub callee_turns: u32,
+    #[serde(default)]
+    pub silence_prompts: u32,
+    #[serde(default)]
+    pub utterance_counter: u64,
+    /// Highest `utterance_seq` processed (a re-sent transcript is not processed twice).
+    #[serde(default)]
+    pub last_utterance_seq: Option<u64>,
+    /// The last agent turn, for "can you repeat that".
+    #[serde(default)]
+    pub last_agent_text: String,
+    /// Latest media time seen, ms since the stream started.
+    #[serde(default)]
+    pub media_ms: u64,
+    /// Which policy is running (`scripted`, `llm`).
+    pub policy: String,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub outcome: Option<CallOutcome>,
+    #[serde(default)]
+    pub latency: LatencyBreakdown,
+    /// RFC 3339.
+    pub started_at: String,
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// Number of brains that ran this call (1 + takeovers).
+    #[serde(default = "one")]
+    pub brains: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl ConversationState {
+    /// A fresh conversation: every field unknown.
+    pub fn new(
+        call_id: CallId,
+        call_sid: Option<CallSid>,
+        playbook: &Playbook,
+        direction: Direction,
+        context: BTreeMap<String, String>,
+        policy: &str,
+    ) -> Self {
+        let fields = playbook.fields.iter().map(|field| (field.name.clone(), FieldResult::default())).collect();
+        ConversationState {
+            v: protocol::BUS_VERSION,
+            call_id,
+            call_sid,
+            playbook: playbook.id.clone(),
+            direction,
+            context,
+            phase: match direction {
+                Direction::Outbound => Phase::AwaitingGreeting,
+                Direction::Inbound => Phase::Asking,
+            },
+            asked: None,
+            previous_asked: None,
+            noted: Vec::new(),
+            attempts: BTreeMap::new(),
+            fields,
+            transcript: Vec::new(),
+            spoken: Vec::new(),
+            callee_turns: 0,
+            silence_prompts: 0,
+            utterance_counter: 0,
+            last_utterance_seq: None,
+            last_agent_text: String::new(),
+            media_ms: 0,
+            policy: policy.to_owned(),
+            notes: Vec::new(),
+            outcome: None,
+            latency: LatencyBreakdown::default(),
+            started_at: chrono::Utc::now().to_rfc3339(),
+            ended_at: None,
+            brains: 1,
+        }
+    }
+
+    /// The structured result of the call as it stands.
+    pub fn result(&self) -> CallResult {
+        CallResult {
+            v: protocol::BUS_VERSION,
+            call_id: self.call_id.clone(),
+            call_sid: self.call_sid.clone(),
+            playbook: self.playbook.clone(),
+            outcome: self.outcome.unwrap_or(CallOutcome::Partial),
+            fields: self.fields.clone(),
+            transcript: self.transcript.clone(),
+            latency: self.latency.clone(),
+            started_at: self.started_at.clone(),
+            ended_at: self.ended_at.clone().unwrap_or_else(|| chrono::Utc::now().to_rfc3339()),
+            notes: self.notes.clone(),
+        }
+    }
+
+    pub fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) && self.outcome.is_some()
+    }
+}

@@ -1,0 +1,20 @@
+//! Typed values found in an utterance: money, yes/no, days, times and time ranges, class
+//! schedules, scale ratings, list items, with negations taken into account.
+//!
+//! Submodules, re-exported here: `money` (prices and "free"), `time` (times of day and ranges),
+//! `schedule` (days and class slots), `negation` (negation scope and yes/no), `scale` (ratings),
+//! `lists` (list options and "nothing" answers).
+
+mod lists;
+mod money;
+mod negation;
+mod scale;
+mod schedule;
+mod time;
+
+pub use lists::{list_items, says_nothing, ListOption};
+pub use money::{money_mentions, Money, MoneyMention};
+pub use negation::{is_negated, is_not_needed, yes_no};
+pub use scale::scale;
+pub use schedule::{days_at, days_in, schedule, ClassSlot, ClassType, DAYS};
+pub use time::{hh_mm, time_spans, TimeOfDay, TimeSpan};

@@ -1,0 +1,195 @@
+//! Money said in an answer: "$25", "twenty five dollars and fifty cents", "twelve fifty", "free",
+//! with whether it is a recurring (membership) price.
+
+use crate::extract::text::{find_phrase, Token};
+use serde::{Deserialize, Serialize};
+
+/// An amount of money.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: f64,
+    pub currency: String,
+}
+
+/// One money mention in an utterance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MoneyMention {
+    pub money: Money,
+    /// Token range of the mention.
+    pub start: usize,
+    pub end: usize,
+    /// Said with a currency word or sign, or as "free" (not a bare number).
+    pub explicit: bool,
+    /// "a month", "per month", "monthly": a membership price, not a per-visit one.
+    pub recurring: bool,
+}
+
+pub(super) fn currency_of(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "$" | "dollar" | "dollars" | "buck" | "bucks" | "usd" => "USD",
+        "€" | "euro" | "euros" => "EUR",
+        "£" | "pound" | "pounds" | "quid" => "GBP",
+        _ => return None,
+    })
+}
+
+/// Phrases meaning "costs nothing".
+const FREE_PHRASES: &[&str] = &[
+    "free",
+    "no charge",
+    "no cost",
+    "doesn't cost anything",
+    "don't charge",
+    "doesn't cost",
+    "complimentary",
+    "on the house",
+    "nothing",
+    "no fee",
+    "included",
+    "don't have a",
+    "there's no",
+    "we don't have",
+    "there isn't",
+    "there is no",
+    "zero",
+];
+
+/// Every money amount in the tokens, in order.
+pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
+    let mut mentions = Vec::new();
+    let mut index = 0;
+    while index < tokens.len() {
+        let token = &tokens[index];
+        // "$25", "€ 10"
+        if let Some(currency) = currency_of(&token.word).filter(|_| token.word.len() == 1 || token.word == "usd") {
+            if let Some(amount) = tokens.get(index + 1).and_then(|t| t.number) {
+                let (amount, end) = with_cents(tokens, index + 1, amount);
+                mentions.push(mention(tokens, amount, currency, index, end, true));
+                index = end + 1;
+                continue;
+            }
+        }
+        if let Some(amount) = token.number {
+            // "25 dollars", "twenty bucks", "twenty five dollars and fifty cents"
+            if let Some(currency) = tokens.get(index + 1).and_then(|t| currency_of(&t.word)) {
+                let (amount, end) = with_cents(tokens, index + 1, amount);
+                mentions.push(mention(tokens, amount, currency, index, end.max(index + 1), true));
+                index = end.max(index + 1) + 1;
+                continue;
+            }
+            // "twenty to twenty five dollars": the first end of a range takes the second's currency
+            if tokens.get(index + 1).is_some_and(|t| t.is_any(&["to", "or"])) {
+                if let (Some(_), Some(currency)) = (
+                    tokens.get(index + 2).and_then(|t| t.number),
+                    tokens.get(index + 3).and_then(|t| currency_of(&t.word)),
+                ) {
+                    mentions.push(mention(tokens, amount, currency, index, index + 3, true));
+                    index += 4;
+                    continue;
+                }
+            }
+            // "twelve fifty" in a price answer: dollars and cents (not at a time word)
+            let cents =
+                tokens.get(index + 1).and_then(|t| t.number).filter(|c| c.fract() == 0.0 && (10.0..100.0).contains(c));
+            let time_context = index
+                .checked_sub(1)
+                .is_some_and(|i| tokens[i].is_any(&["at", "from", "until", "till", "by", "around", "to"]))
+                || tokens
+                    .get(index + 2)
+                    .is_some_and(|t| t.is_any(&["am", "pm", "a", "p", "in", "o'clock", "to", "until", "till"]));
+            if let (Some(cents), false, true) = (cents, time_context, amount.fract() == 0.0 && amount < 1000.0) {
+                mentions.push(mention(tokens, amount + cents / 100.0, "USD", index, index + 1, false));
+                index += 2;
+                continue;
+            }
+            if looks_like_time(tokens, index) {
+                // "six thirty": the minutes are part of the time too
+                if tokens.get(index + 1).is_some_and(|t| t.number.is_some_and(|m| (10.0..60.0).contains(&m))) {
+                    index += 1;
+                }
+            } else if !is_count(tokens, index) {
+                mentions.push(mention(tokens, amount, "USD", index, index, false));
+            }
+        }
+        index += 1;
+    }
+    // "it's free", "no charge", "the mat fee is included"
+    let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
+    for phrase in FREE_PHRASES {
+        for start in find_phrase(tokens, phrase) {
+            // "nothing" only as a whole answer ("nothing", "it's nothing"), not "nothing else".
+            if *phrase == "nothing" && words.get(start + 1).is_some_and(|w| *w == "else" || *w == "special") {
+                continue;
+            }
+            // "there's no mat fee", "we don't have a mat fee": only with a fee word right after
+            let needs_fee_word =
+                ["don't have a", "there's no", "we don't have", "there isn't", "there is no"].contains(phrase);
+            let fee_follows =
+                words[start..].iter().take(6).any(|w| ["fee", "fees", "charge", "cost", "price"].contains(w));
+            if needs_fee_word && !fee_follows {
+                continue;
+            }
+            if *phrase == "zero" && !fee_follows && words.len() > 3 {
+                continue;
+            }
+            if mentions.iter().any(|m| m.start <= start && start <= m.end) {
+                continue;
+            }
+            let end = start + phrase.split_whitespace().count() - 1;
+            mentions.push(MoneyMention {
+                money: Money { amount: 0.0, currency: "USD".into() },
+                start,
+                end,
+                explicit: true,
+                recurring: false,
+            });
+        }
+    }
+    mentions.sort_by_key(|m| m.start);
+    mentions
+}
+
+fn with_cents(tokens: &[Token], currency_index: usize, amount: f64) -> (f64, usize) {
+    // "... dollars and fifty cents" / "... dollars fifty"
+    let mut next = currency_index + 1;
+    if tokens.get(next).is_some_and(|t| t.is("and")) {
+        next += 1;
+    }
+    if let Some(cents) = tokens.get(next).and_then(|t| t.number).filter(|c| *c < 100.0 && c.fract() == 0.0) {
+        if tokens.get(next + 1).is_some_and(|t| t.is_any(&["cents", "cent"])) {
+            return (amount + cents / 100.0, next + 1);
+        }
+    }
+    (amount, currency_index)
+}
+
+fn mention(tokens: &[Token], amount: f64, currency: &str, start: usize, end: usize, explicit: bool) -> MoneyMention {
+    let after: Vec<&str> = tokens.iter().skip(end + 1).take(3).map(|t| t.word.as_str()).collect();
+    let recurring = matches!(
+        after.as_slice(),
+        ["a" | "per" | "each" | "every", "month" | "year" | "week", ..]
+            | ["monthly" | "yearly" | "annually", ..]
+            | ["for", "the", "month" | "year", ..]
+    );
+    MoneyMention { money: Money { amount, currency: currency.into() }, start, end, explicit, recurring }
+}
+
+/// True when the number at `index` reads as a time of day ("at six", "six thirty", "6 pm").
+fn looks_like_time(tokens: &[Token], index: usize) -> bool {
+    let before = index.checked_sub(1).map(|i| tokens[i].word.as_str());
+    let after = tokens.get(index + 1).map(|t| t.word.as_str());
+    matches!(before, Some("at" | "from" | "until" | "till" | "til" | "by" | "around"))
+        || matches!(after, Some("am" | "pm" | "o'clock" | "oclock" | "in" | "thirty" | "fifteen"))
+        || tokens.get(index + 1).is_some_and(|t| t.number.is_some_and(|m| (10.0..60.0).contains(&m)))
+}
+
+/// True when the number counts things ("two classes", "three times", "one of").
+pub(super) fn is_count(tokens: &[Token], index: usize) -> bool {
+    tokens.get(index + 1).is_some_and(|t| {
+        t.is_any(&[
+            "classes", "class", "times", "time", "days", "day", "weeks", "week", "months", "month", "people", "of",
+            "more", "minutes", "hours", "hour", "year", "years", "kids", "belts", "stripes", "out", "sec", "second",
+            "seconds", "moment", "minute", "percent", "thing", "more",
+        ])
+    })
+}

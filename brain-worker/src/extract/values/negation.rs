@@ -1,0 +1,223 @@
+//! Negation scope ("we don't do drop ins", "a gi is optional") and yes/no answers.
+
+use crate::extract::text::{tokenize, Token};
+
+/// Words that negate what follows them within a clause.
+const NEGATIONS: &[&str] = &[
+    "no",
+    "not",
+    "don't",
+    "doesn't",
+    "didn't",
+    "never",
+    "isn't",
+    "aren't",
+    "can't",
+    "cannot",
+    "won't",
+    "nope",
+    "nah",
+    "without",
+    "neither",
+    "nor",
+    "shouldn't",
+    "wouldn't",
+];
+
+/// Words that split an utterance into clauses for negation scope.
+const CLAUSE_BREAKS: &[&str] =
+    &["but", "and", "just", "so", "also", "plus", "then", "although", "though", "however", "or", "except"];
+
+/// A clause is the run of tokens between clause breaks around `position`.
+fn clause_bounds(tokens: &[Token], position: usize) -> (usize, usize) {
+    let start = tokens[..position].iter().rposition(|t| t.is_any(CLAUSE_BREAKS)).map(|i| i + 1).unwrap_or(0);
+    let end =
+        tokens[position..].iter().position(|t| t.is_any(CLAUSE_BREAKS)).map(|i| position + i).unwrap_or(tokens.len());
+    (start, end)
+}
+
+/// Phrases after a thing that say it is not the case ("drop ins aren't allowed").
+const NEGATIVE_AFTER: &[&str] = &[
+    "not allowed",
+    "aren't allowed",
+    "isn't allowed",
+    "not offered",
+    "isn't offered",
+    "aren't offered",
+    "not available",
+    "isn't available",
+    "aren't available",
+];
+
+/// Phrases after a requirement that say it is not needed ("a gi is optional").
+const NOT_NEEDED_AFTER: &[&str] = &[
+    "not required",
+    "isn't required",
+    "aren't required",
+    "not needed",
+    "isn't needed",
+    "aren't needed",
+    "not necessary",
+    "isn't necessary",
+    "optional",
+    "doesn't matter",
+    "don't matter",
+    "is fine",
+    "are fine",
+    "is okay",
+    "are okay",
+    "welcome",
+    "not a problem",
+    "isn't a problem",
+    "no problem",
+];
+
+/// Whether the mention at `start..=end` is negated in its clause: a negation before it
+/// ("we don't do drop ins") or a negative phrase after it ("drop ins aren't allowed").
+pub fn is_negated(tokens: &[Token], start: usize, end: usize) -> bool {
+    negated_with(tokens, start, end, NEGATIVE_AFTER, &[])
+}
+
+/// Like [`is_negated`] for a requirement: also "a gi is optional", "any rank is welcome".
+pub fn is_not_needed(tokens: &[Token], start: usize, end: usize) -> bool {
+    let all: Vec<&str> = NEGATIVE_AFTER.iter().chain(NOT_NEEDED_AFTER).copied().collect();
+    negated_with(tokens, start, end, &all, &["any", "all"])
+}
+
+fn negated_with(tokens: &[Token], start: usize, end: usize, after_phrases: &[&str], before_words: &[&str]) -> bool {
+    let (clause_start, clause_end) = clause_bounds(tokens, start);
+    let before = &tokens[clause_start..start];
+    let negated_before = (clause_start..start).any(|i| is_negation_at(tokens, i))
+        || start.checked_sub(1).is_some_and(|i| i >= clause_start && tokens[i].is_any(before_words));
+    let after: Vec<&str> = tokens[(end + 1).min(clause_end)..clause_end].iter().map(|t| t.word.as_str()).collect();
+    let after_text = format!(" {} ", after.join(" "));
+    let negated_after = after_phrases.iter().any(|p| after_text.contains(&format!(" {p} ")))
+        || after.first().is_some_and(|w| ["isn't", "aren't", "not"].contains(w));
+    let _ = before;
+    negated_before || negated_after
+}
+
+/// A negation word that really negates: not the "no" of "no problem" / "no worries".
+fn is_negation_at(tokens: &[Token], index: usize) -> bool {
+    let word = |offset: usize| tokens.get(index + offset).map(|t| t.word.as_str());
+    if !tokens[index].is_any(NEGATIONS) {
+        return false;
+    }
+    !matches!(
+        (word(0), word(1), word(2)),
+        (Some("no"), Some("problem" | "worries" | "doubt"), _) | (Some("not"), Some("a"), Some("problem"))
+    )
+}
+
+const YES_STARTS: &[&str] = &[
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "yea",
+    "ya",
+    "sure",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "correct",
+    "right",
+    "exactly",
+    "uh huh",
+    "mhm",
+    "mm hmm",
+    "of course",
+    "you bet",
+    "totally",
+    "indeed",
+    "affirmative",
+    "we do",
+    "we sure do",
+    "that's right",
+    "that's correct",
+    "ok",
+    "okay",
+];
+const NO_STARTS: &[&str] = &[
+    "no",
+    "nope",
+    "nah",
+    "not really",
+    "unfortunately not",
+    "negative",
+    "not at all",
+    "we don't",
+    "we do not",
+    "not anymore",
+    "never",
+];
+const SOFTENERS: &[&str] = &["no problem", "no worries", "not a problem", "no no problem"];
+
+/// A yes or no in the answer, with a confidence. A leading "yes"/"no" decides; otherwise a
+/// negation ("we don't do drop-ins", "you don't need one") means no and an affirmation
+/// ("we do", "they're welcome") means yes.
+pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
+    let text = tokens.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
+    let mut text = format!(" {text} ");
+    for softener in SOFTENERS {
+        text = text.replace(&format!(" {softener} "), " ");
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let starts = |phrase: &str| text == phrase || text.starts_with(&format!("{phrase} "));
+    if NO_STARTS.iter().any(|p| starts(p)) {
+        return Some((false, 0.9));
+    }
+    if YES_STARTS.iter().any(|p| starts(p)) {
+        // "yeah we don't do that" -> no
+        let rest: Vec<Token> = tokenize(text).into_iter().skip(1).collect();
+        if rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])) && !starts("of course")
+        {
+            return Some((false, 0.7));
+        }
+        return Some((true, 0.9));
+    }
+    let padded = format!(" {text} ");
+    if [" only members ", " members only ", " only for members ", " just for members ", " only open to members "]
+        .iter()
+        .any(|p| padded.contains(p))
+    {
+        return Some((false, 0.8));
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    if words.iter().any(|w| NEGATIONS.contains(w)) {
+        return Some((false, 0.75));
+    }
+    let affirmations = [
+        " we do ",
+        " we have ",
+        " welcome ",
+        " you can ",
+        " they can ",
+        " allowed ",
+        " of course ",
+        " you need ",
+        " you'll need ",
+        " you will need ",
+        " you have to ",
+        " you must ",
+        " required ",
+        " we take ",
+        " we offer ",
+        " we allow ",
+        " it is ",
+        " it's fine ",
+        " they are ",
+        " there is ",
+        " there's ",
+        " do ",
+        " definitely ",
+        " for sure ",
+    ];
+    if affirmations.iter().any(|p| padded.contains(p)) {
+        return Some((true, 0.7));
+    }
+    None
+}

@@ -1,0 +1,17 @@
+//! The scripted slot-filling policy: asks the playbook's questions in order, extracts answers
+//! with the rules of [`crate::extract`], reads values back, and copes with hold, repeat,
+//! transfers, refusals, silence, IVR menus and voicemail. The embedded default, and the
+//! fallback when the LLM fails mid-call.
+//!
+//! Its modules: `turn` (the turn flow), `questions` (what to ask next), `read_back` (read-backs
+//! and corrections).
+
+mod questions;
+mod read_back;
+mod turn;
+
+pub use questions::ask_next;
+pub use turn::handle;
+
+#[cfg(test)]
+pub(crate) mod tests;

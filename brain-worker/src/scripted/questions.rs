@@ -1,0 +1,68 @@
+//! What the scripted policy asks: the introduction with the first question, the current
+//! question for re-prompts, and the next missing field (or the close when none is left).
+
+use crate::conversation::{Action, Conversation, Phase};
+use protocol::results::{CallOutcome, FieldStatus};
+use std::time::Instant;
+
+/// The disclosure, the opening and the first question, as one turn.
+pub(super) fn introduce(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
+    conversation.state.phase = Phase::Asking;
+    let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
+    let opening = conversation.render(&conversation.playbook.opening.clone());
+    let mut text =
+        [disclosure.trim(), opening.trim()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    if let Some(field) = conversation.next_field() {
+        text.push(' ');
+        text.push_str(&conversation.question_for(&field));
+        *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
+        conversation.set_asked(&field.name);
+    }
+    conversation.say(now, &text, true)
+}
+
+/// The current question (for re-prompts and re-greetings).
+pub(super) fn current_question(conversation: &Conversation) -> String {
+    conversation
+        .state
+        .asked
+        .as_deref()
+        .and_then(|name| conversation.playbook.field(name))
+        .filter(|f| conversation.state.fields.get(&f.name).is_some_and(|r| r.status == FieldStatus::Unknown))
+        .cloned()
+        .or_else(|| conversation.next_field())
+        .and_then(|f| f.question.clone())
+        .map(|q| conversation.render(&q))
+        .unwrap_or_default()
+}
+
+/// Asks the next missing field, or closes the call when nothing required is missing.
+pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) -> Vec<Action> {
+    conversation.state.phase = Phase::Asking;
+    let next = conversation.next_field();
+    let required_left = next.as_ref().is_some_and(|f| f.required);
+    let _ = required_left;
+    if conversation.required_settled() && next.is_none() {
+        let closing = conversation.render(&conversation.playbook.closing.clone());
+        return conversation.finish(
+            now,
+            CallOutcome::Completed,
+            Some(format!("{preface}{closing}")),
+            "conversation complete",
+        );
+    }
+    match next {
+        Some(field) => {
+            let question = conversation.question_for(&field);
+            *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
+            conversation.set_asked(&field.name);
+            conversation.say(now, &format!("{preface}{question}"), false)
+        }
+        None => {
+            // Nothing left we can ask (asked too often): end with what we have.
+            let closing = conversation.render(&conversation.playbook.closing.clone());
+            let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::Partial };
+            conversation.finish(now, outcome, Some(format!("{preface}{closing}")), "nothing left to ask")
+        }
+    }
+}

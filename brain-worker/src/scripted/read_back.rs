@@ -1,0 +1,230 @@
+//! Read-backs and corrections: the reply while a value read back awaits a yes, the teen/ty
+//! mix-up ("fifteen" / "fifty"), and a correction of a value acknowledged in passing.
+
+use super::questions::current_question;
+use crate::conversation::{Action, Conversation, Phase};
+use crate::extract::{self, text::normalised};
+use protocol::results::FieldStatus;
+use std::time::Instant;
+
+/// A reply meaning "go on to the next question".
+pub(super) const NEXT_MARKER: &str = "\u{0}next";
+
+/// The reply while a read-back awaits confirmation. Returns the line to say, or
+/// [`NEXT_MARKER`] when the conversation should go on to the next question.
+pub(super) fn read_back_reply(
+    conversation: &mut Conversation,
+    words: &str,
+    field: &str,
+    rounds: u32,
+    changed: &[String],
+    restated: bool,
+    turn: usize,
+) -> (String, Vec<Action>) {
+    // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it
+    let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
+    let spec = conversation.playbook.field(field).cloned();
+    if changed.iter().any(|c| c == field) && confusable_correction(conversation, field, turn) {
+        // "fifteen" read back, "no, fifty" heard: the classic teen/ty mix-up of telephone
+        // speech recognition. Keep the callee's own first answer, less sure of it.
+        conversation.state.phase = Phase::Asking;
+        return (NEXT_MARKER.to_owned(), Vec::new());
+    }
+    if changed.iter().any(|c| c == field) {
+        // A corrected value ("no, it's twenty"): read it back once more, then trust it.
+        if let (Some(spec), true) = (spec.as_ref(), rounds < 2) {
+            if let Some(line) = conversation.read_back_line(spec) {
+                conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
+                return (format!("Sorry about that. {line}"), Vec::new());
+            }
+        }
+        conversation.state.phase = Phase::Asking;
+        return (NEXT_MARKER.to_owned(), Vec::new());
+    }
+    match confirmation {
+        Some(false) => {
+            // Wrong, without the right value: a correction may still carry it in words the
+            // rules read only for an asked field with a bare answer.
+            let corrected = spec.as_ref().and_then(|spec| {
+                let stripped = strip_correction_words(words);
+                extract::extract(&conversation.playbook, &stripped, Some(&spec.name))
+                    .into_iter()
+                    .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
+            });
+            if let (Some(spec), Some(corrected)) = (spec.as_ref(), corrected) {
+                let events = conversation.set_field(
+                    &spec.name,
+                    FieldStatus::Known,
+                    corrected.value,
+                    corrected.confidence,
+                    Some(turn),
+                );
+                if let Some(line) = conversation.read_back_line(spec) {
+                    conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
+                    return (format!("Sorry about that. {line}"), events);
+                }
+                conversation.state.phase = Phase::Asking;
+                return (NEXT_MARKER.to_owned(), events);
+            }
+            (forget_and_ask_again(conversation, field), Vec::new())
+        }
+        _ => {
+            // Confirmed (or they moved on): trust the value more.
+            if let Some(entry) = conversation.state.fields.get_mut(field) {
+                if confirmation == Some(true) {
+                    entry.confidence = entry.confidence.max(0.95);
+                }
+            }
+            conversation.state.phase = Phase::Asking;
+            (NEXT_MARKER.to_owned(), Vec::new())
+        }
+    }
+}
+
+/// True when the value just applied to `field` is the teen/ty twin of the one it replaced (15 and
+/// 50, 13 and 30 ...). The earlier value is put back, with a note and a lower confidence.
+fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usize) -> bool {
+    let Some(entry) = conversation.state.fields.get(field) else { return false };
+    let amount =
+        |value: &serde_json::Value| value.get("amount").and_then(serde_json::Value::as_f64).or_else(|| value.as_f64());
+    let Some(new_amount) = amount(&entry.value) else { return false };
+    // the value before this turn: the evidence before the current one
+    let Some(previous_turn) = entry.evidence.iter().rev().map(|e| e.turn).find(|t| *t != turn) else { return false };
+    let Some(previous_text) = conversation.state.transcript.get(previous_turn).map(|t| t.text.clone()) else {
+        return false;
+    };
+    let previous = extract::extract(&conversation.playbook, &previous_text, Some(field))
+        .into_iter()
+        .find(|e| e.field == field && e.status == FieldStatus::Known);
+    let Some(previous) = previous else { return false };
+    let Some(old_amount) = amount(&previous.value) else { return false };
+    let twins = |a: f64, b: f64| (13.0..=19.0).contains(&a) && (b - (a - 10.0) * 10.0).abs() < 0.01;
+    if !(twins(old_amount, new_amount) || twins(new_amount, old_amount)) {
+        return false;
+    }
+    conversation.state.notes.push(format!(
+        "{field}: heard {old_amount} first and {new_amount} in a correction (fifteen/fifty-style mix-up); kept {old_amount}"
+    ));
+    if let Some(entry) = conversation.state.fields.get_mut(field) {
+        entry.value = previous.value;
+        entry.confidence = 0.6;
+    }
+    true
+}
+
+/// The callee said a value we had is wrong without giving the right one: forget it and ask for it
+/// again. Returns the line to say.
+fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> String {
+    if let Some(entry) = conversation.state.fields.get_mut(field) {
+        entry.status = FieldStatus::Unknown;
+        entry.value = serde_json::Value::Null;
+        entry.confidence = 0.0;
+    }
+    conversation.state.phase = Phase::Asking;
+    conversation.set_asked(field);
+    let question =
+        conversation.playbook.field(field).cloned().map(|s| conversation.question_for(&s)).unwrap_or_default();
+    *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
+    format!("Sorry, my mistake. {question}")
+}
+
+/// Words that say "what you just said back is wrong" whatever else the reply is about.
+const CORRECTION_CUES: &[&str] = &[
+    "that's wrong",
+    "that's not right",
+    "that's not correct",
+    "not quite",
+    "you got it wrong",
+    "i said",
+    "incorrect",
+    "no no",
+    "not exactly",
+    "i meant",
+];
+
+/// The reply after `field`'s value was acknowledged in passing: a correction of it ("no, the
+/// drop-in is thirty five") is taken and read back; anything else is left to the normal flow.
+/// A bare "no ..." that also answers the current question ("no, there's no mat fee") is an answer,
+/// not a correction, unless it names the noted field.
+pub(super) fn correct_noted(
+    conversation: &mut Conversation,
+    now: Instant,
+    field: &str,
+    text: &str,
+    words: &str,
+    turn: usize,
+) -> Option<Vec<Action>> {
+    let spec = conversation.playbook.field(field).cloned()?;
+    let explicit = CORRECTION_CUES.iter().any(|cue| extract::text::has_phrase(words, cue));
+    let negative = explicit || extract::intent::confirmation(without_leading_fillers(words)) == Some(false);
+    if !negative {
+        return None;
+    }
+    let names_field = spec.keywords.iter().any(|k| extract::text::has_phrase(words, &normalised(k)));
+    let asked = conversation.state.asked.clone().filter(|a| a != field);
+    let answers_asked = asked.as_deref().is_some_and(|asked| {
+        extract::extract(&conversation.playbook, text, Some(asked))
+            .iter()
+            .any(|e| e.field == asked && e.status != FieldStatus::Unknown)
+    });
+    let current = conversation.state.fields.get(field).cloned().unwrap_or_default();
+    let stripped = strip_correction_words(words);
+    let said = extract::extract(&conversation.playbook, &stripped, Some(field));
+    if names_field && said.iter().any(|e| e.field == field && e.status == FieldStatus::Refused) {
+        // "no, I didn't give you the price": it was not theirs to give
+        let mut actions = conversation.set_field(field, FieldStatus::Refused, serde_json::Value::Null, 0.8, Some(turn));
+        conversation.state.notes.push(format!("{field}: taken back by the callee after it was noted"));
+        let question = current_question(conversation);
+        actions.extend(conversation.say(now, &format!("Sorry, my mistake. {question}"), false));
+        return Some(actions);
+    }
+    let corrected = said.into_iter().find(|e| e.field == field && e.status == FieldStatus::Known);
+    match corrected {
+        Some(corrected) if corrected.value != current.value => {
+            if answers_asked && !explicit && !names_field {
+                return None;
+            }
+            let mut actions =
+                conversation.set_field(field, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
+            conversation.state.notes.push(format!("{field}: corrected by the callee after it was noted"));
+            // say the corrected value back and wait for a yes; the open question comes after
+            let line = match conversation.read_back_line(&spec) {
+                Some(line) => {
+                    conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: 2 };
+                    line
+                }
+                None => conversation
+                    .noted_line(&spec)
+                    .map(|line| format!("{line} {}", current_question(conversation)))
+                    .unwrap_or_else(|| current_question(conversation)),
+            };
+            actions.extend(conversation.say(now, &format!("Sorry about that. {line}"), false));
+            Some(actions)
+        }
+        None if explicit && !answers_asked => {
+            let line = forget_and_ask_again(conversation, field);
+            Some(conversation.say(now, &line, false))
+        }
+        _ => None,
+    }
+}
+
+/// `words` without the hesitations a reply may start with ("sorry", "oh", "um" ...).
+fn without_leading_fillers(words: &str) -> &str {
+    let mut rest = words;
+    while let Some((first, tail)) = rest.split_once(' ') {
+        if !["sorry", "oh", "um", "uh", "er", "well", "hmm", "ah"].contains(&first) {
+            break;
+        }
+        rest = tail;
+    }
+    rest
+}
+
+fn strip_correction_words(words: &str) -> String {
+    let mut text = format!(" {words} ");
+    for phrase in CORRECTION_CUES.iter().chain(&["actually", "sorry", "nope", "no"]) {
+        text = text.replace(&format!(" {phrase} "), " ");
+    }
+    text.trim().to_owned()
+}
