@@ -8,7 +8,7 @@ use crate::extract::text::{find_phrase, Token};
 pub type ListOption = (String, Vec<String>);
 
 /// Which options an answer names positively and which it names negated:
-/// "you need a gi and a waiver" -> ([gi, waiver], []); "no gi needed" -> ([], [gi]).
+/// "you need a gi and a waiver" -> `([gi, waiver], [])`; "no gi needed" -> `([], [gi])`.
 pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec<String>) {
     let mut positive = Vec::new();
     let mut negative = Vec::new();
