@@ -18,6 +18,7 @@ pub const ENV_VARS: &[&str] = &[
     "LLM_TIMEOUT_MS",
     "HOSTNAME",
     "METRICS_ADDR",
+    "SHUTDOWN_GRACE_S",
 ];
 
 /// Which policy runs the conversations.
@@ -40,16 +41,8 @@ pub struct LlmConfig {
     pub timeout: Duration,
 }
 
-/// A variable that could not be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{name}: not a number: {value:?}")]
-    NotANumber { name: &'static str, value: String },
-    #[error("BRAIN_POLICY: {0:?} is not a policy (expected scripted or llm)")]
-    UnknownPolicy(String),
-    #[error("BRAIN_POLICY=llm needs {0}")]
-    MissingLlmSetting(&'static str),
-}
+pub use probes::ConfigError;
+use probes::Env;
 
 /// Everything one brain worker process needs to know.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,30 +59,29 @@ pub struct Config {
     pub llm: Option<LlmConfig>,
     /// Where `/healthz`, `/readyz` and `/metrics` are served (`METRICS_ADDR`; unset: not served).
     pub metrics_addr: Option<String>,
+    /// How long running calls may go on after SIGTERM (`SHUTDOWN_GRACE_S`, default 25 s).
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
     pub fn from_env(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(value) => value.parse().map_err(|_| ConfigError::NotANumber { name, value: value.to_owned() }),
-            }
-        };
+        let env = Env(env);
+        let get = |name: &str| env.get(name);
         let hostname = get("HOSTNAME").map(str::to_owned).unwrap_or_else(|| "local".to_owned());
         let policy = match get("BRAIN_POLICY").map(str::to_lowercase).as_deref() {
             None | Some("scripted") => PolicyKind::Scripted,
             Some("llm") => PolicyKind::Llm,
-            Some(other) => return Err(ConfigError::UnknownPolicy(other.to_owned())),
+            Some(other) => {
+                return Err(ConfigError::invalid("BRAIN_POLICY", format!("{other:?} is not a policy (scripted or llm)")))
+            }
         };
         let llm = match policy {
             PolicyKind::Scripted => None,
             PolicyKind::Llm => Some(LlmConfig {
-                base_url: get("LLM_BASE_URL").ok_or(ConfigError::MissingLlmSetting("LLM_BASE_URL"))?.to_owned(),
-                model: get("LLM_MODEL").ok_or(ConfigError::MissingLlmSetting("LLM_MODEL"))?.to_owned(),
+                base_url: env.required("LLM_BASE_URL")?,
+                model: env.required("LLM_MODEL")?,
                 api_key: get("LLM_API_KEY").map(str::to_owned),
-                timeout: Duration::from_millis(number("LLM_TIMEOUT_MS", 8000)?),
+                timeout: Duration::from_millis(env.parse("LLM_TIMEOUT_MS", 8000)?),
             }),
         };
         Ok(Config {
@@ -97,11 +89,12 @@ impl Config {
             worker_id: get("WORKER_ID")
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("brain-{hostname}-{}", std::process::id())),
-            max_calls: number("MAX_CALLS", 200)? as usize,
+            max_calls: env.parse("MAX_CALLS", 200)?,
             playbooks_dir: PathBuf::from(get("PLAYBOOKS_DIR").unwrap_or("playbooks")),
             policy,
             llm,
             metrics_addr: get("METRICS_ADDR").map(str::to_owned),
+            shutdown_grace: env.shutdown_grace(Duration::from_secs(25))?,
         })
     }
 
@@ -115,6 +108,7 @@ impl Config {
             policy: PolicyKind::Scripted,
             llm: None,
             metrics_addr: None,
+            shutdown_grace: Duration::from_secs(25),
         }
     }
 }
@@ -138,7 +132,7 @@ mod tests {
     #[test]
     fn llm_policy_needs_url_and_model() {
         let error = Config::from_env(&env(&[("BRAIN_POLICY", "llm"), ("LLM_MODEL", "m")])).unwrap_err();
-        assert_eq!(error, ConfigError::MissingLlmSetting("LLM_BASE_URL"));
+        assert_eq!(error, ConfigError::Missing("LLM_BASE_URL"));
         let config = Config::from_env(&env(&[
             ("BRAIN_POLICY", "LLM"),
             ("LLM_BASE_URL", "http://ollama:11434"),
@@ -149,10 +143,10 @@ mod tests {
         let llm = config.llm.unwrap();
         assert_eq!(llm.timeout, Duration::from_millis(2500));
         assert_eq!(llm.api_key, None);
-        assert!(matches!(Config::from_env(&env(&[("BRAIN_POLICY", "magic")])), Err(ConfigError::UnknownPolicy(_))));
+        assert!(matches!(Config::from_env(&env(&[("BRAIN_POLICY", "magic")])), Err(ConfigError::Invalid { name: "BRAIN_POLICY", .. })));
         assert!(matches!(
             Config::from_env(&env(&[("MAX_CALLS", "lots")])),
-            Err(ConfigError::NotANumber { name: "MAX_CALLS", .. })
+            Err(ConfigError::Invalid { name: "MAX_CALLS", .. })
         ));
     }
 }

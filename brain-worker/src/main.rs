@@ -3,17 +3,11 @@
 
 use std::collections::HashMap;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use brain_worker::Config;
 
-/// How long running calls may go on after SIGTERM.
-const DRAIN_GRACE: Duration = Duration::from_secs(25);
-
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    probes::process::init_logging("info");
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match Config::from_env(&env) {
         Ok(config) => config,
@@ -34,24 +28,10 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), brain_worker::BrainError> {
     let bus = bus::Bus::connect(&config.nats_url, &config.worker_id).await?;
+    let grace = config.shutdown_grace;
     let brain = brain_worker::start(config, bus).await?;
-    shutdown_signal().await;
+    probes::process::shutdown_signal().await;
     tracing::info!(active_calls = brain.active_calls(), "shutting down, draining calls");
-    brain.stop(DRAIN_GRACE).await;
+    brain.stop(grace).await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch SIGTERM, stopping on Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -31,18 +31,12 @@ pub const ENV_VARS: &[&str] = &[
     "MACHINE_DETECTION",
     "DIAL_HOLD_S",
     "DIAL_ACK_WAIT_S",
-    "DRAIN_S",
+    "SHUTDOWN_GRACE_S",
     "METRICS_ADDR",
 ];
 
-/// A setting that could not be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{0} is required")]
-    Missing(&'static str),
-    #[error("{name} = {value:?} is invalid: {reason}")]
-    Invalid { name: &'static str, value: String, reason: String },
-}
+pub use probes::ConfigError;
+use probes::Env;
 
 /// Everything the dialer needs to run.
 #[derive(Clone, Debug)]
@@ -70,96 +64,53 @@ pub struct Config {
     pub metrics_addr: Option<String>,
 }
 
-fn number<T: std::str::FromStr>(env: &HashMap<String, String>, name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            value: value.to_owned(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
-fn required(env: &HashMap<String, String>, name: &'static str) -> Result<String, ConfigError> {
-    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
-}
-
 impl Config {
     /// Reads the configuration from `env` (the process environment in `main`, a map in tests).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let public_base_url = required(env, "PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
+        let env = Env(env);
+        let get = |name: &str| env.get(name).map(str::to_owned);
+        let public_base_url = env.required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
         if url::Url::parse(&public_base_url).is_err() {
-            return Err(ConfigError::Invalid {
-                name: "PUBLIC_BASE_URL",
-                value: public_base_url,
-                reason: "not an absolute URL".into(),
-            });
+            return Err(ConfigError::invalid("PUBLIC_BASE_URL", format!("{public_base_url:?} is not an absolute URL")));
         }
         let default_window = match get("CALLING_WINDOW") {
             None => CallingWindow::front_desk(),
-            Some(text) => CallingWindow::parse(&text).map_err(|e| ConfigError::Invalid {
-                name: "CALLING_WINDOW",
-                value: text,
-                reason: e.reason,
-            })?,
+            Some(text) => CallingWindow::parse(&text).map_err(|e| ConfigError::invalid("CALLING_WINDOW", format!("{text:?}: {}", e.reason)))?,
         };
         let default_timezone = match get("DEFAULT_TIMEZONE") {
             None => chrono_tz::UTC,
-            Some(text) => text.parse::<Tz>().map_err(|_| ConfigError::Invalid {
-                name: "DEFAULT_TIMEZONE",
-                value: text,
-                reason: "not an IANA timezone name".into(),
-            })?,
+            Some(text) => text.parse::<Tz>().map_err(|_| ConfigError::invalid("DEFAULT_TIMEZONE", format!("{text:?} is not an IANA timezone name")))?,
         };
         let machine_detection = match get("MACHINE_DETECTION").as_deref() {
             None | Some("Enable") => Some("Enable".to_owned()),
             Some("DetectMessageEnd") => Some("DetectMessageEnd".to_owned()),
             Some("off" | "false" | "None" | "none") => None,
             Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "MACHINE_DETECTION",
-                    value: other.to_owned(),
-                    reason: "expected Enable, DetectMessageEnd or off".into(),
-                })
+                return Err(ConfigError::invalid("MACHINE_DETECTION", format!("{other:?}: expected Enable, DetectMessageEnd or off")))
             }
         };
-        let seconds = |name: &'static str, default: u64| number(env, name, default).map(Duration::from_secs);
+        let seconds = |name: &'static str, default: u64| env.parse(name, default).map(Duration::from_secs);
         let chrono_seconds =
-            |name: &'static str, default: i64| number(env, name, default).map(chrono::Duration::seconds);
+            |name: &'static str, default: i64| env.parse(name, default).map(chrono::Duration::seconds);
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
-            max_attempts: number(env, "MAX_ATTEMPTS", defaults.max_attempts)?,
+            max_attempts: env.parse("MAX_ATTEMPTS", defaults.max_attempts)?,
             after_busy: chrono_seconds("RETRY_BUSY_S", defaults.after_busy.num_seconds())?,
             after_no_answer: chrono_seconds("RETRY_NO_ANSWER_S", defaults.after_no_answer.num_seconds())?,
             after_failed: chrono_seconds("RETRY_FAILED_S", defaults.after_failed.num_seconds())?,
             after_machine: chrono_seconds("RETRY_MACHINE_S", defaults.after_machine.num_seconds())?,
-            jitter_fraction: number(env, "RETRY_JITTER", defaults.jitter_fraction)?,
-            transient_backoff: chrono::Duration::milliseconds(number(
-                env,
-                "RETRY_BACKOFF_MS",
+            jitter_fraction: env.parse("RETRY_JITTER", defaults.jitter_fraction)?,
+            transient_backoff: chrono::Duration::milliseconds(env.parse("RETRY_BACKOFF_MS",
                 defaults.transient_backoff.num_milliseconds(),
             )?),
             ..defaults
         };
         if retry.max_attempts == 0 {
-            return Err(ConfigError::Invalid {
-                name: "MAX_ATTEMPTS",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
+            return Err(ConfigError::invalid("MAX_ATTEMPTS", "must be at least 1"));
         }
-        let max_concurrent_calls: usize = number(env, "MAX_CONCURRENT_CALLS", 10)?;
+        let max_concurrent_calls: usize = env.parse("MAX_CONCURRENT_CALLS", 10)?;
         if max_concurrent_calls == 0 {
-            return Err(ConfigError::Invalid {
-                name: "MAX_CONCURRENT_CALLS",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
+            return Err(ConfigError::invalid("MAX_CONCURRENT_CALLS", "must be at least 1"));
         }
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -168,26 +119,26 @@ impl Config {
         Ok(Config {
             nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             twilio: TwilioConfig {
-                account_sid: required(env, "TWILIO_ACCOUNT_SID")?,
-                auth_token: required(env, "TWILIO_AUTH_TOKEN")?,
-                from_number: required(env, "TWILIO_FROM_NUMBER")?,
+                account_sid: env.required("TWILIO_ACCOUNT_SID")?,
+                auth_token: env.required("TWILIO_AUTH_TOKEN")?,
+                from_number: env.required("TWILIO_FROM_NUMBER")?,
                 api_base: get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
             },
             public_base_url,
             scheduler: SchedulerConfig {
                 max_concurrent_calls,
-                max_concurrent_per_number: number(env, "MAX_CALLS_PER_NUMBER", 1)?,
+                max_concurrent_per_number: env.parse("MAX_CALLS_PER_NUMBER", 1)?,
                 retry,
                 seed,
             },
             default_window,
             default_timezone,
-            ring_timeout_s: number(env, "RING_TIMEOUT_S", 30)?,
-            time_limit_s: number(env, "CALL_TIME_LIMIT_S", 600)?,
+            ring_timeout_s: env.parse("RING_TIMEOUT_S", 30)?,
+            time_limit_s: env.parse("CALL_TIME_LIMIT_S", 600)?,
             machine_detection,
             hold: seconds("DIAL_HOLD_S", 60)?,
             ack_wait: seconds("DIAL_ACK_WAIT_S", 30)?,
-            drain: seconds("DRAIN_S", 30)?,
+            drain: env.shutdown_grace(Duration::from_secs(30))?,
             metrics_addr: get("METRICS_ADDR"),
         })
     }

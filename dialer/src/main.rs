@@ -6,9 +6,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    probes::process::init_logging("info");
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match dialer::Config::from_env(&env) {
         Ok(config) => config,
@@ -29,29 +27,8 @@ async fn main() -> ExitCode {
 async fn run(config: dialer::Config) -> anyhow::Result<()> {
     let bus = bus::Bus::connect(&config.nats_url, "dialer").await?;
     let dialer = dialer::start(config, bus).await?;
-    shutdown_signal().await;
+    probes::process::shutdown_signal().await;
     tracing::info!("shutdown requested");
     dialer.stop().await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

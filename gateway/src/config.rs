@@ -22,14 +22,8 @@ pub const ENV_VARS: &[&str] = &[
     "HTTP_WORKERS",
 ];
 
-/// A variable is missing or cannot be parsed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{0} is required")]
-    Missing(&'static str),
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
+pub use probes::ConfigError;
+use probes::Env;
 
 /// Everything the gateway needs to run.
 #[derive(Clone, Debug)]
@@ -64,64 +58,38 @@ pub struct Config {
     pub http_workers: usize,
 }
 
-fn parse<T: std::str::FromStr>(env: &HashMap<String, String>, name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() }),
-    }
-}
-
-fn required(env: &HashMap<String, String>, name: &'static str) -> Result<String, ConfigError> {
-    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
-}
-
-fn parse_bool(env: &HashMap<String, String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v.is_empty() => Ok(default),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(ConfigError::Invalid { name, reason: format!("{v:?} is not a boolean") }),
-    }
-}
-
 impl Config {
     /// Loads the configuration from an environment map.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let public_base_url = required(env, "PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
+        let env = Env(env);
+        let public_base_url = env.required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
         if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "PUBLIC_BASE_URL",
-                reason: "must start with https:// or http://".into(),
-            });
+            return Err(ConfigError::invalid("PUBLIC_BASE_URL", "must start with https:// or http://"));
         }
-        let validate_signature = parse_bool(env, "TWILIO_VALIDATE_SIGNATURE", true)?;
-        let twilio_auth_token = env.get("TWILIO_AUTH_TOKEN").map(|v| v.trim().to_owned()).unwrap_or_default();
+        let validate_signature = env.boolean("TWILIO_VALIDATE_SIGNATURE", true)?;
+        let twilio_auth_token = env.get("TWILIO_AUTH_TOKEN").unwrap_or_default().to_owned();
         if validate_signature && twilio_auth_token.is_empty() {
             return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN"));
         }
         Ok(Config {
             public_base_url,
-            twilio_account_sid: env.get("TWILIO_ACCOUNT_SID").cloned().unwrap_or_default(),
+            twilio_account_sid: env.get("TWILIO_ACCOUNT_SID").unwrap_or_default().to_owned(),
             twilio_auth_token,
-            twilio_from_number: env.get("TWILIO_FROM_NUMBER").cloned().unwrap_or_default(),
+            twilio_from_number: env.get("TWILIO_FROM_NUMBER").unwrap_or_default().to_owned(),
             validate_signature,
-            nats_url: parse(env, "NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
-            listen_addr: parse(env, "LISTEN_ADDR", "0.0.0.0:8000".to_owned())?,
-            api_token: env.get("API_TOKEN").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
-            inbound_playbook: parse(env, "INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
-            media_assign_timeout: Duration::from_millis(parse(env, "MEDIA_ASSIGN_TIMEOUT_MS", 1000u64)?),
-            media_assign_attempts: parse(env, "MEDIA_ASSIGN_ATTEMPTS", 3u32)?.max(1),
-            media_ping_interval: match parse(env, "MEDIA_PING_INTERVAL_MS", 2000u64)? {
+            nats_url: env.parse("NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
+            listen_addr: env.parse("LISTEN_ADDR", "0.0.0.0:8000".to_owned())?,
+            api_token: env.get("API_TOKEN").map(str::to_owned),
+            inbound_playbook: env.parse("INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
+            media_assign_timeout: Duration::from_millis(env.parse("MEDIA_ASSIGN_TIMEOUT_MS", 1000u64)?),
+            media_assign_attempts: env.parse("MEDIA_ASSIGN_ATTEMPTS", 3u32)?.max(1),
+            media_ping_interval: match env.parse("MEDIA_PING_INTERVAL_MS", 2000u64)? {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
             },
-            ws_max_frame_bytes: parse(env, "WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
-            shutdown_grace: Duration::from_secs(parse(env, "SHUTDOWN_GRACE_S", 30u64)?),
-            http_workers: parse(env, "HTTP_WORKERS", 0usize)?,
+            ws_max_frame_bytes: env.parse("WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
+            shutdown_grace: env.shutdown_grace(Duration::from_secs(30))?,
+            http_workers: env.parse("HTTP_WORKERS", 0usize)?,
         })
     }
 

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    probes::process::init_logging("info");
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match gateway::Config::from_env(&env) {
         Ok(config) => config,
@@ -30,24 +28,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_shutdown_signal().await;
+        probes::process::shutdown_signal().await;
         tracing::info!("shutdown signal received, draining");
         running.stop().await;
         ExitCode::SUCCESS
     })
-}
-
-async fn wait_for_shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -1,6 +1,6 @@
 //! Hand-written Prometheus counters and gauges of the gateway, rendered as text on `/metrics`.
 
-use std::fmt::Write;
+use probes::prometheus::Page;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Kinds of bad input on a Media Streams WebSocket (the `kind` label of
@@ -87,101 +87,56 @@ impl Metrics {
 
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let gauge = |out: &mut String, name: &str, help: &str, value: i64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
-        };
-        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
-            let _ =
-                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
-        };
-        gauge(
-            &mut out,
-            "gateway_active_streams",
-            "Media streams currently open.",
-            self.active_streams.load(Ordering::Relaxed),
-        );
-        counter(&mut out, "gateway_streams_started_total", "Media streams that sent start.", &self.streams_started);
-        counter(
-            &mut out,
-            "gateway_frames_in_total",
-            "Audio frames received from Twilio and published.",
-            &self.frames_in,
-        );
-        counter(&mut out, "gateway_frames_out_total", "Audio messages relayed to Twilio.", &self.frames_out);
-        counter(&mut out, "gateway_marks_out_total", "Marks relayed to Twilio.", &self.marks_out);
-        counter(&mut out, "gateway_clears_out_total", "Clears relayed to Twilio.", &self.clears_out);
-        counter(
-            &mut out,
-            "gateway_media_assign_failures_total",
-            "Streams no media worker took.",
-            &self.assignment_failures,
-        );
-        counter(
-            &mut out,
-            "gateway_media_assign_retries_total",
-            "media.assign requests retried.",
-            &self.assignment_retries,
-        );
-        counter(
-            &mut out,
-            "gateway_media_reassignments_total",
-            "Streams moved to another media worker after a missed ping.",
-            &self.reassignments,
-        );
-        counter(&mut out, "gateway_bus_publish_errors_total", "Failed bus publishes.", &self.bus_publish_errors);
-        counter(
-            &mut out,
-            "gateway_media_out_decode_errors_total",
-            "Undecodable media.out messages.",
-            &self.media_out_decode_errors,
-        );
-        counter(
-            &mut out,
-            "gateway_webhook_signature_rejections_total",
-            "Webhooks refused for a bad signature.",
-            &self.webhook_signature_rejections,
-        );
-        counter(
-            &mut out,
-            "gateway_upgrade_signature_rejections_total",
-            "WebSocket upgrades refused for a bad signature.",
-            &self.upgrade_signature_rejections,
-        );
-        counter(&mut out, "gateway_voice_webhooks_total", "Voice webhooks answered.", &self.voice_webhooks);
-        counter(
-            &mut out,
-            "gateway_status_callbacks_total",
-            "Status and AMD callbacks forwarded.",
-            &self.status_callbacks,
-        );
-        counter(
-            &mut out,
-            "gateway_status_callbacks_without_call_total",
-            "Status callbacks naming no known call.",
-            &self.status_callbacks_without_call,
-        );
-        let _ =
-            writeln!(out, "# HELP gateway_ws_bad_messages_total Bad messages on Media Streams WebSockets, by kind.");
-        let _ = writeln!(out, "# TYPE gateway_ws_bad_messages_total counter");
-        for (kind, value) in BAD_MESSAGE_KINDS.iter().zip(&self.bad_messages) {
-            let _ = writeln!(out, "gateway_ws_bad_messages_total{{kind=\"{kind}\"}} {}", value.load(Ordering::Relaxed));
-        }
-        let _ = writeln!(out, "# HELP gateway_stream_exits_total Media stream tasks ended, by exit.");
-        let _ = writeln!(out, "# TYPE gateway_stream_exits_total counter");
-        for (exit, value) in STREAM_EXITS.iter().zip(&self.stream_exits) {
-            let _ = writeln!(out, "gateway_stream_exits_total{{exit=\"{exit}\"}} {}", value.load(Ordering::Relaxed));
-        }
-        out
+        Page::default()
+            .gauge("gateway_active_streams", "Media streams currently open.", self.active_streams.load(Ordering::Relaxed))
+            .counter("gateway_streams_started_total", "Media streams that sent start.", &self.streams_started)
+            .counter("gateway_frames_in_total", "Audio frames received from Twilio and published.", &self.frames_in)
+            .counter("gateway_frames_out_total", "Audio messages relayed to Twilio.", &self.frames_out)
+            .counter("gateway_marks_out_total", "Marks relayed to Twilio.", &self.marks_out)
+            .counter("gateway_clears_out_total", "Clears relayed to Twilio.", &self.clears_out)
+            .counter("gateway_media_assign_failures_total", "Streams no media worker took.", &self.assignment_failures)
+            .counter("gateway_media_assign_retries_total", "media.assign requests retried.", &self.assignment_retries)
+            .counter(
+                "gateway_media_reassignments_total",
+                "Streams moved to another media worker after a missed ping.",
+                &self.reassignments,
+            )
+            .counter("gateway_bus_publish_errors_total", "Failed bus publishes.", &self.bus_publish_errors)
+            .counter("gateway_media_out_decode_errors_total", "Undecodable media.out messages.", &self.media_out_decode_errors)
+            .counter(
+                "gateway_webhook_signature_rejections_total",
+                "Webhooks refused for a bad signature.",
+                &self.webhook_signature_rejections,
+            )
+            .counter(
+                "gateway_upgrade_signature_rejections_total",
+                "WebSocket upgrades refused for a bad signature.",
+                &self.upgrade_signature_rejections,
+            )
+            .counter("gateway_voice_webhooks_total", "Voice webhooks answered.", &self.voice_webhooks)
+            .counter("gateway_status_callbacks_total", "Status and AMD callbacks forwarded.", &self.status_callbacks)
+            .counter(
+                "gateway_status_callbacks_without_call_total",
+                "Status callbacks naming no known call.",
+                &self.status_callbacks_without_call,
+            )
+            .labelled(
+                "gateway_ws_bad_messages_total",
+                "Bad messages on Media Streams WebSockets, by kind.",
+                "kind",
+                BAD_MESSAGE_KINDS.iter().copied().zip(&self.bad_messages),
+            )
+            .labelled(
+                "gateway_stream_exits_total",
+                "Media stream tasks ended, by exit.",
+                "exit",
+                STREAM_EXITS.iter().copied().zip(&self.stream_exits),
+            )
+            .finish()
     }
 }
 
-/// Reads one sample (`name` or `name{labels}`) from a Prometheus text page; for tests and tools.
-pub fn sample(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
-}
+pub use probes::prometheus::sample;
 
 #[cfg(test)]
 mod tests {

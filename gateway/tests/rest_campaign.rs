@@ -52,7 +52,7 @@ impl Stack {
             ("RETRY_FAILED_S", "1".to_owned()),
             ("RETRY_MACHINE_S", "1".to_owned()),
             ("RETRY_BACKOFF_MS", "200".to_owned()),
-            ("DRAIN_S", "0".to_owned()),
+            ("SHUTDOWN_GRACE_S", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

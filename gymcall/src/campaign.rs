@@ -691,7 +691,7 @@ mod stack_tests {
             ("RETRY_BUSY_S", "1".to_owned()),
             ("RETRY_NO_ANSWER_S", "1".to_owned()),
             ("RETRY_MACHINE_S", "1".to_owned()),
-            ("DRAIN_S", "0".to_owned()),
+            ("SHUTDOWN_GRACE_S", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

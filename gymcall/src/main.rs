@@ -30,15 +30,9 @@ enum Command {
     Campaign(campaign::CampaignArgs),
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    probes::process::init_logging("warn");
     // The services' per-call actors need an actix System; its tokio runtime is multi-threaded
     // so the simulator, speech engines and HTTP clients run beside them.
     let system = actix_rt::System::with_tokio_rt(|| {

@@ -64,31 +64,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         args.data_dir.display()
     );
     eprintln!("place a call with: gymcall call +15551234567 \"Gym name\" --timezone America/Denver");
-    wait_for_shutdown_signal().await;
+    probes::process::shutdown_signal().await;
     eprintln!("stopping: letting live calls finish ...");
     stack.stop().await;
     eprintln!("stopped");
     Ok(())
-}
-
-async fn wait_for_shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -23,7 +23,7 @@ pub const ENV_VARS: &[&str] = &[
     "PLAYBOOKS_DIR",
     "MEDIA_ARBITERS",
     "BRAIN_ASSIGN_TIMEOUT_MS",
-    "DRAIN_GRACE_MS",
+    "SHUTDOWN_GRACE_S",
     "HOSTNAME",
 ];
 
@@ -32,15 +32,20 @@ pub fn all_env_vars() -> Vec<&'static str> {
     ENV_VARS.iter().chain(speech::ENV_VARS.iter()).copied().collect()
 }
 
-/// A variable that could not be used.
+/// A variable that could not be used: one of the worker's own (named by [`probes::ConfigError`])
+/// or a speech provider's.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("{name}: not a number: {value:?}")]
-    NotANumber { name: &'static str, value: String },
-    #[error("{name}: {value:?} is out of range ({expected})")]
-    OutOfRange { name: &'static str, value: String, expected: &'static str },
+    #[error(transparent)]
+    Env(#[from] probes::ConfigError),
     #[error(transparent)]
     Speech(#[from] SpeechConfigError),
+}
+
+impl ConfigError {
+    fn out_of_range(name: &'static str, value: impl std::fmt::Display, expected: &str) -> ConfigError {
+        ConfigError::Env(probes::ConfigError::invalid(name, format!("{value} is out of range ({expected})")))
+    }
 }
 
 /// Everything one media worker process needs to know.
@@ -70,7 +75,7 @@ pub struct Config {
     pub arbiters: usize,
     /// How long one `brain.assign` request waits for an answer.
     pub brain_assign_timeout_ms: u64,
-    /// How long `stop` lets live calls finish before hanging them up.
+    /// How long `stop` lets live calls finish before hanging them up (`SHUTDOWN_GRACE_S`).
     pub drain_grace_ms: u64,
     pub speech: SpeechConfig,
 }
@@ -78,7 +83,9 @@ pub struct Config {
 impl Config {
     /// Reads the configuration from `env` (a copy of the process environment, or a test's map).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let speech = SpeechConfig::from_env(env)?;
+        let env = probes::Env(env);
+        let get = |name: &str| env.get(name);
         let hostname = get("HOSTNAME")
             .map(str::to_owned)
             .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()))
@@ -90,11 +97,11 @@ impl Config {
         };
         let metrics_addr = match get("METRICS_ADDR") {
             None => None,
-            Some(value) => Some(value.parse().map_err(|_| ConfigError::OutOfRange {
-                name: "METRICS_ADDR",
-                value: value.to_owned(),
-                expected: "host:port, e.g. 0.0.0.0:9090",
-            })?),
+            Some(value) => Some(
+                value
+                    .parse()
+                    .map_err(|_| ConfigError::out_of_range("METRICS_ADDR", value, "host:port, e.g. 0.0.0.0:9090"))?,
+            ),
         };
         let default_arbiters = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let config = Config {
@@ -103,35 +110,27 @@ impl Config {
             worker_id: get("WORKER_ID")
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{hostname}-{}", std::process::id())),
-            max_calls: number(env, "MAX_CALLS", 200)? as usize,
+            max_calls: env.parse("MAX_CALLS", 200)?,
             vad_mode,
-            endpoint_silence_ms: number(env, "ENDPOINT_SILENCE_MS", 500)?,
-            min_speech_ms: number(env, "MIN_SPEECH_MS", 120)?,
-            barge_in_min_ms: number(env, "BARGE_IN_MIN_MS", 200)?,
-            playback_lead_ms: number(env, "PLAYBACK_LEAD_MS", 200)?,
+            endpoint_silence_ms: env.parse("ENDPOINT_SILENCE_MS", 500)?,
+            min_speech_ms: env.parse("MIN_SPEECH_MS", 120)?,
+            barge_in_min_ms: env.parse("BARGE_IN_MIN_MS", 200)?,
+            playback_lead_ms: env.parse("PLAYBACK_LEAD_MS", 200)?,
             recordings_dir: get("RECORDINGS_DIR").map(PathBuf::from),
             playbooks_dir: get("PLAYBOOKS_DIR").map(PathBuf::from),
-            arbiters: number(env, "MEDIA_ARBITERS", default_arbiters as u64)? as usize,
-            brain_assign_timeout_ms: number(env, "BRAIN_ASSIGN_TIMEOUT_MS", 2000)?,
-            drain_grace_ms: number(env, "DRAIN_GRACE_MS", 30_000)?,
-            speech: SpeechConfig::from_env(env)?,
+            arbiters: env.parse("MEDIA_ARBITERS", default_arbiters)?,
+            brain_assign_timeout_ms: env.parse("BRAIN_ASSIGN_TIMEOUT_MS", 2000)?,
+            drain_grace_ms: env.shutdown_grace(std::time::Duration::from_secs(30))?.as_millis() as u64,
+            speech,
         };
         if config.max_calls == 0 {
-            return Err(ConfigError::OutOfRange { name: "MAX_CALLS", value: "0".into(), expected: "at least 1" });
+            return Err(ConfigError::out_of_range("MAX_CALLS", 0, "at least 1"));
         }
         if config.arbiters == 0 || config.arbiters > 256 {
-            return Err(ConfigError::OutOfRange {
-                name: "MEDIA_ARBITERS",
-                value: config.arbiters.to_string(),
-                expected: "1 to 256",
-            });
+            return Err(ConfigError::out_of_range("MEDIA_ARBITERS", config.arbiters, "1 to 256"));
         }
         if config.endpoint_silence_ms < 20 {
-            return Err(ConfigError::OutOfRange {
-                name: "ENDPOINT_SILENCE_MS",
-                value: config.endpoint_silence_ms.to_string(),
-                expected: "at least 20",
-            });
+            return Err(ConfigError::out_of_range("ENDPOINT_SILENCE_MS", config.endpoint_silence_ms, "at least 20"));
         }
         Ok(config)
     }
@@ -142,7 +141,7 @@ impl Config {
         env.insert("NATS_URL".to_owned(), nats_url.to_owned());
         env.insert("WORKER_ID".to_owned(), worker_id.to_owned());
         env.insert("MEDIA_ARBITERS".to_owned(), "1".to_owned());
-        env.insert("DRAIN_GRACE_MS".to_owned(), "500".to_owned());
+        env.insert("SHUTDOWN_GRACE_S".to_owned(), "0.5".to_owned());
         env.insert("METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned());
         // Built from constants that always parse.
         Config::from_env(&env).unwrap_or_else(|_| unreachable!("default test configuration parses"))
@@ -159,24 +158,17 @@ impl Config {
     }
 }
 
-fn number(env: &HashMap<String, String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(value) => value.parse().map_err(|_| ConfigError::NotANumber { name, value: value.to_owned() }),
-    }
-}
-
 fn parse_vad_mode(value: &str) -> Result<VadMode, ConfigError> {
     match value.to_ascii_lowercase().as_str() {
         "0" | "quality" => Ok(VadMode::Quality),
         "1" | "low_bitrate" | "low-bitrate" => Ok(VadMode::LowBitrate),
         "2" | "aggressive" => Ok(VadMode::Aggressive),
         "3" | "very_aggressive" | "very-aggressive" => Ok(VadMode::VeryAggressive),
-        _ => Err(ConfigError::OutOfRange {
-            name: "VAD_MODE",
-            value: value.to_owned(),
-            expected: "0-3 or quality / low_bitrate / aggressive / very_aggressive",
-        }),
+        _ => Err(ConfigError::out_of_range(
+            "VAD_MODE",
+            format!("{value:?}"),
+            "0-3 or quality / low_bitrate / aggressive / very_aggressive",
+        )),
     }
 }
 
@@ -228,15 +220,18 @@ mod tests {
     fn bad_values_are_named() {
         assert_eq!(
             Config::from_env(&env(&[("MAX_CALLS", "lots")])).unwrap_err(),
-            ConfigError::NotANumber { name: "MAX_CALLS", value: "lots".into() }
+            ConfigError::Env(probes::ConfigError::Invalid {
+                name: "MAX_CALLS",
+                reason: "\"lots\": invalid digit found in string".into()
+            })
         );
         assert!(matches!(
             Config::from_env(&env(&[("VAD_MODE", "7")])).unwrap_err(),
-            ConfigError::OutOfRange { name: "VAD_MODE", .. }
+            ConfigError::Env(probes::ConfigError::Invalid { name: "VAD_MODE", .. })
         ));
         assert!(matches!(
             Config::from_env(&env(&[("MAX_CALLS", "0")])).unwrap_err(),
-            ConfigError::OutOfRange { name: "MAX_CALLS", .. }
+            ConfigError::Env(probes::ConfigError::Invalid { name: "MAX_CALLS", .. })
         ));
     }
 

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use media_worker::Config;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    probes::process::init_logging("info");
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match Config::from_env(&env) {
         Ok(config) => config,
@@ -39,23 +37,8 @@ fn main() -> ExitCode {
 async fn run(config: Config, providers: speech::Providers) -> anyhow::Result<()> {
     let bus = bus::Bus::connect(&config.nats_url, &config.worker_id).await?;
     let worker = media_worker::start(config, bus, providers).await?;
-    shutdown_signal().await;
+    probes::process::shutdown_signal().await;
     tracing::info!(active_calls = worker.active_calls(), "shutting down, draining calls");
     worker.stop().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch SIGTERM, stopping on Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

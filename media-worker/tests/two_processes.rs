@@ -26,7 +26,7 @@ fn spawn_worker_with(nats_url: &str, worker_id: &str, extra_env: &[(&str, String
         .env("WORKER_ID", worker_id)
         .env("MAX_CALLS", "1")
         .env("MEDIA_ARBITERS", "1")
-        .env("DRAIN_GRACE_MS", "500")
+        .env("SHUTDOWN_GRACE_S", "0.5")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

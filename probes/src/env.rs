@@ -22,7 +22,8 @@ impl ConfigError {
     }
 }
 
-/// How long live calls may go on after SIGTERM, in seconds: the one name every service reads.
+/// How long live calls may go on after SIGTERM, in seconds (decimals allowed: `0.5`): the one
+/// name every service reads.
 pub const SHUTDOWN_GRACE_VAR: &str = "SHUTDOWN_GRACE_S";
 
 /// Earlier names of [`SHUTDOWN_GRACE_VAR`], still read (with a warning) and their unit in ms.
@@ -77,8 +78,11 @@ impl<'a> Env<'a> {
     /// The shutdown grace period: [`SHUTDOWN_GRACE_VAR`] (seconds), else one of its earlier names
     /// ([`OLD_SHUTDOWN_GRACE_VARS`], read with a warning), else `default`.
     pub fn shutdown_grace(&self, default: Duration) -> Result<Duration, ConfigError> {
-        if let Some(seconds) = self.parse_opt::<u64>(SHUTDOWN_GRACE_VAR)? {
-            return Ok(Duration::from_secs(seconds));
+        if let Some(seconds) = self.parse_opt::<f64>(SHUTDOWN_GRACE_VAR)? {
+            return Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|grace| grace.as_secs() <= 24 * 3600)
+                .ok_or_else(|| ConfigError::invalid(SHUTDOWN_GRACE_VAR, format!("{seconds} is not 0 to 86400 seconds")));
         }
         for (old_name, unit_ms) in OLD_SHUTDOWN_GRACE_VARS {
             if let Some(value) = self.parse_opt::<u64>(old_name)? {
@@ -120,6 +124,9 @@ mod tests {
         assert_eq!(Env(&map(&[("DRAIN_S", "2")])).shutdown_grace(default), Ok(Duration::from_secs(2)));
         let both = map(&[("SHUTDOWN_GRACE_S", "1"), ("DRAIN_S", "9")]);
         assert_eq!(Env(&both).shutdown_grace(default), Ok(Duration::from_secs(1)));
+        assert_eq!(Env(&map(&[("SHUTDOWN_GRACE_S", "0.5")])).shutdown_grace(default), Ok(Duration::from_millis(500)));
         assert!(Env(&map(&[("DRAIN_S", "x")])).shutdown_grace(default).is_err());
+        assert!(Env(&map(&[("SHUTDOWN_GRACE_S", "-1")])).shutdown_grace(default).is_err());
+        assert!(Env(&map(&[("SHUTDOWN_GRACE_S", "NaN")])).shutdown_grace(default).is_err());
     }
 }

@@ -94,6 +94,28 @@ pub enum HeardEvent {
     CallEnded { reason: String },
 }
 
+/// The stage of the pipeline a provider serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderStage {
+    /// Speech to text.
+    Stt,
+    /// Text to speech.
+    Tts,
+    /// The language model.
+    Llm,
+}
+
+impl std::fmt::Display for ProviderStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProviderStage::Stt => "stt",
+            ProviderStage::Tts => "tts",
+            ProviderStage::Llm => "llm",
+        })
+    }
+}
+
 /// What the brain asks for on `media.say.<callId>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Say {

@@ -155,6 +155,81 @@ pub struct DialControl {
     pub action: DialControlAction,
 }
 
+/// What a [`CallEvent`] reports. Serialized in snake_case (`"agent_said"`); decoding is strict,
+/// like every bus message: an unknown kind is an error, counted and logged by the consumer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEventKind {
+    /// The request was accepted (gateway).
+    Queued,
+    /// A cancel was asked for (gateway).
+    CancelRequested,
+    /// An inbound call's voice webhook arrived (gateway).
+    InboundCall,
+    /// Twilio is placing the call (dialer).
+    Dialing,
+    /// Twilio reports the callee's phone ringing (dialer).
+    Ringing,
+    /// Twilio reports the call answered (dialer).
+    InProgress,
+    /// Another attempt is scheduled (dialer).
+    RetryScheduled,
+    /// The dialer stopped dialing: Twilio refused its credentials.
+    DialerHalted,
+    /// The request was canceled (dialer).
+    Canceled,
+    /// The request was given up (dialer) or its stream found no media worker (gateway).
+    Failed,
+    /// The gateway is closing the stream (shutdown).
+    StreamClosed,
+    /// The stream moved to another media worker.
+    MediaReassigned,
+    /// The agent said something (brain).
+    AgentSaid,
+    /// The callee said something (brain).
+    CalleeSaid,
+    /// A result field changed (brain; the detail is the field as JSON).
+    Field,
+    /// The agent pressed a key in an IVR menu (brain).
+    Ivr,
+    /// The conversation policy changed, e.g. the LLM failed and the scripted policy took over (brain).
+    Policy,
+    /// The conversation ended (brain; the detail says how).
+    Ended,
+}
+
+impl CallEventKind {
+    /// The wire name (`"agent_said"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallEventKind::Queued => "queued",
+            CallEventKind::CancelRequested => "cancel_requested",
+            CallEventKind::InboundCall => "inbound_call",
+            CallEventKind::Dialing => "dialing",
+            CallEventKind::Ringing => "ringing",
+            CallEventKind::InProgress => "in_progress",
+            CallEventKind::RetryScheduled => "retry_scheduled",
+            CallEventKind::DialerHalted => "dialer_halted",
+            CallEventKind::Canceled => "canceled",
+            CallEventKind::Failed => "failed",
+            CallEventKind::StreamClosed => "stream_closed",
+            CallEventKind::MediaReassigned => "media_reassigned",
+            CallEventKind::AgentSaid => "agent_said",
+            CallEventKind::CalleeSaid => "callee_said",
+            CallEventKind::Field => "field",
+            CallEventKind::Ivr => "ivr",
+            CallEventKind::Policy => "policy",
+            CallEventKind::Ended => "ended",
+        }
+    }
+}
+
+impl std::fmt::Display for CallEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A lifecycle event on `calls.events.<callId>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallEvent {
@@ -163,8 +238,7 @@ pub struct CallEvent {
     pub call_id: CallId,
     /// RFC 3339.
     pub at: String,
-    /// Short kind: `queued`, `dialing`, `stream_started`, `agent_said`, `callee_said`, `field`,
-    /// `result`, `ended`, `retry_scheduled`, `failed` ...
+    /// Short kind (a [`CallEventKind`]'s wire name; typed once every emitter uses it).
     pub kind: String,
     /// Human-readable detail (never a phone number).
     #[serde(default)]
@@ -173,7 +247,17 @@ pub struct CallEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::CallRequest;
+    use super::{CallEventKind, CallRequest};
+
+    #[test]
+    fn event_kinds_have_one_wire_name() {
+        for kind in [CallEventKind::Queued, CallEventKind::InProgress, CallEventKind::AgentSaid, CallEventKind::Ended] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<CallEventKind>(&json).unwrap(), kind);
+        }
+        assert!(serde_json::from_str::<CallEventKind>("\"teleported\"").is_err());
+    }
 
     #[test]
     fn field_names_are_the_request_keys() {

@@ -33,9 +33,7 @@ struct Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    probes::process::init_logging("info");
     let args = Args::parse();
     let mut options = CallOptions::new(args.voice_url, args.auth_token);
     options.connect_addr = args.connect;
