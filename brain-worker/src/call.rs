@@ -159,13 +159,7 @@ impl CallActor {
                     });
                 }
                 Action::Event { kind, detail } => {
-                    let event = CallEvent {
-                        v: protocol::BUS_VERSION,
-                        call_id: self.call_id.clone(),
-                        at: chrono::Utc::now().to_rfc3339(),
-                        kind,
-                        detail,
-                    };
+                    let event = CallEvent::now(&self.call_id, kind, detail);
                     self.send(Outbound::Publish {
                         subject: self.events_subject.clone(),
                         payload: Bytes::from(encode_json(&event)),

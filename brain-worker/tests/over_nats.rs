@@ -306,7 +306,7 @@ async fn companion_call_over_nats_produces_mood_and_risk() -> anyhow::Result<()>
     let mut kinds = Vec::new();
     while let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(300), events.next()).await {
         let event: protocol::calls::CallEvent = decode_json(&message.payload)?;
-        kinds.push(event.kind);
+        kinds.push(event.kind.as_str());
     }
     for kind in ["agent_said", "callee_said", "field", "ended"] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} event in {kinds:?}");

@@ -72,6 +72,4 @@ impl Records {
     }
 }
 
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use protocol::calls::now_rfc3339;

@@ -19,10 +19,10 @@ use bus::queue::Job;
 use bus::{Bus, Message};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use protocol::calls::{Attempt, CallEvent, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest};
+use protocol::calls::{Attempt, CallEvent, CallEventKind, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest};
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
-use protocol::{CallId, BUS_VERSION};
+use protocol::CallId;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -352,7 +352,7 @@ impl Dialer {
             warn!(call_id = %call_id, %error, "cannot record the next attempt time");
         }
         if let WaitReason::Retry(outcome) = reason {
-            self.publish_event(&call_id, "retry_scheduled", format!("after {} at {next_attempt_at}", outcome.as_str()))
+            self.publish_event(&call_id, CallEventKind::RetryScheduled, format!("after {} at {next_attempt_at}", outcome.as_str()))
                 .await;
         }
         let wait = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
@@ -370,9 +370,9 @@ impl Dialer {
 
     async fn finished(&mut self, call_id: CallId, finish: Finish) {
         let (status, error_opt, kind) = match &finish {
-            Finish::Completed => (CallStatus::Completed, None, "ended"),
-            Finish::Canceled => (CallStatus::Canceled, None, "canceled"),
-            Finish::GaveUp(reason) => (CallStatus::Failed, Some(reason.clone()), "failed"),
+            Finish::Completed => (CallStatus::Completed, None, CallEventKind::Ended),
+            Finish::Canceled => (CallStatus::Canceled, None, CallEventKind::Canceled),
+            Finish::GaveUp(reason) => (CallStatus::Failed, Some(reason.clone()), CallEventKind::Failed),
         };
         let written = self
             .records
@@ -413,7 +413,7 @@ impl Dialer {
             "dialing halted: twilio credentials refused; fix TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN and restart"
         );
         for call_id in self.waiting_requests() {
-            self.publish_event(&call_id, "dialer_halted", "twilio authentication failed".into()).await;
+            self.publish_event(&call_id, CallEventKind::DialerHalted, "twilio authentication failed".into()).await;
             let _ = self
                 .records
                 .update(&call_id, |record| {
@@ -452,15 +452,9 @@ impl Dialer {
         }
     }
 
-    async fn publish_event(&self, call_id: &CallId, kind: &str, detail: String) {
+    async fn publish_event(&self, call_id: &CallId, kind: CallEventKind, detail: String) {
         let Ok(subject) = subjects::call_events(call_id) else { return };
-        let event = CallEvent {
-            v: BUS_VERSION,
-            call_id: call_id.clone(),
-            at: crate::records::now_rfc3339(),
-            kind: kind.to_owned(),
-            detail,
-        };
+        let event = CallEvent::now(call_id, kind, detail);
         if let Err(error) = self.bus.publish(subject, encode_json(&event)).await {
             debug!(%error, "publishing a call event failed");
         }

@@ -12,7 +12,7 @@
 
 use crate::scheduler::CallOutcome;
 use crate::twilio::CallResource;
-use protocol::calls::{CallStatus, TwilioStatusEvent};
+use protocol::calls::{CallEventKind, CallStatus, TwilioStatusEvent};
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -76,8 +76,8 @@ pub enum Event {
     HangUp { call_sid: String },
     /// Ask Twilio how the call stands; answer with [`Input::Fetched`] or [`Input::FetchFailed`].
     Fetch { call_sid: String },
-    /// The call moved forward: record `status`, publish `twilio_status` as a call event.
-    Progress { status: CallStatus, twilio_status: &'static str },
+    /// The call moved forward: record `status`, publish `event_kind`.
+    Progress { status: CallStatus, event_kind: CallEventKind },
     /// The call is over: settle attempt `attempt` with `outcome` (before refining a `completed`
     /// with the conversation's result), give the number and the slot back.
     Ended { attempt: u32, outcome: CallOutcome },
@@ -248,12 +248,12 @@ impl CallTracker {
                 }
             }
             self.last_sequence = report.sequence_number.or(self.last_sequence);
-            let (status, twilio_status) = match call_status {
-                "ringing" => (CallStatus::Ringing, "ringing"),
-                "in-progress" => (CallStatus::InProgress, "in-progress"),
+            let (status, event_kind) = match call_status {
+                "ringing" => (CallStatus::Ringing, CallEventKind::Ringing),
+                "in-progress" => (CallStatus::InProgress, CallEventKind::InProgress),
                 _ => return,
             };
-            self.events.push_back(Event::Progress { status, twilio_status });
+            self.events.push_back(Event::Progress { status, event_kind });
             return;
         }
         self.ended_sids.insert(report.call_sid);

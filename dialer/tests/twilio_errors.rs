@@ -108,7 +108,7 @@ async fn auth_failure_stops_dialing_and_alerts() {
     while !alerted {
         let message = tokio::time::timeout_at(deadline, events.next()).await.expect("an alert event").unwrap();
         let event: CallEvent = protocol::version::decode_json(&message.payload).unwrap();
-        alerted = event.kind == "dialer_halted";
+        alerted = event.kind == protocol::calls::CallEventKind::DialerHalted;
     }
     assert!(dialer.stats().halted.load(Ordering::Relaxed));
     assert_eq!(dialer.stats().auth_failures.load(Ordering::Relaxed), 1);

@@ -8,6 +8,7 @@
 
 use crate::state::{AppState, StreamOutcome};
 use crate::twilio_http::{publish_call_event, SIGNATURE_HEADER};
+use protocol::calls::CallEventKind;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use bus::{BusErrorKind, Subscription};
@@ -247,7 +248,7 @@ impl StreamTask {
             self.state.record_stream_outcome(&live.call_id, outcome);
             tracing::info!(call_id = %live.call_id, stream_sid = %live.stream_sid, ?exit, "media stream ended");
             if exit == StreamExit::Shutdown {
-                publish_call_event(&self.state, &live.call_id, "stream_closed", "gateway shutting down".into()).await;
+                publish_call_event(&self.state, &live.call_id, CallEventKind::StreamClosed, "gateway shutting down".into()).await;
             }
         }
         // Counted before the close, so whoever sees the socket close sees the count.
@@ -459,7 +460,7 @@ impl StreamTask {
                 state.metrics.inc(&state.metrics.assignment_failures);
                 tracing::error!(%call_id, stream_sid = %start.stream_sid, "no media worker took the stream");
                 state.record_stream_outcome(&call_id, StreamOutcome::Failed);
-                publish_call_event(&state, &call_id, "failed", "no media worker available".into()).await;
+                publish_call_event(&state, &call_id, CallEventKind::Failed, "no media worker available".into()).await;
                 Step::End(StreamExit::NotAssigned)
             }
         }
@@ -486,7 +487,7 @@ impl StreamTask {
                 let subject = live.media_in_subject.clone();
                 let stream_sid = live.stream_sid.clone();
                 self.publish_event(&subject, &event).await;
-                publish_call_event(&state, &request.call_id, "media_reassigned", format!("worker {}", reply.worker_id))
+                publish_call_event(&state, &request.call_id, CallEventKind::MediaReassigned, format!("worker {}", reply.worker_id))
                     .await;
                 if let Some(interval) = state.config.media_ping_interval {
                     self.worker_lost = spawn_pinger(state.clone(), &stream_sid, interval);
@@ -496,7 +497,7 @@ impl StreamTask {
             None => {
                 state.metrics.inc(&state.metrics.assignment_failures);
                 tracing::error!(call_id = %request.call_id, "no media worker took over the stream");
-                publish_call_event(&state, &request.call_id, "failed", "media worker lost and none took over".into())
+                publish_call_event(&state, &request.call_id, CallEventKind::Failed, "media worker lost and none took over".into())
                     .await;
                 Step::End(StreamExit::NotAssigned)
             }

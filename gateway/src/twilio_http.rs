@@ -5,7 +5,7 @@
 use crate::error::HttpError;
 use crate::state::{AppState, StreamOutcome};
 use actix_web::{web, HttpRequest, HttpResponse};
-use protocol::calls::{CallEvent, TwilioStatusEvent};
+use protocol::calls::{CallEvent, CallEventKind, TwilioStatusEvent};
 use protocol::twilio::signature::{validate_request, SignedBody};
 use protocol::twilio::webhook::{CallDirection, FormParams, StatusCallback, VoiceWebhook};
 use protocol::twilio::Twiml;
@@ -51,15 +51,10 @@ fn twiml_response(twiml: Twiml) -> HttpResponse {
     HttpResponse::Ok().content_type("text/xml").body(twiml.to_xml())
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339()
-}
-
 /// Publishes a lifecycle event on `calls.events.<callId>` (failures are logged, not fatal).
-pub async fn publish_call_event(state: &AppState, call_id: &CallId, kind: &str, detail: String) {
+pub async fn publish_call_event(state: &AppState, call_id: &CallId, kind: CallEventKind, detail: String) {
     let Ok(subject) = subjects::call_events(call_id) else { return };
-    let event =
-        CallEvent { v: current_version(), call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
+    let event = CallEvent::now(call_id, kind, detail);
     if let Err(error) = state.bus.publish(subject, encode_json(&event)).await {
         state.metrics.inc(&state.metrics.bus_publish_errors);
         tracing::warn!(%call_id, %error, "call event publish failed");
@@ -107,7 +102,7 @@ pub async fn voice_webhook(
     };
     tracing::info!(%call_id, call_sid = %hook.call_sid, direction, %playbook, "voice webhook answered");
     if direction == "inbound" {
-        publish_call_event(&state, &call_id, "inbound_call", format!("call_sid={} playbook={playbook}", hook.call_sid))
+        publish_call_event(&state, &call_id, CallEventKind::InboundCall, format!("call_sid={} playbook={playbook}", hook.call_sid))
             .await;
     }
     let stream_url = state.config.stream_url();

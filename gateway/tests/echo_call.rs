@@ -122,7 +122,7 @@ async fn stream_without_a_worker_is_closed_with_the_apology_and_recorded() {
     let event =
         tokio::time::timeout(Duration::from_secs(5), events.next()).await.expect("call event").expect("message");
     let event: CallEvent = decode_json(&event.payload).expect("call event decodes");
-    assert_eq!(event.kind, "failed");
+    assert_eq!(event.kind, protocol::calls::CallEventKind::Failed);
     harness.gateway.stop().await;
 }
 

@@ -7,7 +7,7 @@
 use crate::stack::{self, Stack, StackOptions};
 use anyhow::{bail, Context};
 use playbook::PlaybookSet;
-use protocol::calls::CallEvent;
+use protocol::calls::{CallEvent, CallEventKind};
 use protocol::results::CallResult;
 use protocol::version::decode_json;
 use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
@@ -157,10 +157,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 fn print_event(quiet: bool, started: Instant, event: &CallEvent) {
     let at = started.elapsed().as_secs_f64();
-    let line = match event.kind.as_str() {
-        "agent_said" => format!("[{at:6.1}s] agent: {}", event.detail),
-        "callee_said" => format!("[{at:6.1}s] gym:   {}", event.detail),
-        "field" => format!("[{at:6.1}s]   ✓ {}", event.detail),
+    let line = match event.kind {
+        CallEventKind::AgentSaid => format!("[{at:6.1}s] agent: {}", event.detail),
+        CallEventKind::CalleeSaid => format!("[{at:6.1}s] gym:   {}", event.detail),
+        CallEventKind::Field => format!("[{at:6.1}s]   ✓ {}", event.detail),
         other => format!("[{at:6.1}s] ({other}) {}", event.detail),
     };
     progress(quiet, line);

@@ -138,7 +138,7 @@ async fn when_a_worker_process_dies_mid_call_the_gateway_moves_the_stream_and_th
     loop {
         let message = tokio::time::timeout_at(deadline, moved.next()).await.expect("stream re-assigned").unwrap();
         let event: protocol::calls::CallEvent = protocol::version::decode_json(&message.payload).unwrap();
-        if event.kind == "media_reassigned" {
+        if event.kind == protocol::calls::CallEventKind::MediaReassigned {
             assert!(event.detail.contains("w2"), "{}", event.detail);
             break;
         }

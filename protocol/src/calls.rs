@@ -230,6 +230,11 @@ impl std::fmt::Display for CallEventKind {
     }
 }
 
+/// The current time in RFC 3339 (UTC), as records and events carry it.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
+
 /// A lifecycle event on `calls.events.<callId>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallEvent {
@@ -238,11 +243,17 @@ pub struct CallEvent {
     pub call_id: CallId,
     /// RFC 3339.
     pub at: String,
-    /// Short kind (a [`CallEventKind`]'s wire name; typed once every emitter uses it).
-    pub kind: String,
+    pub kind: CallEventKind,
     /// Human-readable detail (never a phone number).
     #[serde(default)]
     pub detail: String,
+}
+
+impl CallEvent {
+    /// An event of `kind` about `call_id`, stamped now.
+    pub fn now(call_id: &CallId, kind: CallEventKind, detail: impl Into<String>) -> CallEvent {
+        CallEvent { v: crate::BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind, detail: detail.into() }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! How a conversation ends: the closing line and hang-up, the stream ending, voicemail, the
 //! risk field settled, and the result published once.
 
+use protocol::calls::CallEventKind;
+
 use super::mechanics::Conversation;
 use super::messages::Action;
 use super::state::Phase;
@@ -23,7 +25,7 @@ impl Conversation {
         self.state.ended_at = Some(chrono::Utc::now().to_rfc3339());
         self.silence_deadline = None;
         actions.push(Action::Say(SayCommand::Hangup { reason: reason.to_owned() }));
-        actions.push(Action::Event { kind: "ended".into(), detail: format!("{outcome:?}").to_lowercase() });
+        actions.push(Action::Event { kind: CallEventKind::Ended, detail: format!("{outcome:?}").to_lowercase() });
         actions.extend(self.finished());
         actions
     }
@@ -89,7 +91,7 @@ impl Conversation {
         let reason = if message.is_some() { "voicemail message left" } else { "voicemail, hanging up" };
         self.state.notes.push(reason.to_owned());
         actions.push(Action::Say(SayCommand::Hangup { reason: reason.into() }));
-        actions.push(Action::Event { kind: "ended".into(), detail: "voicemail".into() });
+        actions.push(Action::Event { kind: CallEventKind::Ended, detail: "voicemail".into() });
         actions.extend(self.finished());
         actions
     }

@@ -1,6 +1,8 @@
 //! Record updates: extracted values applied to the fields (with evidence and `field` events),
 //! fields set directly, and `depends_on` settled both ways.
 
+use protocol::calls::CallEventKind;
+
 use super::mechanics::Conversation;
 use super::messages::Action;
 use crate::extract::Extraction;
@@ -34,7 +36,7 @@ impl Conversation {
             current.evidence.push(Evidence { turn, text: evidence_text.clone() });
             changed.push(extraction.field.clone());
             actions.push(Action::Event {
-                kind: "field".into(),
+                kind: CallEventKind::Field,
                 detail: serde_json::json!({
                     "field": extraction.field,
                     "status": extraction.status,
@@ -68,7 +70,7 @@ impl Conversation {
             }
         }
         let mut actions = vec![Action::Event {
-            kind: "field".into(),
+            kind: CallEventKind::Field,
             detail: serde_json::json!({ "field": name, "status": status, "value": value, "confidence": confidence })
                 .to_string(),
         }];
@@ -93,7 +95,7 @@ impl Conversation {
                         entry.value = Value::Null;
                         entry.confidence = condition.confidence;
                         actions.push(Action::Event {
-                            kind: "field".into(),
+                            kind: CallEventKind::Field,
                             detail: serde_json::json!({ "field": field.name, "status": "not_applicable" }).to_string(),
                         });
                     }
@@ -110,7 +112,7 @@ impl Conversation {
                     entry.confidence = 0.7;
                     entry.evidence.push(Evidence { turn, text });
                     actions.push(Action::Event {
-                        kind: "field".into(),
+                        kind: CallEventKind::Field,
                         detail: serde_json::json!({ "field": dependency.field, "status": "known", "value": expected, "implied_by": field.name }).to_string(),
                     });
                 }

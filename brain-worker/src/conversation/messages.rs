@@ -1,5 +1,6 @@
 //! What a policy is told ([`Input`]) and what it asks its driver to do ([`Action`]).
 
+use protocol::calls::CallEventKind;
 use protocol::brain::SayCommand;
 use serde_json::Value;
 
@@ -44,7 +45,7 @@ pub enum Action {
     /// Publish on `media.say.<callId>`.
     Say(SayCommand),
     /// Publish a live event on `calls.events.<callId>` (`agent_said`, `callee_said`, `field` ...).
-    Event { kind: String, detail: String },
+    Event { kind: CallEventKind, detail: String },
     /// Start a streaming chat completion with this request body; feed its deltas back as
     /// [`Input::LlmDelta`] / [`Input::LlmDone`] / [`Input::LlmFailed`].
     LlmRequest { request_id: u64, body: Value },

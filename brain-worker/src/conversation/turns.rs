@@ -1,6 +1,8 @@
 //! Turns of the conversation: an agent turn spoken (or streamed), a callee turn heard, a
 //! barge-in, and the silence timer they arm.
 
+use protocol::calls::CallEventKind;
+
 use super::mechanics::Conversation;
 use super::messages::Action;
 use super::state::{Phase, SpokenTurn};
@@ -55,7 +57,7 @@ impl Conversation {
             self.state.latency.llm_ms.push(now.saturating_duration_since(done).as_millis() as u64);
         }
         self.arm_silence(now, speaking_time(text));
-        vec![Action::Event { kind: "agent_said".into(), detail: text.to_owned() }]
+        vec![Action::Event { kind: CallEventKind::AgentSaid, detail: text.to_owned() }]
     }
 
     /// Appends text to the last agent turn (a streamed LLM turn sentence by sentence).
@@ -103,7 +105,7 @@ impl Conversation {
         self.callee_done_at = Some(now);
         (
             self.state.transcript.len() - 1,
-            vec![Action::Event { kind: "callee_said".into(), detail: text.trim().to_owned() }],
+            vec![Action::Event { kind: CallEventKind::CalleeSaid, detail: text.trim().to_owned() }],
         )
     }
 

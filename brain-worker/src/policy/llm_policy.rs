@@ -1,6 +1,8 @@
 //! [`LlmPolicy`]: an OpenAI-compatible model decides what to say and records fields through
 //! tools; the scripted policy takes over when the model fails or times out mid-call.
 
+use protocol::calls::CallEventKind;
+
 use super::contract::Policy;
 use super::prompt::request_body;
 use super::stream::{merge_tool_call, speak_complete_sentences, speak_sentence, Pending};
@@ -64,7 +66,7 @@ impl LlmPolicy {
         conversation.state.policy = "scripted".into();
         conversation.state.notes.push(format!("llm failed mid-call ({error}); switched to the scripted policy"));
         tracing::warn!(call_id = %conversation.state.call_id, %error, "llm failed, scripted policy takes over");
-        let mut actions = vec![Action::Event { kind: "policy".into(), detail: "llm failed, scripted fallback".into() }];
+        let mut actions = vec![Action::Event { kind: CallEventKind::Policy, detail: "llm failed, scripted fallback".into() }];
         if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
             return actions;
         }

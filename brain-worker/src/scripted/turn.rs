@@ -1,6 +1,8 @@
 //! The scripted policy's turn flow: what the agent does on each input (call start, a
 //! transcript, a played turn, silence ticks), from machines and holds to answers and re-prompts.
 
+use protocol::calls::CallEventKind;
+
 use super::questions::{ask_next, current_question, introduce};
 use super::read_back::{correct_noted, read_back_reply, NEXT_MARKER};
 use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT};
@@ -154,7 +156,7 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     }
     if let Some(Intent::IvrMenu { digit }) = intents.iter().find(|i| matches!(i, Intent::IvrMenu { .. })) {
         conversation.state.notes.push(format!("ivr menu: pressed {digit}"));
-        actions.push(Action::Event { kind: "ivr".into(), detail: format!("pressed {digit}") });
+        actions.push(Action::Event { kind: CallEventKind::Ivr, detail: format!("pressed {digit}") });
         actions.push(Action::Say(SayCommand::SendDigits { digits: digit.clone() }));
         // a person (or another menu) comes next: greet them as if the call just started
         conversation.state.phase = Phase::AwaitingGreeting;

@@ -5,6 +5,7 @@
 
 use super::{Dialer, TwilioOp};
 use crate::records::now_rfc3339;
+use protocol::calls::CallEventKind;
 use crate::scheduler::{CallOutcome, DialFailure, Input};
 use crate::tracker::{self, StatusReport};
 use crate::twilio::{CallResource, NewCall, TwilioError, TwilioErrorKind};
@@ -87,7 +88,7 @@ impl Dialer {
             time_limit_s: self.config.time_limit_s,
         };
         info!(call_id = %call_id, attempt, "placing call");
-        self.publish_event(&call_id, "dialing", format!("attempt {attempt}")).await;
+        self.publish_event(&call_id, CallEventKind::Dialing, format!("attempt {attempt}")).await;
         let twilio = self.twilio.clone();
         let sender = self.op_sender.clone();
         tokio::spawn(async move {
@@ -131,7 +132,7 @@ impl Dialer {
             match event {
                 tracker::Event::HangUp { call_sid } => self.spawn_hangup(call_id.clone(), call_sid),
                 tracker::Event::Fetch { call_sid } => self.spawn_fetch(call_id.clone(), call_sid),
-                tracker::Event::Progress { status, twilio_status } => {
+                tracker::Event::Progress { status, event_kind } => {
                     let _ = self
                         .records
                         .update(call_id, |record| {
@@ -145,7 +146,7 @@ impl Dialer {
                             forward
                         })
                         .await;
-                    self.publish_event(call_id, twilio_status, String::new()).await;
+                    self.publish_event(call_id, event_kind, String::new()).await;
                 }
                 tracker::Event::Ended { attempt, outcome } => self.call_ended(call_id.clone(), attempt, outcome).await,
             }

@@ -63,8 +63,8 @@ fn an_answered_call_rings_goes_in_progress_and_completes() {
     assert_eq!(
         drain(&mut tracker),
         vec![
-            Event::Progress { status: CallStatus::Ringing, twilio_status: "ringing" },
-            Event::Progress { status: CallStatus::InProgress, twilio_status: "in-progress" },
+            Event::Progress { status: CallStatus::Ringing, event_kind: CallEventKind::Ringing },
+            Event::Progress { status: CallStatus::InProgress, event_kind: CallEventKind::InProgress },
         ]
     );
     tracker.handle(t0 + Duration::from_secs(60), status("CA1", "completed", Some(3)));
@@ -137,7 +137,7 @@ fn callbacks_that_overtake_the_create_answer_wait_for_it() {
     assert_eq!(
         drain(&mut tracker),
         vec![
-            Event::Progress { status: CallStatus::Ringing, twilio_status: "ringing" },
+            Event::Progress { status: CallStatus::Ringing, event_kind: CallEventKind::Ringing },
             ended(1, CallOutcome::NoAnswer)
         ]
     );
@@ -152,12 +152,12 @@ fn progress_out_of_order_and_callbacks_of_other_calls_are_dropped() {
     tracker.handle(t0, status("CAother", "completed", None));
     assert_eq!(
         drain(&mut tracker),
-        vec![Event::Progress { status: CallStatus::InProgress, twilio_status: "in-progress" }]
+        vec![Event::Progress { status: CallStatus::InProgress, event_kind: CallEventKind::InProgress }]
     );
     assert!(tracker.is_live());
     // Unordered progress (no sequence number) still counts.
     tracker.handle(t0, status("CA1", "ringing", None));
-    assert_eq!(drain(&mut tracker), vec![Event::Progress { status: CallStatus::Ringing, twilio_status: "ringing" }]);
+    assert_eq!(drain(&mut tracker), vec![Event::Progress { status: CallStatus::Ringing, event_kind: CallEventKind::Ringing }]);
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn the_next_attempt_ignores_late_callbacks_of_the_last_one() {
     assert_eq!(
         drain(&mut tracker),
         vec![
-            Event::Progress { status: CallStatus::Ringing, twilio_status: "ringing" },
+            Event::Progress { status: CallStatus::Ringing, event_kind: CallEventKind::Ringing },
             ended(2, CallOutcome::Completed)
         ]
     );

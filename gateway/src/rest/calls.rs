@@ -6,7 +6,8 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bus::{BusErrorKind, Kv};
-use protocol::calls::{CallEvent, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest};
+use crate::twilio_http::publish_call_event;
+use protocol::calls::{now_rfc3339, CallEventKind, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest};
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
 use protocol::{CallId, BUS_VERSION};
@@ -14,10 +15,6 @@ use serde_json::json;
 
 /// KV bucket mapping an `Idempotency-Key` to the call it created.
 pub const KV_IDEMPOTENCY: &str = "call_idempotency";
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// The `Idempotency-Key` header, checked to be usable as a KV key.
 fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -146,17 +143,8 @@ pub async fn create_call(
         return Err(ApiError::unavailable("the dial queue is not reachable; try again"));
     }
     tracing::info!(call_id = %call_id, playbook = %record.request.playbook, "call queued");
-    publish_event(&state, &call_id, "queued", String::new()).await;
+    publish_call_event(&state, &call_id, CallEventKind::Queued, String::new()).await;
     Ok(accepted(&record, false))
-}
-
-async fn publish_event(state: &AppState, call_id: &CallId, kind: &str, detail: String) {
-    let Ok(subject) = subjects::call_events(call_id) else { return };
-    let event =
-        CallEvent { v: BUS_VERSION, call_id: call_id.clone(), at: now_rfc3339(), kind: kind.to_owned(), detail };
-    if let Err(error) = state.bus.publish(subject, encode_json(&event)).await {
-        tracing::debug!(%error, "publishing a call event failed");
-    }
 }
 
 fn path_call_id(raw: &str) -> Result<CallId, ApiError> {
@@ -266,7 +254,7 @@ pub async fn cancel_call(
         if let Ok(subject) = subjects::dial_control(&call_id) {
             state.bus.publish(subject, encode_json(&control)).await?;
         }
-        publish_event(&state, &call_id, "cancel_requested", String::new()).await;
+        publish_call_event(&state, &call_id, CallEventKind::CancelRequested, String::new()).await;
         return Ok(HttpResponse::Accepted().json(json!({
             "call_id": call_id,
             "status": record.status,
