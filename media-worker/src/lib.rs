@@ -5,16 +5,21 @@
 //!
 //! - [`start`] wires a worker onto a [`bus::Bus`] and returns a [`RunningWorker`].
 //! - [`config`]: the environment variables; [`assign`]: the `media.assign` loop and capacity;
-//!   [`call`]: the per-call actor; [`playback`]: pacing, marks and barge-in as a state machine
-//!   told the media time; [`dtmf`], [`text`], [`recording`]: its helpers.
+//!   [`call`]: the per-call actor, which drives [`hearing`] (VAD, endpointing, barge-in, STT
+//!   restarts) and [`speaking`] (TTS, [`playback`] pacing and marks), both state machines told
+//!   the media time, and its [`brain_link`] (`brain.assign`, `media.say`, `brain.heard`);
+//!   [`dtmf`], [`text`], [`recording`]: its helpers.
 
 pub mod assign;
+pub mod brain_link;
 pub mod call;
 pub mod config;
 pub mod dtmf;
 pub mod health;
+pub mod hearing;
 pub mod playback;
 pub mod recording;
+pub mod speaking;
 pub mod text;
 
 use std::collections::HashMap;

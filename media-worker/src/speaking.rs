@@ -1,0 +1,231 @@
+//! What the agent says: the brain's `media.say` commands turned into syntheses and paced
+//! [`Playback`], and what the brain hears back (played, cut, replied, TTS failures), told the
+//! media time.
+//!
+//! Sans-I/O like [`Playback`]: the actor starts the syntheses [`Speaking::poll_output`] asks
+//! for, feeds their audio to [`Speaking::handle_tts`], and sends what comes out.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use actix::SpawnHandle;
+use bytes::Bytes;
+use protocol::brain::{HeardEvent, SayCommand};
+use protocol::media::OutEvent;
+use speech::{TtsChunk, TtsError};
+
+use crate::hearing::AgentAudio;
+use crate::playback::{Playback, PlaybackOutput, SegmentId};
+use crate::{dtmf, text};
+
+/// Something the actor must do, in order.
+#[derive(Debug)]
+pub enum SpeakingOutput {
+    /// Synthesize `text` as `segment`, then hand the stream's handle to [`Speaking::synthesizing`].
+    Synthesize { segment: SegmentId, text: String },
+    /// Stop this synthesis (its utterance was cut).
+    CancelSynthesis(SpawnHandle),
+    /// Send one frame of agent audio; it plays at media time `play_at_ms`.
+    Audio { frame: Bytes, play_at_ms: u64 },
+    /// Send this on `media.out` (a mark, a clear or the hang-up).
+    Send(OutEvent),
+    /// Tell the brain.
+    Heard { at_ms: u64, event: HeardEvent },
+    /// A line of the agent's side of the transcript.
+    AgentLine { at_ms: u64, line: String },
+}
+
+/// One running synthesis.
+struct Synthesis {
+    handle: Option<SpawnHandle>,
+    /// When it was asked for, until its first audio arrives.
+    asked_at_opt: Option<Instant>,
+}
+
+/// The speaking state of one call.
+pub struct Speaking {
+    playback: Playback,
+    /// Provider name, for logs.
+    tts_provider: &'static str,
+    /// `SendDigits` commands so far (names their marks).
+    digit_batches: u64,
+    syntheses: HashMap<SegmentId, Synthesis>,
+    /// How long the latest synthesis took to its first audio (reported with the next reply).
+    last_tts_ms: Option<u64>,
+    /// End of the last callee utterance heard while the agent was silent: the next agent audio
+    /// measures voice-to-voice latency from it.
+    reply_awaited_since_ms: Option<u64>,
+    /// Media time of the last tick.
+    now_ms: u64,
+    outputs: VecDeque<SpeakingOutput>,
+}
+
+impl Speaking {
+    pub fn new(playback_lead_ms: u64, tts_provider: &'static str) -> Speaking {
+        Speaking {
+            playback: Playback::new(playback_lead_ms),
+            tts_provider,
+            digit_batches: 0,
+            syntheses: HashMap::new(),
+            last_tts_ms: None,
+            reply_awaited_since_ms: None,
+            now_ms: 0,
+            outputs: VecDeque::with_capacity(16),
+        }
+    }
+
+    /// A `media.say` command at media time `now_ms`.
+    pub fn handle_say(&mut self, now_ms: u64, command: SayCommand) {
+        match command {
+            SayCommand::Speak { utterance_id, text: words, end_of_turn, uninterruptible } => {
+                let sentences = text::sentences(&words);
+                if !sentences.is_empty() {
+                    let at_ms = self.playback.playout_end_ms().max(now_ms);
+                    self.outputs.push_back(SpeakingOutput::AgentLine { at_ms, line: words });
+                }
+                let segments = self.playback.speak(&utterance_id, sentences, end_of_turn, !uninterruptible);
+                for (segment, text) in segments {
+                    self.outputs.push_back(SpeakingOutput::Synthesize { segment, text });
+                }
+            }
+            SayCommand::SendDigits { digits } => {
+                tracing::info!(count = digits.len(), "sending dtmf digits in band");
+                self.digit_batches += 1;
+                let label = format!("dtmf-{}", self.digit_batches);
+                self.playback.play_audio(&label, &dtmf::tones_mulaw(&digits));
+            }
+            SayCommand::Hangup { reason } => {
+                tracing::info!(%reason, "brain asked to hang up");
+                self.playback.request_hangup(&reason);
+            }
+        }
+        self.tick(now_ms);
+    }
+
+    /// The synthesis of `segment` was started at wall-clock `now`.
+    pub fn synthesizing(&mut self, segment: SegmentId, handle: SpawnHandle, now: Instant) {
+        self.syntheses.insert(segment, Synthesis { handle: Some(handle), asked_at_opt: Some(now) });
+    }
+
+    /// What the synthesis of `segment` produced (`None`: its stream ended), at media time
+    /// `now_ms` and wall-clock `now`.
+    pub fn handle_tts(
+        &mut self,
+        now_ms: u64,
+        now: Instant,
+        segment: SegmentId,
+        item: Option<Result<TtsChunk, TtsError>>,
+    ) {
+        let Some(synthesis) = self.syntheses.get_mut(&segment) else {
+            return; // cut, or ended already
+        };
+        let failure = match item {
+            Some(Ok(TtsChunk::Audio(mulaw))) => {
+                if let Some(asked_at) = synthesis.asked_at_opt.take() {
+                    self.last_tts_ms = Some(now.duration_since(asked_at).as_millis() as u64);
+                }
+                self.playback.push_audio(segment, &mulaw);
+                None
+            }
+            Some(Ok(TtsChunk::Done { .. })) => Some(None),
+            Some(Err(error)) => {
+                tracing::warn!(%error, provider = self.tts_provider, "tts failed, the sentence is skipped");
+                Some(Some(error.to_string()))
+            }
+            None => {
+                tracing::warn!(provider = self.tts_provider, "tts ended without finishing the sentence");
+                Some(Some("synthesis ended early".to_owned()))
+            }
+        };
+        if let Some(failure_opt) = failure {
+            self.syntheses.remove(&segment);
+            self.playback.finish_segment(segment);
+            if let Some(message) = failure_opt {
+                let event = HeardEvent::ProviderFailure { stage: "tts".into(), message };
+                self.outputs.push_back(SpeakingOutput::Heard { at_ms: now_ms, event });
+            }
+        }
+        self.tick(now_ms);
+    }
+
+    /// A callee utterance ended at `since_ms` while the agent was silent.
+    pub fn reply_awaited(&mut self, since_ms: u64) {
+        self.reply_awaited_since_ms = Some(since_ms);
+    }
+
+    /// Twilio echoed mark `name`. Returns false for a mark this call never sent.
+    pub fn on_mark(&mut self, name: &str) -> bool {
+        self.playback.on_mark(name)
+    }
+
+    /// Hang up once everything queued has played.
+    pub fn request_hangup(&mut self, reason: &str) {
+        self.playback.request_hangup(reason);
+    }
+
+    /// True when nothing is queued, synthesizing or playing.
+    pub fn is_idle(&self, now_ms: u64) -> bool {
+        self.playback.is_idle(now_ms)
+    }
+
+    /// Sends what pacing allows at media time `now_ms`; drain [`Speaking::poll_output`] after.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        self.playback.tick(now_ms);
+    }
+
+    pub fn poll_output(&mut self) -> Option<SpeakingOutput> {
+        if let Some(output) = self.outputs.pop_front() {
+            return Some(output);
+        }
+        let now_ms = self.now_ms;
+        loop {
+            let output = match self.playback.poll_output()? {
+                PlaybackOutput::Audio { frame, play_at_ms } => {
+                    let audio = SpeakingOutput::Audio { frame, play_at_ms };
+                    let Some(end_ms) = self.reply_awaited_since_ms.take() else { return Some(audio) };
+                    // the reply to the callee's last utterance starts playing
+                    self.outputs.push_back(audio);
+                    let event = HeardEvent::Replied {
+                        reply_ms: play_at_ms.saturating_sub(end_ms),
+                        tts_ms: self.last_tts_ms.take(),
+                    };
+                    SpeakingOutput::Heard { at_ms: now_ms, event }
+                }
+                PlaybackOutput::Mark { name } => SpeakingOutput::Send(OutEvent::Mark { name }),
+                PlaybackOutput::Clear => SpeakingOutput::Send(OutEvent::Clear),
+                PlaybackOutput::CancelSynthesis { segment } => {
+                    match self.syntheses.remove(&segment).and_then(|synthesis| synthesis.handle) {
+                        Some(handle) => SpeakingOutput::CancelSynthesis(handle),
+                        None => continue,
+                    }
+                }
+                PlaybackOutput::Played { utterance_id } => {
+                    SpeakingOutput::Heard { at_ms: now_ms, event: HeardEvent::Played { utterance_id } }
+                }
+                PlaybackOutput::BargeIn { utterance_id, heard_ms, total_ms, heard_text } => {
+                    tracing::info!(%utterance_id, heard_ms, total_ms, "agent utterance cut by the callee");
+                    let line = format!("[cut after {heard_ms} of {total_ms} ms: heard \"{heard_text}\"]");
+                    let event = HeardEvent::BargeIn { utterance_id, heard_ms, total_ms, heard_text };
+                    self.outputs.push_back(SpeakingOutput::Heard { at_ms: now_ms, event });
+                    SpeakingOutput::AgentLine { at_ms: now_ms, line }
+                }
+                PlaybackOutput::Hangup { reason } => {
+                    tracing::info!(%reason, "hanging up after queued audio played");
+                    SpeakingOutput::Send(OutEvent::Hangup { reason })
+                }
+            };
+            return Some(output);
+        }
+    }
+}
+
+impl AgentAudio for Speaking {
+    fn unplayed(&self, now_ms: u64) -> bool {
+        self.playback.agent_audio_unplayed(now_ms)
+    }
+
+    fn barge_in(&mut self, now_ms: u64) -> bool {
+        self.playback.barge_in(now_ms)
+    }
+}
