@@ -6,12 +6,16 @@
 //! - [`Playbook::from_yaml`] / [`Playbook::load`]: parse + validate.
 //! - [`PlaybookSet`]: every playbook of a directory, falling back to the built-in copies of the
 //!   shipped playbooks so a binary works from any working directory.
-//! - [`Playbook::vocabulary_phrases`]: words and phrases for an STT grammar.
+//! - What the speech recogniser should expect: [`Playbook::vocabulary_phrases`] (words and
+//!   phrases), [`Playbook::answer_patterns`] (answers with `{price}`, `{time}` ... slots),
+//!   [`Playbook::subjects`] (what fills `{subject}`) and [`Playbook::pronunciations`] (words the
+//!   stock dictionary lacks). The domain lives here, so a new playbook needs no engine change.
 
 mod template;
 mod vocabulary;
 
 pub use template::render;
+pub use vocabulary::{CMU_PHONES, SLOT_CLASSES};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +60,17 @@ pub struct Playbook {
     /// Extra words the recogniser should know (domain terms).
     #[serde(default)]
     pub vocabulary: Vec<String>,
+    /// What callees answer, as patterns with slots (`"a day pass is {price}"`; slots:
+    /// [`SLOT_CLASSES`]), so the recogniser knows every price or time in them, not one example.
+    #[serde(default)]
+    pub answer_patterns: Vec<String>,
+    /// The things callees talk about ("day pass", "open mat"), filling `{subject}` slots.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// How to say words the recogniser's stock dictionary lacks: word -> phones in the CMU phone
+    /// set ([`CMU_PHONES`]), e.g. `jiu: JH UW`.
+    #[serde(default)]
+    pub pronunciations: BTreeMap<String, String>,
     /// A value understood with less confidence than this (0-1) is read back with the field's
     /// `read_back` question and confirmed before going on, even when the field has `noted`.
     #[serde(default = "default_confirm_below")]
@@ -508,14 +523,32 @@ impl Playbook {
                 }
             }
         }
-        Ok(())
+        vocabulary::validate(self, file, &lines)
     }
 
     /// Every word and phrase the speech recogniser should cover for this playbook: the field
     /// keywords, option phrases and questions, the playbook's `vocabulary`, plus the generic
-    /// domain words (numbers, money, days, times, yes/no, call handling).
+    /// words (numbers, small words, yes/no, call handling; money, days and times when a field
+    /// needs them). Lowercase, without punctuation or slots.
     pub fn vocabulary_phrases(&self) -> Vec<String> {
         vocabulary::phrases(self)
+    }
+
+    /// What callees answer, with `{slot}`s ([`SLOT_CLASSES`]): generic call handling (yes/no,
+    /// hold, voicemail, phone menus), price patterns when a field is `money`, day and time
+    /// patterns when one is a `schedule`, then the playbook's `answer_patterns`.
+    pub fn answer_patterns(&self) -> Vec<String> {
+        vocabulary::answer_patterns(self)
+    }
+
+    /// What fills the `{subject}` slot of the answer patterns.
+    pub fn subjects(&self) -> &[String] {
+        &self.subjects
+    }
+
+    /// Word -> CMU phones, for words the recogniser's stock dictionary lacks.
+    pub fn pronunciations(&self) -> &BTreeMap<String, String> {
+        &self.pronunciations
     }
 }
 
@@ -565,7 +598,7 @@ fn syntax_error(file: &Path, error: serde_norway::Error) -> PlaybookError {
 }
 
 /// Finds the line of a key in the YAML text, for errors found after parsing.
-struct LineFinder<'a> {
+pub(crate) struct LineFinder<'a> {
     lines: Vec<&'a str>,
 }
 
@@ -575,7 +608,7 @@ impl<'a> LineFinder<'a> {
     }
 
     /// 1-based line of the first `key:` at or after line `from` (1-based; 0 = start).
-    fn key(&self, key: &str, from: usize) -> Option<usize> {
+    pub(crate) fn key(&self, key: &str, from: usize) -> Option<usize> {
         let start = from.saturating_sub(1);
         self.lines.iter().enumerate().skip(start).find_map(|(index, line)| {
             let trimmed = line.trim_start().trim_start_matches("- ");
@@ -584,7 +617,7 @@ impl<'a> LineFinder<'a> {
     }
 
     /// 1-based line of the top-level `key:`.
-    fn top_key(&self, key: &str) -> Option<usize> {
+    pub(crate) fn top_key(&self, key: &str) -> Option<usize> {
         self.lines
             .iter()
             .position(|line| line.strip_prefix(key).is_some_and(|rest| rest.starts_with(':')))
@@ -593,10 +626,15 @@ impl<'a> LineFinder<'a> {
 
     /// 1-based line where item `index` of the top-level `fields:` list starts.
     fn field_item(&self, index: usize) -> Option<usize> {
-        let fields_line = self.top_key("fields")?;
+        self.list_item("fields", index)
+    }
+
+    /// 1-based line where item `index` of the top-level block list `key:` starts.
+    pub(crate) fn list_item(&self, key: &str, index: usize) -> Option<usize> {
+        let key_line = self.top_key(key)?;
         let mut item_indent = None;
         let mut count = 0;
-        for (offset, line) in self.lines.iter().enumerate().skip(fields_line) {
+        for (offset, line) in self.lines.iter().enumerate().skip(key_line) {
             let trimmed = line.trim_start();
             let indent = line.len() - trimmed.len();
             if !line.is_empty() && indent == 0 && !trimmed.starts_with('-') && !trimmed.starts_with('#') {

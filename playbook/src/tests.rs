@@ -178,3 +178,56 @@ fn vocabulary_covers_fields_and_domain_words() {
     assert!(words.iter().any(|w| w == "you'll need a gi"));
     assert!(!companion.iter().any(|w| w.starts_with("you need")));
 }
+
+#[test]
+fn recogniser_hints_come_from_the_playbook() {
+    let set = PlaybookSet::built_in().unwrap();
+    let gym = set.get("gym-dropin").unwrap();
+    let patterns = gym.answer_patterns();
+    for expected in
+        ["a day pass is {price}", "{price} a month", "{day} at {time}", "press {number}", "you can rent a gi"]
+    {
+        assert!(patterns.iter().any(|p| p == expected), "missing pattern {expected:?}");
+    }
+    assert_eq!(patterns.iter().collect::<BTreeSet<_>>().len(), patterns.len(), "each pattern once");
+    assert!(gym.subjects().iter().any(|s| s == "day pass"));
+    assert_eq!(gym.pronunciations().get("jiu").map(String::as_str), Some("JH UW"));
+    let words = gym.vocabulary_phrases();
+    for expected in ["crossfit", "waiver", "the", "o'clock"] {
+        assert!(words.iter().any(|w| w == expected), "missing word {expected:?}");
+    }
+
+    // no money or schedule field: no price or day patterns, but the phone line and its own answers
+    let companion = set.get("companion-checkin").unwrap();
+    let patterns = companion.answer_patterns();
+    assert!(patterns.iter().any(|p| p == "please leave a message after the tone"));
+    assert!(patterns.iter().any(|p| p == "{number} out of ten"));
+    assert!(!patterns.iter().any(|p| p.contains("{price}") || p.contains("{day}") || p.contains("{subject}")));
+    assert!(companion.subjects().is_empty() && companion.pronunciations().is_empty());
+}
+
+#[test]
+fn recogniser_hint_errors_name_line_and_field() {
+    let with = |extra: &str| format!("{MINIMAL}{extra}");
+    let error = error_of(&with("answer_patterns:\n  - it is free\n  - \"it is {prise}\"\n"));
+    assert_eq!((error.line, error.field.as_str()), (Some(28), "answer_patterns[1]"), "{error}");
+    assert!(error.message.contains("unknown slot {prise}") && error.message.contains("price"), "{error}");
+
+    let error = error_of(&with("answer_patterns: [\"the {subject} is {price}\"]\n"));
+    assert_eq!((error.line, error.field.as_str()), (Some(26), "answer_patterns[0]"), "{error}");
+    assert!(error.message.contains("no `subjects`"), "{error}");
+    let source = with("subjects: [day pass]\nanswer_patterns: [\"the {subject} is {price}\"]\n");
+    assert!(Playbook::from_yaml("x.yaml", &source).is_ok());
+
+    let error = error_of(&with("answer_patterns:\n  - \"at {time\"\n"));
+    assert_eq!(error.field, "answer_patterns[0]", "{error}");
+    assert!(error.message.contains("without its `}`"), "{error}");
+
+    let error = error_of(&with("pronunciations:\n  gi: G IY\n  jiu: JH UX\n"));
+    assert_eq!((error.line, error.field.as_str()), (Some(28), "pronunciations.jiu"), "{error}");
+    assert!(error.message.contains("\"UX\" is not a CMU phone"), "{error}");
+    let error = error_of(&with("pronunciations:\n  Jiu: JH UW\n"));
+    assert_eq!((error.line, error.field.as_str()), (Some(27), "pronunciations.Jiu"), "{error}");
+    let error = error_of(&with("subjects: [day pass, \"{price}\"]\n"));
+    assert_eq!(error.field, "subjects[1]", "{error}");
+}
