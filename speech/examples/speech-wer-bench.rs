@@ -1,17 +1,20 @@
 //! Bench: embedded STT word error rate and decode time per utterance on the repository's
-//! sentence set (flite -> 8 kHz mu-law -> PocketSphinx).
+//! sentence set (flite -> 8 kHz mu-law -> PocketSphinx), decoded with the vocabulary a playbook
+//! gives a call (the built-in gym playbook unless `--playbook` names a file).
 //!
-//! Usage: `speech-wer-bench [--rate 16k-mirror|16k|8k] [--arg -lw 10]... [--general]
-//! [--sentences FILE]` (one sentence a line instead of the repository's set).
-//! `--general` decodes with the stock general English model (`en-us.lm.bin`, full dictionary)
-//! instead of the generated vocabulary model, for comparison.
+//! Usage: `cargo run --release -p speech --example speech-wer-bench -- [--rate 16k-mirror|16k|8k]
+//! [--arg -lw 10]... [--general] [--sentences FILE] [--playbook FILE]` (`--sentences`: one
+//! sentence a line instead of the repository's set). `--general` decodes with the stock general
+//! English model (`en-us.lm.bin`, full dictionary) instead of the generated vocabulary model, for
+//! comparison. An example rather than a binary: the playbook crate is only a dev-dependency of
+//! speech, which knows no playbook.
 
 use std::time::Instant;
 
+use protocol::spoken::normalize;
 use speech::evaluation::{playbook_questions, wer_sentences, word_errors};
 use speech::stt::{PocketsphinxConfig, PocketsphinxStt, SphinxInputRate};
 use speech::tts::FliteTts;
-use speech::vocabulary::normalize;
 use speech::Vocabulary;
 
 fn main() -> anyhow::Result<()> {
@@ -19,6 +22,7 @@ fn main() -> anyhow::Result<()> {
     let mut arguments = std::env::args().skip(1);
     let mut general = false;
     let mut sentences_file: Option<String> = None;
+    let mut playbook_file: Option<String> = None;
     while let Some(argument) = arguments.next() {
         match argument.as_str() {
             "--rate" => match arguments.next().as_deref() {
@@ -37,6 +41,9 @@ fn main() -> anyhow::Result<()> {
                 let path = arguments.next().ok_or_else(|| anyhow::anyhow!("--sentences needs a file"))?;
                 sentences_file = Some(std::fs::read_to_string(&path)?);
             }
+            "--playbook" => {
+                playbook_file = Some(arguments.next().ok_or_else(|| anyhow::anyhow!("--playbook needs a file"))?);
+            }
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -52,7 +59,17 @@ fn main() -> anyhow::Result<()> {
 
     let tts = FliteTts::new()?;
     let stt = PocketsphinxStt::new(config)?;
-    let vocabulary = Vocabulary::gym_domain().with_phrases(playbook_questions());
+    let playbook = match &playbook_file {
+        Some(path) => playbook::Playbook::load(path)?,
+        None => playbook::PlaybookSet::built_in()?.get(playbook::DEFAULT_PLAYBOOK)?.clone(),
+    };
+    println!("playbook: {}", playbook.id);
+    let vocabulary = Vocabulary::new()
+        .with_words(playbook.vocabulary_phrases())
+        .with_phrases(playbook.answer_patterns())
+        .with_subjects(playbook.subjects())
+        .with_pronunciations(playbook.pronunciations())
+        .with_phrases(playbook_questions());
     let started = Instant::now();
     let mut decoder = stt.build_decoder(&vocabulary)?;
     println!(

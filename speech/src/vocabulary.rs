@@ -1,559 +1,32 @@
 //! The words a callee is likely to say on one call, and the n-gram language model embedded STT
 //! builds from them.
 //!
-//! A [`Vocabulary`] holds phrases — a playbook's questions and field descriptions, and generic
-//! answer patterns with class slots such as `{price}` or `{time}` — plus loose words. Building the
-//! language model expands each slot with every member of its class (all numbers, prices, times,
-//! days), so the model knows "forty nine dollars" because it knows numbers and prices, not because
-//! a sentence with that price was listed.
+//! A [`Vocabulary`] holds what the caller gives it — a playbook's phrases, answer patterns with
+//! class slots such as `{price}` or `{time}`, subjects, loose words and pronunciations; the
+//! engine itself knows no domain. Building the language model expands each slot with every
+//! member of its class (all numbers, prices, times, days), so the model knows "forty nine
+//! dollars" because it knows numbers and prices, not because a sentence with that price was
+//! listed. Numbers are spelled with [`protocol::spoken`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+use protocol::spoken::{normalize, number_to_words, DAYS};
+
 /// Phrases (questions, field descriptions, answer patterns with `{class}` slots), loose words,
-/// and subjects (the things a caller talks about: "day pass", "yoga class") that fill `{subject}`.
+/// subjects (the things a caller talks about, e.g. a playbook's `subjects`) that fill `{subject}`,
+/// and pronunciations (word -> CMU phones) for words a recogniser's stock dictionary lacks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Vocabulary {
     pub phrases: Vec<String>,
     pub words: BTreeSet<String>,
     pub subjects: Vec<String>,
+    pub pronunciations: BTreeMap<String, String>,
 }
 
-/// Slot classes a phrase may use, e.g. `"it is {price} a month"`.
+/// Slot classes a phrase may use, e.g. `"it is {price} a month"` (a playbook validates its
+/// patterns against the same list).
 pub const SLOT_CLASSES: &[&str] = &["number", "price", "time", "day", "duration", "subject"];
-
-/// What gyms sell and schedule, filling `{subject}` slots; a playbook adds its own with
-/// [`Vocabulary::with_subjects`] (from its field names and descriptions).
-const GYM_SUBJECTS: &[&str] = &[
-    "membership",
-    "monthly membership",
-    "annual membership",
-    "basic membership",
-    "premium membership",
-    "family membership",
-    "student membership",
-    "basic plan",
-    "premium plan",
-    "family plan",
-    "student plan",
-    "day pass",
-    "week pass",
-    "class pass",
-    "ten class pass",
-    "drop in",
-    "sign up fee",
-    "enrollment fee",
-    "trial",
-    "free trial",
-    "trial class",
-    "first class",
-    "personal training",
-    "group class",
-    "group classes",
-    "kids class",
-    "kids classes",
-    "beginner class",
-    "beginners class",
-    "advanced class",
-    "yoga class",
-    "spin class",
-    "boxing class",
-    "jiu jitsu class",
-    "open mat",
-    "the gym",
-    "the front desk",
-    "showers",
-    "lockers",
-    "towels",
-    "sauna",
-    "parking",
-    "contract",
-    "cancellation",
-];
-
-/// Generic things a caller answering a gym's front desk says: answer patterns with class slots,
-/// not sentences with their values filled in.
-const GYM_PATTERNS: &[&str] = &[
-    "the {subject} is {price}",
-    "the {subject} costs {price}",
-    "{subject} is {price} a month",
-    "{subject} is {price}",
-    "the {subject} is on {day} at {time}",
-    "{subject} is on {day}",
-    "{subject} are on {day}",
-    "the {subject} starts at {time}",
-    "{subject} is included",
-    "{subject} are included",
-    "{subject} is free",
-    "we have {subject}",
-    "we don't have {subject}",
-    "you can get {subject}",
-    "there is {subject}",
-    "{price}",
-    "{price} a month",
-    "{price} per month",
-    "{price} a year",
-    "{price} an hour",
-    "{price} per hour",
-    "{price} a session",
-    "{price} per session",
-    "{price} per class",
-    "{price} a visit",
-    "{subject} for {price}",
-    "free for members",
-    "for members",
-    "for new members",
-    "for {subject}",
-    "it is {price}",
-    "it's {price} a month",
-    "the price is {price}",
-    "that would be {price}",
-    "there is a {price} sign up fee",
-    "the enrollment fee is {price}",
-    "a day pass is {price}",
-    "a drop in class is {price}",
-    "{time}",
-    "at {time}",
-    "from {time} to {time}",
-    "we open at {time}",
-    "we close at {time}",
-    "we are open from {time} until {time}",
-    "{day}",
-    "on {day}",
-    "{day} through {day}",
-    "{day} and {day}",
-    "{day} at {time}",
-    "every {day} at {time}",
-    "{day} from {time} to {time}",
-    "the class is on {day} at {time}",
-    "{duration}",
-    "for {duration}",
-    "a {duration} contract",
-    "there is a {duration} minimum",
-    "you can cancel with {duration} notice",
-    "{number}",
-    "about {number} people",
-    "yes",
-    "no",
-    "yes we do",
-    "no we don't",
-    "yes you need to",
-    "no you don't need to",
-    "i'm not sure",
-    "let me check",
-    "hold on a second",
-    "can you repeat that",
-    "sorry what was that",
-    "you need to bring a photo id",
-    "you have to sign a waiver",
-    "you need a membership",
-    "members only",
-    "it is included in the membership",
-    "the trial is free",
-    "we have a free trial class",
-    "open mat",
-    "the first class is free",
-    "beginners are welcome",
-    "we have showers and lockers",
-    "bring your own towel",
-    "you can rent a gi",
-    "gi and no gi classes",
-    "we don't have a contract",
-    "it is month to month",
-    "you can cancel any time",
-    "thank you",
-    "goodbye",
-    "you're welcome",
-    "have a good day",
-    // the phone line itself: menus, voicemail, hold and transfer
-    "thank you for calling",
-    "press {number}",
-    "for the front desk press {number}",
-    "for {subject} press {number}",
-    "to speak with someone press {number}",
-    "press {number} for the front desk",
-    "press {number} for {subject}",
-    "please hold",
-    "one moment please",
-    "you have reached",
-    "we can't come to the phone right now",
-    "please leave a message after the tone",
-    "please leave a message after the beep",
-    "let me get the manager",
-    "let me transfer you",
-    "this is the manager",
-    "thanks for waiting",
-    "what did you want to know",
-    "who is this",
-];
-
-/// Loose domain words, so a caller may use them in any order.
-const GYM_WORDS: &[&str] = &[
-    "gym",
-    "membership",
-    "memberships",
-    "member",
-    "members",
-    "class",
-    "classes",
-    "trial",
-    "free",
-    "price",
-    "prices",
-    "cost",
-    "costs",
-    "fee",
-    "fees",
-    "monthly",
-    "yearly",
-    "annual",
-    "weekly",
-    "daily",
-    "contract",
-    "cancel",
-    "cancellation",
-    "notice",
-    "minimum",
-    "required",
-    "require",
-    "requirement",
-    "waiver",
-    "id",
-    "photo",
-    "card",
-    "cash",
-    "credit",
-    "student",
-    "students",
-    "discount",
-    "family",
-    "couples",
-    "seniors",
-    "kids",
-    "adults",
-    "beginners",
-    "advanced",
-    "schedule",
-    "open",
-    "closed",
-    "hours",
-    "morning",
-    "mornings",
-    "afternoon",
-    "evening",
-    "evenings",
-    "night",
-    "tonight",
-    "today",
-    "tomorrow",
-    "week",
-    "weekend",
-    "weekends",
-    "weekdays",
-    "holiday",
-    "holidays",
-    "personal",
-    "trainer",
-    "training",
-    "coach",
-    "instructor",
-    "yoga",
-    "pilates",
-    "spin",
-    "boxing",
-    "kickboxing",
-    "jiu",
-    "jitsu",
-    "gi",
-    "nogi",
-    "wrestling",
-    "crossfit",
-    "zumba",
-    "hiit",
-    "sauna",
-    "pool",
-    "showers",
-    "lockers",
-    "towel",
-    "towels",
-    "parking",
-    "shoes",
-    "water",
-    "bottle",
-    "sign",
-    "up",
-    "drop",
-    "in",
-    "pass",
-    "day",
-    "rent",
-    "bring",
-    "need",
-    "have",
-    "has",
-    "with",
-    "without",
-    "and",
-    "or",
-    "but",
-    "the",
-    "a",
-    "an",
-    "of",
-    "for",
-    "to",
-    "at",
-    "on",
-    "is",
-    "are",
-    "it",
-    "it's",
-    "that",
-    "that's",
-    "there",
-    "there's",
-    "we",
-    "we're",
-    "you",
-    "you're",
-    "your",
-    "our",
-    "they",
-    "do",
-    "does",
-    "don't",
-    "doesn't",
-    "not",
-    "can",
-    "can't",
-    "will",
-    "would",
-    "just",
-    "only",
-    "also",
-    "every",
-    "each",
-    "all",
-    "any",
-    "some",
-    "more",
-    "less",
-    "than",
-    "about",
-    "around",
-    "after",
-    "before",
-    "until",
-    "till",
-    "through",
-    "from",
-    "between",
-    "plus",
-    "tax",
-    "included",
-    "extra",
-    "per",
-    "yes",
-    "yeah",
-    "no",
-    "nope",
-    "sure",
-    "okay",
-    "right",
-    "um",
-    "uh",
-    "so",
-    "well",
-    "hi",
-    "hello",
-    "thanks",
-    "please",
-    "first",
-    "second",
-    "visit",
-    "visits",
-    "time",
-    "times",
-    "unlimited",
-    "limited",
-    "session",
-    "sessions",
-    "month",
-    "months",
-    "year",
-    "years",
-    "clock",
-    "o'clock",
-    "dollar",
-    "cent",
-    "cents",
-    "plan",
-    "plans",
-    "basic",
-    "premium",
-    "new",
-    "start",
-    "starts",
-    "give",
-    "get",
-    "gets",
-    "close",
-    "closes",
-    "opens",
-    "afternoons",
-    "nights",
-    "mornings",
-    "lessons",
-    "lesson",
-    "group",
-    "private",
-    "pay",
-    "paid",
-    "charge",
-    "charges",
-];
-
-/// Pronunciations (CMU phone set) for domain words missing from the stock dictionary.
-pub const EXTRA_PRONUNCIATIONS: &[(&str, &str)] = &[
-    ("gi", "G IY"),
-    ("nogi", "N OW G IY"),
-    ("jiu", "JH UW"),
-    ("jitsu", "JH IH T S UW"),
-    ("crossfit", "K R AO S F IH T"),
-    ("hiit", "HH IY T"),
-    ("zumba", "Z UW M B AH"),
-    ("kickboxing", "K IH K B AA K S IH NG"),
-];
-
-const ONES: &[&str] = &[
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: &[&str] = &["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-
-/// The value of one number word below one hundred ("seven" -> 7, "forty" -> 40).
-pub fn word_value(word: &str) -> Option<u32> {
-    if let Some(position) = ONES.iter().position(|o| *o == word) {
-        return Some(position as u32);
-    }
-    TENS.iter().position(|t| !t.is_empty() && *t == word).map(|p| p as u32 * 10)
-}
-
-/// Spell a number below one million in words ("one hundred twenty nine").
-pub fn number_to_words(number: u32) -> String {
-    if number < 20 {
-        return ONES[number as usize].to_string();
-    }
-    if number < 100 {
-        let tens = TENS[(number / 10) as usize];
-        return match number % 10 {
-            0 => tens.to_string(),
-            units => format!("{tens} {}", ONES[units as usize]),
-        };
-    }
-    if number < 1000 {
-        let hundreds = format!("{} hundred", ONES[(number / 100) as usize]);
-        return match number % 100 {
-            0 => hundreds,
-            rest => format!("{hundreds} {}", number_to_words(rest)),
-        };
-    }
-    if number < 1_000_000 {
-        let thousands = format!("{} thousand", number_to_words(number / 1000));
-        return match number % 1000 {
-            0 => thousands,
-            rest => format!("{thousands} {}", number_to_words(rest)),
-        };
-    }
-    number.to_string()
-}
-
-/// Lowercase words of a text, with digits, prices ("$49.99") and clock times ("6:30pm") spelled
-/// out as a caller would say them, and punctuation other than apostrophes dropped.
-pub fn normalize(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    for raw in text.split_whitespace() {
-        let token = raw.to_lowercase();
-        let token = token.trim_matches(|c: char| !(c.is_alphanumeric() || c == '$' || c == '\'' || c == ':'));
-        if token.is_empty() {
-            continue;
-        }
-        words.extend(spell_token(token));
-    }
-    words
-}
-
-fn spell_token(token: &str) -> Vec<String> {
-    let split = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
-    if let Some(amount) = token.strip_prefix('$') {
-        let (dollars, cents) = amount.split_once('.').unwrap_or((amount, ""));
-        let dollars: String = dollars.chars().filter(|c| c.is_ascii_digit()).collect();
-        if let Ok(dollars) = dollars.parse::<u32>() {
-            let mut spoken = format!("{} dollars", number_to_words(dollars));
-            if let Ok(cents) = cents.parse::<u32>() {
-                if cents > 0 {
-                    spoken = format!("{} {}", number_to_words(dollars), number_to_words(cents));
-                }
-            }
-            return split(&spoken);
-        }
-    }
-    let (body, suffix) = if let Some(body) = token.strip_suffix("am") {
-        (body, Some("a m"))
-    } else if let Some(body) = token.strip_suffix("pm") {
-        (body, Some("p m"))
-    } else {
-        (token, None)
-    };
-    if !body.is_empty() && body.chars().all(|c| c.is_ascii_digit() || c == ':') {
-        let mut spoken = Vec::new();
-        let (hours, minutes) = body.split_once(':').unwrap_or((body, ""));
-        if let Ok(hours) = hours.parse::<u32>() {
-            spoken.extend(split(&number_to_words(hours)));
-            match minutes.parse::<u32>() {
-                Ok(0) => spoken.push("o'clock".to_string()),
-                Ok(minutes) if minutes < 10 => spoken.extend(split(&format!("oh {}", number_to_words(minutes)))),
-                Ok(minutes) => spoken.extend(split(&number_to_words(minutes))),
-                Err(_) => {}
-            }
-            if let Some(suffix) = suffix {
-                spoken.extend(split(suffix));
-            }
-            return spoken;
-        }
-    }
-    match token {
-        "a.m." | "a.m" => split("a m"),
-        "p.m." | "p.m" => split("p m"),
-        _ => {
-            let cleaned: String = token.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect();
-            if cleaned.is_empty() {
-                Vec::new()
-            } else {
-                vec![cleaned]
-            }
-        }
-    }
-}
 
 /// Every spoken form of each slot class.
 fn class_members() -> HashMap<&'static str, Vec<String>> {
@@ -612,8 +85,8 @@ fn class_members() -> HashMap<&'static str, Vec<String>> {
 }
 
 fn subject_members(subjects: &[String]) -> Vec<String> {
-    let mut members: Vec<String> = GYM_SUBJECTS.iter().map(|subject| subject.to_string()).collect();
-    members.extend(subjects.iter().map(|subject| normalize(subject).join(" ")).filter(|subject| !subject.is_empty()));
+    let mut members: Vec<String> =
+        subjects.iter().map(|subject| normalize(subject).join(" ")).filter(|subject| !subject.is_empty()).collect();
     members.sort();
     members.dedup();
     members
@@ -622,13 +95,6 @@ fn subject_members(subjects: &[String]) -> Vec<String> {
 impl Vocabulary {
     pub fn new() -> Vocabulary {
         Vocabulary::default()
-    }
-
-    /// General front-desk vocabulary for gyms: answer patterns with number, price, time, day and
-    /// duration slots, plus membership and class words. Add a playbook's own questions and field
-    /// descriptions with [`Vocabulary::with_phrases`].
-    pub fn gym_domain() -> Vocabulary {
-        Vocabulary::new().with_phrases(GYM_PATTERNS.iter().copied()).with_words(GYM_WORDS.iter().copied())
     }
 
     /// Add a phrase (a playbook question, a field description, or a pattern with `{class}` slots).
@@ -655,7 +121,7 @@ impl Vocabulary {
         self
     }
 
-    /// Add subjects (things the caller talks about, e.g. a playbook field's noun phrase).
+    /// Add subjects (things the caller talks about, e.g. a playbook's `subjects`).
     pub fn with_subjects<I, S>(mut self, subjects: I) -> Vocabulary
     where
         I: IntoIterator<Item = S>,
@@ -665,11 +131,28 @@ impl Vocabulary {
         self
     }
 
-    /// Merge another vocabulary into this one.
+    /// Add pronunciations (word -> phones in the CMU phone set, e.g. `("quokka", "K W AA K AH")`), used
+    /// for words the recogniser's stock dictionary lacks. A word given twice keeps the first.
+    pub fn with_pronunciations<I, W, P>(mut self, pronunciations: I) -> Vocabulary
+    where
+        I: IntoIterator<Item = (W, P)>,
+        W: Into<String>,
+        P: Into<String>,
+    {
+        for (word, phones) in pronunciations {
+            self.pronunciations.entry(word.into().to_lowercase()).or_insert_with(|| phones.into());
+        }
+        self
+    }
+
+    /// Merge another vocabulary into this one (this one's pronunciation of a word wins).
     pub fn merge(mut self, other: &Vocabulary) -> Vocabulary {
         self.phrases.extend(other.phrases.iter().cloned());
         self.words.extend(other.words.iter().cloned());
         self.subjects.extend(other.subjects.iter().cloned());
+        for (word, phones) in &other.pronunciations {
+            self.pronunciations.entry(word.clone()).or_insert_with(|| phones.clone());
+        }
         self
     }
 
@@ -919,17 +402,24 @@ fn lower_probability(words: &[u32], probability: &[HashMap<Gram, f64>; 3], backo
 mod tests {
     use super::*;
 
+    /// The vocabulary a call with the shipped gym playbook decodes with.
+    fn gym_playbook_vocabulary() -> Vocabulary {
+        let playbooks = playbook::PlaybookSet::built_in().expect("shipped playbooks");
+        let gym = playbooks.get("gym-dropin").expect("gym playbook");
+        Vocabulary::new()
+            .with_words(gym.vocabulary_phrases())
+            .with_phrases(gym.answer_patterns())
+            .with_subjects(gym.subjects())
+            .with_pronunciations(gym.pronunciations())
+    }
+
     #[test]
-    fn numbers_are_spelled_as_said() {
+    fn training_text_spells_numbers_as_said() {
         assert_eq!(number_to_words(0), "zero");
         assert_eq!(number_to_words(49), "forty nine");
         assert_eq!(number_to_words(100), "one hundred");
         assert_eq!(number_to_words(129), "one hundred twenty nine");
         assert_eq!(number_to_words(1500), "one thousand five hundred");
-    }
-
-    #[test]
-    fn normalize_spells_prices_times_and_drops_punctuation() {
         assert_eq!(normalize("It's $49.99, right?"), vec!["it's", "forty", "nine", "ninety", "nine", "right"]);
         assert_eq!(normalize("$30"), vec!["thirty", "dollars"]);
         assert_eq!(normalize("6:30pm to 9am"), vec!["six", "thirty", "p", "m", "to", "nine", "a", "m"]);
@@ -946,17 +436,44 @@ mod tests {
     }
 
     #[test]
+    fn subjects_come_only_from_the_vocabulary() {
+        let pattern = Vocabulary::new().with_phrase("the {subject} is free");
+        let sentences = |vocabulary: &Vocabulary| -> Vec<String> {
+            vocabulary.training_sentences().iter().map(|words| words.join(" ")).collect()
+        };
+        assert_eq!(sentences(&pattern), vec!["the is free"], "no built-in subjects");
+        let with_subjects = pattern.with_subjects(["Day pass", "tea"]);
+        assert_eq!(sentences(&with_subjects), vec!["the day pass is free", "the tea is free"]);
+    }
+
+    #[test]
     fn playbook_phrases_add_their_words() {
-        let vocabulary = Vocabulary::gym_domain().with_phrase("Is there an enrollment fee for the sauna?");
+        let vocabulary = gym_playbook_vocabulary().with_phrase("Is there an enrollment fee for the sauna?");
         let words = vocabulary.all_words();
         for word in ["enrollment", "sauna", "forty", "saturday", "p", "dollars"] {
             assert!(words.contains(word), "missing {word}");
         }
+        assert_eq!(vocabulary.pronunciations.get("jitsu").map(String::as_str), Some("JH IH T S UW"));
+    }
+
+    #[test]
+    fn pronunciations_are_kept_and_merged() {
+        let first = Vocabulary::new().with_pronunciations([("Quokka", "K W AA K AH"), ("quokka", "K W OW K AH")]);
+        assert_eq!(first.pronunciations, BTreeMap::from([("quokka".to_owned(), "K W AA K AH".to_owned())]));
+        let other = Vocabulary::new().with_pronunciations([("quokka", "X"), ("numbat", "N AH M B AE T")]);
+        let merged = first.merge(&other);
+        assert_eq!(merged.pronunciations.get("quokka").map(String::as_str), Some("K W AA K AH"));
+        assert_eq!(merged.pronunciations.get("numbat").map(String::as_str), Some("N AH M B AE T"));
+    }
+
+    #[test]
+    fn playbooks_write_the_slots_this_engine_expands() {
+        assert_eq!(SLOT_CLASSES, playbook::SLOT_CLASSES);
     }
 
     #[test]
     fn arpa_model_is_well_formed() {
-        let arpa = Vocabulary::new().with_phrase("{day} at {time}").with_words(["gym"]).to_arpa();
+        let arpa = Vocabulary::new().with_phrase("{day} at {time}").with_words(["umbrella"]).to_arpa();
         let unigrams: usize = arpa
             .lines()
             .find_map(|line| line.strip_prefix("ngram 1="))
@@ -964,7 +481,7 @@ mod tests {
             .expect("unigram count");
         let section = arpa.split("\\1-grams:").nth(1).and_then(|rest| rest.split("\\2-grams:").next()).unwrap_or("");
         assert_eq!(section.lines().filter(|line| !line.trim().is_empty()).count(), unigrams);
-        assert!(arpa.contains("\tgym"), "loose words are unigrams");
+        assert!(arpa.contains("\tumbrella"), "loose words are unigrams");
         assert!(arpa.contains("\tmonday at"), "slot members reach the bigrams");
         assert!(arpa.trim_end().ends_with("\\end\\"));
     }

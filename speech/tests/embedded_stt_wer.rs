@@ -1,18 +1,19 @@
 //! Embedded STT word error rate on synthesized gym-receptionist sentences sent as 8 kHz mu-law.
 //!
-//! How the vocabulary is derived: `Vocabulary::gym_domain()` (generic answer patterns whose
-//! `{price}`, `{time}`, `{day}`, `{number}` and `{duration}` slots are expanded over whole
-//! classes, plus loose gym words) merged with playbook-style questions (the part of
+//! How the vocabulary is derived: what the gym playbook (`playbooks/gym-dropin.yaml`) gives a
+//! call — its words and phrases as loose words, its answer patterns whose `{price}`, `{time}`,
+//! `{day}`, `{number}`, `{duration}` and `{subject}` slots are expanded over whole classes, its
+//! subjects and pronunciations — merged with playbook-style questions (the part of
 //! `data/wer_sentences.txt` below `---`). The measured sentences (above `---`) are not among
 //! the language model's training lines; a unit test in `evaluation` checks that.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use protocol::spoken::normalize;
 use speech::evaluation::{playbook_questions, wer_sentences, word_errors};
 use speech::stt::{PocketsphinxConfig, PocketsphinxStt};
 use speech::tts::FliteTts;
-use speech::vocabulary::normalize;
 use speech::{SttContext, SttInput, SttOutput, SttProvider, Vocabulary};
 
 const FRAME_BYTES: usize = 160;
@@ -21,9 +22,16 @@ const FRAME_BYTES: usize = 160;
 async fn embedded_stt_word_error_rate_is_at_most_ten_percent() -> anyhow::Result<()> {
     let tts = FliteTts::new()?;
     let stt = PocketsphinxStt::new(PocketsphinxConfig::default())?;
-    let vocabulary = Vocabulary::gym_domain().with_phrases(playbook_questions());
+    let playbooks = playbook::PlaybookSet::built_in()?;
+    let gym = playbooks.get("gym-dropin")?;
+    let vocabulary = Vocabulary::new()
+        .with_words(gym.vocabulary_phrases())
+        .with_phrases(gym.answer_patterns())
+        .with_subjects(gym.subjects())
+        .with_pronunciations(gym.pronunciations())
+        .with_phrases(playbook_questions());
     println!(
-        "vocabulary: gym_domain() patterns + {} playbook questions -> {} words, {} training lines",
+        "vocabulary: gym playbook + {} playbook questions -> {} words, {} training lines",
         playbook_questions().len(),
         vocabulary.all_words().len(),
         vocabulary.training_sentences().len()

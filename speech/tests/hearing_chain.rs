@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use protocol::spoken::normalize;
 use speech::stt::{PocketsphinxConfig, PocketsphinxStt};
 use speech::tts::FliteTts;
-use speech::vocabulary::normalize;
 use speech::{
     EndpointEvent, Endpointer, EndpointerConfig, SttContext, SttInput, SttOutput, SttProvider, Vad, VadMode, Vocabulary,
 };
@@ -26,7 +26,16 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
     protocol::mulaw::encode_into(&call_audio, &mut mulaw);
 
     let stt = PocketsphinxStt::new(PocketsphinxConfig::default())?;
-    let vocabulary = Arc::new(Vocabulary::new().with_phrase("What time do you open?"));
+    // What a call with the gym playbook listens for (the recogniser has no vocabulary of its own).
+    let playbooks = playbook::PlaybookSet::built_in()?;
+    let gym = playbooks.get("gym-dropin")?;
+    let vocabulary = Vocabulary::new()
+        .with_words(gym.vocabulary_phrases())
+        .with_phrases(gym.answer_patterns())
+        .with_subjects(gym.subjects())
+        .with_pronunciations(gym.pronunciations())
+        .with_phrase("What time do you open?");
+    let vocabulary = Arc::new(vocabulary);
     let mut stream = stt.start(SttContext { call_id: "chain".into(), vocabulary: Some(vocabulary) });
     let mut vad = Vad::new(VadMode::Aggressive);
     let mut endpointer = Endpointer::new(EndpointerConfig::default());

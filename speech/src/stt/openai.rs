@@ -65,9 +65,11 @@ impl SttProvider for OpenAiStt {
                 }
             }
         });
+        // The call's words (a playbook's terms), then its phrases without slots.
         let prompt = context.vocabulary.as_ref().map(|vocabulary| {
-            let mut prompt =
-                vocabulary.phrases.iter().filter(|phrase| !phrase.contains('{')).cloned().collect::<Vec<_>>().join(" ");
+            let words = vocabulary.words.iter();
+            let phrases = vocabulary.phrases.iter().filter(|phrase| !phrase.contains('{'));
+            let mut prompt = words.chain(phrases).cloned().collect::<Vec<_>>().join(" ");
             prompt.truncate(prompt.char_indices().nth(PROMPT_MAX_CHARS).map_or(prompt.len(), |(index, _)| index));
             prompt
         });

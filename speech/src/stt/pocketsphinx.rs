@@ -1,6 +1,6 @@
 //! Embedded speech-to-text with PocketSphinx (Debian `libpocketsphinx-dev` + `pocketsphinx-en-us`),
 //! constrained by a trigram language model and a dictionary generated from the call's
-//! [`Vocabulary`]. Audio is collected per utterance and decoded on the blocking pool when the
+//! [`Vocabulary`] (a playbook's: the recogniser knows no domain of its own). Audio is collected per utterance and decoded on the blocking pool when the
 //! endpointer says the utterance ended.
 
 use std::collections::{BTreeSet, HashMap};
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::sphinx_ffi::{path_argument, Decoder, Hypothesis};
 use super::{Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector};
 use crate::resample;
-use crate::vocabulary::{Vocabulary, EXTRA_PRONUNCIATIONS};
+use crate::vocabulary::Vocabulary;
 
 /// Where Debian's `pocketsphinx-en-us` puts the US English model.
 pub const DEBIAN_MODEL_DIR: &str = "/usr/share/pocketsphinx/model/en-us";
@@ -25,7 +25,8 @@ pub enum SphinxInputRate {
     /// Upsample 8 kHz to 16 kHz (band-limited) for the wideband model.
     Upsampled16k,
     /// Upsample to 16 kHz and fill the empty 4-8 kHz band with a half-gain mirror image of
-    /// 0-4 kHz (default: measured 8.9% vs 13.1% WER on the repository's sentence set).
+    /// 0-4 kHz (default: measured 8.2% vs 14.0% WER on the repository's sentence set, decoded
+    /// with the gym playbook's vocabulary).
     #[default]
     Mirrored16k,
     /// Feed 8 kHz directly (`-samprate 8000 -nfft 256 -upperf 3500`). Debian's en-us model
@@ -88,6 +89,7 @@ fn fingerprint(vocabulary: &Vocabulary) -> u64 {
     vocabulary.phrases.hash(&mut hasher);
     vocabulary.words.hash(&mut hasher);
     vocabulary.subjects.hash(&mut hasher);
+    vocabulary.pronunciations.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -103,12 +105,13 @@ impl PocketsphinxStt {
         Ok(PocketsphinxStt {
             config,
             pronunciations: Arc::new(OnceLock::new()),
-            default_vocabulary: Arc::new(Vocabulary::gym_domain()),
+            default_vocabulary: Arc::new(Vocabulary::new()),
             idle: Arc::default(),
         })
     }
 
-    /// Domain vocabulary every call's own vocabulary is added to (default: [`Vocabulary::gym_domain`]).
+    /// Vocabulary every call's own vocabulary is added to (default: empty, so a call hears what
+    /// its own vocabulary, a playbook's, says).
     pub fn with_default_vocabulary(mut self, vocabulary: Vocabulary) -> PocketsphinxStt {
         self.default_vocabulary = Arc::new(vocabulary);
         self
@@ -121,7 +124,7 @@ impl PocketsphinxStt {
             .map_err(Clone::clone)
     }
 
-    /// The vocabulary a call decodes with: the domain vocabulary plus the call's own.
+    /// The vocabulary a call decodes with: the default vocabulary plus the call's own.
     fn call_vocabulary(&self, call_vocabulary: Option<&Vocabulary>) -> Arc<Vocabulary> {
         match call_vocabulary {
             Some(call_vocabulary) => Arc::new(self.default_vocabulary.as_ref().clone().merge(call_vocabulary)),
@@ -149,7 +152,7 @@ impl PocketsphinxStt {
     }
 
     /// Build a decoder for a call vocabulary ahead of the first call that uses it (blocking), so
-    /// that call starts decoding at once. `None` prepares the domain vocabulary.
+    /// that call starts decoding at once. `None` prepares the default vocabulary.
     pub fn warm_up(&self, call_vocabulary: Option<&Vocabulary>) -> Result<(), SphinxError> {
         let vocabulary = self.call_vocabulary(call_vocabulary);
         let (key, decoder) = self.checkout(&vocabulary)?;
@@ -227,34 +230,40 @@ fn read_dictionary(path: &Path) -> Result<HashMap<String, Vec<String>>, SphinxEr
         let word = word.split_once('(').map_or(word, |(base, _)| base);
         pronunciations.entry(word.to_string()).or_default().push(phones.trim().to_string());
     }
-    for (word, phones) in EXTRA_PRONUNCIATIONS {
-        pronunciations.entry((*word).to_string()).or_insert_with(|| vec![(*phones).to_string()]);
-    }
     Ok(pronunciations)
 }
 
 static MODEL_FOLDER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A word's pronunciations: the stock dictionary's, else the vocabulary's own.
+fn phones_of<'a>(word: &str, stock: &'a Pronunciations, vocabulary: &'a Vocabulary) -> Vec<&'a str> {
+    match stock.get(word) {
+        Some(phones) => phones.iter().map(String::as_str).collect(),
+        None => vocabulary.pronunciations.get(word).map(String::as_str).into_iter().collect(),
+    }
+}
+
 /// Write `vocabulary.dict` (only the words the model can say) and `vocabulary.lm` (ARPA).
-fn write_model_files(
-    vocabulary: &Vocabulary,
-    pronunciations: &HashMap<String, Vec<String>>,
-) -> Result<ModelFiles, SphinxError> {
+fn write_model_files(vocabulary: &Vocabulary, pronunciations: &Pronunciations) -> Result<ModelFiles, SphinxError> {
     let sentences = vocabulary.weighted_training_sentences();
-    let (known, unknown): (BTreeSet<String>, BTreeSet<String>) =
-        vocabulary.words_of(&sentences).into_iter().partition(|word| pronunciations.contains_key(word));
+    let (known, unknown): (BTreeSet<String>, BTreeSet<String>) = vocabulary
+        .words_of(&sentences)
+        .into_iter()
+        .partition(|word| !phones_of(word, pronunciations, vocabulary).is_empty());
     if !unknown.is_empty() {
         tracing::debug!(words = ?unknown, "vocabulary words without a pronunciation left out");
     }
     if known.is_empty() {
-        return Err(SphinxError("vocabulary has no word with a known pronunciation".to_string()));
+        return Err(SphinxError(
+            "vocabulary has no word with a known pronunciation (give the call a playbook's vocabulary)".to_string(),
+        ));
     }
     let sentences: Vec<(Vec<String>, f64)> =
         sentences.into_iter().filter(|(sentence, _)| sentence.iter().all(|word| known.contains(word))).collect();
     let arpa = crate::vocabulary::build_arpa_from(&sentences, &known);
     let mut dictionary = String::new();
     for word in &known {
-        for (index, phones) in pronunciations[word].iter().enumerate() {
+        for (index, phones) in phones_of(word, pronunciations, vocabulary).into_iter().enumerate() {
             if index == 0 {
                 dictionary.push_str(&format!("{word} {phones}\n"));
             } else {
@@ -299,7 +308,7 @@ async fn run_call(
     mut input: mpsc::UnboundedReceiver<SttInput>,
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
-    // The call's vocabulary (a playbook's phrases) adds to the domain vocabulary.
+    // The call's vocabulary (a playbook's) adds to the default vocabulary.
     let vocabulary = recognizer.call_vocabulary(context.vocabulary.as_deref());
     let builder = recognizer.clone();
     // Build (or reuse) while the first utterance is still being spoken.
@@ -375,9 +384,16 @@ mod tests {
         stt.idle.lock().map(|idle| idle.values().map(Vec::len).sum()).unwrap_or(0)
     }
 
+    /// A recogniser whose default vocabulary is a few generic answers (it has none of its own).
+    fn recogniser() -> PocketsphinxStt {
+        PocketsphinxStt::new(PocketsphinxConfig::default())
+            .expect("debian model installed")
+            .with_default_vocabulary(Vocabulary::new().with_phrases(["{day} at {time}", "{price}", "yes", "no"]))
+    }
+
     #[test]
     fn decoders_are_reused_per_vocabulary() {
-        let stt = PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
+        let stt = recogniser();
         stt.warm_up(None).expect("decoder builds");
         assert_eq!(idle_count(&stt), 1);
         let domain = stt.call_vocabulary(None);
@@ -397,8 +413,28 @@ mod tests {
     }
 
     #[test]
-    fn silence_decodes_to_no_words() {
+    fn the_vocabulary_pronounces_words_the_dictionary_lacks() {
+        let stock: Pronunciations = HashMap::from([("the".to_owned(), vec!["DH AH".to_owned(), "DH IY".to_owned()])]);
+        let vocabulary = Vocabulary::new()
+            .with_phrases(["the zorblat", "the quux"])
+            .with_pronunciations([("zorblat", "Z AO R B L AE T"), ("the", "T IY")]);
+        let files = write_model_files(&vocabulary, &stock).expect("model files");
+        let dictionary = std::fs::read_to_string(files.folder.join("vocabulary.dict")).expect("dictionary");
+        assert_eq!(dictionary, "the DH AH\nthe(2) DH IY\nzorblat Z AO R B L AE T\n", "stock first, no quux");
+        let arpa = std::fs::read_to_string(files.folder.join("vocabulary.lm")).expect("language model");
+        assert!(arpa.contains("the zorblat") && !arpa.contains("quux"), "{arpa}");
+    }
+
+    #[test]
+    fn no_vocabulary_is_a_clear_error() {
         let stt = PocketsphinxStt::new(PocketsphinxConfig::default()).expect("debian model installed");
+        let error = stt.build_decoder(&Vocabulary::new()).err().expect("nothing to listen for");
+        assert!(error.0.contains("playbook's vocabulary"), "{error}");
+    }
+
+    #[test]
+    fn silence_decodes_to_no_words() {
+        let stt = recogniser();
         let (_, mut decoder) = stt.checkout(&stt.call_vocabulary(None)).expect("decoder");
         assert_eq!(decoder.decode_8k(&vec![0i16; 8000]).expect("decodes"), None);
     }

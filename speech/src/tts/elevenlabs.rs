@@ -2,12 +2,12 @@
 //! `output_format=ulaw_8000`, authenticated by the `xi-api-key` header. The body is raw mu-law
 //! 8 kHz audio, streamed as it is synthesized, so no resampling is needed.
 
+use protocol::spoken::sentences;
 use tokio::sync::mpsc;
 
 use super::http::{synthesize_sentences, BodyAudio};
 use super::{TtsChunk, TtsError, TtsProvider};
 use crate::retry::RetryPolicy;
-use crate::tts::flite::split_sentences;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElevenLabsConfig {
@@ -51,8 +51,7 @@ impl TtsProvider for ElevenLabsTts {
                     .header(reqwest::header::ACCEPT, "audio/basic")
                     .json(&serde_json::json!({ "text": sentence, "model_id": config.model_id }))
             };
-            synthesize_sentences("elevenlabs", split_sentences(&text), config.retry, BodyAudio::Mulaw8k, build, sender)
-                .await;
+            synthesize_sentences("elevenlabs", sentences(&text), config.retry, BodyAudio::Mulaw8k, build, sender).await;
         });
         receiver
     }

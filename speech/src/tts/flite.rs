@@ -70,7 +70,7 @@ impl FliteTts {
         };
         // One sentence at a time, so the first audio leaves before the rest is synthesized.
         let keep_lead = LEAD_KEPT_MS as usize * rate_hz as usize / 1000;
-        for sentence in split_sentences(text) {
+        for sentence in protocol::spoken::sentences(text) {
             let mut receiver_alive = true;
             // flite starts each sentence with about a quarter second of silence: the voice starts
             // right away instead, and that silence goes after the sentence (same pause between
@@ -110,29 +110,6 @@ impl FliteTts {
     }
 }
 
-/// Split text after `.`, `?` and `!` followed by whitespace (keeps "$49.99" whole).
-pub(crate) fn split_sentences(text: &str) -> Vec<String> {
-    let mut sentences = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(character) = chars.next() {
-        current.push(character);
-        let ends = matches!(character, '.' | '?' | '!') && chars.peek().is_none_or(|next| next.is_whitespace());
-        if ends {
-            let sentence = current.trim().to_string();
-            if !sentence.is_empty() {
-                sentences.push(sentence);
-            }
-            current.clear();
-        }
-    }
-    let rest = current.trim();
-    if !rest.is_empty() {
-        sentences.push(rest.to_string());
-    }
-    sentences
-}
-
 impl TtsProvider for FliteTts {
     fn name(&self) -> &'static str {
         "flite"
@@ -149,16 +126,6 @@ impl TtsProvider for FliteTts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sentences_split_at_stops_but_not_inside_prices() {
-        assert_eq!(
-            split_sentences("It is $49.99 a month. Want to join? Great!"),
-            vec!["It is $49.99 a month.", "Want to join?", "Great!"]
-        );
-        assert_eq!(split_sentences("  no stop at the end "), vec!["no stop at the end"]);
-        assert!(split_sentences("   ").is_empty());
-    }
 
     #[test]
     fn gi_is_said_like_ghee() {

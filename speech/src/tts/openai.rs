@@ -2,12 +2,12 @@
 //! `response_format: "pcm"` (16-bit little-endian, 24 kHz mono), resampled to 8 kHz and mu-law
 //! encoded as it streams in.
 
+use protocol::spoken::sentences;
 use tokio::sync::mpsc;
 
 use super::http::{synthesize_sentences, BodyAudio};
 use super::{TtsChunk, TtsError, TtsProvider};
 use crate::retry::RetryPolicy;
-use crate::tts::flite::split_sentences;
 
 /// Sample rate of OpenAI's `pcm` response format.
 pub const OPENAI_PCM_RATE_HZ: u32 = 24_000;
@@ -57,7 +57,7 @@ impl TtsProvider for OpenAiTts {
                 request
             };
             let audio = BodyAudio::PcmLe { rate_hz: OPENAI_PCM_RATE_HZ };
-            synthesize_sentences("openai", split_sentences(&text), config.retry, audio, build, sender).await;
+            synthesize_sentences("openai", sentences(&text), config.retry, audio, build, sender).await;
         });
         receiver
     }
