@@ -18,10 +18,14 @@ fn mulaw_of(tts: &FliteTts, text: &str) -> Vec<u8> {
     out
 }
 
-/// Transcribes μ-law audio with a recogniser that knows the gym domain.
-async fn transcribe(stt: &PocketsphinxStt, audio: &[u8]) -> String {
-    let mut stream =
-        stt.start(SttContext { call_id: "check".into(), vocabulary: Some(Arc::new(speech::Vocabulary::gym_domain())) });
+/// Transcribes μ-law audio with a recogniser that knows the gym domain (from the gym playbook).
+async fn transcribe(stt: &PocketsphinxStt, playbook: &playbook::Playbook, audio: &[u8]) -> String {
+    let vocabulary = speech::Vocabulary::new()
+        .with_words(playbook.vocabulary_phrases())
+        .with_phrases(playbook.answer_patterns())
+        .with_subjects(playbook.subjects())
+        .with_pronunciations(playbook.pronunciations());
+    let mut stream = stt.start(SttContext { call_id: "check".into(), vocabulary: Some(Arc::new(vocabulary)) });
     let _ = stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 });
     for (index, frame) in audio.chunks(160).enumerate() {
         let _ = stream
@@ -78,7 +82,7 @@ async fn persona_answers_a_spoken_question_with_spoken_facts() {
     println!("{}", heard.join("\n"));
     let answer_start =
         callee_audio.iter().position(|&b| b != 0xFF).expect("the persona said nothing after the question");
-    let answer = transcribe(&stt, &callee_audio[answer_start..]).await;
+    let answer = transcribe(&stt, playbooks.get("gym-dropin").unwrap(), &callee_audio[answer_start..]).await;
     println!("persona's answer as heard: {answer}");
     assert!(
         answer.contains("thirty"),

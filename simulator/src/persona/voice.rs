@@ -85,7 +85,8 @@ impl PersonaVoice {
     }
 
     /// What an agent running `playbook` says, as a vocabulary for the persona's recogniser:
-    /// every line of the playbook plus the domain words (numbers, prices, days, times).
+    /// every line of the playbook plus the playbook's words, answer patterns (numbers, prices,
+    /// days, times), subjects and pronunciations.
     pub fn listening_vocabulary(
         playbook: &playbook::Playbook,
         context: &std::collections::BTreeMap<String, String>,
@@ -103,7 +104,12 @@ impl PersonaVoice {
         }
         let lines: Vec<String> =
             lines.iter().map(|l| playbook::render(l, &values)).filter(|l| !l.trim().is_empty()).collect();
-        speech::Vocabulary::gym_domain().with_phrases(lines).with_phrases(playbook.vocabulary_phrases())
+        speech::Vocabulary::new()
+            .with_phrases(playbook.answer_patterns())
+            .with_subjects(playbook.subjects())
+            .with_pronunciations(playbook.pronunciations())
+            .with_phrases(lines)
+            .with_phrases(playbook.vocabulary_phrases())
     }
 
     /// Everything heard and said so far.
