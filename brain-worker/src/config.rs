@@ -72,7 +72,10 @@ impl Config {
             None | Some("scripted") => PolicyKind::Scripted,
             Some("llm") => PolicyKind::Llm,
             Some(other) => {
-                return Err(ConfigError::invalid("BRAIN_POLICY", format!("{other:?} is not a policy (scripted or llm)")))
+                return Err(ConfigError::invalid(
+                    "BRAIN_POLICY",
+                    format!("{other:?} is not a policy (scripted or llm)"),
+                ))
             }
         };
         let llm = match policy {
@@ -143,7 +146,10 @@ mod tests {
         let llm = config.llm.unwrap();
         assert_eq!(llm.timeout, Duration::from_millis(2500));
         assert_eq!(llm.api_key, None);
-        assert!(matches!(Config::from_env(&env(&[("BRAIN_POLICY", "magic")])), Err(ConfigError::Invalid { name: "BRAIN_POLICY", .. })));
+        assert!(matches!(
+            Config::from_env(&env(&[("BRAIN_POLICY", "magic")])),
+            Err(ConfigError::Invalid { name: "BRAIN_POLICY", .. })
+        ));
         assert!(matches!(
             Config::from_env(&env(&[("MAX_CALLS", "lots")])),
             Err(ConfigError::Invalid { name: "MAX_CALLS", .. })

@@ -309,7 +309,7 @@ async fn companion_call_over_nats_produces_mood_and_risk() -> anyhow::Result<()>
         kinds.push(event.kind.as_str());
     }
     for kind in ["agent_said", "callee_said", "field", "ended"] {
-        assert!(kinds.iter().any(|k| k == kind), "no {kind} event in {kinds:?}");
+        assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
     }
     brain.stop(Duration::from_secs(1)).await;
     Ok(())

@@ -1,7 +1,7 @@
 //! Key-value buckets with revision-checked updates: JetStream KV on NATS, a map (optionally
 //! persisted as one file per key) in process.
 
-use crate::{BusError, BusErrorKind};
+use crate::message::{BusError, BusErrorKind};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! no-responders, and KV buckets, all inside one process.
 
 use crate::kv::LocalKv;
-use crate::{BusError, BusErrorKind, Message};
+use crate::message::{BusError, BusErrorKind, Message};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::PathBuf;

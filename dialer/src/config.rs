@@ -75,23 +75,28 @@ impl Config {
         }
         let default_window = match get("CALLING_WINDOW") {
             None => CallingWindow::front_desk(),
-            Some(text) => CallingWindow::parse(&text).map_err(|e| ConfigError::invalid("CALLING_WINDOW", format!("{text:?}: {}", e.reason)))?,
+            Some(text) => CallingWindow::parse(&text)
+                .map_err(|e| ConfigError::invalid("CALLING_WINDOW", format!("{text:?}: {}", e.reason)))?,
         };
         let default_timezone = match get("DEFAULT_TIMEZONE") {
             None => chrono_tz::UTC,
-            Some(text) => text.parse::<Tz>().map_err(|_| ConfigError::invalid("DEFAULT_TIMEZONE", format!("{text:?} is not an IANA timezone name")))?,
+            Some(text) => text.parse::<Tz>().map_err(|_| {
+                ConfigError::invalid("DEFAULT_TIMEZONE", format!("{text:?} is not an IANA timezone name"))
+            })?,
         };
         let machine_detection = match get("MACHINE_DETECTION").as_deref() {
             None | Some("Enable") => Some("Enable".to_owned()),
             Some("DetectMessageEnd") => Some("DetectMessageEnd".to_owned()),
             Some("off" | "false" | "None" | "none") => None,
             Some(other) => {
-                return Err(ConfigError::invalid("MACHINE_DETECTION", format!("{other:?}: expected Enable, DetectMessageEnd or off")))
+                return Err(ConfigError::invalid(
+                    "MACHINE_DETECTION",
+                    format!("{other:?}: expected Enable, DetectMessageEnd or off"),
+                ))
             }
         };
         let seconds = |name: &'static str, default: u64| env.parse(name, default).map(Duration::from_secs);
-        let chrono_seconds =
-            |name: &'static str, default: i64| env.parse(name, default).map(chrono::Duration::seconds);
+        let chrono_seconds = |name: &'static str, default: i64| env.parse(name, default).map(chrono::Duration::seconds);
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
             max_attempts: env.parse("MAX_ATTEMPTS", defaults.max_attempts)?,
@@ -100,9 +105,9 @@ impl Config {
             after_failed: chrono_seconds("RETRY_FAILED_S", defaults.after_failed.num_seconds())?,
             after_machine: chrono_seconds("RETRY_MACHINE_S", defaults.after_machine.num_seconds())?,
             jitter_fraction: env.parse("RETRY_JITTER", defaults.jitter_fraction)?,
-            transient_backoff: chrono::Duration::milliseconds(env.parse("RETRY_BACKOFF_MS",
-                defaults.transient_backoff.num_milliseconds(),
-            )?),
+            transient_backoff: chrono::Duration::milliseconds(
+                env.parse("RETRY_BACKOFF_MS", defaults.transient_backoff.num_milliseconds())?,
+            ),
             ..defaults
         };
         if retry.max_attempts == 0 {

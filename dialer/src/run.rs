@@ -19,7 +19,9 @@ use bus::queue::Job;
 use bus::{Bus, Message};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use protocol::calls::{Attempt, CallEvent, CallEventKind, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest};
+use protocol::calls::{
+    Attempt, CallEvent, CallEventKind, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest,
+};
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
 use protocol::CallId;
@@ -352,8 +354,12 @@ impl Dialer {
             warn!(call_id = %call_id, %error, "cannot record the next attempt time");
         }
         if let WaitReason::Retry(outcome) = reason {
-            self.publish_event(&call_id, CallEventKind::RetryScheduled, format!("after {} at {next_attempt_at}", outcome.as_str()))
-                .await;
+            self.publish_event(
+                &call_id,
+                CallEventKind::RetryScheduled,
+                format!("after {} at {next_attempt_at}", outcome.as_str()),
+            )
+            .await;
         }
         let wait = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         if wait > self.config.hold {

@@ -123,7 +123,7 @@ impl Config {
             .map(|r| format!("wss://{r}"))
             .or_else(|| self.public_base_url.strip_prefix("http://").map(|r| format!("ws://{r}")))
             .unwrap_or_else(|| self.public_base_url.clone());
-        format!("{rest}{}", crate::STREAM_PATH)
+        format!("{rest}{}", crate::paths::STREAM_PATH)
     }
 
     /// The public URL of a request path with its query string (what Twilio signed).

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod paths;
 pub mod rest;
 pub mod state;
 pub mod stream;
@@ -22,18 +23,8 @@ use std::time::{Duration, Instant};
 
 pub use config::{Config, ConfigError, ENV_VARS};
 pub use error::GatewayError;
+pub use paths::{AFTER_STREAM_PATH, AMD_PATH, STATUS_PATH, STREAM_PATH, VOICE_PATH};
 pub use state::AppState;
-
-/// Twilio's voice webhook (TwiML request).
-pub const VOICE_PATH: &str = "/v1/twilio/voice";
-/// The Media Streams WebSocket.
-pub const STREAM_PATH: &str = "/v1/twilio/stream";
-/// Call status callbacks.
-pub const STATUS_PATH: &str = "/v1/twilio/status";
-/// Async answering-machine-detection callbacks (handled like status callbacks).
-pub const AMD_PATH: &str = "/v1/twilio/amd";
-/// Where Twilio goes (`<Redirect>`) once the stream's WebSocket has closed.
-pub const AFTER_STREAM_PATH: &str = "/v1/twilio/after-stream";
 
 /// Registers every route on an app (the REST API through [`rest::configure`]).
 pub fn configure_app(cfg: &mut web::ServiceConfig) {

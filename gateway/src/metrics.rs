@@ -88,7 +88,11 @@ impl Metrics {
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         Page::default()
-            .gauge("gateway_active_streams", "Media streams currently open.", self.active_streams.load(Ordering::Relaxed))
+            .gauge(
+                "gateway_active_streams",
+                "Media streams currently open.",
+                self.active_streams.load(Ordering::Relaxed),
+            )
             .counter("gateway_streams_started_total", "Media streams that sent start.", &self.streams_started)
             .counter("gateway_frames_in_total", "Audio frames received from Twilio and published.", &self.frames_in)
             .counter("gateway_frames_out_total", "Audio messages relayed to Twilio.", &self.frames_out)
@@ -102,7 +106,11 @@ impl Metrics {
                 &self.reassignments,
             )
             .counter("gateway_bus_publish_errors_total", "Failed bus publishes.", &self.bus_publish_errors)
-            .counter("gateway_media_out_decode_errors_total", "Undecodable media.out messages.", &self.media_out_decode_errors)
+            .counter(
+                "gateway_media_out_decode_errors_total",
+                "Undecodable media.out messages.",
+                &self.media_out_decode_errors,
+            )
             .counter(
                 "gateway_webhook_signature_rejections_total",
                 "Webhooks refused for a bad signature.",

@@ -8,11 +8,11 @@
 
 use crate::state::{AppState, StreamOutcome};
 use crate::twilio_http::{publish_call_event, SIGNATURE_HEADER};
-use protocol::calls::CallEventKind;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use bus::{BusErrorKind, Subscription};
 use bytes::Bytes;
+use protocol::calls::CallEventKind;
 use protocol::media::{
     decode_media_out, encode_inbound_audio, encode_stream_event, Direction, MediaAssignReply, MediaAssignRequest,
     MediaOut, OutEvent, StreamEvent,
@@ -248,7 +248,13 @@ impl StreamTask {
             self.state.record_stream_outcome(&live.call_id, outcome);
             tracing::info!(call_id = %live.call_id, stream_sid = %live.stream_sid, ?exit, "media stream ended");
             if exit == StreamExit::Shutdown {
-                publish_call_event(&self.state, &live.call_id, CallEventKind::StreamClosed, "gateway shutting down".into()).await;
+                publish_call_event(
+                    &self.state,
+                    &live.call_id,
+                    CallEventKind::StreamClosed,
+                    "gateway shutting down".into(),
+                )
+                .await;
             }
         }
         // Counted before the close, so whoever sees the socket close sees the count.
@@ -487,8 +493,13 @@ impl StreamTask {
                 let subject = live.media_in_subject.clone();
                 let stream_sid = live.stream_sid.clone();
                 self.publish_event(&subject, &event).await;
-                publish_call_event(&state, &request.call_id, CallEventKind::MediaReassigned, format!("worker {}", reply.worker_id))
-                    .await;
+                publish_call_event(
+                    &state,
+                    &request.call_id,
+                    CallEventKind::MediaReassigned,
+                    format!("worker {}", reply.worker_id),
+                )
+                .await;
                 if let Some(interval) = state.config.media_ping_interval {
                     self.worker_lost = spawn_pinger(state.clone(), &stream_sid, interval);
                 }
@@ -497,8 +508,13 @@ impl StreamTask {
             None => {
                 state.metrics.inc(&state.metrics.assignment_failures);
                 tracing::error!(call_id = %request.call_id, "no media worker took over the stream");
-                publish_call_event(&state, &request.call_id, CallEventKind::Failed, "media worker lost and none took over".into())
-                    .await;
+                publish_call_event(
+                    &state,
+                    &request.call_id,
+                    CallEventKind::Failed,
+                    "media worker lost and none took over".into(),
+                )
+                .await;
                 Step::End(StreamExit::NotAssigned)
             }
         }

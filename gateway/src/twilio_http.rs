@@ -102,11 +102,16 @@ pub async fn voice_webhook(
     };
     tracing::info!(%call_id, call_sid = %hook.call_sid, direction, %playbook, "voice webhook answered");
     if direction == "inbound" {
-        publish_call_event(&state, &call_id, CallEventKind::InboundCall, format!("call_sid={} playbook={playbook}", hook.call_sid))
-            .await;
+        publish_call_event(
+            &state,
+            &call_id,
+            CallEventKind::InboundCall,
+            format!("call_sid={} playbook={playbook}", hook.call_sid),
+        )
+        .await;
     }
     let stream_url = state.config.stream_url();
-    let after_stream_url = state.config.public_url(crate::AFTER_STREAM_PATH, &format!("call_id={call_id}"));
+    let after_stream_url = state.config.public_url(crate::paths::AFTER_STREAM_PATH, &format!("call_id={call_id}"));
     let twiml = Twiml::new()
         .connect_stream(
             &stream_url,

@@ -16,7 +16,7 @@ use protocol::version::{decode_json, encode_json};
 use tokio::sync::watch;
 
 use crate::call::CallActor;
-use crate::{MediaError, Shared};
+use crate::shared::{MediaError, Shared};
 
 /// Joins the queue group and runs the loop until `stop` turns true. Returns once subscribed.
 pub(crate) async fn spawn(

@@ -32,8 +32,8 @@ use crate::brain_link::{BrainLink, BrainRetry, LinkError, Linked};
 use crate::hearing::{Hearing, HearingOutput};
 use crate::playback::SegmentId;
 use crate::recording::{Recording, RecordingError};
+use crate::shared::{ExitStatus, Shared, Shutdown};
 use crate::speaking::{Speaking, SpeakingOutput};
-use crate::Shared;
 
 /// μ-law bytes in one 20 ms frame at 8 kHz.
 const FRAME_BYTES: usize = 160;
@@ -45,35 +45,6 @@ const STALL_AFTER: Duration = Duration::from_millis(100);
 const DEAD_STREAM_AFTER: Duration = Duration::from_secs(15);
 /// After our hang-up, how long to wait for the gateway's `stop`.
 const HANGUP_STOP_WAIT: Duration = Duration::from_secs(3);
-
-/// How a call actor ended; logged and counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// The stream stopped (the callee hung up or the call ended).
-    Finished,
-    /// We hung up (the brain asked, or the worker shut down).
-    HungUp,
-    /// The gateway's side went away without a `stop` (subscription closed, or silent stream).
-    DownstreamClosed,
-    /// The call could not run (no brain, no subscription).
-    Failed,
-}
-
-impl ExitStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitStatus::Finished => "finished",
-            ExitStatus::HungUp => "hung_up",
-            ExitStatus::DownstreamClosed => "downstream_closed",
-            ExitStatus::Failed => "failed",
-        }
-    }
-}
-
-/// Ask a call to hang up after its queued audio (worker shutdown).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
 
 /// A message for the call's publisher task (in order).
 enum Publish {
@@ -414,7 +385,7 @@ impl Actor for CallActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
         if let Ok(mut calls) = self.shared.calls.lock() {
-            calls.insert(self.call_number, ctx.address());
+            calls.insert(self.call_number, ctx.address().recipient());
         }
         let (sender, mut receiver) = mpsc::unbounded_channel::<Publish>();
         self.outbound = Some(sender);

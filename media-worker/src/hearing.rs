@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use protocol::brain::HeardEvent;
+use protocol::brain::{HeardEvent, ProviderStage};
 use speech::{EndpointEvent, Endpointer, EndpointerConfig, SttInput, SttOutput, Vad};
 
 /// Samples in one 20 ms frame at 8 kHz.
@@ -234,13 +234,13 @@ impl<D: SpeechDetector> Hearing<D> {
             }
             Some(SttOutput::Failed { message, retryable }) => {
                 tracing::warn!(%message, retryable, provider = self.stt_provider, "stt failed");
-                self.heard(now_ms, HeardEvent::ProviderFailure { stage: "stt".into(), message });
+                self.heard(now_ms, HeardEvent::ProviderFailure { stage: ProviderStage::Stt, message });
                 self.restart_stt();
             }
             None => {
                 tracing::warn!(provider = self.stt_provider, "stt stream closed");
                 let message = "stt stream closed".to_owned();
-                self.heard(now_ms, HeardEvent::ProviderFailure { stage: "stt".into(), message });
+                self.heard(now_ms, HeardEvent::ProviderFailure { stage: ProviderStage::Stt, message });
                 self.restart_stt();
             }
         }

@@ -14,7 +14,7 @@ use std::collections::{HashSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::text;
+use protocol::spoken;
 
 /// μ-law bytes in one 20 ms frame at 8 kHz.
 pub const FRAME_BYTES: usize = 160;
@@ -123,7 +123,7 @@ impl Utterance {
             let total = sentence.total_ms().max(1);
             let here = played_ms.min(sentence.sent_ms);
             played_ms -= here;
-            let words = text::heard_prefix(&sentence.text, here as f64 / total as f64);
+            let words = spoken::heard_prefix(&sentence.text, here as f64 / total as f64);
             if !words.is_empty() {
                 heard.push(words);
             }

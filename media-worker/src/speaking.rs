@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use actix::SpawnHandle;
 use bytes::Bytes;
-use protocol::brain::{HeardEvent, SayCommand};
+use protocol::brain::{HeardEvent, ProviderStage, SayCommand};
 use protocol::media::OutEvent;
 use speech::{TtsChunk, TtsError};
 
 use crate::hearing::AgentAudio;
 use crate::playback::{Playback, PlaybackOutput, SegmentId};
-use crate::{dtmf, text};
+use protocol::{dtmf, spoken};
 
 /// Something the actor must do, in order.
 #[derive(Debug)]
@@ -78,7 +78,7 @@ impl Speaking {
     pub fn handle_say(&mut self, now_ms: u64, command: SayCommand) {
         match command {
             SayCommand::Speak { utterance_id, text: words, end_of_turn, uninterruptible } => {
-                let sentences = text::sentences(&words);
+                let sentences = spoken::sentences(&words);
                 if !sentences.is_empty() {
                     let at_ms = self.playback.playout_end_ms().max(now_ms);
                     self.outputs.push_back(SpeakingOutput::AgentLine { at_ms, line: words });
@@ -141,7 +141,7 @@ impl Speaking {
             self.syntheses.remove(&segment);
             self.playback.finish_segment(segment);
             if let Some(message) = failure_opt {
-                let event = HeardEvent::ProviderFailure { stage: "tts".into(), message };
+                let event = HeardEvent::ProviderFailure { stage: ProviderStage::Tts, message };
                 self.outputs.push_back(SpeakingOutput::Heard { at_ms: now_ms, event });
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use media_worker::Config;
-use protocol::brain::{HeardEvent, SayCommand};
+use protocol::brain::{HeardEvent, ProviderStage, SayCommand};
 use protocol::media::StreamEvent;
 use protocol::CallId;
 
@@ -258,7 +258,10 @@ async fn stt_failure_is_reported_to_the_brain() {
     assign(&bus, "c_fail", "MZfail").await.unwrap();
     let leg = FakeLeg::start(&bus, "MZfail", silence(0), 600).await;
     let failure = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::ProviderFailure { .. })).await;
-    assert_eq!(failure.event, HeardEvent::ProviderFailure { stage: "stt".into(), message: "quota exceeded".into() });
+    assert_eq!(
+        failure.event,
+        HeardEvent::ProviderFailure { stage: ProviderStage::Stt, message: "quota exceeded".into() }
+    );
     leg.finish().await;
     worker.stop().await;
 }

@@ -1,6 +1,8 @@
 //! Loading, validation errors and vocabulary of playbooks.
 
 use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 const MINIMAL: &str = r#"id: tiny
 name: Tiny

@@ -2,7 +2,8 @@
 //! recogniser: generic call handling and the words of its field types here, the domain in the
 //! playbook's own `vocabulary`, `answer_patterns`, `subjects` and `pronunciations`.
 
-use crate::{FieldType, LineFinder, Playbook, PlaybookError};
+use crate::lines::LineFinder;
+use crate::model::{FieldType, Playbook, PlaybookError};
 use protocol::spoken::{number_words, DAYS};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -286,7 +287,7 @@ pub(crate) fn validate(playbook: &Playbook, file: &Path, lines: &LineFinder<'_>)
         line,
         field,
         message,
-        kind: crate::PlaybookErrorKind::Invalid,
+        kind: crate::model::PlaybookErrorKind::Invalid,
     };
     for (index, pattern) in playbook.answer_patterns.iter().enumerate() {
         let line = lines.list_item("answer_patterns", index).or_else(|| lines.top_key("answer_patterns"));
@@ -380,4 +381,20 @@ fn normalise(phrase: &str) -> String {
         .filter(|word| !word.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+impl Playbook {
+    /// Every word and phrase the speech recogniser should cover for this playbook: the field
+    /// keywords, option phrases and questions, the playbook's `vocabulary`, plus the generic
+    /// words (numbers, small words, yes/no, call handling; money, days and times when a field
+    /// needs them). Lowercase, without punctuation or slots.
+    pub fn vocabulary_phrases(&self) -> Vec<String> {
+        phrases(self)
+    }
+
+    /// What callees answer, with `{slot}`s ([`SLOT_CLASSES`]): generic call handling (yes/no,
+    /// hold, voicemail, phone menus), price patterns when a field is `money`, day and time
+    /// patterns when one is a `schedule`, then the playbook's `answer_patterns`.
+    pub fn answer_patterns(&self) -> Vec<String> {
+        answer_patterns(self)
+    }
 }

@@ -59,9 +59,10 @@ impl<'a> Env<'a> {
     {
         match self.get(name) {
             None => Ok(None),
-            Some(value) => {
-                value.parse().map(Some).map_err(|error: T::Err| ConfigError::invalid(name, format!("{value:?}: {error}")))
-            }
+            Some(value) => value
+                .parse()
+                .map(Some)
+                .map_err(|error: T::Err| ConfigError::invalid(name, format!("{value:?}: {error}"))),
         }
     }
 
@@ -79,14 +80,17 @@ impl<'a> Env<'a> {
     /// ([`OLD_SHUTDOWN_GRACE_VARS`], read with a warning), else `default`.
     pub fn shutdown_grace(&self, default: Duration) -> Result<Duration, ConfigError> {
         if let Some(seconds) = self.parse_opt::<f64>(SHUTDOWN_GRACE_VAR)? {
-            return Duration::try_from_secs_f64(seconds)
-                .ok()
-                .filter(|grace| grace.as_secs() <= 24 * 3600)
-                .ok_or_else(|| ConfigError::invalid(SHUTDOWN_GRACE_VAR, format!("{seconds} is not 0 to 86400 seconds")));
+            return Duration::try_from_secs_f64(seconds).ok().filter(|grace| grace.as_secs() <= 24 * 3600).ok_or_else(
+                || ConfigError::invalid(SHUTDOWN_GRACE_VAR, format!("{seconds} is not 0 to 86400 seconds")),
+            );
         }
         for (old_name, unit_ms) in OLD_SHUTDOWN_GRACE_VARS {
             if let Some(value) = self.parse_opt::<u64>(old_name)? {
-                tracing::warn!(variable = old_name, instead = SHUTDOWN_GRACE_VAR, "deprecated variable name, still read");
+                tracing::warn!(
+                    variable = old_name,
+                    instead = SHUTDOWN_GRACE_VAR,
+                    "deprecated variable name, still read"
+                );
                 return Ok(Duration::from_millis(value.saturating_mul(unit_ms)));
             }
         }

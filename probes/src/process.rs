@@ -4,8 +4,7 @@
 /// Logs to stderr, filtered by `RUST_LOG` (else `default_filter`, e.g. `info`). Safe to call
 /// twice (the second call does nothing).
 pub fn init_logging(default_filter: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

@@ -89,7 +89,7 @@ pub enum HeardEvent {
     /// Answering-machine detection verdict (Twilio `AnsweredBy`).
     Amd { answered_by: String },
     /// A provider failed past its retry deadline; the brain should degrade.
-    ProviderFailure { stage: String, message: String },
+    ProviderFailure { stage: ProviderStage, message: String },
     /// The stream ended.
     CallEnded { reason: String },
 }

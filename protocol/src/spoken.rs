@@ -291,7 +291,10 @@ mod tests {
 
     #[test]
     fn normalize_spells_prices_and_times() {
-        assert_eq!(normalize("It's $49.99 at 6:30pm, OK?").join(" "), "it's forty nine ninety nine at six thirty p m ok");
+        assert_eq!(
+            normalize("It's $49.99 at 6:30pm, OK?").join(" "),
+            "it's forty nine ninety nine at six thirty p m ok"
+        );
         assert_eq!(normalize("Classes at 7:00 a.m.").join(" "), "classes at seven o'clock a m");
         assert_eq!(normalize("$25 drop-in").join(" "), "twenty five dollars dropin");
     }

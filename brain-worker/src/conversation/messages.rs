@@ -1,7 +1,7 @@
 //! What a policy is told ([`Input`]) and what it asks its driver to do ([`Action`]).
 
-use protocol::calls::CallEventKind;
 use protocol::brain::SayCommand;
+use protocol::calls::CallEventKind;
 use serde_json::Value;
 
 /// What a policy is told.
@@ -26,7 +26,7 @@ pub enum Input {
     /// The callee pressed a key.
     Dtmf { digit: String, at_ms: u64 },
     /// A media provider failed past its deadline.
-    ProviderFailure { stage: String, message: String, at_ms: u64 },
+    ProviderFailure { stage: protocol::brain::ProviderStage, message: String, at_ms: u64 },
     /// The stream ended.
     CallEnded { reason: String, at_ms: u64 },
     /// A timer may have expired (the driver calls this at `poll_timeout`).

@@ -66,7 +66,8 @@ impl LlmPolicy {
         conversation.state.policy = "scripted".into();
         conversation.state.notes.push(format!("llm failed mid-call ({error}); switched to the scripted policy"));
         tracing::warn!(call_id = %conversation.state.call_id, %error, "llm failed, scripted policy takes over");
-        let mut actions = vec![Action::Event { kind: CallEventKind::Policy, detail: "llm failed, scripted fallback".into() }];
+        let mut actions =
+            vec![Action::Event { kind: CallEventKind::Policy, detail: "llm failed, scripted fallback".into() }];
         if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
             return actions;
         }

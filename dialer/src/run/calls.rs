@@ -5,13 +5,13 @@
 
 use super::{Dialer, TwilioOp};
 use crate::records::now_rfc3339;
-use protocol::calls::CallEventKind;
 use crate::scheduler::{CallOutcome, DialFailure, Input};
 use crate::tracker::{self, StatusReport};
 use crate::twilio::{CallResource, NewCall, TwilioError, TwilioErrorKind};
 use bus::Message;
 use chrono::Utc;
 use chrono_tz::Tz;
+use protocol::calls::CallEventKind;
 use protocol::calls::{Attempt, CallStatus, TwilioStatusEvent};
 use protocol::version::decode_json;
 use protocol::CallId;

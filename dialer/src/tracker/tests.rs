@@ -157,7 +157,10 @@ fn progress_out_of_order_and_callbacks_of_other_calls_are_dropped() {
     assert!(tracker.is_live());
     // Unordered progress (no sequence number) still counts.
     tracker.handle(t0, status("CA1", "ringing", None));
-    assert_eq!(drain(&mut tracker), vec![Event::Progress { status: CallStatus::Ringing, event_kind: CallEventKind::Ringing }]);
+    assert_eq!(
+        drain(&mut tracker),
+        vec![Event::Progress { status: CallStatus::Ringing, event_kind: CallEventKind::Ringing }]
+    );
 }
 
 #[test]

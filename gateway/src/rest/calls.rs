@@ -3,11 +3,13 @@
 use super::error::ApiError;
 use super::{authorize, validate, RestState};
 use crate::state::AppState;
+use crate::twilio_http::publish_call_event;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bus::{BusErrorKind, Kv};
-use crate::twilio_http::publish_call_event;
-use protocol::calls::{now_rfc3339, CallEventKind, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest};
+use protocol::calls::{
+    now_rfc3339, CallEventKind, CallRecord, CallStatus, DialControl, DialControlAction, DialRequest,
+};
 use protocol::subjects;
 use protocol::version::{decode_json, encode_json};
 use protocol::{CallId, BUS_VERSION};

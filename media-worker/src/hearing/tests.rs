@@ -118,7 +118,10 @@ fn without_audio(outputs: Vec<HearingOutput>) -> Vec<HearingOutput> {
 
 /// STT failed (or closed) at media time `at_ms`, as the brain is told.
 fn failure_at(at_ms: u64, message: &str) -> HearingOutput {
-    HearingOutput::Heard { at_ms, event: HeardEvent::ProviderFailure { stage: "stt".into(), message: message.into() } }
+    HearingOutput::Heard {
+        at_ms,
+        event: HeardEvent::ProviderFailure { stage: ProviderStage::Stt, message: message.into() },
+    }
 }
 
 #[test]

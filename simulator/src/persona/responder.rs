@@ -3,9 +3,9 @@
 //! confirms or corrects read-backs, and plays its behaviours (IVR menu, voicemail, hold,
 //! transfer, refusal, interruption, an alarming remark).
 
-use protocol::spoken;
 use super::{parse_day, parse_minutes, Persona, ScheduleFact};
 use playbook::{FieldSpec, FieldType, Playbook};
+use protocol::spoken;
 use serde_norway::Value;
 use std::collections::BTreeSet;
 
@@ -592,9 +592,10 @@ fn looks_like_a_question(text: &str) -> bool {
 fn spoken_value(field: &FieldSpec, value: &Value) -> String {
     match field.kind {
         FieldType::Money => value.as_f64().map(spoken::money).unwrap_or_default(),
-        FieldType::Number | FieldType::Scale => {
-            value.as_f64().map(|v| spoken::number_to_words(v.round().clamp(0.0, u32::MAX as f64) as u32)).unwrap_or_default()
-        }
+        FieldType::Number | FieldType::Scale => value
+            .as_f64()
+            .map(|v| spoken::number_to_words(v.round().clamp(0.0, u32::MAX as f64) as u32))
+            .unwrap_or_default(),
         FieldType::YesNo => if value.as_bool() == Some(true) { "yes" } else { "no" }.into(),
         FieldType::List => {
             let names: Vec<String> = value

@@ -6,10 +6,10 @@
 //! every played frame of agent audio, [`PersonaVoice::fill_frame`] for every callee frame to send.
 //! Speech-to-text and synthesis run beside it through channels, so a frame call never blocks.
 
-use protocol::dtmf::DtmfListener;
 use super::{PersonaAction, Responder};
 use crate::twilio::audio::{CalleeAudio, FRAME_BYTES};
 use bytes::Bytes;
+use protocol::dtmf::DtmfListener;
 use protocol::mulaw;
 use speech::{SttContext, SttInput, SttOutput, SttProvider, SttStream, TtsChunk, TtsProvider};
 use std::collections::VecDeque;
