@@ -212,10 +212,10 @@ fn spell_token(token: &str) -> Vec<String> {
 pub fn sentence_end(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     for (index, byte) in bytes.iter().enumerate() {
-        if matches!(byte, b'.' | b'!' | b'?' | b';') && bytes.get(index + 1).is_some_and(|b| b.is_ascii_whitespace()) {
-            if *byte != b'.' || text[..index].split_whitespace().count() >= 2 {
-                return Some(index + 1);
-            }
+        let mark_then_space =
+            matches!(byte, b'.' | b'!' | b'?' | b';') && bytes.get(index + 1).is_some_and(|b| b.is_ascii_whitespace());
+        if mark_then_space && (*byte != b'.' || text[..index].split_whitespace().count() >= 2) {
+            return Some(index + 1);
         }
     }
     None

@@ -113,7 +113,7 @@ impl Rig {
             ("RETRY_JITTER", "0.3".to_owned()),
             ("RETRY_BACKOFF_MS", "200".to_owned()),
             ("DIAL_ACK_WAIT_S", "3".to_owned()),
-            ("DRAIN_S", "0".to_owned()),
+            ("SHUTDOWN_GRACE_S", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

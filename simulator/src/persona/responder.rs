@@ -665,6 +665,10 @@ fn schedule_sentence(entries: &[ScheduleFact]) -> String {
 }
 
 /// Numbers spoken in `text` ("twenty five dollars" -> 25, "$30" -> 30).
+///
+/// Kept apart from the brain's extraction on purpose: the simulated callee checks what the agent
+/// understood with an ear of its own, so one parser's mistake is not graded by itself. Only the
+/// number words come from `protocol::spoken`, like everywhere else.
 fn numbers_in(text: &str) -> Vec<f64> {
     let units = |word: &str| spoken::word_value(word).map(u64::from);
     let mut out = Vec::new();
