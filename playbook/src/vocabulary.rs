@@ -266,9 +266,13 @@ pub(crate) fn answer_patterns(playbook: &Playbook) -> Vec<String> {
     if kinds.contains(&FieldType::Schedule) {
         generic.extend(SCHEDULE_PATTERNS);
     }
+    // What a callee is listed as saying (a risk field's phrases) is an answer too: as a phrase the
+    // recogniser learns its word order, not only its words.
+    let listed = playbook.fields.iter().flat_map(|field| field.risk_phrases.iter().map(String::as_str));
     let mut seen = BTreeSet::new();
     generic
         .into_iter()
+        .chain(listed)
         .chain(playbook.answer_patterns.iter().map(String::as_str))
         .filter(|pattern| seen.insert(pattern.trim().to_lowercase()))
         .map(str::to_owned)
