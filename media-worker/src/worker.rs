@@ -124,10 +124,11 @@ fn load_vocabularies(config: &Config) -> Result<HashMap<String, Arc<Vocabulary>>
     let mut vocabularies = HashMap::new();
     for id in set.ids() {
         if let Ok(playbook) = set.get(&id) {
-            // The playbook's words go in loose (they decode better than as phrases: 8.2% against
-            // 10.1% WER on `speech/tests/embedded_stt_wer.rs`), its answer patterns as phrases.
+            // The playbook's phrases go in as phrases (their word order matters on a call: a
+            // companion's "i had a fall"), its answer patterns too, as before the domain moved
+            // into the playbook.
             let vocabulary = Vocabulary::new()
-                .with_words(playbook.vocabulary_phrases())
+                .with_phrases(playbook.vocabulary_phrases())
                 .with_phrases(playbook.answer_patterns())
                 .with_subjects(playbook.subjects())
                 .with_pronunciations(playbook.pronunciations());
