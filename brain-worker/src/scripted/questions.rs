@@ -21,19 +21,21 @@ pub(super) fn introduce(conversation: &mut Conversation, now: Instant) -> Vec<Ac
     conversation.say(now, &text, true)
 }
 
-/// The current question (for re-prompts and re-greetings).
-pub(super) fn current_question(conversation: &Conversation) -> String {
-    conversation
+/// The question to ask again (re-prompts, re-greetings): the one asked while it is still open,
+/// else the next missing field. That field becomes the asked one, so the answer is read for the
+/// question the callee just heard.
+pub(super) fn current_question(conversation: &mut Conversation) -> String {
+    let field = conversation
         .state
         .asked
         .as_deref()
         .and_then(|name| conversation.playbook.field(name))
         .filter(|f| conversation.state.fields.get(&f.name).is_some_and(|r| r.status == FieldStatus::Unknown))
         .cloned()
-        .or_else(|| conversation.next_field())
-        .and_then(|f| f.question.clone())
-        .map(|q| conversation.render(&q))
-        .unwrap_or_default()
+        .or_else(|| conversation.next_field());
+    let Some(field) = field else { return String::new() };
+    conversation.set_asked(&field.name);
+    field.question.as_ref().map(|q| conversation.render(q)).unwrap_or_default()
 }
 
 /// Asks the next missing field, or closes the call when nothing required is missing.

@@ -369,6 +369,25 @@ fn transfer_waits_and_greets_the_new_person() {
     assert!(call.callee("twenty two dollars").starts_with("22 dollars for a drop-in, got it."));
 }
 
+/// From the end-to-end Riverside transfer call: the first person is not sure and fetches the
+/// manager; the manager's greeting is misheard. Whatever question the agent asks again after the
+/// transfer, the answer is read for that question: "fifteen dollars and no mat fee" said to the
+/// price question is a price and no mat fee, not "no drop-ins".
+#[test]
+fn after_a_transfer_the_answer_is_read_for_the_question_said() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("waivers five but afternoon the");
+    assert_eq!(call.callee("book i'm not sure about but hold on a let me get the manager for you"), "Sure, thank you.");
+    let reply = call.callee("on the to month drop waivers like brazilian jiu jitsu what did you want to know");
+    assert!(reply.ends_with("How much is a drop-in, and is there a mat fee?"), "{reply}");
+    let reply = call.callee("at fifteen dollars and no mat fee");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(15.0)), "{reply}");
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)), "{reply}");
+    assert_ne!(call.field("drop_in_offered").1, json!(false), "{reply}");
+    assert!(!call.finished, "the survey goes on: {reply}");
+}
+
 #[test]
 fn silence_reprompts_then_ends_the_call() {
     let mut call = TextCall::gym();
