@@ -59,37 +59,23 @@ impl probes::Probe for BrainProbe {
 
     fn metrics(&self) -> String {
         let stats = &self.0.stats;
-        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-        [
-            probes::metric("gauge", "brain_active_calls", "Call actors running now.", read(&stats.active_calls)),
-            probes::metric("counter", "brain_calls_started_total", "Calls taken.", read(&stats.calls_started)),
-            probes::metric(
-                "counter",
+        probes::prometheus::Page::default()
+            .gauge("brain_active_calls", "Call actors running now.", stats.active_calls.load(Ordering::Relaxed) as i64)
+            .counter("brain_calls_started_total", "Calls taken.", &stats.calls_started)
+            .counter(
                 "brain_calls_resumed_total",
                 "Calls continued from KV convo after another brain died.",
-                read(&stats.calls_resumed),
-            ),
-            probes::metric("counter", "brain_calls_finished_total", "Calls ended.", read(&stats.calls_finished)),
-            probes::metric(
-                "counter",
+                &stats.calls_resumed,
+            )
+            .counter("brain_calls_finished_total", "Calls ended.", &stats.calls_finished)
+            .counter(
                 "brain_malformed_messages_total",
                 "Bus messages that could not be decoded.",
-                read(&stats.malformed_messages),
-            ),
-            probes::metric(
-                "counter",
-                "brain_results_published_total",
-                "Results published.",
-                read(&stats.results_published),
-            ),
-            probes::metric(
-                "counter",
-                "brain_publish_failures_total",
-                "Publishes that failed.",
-                read(&stats.publish_failures),
-            ),
-        ]
-        .concat()
+                &stats.malformed_messages,
+            )
+            .counter("brain_results_published_total", "Results published.", &stats.results_published)
+            .counter("brain_publish_failures_total", "Publishes that failed.", &stats.publish_failures)
+            .finish()
     }
 }
 

@@ -2,6 +2,7 @@
 //! on `METRICS_ADDR` (served by the shared [`probes`] responder).
 
 use bus::Bus;
+use probes::prometheus::Page;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,48 +30,21 @@ pub struct Stats {
 
 /// The Prometheus text exposition of `stats`.
 pub fn render(stats: &Stats) -> String {
-    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-    [
-        probes::metric("counter", "dialer_calls_placed_total", "Calls Twilio accepted.", read(&stats.calls_placed)),
-        probes::metric(
-            "counter",
-            "dialer_dial_errors_total",
-            "Calls.json requests refused or unanswered.",
-            read(&stats.dial_errors),
-        ),
-        probes::metric(
-            "counter",
-            "dialer_twilio_auth_failures_total",
-            "Twilio refused the credentials (20003).",
-            read(&stats.auth_failures),
-        ),
-        probes::metric(
-            "counter",
-            "dialer_requests_finished_total",
-            "Requests that reached a final state.",
-            read(&stats.finished),
-        ),
-        probes::metric(
-            "counter",
-            "dialer_bad_messages_total",
-            "Bus messages that could not be decoded.",
-            read(&stats.bad_messages),
-        ),
-        probes::metric(
-            "gauge",
+    let gauge = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as i64;
+    Page::default()
+        .counter("dialer_calls_placed_total", "Calls Twilio accepted.", &stats.calls_placed)
+        .counter("dialer_dial_errors_total", "Calls.json requests refused or unanswered.", &stats.dial_errors)
+        .counter("dialer_twilio_auth_failures_total", "Twilio refused the credentials (20003).", &stats.auth_failures)
+        .counter("dialer_requests_finished_total", "Requests that reached a final state.", &stats.finished)
+        .counter("dialer_bad_messages_total", "Bus messages that could not be decoded.", &stats.bad_messages)
+        .gauge(
             "dialer_halted",
             "1 when dialing stopped because Twilio refused the credentials.",
-            u64::from(stats.halted.load(Ordering::Relaxed)),
-        ),
-        probes::metric("gauge", "dialer_live_calls", "Calls being placed or in progress.", read(&stats.live_calls)),
-        probes::metric(
-            "gauge",
-            "dialer_held_requests",
-            "Requests this dialer holds (waiting or live).",
-            read(&stats.held_requests),
-        ),
-    ]
-    .concat()
+            i64::from(stats.halted.load(Ordering::Relaxed)),
+        )
+        .gauge("dialer_live_calls", "Calls being placed or in progress.", gauge(&stats.live_calls))
+        .gauge("dialer_held_requests", "Requests this dialer holds (waiting or live).", gauge(&stats.held_requests))
+        .finish()
 }
 
 /// Readiness (bus connected, dialing not halted) and [`render`], for [`probes`].

@@ -124,14 +124,7 @@ fn load_vocabularies(config: &Config) -> Result<HashMap<String, Arc<Vocabulary>>
     let mut vocabularies = HashMap::new();
     for id in set.ids() {
         if let Ok(playbook) = set.get(&id) {
-            // The playbook's phrases go in as phrases (their word order matters on a call: a
-            // companion's "i had a fall"), its answer patterns too, as before the domain moved
-            // into the playbook.
-            let vocabulary = Vocabulary::new()
-                .with_phrases(playbook.vocabulary_phrases())
-                .with_phrases(playbook.answer_patterns())
-                .with_subjects(playbook.subjects())
-                .with_pronunciations(playbook.pronunciations());
+            let vocabulary = Vocabulary::from_hints(&playbook.recognition_hints());
             vocabularies.insert(id, Arc::new(vocabulary));
         }
     }

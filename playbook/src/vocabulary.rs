@@ -387,6 +387,17 @@ fn normalise(phrase: &str) -> String {
         .join(" ")
 }
 impl Playbook {
+    /// Everything the speech recogniser should expect on this playbook's calls, in one value
+    /// (`speech::Vocabulary::from_hints` reads it).
+    pub fn recognition_hints(&self) -> protocol::hints::RecognitionHints {
+        protocol::hints::RecognitionHints {
+            words: self.vocabulary_phrases(),
+            answer_patterns: self.answer_patterns(),
+            subjects: self.subjects().to_vec(),
+            pronunciations: self.pronunciations().clone(),
+        }
+    }
+
     /// Every word and phrase the speech recogniser should cover for this playbook: the field
     /// keywords, option phrases and questions, the playbook's `vocabulary`, plus the generic
     /// words (numbers, small words, yes/no, call handling; money, days and times when a field

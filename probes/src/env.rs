@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// A variable is missing or cannot be used. The message names the variable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{0} is required")]
     Missing(&'static str),

@@ -1,13 +1,16 @@
 //! The operational endpoints a worker serves on `METRICS_ADDR`: `/healthz` (alive), `/readyz`
 //! (ready for calls) and Prometheus `/metrics`. A deliberately small HTTP/1.1 responder (one
-//! request per connection, `GET` only, a 4 KiB request head, 5 s per connection): probes and
-//! scrapes are all it serves.
+//! request per connection, `GET` only, a 4 KiB request head, 5 s per connection, 64 connections
+//! at once): probes and scrapes are all it serves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Connections answered at once; probes and scrapes need a handful.
+const MAX_CONNECTIONS: usize = 64;
 
 /// What the endpoints report: readiness and the metrics text, asked for on each request.
 pub trait Probe: Send + Sync + 'static {
@@ -20,11 +23,23 @@ pub async fn serve(addr: &str, probe: Arc<dyn Probe>) -> std::io::Result<(Socket
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let task = tokio::spawn(async move {
+        let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // out of file descriptors and the like: back off instead of spinning
+                    tracing::warn!(%error, "health endpoint cannot accept");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            // more than MAX_CONNECTIONS at once: the newest is closed unanswered
+            let Ok(permit) = connections.clone().try_acquire_owned() else { continue };
             let probe = probe.clone();
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, probe.as_ref())).await;
+                drop(permit);
             });
         }
     });

@@ -4,12 +4,14 @@
 //! - [`mulaw`]: G.711 μ-law encode/decode.
 //! - [`ids`]: newtypes for call, stream and account ids.
 //! - [`subjects`]: every NATS subject, stream, bucket and queue-group name.
-//! - [`spoken`]: how numbers, prices, times and sentences are said aloud; [`dtmf`]: keypad tones.
+//! - [`spoken`]: how numbers, prices, times and sentences are said aloud; [`dtmf`]: keypad tones;
+//!   [`hints`]: what a recogniser should expect on a call.
 //! - [`media`], [`brain`], [`calls`], [`results`]: the versioned messages that travel on those subjects.
 
 pub mod brain;
 pub mod calls;
 pub mod dtmf;
+pub mod hints;
 pub mod ids;
 pub mod media;
 pub mod mulaw;

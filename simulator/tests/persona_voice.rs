@@ -20,11 +20,7 @@ fn mulaw_of(tts: &FliteTts, text: &str) -> Vec<u8> {
 
 /// Transcribes μ-law audio with a recogniser that knows the gym domain (from the gym playbook).
 async fn transcribe(stt: &PocketsphinxStt, playbook: &playbook::Playbook, audio: &[u8]) -> String {
-    let vocabulary = speech::Vocabulary::new()
-        .with_words(playbook.vocabulary_phrases())
-        .with_phrases(playbook.answer_patterns())
-        .with_subjects(playbook.subjects())
-        .with_pronunciations(playbook.pronunciations());
+    let vocabulary = speech::Vocabulary::from_hints(&playbook.recognition_hints());
     let mut stream = stt.start(SttContext { call_id: "check".into(), vocabulary: Some(Arc::new(vocabulary)) });
     let _ = stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 });
     for (index, frame) in audio.chunks(160).enumerate() {

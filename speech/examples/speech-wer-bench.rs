@@ -64,12 +64,7 @@ fn main() -> anyhow::Result<()> {
         None => playbook::PlaybookSet::built_in()?.get(playbook::DEFAULT_PLAYBOOK)?.clone(),
     };
     println!("playbook: {}", playbook.id);
-    let vocabulary = Vocabulary::new()
-        .with_words(playbook.vocabulary_phrases())
-        .with_phrases(playbook.answer_patterns())
-        .with_subjects(playbook.subjects())
-        .with_pronunciations(playbook.pronunciations())
-        .with_phrases(playbook_questions());
+    let vocabulary = Vocabulary::from_hints(&playbook.recognition_hints()).with_phrases(playbook_questions());
     let started = Instant::now();
     let mut decoder = stt.build_decoder(&vocabulary)?;
     println!(

@@ -106,8 +106,8 @@ pub enum SpeechConfigError {
     UnknownValue { name: &'static str, value: String, expected: &'static str },
     #[error("{name} is required when {because}")]
     Missing { name: &'static str, because: &'static str },
-    #[error("{name}: not a number: {value:?}")]
-    NotANumber { name: &'static str, value: String },
+    #[error(transparent)]
+    Env(#[from] probes::ConfigError),
     #[error("embedded speech engine unavailable: {0}")]
     Engine(String),
 }
@@ -115,12 +115,10 @@ pub enum SpeechConfigError {
 impl SpeechConfig {
     /// Read the variables in [`ENV_VARS`]; unset or empty ones take their defaults.
     pub fn from_env(env: &HashMap<String, String>) -> Result<SpeechConfig, SpeechConfigError> {
-        let get = |name: &str| env.get(name).map(|value| value.trim().to_string()).filter(|value| !value.is_empty());
+        let env = probes::Env(env);
+        let get = |name: &str| env.get(name).map(str::to_owned);
         let defaults = SpeechConfig::default();
-        let number = |name: &'static str, default: u64| match get(name) {
-            None => Ok(default),
-            Some(value) => value.parse::<u64>().map_err(|_| SpeechConfigError::NotANumber { name, value }),
-        };
+        let number = |name: &'static str, default: u64| env.parse(name, default);
         let stt_provider = match get("STT_PROVIDER").map(|value| value.to_ascii_lowercase()).as_deref() {
             None | Some("pocketsphinx") => SttProviderKind::Pocketsphinx,
             Some("deepgram") => SttProviderKind::Deepgram,
@@ -318,7 +316,7 @@ mod tests {
         ));
         assert!(matches!(
             SpeechConfig::from_env(&env(&[("SPEECH_RETRY_DEADLINE_MS", "soon")])).unwrap_err(),
-            SpeechConfigError::NotANumber { name: "SPEECH_RETRY_DEADLINE_MS", .. }
+            SpeechConfigError::Env(probes::ConfigError::Invalid { name: "SPEECH_RETRY_DEADLINE_MS", .. })
         ));
     }
 

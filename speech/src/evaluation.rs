@@ -64,11 +64,7 @@ mod tests {
         assert!(sentences.len() >= 20);
         let playbooks = playbook::PlaybookSet::built_in().expect("shipped playbooks");
         let gym = playbooks.get("gym-dropin").expect("gym playbook");
-        let patterns = crate::Vocabulary::new()
-            .with_words(gym.vocabulary_phrases())
-            .with_phrases(gym.answer_patterns())
-            .with_subjects(gym.subjects())
-            .with_phrases(playbook_questions());
+        let patterns = crate::Vocabulary::from_hints(&gym.recognition_hints()).with_phrases(playbook_questions());
         let expanded: std::collections::HashSet<String> =
             patterns.training_sentences().iter().map(|sentence| sentence.join(" ")).collect();
         for sentence in sentences {

@@ -97,6 +97,17 @@ impl Vocabulary {
         Vocabulary::default()
     }
 
+    /// The vocabulary of a playbook's calls: its words loose (they decode better than as phrases:
+    /// 8.2% against 10.1% WER on `speech/tests/embedded_stt_wer.rs`, flite voices), its answer
+    /// patterns as phrases, its subjects and pronunciations. The one way every caller builds it.
+    pub fn from_hints(hints: &protocol::hints::RecognitionHints) -> Vocabulary {
+        Vocabulary::new()
+            .with_words(hints.words.iter().cloned())
+            .with_phrases(hints.answer_patterns.iter().cloned())
+            .with_subjects(hints.subjects.iter().cloned())
+            .with_pronunciations(hints.pronunciations.iter().map(|(word, phones)| (word.clone(), phones.clone())))
+    }
+
     /// Add a phrase (a playbook question, a field description, or a pattern with `{class}` slots).
     pub fn with_phrase(mut self, phrase: impl Into<String>) -> Vocabulary {
         self.phrases.push(phrase.into());
@@ -406,11 +417,7 @@ mod tests {
     fn gym_playbook_vocabulary() -> Vocabulary {
         let playbooks = playbook::PlaybookSet::built_in().expect("shipped playbooks");
         let gym = playbooks.get("gym-dropin").expect("gym playbook");
-        Vocabulary::new()
-            .with_words(gym.vocabulary_phrases())
-            .with_phrases(gym.answer_patterns())
-            .with_subjects(gym.subjects())
-            .with_pronunciations(gym.pronunciations())
+        Vocabulary::from_hints(&gym.recognition_hints())
     }
 
     #[test]

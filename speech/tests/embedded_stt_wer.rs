@@ -24,12 +24,7 @@ async fn embedded_stt_word_error_rate_is_at_most_ten_percent() -> anyhow::Result
     let stt = PocketsphinxStt::new(PocketsphinxConfig::default())?;
     let playbooks = playbook::PlaybookSet::built_in()?;
     let gym = playbooks.get("gym-dropin")?;
-    let vocabulary = Vocabulary::new()
-        .with_words(gym.vocabulary_phrases())
-        .with_phrases(gym.answer_patterns())
-        .with_subjects(gym.subjects())
-        .with_pronunciations(gym.pronunciations())
-        .with_phrases(playbook_questions());
+    let vocabulary = Vocabulary::from_hints(&gym.recognition_hints()).with_phrases(playbook_questions());
     println!(
         "vocabulary: gym playbook + {} playbook questions -> {} words, {} training lines",
         playbook_questions().len(),

@@ -29,12 +29,7 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
     // What a call with the gym playbook listens for (the recogniser has no vocabulary of its own).
     let playbooks = playbook::PlaybookSet::built_in()?;
     let gym = playbooks.get("gym-dropin")?;
-    let vocabulary = Vocabulary::new()
-        .with_words(gym.vocabulary_phrases())
-        .with_phrases(gym.answer_patterns())
-        .with_subjects(gym.subjects())
-        .with_pronunciations(gym.pronunciations())
-        .with_phrase("What time do you open?");
+    let vocabulary = Vocabulary::from_hints(&gym.recognition_hints()).with_phrase("What time do you open?");
     let vocabulary = Arc::new(vocabulary);
     let mut stream = stt.start(SttContext { call_id: "chain".into(), vocabulary: Some(vocabulary) });
     let mut vad = Vad::new(VadMode::Aggressive);
