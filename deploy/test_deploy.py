@@ -412,10 +412,11 @@ def test_every_variable_the_chart_sets_is_read_by_the_service():
                 continue
             if not any(var in names for names in read):
                 problems.append(f"{w} sets {var}, but no ENV_VARS of {crates} lists it")
-    # RUST_LOG is read by the log filter in main.rs (tracing-subscriber's EnvFilter from the env)
+    # RUST_LOG is read by the log filter main.rs sets up (tracing-subscriber's EnvFilter from the
+    # env), in the crate or in the service kit it depends on
     for w in WORKLOADS:
         if (ROOT / w / "src" / "main.rs").exists() and not re.search(
-            r"from_default_env|try_from_default_env|\"RUST_LOG\"|from_env_lossy", crate_sources(w)
+            r"from_default_env|try_from_default_env|\"RUST_LOG\"|from_env_lossy", sources_with_libraries(w)
         ):
             problems.append(f"{w} sets RUST_LOG, but {w}/src builds no log filter from the environment")
     # A variable the chart sets that no crate reads (yet) is dead configuration, not a broken
@@ -428,18 +429,24 @@ def test_every_variable_the_chart_sets_is_read_by_the_service():
         pytest.xfail("set by the chart, read by no crate: " + "; ".join(problems))
 
 
-# Workspace crates that serve routes on behalf of the services that depend on them.
+# Workspace crates that serve routes and set up logging on behalf of the services that depend
+# on them (the service kit).
 ROUTE_LIBRARIES = ("probes",)
 
 
-def route_literals(crate: str) -> set[str]:
-    """Path literals in a crate's sources and in the route libraries it depends on."""
+def sources_with_libraries(crate: str) -> str:
+    """A crate's sources and those of the service-kit libraries it depends on."""
     sources = crate_sources(crate)
     manifest = (ROOT / crate / "Cargo.toml").read_text()
     for library in ROUTE_LIBRARIES:
         if re.search(rf"^{library}\s*=", manifest, re.MULTILINE):
             sources += "\n" + crate_sources(library)
-    return set(re.findall(r'"(/[^"\s]*)"', sources))
+    return sources
+
+
+def route_literals(crate: str) -> set[str]:
+    """Path literals in a crate's sources and in the route libraries it depends on."""
+    return set(re.findall(r'"(/[^"\s]*)"', sources_with_libraries(crate)))
 
 
 def test_ingress_routes_stream_and_calls_to_the_gateway():
