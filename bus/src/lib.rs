@@ -39,14 +39,16 @@ impl std::fmt::Debug for Bus {
 impl Bus {
     /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`), retrying the first connect
     /// for a few seconds so services can start before the server is ready.
+    /// Errors name the server with its credentials redacted ([`probes::redact_url`]).
     pub async fn connect(url: &str, client_name: &str) -> Result<Bus, BusError> {
+        let shown_url = probes::redact_url(url);
         let client = async_nats::ConnectOptions::new()
             .name(client_name)
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
             .connect(url)
             .await
-            .map_err(|e| BusError::new(BusErrorKind::Connect, format!("nats at {url}: {e}")))?;
+            .map_err(|e| BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: {e}")))?;
         // retry_on_initial_connect returns at once; wait until the connection is up.
         for _ in 0..100 {
             if client.connection_state() == async_nats::connection::State::Connected {
@@ -54,7 +56,7 @@ impl Bus {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(BusError::new(BusErrorKind::Connect, format!("nats at {url}: not connected after 5 s")))
+        Err(BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: not connected after 5 s")))
     }
 
     /// A fresh in-process bus (nothing persisted).

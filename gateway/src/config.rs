@@ -20,7 +20,17 @@ pub const ENV_VARS: &[&str] = &[
     "WS_MAX_FRAME_BYTES",
     "SHUTDOWN_GRACE_S",
     "HTTP_WORKERS",
+    "HTTP_HEADER_TIMEOUT_S",
+    "HTTP_BODY_TIMEOUT_S",
+    "API_MAX_BODY_BYTES",
+    "WEBHOOK_MAX_BODY_BYTES",
+    "WS_START_TIMEOUT_S",
+    "WS_IDLE_TIMEOUT_S",
 ];
+
+/// Shortest `API_TOKEN` accepted: the token alone opens the whole REST API, so a short one could
+/// be guessed.
+pub const API_TOKEN_MIN_CHARS: usize = 16;
 
 pub use probes::ConfigError;
 use probes::Env;
@@ -56,6 +66,22 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// HTTP worker threads (0 = actix default, one per core).
     pub http_workers: usize,
+    /// How long a client may take to send a request's head (`HTTP_HEADER_TIMEOUT_S`, default 5 s).
+    pub http_header_timeout: Duration,
+    /// How long a client may take to send a request's body (`HTTP_BODY_TIMEOUT_S`, default 10 s).
+    pub http_body_timeout: Duration,
+    /// Largest REST request body, read only after the bearer token was checked
+    /// (`API_MAX_BODY_BYTES`, default 64 KiB).
+    pub api_max_body_bytes: usize,
+    /// Largest Twilio webhook body, read before the signature can be checked
+    /// (`WEBHOOK_MAX_BODY_BYTES`, default 32 KiB).
+    pub webhook_max_body_bytes: usize,
+    /// A Media Streams WebSocket that sends no `start` this long after the upgrade is closed
+    /// (`WS_START_TIMEOUT_S`, default 10 s).
+    pub ws_start_timeout: Duration,
+    /// A started stream that sends nothing this long is closed (`WS_IDLE_TIMEOUT_S`, default 30 s;
+    /// Twilio sends a frame every 20 ms).
+    pub ws_idle_timeout: Duration,
 }
 
 impl Config {
@@ -71,6 +97,19 @@ impl Config {
         if validate_signature && twilio_auth_token.is_empty() {
             return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN"));
         }
+        let api_token = env.get("API_TOKEN").map(str::to_owned);
+        if let Some(token) = &api_token {
+            if token.chars().count() < API_TOKEN_MIN_CHARS {
+                return Err(ConfigError::invalid(
+                    "API_TOKEN",
+                    format!(
+                        "it has {} characters, at least {API_TOKEN_MIN_CHARS} are needed: it alone opens the whole \
+                         REST API, so a short one can be guessed (make one with `openssl rand -hex 32`)",
+                        token.chars().count()
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             public_base_url,
             twilio_account_sid: env.get("TWILIO_ACCOUNT_SID").unwrap_or_default().to_owned(),
@@ -79,7 +118,7 @@ impl Config {
             validate_signature,
             nats_url: env.parse("NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
             listen_addr: env.parse("LISTEN_ADDR", "0.0.0.0:8000".to_owned())?,
-            api_token: env.get("API_TOKEN").map(str::to_owned),
+            api_token,
             inbound_playbook: env.parse("INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
             media_assign_timeout: Duration::from_millis(env.parse("MEDIA_ASSIGN_TIMEOUT_MS", 1000u64)?),
             media_assign_attempts: env.parse("MEDIA_ASSIGN_ATTEMPTS", 3u32)?.max(1),
@@ -90,6 +129,12 @@ impl Config {
             ws_max_frame_bytes: env.parse("WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
             shutdown_grace: env.shutdown_grace(Duration::from_secs(30))?,
             http_workers: env.parse("HTTP_WORKERS", 0usize)?,
+            http_header_timeout: env.seconds("HTTP_HEADER_TIMEOUT_S", Duration::from_secs(5))?,
+            http_body_timeout: env.seconds("HTTP_BODY_TIMEOUT_S", Duration::from_secs(10))?,
+            api_max_body_bytes: env.parse("API_MAX_BODY_BYTES", 64 * 1024usize)?,
+            webhook_max_body_bytes: env.parse("WEBHOOK_MAX_BODY_BYTES", 32 * 1024usize)?,
+            ws_start_timeout: env.seconds("WS_START_TIMEOUT_S", Duration::from_secs(10))?,
+            ws_idle_timeout: env.seconds("WS_IDLE_TIMEOUT_S", Duration::from_secs(30))?,
         })
     }
 
@@ -112,7 +157,23 @@ impl Config {
             ws_max_frame_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(2),
             http_workers: 2,
+            http_header_timeout: Duration::from_secs(5),
+            http_body_timeout: Duration::from_secs(10),
+            api_max_body_bytes: 64 * 1024,
+            webhook_max_body_bytes: 32 * 1024,
+            ws_start_timeout: Duration::from_secs(10),
+            ws_idle_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// How REST request bodies are read (after the bearer token was checked).
+    pub fn api_body_limits(&self) -> crate::body::BodyLimits {
+        crate::body::BodyLimits { max_bytes: self.api_max_body_bytes, timeout: self.http_body_timeout }
+    }
+
+    /// How Twilio webhook bodies are read (before the signature can be checked).
+    pub fn webhook_body_limits(&self) -> crate::body::BodyLimits {
+        crate::body::BodyLimits { max_bytes: self.webhook_max_body_bytes, timeout: self.http_body_timeout }
     }
 
     /// `wss://PUBLIC/v1/twilio/stream` (`ws://` when the public URL is plain http).
@@ -172,5 +233,40 @@ mod tests {
             ])),
             Err(ConfigError::Invalid { name: "MEDIA_ASSIGN_TIMEOUT_MS", .. })
         ));
+    }
+
+    #[test]
+    fn a_short_api_token_is_refused_and_says_why() {
+        let base = [("PUBLIC_BASE_URL", "https://x"), ("TWILIO_AUTH_TOKEN", "t")];
+        let with_token = |token: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("API_TOKEN", token));
+            Config::from_env(&env(&pairs))
+        };
+        let error = with_token("x").unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid { name: "API_TOKEN", .. }), "{error}");
+        assert!(error.to_string().contains("at least 16"), "{error}");
+        assert!(with_token("0123456789abcde").is_err(), "15 characters");
+        assert_eq!(with_token("0123456789abcdef").unwrap().api_token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(Config::from_env(&env(&base)).unwrap().api_token, None, "unset: the REST API refuses everything");
+    }
+
+    #[test]
+    fn edge_limits_have_defaults_and_read_their_variables() {
+        let config = Config::from_env(&env(&[("PUBLIC_BASE_URL", "https://x"), ("TWILIO_AUTH_TOKEN", "t")])).unwrap();
+        assert_eq!(config.http_body_timeout, Duration::from_secs(10));
+        assert_eq!(config.ws_start_timeout, Duration::from_secs(10));
+        assert_eq!(config.webhook_max_body_bytes, 32 * 1024);
+        let config = Config::from_env(&env(&[
+            ("PUBLIC_BASE_URL", "https://x"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("HTTP_BODY_TIMEOUT_S", "1.5"),
+            ("WS_START_TIMEOUT_S", "2"),
+            ("API_MAX_BODY_BYTES", "1000"),
+        ]))
+        .unwrap();
+        assert_eq!(config.http_body_timeout, Duration::from_millis(1500));
+        assert_eq!(config.ws_start_timeout, Duration::from_secs(2));
+        assert_eq!(config.api_max_body_bytes, 1000);
     }
 }

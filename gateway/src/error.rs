@@ -37,13 +37,24 @@ impl HttpError {
     }
 }
 
+impl From<crate::body::BodyError> for HttpError {
+    fn from(error: crate::body::BodyError) -> Self {
+        HttpError::new(error.status(), error.code(), error.to_string())
+    }
+}
+
 impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
         self.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
+        let mut response = HttpResponse::build(self.status);
+        // Refused or unread: nothing more this client sends on the connection is wanted.
+        if matches!(self.status, StatusCode::FORBIDDEN | StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE) {
+            response.force_close();
+        }
+        response
             .json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
     }
 }

@@ -5,6 +5,7 @@
 //! [`start`] binds and serves inside the current actix System and returns a [`RunningGateway`];
 //! `main.rs` is a thin wrapper around it.
 
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod health;
@@ -100,10 +101,12 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningGateway, GatewayEr
     let listen_addr = config.listen_addr.clone();
     let workers = config.http_workers;
     let grace_s = config.shutdown_grace.as_secs().max(1);
+    let header_timeout = config.http_header_timeout;
     let state = web::Data::new(AppState::new(config, bus));
     let factory_state = state.clone();
     let mut server = HttpServer::new(move || App::new().app_data(factory_state.clone()).configure(configure_app))
         .disable_signals()
+        .client_request_timeout(header_timeout)
         .shutdown_timeout(grace_s + 1);
     if workers > 0 {
         server = server.workers(workers);

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Kinds of bad input on a Media Streams WebSocket (the `kind` label of
 /// `gateway_ws_bad_messages_total`).
-pub const BAD_MESSAGE_KINDS: [&str; 12] = [
+pub const BAD_MESSAGE_KINDS: [&str; 14] = [
     "malformed_json",
     "unknown_event",
     "missing_field",
@@ -17,17 +17,30 @@ pub const BAD_MESSAGE_KINDS: [&str; 12] = [
     "binary_frame",
     "media_before_start",
     "duplicate_start",
+    "invalid_utf8",
+    "timestamp_jump",
     "protocol_error",
 ];
 
 /// How a stream task can end (the `exit` label of `gateway_stream_exits_total`).
-pub const STREAM_EXITS: [&str; 6] =
-    ["stopped", "socket_closed", "hung_up", "not_assigned", "protocol_error", "shutdown"];
+pub const STREAM_EXITS: [&str; 8] = [
+    "stopped",
+    "socket_closed",
+    "hung_up",
+    "not_assigned",
+    "protocol_error",
+    "shutdown",
+    "start_timeout",
+    "idle_timeout",
+];
 
 /// The gateway's counters. Shared by every worker thread.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Streams past `start` (what a stop waits for).
     pub active_streams: AtomicI64,
+    /// Media Streams WebSockets open, started or not.
+    pub open_sockets: AtomicI64,
     pub streams_started: AtomicU64,
     pub frames_in: AtomicU64,
     pub frames_out: AtomicU64,
@@ -90,8 +103,13 @@ impl Metrics {
         Page::default()
             .gauge(
                 "gateway_active_streams",
-                "Media streams currently open.",
+                "Media streams past start, currently open.",
                 self.active_streams.load(Ordering::Relaxed),
+            )
+            .gauge(
+                "gateway_ws_open_sockets",
+                "Media Streams WebSockets open, before or after start.",
+                self.open_sockets.load(Ordering::Relaxed),
             )
             .counter("gateway_streams_started_total", "Media streams that sent start.", &self.streams_started)
             .counter("gateway_frames_in_total", "Audio frames received from Twilio and published.", &self.frames_in)

@@ -5,7 +5,6 @@ use crate::metrics::Metrics;
 use bus::Bus;
 use protocol::{CallId, CallSid};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -31,7 +30,8 @@ pub struct AppState {
     inbound_calls: Mutex<HashMap<CallSid, CallId>>,
     /// How recent streams ended, by call (read by the after-stream redirect).
     stream_outcomes: Mutex<HashMap<CallId, StreamOutcome>>,
-    draining: AtomicBool,
+    /// Flips to true when the gateway stops taking calls (sockets without `start` close then).
+    draining: watch::Sender<bool>,
     /// Flips to true when live streams must close (end of the grace period).
     close_streams: watch::Sender<bool>,
 }
@@ -44,7 +44,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             inbound_calls: Mutex::new(HashMap::new()),
             stream_outcomes: Mutex::new(HashMap::new()),
-            draining: AtomicBool::new(false),
+            draining: watch::channel(false).0,
             close_streams: watch::channel(false).0,
         }
     }
@@ -69,13 +69,18 @@ impl AppState {
         }
     }
 
-    /// Stop taking new calls (readiness turns false).
+    /// Stop taking new calls (readiness turns false, sockets that have not started close).
     pub fn begin_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.draining.send_replace(true);
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        *self.draining.borrow()
+    }
+
+    /// A receiver that sees `true` once the gateway stops taking calls.
+    pub fn draining_signal(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
     }
 
     /// Tell every live stream to close.

@@ -1,6 +1,7 @@
 //! Twilio's HTTP webhooks: the voice webhook (answers TwiML `<Connect><Stream>`) and the status /
 //! async AMD callbacks (forwarded on `twilio.status.<callId>`). Signatures are checked against the
-//! URL built from `PUBLIC_BASE_URL`, never from the Host header.
+//! URL built from `PUBLIC_BASE_URL`, never from the Host header. The signature covers the body,
+//! so the body is read first, within `WEBHOOK_MAX_BODY_BYTES` and `HTTP_BODY_TIMEOUT_S`.
 
 use crate::error::HttpError;
 use crate::state::{AppState, StreamOutcome};
@@ -75,9 +76,10 @@ async fn playbook_of(state: &AppState, call_id: &CallId) -> Option<String> {
 /// `POST /v1/twilio/voice`: answer with `<Connect><Stream>` carrying the call id.
 pub async fn voice_webhook(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
+    let body = crate::body::read_body(&req, payload, state.config.webhook_body_limits()).await?;
     let params = FormParams::parse(&body);
     check_signature(&req, &state, &params)?;
     let hook = VoiceWebhook::from_params(&params).map_err(|e| HttpError::bad_request(e.to_string()))?;
@@ -126,9 +128,10 @@ pub async fn voice_webhook(
 /// not see end) gets the apology first.
 pub async fn after_stream(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
+    let body = crate::body::read_body(&req, payload, state.config.webhook_body_limits()).await?;
     let params = FormParams::parse(&body);
     check_signature(&req, &state, &params)?;
     let outcome = query_param(&req, "call_id")
@@ -144,9 +147,10 @@ pub async fn after_stream(
 /// `POST /v1/twilio/status` and `/v1/twilio/amd`: forward on `twilio.status.<callId>`.
 pub async fn status_callback(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
+    let body = crate::body::read_body(&req, payload, state.config.webhook_body_limits()).await?;
     let params = FormParams::parse(&body);
     check_signature(&req, &state, &params)?;
     let callback = StatusCallback::from_params(&params).map_err(|e| HttpError::bad_request(e.to_string()))?;

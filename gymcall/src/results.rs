@@ -11,7 +11,7 @@ pub struct ResultsArgs {
     /// Print each result as one line of JSON (default: a readable summary plus the JSON).
     #[arg(long)]
     pub json: bool,
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222", hide_env_values = true)]
     pub nats_url: String,
 }
 
@@ -38,7 +38,7 @@ pub fn summary(result: &CallResult) -> String {
 pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
     let bus = bus::Bus::connect(&args.nats_url, "gymcall-results")
         .await
-        .with_context(|| format!("cannot connect to NATS at {}", args.nats_url))?;
+        .with_context(|| format!("cannot connect to NATS at {}", probes::redact_url(&args.nats_url)))?;
     let mut results = bus.subscribe(protocol::subjects::RESULTS_ALL).await?;
     bus.flush().await?;
     eprintln!("waiting for results on {} ...", protocol::subjects::RESULTS_ALL);

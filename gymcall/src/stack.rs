@@ -63,7 +63,7 @@ impl Stack {
     pub async fn start_on(bus: Bus, options: StackOptions) -> anyhow::Result<Stack> {
         let mut env: HashMap<String, String> = HashMap::new();
         let port = free_local_port()?;
-        let api_token = "demo-token".to_owned();
+        let api_token = "demo-token-local-only".to_owned();
         let defaults = [
             ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
             ("PUBLIC_BASE_URL", format!("http://127.0.0.1:{port}")),

@@ -115,7 +115,7 @@ async fn run() {
     let mut services = vec![
         spawn(
             "gateway",
-            &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", "t0ken".into())]),
+            &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", "distributed-t0ken-123".into())]),
             logs.path(),
         ),
         spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.path().display().to_string())]), logs.path()),
@@ -157,7 +157,7 @@ async fn run() {
 
     let response = reqwest::Client::new()
         .post(format!("{base}/v1/calls"))
-        .bearer_auth("t0ken")
+        .bearer_auth("distributed-t0ken-123")
         .json(&serde_json::json!({
             "phone_number": number,
             "gym_name": persona.gym_name,

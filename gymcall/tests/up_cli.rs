@@ -76,7 +76,7 @@ async fn run() {
         .env("TWILIO_AUTH_TOKEN", fake.auth_token())
         .env("TWILIO_FROM_NUMBER", "+15005550006")
         .env("TWILIO_API_BASE", fake.base_url())
-        .env("API_TOKEN", "up-t0ken")
+        .env("API_TOKEN", "up-t0ken-0123456789")
         .env("CALLING_WINDOW", "Mon-Sun 00:00-24:00")
         .env("MACHINE_DETECTION", "false")
         .env("GYMCALL_DATA_DIR", data.path())
@@ -111,7 +111,7 @@ async fn run() {
     let output = gymcall()
         .args(["call", number, &persona.gym_name, "--timezone", "America/Denver"])
         .env("GYMCALL_API_URL", &base)
-        .env("API_TOKEN", "up-t0ken")
+        .env("API_TOKEN", "up-t0ken-0123456789")
         .output()
         .expect("gymcall call runs");
     let said = String::from_utf8_lossy(&output.stdout).to_string();
@@ -126,7 +126,7 @@ async fn run() {
     for _ in 0..240 {
         let response = client
             .get(format!("{base}/v1/calls/{call_id}"))
-            .bearer_auth("up-t0ken")
+            .bearer_auth("up-t0ken-0123456789")
             .send()
             .await
             .expect("GET /v1/calls/{id}");

@@ -76,13 +76,22 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// `name` in seconds (decimals allowed: `0.5`), 0 to 86400; `default` when unset.
+    pub fn seconds(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.parse_opt::<f64>(name)? {
+            None => Ok(default),
+            Some(seconds) => Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|duration| duration.as_secs() <= 24 * 3600)
+                .ok_or_else(|| ConfigError::invalid(name, format!("{seconds} is not 0 to 86400 seconds"))),
+        }
+    }
+
     /// The shutdown grace period: [`SHUTDOWN_GRACE_VAR`] (seconds), else one of its earlier names
     /// ([`OLD_SHUTDOWN_GRACE_VARS`], read with a warning), else `default`.
     pub fn shutdown_grace(&self, default: Duration) -> Result<Duration, ConfigError> {
-        if let Some(seconds) = self.parse_opt::<f64>(SHUTDOWN_GRACE_VAR)? {
-            return Duration::try_from_secs_f64(seconds).ok().filter(|grace| grace.as_secs() <= 24 * 3600).ok_or_else(
-                || ConfigError::invalid(SHUTDOWN_GRACE_VAR, format!("{seconds} is not 0 to 86400 seconds")),
-            );
+        if self.get(SHUTDOWN_GRACE_VAR).is_some() {
+            return self.seconds(SHUTDOWN_GRACE_VAR, default);
         }
         for (old_name, unit_ms) in OLD_SHUTDOWN_GRACE_VARS {
             if let Some(value) = self.parse_opt::<u64>(old_name)? {
@@ -132,5 +141,8 @@ mod tests {
         assert!(Env(&map(&[("DRAIN_S", "x")])).shutdown_grace(default).is_err());
         assert!(Env(&map(&[("SHUTDOWN_GRACE_S", "-1")])).shutdown_grace(default).is_err());
         assert!(Env(&map(&[("SHUTDOWN_GRACE_S", "NaN")])).shutdown_grace(default).is_err());
+        assert_eq!(Env(&map(&[("T_S", "2.5")])).seconds("T_S", default), Ok(Duration::from_millis(2500)));
+        assert_eq!(Env(&map(&[])).seconds("T_S", default), Ok(default));
+        assert!(Env(&map(&[("T_S", "1e9")])).seconds("T_S", default).is_err());
     }
 }

@@ -82,10 +82,12 @@ pub async fn create_call(
     state: web::Data<AppState>,
     rest: web::Data<RestState>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // The token is checked before a byte of the body is read.
     authorize(&state, &request)?;
     let key = idempotency_key(&request)?;
+    let body = crate::body::read_body(&request, payload, state.config.api_body_limits()).await?;
     let call_request = validate::call_request(&body, &rest.known_playbooks, &rest.default_playbook)?;
     let calls = state.bus.kv(subjects::KV_CALLS).await?;
     let call_id = CallId::generate();

@@ -58,6 +58,18 @@ impl From<bus::BusError> for ApiError {
     }
 }
 
+impl From<crate::body::BodyError> for ApiError {
+    fn from(error: crate::body::BodyError) -> Self {
+        ApiError::new(error.status(), error.code(), error.to_string())
+    }
+}
+
+/// Answers after which the connection is closed: the client was not authenticated or its body
+/// was not (fully) read, so nothing more it sends on this connection is wanted.
+fn closes_connection(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE)
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -67,6 +79,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if closes_connection(self.status) {
+            response.force_close();
         }
         response.json(serde_json::json!({
             "error": { "code": self.code, "message": self.message, "field": self.field }

@@ -5,26 +5,39 @@
 //! frame; `dtmf`, `mark`, `stop` become `StreamEvent`s. Outbound: one subscription to
 //! `media.out.<streamSid>` carries audio, marks, clears and hang-ups, written back as Twilio JSON.
 //! Bad input is counted by kind on `/metrics` and logged; it never ends another call.
+//!
+//! What an outsider can make a stream cost is bounded: frames are read with the size limit
+//! checked on each header ([`frames`]), media timestamps are checked against the frame count and
+//! the wall clock ([`media_clock`]), a socket that sends no `start` within `WS_START_TIMEOUT_S`
+//! (or nothing for `WS_IDLE_TIMEOUT_S` after it) is closed, and so is every socket that has not
+//! started once the gateway drains.
+
+pub mod frames;
+pub mod media_clock;
+mod worker;
 
 use crate::state::{AppState, StreamOutcome};
 use crate::twilio_http::{publish_call_event, SIGNATURE_HEADER};
-use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
-use bus::{BusErrorKind, Subscription};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_ws::{CloseCode, CloseReason, Message, Session};
+use bus::Subscription;
 use bytes::Bytes;
+use frames::{FrameError, FrameReader};
+use media_clock::{MediaClock, Stamp};
 use protocol::calls::CallEventKind;
 use protocol::media::{
-    decode_media_out, encode_inbound_audio, encode_stream_event, Direction, MediaAssignReply, MediaAssignRequest,
-    MediaOut, OutEvent, StreamEvent,
+    decode_media_out, encode_inbound_audio, encode_stream_event, Direction, MediaAssignRequest, MediaOut, OutEvent,
+    StreamEvent,
 };
 use protocol::twilio::media_streams::{encode_outbound_media_into, InboundMessage, Start, Track};
 use protocol::twilio::{decode_inbound, validate_websocket_upgrade, OutboundMessage};
-use protocol::version::{current_version, decode_json, encode_json};
+use protocol::version::current_version;
 use protocol::{subjects, CallId, StreamSid};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio::time::{sleep_until, Instant};
+use worker::{assign, spawn_pinger, worker_lost};
 
 /// `GET /v1/twilio/stream`: check the upgrade's signature, then hand the socket to a stream task.
 pub async fn stream_upgrade(
@@ -44,8 +57,12 @@ pub async fn stream_upgrade(
             return Ok(crate::error::HttpError::forbidden("invalid or missing X-Twilio-Signature").into_response());
         }
     }
-    let (response, session, messages) = actix_ws::handle(&req, body)?;
-    let messages = messages.max_frame_size(state.config.ws_max_frame_bytes);
+    // actix-ws would buffer a whole frame before checking its size: it gets an empty payload
+    // (only its handshake and session are used) and the socket is read by a FrameReader.
+    let socket_input = body.into_inner();
+    let no_input = web::Payload::from_request(&req, &mut actix_web::dev::Payload::None).await?;
+    let (response, session, _unused) = actix_ws::handle(&req, no_input)?;
+    let messages = FrameReader::new(socket_input, state.config.ws_max_frame_bytes);
     let state = state.into_inner();
     // One span per stream; call_id, call_sid and stream_sid are filled in on `start`.
     let span = tracing::info_span!(
@@ -55,9 +72,9 @@ pub async fn stream_upgrade(
         stream_sid = tracing::field::Empty
     );
     let task = async move {
-        state.metrics.active_streams.fetch_add(1, Ordering::Relaxed);
+        state.metrics.open_sockets.fetch_add(1, Ordering::Relaxed);
         let exit = StreamTask::new(state.clone(), session).run(messages).await;
-        state.metrics.active_streams.fetch_sub(1, Ordering::Relaxed);
+        state.metrics.open_sockets.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(?exit, "media stream task ended");
     };
     actix_rt::spawn(tracing::Instrument::instrument(task, span));
@@ -78,6 +95,8 @@ impl StreamExit {
             StreamExit::NotAssigned => "not_assigned",
             StreamExit::ProtocolError => "protocol_error",
             StreamExit::Shutdown => "shutdown",
+            StreamExit::StartTimeout => "start_timeout",
+            StreamExit::IdleTimeout => "idle_timeout",
         }
     }
 }
@@ -99,10 +118,14 @@ pub enum StreamExit {
     HungUp,
     /// No media worker took the stream.
     NotAssigned,
-    /// A frame exceeded the size limit or broke the protocol.
+    /// A frame exceeded the size limit, was not UTF-8 or broke the protocol.
     ProtocolError,
     /// The gateway is shutting down.
     Shutdown,
+    /// No `start` within `WS_START_TIMEOUT_S` of the upgrade.
+    StartTimeout,
+    /// Nothing received for `WS_IDLE_TIMEOUT_S` after `start`.
+    IdleTimeout,
 }
 
 /// A stream after `start` and assignment.
@@ -127,54 +150,15 @@ struct StreamTask {
     text_out: String,
     /// Resolves when the owning worker missed a liveness ping (None: pings off or not started).
     worker_lost: Option<oneshot::Receiver<()>>,
+    /// Checks the media timestamps.
+    media_clock: MediaClock,
+    /// The close code the socket is closed with when the task ends on a protocol error.
+    protocol_close_code: CloseCode,
 }
 
 enum Step {
     Continue,
     End(StreamExit),
-}
-
-/// Resolves to true when the worker missed a ping, false when the pinger ended otherwise.
-async fn worker_lost(receiver: &mut Option<oneshot::Receiver<()>>) -> bool {
-    match receiver {
-        Some(receiver) => receiver.await.is_ok(),
-        None => std::future::pending().await,
-    }
-}
-
-/// Timed-out pings in a row after which a worker that is still subscribed counts as lost (a busy
-/// worker may miss one).
-const PINGS_MISSED_LOST: u32 = 2;
-
-/// Pings the stream's worker every `interval`; reports on the returned channel when the worker is
-/// gone (nobody listens on its ping subject) or misses [`PINGS_MISSED_LOST`] pings in a row. Ends
-/// by itself once the receiver is dropped.
-fn spawn_pinger(state: Arc<AppState>, stream_sid: &StreamSid, interval: Duration) -> Option<oneshot::Receiver<()>> {
-    let subject = subjects::media_ping(stream_sid).ok()?;
-    let (lost_tx, lost_rx) = oneshot::channel();
-    let timeout = state.config.media_assign_timeout;
-    actix_rt::spawn(async move {
-        let mut missed = 0;
-        loop {
-            tokio::time::sleep(interval).await;
-            if lost_tx.is_closed() {
-                return;
-            }
-            match state.bus.request(subject.clone(), Bytes::new(), timeout).await {
-                Ok(_) => missed = 0,
-                Err(error) if matches!(error.kind, BusErrorKind::NoResponders | BusErrorKind::TimedOut) => {
-                    missed += 1;
-                    tracing::warn!(subject, %error, missed, "media worker missed a liveness ping");
-                    if error.kind == BusErrorKind::NoResponders || missed >= PINGS_MISSED_LOST {
-                        let _ = lost_tx.send(());
-                        return;
-                    }
-                }
-                Err(error) => tracing::warn!(subject, %error, "liveness ping failed"),
-            }
-        }
-    });
-    Some(lost_rx)
 }
 
 async fn next_out(live: &mut Option<Live>) -> Option<bus::Message> {
@@ -194,18 +178,40 @@ impl StreamTask {
             frame: Vec::with_capacity(512),
             text_out: String::new(),
             worker_lost: None,
+            media_clock: MediaClock::new(),
+            protocol_close_code: CloseCode::Protocol,
         }
     }
 
-    async fn run(mut self, mut messages: MessageStream) -> StreamExit {
+    /// When the socket is closed if nothing else happens: `start` is due within
+    /// `WS_START_TIMEOUT_S` of the upgrade, then something within `WS_IDLE_TIMEOUT_S` of the last
+    /// message.
+    fn deadline(&self, opened_at: Instant, last_message_at: Instant) -> Instant {
+        match self.live {
+            None => opened_at + self.state.config.ws_start_timeout,
+            Some(_) => last_message_at + self.state.config.ws_idle_timeout,
+        }
+    }
+
+    async fn run(mut self, mut messages: FrameReader) -> StreamExit {
         let mut close_signal = self.state.close_signal();
+        let mut draining = self.state.draining_signal();
+        let opened_at = Instant::now();
+        let mut last_message_at = opened_at;
         let exit = loop {
+            let deadline = self.deadline(opened_at, last_message_at);
             let step = tokio::select! {
                 message = messages.recv() => match message {
-                    Some(Ok(message)) => self.on_socket_message(message).await,
-                    Some(Err(error)) => self.on_protocol_error(error).await,
+                    Some(Ok(message)) => {
+                        last_message_at = Instant::now();
+                        self.on_socket_message(message).await
+                    }
+                    Some(Err(error)) => self.on_frame_error(error),
                     None => Step::End(StreamExit::SocketClosed),
                 },
+                () = sleep_until(deadline) => self.on_timeout(),
+                // A socket that has not started is no call: it closes as soon as the gateway drains.
+                _ = draining.wait_for(|draining| *draining), if self.live.is_none() => Step::End(StreamExit::Shutdown),
                 out = next_out(&mut self.live) => match out {
                     Some(message) => self.on_media_out(message.payload).await,
                     None => {
@@ -236,12 +242,14 @@ impl StreamTask {
 
     async fn finish(mut self, exit: StreamExit) -> StreamExit {
         if let Some(live) = self.live.take() {
+            self.state.metrics.active_streams.fetch_sub(1, Ordering::Relaxed);
             let reason = match exit {
                 StreamExit::Stopped => "twilio_stop",
                 StreamExit::HungUp => "hangup",
                 StreamExit::Shutdown => "gateway_shutdown",
                 StreamExit::ProtocolError => "protocol_error",
-                StreamExit::SocketClosed | StreamExit::NotAssigned => "socket_closed",
+                StreamExit::IdleTimeout => "idle_timeout",
+                StreamExit::SocketClosed | StreamExit::NotAssigned | StreamExit::StartTimeout => "socket_closed",
             };
             self.publish_event(&live.media_in_subject, &StreamEvent::Stop { reason: reason.to_owned() }).await;
             let outcome = if exit == StreamExit::HungUp { StreamOutcome::HungUp } else { StreamOutcome::Failed };
@@ -260,7 +268,8 @@ impl StreamTask {
         // Counted before the close, so whoever sees the socket close sees the count.
         self.state.metrics.stream_exit(exit.label());
         let close_code = match exit {
-            StreamExit::ProtocolError => CloseCode::Size,
+            StreamExit::ProtocolError => self.protocol_close_code,
+            StreamExit::StartTimeout | StreamExit::IdleTimeout => CloseCode::Policy,
             _ => CloseCode::Normal,
         };
         let _ = self.session.close(Some(CloseReason { code: close_code, description: None })).await;
@@ -275,12 +284,29 @@ impl StreamTask {
         }
     }
 
-    async fn on_protocol_error(&mut self, error: ProtocolError) -> Step {
-        match error {
-            ProtocolError::Overflow => self.bad("frame_too_large", "frame larger than WS_MAX_FRAME_BYTES"),
-            other => self.bad("protocol_error", &other.to_string()),
+    fn on_frame_error(&mut self, error: FrameError) -> Step {
+        if let FrameError::Io(detail) = &error {
+            tracing::debug!(detail, "socket broke mid-frame");
+            return Step::End(StreamExit::SocketClosed);
         }
+        self.bad(error.kind(), &error.to_string());
+        self.protocol_close_code = error.close_code();
         Step::End(StreamExit::ProtocolError)
+    }
+
+    fn on_timeout(&self) -> Step {
+        match &self.live {
+            None => {
+                let waited_s = self.state.config.ws_start_timeout.as_secs_f64();
+                tracing::warn!(waited_s, "websocket sent no start in time, closing it");
+                Step::End(StreamExit::StartTimeout)
+            }
+            Some(live) => {
+                let waited_s = self.state.config.ws_idle_timeout.as_secs_f64();
+                tracing::warn!(stream_sid = %live.stream_sid, waited_s, "media stream went silent, closing it");
+                Step::End(StreamExit::IdleTimeout)
+            }
+        }
     }
 
     async fn on_socket_message(&mut self, message: Message) -> Step {
@@ -331,7 +357,15 @@ impl StreamTask {
                     self.bad(error.kind(), &error.to_string());
                     return Step::Continue;
                 }
-                encode_inbound_audio(media.chunk as u32, media.timestamp_ms as u32, &self.audio, &mut self.frame);
+                let media_ms = match self.media_clock.check(Instant::now().into_std(), media.timestamp_ms) {
+                    Stamp::Trusted(ms) => ms,
+                    Stamp::Replaced { claimed_ms, used_ms } => {
+                        self.bad("timestamp_jump", &format!("timestamp {claimed_ms} ms forwarded as {used_ms} ms"));
+                        used_ms
+                    }
+                };
+                let media_ms = u32::try_from(media_ms).unwrap_or(u32::MAX);
+                encode_inbound_audio(media.chunk as u32, media_ms, &self.audio, &mut self.frame);
                 let subject = live.media_in_subject.clone();
                 match self.state.bus.publish(subject, Bytes::copy_from_slice(&self.frame)).await {
                     Ok(()) => self.state.metrics.inc(&self.state.metrics.frames_in),
@@ -460,6 +494,7 @@ impl StreamTask {
                     self.worker_lost = spawn_pinger(state.clone(), &live.stream_sid, interval);
                 }
                 self.live = Some(live);
+                state.metrics.active_streams.fetch_add(1, Ordering::Relaxed);
                 Step::Continue
             }
             None => {
@@ -552,30 +587,4 @@ impl StreamTask {
             Err(_closed) => Step::End(StreamExit::SocketClosed),
         }
     }
-}
-
-/// Asks `media.assign` for a worker, retrying when none answers in time.
-async fn assign(state: &AppState, request: &MediaAssignRequest) -> Option<MediaAssignReply> {
-    let payload = Bytes::from(encode_json(request));
-    let attempts = state.config.media_assign_attempts;
-    let timeout = state.config.media_assign_timeout;
-    for attempt in 1..=attempts {
-        match state.bus.request(subjects::MEDIA_ASSIGN, payload.clone(), timeout).await {
-            Ok(reply) => match decode_json::<MediaAssignReply>(&reply.payload) {
-                Ok(reply) => return Some(reply),
-                Err(error) => tracing::warn!(call_id = %request.call_id, attempt, %error, "bad media.assign reply"),
-            },
-            Err(error) => {
-                tracing::warn!(call_id = %request.call_id, attempt, %error, "media.assign got no worker");
-                if error.kind == BusErrorKind::NoResponders {
-                    // Nobody is subscribed right now; wait a little before asking again.
-                    tokio::time::sleep(timeout.min(Duration::from_millis(250))).await;
-                }
-            }
-        }
-        if attempt < attempts {
-            state.metrics.inc(&state.metrics.assignment_retries);
-        }
-    }
-    None
 }
