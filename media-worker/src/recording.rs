@@ -4,6 +4,11 @@
 //! The callee's frames set the pace: each inbound frame writes its 20 ms of stereo samples,
 //! the right channel taken from the agent audio scheduled to play at that media time (the
 //! playback's play-out clock). Agent audio cut by a `clear` is removed before it is written.
+//!
+//! What a timestamp can cost is bounded (the gateway already checks them; this holds whatever
+//! reaches the bus): a gap is filled with at most [`MAX_GAP_FILL_MS`] of silence per frame, the
+//! rest of a larger jump is skipped, agent audio scheduled far ahead does not fill the queue with
+//! silence, and a recording stops at [`MAX_RECORDING_MS`] (well before the WAV's 4 GB limit).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -12,6 +17,12 @@ use std::path::Path;
 
 const SAMPLES_PER_MS: u64 = 8;
 
+/// Most silence written for one gap in the callee's frames; a larger jump is skipped.
+pub const MAX_GAP_FILL_MS: u64 = 2_000;
+
+/// Longest recording (4 h of 8 kHz 16-bit stereo: 460 MB, a tenth of what a WAV can hold).
+pub const MAX_RECORDING_MS: u64 = 4 * 3600 * 1000;
+
 /// Why a recording could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
@@ -19,6 +30,8 @@ pub enum RecordingError {
     Io(#[from] std::io::Error),
     #[error("wav: {0}")]
     Wav(#[from] hound::Error),
+    #[error("recording reached its {} h limit", MAX_RECORDING_MS / 3_600_000)]
+    TooLong,
 }
 
 /// One call's recording.
@@ -27,6 +40,8 @@ pub struct Recording {
     transcript: BufWriter<File>,
     /// Sample position (since the stream start) written so far.
     written_samples: u64,
+    /// Samples in the file (less than `written_samples` once a jump was skipped).
+    file_samples: u64,
     /// Agent samples scheduled from `agent_base_sample` on.
     agent: VecDeque<i16>,
     agent_base_sample: u64,
@@ -48,6 +63,7 @@ impl Recording {
             wav,
             transcript,
             written_samples: 0,
+            file_samples: 0,
             agent: VecDeque::with_capacity(8000),
             agent_base_sample: 0,
         })
@@ -57,7 +73,11 @@ impl Recording {
     pub fn agent_audio(&mut self, play_at_ms: u64, mulaw: &[u8]) {
         let start = (play_at_ms * SAMPLES_PER_MS).max(self.written_samples);
         let end_of_queue = self.agent_base_sample + self.agent.len() as u64;
-        if start > end_of_queue {
+        if start > end_of_queue + MAX_GAP_FILL_MS * SAMPLES_PER_MS {
+            // scheduled far ahead: start a new queue there instead of filling the distance
+            self.agent.clear();
+            self.agent_base_sample = start;
+        } else if start > end_of_queue {
             self.agent.extend(std::iter::repeat_n(0, (start - end_of_queue) as usize));
         } else {
             self.agent.truncate((start - self.agent_base_sample) as usize);
@@ -73,20 +93,32 @@ impl Recording {
 
     /// The callee's frame at media time `timestamp_ms`.
     pub fn callee_audio(&mut self, timestamp_ms: u64, pcm: &[i16]) -> Result<(), RecordingError> {
-        let start = timestamp_ms * SAMPLES_PER_MS;
-        // a gap in the callee's frames is written as silence
-        while self.written_samples < start {
+        let start = timestamp_ms.saturating_mul(SAMPLES_PER_MS);
+        let gap = start.saturating_sub(self.written_samples);
+        let max_fill = MAX_GAP_FILL_MS * SAMPLES_PER_MS;
+        if self.file_samples + gap.min(max_fill) + pcm.len() as u64 > MAX_RECORDING_MS * SAMPLES_PER_MS {
+            return Err(RecordingError::TooLong);
+        }
+        if gap > max_fill {
+            tracing::warn!(gap_ms = gap / SAMPLES_PER_MS, filled_ms = MAX_GAP_FILL_MS, "media time jumped, gap skipped");
+        }
+        // a gap in the callee's frames is written as silence, up to MAX_GAP_FILL_MS of it
+        let fill_until = self.written_samples + gap.min(max_fill);
+        while self.written_samples < fill_until {
             let agent = self.next_agent_sample();
             self.wav.write_sample(0i16)?;
             self.wav.write_sample(agent)?;
             self.written_samples += 1;
+            self.file_samples += 1;
         }
+        self.written_samples = self.written_samples.max(start);
         let skip = (self.written_samples - start) as usize; // overlap with what is written
         for &sample in pcm.iter().skip(skip) {
             let agent = self.next_agent_sample();
             self.wav.write_sample(sample)?;
             self.wav.write_sample(agent)?;
             self.written_samples += 1;
+            self.file_samples += 1;
         }
         Ok(())
     }
@@ -96,6 +128,9 @@ impl Recording {
             let behind = (self.written_samples - self.agent_base_sample) as usize;
             self.agent.drain(..behind.min(self.agent.len()));
             self.agent_base_sample = self.written_samples;
+        }
+        if self.agent_base_sample > self.written_samples {
+            return 0; // the queued agent audio starts later
         }
         self.agent_base_sample += 1;
         self.agent.pop_front().unwrap_or(0)
@@ -151,5 +186,28 @@ mod tests {
         assert_eq!(right(70), 0, "cleared audio is not in the recording");
         let transcript = std::fs::read_to_string(dir.path().join("c_1.txt")).unwrap();
         assert_eq!(transcript, "[00:01.234] callee: twenty dollars\n");
+    }
+
+    #[test]
+    fn a_jump_in_media_time_fills_at_most_two_seconds_and_alignment_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recording = Recording::create(dir.path(), "c_2").unwrap();
+        let nine_hours_ms = 9 * 3600 * 1000;
+        recording.callee_audio(0, &[1000; 160]).unwrap();
+        recording.callee_audio(nine_hours_ms, &[2000; 160]).unwrap();
+        // agent audio scheduled for far in the future queues no silence either
+        recording.agent_audio(nine_hours_ms * 2, &[protocol::mulaw::encode(8000); 160]);
+        recording.callee_audio(nine_hours_ms + 20, &[3000; 160]).unwrap();
+        recording.finish().unwrap();
+        let reader = hound::WavReader::open(dir.path().join("c_2.wav")).unwrap();
+        let frames = reader.duration() as u64;
+        assert_eq!(frames, 3 * 160 + MAX_GAP_FILL_MS * SAMPLES_PER_MS, "three frames and one capped gap");
+        let mut long = Recording::create(dir.path(), "c_3").unwrap();
+        long.file_samples = MAX_RECORDING_MS * SAMPLES_PER_MS - 160; // as if 4 h had been written
+        long.written_samples = long.file_samples;
+        let at_ms = long.written_samples / SAMPLES_PER_MS;
+        assert!(long.callee_audio(at_ms, &[0; 160]).is_ok(), "the last frame that fits");
+        let over = long.callee_audio(at_ms + 20, &[0; 160]);
+        assert!(matches!(over, Err(RecordingError::TooLong)), "a recording stops at its limit");
     }
 }
