@@ -886,7 +886,8 @@ def local_env(doc, nats: str, tmp: Path, optional_secrets: bool) -> tuple[dict, 
         if "value" in entry:
             value = entry["value"]
         elif "secretKeyRef" in entry.get("valueFrom", {}):
-            value = "AC" + "0" * 32 if name == "TWILIO_ACCOUNT_SID" else f"test-{name.lower()}"
+            # (long enough for the gateway's 16-character minimum of API_TOKEN)
+            value = "AC" + "0" * 32 if name == "TWILIO_ACCOUNT_SID" else f"test-{name.lower()}-local-value"
             if entry["valueFrom"]["secretKeyRef"].get("optional") and not optional_secrets:
                 continue  # an optional provider key the user did not create
         elif "fieldRef" in entry.get("valueFrom", {}):
