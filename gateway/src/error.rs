@@ -54,7 +54,6 @@ impl ResponseError for HttpError {
         if matches!(self.status, StatusCode::FORBIDDEN | StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE) {
             response.force_close();
         }
-        response
-            .json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
+        response.json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
     }
 }

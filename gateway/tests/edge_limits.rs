@@ -337,9 +337,7 @@ fn env_map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 #[tokio::test]
 async fn a_short_api_token_is_refused_at_start_and_says_why() {
     let port = testkit::free_port().expect("free port");
-    let output = gateway_command("nats://127.0.0.1:1", port, &[("API_TOKEN", "abc")])
-        .stderr(Stdio::piped())
-        .output();
+    let output = gateway_command("nats://127.0.0.1:1", port, &[("API_TOKEN", "abc")]).stderr(Stdio::piped()).output();
     let output = tokio::time::timeout(Duration::from_secs(10), output)
         .await
         .expect("the gateway exits instead of serving with a 3-character token")

@@ -100,7 +100,11 @@ impl Recording {
             return Err(RecordingError::TooLong);
         }
         if gap > max_fill {
-            tracing::warn!(gap_ms = gap / SAMPLES_PER_MS, filled_ms = MAX_GAP_FILL_MS, "media time jumped, gap skipped");
+            tracing::warn!(
+                gap_ms = gap / SAMPLES_PER_MS,
+                filled_ms = MAX_GAP_FILL_MS,
+                "media time jumped, gap skipped"
+            );
         }
         // a gap in the callee's frames is written as silence, up to MAX_GAP_FILL_MS of it
         let fill_until = self.written_samples + gap.min(max_fill);

@@ -26,7 +26,11 @@ const PINGS_MISSED_LOST: u32 = 2;
 /// Pings the stream's worker every `interval`; reports on the returned channel when the worker is
 /// gone (nobody listens on its ping subject) or misses [`PINGS_MISSED_LOST`] pings in a row. Ends
 /// by itself once the receiver is dropped.
-pub(super) fn spawn_pinger(state: Arc<AppState>, stream_sid: &StreamSid, interval: Duration) -> Option<oneshot::Receiver<()>> {
+pub(super) fn spawn_pinger(
+    state: Arc<AppState>,
+    stream_sid: &StreamSid,
+    interval: Duration,
+) -> Option<oneshot::Receiver<()>> {
     let subject = subjects::media_ping(stream_sid).ok()?;
     let (lost_tx, lost_rx) = oneshot::channel();
     let timeout = state.config.media_assign_timeout;
