@@ -230,7 +230,7 @@ impl CallActor {
                 Some(Input::Heard { text, utterance_seq, start_ms, end_ms, at_ms: heard.at_ms })
             }
             HeardEvent::Played { utterance_id } => Some(Input::Played { utterance_id, at_ms: heard.at_ms }),
-            HeardEvent::Replied { reply_ms, tts_ms } => Some(Input::Replied { reply_ms, tts_ms }),
+            HeardEvent::Replied { reply_ms, tts_ms, stages } => Some(Input::Replied { reply_ms, tts_ms, stages }),
             HeardEvent::BargeIn { utterance_id, heard_text, .. } => {
                 Some(Input::BargeIn { utterance_id, heard_text, at_ms: heard.at_ms })
             }

@@ -215,10 +215,13 @@ impl CallActor {
                 HearingOutput::Heard { at_ms, event } => {
                     if let HeardEvent::Transcript { is_final: true, text, start_ms, .. } = &event {
                         self.with_recording(|recording| recording.line(*start_ms, "callee", text));
+                        self.speaking.transcribed(self.now_ms);
                     }
                     self.brain.heard(at_ms, event);
                 }
-                HearingOutput::ReplyAwaited { since_ms } => self.speaking.reply_awaited(since_ms),
+                HearingOutput::ReplyAwaited { since_ms, endpointed_ms } => {
+                    self.speaking.reply_awaited(since_ms, endpointed_ms);
+                }
             }
         }
     }
@@ -291,8 +294,11 @@ impl CallActor {
                     }
                 }
                 SpeakingOutput::Heard { at_ms, event } => {
-                    if let HeardEvent::Replied { reply_ms, .. } = event {
-                        self.shared.stats.voice_to_voice.observe(reply_ms);
+                    if let HeardEvent::Replied { reply_ms, stages, .. } = &event {
+                        self.shared.stats.voice_to_voice.observe(*reply_ms);
+                        if let Some(stages) = stages {
+                            self.shared.stats.reply_stages.observe(stages);
+                        }
                     }
                     self.brain.heard(at_ms, event);
                 }

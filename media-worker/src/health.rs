@@ -70,5 +70,13 @@ pub(crate) fn render(shared: &Shared) -> String {
             "Media time from the end of the callee's speech to the first agent audio after it.",
             &stats.voice_to_voice,
         )
+        .labelled_histograms(
+            "media_worker_reply_stage_seconds",
+            "The voice-to-voice latency stage by stage (media time): endpoint = end of speech -> turn \
+             ended, stt -> final transcript, brain -> reply text, tts -> first audio, play -> first \
+             frame plays.",
+            "stage",
+            stats.reply_stages.series(),
+        )
         .finish()
 }

@@ -54,9 +54,10 @@ pub enum HearingOutput {
     Stt(SttInput),
     /// Tell the brain.
     Heard { at_ms: u64, event: HeardEvent },
-    /// A callee utterance ended at `since_ms` while the agent was silent: the next agent audio
-    /// answers it (voice-to-voice latency).
-    ReplyAwaited { since_ms: u64 },
+    /// A callee utterance whose speech ended at `since_ms` was endpointed at media time
+    /// `endpointed_ms` while the agent was silent: the next agent audio answers it (voice-to-voice
+    /// latency, measured stage by stage from here).
+    ReplyAwaited { since_ms: u64, endpointed_ms: u64 },
 }
 
 /// The callee utterance being streamed to STT.
@@ -129,14 +130,15 @@ impl<D: SpeechDetector> Hearing<D> {
             let is_speech = self.detector.is_speech(frame);
             self.endpointer.handle(frame_ms, is_speech);
         }
+        // what the endpointer decides, it decides once this frame has arrived: at its end
+        let frame_end_ms = timestamp_ms + (self.pcm.len() as u64).div_ceil(BYTES_PER_MS);
         while let Some(event) = self.endpointer.poll_event() {
-            self.on_endpoint(now_ms, event, agent);
+            self.on_endpoint(now_ms, now_ms.max(frame_end_ms), event, agent);
         }
         if was_listening && self.listening.is_some() {
             self.stt(SttInput::Audio { mulaw, timestamp_ms });
         }
 
-        let frame_end_ms = timestamp_ms + (self.pcm.len() as u64).div_ceil(BYTES_PER_MS);
         let now_ms = now_ms.max(frame_end_ms);
         self.check_barge_in(now_ms, agent);
         now_ms
@@ -153,7 +155,9 @@ impl<D: SpeechDetector> Hearing<D> {
         self.preroll_end_ms = timestamp_ms + mulaw.len() as u64 / BYTES_PER_MS;
     }
 
-    fn on_endpoint(&mut self, now_ms: u64, event: EndpointEvent, agent: &dyn AgentAudio) {
+    /// An endpointer event while the frame ending at media time `decided_ms` is handled (`now_ms`:
+    /// the media time before it).
+    fn on_endpoint(&mut self, now_ms: u64, decided_ms: u64, event: EndpointEvent, agent: &dyn AgentAudio) {
         match event {
             EndpointEvent::SpeechStarted { .. } => {}
             EndpointEvent::SpeechConfirmed { start_ms, at_ms } => {
@@ -178,7 +182,7 @@ impl<D: SpeechDetector> Hearing<D> {
                 if self.listening.take().is_some() {
                     self.stt(SttInput::UtteranceEnd { timestamp_ms: end_ms });
                     if !agent.unplayed(now_ms) {
-                        self.outputs.push_back(HearingOutput::ReplyAwaited { since_ms: end_ms });
+                        self.outputs.push_back(HearingOutput::ReplyAwaited { since_ms: end_ms, endpointed_ms: decided_ms });
                     }
                     tracing::debug!(start_ms, end_ms, "callee utterance ended");
                 }

@@ -71,6 +71,37 @@ pub struct Stats {
     pub exits_failed: AtomicU64,
     /// Media time from the end of callee speech to the first agent audio after it.
     pub voice_to_voice: probes::prometheus::Histogram,
+    /// The same, stage by stage ([`protocol::results::ReplyStages`]).
+    pub reply_stages: ReplyStageHistograms,
+}
+
+/// One histogram per stage of a reply, in the order of [`ReplyStageHistograms::STAGES`].
+#[derive(Debug)]
+pub struct ReplyStageHistograms([probes::prometheus::Histogram; 5]);
+
+impl Default for ReplyStageHistograms {
+    fn default() -> Self {
+        ReplyStageHistograms(std::array::from_fn(|_| {
+            probes::prometheus::Histogram::with_bounds(&probes::prometheus::STAGE_BUCKETS_MS)
+        }))
+    }
+}
+
+impl ReplyStageHistograms {
+    /// Label values, in stage order.
+    pub const STAGES: [&'static str; 5] = ["endpoint", "stt", "brain", "tts", "play"];
+
+    pub fn observe(&self, stages: &protocol::results::ReplyStages) {
+        let values = [stages.endpoint_ms, stages.stt_ms, stages.brain_ms, stages.tts_ms, stages.play_ms];
+        for (histogram, value) in self.0.iter().zip(values) {
+            histogram.observe(value);
+        }
+    }
+
+    /// `(label, histogram)` pairs for a metrics page.
+    pub fn series(&self) -> impl Iterator<Item = (&'static str, &probes::prometheus::Histogram)> {
+        Self::STAGES.into_iter().zip(self.0.iter())
+    }
 }
 
 impl Stats {

@@ -12,6 +12,7 @@ use actix::SpawnHandle;
 use bytes::Bytes;
 use protocol::brain::{HeardEvent, ProviderStage, SayCommand};
 use protocol::media::OutEvent;
+use protocol::results::ReplyStages;
 use speech::{TtsChunk, TtsError};
 
 use crate::hearing::AgentAudio;
@@ -35,6 +36,16 @@ pub enum SpeakingOutput {
     AgentLine { at_ms: u64, line: String },
 }
 
+/// Media times of the steps of one reply, as they happen.
+#[derive(Debug, Clone, Copy)]
+struct AwaitedReply {
+    speech_end_ms: u64,
+    endpointed_at_ms: u64,
+    transcribed_at_ms: Option<u64>,
+    replied_at_ms: Option<u64>,
+    first_audio_at_ms: Option<u64>,
+}
+
 /// One running synthesis.
 struct Synthesis {
     handle: Option<SpawnHandle>,
@@ -52,9 +63,9 @@ pub struct Speaking {
     syntheses: HashMap<SegmentId, Synthesis>,
     /// How long the latest synthesis took to its first audio (reported with the next reply).
     last_tts_ms: Option<u64>,
-    /// End of the last callee utterance heard while the agent was silent: the next agent audio
-    /// measures voice-to-voice latency from it.
-    reply_awaited_since_ms: Option<u64>,
+    /// The last callee utterance heard while the agent was silent: the next agent audio answers
+    /// it, and its latency is measured stage by stage from these media times.
+    awaited: Option<AwaitedReply>,
     /// Media time of the last tick.
     now_ms: u64,
     outputs: VecDeque<SpeakingOutput>,
@@ -68,7 +79,7 @@ impl Speaking {
             digit_batches: 0,
             syntheses: HashMap::new(),
             last_tts_ms: None,
-            reply_awaited_since_ms: None,
+            awaited: None,
             now_ms: 0,
             outputs: VecDeque::with_capacity(16),
         }
@@ -78,6 +89,9 @@ impl Speaking {
     pub fn handle_say(&mut self, now_ms: u64, command: SayCommand) {
         match command {
             SayCommand::Speak { utterance_id, text: words, end_of_turn, uninterruptible } => {
+                if let Some(awaited) = &mut self.awaited {
+                    awaited.replied_at_ms.get_or_insert(now_ms);
+                }
                 let sentences = spoken::sentences(&words);
                 if !sentences.is_empty() {
                     let at_ms = self.playback.playout_end_ms().max(now_ms);
@@ -124,6 +138,9 @@ impl Speaking {
                 if let Some(asked_at) = synthesis.asked_at_opt.take() {
                     self.last_tts_ms = Some(now.duration_since(asked_at).as_millis() as u64);
                 }
+                if let Some(awaited) = &mut self.awaited {
+                    awaited.first_audio_at_ms.get_or_insert(now_ms);
+                }
                 self.playback.push_audio(segment, &mulaw);
                 None
             }
@@ -148,9 +165,23 @@ impl Speaking {
         self.tick(now_ms);
     }
 
-    /// A callee utterance ended at `since_ms` while the agent was silent.
-    pub fn reply_awaited(&mut self, since_ms: u64) {
-        self.reply_awaited_since_ms = Some(since_ms);
+    /// A callee utterance whose speech ended at `since_ms` was endpointed at `endpointed_at_ms`
+    /// while the agent was silent.
+    pub fn reply_awaited(&mut self, since_ms: u64, endpointed_at_ms: u64) {
+        self.awaited = Some(AwaitedReply {
+            speech_end_ms: since_ms,
+            endpointed_at_ms,
+            transcribed_at_ms: None,
+            replied_at_ms: None,
+            first_audio_at_ms: None,
+        });
+    }
+
+    /// The final transcript of the awaited utterance reached the brain at media time `now_ms`.
+    pub fn transcribed(&mut self, now_ms: u64) {
+        if let Some(awaited) = &mut self.awaited {
+            awaited.transcribed_at_ms.get_or_insert(now_ms);
+        }
     }
 
     /// Twilio echoed mark `name`. Returns false for a mark this call never sent.
@@ -183,12 +214,20 @@ impl Speaking {
             let output = match self.playback.poll_output()? {
                 PlaybackOutput::Audio { frame, play_at_ms } => {
                     let audio = SpeakingOutput::Audio { frame, play_at_ms };
-                    let Some(end_ms) = self.reply_awaited_since_ms.take() else { return Some(audio) };
+                    let Some(awaited) = self.awaited.take() else { return Some(audio) };
                     // the reply to the callee's last utterance starts playing
                     self.outputs.push_back(audio);
+                    let end_ms = awaited.speech_end_ms;
+                    // a step not seen (audio queued before the transcript) took no time
+                    let endpointed = awaited.endpointed_at_ms;
+                    let transcribed = awaited.transcribed_at_ms.unwrap_or(endpointed);
+                    let replied = awaited.replied_at_ms.unwrap_or(transcribed);
+                    let first_audio = awaited.first_audio_at_ms.unwrap_or(replied);
+                    let stages = ReplyStages::from_times(end_ms, endpointed, transcribed, replied, first_audio, play_at_ms);
                     let event = HeardEvent::Replied {
                         reply_ms: play_at_ms.saturating_sub(end_ms),
                         tts_ms: self.last_tts_ms.take(),
+                        stages: Some(stages),
                     };
                     SpeakingOutput::Heard { at_ms: now_ms, event }
                 }

@@ -351,9 +351,15 @@ async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency()
     let (first_audio_ms, _) = leg.wait_for(Duration::from_secs(5), |e| matches!(e, LegEvent::AudioPlayed { .. })).await;
     // the brain is told too, so the call's result carries its latencies
     let replied = brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::Replied { .. })).await;
-    let HeardEvent::Replied { reply_ms, tts_ms } = replied.event else { unreachable!() };
+    let HeardEvent::Replied { reply_ms, tts_ms, stages } = replied.event else { unreachable!() };
     assert!(reply_ms >= 500 && reply_ms <= first_audio_ms - end_ms + 40, "{reply_ms}");
     assert!(tts_ms.is_some(), "the synthesis time of the reply's first audio");
+    // stage by stage, adding up to the reply latency, which the callee's side measured too
+    let stages = stages.expect("the reply's stages");
+    println!("reply {reply_ms} ms: {stages:?}; the callee heard it {} ms after speaking", first_audio_ms - end_ms);
+    assert_eq!(stages.total_ms(), reply_ms, "{stages:?}");
+    assert!(stages.endpoint_ms >= 300, "the endpointer waits for silence: {stages:?}");
+    assert!(reply_ms + 40 >= first_audio_ms - end_ms, "{reply_ms} vs the leg's {}", first_audio_ms - end_ms);
     leg.finish().await;
     brain.wait_for(Duration::from_secs(5), |e| matches!(e, HeardEvent::CallEnded { .. })).await;
 
@@ -373,6 +379,13 @@ async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency()
     let v2v_ms = sample("media_worker_voice_to_voice_seconds_sum") * 1000.0;
     println!("voice to voice {v2v_ms} ms (utterance end {end_ms}, first agent audio played at {first_audio_ms})");
     assert!(v2v_ms >= 500.0 && v2v_ms <= (first_audio_ms - end_ms) as f64 + 40.0, "{v2v_ms}");
+    // and stage by stage
+    let stage_sum: f64 = ["endpoint", "stt", "brain", "tts", "play"]
+        .iter()
+        .map(|stage| sample(&format!("media_worker_reply_stage_seconds_sum{{stage=\"{stage}\"}}")) * 1000.0)
+        .sum();
+    assert!((stage_sum - v2v_ms).abs() < 1.0, "stages {stage_sum} ms vs voice to voice {v2v_ms} ms");
+    assert_eq!(sample("media_worker_reply_stage_seconds_count{stage=\"brain\"}"), 1.0);
     worker.stop().await;
 }
 

@@ -56,16 +56,37 @@ impl Page {
     /// A histogram of milliseconds, exposed in seconds as Prometheus expects.
     pub fn histogram(&mut self, name: &str, help: &str, histogram: &Histogram) -> &mut Self {
         self.header("histogram", name, help);
+        self.histogram_series(name, "", histogram);
+        self
+    }
+
+    /// One histogram series per label value: `name_bucket{label="value",le="..."}` and so on.
+    pub fn labelled_histograms<'a, 'b>(
+        &mut self,
+        name: &str,
+        help: &str,
+        label: &str,
+        series: impl IntoIterator<Item = (&'a str, &'b Histogram)>,
+    ) -> &mut Self {
+        self.header("histogram", name, help);
+        for (value, histogram) in series {
+            self.histogram_series(name, &format!("{label}=\"{value}\""), histogram);
+        }
+        self
+    }
+
+    fn histogram_series(&mut self, name: &str, labels: &str, histogram: &Histogram) {
+        let (open, comma) = if labels.is_empty() { (String::new(), "") } else { (format!("{{{labels}}}"), ",") };
         let mut cumulative = 0;
         for (bound, bucket) in histogram.bounds_ms.iter().zip(&histogram.buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(self.out, "{name}_bucket{{le=\"{}\"}} {cumulative}", *bound as f64 / 1000.0);
+            let _ =
+                writeln!(self.out, "{name}_bucket{{{labels}{comma}le=\"{}\"}} {cumulative}", *bound as f64 / 1000.0);
         }
         let count = histogram.count();
-        let _ = writeln!(self.out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(self.out, "{name}_sum {}", histogram.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0);
-        let _ = writeln!(self.out, "{name}_count {count}");
-        self
+        let _ = writeln!(self.out, "{name}_bucket{{{labels}{comma}le=\"+Inf\"}} {count}");
+        let _ = writeln!(self.out, "{name}_sum{open} {}", histogram.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0);
+        let _ = writeln!(self.out, "{name}_count{open} {count}");
     }
 
     /// Text of the page.
@@ -76,6 +97,9 @@ impl Page {
 
 /// Upper bounds (ms) of the latency histograms' buckets.
 pub const LATENCY_BUCKETS_MS: [u64; 10] = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000];
+
+/// Upper bounds (ms) for the stages of a latency (tens of milliseconds matter).
+pub const STAGE_BUCKETS_MS: [u64; 12] = [10, 20, 40, 60, 100, 150, 200, 300, 500, 1000, 2000, 5000];
 
 /// A Prometheus histogram of milliseconds with fixed buckets ([`LATENCY_BUCKETS_MS`]), shared
 /// by every thread that observes into it.
@@ -155,5 +179,23 @@ mod tests {
         assert_eq!(sample(&page, "reply_seconds_sum"), Some(9.59));
         assert_eq!(sample(&page, "reply_seconds_count"), Some(4.0));
         assert_eq!(metric("gauge", "up", "Up.", 1), "# HELP up Up.\n# TYPE up gauge\nup 1\n");
+    }
+
+    #[test]
+    fn labelled_histograms_carry_the_label_on_every_series() {
+        let (stt, tts) = (Histogram::with_bounds(&STAGE_BUCKETS_MS), Histogram::with_bounds(&STAGE_BUCKETS_MS));
+        stt.observe(15);
+        tts.observe(45);
+        tts.observe(45);
+        let page = Page::default()
+            .labelled_histograms("stage_seconds", "Stages.", "stage", [("stt", &stt), ("tts", &tts)])
+            .finish();
+        assert_eq!(page.matches("# TYPE stage_seconds histogram").count(), 1, "{page}");
+        assert_eq!(sample(&page, "stage_seconds_bucket{stage=\"stt\",le=\"0.02\"}"), Some(1.0));
+        assert_eq!(sample(&page, "stage_seconds_bucket{stage=\"tts\",le=\"0.04\"}"), Some(0.0));
+        assert_eq!(sample(&page, "stage_seconds_bucket{stage=\"tts\",le=\"0.06\"}"), Some(2.0));
+        assert_eq!(sample(&page, "stage_seconds_bucket{stage=\"tts\",le=\"+Inf\"}"), Some(2.0));
+        assert_eq!(sample(&page, "stage_seconds_sum{stage=\"tts\"}"), Some(0.09));
+        assert_eq!(sample(&page, "stage_seconds_count{stage=\"stt\"}"), Some(1.0));
     }
 }

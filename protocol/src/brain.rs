@@ -69,11 +69,13 @@ pub enum HeardEvent {
     Played { utterance_id: String },
     /// The agent's reply to the callee started playing, `reply_ms` after the callee stopped
     /// talking (voice to voice, media time); `tts_ms` is how long its first audio took to
-    /// synthesize.
+    /// synthesize; `stages` splits `reply_ms` stage by stage (absent from older workers).
     Replied {
         reply_ms: u64,
         #[serde(default)]
         tts_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stages: Option<crate::results::ReplyStages>,
     },
     /// The callee talked over the agent; playback was cleared.
     BargeIn {

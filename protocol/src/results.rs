@@ -74,18 +74,79 @@ pub enum CallOutcome {
     Failed,
 }
 
+/// Where one reply's latency went, milliseconds of media time (the call's clock: Twilio's frame
+/// timestamps, 20 ms steps), stage by stage from the end of the callee's speech to the first frame
+/// of the reply playing. The stages add up to [`ReplyStages::total_ms`], which is the turn's
+/// `voice_to_voice_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReplyStages {
+    /// End of speech -> the endpointer decided the turn was over (the silence it waits for).
+    pub endpoint_ms: u64,
+    /// Endpoint -> final transcript.
+    pub stt_ms: u64,
+    /// Final transcript -> the brain's reply arrived at the media worker (the brain's decision,
+    /// an LLM's first sentence, and the bus both ways).
+    pub brain_ms: u64,
+    /// Reply arrived -> its first synthesized audio.
+    pub tts_ms: u64,
+    /// First audio -> the media time its first frame plays (pacing behind audio already queued).
+    pub play_ms: u64,
+}
+
+impl ReplyStages {
+    /// The stages from the media times of each step. A step reported before the one it follows
+    /// (a recogniser that finalizes before the endpointer decides) counts as taking no time, so
+    /// the stages always add up to `played_at_ms - speech_end_ms`.
+    pub fn from_times(
+        speech_end_ms: u64,
+        endpointed_at_ms: u64,
+        transcribed_at_ms: u64,
+        replied_at_ms: u64,
+        first_audio_at_ms: u64,
+        played_at_ms: u64,
+    ) -> ReplyStages {
+        let mut at = speech_end_ms;
+        let mut step = |next: u64| {
+            let next = next.max(at);
+            let took = next - at;
+            at = next;
+            took
+        };
+        let endpoint_ms = step(endpointed_at_ms);
+        let stt_ms = step(transcribed_at_ms);
+        let brain_ms = step(replied_at_ms);
+        let tts_ms = step(first_audio_at_ms);
+        let play_ms = step(played_at_ms);
+        ReplyStages { endpoint_ms, stt_ms, brain_ms, tts_ms, play_ms }
+    }
+
+    /// End of speech -> reply playing: the sum of the stages.
+    pub fn total_ms(&self) -> u64 {
+        self.endpoint_ms + self.stt_ms + self.brain_ms + self.tts_ms + self.play_ms
+    }
+
+    /// End of speech -> final transcript.
+    pub fn speech_to_transcript_ms(&self) -> u64 {
+        self.endpoint_ms + self.stt_ms
+    }
+}
+
 /// Latency figures of one call, milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct LatencyBreakdown {
     /// End of callee speech -> first agent audio byte, per turn.
     #[serde(default)]
     pub voice_to_voice_ms: Vec<u64>,
+    /// End of callee speech -> final transcript, per reply ([`ReplyStages::speech_to_transcript_ms`]).
     #[serde(default)]
     pub stt_ms: Vec<u64>,
     #[serde(default)]
     pub llm_ms: Vec<u64>,
     #[serde(default)]
     pub tts_ms: Vec<u64>,
+    /// Each reply stage by stage, in order; each adds up to its `voice_to_voice_ms`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<ReplyStages>,
 }
 
 /// The result of one call.
@@ -108,4 +169,28 @@ pub struct CallResult {
     /// Free-form notes (policy switches, provider failures).
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+#[cfg(test)]
+mod reply_stage_tests {
+    use super::ReplyStages;
+
+    #[test]
+    fn stages_split_the_reply_and_add_up_to_it() {
+        // speech ended at 1000, endpoint at 1400, transcript at 1460, reply at 1480, audio at 1520,
+        // first frame plays at 1540
+        let stages = ReplyStages::from_times(1000, 1400, 1460, 1480, 1520, 1540);
+        assert_eq!(stages, ReplyStages { endpoint_ms: 400, stt_ms: 60, brain_ms: 20, tts_ms: 40, play_ms: 20 });
+        assert_eq!(stages.total_ms(), 540);
+        assert_eq!(stages.speech_to_transcript_ms(), 460);
+    }
+
+    #[test]
+    fn a_step_reported_early_takes_no_time_and_the_sum_still_holds() {
+        // a streaming recogniser finalized at 1300, before the endpointer decided at 1400
+        let stages = ReplyStages::from_times(1000, 1400, 1300, 1480, 1520, 1540);
+        assert_eq!(stages.stt_ms, 0);
+        assert_eq!(stages.brain_ms, 80);
+        assert_eq!(stages.total_ms(), 540);
+    }
 }

@@ -18,7 +18,7 @@ pub enum Input {
     /// An agent turn was played to its end.
     Played { utterance_id: String, at_ms: u64 },
     /// The agent's reply started playing `reply_ms` after the callee stopped talking.
-    Replied { reply_ms: u64, tts_ms: Option<u64> },
+    Replied { reply_ms: u64, tts_ms: Option<u64>, stages: Option<protocol::results::ReplyStages> },
     /// The callee talked over the agent; only `heard_text` of the utterance was heard.
     BargeIn { utterance_id: String, heard_text: String, at_ms: u64 },
     /// Answering-machine detection verdict (`human`, `machine_start`, `machine_end_beep` ...).

@@ -7,7 +7,7 @@ use super::mechanics::Conversation;
 use super::messages::Action;
 use super::state::{Phase, SpokenTurn};
 use protocol::brain::SayCommand;
-use protocol::results::{Speaker, TranscriptTurn};
+use protocol::results::{ReplyStages, Speaker, TranscriptTurn};
 use std::time::{Duration, Instant};
 
 /// How long to wait for the callee's greeting before speaking first.
@@ -84,10 +84,16 @@ impl Conversation {
         self.silence_deadline = Some(now + speaking + timeout);
     }
 
-    /// Records how long the transcript took after the end of speech (media time).
-    pub fn note_stt_delay(&mut self, end_ms: u64, at_ms: u64) {
-        if at_ms >= end_ms {
-            self.state.latency.stt_ms.push(at_ms - end_ms);
+    /// Records one reply's latency as the media worker measured it: voice to voice, the
+    /// synthesis time of its first audio and, from workers that send them, its stages (end of
+    /// speech -> final transcript goes to `stt_ms`).
+    pub fn note_reply(&mut self, reply_ms: u64, tts_ms: Option<u64>, stages: Option<ReplyStages>) {
+        let latency = &mut self.state.latency;
+        latency.voice_to_voice_ms.push(reply_ms);
+        latency.tts_ms.extend(tts_ms);
+        if let Some(stages) = stages {
+            latency.stt_ms.push(stages.speech_to_transcript_ms());
+            latency.replies.push(stages);
         }
     }
 

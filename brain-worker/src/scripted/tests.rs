@@ -648,11 +648,17 @@ fn a_fifteen_fifty_mix_up_in_a_correction_keeps_the_first_answer() {
 fn reply_latencies_reported_by_the_media_worker_end_up_in_the_result() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);
-    call.input(Input::Replied { reply_ms: 740, tts_ms: Some(35) });
-    call.input(Input::Replied { reply_ms: 810, tts_ms: None });
+    let stages = protocol::results::ReplyStages::from_times(1000, 1400, 1460, 1480, 1520, 1740);
+    call.input(Input::Replied { reply_ms: 740, tts_ms: Some(35), stages: Some(stages) });
+    // an older media worker sends no stages
+    call.input(Input::Replied { reply_ms: 810, tts_ms: None, stages: None });
     let latency = call.policy.state().result().latency;
     assert_eq!(latency.voice_to_voice_ms, vec![740, 810]);
     assert_eq!(latency.tts_ms, vec![35]);
+    // end of speech -> final transcript, and the stages themselves
+    assert_eq!(latency.stt_ms, vec![460]);
+    assert_eq!(latency.replies, vec![stages]);
+    assert_eq!(latency.replies[0].total_ms(), latency.voice_to_voice_ms[0]);
 }
 
 #[test]

@@ -45,7 +45,6 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             }
             conversation.state.last_utterance_seq = Some(utterance_seq);
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
-            conversation.note_stt_delay(end_ms, at_ms);
             heard(conversation, now, &text, start_ms, end_ms)
         }
         Input::Played { at_ms, utterance_id } => {
@@ -58,10 +57,8 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             }
             Vec::new()
         }
-        Input::Replied { reply_ms, tts_ms } => {
-            let latency = &mut conversation.state.latency;
-            latency.voice_to_voice_ms.push(reply_ms);
-            latency.tts_ms.extend(tts_ms);
+        Input::Replied { reply_ms, tts_ms, stages } => {
+            conversation.note_reply(reply_ms, tts_ms, stages);
             Vec::new()
         }
         Input::BargeIn { utterance_id, heard_text, at_ms } => {

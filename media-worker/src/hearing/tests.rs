@@ -20,7 +20,9 @@ impl PartialEq for HearingOutput {
                 _ => false,
             },
             (Heard { at_ms: a, event: e }, Heard { at_ms: b, event: f }) => a == b && e == f,
-            (ReplyAwaited { since_ms: a }, ReplyAwaited { since_ms: b }) => a == b,
+            (ReplyAwaited { since_ms: a, endpointed_ms: c }, ReplyAwaited { since_ms: b, endpointed_ms: d }) => {
+                a == b && c == d
+            }
             _ => false,
         }
     }
@@ -165,7 +167,8 @@ fn an_utterance_is_streamed_to_stt_from_its_preroll_and_ended_after_the_endpoint
         without_audio(ending.clone()),
         vec![
             HearingOutput::Stt(SttInput::UtteranceEnd { timestamp_ms: 900 }),
-            HearingOutput::ReplyAwaited { since_ms: 900 },
+            // decided when the frame holding the 500th ms of silence has arrived
+            HearingOutput::ReplyAwaited { since_ms: 900, endpointed_ms: 1400 },
         ]
     );
     // every frame between, once, in order: no gap and no overlap from the onset on
@@ -256,7 +259,7 @@ fn no_barge_in_while_the_agent_is_silent() {
     line.callee(true, 1000);
     let ending = line.callee(false, 600);
     assert!(line.agent.asked_ms.is_empty());
-    assert!(ending.contains(&HearingOutput::ReplyAwaited { since_ms: 1500 }));
+    assert!(ending.contains(&HearingOutput::ReplyAwaited { since_ms: 1500, endpointed_ms: 2000 }));
 }
 
 #[test]
@@ -290,7 +293,7 @@ fn a_failed_stt_stream_is_restarted_three_times_and_told_of_the_utterance_in_pro
     assert_eq!(line.stt(4, None), vec![], "the old stream is ignored");
     // hearing goes on (speech start, reply latency) but STT is told nothing more
     let rest = line.callee(false, 600);
-    assert_eq!(rest, vec![HearingOutput::ReplyAwaited { since_ms: 720 }]);
+    assert_eq!(rest, vec![HearingOutput::ReplyAwaited { since_ms: 720, endpointed_ms: 1220 }]);
     let next = line.callee(true, 300);
     assert_eq!(next, vec![HearingOutput::Heard { at_ms: 1320, event: HeardEvent::SpeechStarted }]);
 }
