@@ -22,6 +22,14 @@ pub trait CalleeAudio: Send {
     fn next_dtmf(&mut self, _media_time_ms: u64) -> Option<char> {
         None
     }
+
+    /// Agent audio as it arrives on the socket (before it is queued for playback), with the
+    /// wall-clock instant it was read: a timing hook for load measurements.
+    fn on_agent_audio_received(&mut self, _received_at: std::time::Instant, _audio: &[u8]) {}
+
+    /// The frame just returned by `next_frame` went out: its pacing deadline and the instant
+    /// the send completed (a timing hook for load measurements).
+    fn on_frame_sent(&mut self, _deadline: std::time::Instant, _sent_at: std::time::Instant) {}
 }
 
 /// Plays fixed frames, then ends.

@@ -74,6 +74,9 @@ pub struct CallOptions {
     pub drain_idle: Duration,
     /// Hang up at this media time whatever happens.
     pub max_media_ms: u64,
+    /// Keep the agent's audio in the report (`received_audio`, `heard`); a load generator
+    /// running hundreds of calls turns it off to stay small.
+    pub keep_audio: bool,
 }
 
 impl CallOptions {
@@ -92,6 +95,7 @@ impl CallOptions {
             record_wav: None,
             drain_idle: Duration::from_millis(500),
             max_media_ms: 600_000,
+            keep_audio: true,
         }
     }
 }
@@ -377,7 +381,10 @@ async fn run_stream(
                             report.bad_outbound += 1;
                             continue;
                         }
-                        report.received_audio.extend_from_slice(&decoded);
+                        audio.on_agent_audio_received(std::time::Instant::now(), &decoded);
+                        if options.keep_audio {
+                            report.received_audio.extend_from_slice(&decoded);
+                        }
                         playback.push_audio(&decoded);
                         emit(SimEvent::AgentAudio { media_time_ms: media_ms, bytes: decoded.len() });
                     }
@@ -415,13 +422,16 @@ async fn run_stream(
                             let sequence = tx.next_sequence();
                             encode_inbound_media_into(&stream_sid, sequence, chunk, media_ms, &frame, &mut text);
                             tx.send(std::mem::take(&mut text)).await?;
+                            audio.on_frame_sent(deadline.into_std(), std::time::Instant::now());
                             report.frames_sent += 1;
                         }
                         None => callee_done = true,
                     }
                 }
                 playback.play(media_ms, &mut played);
-                report.heard.extend_from_slice(&played);
+                if options.keep_audio {
+                    report.heard.extend_from_slice(&played);
+                }
                 audio.on_agent_audio(media_ms, &played);
                 for echo in playback.take_echoes() {
                     send_mark_echo(&mut tx, &stream_sid, &echo).await?;
