@@ -64,6 +64,10 @@ pub struct ConversationState {
     /// How many times each field was asked.
     #[serde(default)]
     pub attempts: BTreeMap<String, u32>,
+    /// A gatekeeping answer heard once and held until the callee says it again (see
+    /// `scripted::gate`): `(field, value)`.
+    #[serde(default)]
+    pub confirming: Option<(String, serde_json::Value)>,
     pub fields: BTreeMap<String, FieldResult>,
     pub transcript: Vec<TranscriptTurn>,
     #[serde(default)]
@@ -131,6 +135,7 @@ impl ConversationState {
             previous_asked: None,
             noted: Vec::new(),
             attempts: BTreeMap::new(),
+            confirming: None,
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

@@ -6,6 +6,7 @@
 //! Its modules: `turn` (the turn flow), `questions` (what to ask next), `read_back` (read-backs
 //! and corrections).
 
+mod gate;
 mod questions;
 mod read_back;
 mod turn;
@@ -13,5 +14,7 @@ mod turn;
 pub use questions::ask_next;
 pub use turn::handle;
 
+#[cfg(test)]
+mod gate_tests;
 #[cfg(test)]
 pub(crate) mod tests;

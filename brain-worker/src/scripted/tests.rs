@@ -331,7 +331,10 @@ fn no_drop_ins_marks_dependent_fields_not_applicable() {
     let mut call = TextCall::gym();
     call.start();
     call.callee("atos good afternoon");
+    // a "no" that would end the survey is asked again before it is believed (issue 12)
     let reply = call.callee("no sorry we don't do drop ins");
+    assert_eq!(reply, "Sorry, just to be sure: do you take drop-in visitors from other gyms?");
+    let reply = call.callee("no we don't");
     assert!(reply.contains("Anything else a visitor should know"), "skips price, fee, schedule: {reply}");
     for field in ["drop_in_price", "mat_fee", "class_schedule", "requirements"] {
         assert_eq!(call.field(field).0, FieldStatus::NotApplicable, "{field}");

@@ -3,6 +3,7 @@
 
 use protocol::calls::CallEventKind;
 
+use super::gate;
 use super::questions::{ask_next, current_question, introduce};
 use super::read_back::{correct_noted, read_back_reply, NEXT_MARKER};
 use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT};
@@ -174,6 +175,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         _ => conversation.state.asked.clone(),
     };
     let extractions = extract::extract(&conversation.playbook, text, asked.as_deref());
+    // an answer that would close part of the survey is believed only when said twice
+    let (extractions, held_gate) = gate::hold_gate_answers(conversation, extractions);
     // values the callee says again (a late confirmation, a repeated answer)
     let restated: Vec<String> = extractions
         .iter()
@@ -218,6 +221,11 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         let closing = conversation.render(&conversation.playbook.closing.clone());
         let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
         actions.extend(conversation.finish(now, outcome, Some(closing), "limit reached"));
+        return actions;
+    }
+    if let Some(field) = held_gate {
+        let preface = if risk_raised { RISK_REPLY } else { "" };
+        actions.extend(gate::ask_to_confirm(conversation, now, &field, preface));
         return actions;
     }
     if intents.contains(&Intent::Goodbye) && changed.is_empty() {

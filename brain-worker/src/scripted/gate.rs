@@ -1,0 +1,78 @@
+//! Gatekeeping answers: a value that would settle other required fields as not applicable
+//! ("we don't take drop-ins" ends the drop-in survey) is not believed the first time it is heard.
+//! One misheard word ("can't" for "can") or a negation about something else ("we don't have a
+//! drop-in *price*") must not end a survey or overwrite what the callee said before. The value is
+//! held, the field's question is asked again, and only the same answer twice settles it; another
+//! answer replaces it. Which fields gate which comes from the playbook's `depends_on`, so this
+//! holds for any playbook.
+
+use crate::conversation::{yaml_to_json, Action, Conversation};
+use crate::extract::Extraction;
+use protocol::results::FieldStatus;
+use std::time::Instant;
+
+/// Confidence of a gatekeeping value the callee said twice.
+const CONFIRMED: f32 = 0.95;
+
+/// True when `value` for `field` would make a required field not applicable.
+fn closes_required(conversation: &Conversation, field: &str, value: &serde_json::Value) -> bool {
+    conversation.playbook.fields.iter().any(|spec| {
+        spec.required
+            && spec
+                .depends_on
+                .as_ref()
+                .is_some_and(|dependency| dependency.field == field && yaml_to_json(&dependency.equals) != *value)
+    })
+}
+
+/// Takes out of `extractions` a gate-closing value heard for the first time (remembered in
+/// `state.confirming`), and lets one through at [`CONFIRMED`] when it is the value held from the
+/// turn before. Returns what to apply and the field to confirm, if one was held.
+pub(super) fn hold_gate_answers(
+    conversation: &mut Conversation,
+    extractions: Vec<Extraction>,
+) -> (Vec<Extraction>, Option<String>) {
+    let pending = conversation.state.confirming.take();
+    let mut held = None;
+    let mut kept = Vec::with_capacity(extractions.len());
+    for mut extraction in extractions {
+        let closes = extraction.status == FieldStatus::Known
+            && closes_required(conversation, &extraction.field, &extraction.value);
+        let already = conversation
+            .state
+            .fields
+            .get(&extraction.field)
+            .is_some_and(|f| f.status == FieldStatus::Known && f.value == extraction.value);
+        if !closes || already {
+            kept.push(extraction);
+            continue;
+        }
+        if pending.as_ref().is_some_and(|(field, value)| *field == extraction.field && *value == extraction.value) {
+            // said twice: believed
+            extraction.confidence = extraction.confidence.max(CONFIRMED);
+            kept.push(extraction);
+            continue;
+        }
+        conversation.state.confirming = Some((extraction.field.clone(), extraction.value.clone()));
+        held = Some(extraction.field.clone());
+    }
+    (kept, held)
+}
+
+/// Asks `field`'s question again to confirm a held answer.
+pub(super) fn ask_to_confirm(conversation: &mut Conversation, now: Instant, field: &str, preface: &str) -> Vec<Action> {
+    let Some(spec) = conversation.playbook.field(field).cloned() else { return Vec::new() };
+    let question = spec.question.clone().map(|q| conversation.render(&q)).unwrap_or_default();
+    conversation.set_asked(field);
+    let question = lowercase_first(&question);
+    conversation.state.notes.push(format!("{field}: confirming a gatekeeping answer before it settles the survey"));
+    conversation.say(now, &format!("{preface}Sorry, just to be sure: {question}"), false)
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if !text.starts_with("I ") => first.to_lowercase().chain(chars).collect(),
+        _ => text.to_owned(),
+    }
+}
