@@ -182,7 +182,8 @@ impl<D: SpeechDetector> Hearing<D> {
                 if self.listening.take().is_some() {
                     self.stt(SttInput::UtteranceEnd { timestamp_ms: end_ms });
                     if !agent.unplayed(now_ms) {
-                        self.outputs.push_back(HearingOutput::ReplyAwaited { since_ms: end_ms, endpointed_ms: decided_ms });
+                        self.outputs
+                            .push_back(HearingOutput::ReplyAwaited { since_ms: end_ms, endpointed_ms: decided_ms });
                     }
                     tracing::debug!(start_ms, end_ms, "callee utterance ended");
                 }

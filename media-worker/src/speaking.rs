@@ -223,7 +223,8 @@ impl Speaking {
                     let transcribed = awaited.transcribed_at_ms.unwrap_or(endpointed);
                     let replied = awaited.replied_at_ms.unwrap_or(transcribed);
                     let first_audio = awaited.first_audio_at_ms.unwrap_or(replied);
-                    let stages = ReplyStages::from_times(end_ms, endpointed, transcribed, replied, first_audio, play_at_ms);
+                    let stages =
+                        ReplyStages::from_times(end_ms, endpointed, transcribed, replied, first_audio, play_at_ms);
                     let event = HeardEvent::Replied {
                         reply_ms: play_at_ms.saturating_sub(end_ms),
                         tts_ms: self.last_tts_ms.take(),

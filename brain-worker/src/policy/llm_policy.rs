@@ -281,7 +281,7 @@ impl Policy for LlmPolicy {
                 }
                 conversation.state.last_utterance_seq = Some(utterance_seq);
                 conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
-                    let (turn, mut actions) = conversation.hear(now, text, end_ms);
+                let (turn, mut actions) = conversation.hear(now, text, end_ms);
                 // Safety net: alarming statements are flagged by the rules whatever the model does.
                 let risk: Vec<_> = extract::extract(&conversation.playbook, text, None)
                     .into_iter()
