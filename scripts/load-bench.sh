@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Load benchmark of the path users run, measured from the outside (README "Load benchmark"):
+# builds release binaries, starts the fake OpenAI-compatible provider and `gymcall up` (dummy
+# Twilio settings; calls ring in as inbound calls, so no Twilio REST is needed), runs
+# gymcall-loadgen against it with the server's pid, prints the figures and stops everything.
+#
+#   scripts/load-bench.sh [--embedded] [steps]      e.g. scripts/load-bench.sh 1,10,50
+#
+# Production path (default): STT_PROVIDER=openai, TTS_PROVIDER=openai, BRAIN_POLICY=llm, all at
+# the fake. --embedded: PocketSphinx, flite and the scripted brain (no fake). Both with
+# ENDPOINT_SILENCE_MS=400. Environment: CALL_SECONDS (60), LOAD_BENCH_PORT (18000),
+# FAKE_PORT (18090), ENDPOINT_SILENCE_MS (400), LOADGEN_ARGS (more generator options).
+# Figures also go to target/load-bench/<path>-<time>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+path=production
+if [ "${1:-}" = "--embedded" ]; then
+  path=embedded
+  shift
+fi
+steps="${1:-1,10,50}"
+call_seconds="${CALL_SECONDS:-60}"
+port="${LOAD_BENCH_PORT:-18000}"
+fake_port="${FAKE_PORT:-18090}"
+endpoint_silence_ms="${ENDPOINT_SILENCE_MS:-400}"
+auth_token="load-bench-twilio-token"
+
+if [ "$path" = embedded ]; then
+  missing=$(for p in libpocketsphinx-dev pocketsphinx-en-us; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs -r echo)
+  if [ -n "$missing" ]; then
+    echo "the embedded path needs: $missing (scripts/demo.sh installs them)" >&2
+    exit 1
+  fi
+fi
+
+cargo build --release -q -p gymcall -p loadgen
+bin=target/release
+work=$(mktemp -d)
+out_dir=target/load-bench
+mkdir -p "$out_dir"
+json="$out_dir/$path-$(date +%Y%m%d-%H%M%S).json"
+
+fake_pid=""
+up_pid=""
+stop() {
+  if [ -n "$up_pid" ] && kill -0 "$up_pid" 2>/dev/null; then
+    kill -TERM "$up_pid"
+    for _ in $(seq 1 400); do kill -0 "$up_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$up_pid" 2>/dev/null || true
+  fi
+  if [ -n "$fake_pid" ] && kill -0 "$fake_pid" 2>/dev/null; then
+    kill -TERM "$fake_pid"
+    wait "$fake_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap stop EXIT
+
+provider_env=()
+fake_arg=()
+if [ "$path" = production ]; then
+  "$bin/gymcall-fake-openai" --listen "127.0.0.1:$fake_port" >"$work/fake.log" 2>&1 &
+  fake_pid=$!
+  fake_arg=(--fake-pid "$fake_pid")
+  fake_url="http://127.0.0.1:$fake_port"
+  provider_env=(STT_PROVIDER=openai TTS_PROVIDER=openai OPENAI_API_KEY=fake-key OPENAI_BASE_URL="$fake_url"
+    BRAIN_POLICY=llm LLM_BASE_URL="$fake_url" LLM_MODEL=fake-model)
+fi
+
+# only the variables below: a provider key in the caller's shell must not change the path measured
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" RUST_LOG="${RUST_LOG:-warn}" \
+  LISTEN_ADDR="127.0.0.1:$port" PUBLIC_BASE_URL="http://127.0.0.1:$port" \
+  TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN="$auth_token" \
+  TWILIO_FROM_NUMBER=+15005550006 TWILIO_API_BASE=http://127.0.0.1:9 \
+  API_TOKEN=load-bench-api-token-0123456789 GYMCALL_DATA_DIR="$work/data" \
+  ENDPOINT_SILENCE_MS="$endpoint_silence_ms" "${provider_env[@]}" \
+  "$bin/gymcall" up >"$work/up.log" 2>&1 &
+up_pid=$!
+
+for _ in $(seq 1 300); do
+  kill -0 "$up_pid" 2>/dev/null || { echo "gymcall up exited:" >&2; cat "$work/up.log" >&2; exit 1; }
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "gymcall up never became ready" >&2; exit 1; }
+
+echo "load bench: $path path, steps $steps, ${call_seconds} s per step, ENDPOINT_SILENCE_MS=$endpoint_silence_ms"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+# shellcheck disable=SC2086
+"$bin/gymcall-loadgen" --gateway "http://127.0.0.1:$port" --auth-token "$auth_token" \
+  --steps "$steps" --call-seconds "$call_seconds" --server-pid "$up_pid" "${fake_arg[@]}" \
+  --json "$json" ${LOADGEN_ARGS:-}
+if [ -n "$fake_pid" ]; then
+  echo "fake provider served: $(curl -fsS "http://127.0.0.1:$fake_port/stats" || echo '?')"
+fi
+warnings=$(grep -c -E ' (WARN|ERROR) ' "$work/up.log" || true)
+echo "gymcall up logged $warnings warnings/errors; figures in $json"
+grep -E ' (WARN|ERROR) ' "$work/up.log" | sed -E 's/^[^ ]+ +//' | cut -c1-160 | sort | uniq -c | sort -rn | head -5 || true
