@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
-use speech::resample::{reference, StreamResampler};
+use speech::resample::{reference, tone_power, StreamResampler};
 
 const PAIRS: [(u32, u32); 3] = [(24_000, 8_000), (22_050, 8_000), (8_000, 16_000)];
 
@@ -106,8 +106,8 @@ fn delay_ms(engine: &str, from_hz: u32, to_hz: u32) -> f64 {
         }
         "rubato" => {
             let piece = from_hz as usize / 50;
-            let resampler =
-                Fft::<f32>::new(from_hz as usize, to_hz as usize, piece, 1, FixedSync::Input).expect("rubato resampler");
+            let resampler = Fft::<f32>::new(from_hz as usize, to_hz as usize, piece, 1, FixedSync::Input)
+                .expect("rubato resampler");
             input_ms(piece) + resampler.output_delay() as f64 * 1000.0 / f64::from(to_hz)
         }
         _ => f64::NAN,
@@ -139,8 +139,8 @@ fn response(engine: &str, from_hz: u32, to_hz: u32) -> (String, f64) {
         let margin = to_hz as usize / 10;
         let middle = &output[margin..output.len().saturating_sub(margin)];
         // Goertzel power grows with the square of the block length.
-        let power = goertzel_power(middle, measure_at, to_hz) / (middle.len() as f64).powi(2);
-        let reference = goertzel_power(&input, frequency, from_hz) / (input.len() as f64).powi(2);
+        let power = tone_power(middle, measure_at, to_hz) / (middle.len() as f64).powi(2);
+        let reference = tone_power(&input, frequency, from_hz) / (input.len() as f64).powi(2);
         10.0 * (power.max(1e-30) / reference).log10()
     };
     let (mut low, mut high) = (f64::MAX, f64::MIN);
@@ -159,10 +159,7 @@ fn response(engine: &str, from_hz: u32, to_hz: u32) -> (String, f64) {
             .fold(f64::MIN, f64::max)
     } else {
         // A tone below the input's Nyquist frequency is imaged at `from - f`.
-        [1000.0, 2000.0, 3000.0, 3400.0]
-            .iter()
-            .map(|&f| gain(f, f64::from(from_hz) - f))
-            .fold(f64::MIN, f64::max)
+        [1000.0, 2000.0, 3000.0, 3400.0].iter().map(|&f| gain(f, f64::from(from_hz) - f)).fold(f64::MIN, f64::max)
     };
     (passband, alias)
 }
@@ -171,16 +168,4 @@ fn tone(frequency_hz: f64, rate_hz: u32) -> Vec<i16> {
     (0..rate_hz as usize)
         .map(|n| (8000.0 * (2.0 * PI * frequency_hz * n as f64 / f64::from(rate_hz)).sin()) as i16)
         .collect()
-}
-
-/// Power of one frequency in a block (Goertzel).
-fn goertzel_power(samples: &[i16], frequency_hz: f64, rate_hz: u32) -> f64 {
-    let coefficient = 2.0 * (2.0 * PI * frequency_hz / f64::from(rate_hz)).cos();
-    let (mut previous, mut before) = (0.0, 0.0);
-    for &sample in samples {
-        let current = f64::from(sample) + coefficient * previous - before;
-        before = previous;
-        previous = current;
-    }
-    previous * previous + before * before - coefficient * previous * before
 }

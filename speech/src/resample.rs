@@ -133,8 +133,8 @@ impl Taps {
         let position = u128::from(n) * u128::from(self.step_num);
         let mut whole = (position / u128::from(self.step_den)) as u64;
         let remainder = (position % u128::from(self.step_den)) as u64;
-        let mut phase =
-            (u128::from(remainder) * u128::from(self.phases) + u128::from(self.step_den) / 2) / u128::from(self.step_den);
+        let mut phase = (u128::from(remainder) * u128::from(self.phases) + u128::from(self.step_den) / 2)
+            / u128::from(self.step_den);
         if phase as u64 == self.phases {
             whole += 1;
             phase = 0;
@@ -216,6 +216,19 @@ impl StreamResampler {
         }
         output
     }
+}
+
+/// Power of one frequency in a block of samples (Goertzel), for checking a resampler's frequency
+/// response (`resample::tests`, `examples/resample-bench.rs`). Grows with the square of the length.
+pub fn tone_power(samples: &[i16], frequency_hz: f64, rate_hz: u32) -> f64 {
+    let coefficient = 2.0 * (2.0 * PI * frequency_hz / f64::from(rate_hz)).cos();
+    let (mut previous, mut before) = (0.0, 0.0);
+    for &sample in samples {
+        let current = f64::from(sample) + coefficient * previous - before;
+        before = previous;
+        previous = current;
+    }
+    previous * previous + before * before - coefficient * previous * before
 }
 
 /// The direct form of the same filter: the kernel evaluated for every tap of every output sample.
