@@ -4,20 +4,31 @@
 /// Logs to stderr, filtered by `RUST_LOG` (else `default_filter`, e.g. `info`). Safe to call
 /// twice (the second call does nothing).
 ///
-/// The NATS client logs its server address with the credentials in it at debug level, so
-/// `async_nats` stays at `info` unless `RUST_LOG` names it explicitly.
+/// The NATS client logs its server address with the credentials in it at debug level, so when the
+/// filter's default level is `debug` or `trace`, `async_nats` stays at `info` unless the filter
+/// names `async_nats` explicitly.
 pub fn init_logging(default_filter: &str) {
     let requested = std::env::var("RUST_LOG").ok().filter(|value| !value.trim().is_empty());
     let mut filter = requested
         .as_deref()
         .and_then(|value| tracing_subscriber::EnvFilter::try_new(value).ok())
         .unwrap_or_else(|| default_filter.into());
-    if !requested.as_deref().is_some_and(|value| value.contains("async_nats")) {
+    if caps_nats_client(requested.as_deref().unwrap_or(default_filter)) {
         if let Ok(directive) = NATS_CLIENT_LOG_CAP.parse() {
             filter = filter.add_directive(directive);
         }
     }
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// True when `filter` lets every target log at debug or trace and does not name `async_nats`.
+fn caps_nats_client(filter: &str) -> bool {
+    let default_level_is_verbose = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.contains('='))
+        .any(|level| level.eq_ignore_ascii_case("debug") || level.eq_ignore_ascii_case("trace"));
+    default_level_is_verbose && !filter.contains("async_nats")
 }
 
 /// The NATS client's log level unless `RUST_LOG` names `async_nats` (see [`init_logging`]).
@@ -43,5 +54,20 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nats_client_is_capped_only_where_it_would_print_debug_lines() {
+        assert!(caps_nats_client("debug"));
+        assert!(caps_nats_client("gateway=info,trace"));
+        assert!(!caps_nats_client("info"));
+        assert!(!caps_nats_client("warn"), "a quieter default is left alone");
+        assert!(!caps_nats_client("gateway=debug"), "only one target is verbose");
+        assert!(!caps_nats_client("debug,async_nats=debug"), "asked for explicitly");
     }
 }
