@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs one whole call offline: installs the system packages the embedded speech engines need
-# (Debian/Ubuntu, when missing), builds gymcall and runs `gymcall demo` with any arguments given.
+# (Debian/Ubuntu, when missing) and the Whisper model (scripts/install-models.sh), builds gymcall
+# and runs `gymcall demo` with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=$(for p in libpocketsphinx-dev pocketsphinx-en-us; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs -r echo)
+missing=$(for p in libpocketsphinx-dev pocketsphinx-en-us cmake; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs -r echo)
 if [ -n "$missing" ]; then
   echo "installing $missing ..." >&2
   sudo_cmd=""
@@ -13,6 +14,8 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   $sudo_cmd apt-get install -y -qq --no-install-recommends $missing
 fi
+
+./scripts/install-models.sh
 
 cargo build --release -q -p gymcall
 exec ./target/release/gymcall demo "$@"
