@@ -135,7 +135,7 @@ impl CallActor {
             brain: BrainLink::new(shared.bus.clone(), brain_request, retry),
             hearing: Hearing::new(Vad::new(config.vad_mode), config.endpointer(), shared.providers.stt.name()),
             stt_input: None,
-            speaking: Speaking::new(config.playback_lead_ms, shared.providers.tts.name()),
+            speaking: Speaking::new(config.playback_lead_ms, config.goodbye_wait_ms, shared.providers.tts.name()),
             request,
             call_number,
             media_in: Some(media_in),
@@ -206,6 +206,9 @@ impl CallActor {
                 HearingOutput::StartStt { generation } => self.start_stt(ctx, generation),
                 HearingOutput::StopStt => self.stt_input = None,
                 HearingOutput::Stt(input) => {
+                    if let SttInput::UtteranceEnd { timestamp_ms } = &input {
+                        self.speaking.callee_speech(false, self.now_ms.max(*timestamp_ms));
+                    }
                     if let Some(stt) = &self.stt_input {
                         if stt.send(input).is_err() {
                             self.stt_input = None;
@@ -213,6 +216,9 @@ impl CallActor {
                     }
                 }
                 HearingOutput::Heard { at_ms, event } => {
+                    if event == HeardEvent::SpeechStarted {
+                        self.speaking.callee_speech(true, self.now_ms);
+                    }
                     if let HeardEvent::Transcript { is_final: true, text, start_ms, .. } = &event {
                         self.with_recording(|recording| recording.line(*start_ms, "callee", text));
                         self.speaking.transcribed(self.now_ms);
@@ -220,6 +226,7 @@ impl CallActor {
                     self.brain.heard(at_ms, event);
                 }
                 HearingOutput::ReplyAwaited { since_ms, endpointed_ms } => {
+                    self.speaking.callee_speech(false, self.now_ms);
                     self.speaking.reply_awaited(since_ms, endpointed_ms);
                 }
             }

@@ -19,6 +19,7 @@ pub const ENV_VARS: &[&str] = &[
     "MIN_SPEECH_MS",
     "BARGE_IN_MIN_MS",
     "PLAYBACK_LEAD_MS",
+    "GOODBYE_WAIT_MS",
     "RECORDINGS_DIR",
     "PLAYBOOKS_DIR",
     "MEDIA_ARBITERS",
@@ -67,6 +68,8 @@ pub struct Config {
     pub barge_in_min_ms: u64,
     /// How far ahead of real time agent audio may be queued at Twilio.
     pub playback_lead_ms: u64,
+    /// After the agent's last words before a hang-up, how long the callee has to say goodbye.
+    pub goodbye_wait_ms: u64,
     /// When set, a stereo WAV (callee left, agent right) and a transcript per call go here.
     pub recordings_dir: Option<PathBuf>,
     /// Playbooks to build STT vocabularies from; the built-in playbooks when unset.
@@ -116,6 +119,7 @@ impl Config {
             min_speech_ms: env.parse("MIN_SPEECH_MS", 120)?,
             barge_in_min_ms: env.parse("BARGE_IN_MIN_MS", 200)?,
             playback_lead_ms: env.parse("PLAYBACK_LEAD_MS", 200)?,
+            goodbye_wait_ms: env.parse("GOODBYE_WAIT_MS", 2000)?,
             recordings_dir: get("RECORDINGS_DIR").map(PathBuf::from),
             playbooks_dir: get("PLAYBOOKS_DIR").map(PathBuf::from),
             arbiters: env.parse("MEDIA_ARBITERS", default_arbiters)?,

@@ -24,6 +24,12 @@ const BYTES_PER_MS: u64 = 8;
 const ESTIMATED_MS_PER_CHAR: u64 = 65;
 /// A hang-up waits for the last mark's echo, or this long after the estimated end of play-out.
 const UNECHOED_HANGUP_AFTER_MS: u64 = 1000;
+
+/// After the callee's goodbye ends (while the agent waits to hang up), hang up this much later.
+const AFTER_GOODBYE_MS: u64 = 300;
+
+/// The longest the hang-up waits for a callee still talking once the goodbye wait is over.
+const MAX_GOODBYE_SPEECH_MS: u64 = 4000;
 /// How many cut utterance ids are remembered (to drop late sentences of a cut turn).
 const REMEMBERED_CUTS: usize = 16;
 
@@ -146,6 +152,14 @@ pub struct Playback {
     discarded_marks: HashSet<String>,
     cut_utterances: VecDeque<String>,
     hangup: Option<String>,
+    /// How long to wait, after the last words played, for the callee's goodbye before hanging up.
+    goodbye_wait_ms: u64,
+    /// Media time the requested hang-up's audio had all played.
+    played_out_at_ms: Option<u64>,
+    /// The callee is talking (between speech start and the end of the utterance).
+    callee_speaking: bool,
+    /// Media time the callee's utterance ended after everything had played (their goodbye).
+    goodbye_ended_at_ms: Option<u64>,
     hung_up: bool,
     outputs: VecDeque<PlaybackOutput>,
 }
@@ -160,6 +174,10 @@ impl Playback {
             discarded_marks: HashSet::new(),
             cut_utterances: VecDeque::new(),
             hangup: None,
+            goodbye_wait_ms: 0,
+            played_out_at_ms: None,
+            callee_speaking: false,
+            goodbye_ended_at_ms: None,
             hung_up: false,
             outputs: VecDeque::with_capacity(64),
         }
@@ -272,7 +290,24 @@ impl Playback {
         }
     }
 
-    /// Hang up once everything queued has played.
+    /// Wait up to `ms` after the last agent audio has played for the callee's goodbye before a
+    /// requested hang-up (0: hang up at once).
+    pub fn with_goodbye_wait(mut self, ms: u64) -> Playback {
+        self.goodbye_wait_ms = ms;
+        self
+    }
+
+    /// The callee started (`true`) or stopped talking at media time `now_ms`.
+    pub fn callee_speech(&mut self, speaking: bool, now_ms: u64) {
+        if self.callee_speaking && !speaking && self.played_out_at_ms.is_some() {
+            self.goodbye_ended_at_ms = Some(now_ms);
+        }
+        self.callee_speaking = speaking;
+    }
+
+    /// Hang up once everything queued has played and the callee had a moment to say goodbye:
+    /// [`Playback::with_goodbye_wait`] after the last audio, or shortly after an utterance of
+    /// theirs that ends in that time (one still going is waited for a little longer).
     pub fn request_hangup(&mut self, reason: &str) {
         if self.hangup.is_none() {
             self.hangup = Some(reason.to_owned());
@@ -344,8 +379,16 @@ impl Playback {
             let due =
                 self.is_idle(now_ms) && (!awaiting_echo || now_ms >= self.playout_end_ms + UNECHOED_HANGUP_AFTER_MS);
             if due {
-                self.outputs.push_back(PlaybackOutput::Hangup { reason: reason.clone() });
-                self.hung_up = true;
+                let played_at = *self.played_out_at_ms.get_or_insert(now_ms);
+                let waited = now_ms >= played_at + self.goodbye_wait_ms;
+                let answered = self.goodbye_ended_at_ms.is_some_and(|end| now_ms >= end + AFTER_GOODBYE_MS);
+                // not over the last words of a goodbye that just ended
+                let settling = self.goodbye_ended_at_ms.is_some_and(|end| now_ms < end + AFTER_GOODBYE_MS);
+                let quiet = !self.callee_speaking || now_ms >= played_at + self.goodbye_wait_ms + MAX_GOODBYE_SPEECH_MS;
+                if self.goodbye_wait_ms == 0 || answered || (waited && quiet && !settling) {
+                    self.outputs.push_back(PlaybackOutput::Hangup { reason: reason.clone() });
+                    self.hung_up = true;
+                }
             }
         }
     }

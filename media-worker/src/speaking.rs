@@ -72,9 +72,9 @@ pub struct Speaking {
 }
 
 impl Speaking {
-    pub fn new(playback_lead_ms: u64, tts_provider: &'static str) -> Speaking {
+    pub fn new(playback_lead_ms: u64, goodbye_wait_ms: u64, tts_provider: &'static str) -> Speaking {
         Speaking {
-            playback: Playback::new(playback_lead_ms),
+            playback: Playback::new(playback_lead_ms).with_goodbye_wait(goodbye_wait_ms),
             tts_provider,
             digit_batches: 0,
             syntheses: HashMap::new(),
@@ -187,6 +187,12 @@ impl Speaking {
     /// Twilio echoed mark `name`. Returns false for a mark this call never sent.
     pub fn on_mark(&mut self, name: &str) -> bool {
         self.playback.on_mark(name)
+    }
+
+    /// The callee started (`true`) or stopped talking at media time `now_ms` (a requested
+    /// hang-up waits for their goodbye).
+    pub fn callee_speech(&mut self, speaking: bool, now_ms: u64) {
+        self.playback.callee_speech(speaking, now_ms);
     }
 
     /// Hang up once everything queued has played.

@@ -201,3 +201,43 @@ fn hangup_without_mark_echoes_falls_back_to_the_clock() {
     playback.tick(1100);
     assert_eq!(drain(&mut playback), vec![PlaybackOutput::Hangup { reason: "done".into() }]);
 }
+
+/// Plays "Thanks so much, have a great day!" (300 ms here) with a hang-up requested; returns the
+/// media time of the hang-up, with `callee` told of the callee's speech on the way.
+fn hang_up_after_closing(goodbye_wait_ms: u64, callee: &[(u64, bool)]) -> Option<u64> {
+    let mut playback = Playback::new(200).with_goodbye_wait(goodbye_wait_ms);
+    let segments = playback.speak("closing", vec!["Thanks so much, have a great day!".into()], true, true);
+    playback.push_audio(segments[0].0, &[0x66; 2400]);
+    playback.finish_segment(segments[0].0);
+    playback.request_hangup("done");
+    for now in (0..=10_000).step_by(20) {
+        if now == 320 {
+            assert!(playback.on_mark("closing"));
+        }
+        for &(at, speaking) in callee {
+            if at == now {
+                playback.callee_speech(speaking, now);
+            }
+        }
+        playback.tick(now);
+        if drain(&mut playback).iter().any(|o| matches!(o, PlaybackOutput::Hangup { .. })) {
+            return Some(now);
+        }
+    }
+    None
+}
+
+/// Issue 12: "the agent hangs up 0.3 s after 'have a great day!', before any goodbye".
+#[test]
+fn after_the_closing_the_callee_has_two_seconds_to_say_goodbye() {
+    // nobody speaks: hang up two seconds after the closing played
+    assert_eq!(hang_up_after_closing(2000, &[]), Some(2320));
+    // "bye, you too!" from 0.5 s to 1.3 s after it: hang up shortly after their goodbye
+    assert_eq!(hang_up_after_closing(2000, &[(820, true), (1620, false)]), Some(1920));
+    // still talking when the two seconds are up: wait for the end of it
+    assert_eq!(hang_up_after_closing(2000, &[(1800, true), (3000, false)]), Some(3300));
+    // talking on and on: not for ever
+    assert_eq!(hang_up_after_closing(2000, &[(1800, true)]), Some(6320));
+    // without a goodbye wait, at once as before
+    assert_eq!(hang_up_after_closing(0, &[(100, true)]), Some(320));
+}
