@@ -96,6 +96,10 @@ pub struct FieldSpec {
     /// Asked when the first answer did not give the value.
     #[serde(default)]
     pub follow_up: Option<String>,
+    /// Offered after the question when it is asked again ("For example, twenty dollars, or
+    /// free."). Without one, the agent offers an example made from the field's type.
+    #[serde(default)]
+    pub example: Option<String>,
     /// Question confirming the value understood (`{value}`): "So a drop-in is {value}, is that
     /// right?". The agent waits for a yes or a correction (explicit confirmation).
     #[serde(default)]

@@ -77,7 +77,7 @@ impl Conversation {
             field.kind != FieldType::Risk
                 && field.question.is_some()
                 && self.state.fields.get(&field.name).is_some_and(|f| f.status == FieldStatus::Unknown)
-                && self.state.attempts.get(&field.name).copied().unwrap_or(0) < 3
+                && self.state.attempts.get(&field.name).copied().unwrap_or(0) < MAX_ASKS
         };
         let fields = &self.playbook.fields;
         fields
@@ -105,15 +105,19 @@ impl Conversation {
         }
     }
 
-    /// The question for a field (the follow-up once it has been asked).
+    /// The question for a field.
     pub fn question_for(&self, field: &FieldSpec) -> String {
-        let asked = self.state.attempts.get(&field.name).copied().unwrap_or(0);
-        let text = if asked >= 1 {
-            field.follow_up.clone().or_else(|| field.question.clone())
-        } else {
-            field.question.clone()
-        };
-        self.render(&text.unwrap_or_default())
+        self.render(field.question.as_deref().unwrap_or_default())
+    }
+
+    /// The question asked again after an answer that did not give the value: in other words
+    /// (the follow-up) and with an example of an answer.
+    pub fn reask_for(&self, field: &FieldSpec) -> String {
+        let question = field.follow_up.as_ref().or(field.question.as_ref()).map(|q| self.render(q)).unwrap_or_default();
+        match field.example.clone().or_else(|| example_for(field)) {
+            Some(example) => format!("{question} {}", self.render(&example)),
+            None => question,
+        }
     }
 
     /// Read-back sentence for a field's current value.
@@ -139,5 +143,25 @@ impl Conversation {
         let mut values = self.values();
         values.insert("value".into(), extract::describe_brief(field, &value.value));
         Some(render(template, &values))
+    }
+}
+
+/// How many times a field is asked before it is left unknown (the question, then once in other
+/// words with an example).
+pub const MAX_ASKS: u32 = 2;
+
+/// An example answer for a field the playbook gives none for, from its type.
+fn example_for(field: &FieldSpec) -> Option<String> {
+    let options: Vec<&str> = field.options.iter().take(2).map(|o| o.name()).collect();
+    match field.kind {
+        FieldType::Money => Some("For example, twenty dollars, or free.".to_owned()),
+        FieldType::YesNo => Some("A yes or no is fine.".to_owned()),
+        FieldType::Schedule => Some("For example, Mondays at six p.m.".to_owned()),
+        FieldType::Number => Some("A rough number is fine.".to_owned()),
+        FieldType::Scale => field.scale.as_ref().map(|s| format!("Anywhere from {} to {}.", s.min, s.max)),
+        FieldType::List | FieldType::Enum if !options.is_empty() => {
+            Some(format!("For example, {}.", options.join(" or ")))
+        }
+        _ => None,
     }
 }

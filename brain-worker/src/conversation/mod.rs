@@ -18,7 +18,7 @@ mod state;
 mod turns;
 
 pub use fields::yaml_to_json;
-pub use mechanics::Conversation;
+pub use mechanics::{Conversation, MAX_ASKS};
 pub use messages::{Action, Input};
 pub use state::{ConversationState, Phase, SpokenTurn};
 pub use turns::{GREETING_WAIT, HOLD_WAIT};

@@ -17,4 +17,6 @@ pub use turn::handle;
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+mod reask_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -6,7 +6,7 @@ use protocol::calls::CallEventKind;
 use super::gate;
 use super::questions::{ask_next, current_question, introduce};
 use super::read_back::{correct_noted, read_back_reply, NEXT_MARKER};
-use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT};
+use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT, MAX_ASKS};
 use crate::extract::{self, intent::Intent, text::normalised};
 use playbook::FieldType;
 use protocol::brain::SayCommand;
@@ -354,17 +354,20 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
             }
             FieldStatus::Refused if changed.contains(&asked) => preface.push_str("No problem. "),
             FieldStatus::Unknown if changed.is_empty() && !intents.contains(&Intent::DontKnow) => {
-                // No answer in what they said: ask again with the follow-up, up to three times.
+                // No answer in what they said: ask again in other words with an example; after
+                // the second try leave it unknown and say why in the result.
                 let attempts = conversation.state.attempts.get(&asked).copied().unwrap_or(0);
-                if attempts < 3 {
+                if attempts < MAX_ASKS {
                     if let Some(spec) = conversation.playbook.field(&asked).cloned() {
-                        let question = conversation.question_for(&spec);
+                        let question = conversation.reask_for(&spec);
                         *conversation.state.attempts.entry(asked.clone()).or_default() += 1;
                         let line = format!("{preface}Sorry, I didn't quite get that. {question}");
                         actions.extend(conversation.say(now, &line, false));
                         return actions;
                     }
                 }
+                conversation.state.notes.push(format!("{asked}: unknown, no answer understood after two tries"));
+                preface.push_str("No problem, let's move on. ");
             }
             FieldStatus::Unknown if intents.contains(&Intent::DontKnow) => {
                 // they do not know: do not ask again
