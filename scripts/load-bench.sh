@@ -86,11 +86,12 @@ done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "gymcall up never became ready" >&2; exit 1; }
 
 echo "load bench: $path path, steps $steps, ${call_seconds} s per step, ENDPOINT_SILENCE_MS=$endpoint_silence_ms"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2086
 "$bin/gymcall-loadgen" --gateway "http://127.0.0.1:$port" --auth-token "$auth_token" \
   --steps "$steps" --call-seconds "$call_seconds" --server-pid "$up_pid" "${fake_arg[@]}" \
   --json "$json" ${LOADGEN_ARGS:-}
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -n "$fake_pid" ]; then
   echo "fake provider served: $(curl -fsS "http://127.0.0.1:$fake_port/stats" || echo '?')"
 fi
