@@ -25,19 +25,48 @@ fn closes_required(conversation: &Conversation, field: &str, value: &serde_json:
     })
 }
 
+/// True when `extractions` hold a known value for a field that only exists while `field` has
+/// the value its dependents expect ("the drop-in is thirty five dollars" means drop-ins exist).
+fn opened_in_same_reply(conversation: &Conversation, field: &str, extractions: &[Extraction]) -> bool {
+    extractions.iter().any(|other| {
+        other.status == FieldStatus::Known
+            && other.value != serde_json::Value::Bool(false)
+            && conversation
+                .playbook
+                .field(&other.field)
+                .is_some_and(|spec| spec.depends_on.as_ref().is_some_and(|dependency| dependency.field == field))
+    })
+}
+
+/// What [`hold_gate_answers`] did with a reply.
+pub(super) struct GateOutcome {
+    /// What to apply.
+    pub kept: Vec<Extraction>,
+    /// The field whose gate-closing answer was held: ask it again to confirm.
+    pub held: Option<String>,
+    /// The field that was being confirmed when this reply came (answered or not).
+    pub was_confirming: Option<String>,
+}
+
 /// Takes out of `extractions` a gate-closing value heard for the first time (remembered in
 /// `state.confirming`), and lets one through at [`CONFIRMED`] when it is the value held from the
-/// turn before. Returns what to apply and the field to confirm, if one was held.
-pub(super) fn hold_gate_answers(
-    conversation: &mut Conversation,
-    extractions: Vec<Extraction>,
-) -> (Vec<Extraction>, Option<String>) {
+/// turn before. A gate-closing value in a reply that also gives a value only an open gate has
+/// ("no sorry, the drop-in is thirty five dollars") contradicts itself and is dropped.
+pub(super) fn hold_gate_answers(conversation: &mut Conversation, extractions: Vec<Extraction>) -> GateOutcome {
     let pending = conversation.state.confirming.take();
     let mut held = None;
     let mut kept = Vec::with_capacity(extractions.len());
+    let all = extractions.clone();
     for mut extraction in extractions {
         let closes = extraction.status == FieldStatus::Known
             && closes_required(conversation, &extraction.field, &extraction.value);
+        if closes && opened_in_same_reply(conversation, &extraction.field, &all) {
+            conversation.state.notes.push(format!(
+                "{}: a '{}' heard in a reply that also answers what depends on it; not taken",
+                extraction.field, extraction.value
+            ));
+            continue;
+        }
         let already = conversation
             .state
             .fields
@@ -56,7 +85,7 @@ pub(super) fn hold_gate_answers(
         conversation.state.confirming = Some((extraction.field.clone(), extraction.value.clone()));
         held = Some(extraction.field.clone());
     }
-    (kept, held)
+    GateOutcome { kept, held, was_confirming: pending.map(|(field, _)| field) }
 }
 
 /// Asks `field`'s question again to confirm a held answer.

@@ -58,3 +58,34 @@ fn no_drop_in_price_is_not_no_drop_ins() {
     call.callee("yes you can drop in");
     assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)));
 }
+
+/// From the end-to-end test (Summit MMA): "no sorry the drop in is thirty five dollars ..." to the
+/// schedule question contradicts itself (a drop-in price means drop-ins exist): the "no" does not
+/// gate, and the survey goes on without a detour.
+#[test]
+fn a_reply_that_gives_a_drop_in_price_does_not_close_the_gate() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we do");
+    call.callee("it's thirty five dollars and no mat fee");
+    let reply = call.callee("no sorry the drop in is thirty five dollars we have all levels class on monday and friday from twelve to one p m");
+    assert!(!reply.contains("just to be sure"), "{reply}");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)));
+    assert!(call.policy.state().confirming.is_none());
+}
+
+/// The callee reaffirms a known value when asked to confirm a contradiction: the agent goes on
+/// at once (it once waited in silence for a re-prompt).
+#[test]
+fn a_confirmation_of_the_known_value_goes_on_to_the_next_question() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we do");
+    let reply = call.callee("we don't do drop ins");
+    assert!(reply.contains("just to be sure"), "{reply}");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "not overwritten");
+    let reply = call.callee("yes we do");
+    assert!(reply.contains("How much is a drop-in"), "{reply}");
+}

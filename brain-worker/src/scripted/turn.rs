@@ -176,7 +176,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     };
     let extractions = extract::extract(&conversation.playbook, text, asked.as_deref());
     // an answer that would close part of the survey is believed only when said twice
-    let (extractions, held_gate) = gate::hold_gate_answers(conversation, extractions);
+    let gate = gate::hold_gate_answers(conversation, extractions);
+    let (extractions, held_gate, was_confirming) = (gate.kept, gate.held, gate.was_confirming);
     // values the callee says again (a late confirmation, a repeated answer)
     let restated: Vec<String> = extractions
         .iter()
@@ -227,6 +228,14 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         let preface = if risk_raised { RISK_REPLY } else { "" };
         actions.extend(gate::ask_to_confirm(conversation, now, &field, preface));
         return actions;
+    }
+    // The callee confirmed what we already had ("yes we do" after "just to be sure"): go on.
+    if let Some(field) = was_confirming {
+        let settled = conversation.state.fields.get(&field).is_some_and(|f| f.status == FieldStatus::Known);
+        if settled && changed.is_empty() && !intents.contains(&Intent::Goodbye) {
+            actions.extend(ask_next(conversation, now, "Great, thanks. "));
+            return actions;
+        }
     }
     if intents.contains(&Intent::Goodbye) && changed.is_empty() {
         let closing = conversation.render(&conversation.playbook.closing.clone());
