@@ -7,8 +7,9 @@
 #   scripts/load-bench.sh [--embedded] [steps]      e.g. scripts/load-bench.sh 1,10,50
 #
 # Production path (default): STT_PROVIDER=openai, TTS_PROVIDER=openai, BRAIN_POLICY=llm, all at
-# the fake. --embedded: PocketSphinx, flite and the scripted brain (no fake). Both with
-# ENDPOINT_SILENCE_MS=400. Environment: CALL_SECONDS (60), LOAD_BENCH_PORT (18000),
+# the fake. --embedded: the embedded engines and the scripted brain (no fake; STT_PROVIDER,
+# TTS_PROVIDER and BRAIN_POLICY are passed on when set). Both with ENDPOINT_SILENCE_MS=400.
+# Environment: CALL_SECONDS (60), LOAD_BENCH_PORT (18000),
 # FAKE_PORT (18090), ENDPOINT_SILENCE_MS (400), LOADGEN_ARGS (more generator options).
 # Figures also go to target/load-bench/<path>-<time>.json.
 set -euo pipefail
@@ -59,6 +60,12 @@ trap stop EXIT
 
 provider_env=()
 fake_arg=()
+if [ "$path" = embedded ]; then
+  # the defaults, unless the caller names an engine (e.g. STT_PROVIDER=pocketsphinx or whisper)
+  for name in STT_PROVIDER TTS_PROVIDER BRAIN_POLICY; do
+    if [ -n "${!name:-}" ]; then provider_env+=("$name=${!name}"); fi
+  done
+fi
 if [ "$path" = production ]; then
   "$bin/gymcall-fake-openai" --listen "127.0.0.1:$fake_port" >"$work/fake.log" 2>&1 &
   fake_pid=$!
@@ -85,7 +92,7 @@ for _ in $(seq 1 300); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "gymcall up never became ready" >&2; exit 1; }
 
-echo "load bench: $path path, steps $steps, ${call_seconds} s per step, ENDPOINT_SILENCE_MS=$endpoint_silence_ms"
+echo "load bench: $path path (${provider_env[*]:-engine defaults}), steps $steps, ${call_seconds} s per step, ENDPOINT_SILENCE_MS=$endpoint_silence_ms"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2086
 "$bin/gymcall-loadgen" --gateway "http://127.0.0.1:$port" --auth-token "$auth_token" \

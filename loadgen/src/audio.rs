@@ -69,11 +69,11 @@ pub fn read_utterance(path: &Path) -> Result<Utterance, AudioError> {
     }
     let read_error = |source| AudioError::Read { path: shown.clone(), source };
     let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Int, bits) if bits <= 16 => {
+        (hound::SampleFormat::Int, bits @ 8..=16) => {
             let scale = f32::from(1u16 << (bits - 1));
             reader.samples::<i16>().map(|s| s.map(|v| f32::from(v) / scale)).collect::<Result<_, _>>()
         }
-        (hound::SampleFormat::Int, bits) if bits <= 32 => {
+        (hound::SampleFormat::Int, bits @ 17..=32) => {
             let scale = (1u64 << (bits - 1)) as f32;
             reader.samples::<i32>().map(|s| s.map(|v| v as f32 / scale)).collect::<Result<_, _>>()
         }
