@@ -63,6 +63,9 @@ pub struct StepReport {
     /// Frames sent more than 5 ms after their deadline.
     pub late_frames: u64,
     pub max_frame_lateness_ms: u64,
+    /// Marks echoed by the emulated playback, and `clear`s received (barge-ins).
+    pub marks_echoed: u64,
+    pub clears: u64,
     /// Wall time the CPU figures cover.
     pub cpu_window_s: f64,
     pub server: Option<ProcessFigures>,
@@ -92,6 +95,8 @@ impl StepReport {
             frames_sent: tally.frames_sent,
             late_frames: tally.late_frames,
             max_frame_lateness_ms: u64::try_from(tally.max_frame_lateness.as_millis()).unwrap_or(u64::MAX),
+            marks_echoed: tally.marks_echoed,
+            clears: tally.clears,
             cpu_window_s: cpu_window.as_secs_f64(),
             server,
             generator_cores,
@@ -135,6 +140,7 @@ impl fmt::Display for StepReport {
             "  late frames (> 5 ms after deadline): {} of {} (worst {} ms)",
             self.late_frames, self.frames_sent, self.max_frame_lateness_ms
         )?;
+        writeln!(f, "  playback: {} marks echoed, {} clears (barge-ins)", self.marks_echoed, self.clears)?;
         match &self.server {
             Some(server) => writeln!(
                 f,

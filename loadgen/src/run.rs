@@ -227,16 +227,20 @@ async fn place_one_call(
             Some((FailureKind::Webhook, error.to_string()))
         }
         Err(error) => Some((FailureKind::Stream, error.to_string())),
-        Ok(report) => match report.closed_by_server {
-            Some(code) if code != 1000 => {
-                Some((FailureKind::ClosedAbnormally, format!("server closed the stream with {code}")))
+        Ok(report) => {
+            tally.marks_echoed += report.marks.len() as u64;
+            tally.clears += report.clears.len() as u64;
+            match report.closed_by_server {
+                Some(code) if code != 1000 => {
+                    Some((FailureKind::ClosedAbnormally, format!("server closed the stream with {code}")))
+                }
+                Some(_) if !report.said_after_stream.is_empty() => {
+                    Some((FailureKind::Apology, format!("caller heard: {}", report.said_after_stream.join(" "))))
+                }
+                _ if !call.heard_agent => Some((FailureKind::AgentSilent, "the agent never spoke".to_owned())),
+                _ => None,
             }
-            Some(_) if !report.said_after_stream.is_empty() => {
-                Some((FailureKind::Apology, format!("caller heard: {}", report.said_after_stream.join(" "))))
-            }
-            _ if !call.heard_agent => Some((FailureKind::AgentSilent, "the agent never spoke".to_owned())),
-            _ => None,
-        },
+        }
     };
     match failure {
         Some((kind, message)) => {

@@ -152,6 +152,9 @@ pub struct StepTally {
     pub frames_sent: u64,
     pub late_frames: u64,
     pub max_frame_lateness: Duration,
+    /// Marks the emulated playback echoed, and `clear`s the server sent (barge-ins).
+    pub marks_echoed: u64,
+    pub clears: u64,
 }
 
 impl StepTally {
@@ -204,6 +207,8 @@ impl StepTally {
         self.frames_sent += other.frames_sent;
         self.late_frames += other.late_frames;
         self.max_frame_lateness = self.max_frame_lateness.max(other.max_frame_lateness);
+        self.marks_echoed += other.marks_echoed;
+        self.clears += other.clears;
     }
 }
 
@@ -277,6 +282,8 @@ mod tests {
         assert_eq!((step.frames_sent, step.late_frames), (3, 2), "late means more than 5 ms after the deadline");
         assert_eq!(step.max_frame_lateness, Duration::from_millis(30));
 
+        step.marks_echoed = 5;
+        step.clears = 1;
         let mut total = StepTally::default();
         total.merge(&step);
         total.merge(&step);
@@ -284,6 +291,7 @@ mod tests {
         assert_eq!(total.failures, vec![(FailureKind::ClosedAbnormally, 2)]);
         assert_eq!(total.failure_messages, vec!["closed 1011".to_owned()], "messages kept once");
         assert_eq!(total.latencies.len(), 6);
+        assert_eq!((total.marks_echoed, total.clears), (10, 2));
     }
 
     #[test]
