@@ -23,3 +23,17 @@ fn a_question_not_understood_is_rephrased_with_an_example_and_dropped_after_two_
     let notes = call.policy.state().result().notes;
     assert!(notes.iter().any(|n| n.contains("drop_in_price") && n.contains("two tries")), "{notes:?}");
 }
+
+/// From the end-to-end test (Riverside BJJ): "Oh, I'm not sure about that. Hold on, let me get the
+/// manager for you" was heard as "book i'm not sure about but hold on a let me get the manager for
+/// you", and "book" settled the requirements (booking ahead), which were then never asked. A turn
+/// that hands the call over (hold, transfer) answers nothing but what was asked.
+#[test]
+fn a_hold_or_transfer_turn_settles_no_field_but_the_one_asked() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("riverside good afternoon");
+    let reply = call.callee("book i'm not sure about but hold on a let me get the manager for you");
+    assert_eq!(reply, "Sure, thank you.");
+    assert_eq!(call.field("requirements").0, FieldStatus::Unknown);
+}

@@ -383,6 +383,9 @@ fn after_a_transfer_the_answer_is_read_for_the_question_said() {
     call.callee("waivers five but afternoon the");
     assert_eq!(call.callee("book i'm not sure about but hold on a let me get the manager for you"), "Sure, thank you.");
     let reply = call.callee("on the to month drop waivers like brazilian jiu jitsu what did you want to know");
+    // nothing was settled before the transfer ("not sure"), so the first question comes again
+    assert!(reply.ends_with("Do you take drop-in visitors from other gyms?"), "{reply}");
+    let reply = call.callee("yes we do");
     assert!(reply.ends_with("How much is a drop-in, and is there a mat fee?"), "{reply}");
     let reply = call.callee("at fifteen dollars and no mat fee");
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(15.0)), "{reply}");

@@ -175,6 +175,14 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         _ => conversation.state.asked.clone(),
     };
     let extractions = extract::extract(&conversation.playbook, text, asked.as_deref());
+    // A turn that hands the call over (hold on, let me get the manager) answers nothing but the
+    // question asked: stray words in it ("book" for "oh") must not settle other fields.
+    let handing_over = intents.iter().any(|i| matches!(i, Intent::Hold | Intent::Transfer));
+    let extractions: Vec<_> = if handing_over {
+        extractions.into_iter().filter(|e| asked.as_deref() == Some(e.field.as_str())).collect()
+    } else {
+        extractions
+    };
     // an answer that would close part of the survey is believed only when said twice
     let gate = gate::hold_gate_answers(conversation, extractions);
     let (extractions, held_gate, was_confirming) = (gate.kept, gate.held, gate.was_confirming);
