@@ -54,6 +54,7 @@ stop() {
     kill -TERM "$fake_pid"
     wait "$fake_pid" 2>/dev/null || true
   fi
+  if [ -f "$work/up.log" ]; then cp "$work/up.log" "${json%.json}.server.log"; fi
   rm -rf "$work"
 }
 trap stop EXIT
@@ -76,7 +77,7 @@ if [ "$path" = production ]; then
 fi
 
 # only the variables below: a provider key in the caller's shell must not change the path measured
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" RUST_LOG="${RUST_LOG:-warn}" \
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" RUST_LOG="${RUST_LOG:-warn,reply_stages=debug}" \
   LISTEN_ADDR="127.0.0.1:$port" PUBLIC_BASE_URL="http://127.0.0.1:$port" \
   TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN="$auth_token" \
   TWILIO_FROM_NUMBER=+15005550006 TWILIO_API_BASE=http://127.0.0.1:9 \
@@ -99,9 +100,25 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
   --steps "$steps" --call-seconds "$call_seconds" --server-pid "$up_pid" "${fake_arg[@]}" \
   --json "$json" ${LOADGEN_ARGS:-}
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Where the reply latency went, stage by stage (media time, 20 ms steps), from the media worker's
+# `reply_stages` debug lines.
+python3 - "$work/up.log" <<'PY' || true
+import re, sys
+stages = {}
+for line in open(sys.argv[1], errors="replace"):
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # the log's colours
+    if "reply_stages" not in line:
+        continue
+    for name, value in re.findall(r"\b(reply|endpoint|stt|brain|tts|play)_ms=(\d+)", line):
+        stages.setdefault(name, []).append(int(value))
+if stages.get("reply"):
+    median = lambda values: sorted(values)[len(values) // 2]
+    parts = ", ".join(f"{name} {median(values)}" for name, values in stages.items())
+    print(f"reply stages on the server's media clock, median ms over {len(stages['reply'])} replies: {parts}")
+PY
 if [ -n "$fake_pid" ]; then
   echo "fake provider served: $(curl -fsS "http://127.0.0.1:$fake_port/stats" || echo '?')"
 fi
 warnings=$(grep -c -E ' (WARN|ERROR) ' "$work/up.log" || true)
-echo "gymcall up logged $warnings warnings/errors; figures in $json"
+echo "gymcall up logged $warnings warnings/errors; figures in $json, server log beside it"
 grep -E ' (WARN|ERROR) ' "$work/up.log" | sed -E 's/^[^ ]+ +//' | cut -c1-160 | sort | uniq -c | sort -rn | head -5 || true

@@ -305,6 +305,16 @@ impl CallActor {
                         self.shared.stats.voice_to_voice.observe(*reply_ms);
                         if let Some(stages) = stages {
                             self.shared.stats.reply_stages.observe(stages);
+                            tracing::debug!(
+                                target: "reply_stages",
+                                reply_ms,
+                                endpoint_ms = stages.endpoint_ms,
+                                stt_ms = stages.stt_ms,
+                                brain_ms = stages.brain_ms,
+                                tts_ms = stages.tts_ms,
+                                play_ms = stages.play_ms,
+                                "reply stages"
+                            );
                         }
                     }
                     self.brain.heard(at_ms, event);
