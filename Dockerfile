@@ -15,11 +15,12 @@ ARG DEBIAN_RELEASE=bookworm
 # ---------------------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 # C toolchain pieces for the -sys crates: pocketsphinx (libpocketsphinx-dev via pkg-config),
-# webrtc-vad (cc), bindgen (libclang). Versions come from the Debian release (no pins: Debian
+# webrtc-vad (cc), bindgen (libclang), cmake for CTranslate2 (ct2rs, the embedded Whisper). The
+# image carries no Whisper model: mount one and set WHISPER_MODEL_DIR (speech.whisper.modelDir). Versions come from the Debian release (no pins: Debian
 # drops superseded security versions, so a pin breaks the build).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config clang libclang-dev libpocketsphinx-dev \
+ && apt-get install -y --no-install-recommends pkg-config clang libclang-dev libpocketsphinx-dev cmake \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -84,13 +84,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let fake = FakeTwilio::start(FakeTwilioConfig { step_delay: Duration::from_millis(20), ..Default::default() })
         .await
         .context("cannot start the simulated Twilio")?;
-    let speech = stack::embedded_speech()?;
+    // The simulated gym hears the agent with PocketSphinx and speaks with flite; the agent hears
+    // with the configured recogniser (Whisper when installed, see `stack::speech_from_env`).
+    let callee_speech = stack::embedded_speech()?;
     let lineup = PersonaLineup {
         persona: persona.clone(),
         playbook: playbook.clone(),
         record_wav: Some(out_dir.join("callee-heard.wav")),
     };
-    answer_with_persona(&fake, DEMO_NUMBER, lineup, speech.stt.clone(), speech.tts.clone());
+    answer_with_persona(&fake, DEMO_NUMBER, lineup, callee_speech.stt.clone(), callee_speech.tts.clone());
+    let speech = stack::speech_from_env(&std::env::vars().collect())?;
+    progress(quiet, format!("the agent hears with {}", speech.stt.name()));
 
     let stack = Stack::start(StackOptions {
         out_dir: out_dir.clone(),

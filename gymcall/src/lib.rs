@@ -1,9 +1,11 @@
 //! The `gymcall` command line as a library, so the end-to-end tests drive exactly what users run:
-//! [`stack`] (every service in one process), [`demo`], [`results`] and the REST [`client`].
+//! [`stack`] (every service in one process), [`demo`], [`results`], the REST [`client`] and
+//! [`transcribe`] (WAV files through the call's recogniser).
 
 pub mod campaign;
 pub mod client;
 pub mod demo;
 pub mod results;
 pub mod stack;
+pub mod transcribe;
 pub mod up;

@@ -2,7 +2,7 @@
 //! process, `up` runs every service in one process for real Twilio, and the rest talk to a
 //! running deployment (REST API or NATS).
 
-use gymcall::{campaign, client, demo, results, up};
+use gymcall::{campaign, client, demo, results, transcribe, up};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +28,8 @@ enum Command {
     Results(results::ResultsArgs),
     /// Queue calls for a CSV/JSON list of gyms, show progress, write the results.
     Campaign(campaign::CampaignArgs),
+    /// Transcribe WAV files through the telephone band with the call's recogniser.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
             Command::Calls(args) => client::list(args).await,
             Command::Results(args) => results::run(args).await,
             Command::Campaign(args) => campaign::run(args).await,
+            Command::Transcribe(args) => transcribe::run(args).await,
         }
     });
     match outcome {

@@ -32,13 +32,15 @@ pub struct Stack {
     dialer: dialer::RunningDialer,
 }
 
-/// The embedded speech engines (PocketSphinx + flite), or the configured cloud providers.
+/// The configured speech providers: with `STT_PROVIDER` unset, embedded Whisper when its model is
+/// installed (`scripts/install-models.sh`), else PocketSphinx; flite; or the cloud providers.
 pub fn speech_from_env(env: &HashMap<String, String>) -> anyhow::Result<speech::Providers> {
     let config = speech::SpeechConfig::from_env(env).map_err(|e| anyhow!("speech settings: {e}"))?;
-    speech::from_config(&config).map_err(|e| anyhow!("speech engines: {e}"))
+    whisper_stt::providers_from_config(&config).map_err(|e| anyhow!("speech engines: {e}"))
 }
 
-/// The keyless embedded speech engines: PocketSphinx (Debian's model) and flite.
+/// The keyless embedded speech engines: PocketSphinx (Debian's model) and flite. The simulated
+/// callees hear the agent with these (and the end-to-end tests run the agent on them too).
 pub fn embedded_speech() -> anyhow::Result<speech::Providers> {
     let stt = speech::stt::pocketsphinx::PocketsphinxStt::new(Default::default())
         .map_err(|e| anyhow!("embedded speech-to-text: {e}"))?;

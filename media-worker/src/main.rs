@@ -16,7 +16,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let providers = match speech::from_config(&config.speech) {
+    // The embedded Whisper recogniser when chosen or installed, else as `speech` configures.
+    let providers = match whisper_stt::providers_from_config(&config.speech) {
         Ok(providers) => providers,
         Err(error) => {
             eprintln!("media-worker: speech providers: {error}");

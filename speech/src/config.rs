@@ -29,19 +29,33 @@ pub const ENV_VARS: &[&str] = &[
     "ELEVENLABS_VOICE_ID",
     "ELEVENLABS_MODEL",
     "POCKETSPHINX_MODEL_DIR",
+    "WHISPER_MODEL_DIR",
+    "WHISPER_DECODERS",
+    "WHISPER_THREADS",
+    "WHISPER_QUEUE_MAX",
     "SPEECH_RETRY_DEADLINE_MS",
 ];
+
+/// Where the embedded Whisper model is looked for when `WHISPER_MODEL_DIR` is unset (relative to
+/// the working directory: `scripts/install-models.sh` puts it there in a checkout).
+pub const DEFAULT_WHISPER_MODEL_DIR: &str = "models/whisper-tiny-en";
 
 pub const DEFAULT_DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com";
 pub const DEFAULT_ELEVENLABS_BASE_URL: &str = "https://api.elevenlabs.io";
 
+/// Which speech-to-text engine; `Whisper` is built by the `whisper-stt` crate (it needs a native
+/// library this crate keeps out of its build), the others by [`from_config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SttProviderKind {
+    /// `STT_PROVIDER` unset: Whisper when its model directory exists (and the binary was built
+    /// with it), PocketSphinx otherwise. [`from_config`] alone always picks PocketSphinx.
     #[default]
+    Auto,
     Pocketsphinx,
     Deepgram,
     Openai,
+    Whisper,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +86,14 @@ pub struct SpeechConfig {
     pub elevenlabs_voice_id: String,
     pub elevenlabs_model: String,
     pub pocketsphinx_model_dir: Option<String>,
+    /// The embedded Whisper model (CTranslate2 format, with `preprocessor_config.json`).
+    pub whisper_model_dir: String,
+    /// Decoder threads sharing the one Whisper model (each is a CTranslate2 replica).
+    pub whisper_decoders: u64,
+    /// CPU threads one Whisper decode uses.
+    pub whisper_threads: u64,
+    /// Utterances that may wait for a Whisper decoder; one more is refused with an error.
+    pub whisper_queue_max: u64,
     pub retry_deadline_ms: u64,
 }
 
@@ -95,6 +117,10 @@ impl Default for SpeechConfig {
             elevenlabs_voice_id: "21m00Tcm4TlvDq8ikWAM".into(),
             elevenlabs_model: "eleven_flash_v2_5".into(),
             pocketsphinx_model_dir: None,
+            whisper_model_dir: DEFAULT_WHISPER_MODEL_DIR.into(),
+            whisper_decoders: 1,
+            whisper_threads: 2,
+            whisper_queue_max: 16,
             retry_deadline_ms: 5_000,
         }
     }
@@ -112,6 +138,15 @@ pub enum SpeechConfigError {
     Engine(String),
 }
 
+/// `value` when it is 1..=`max`, else an `Invalid` error naming the variable.
+fn bounded(name: &'static str, value: u64, max: u64) -> Result<u64, SpeechConfigError> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(SpeechConfigError::Env(probes::ConfigError::invalid(name, format!("{value}: must be 1 to {max}"))))
+    }
+}
+
 impl SpeechConfig {
     /// Read the variables in [`ENV_VARS`]; unset or empty ones take their defaults.
     pub fn from_env(env: &HashMap<String, String>) -> Result<SpeechConfig, SpeechConfigError> {
@@ -120,14 +155,16 @@ impl SpeechConfig {
         let defaults = SpeechConfig::default();
         let number = |name: &'static str, default: u64| env.parse(name, default);
         let stt_provider = match get("STT_PROVIDER").map(|value| value.to_ascii_lowercase()).as_deref() {
-            None | Some("pocketsphinx") => SttProviderKind::Pocketsphinx,
+            None | Some("auto") => SttProviderKind::Auto,
+            Some("pocketsphinx") => SttProviderKind::Pocketsphinx,
             Some("deepgram") => SttProviderKind::Deepgram,
             Some("openai") => SttProviderKind::Openai,
+            Some("whisper") => SttProviderKind::Whisper,
             Some(other) => {
                 return Err(SpeechConfigError::UnknownValue {
                     name: "STT_PROVIDER",
                     value: other.to_string(),
-                    expected: "pocketsphinx, deepgram, openai",
+                    expected: "auto, whisper, pocketsphinx, deepgram, openai",
                 })
             }
         };
@@ -165,10 +202,30 @@ impl SpeechConfig {
             elevenlabs_voice_id: get("ELEVENLABS_VOICE_ID").unwrap_or(defaults.elevenlabs_voice_id),
             elevenlabs_model: get("ELEVENLABS_MODEL").unwrap_or(defaults.elevenlabs_model),
             pocketsphinx_model_dir: get("POCKETSPHINX_MODEL_DIR"),
+            whisper_model_dir: get("WHISPER_MODEL_DIR").unwrap_or(defaults.whisper_model_dir),
+            whisper_decoders: bounded("WHISPER_DECODERS", number("WHISPER_DECODERS", defaults.whisper_decoders)?, 8)?,
+            whisper_threads: bounded("WHISPER_THREADS", number("WHISPER_THREADS", defaults.whisper_threads)?, 64)?,
+            whisper_queue_max: bounded(
+                "WHISPER_QUEUE_MAX",
+                number("WHISPER_QUEUE_MAX", defaults.whisper_queue_max)?,
+                10_000,
+            )?,
             retry_deadline_ms: number("SPEECH_RETRY_DEADLINE_MS", defaults.retry_deadline_ms)?,
         };
         config.check_credentials()?;
         Ok(config)
+    }
+
+    /// The STT engine to build when Whisper can be built: `Auto` becomes `Whisper` when
+    /// `whisper_model_dir` holds a model (`model.bin`), `Pocketsphinx` otherwise.
+    pub fn resolved_stt_provider(&self) -> SttProviderKind {
+        match self.stt_provider {
+            SttProviderKind::Auto if std::path::Path::new(&self.whisper_model_dir).join("model.bin").is_file() => {
+                SttProviderKind::Whisper
+            }
+            SttProviderKind::Auto => SttProviderKind::Pocketsphinx,
+            chosen => chosen,
+        }
     }
 
     fn check_credentials(&self) -> Result<(), SpeechConfigError> {
@@ -215,7 +272,13 @@ pub fn from_config(config: &SpeechConfig) -> Result<Providers, SpeechConfigError
         .map_err(|error| SpeechConfigError::Engine(format!("http client: {error}")))?;
     let retry = config.retry_policy();
     let stt: Arc<dyn SttProvider> = match config.stt_provider {
-        SttProviderKind::Pocketsphinx => {
+        SttProviderKind::Whisper => {
+            return Err(SpeechConfigError::Engine(
+                "STT_PROVIDER=whisper is built by the whisper-stt crate (whisper_stt::providers_from_config)".into(),
+            ))
+        }
+        // Without the whisper-stt crate, `auto` is the embedded engine this crate has.
+        SttProviderKind::Auto | SttProviderKind::Pocketsphinx => {
             let mut sphinx = PocketsphinxConfig::default();
             if let Some(dir) = &config.pocketsphinx_model_dir {
                 sphinx.model_dir = dir.into();
@@ -317,6 +380,31 @@ mod tests {
         assert!(matches!(
             SpeechConfig::from_env(&env(&[("SPEECH_RETRY_DEADLINE_MS", "soon")])).unwrap_err(),
             SpeechConfigError::Env(probes::ConfigError::Invalid { name: "SPEECH_RETRY_DEADLINE_MS", .. })
+        ));
+    }
+
+    #[test]
+    fn whisper_is_the_default_only_where_its_model_is() {
+        let config = SpeechConfig::from_env(&env(&[("WHISPER_MODEL_DIR", "/nonexistent/whisper")])).expect("parses");
+        assert_eq!(config.stt_provider, SttProviderKind::Auto);
+        assert_eq!(config.resolved_stt_provider(), SttProviderKind::Pocketsphinx);
+        let model_dir = std::env::temp_dir().join(format!("speech-config-whisper-{}", std::process::id()));
+        std::fs::create_dir_all(&model_dir).expect("temp dir");
+        std::fs::write(model_dir.join("model.bin"), b"x").expect("write");
+        let dir = model_dir.display().to_string();
+        let config = SpeechConfig::from_env(&env(&[("WHISPER_MODEL_DIR", &dir)])).expect("parses");
+        assert_eq!(config.resolved_stt_provider(), SttProviderKind::Whisper);
+        let chosen = SpeechConfig::from_env(&env(&[("WHISPER_MODEL_DIR", &dir), ("STT_PROVIDER", "pocketsphinx")]));
+        assert_eq!(chosen.expect("parses").resolved_stt_provider(), SttProviderKind::Pocketsphinx);
+        let _ = std::fs::remove_dir_all(&model_dir);
+        // This crate cannot build Whisper and says who can.
+        let whisper = SpeechConfig::from_env(&env(&[("STT_PROVIDER", "whisper")])).expect("parses");
+        assert!(
+            matches!(from_config(&whisper), Err(SpeechConfigError::Engine(message)) if message.contains("whisper-stt"))
+        );
+        assert!(matches!(
+            SpeechConfig::from_env(&env(&[("WHISPER_THREADS", "0")])).unwrap_err(),
+            SpeechConfigError::Env(probes::ConfigError::Invalid { name: "WHISPER_THREADS", .. })
         ));
     }
 

@@ -83,15 +83,16 @@ const LEAD_IN_MS: u64 = 200;
 
 /// A finished utterance: 8 kHz PCM and its call times.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Utterance {
+pub struct Utterance {
     pub pcm_8k: Vec<i16>,
     pub start_ms: u64,
     pub end_ms: u64,
 }
 
-/// Collects callee audio into utterances for providers that transcribe whole utterances.
+/// Collects callee audio into utterances for providers that transcribe whole utterances (public
+/// so providers in other crates, e.g. the embedded Whisper one, collect exactly as these do).
 #[derive(Debug, Default)]
-pub(crate) struct UtteranceCollector {
+pub struct UtteranceCollector {
     pre_roll: std::collections::VecDeque<i16>,
     /// Call time just after the last pre-roll sample.
     pre_roll_end_ms: u64,
@@ -100,7 +101,7 @@ pub(crate) struct UtteranceCollector {
 }
 
 /// What the collector made of one input.
-pub(crate) enum Collected {
+pub enum Collected {
     Nothing,
     Utterance(Utterance),
     /// `Close`: the last utterance, if one was open.
@@ -108,6 +109,7 @@ pub(crate) enum Collected {
 }
 
 impl UtteranceCollector {
+    /// Takes one input; an `UtteranceEnd` (or `Close`) hands back the finished utterance.
     pub fn handle(&mut self, input: SttInput) -> Collected {
         match input {
             SttInput::Audio { mulaw, timestamp_ms } => {

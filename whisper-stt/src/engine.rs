@@ -1,0 +1,310 @@
+//! The Whisper model, loaded once per process, and the bounded pool of decoder threads every call
+//! shares: an utterance (16 kHz samples and an optional prompt) goes in, its text comes back on a
+//! oneshot channel. A full queue is refused at once with [`WhisperError::QueueFull`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Instant;
+
+use ct2rs::sys::{Whisper, WhisperOptions};
+use ct2rs::tokenizers::hf::Tokenizer as HfTokenizer;
+use ct2rs::{ComputeType, Config, Device, Tokenizer as _};
+use tokio::sync::oneshot;
+
+use crate::features::{FrontEnd, FrontEndConfig};
+
+/// Longest audio decoded per utterance (three 30 s windows); the rest is dropped with a warning.
+pub const MAX_UTTERANCE_SAMPLES_16K: usize = 90 * 16_000;
+/// Whisper reads at most this many prompt tokens (half its 448-token context, less one).
+const MAX_PROMPT_TOKENS: usize = 223;
+/// Largest model.bin accepted (tiny is 75 MB, base 145 MB, small 480 MB).
+const MAX_MODEL_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// A window whose no-speech probability is above this, with a low score, is taken as silence.
+const NO_SPEECH_THRESHOLD: f32 = 0.6;
+
+/// Why a transcription could not be had.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WhisperError {
+    #[error("whisper model not found: {dir} has no {file} (run scripts/install-models.sh)")]
+    ModelMissing { dir: String, file: &'static str },
+    #[error("whisper model {dir}: {message}")]
+    Load { dir: String, message: String },
+    #[error("whisper queue full: {max} utterances already wait for a decoder")]
+    QueueFull { max: usize },
+    #[error("whisper decode failed: {0}")]
+    Decode(String),
+    #[error("whisper decoders stopped")]
+    Stopped,
+}
+
+/// How the shared model is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhisperOptionsConfig {
+    pub model_dir: PathBuf,
+    /// Decoder threads (each a CTranslate2 replica of the one loaded model).
+    pub decoders: usize,
+    /// CPU threads one decode uses.
+    pub threads_per_decoder: usize,
+    /// Utterances that may wait for a decoder.
+    pub queue_max: usize,
+}
+
+/// One utterance's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    pub text: String,
+    /// exp of the mean token log-probability (0..1), of the first window.
+    pub confidence: Option<f32>,
+    /// Time spent waiting for a decoder and decoding.
+    pub queued_ms: u64,
+    pub decode_ms: u64,
+}
+
+/// The loaded model: CTranslate2 weights, tokenizer and front end. `Send + Sync`, shared.
+pub struct WhisperModel {
+    whisper: Whisper,
+    tokenizer: HfTokenizer,
+    front_end: FrontEnd,
+    /// The decoder's start tokens after the prompt.
+    start_tokens: Vec<String>,
+}
+
+impl WhisperModel {
+    /// Loads `dir` (model.bin, tokenizer.json, config.json, preprocessor_config.json).
+    pub fn load(config: &WhisperOptionsConfig) -> Result<WhisperModel, WhisperError> {
+        let dir = &config.model_dir;
+        let shown = dir.display().to_string();
+        for file in ["model.bin", "tokenizer.json", "config.json", "preprocessor_config.json"] {
+            if !dir.join(file).is_file() {
+                return Err(WhisperError::ModelMissing { dir: shown, file });
+            }
+        }
+        let load_error = |message: String| WhisperError::Load { dir: shown.clone(), message };
+        let model_bytes = std::fs::metadata(dir.join("model.bin")).map_err(|e| load_error(e.to_string()))?.len();
+        if model_bytes > MAX_MODEL_BYTES {
+            return Err(load_error(format!("model.bin is {model_bytes} bytes, more than {MAX_MODEL_BYTES}")));
+        }
+        let tokenizer_bytes =
+            std::fs::metadata(dir.join("tokenizer.json")).map_err(|e| load_error(e.to_string()))?.len();
+        if tokenizer_bytes > 64 * 1024 * 1024 {
+            return Err(load_error(format!("tokenizer.json is {tokenizer_bytes} bytes")));
+        }
+        let front_end = FrontEnd::new(FrontEndConfig::read(dir).map_err(load_error)?);
+        let ct2_config = Config {
+            device: Device::CPU,
+            compute_type: ComputeType::INT8,
+            device_indices: vec![0; config.decoders.max(1)],
+            num_threads_per_replica: config.threads_per_decoder.max(1),
+            ..Config::default()
+        };
+        let whisper = Whisper::new(dir, ct2_config).map_err(|e| load_error(e.to_string()))?;
+        if whisper.n_mels() != front_end.config().feature_size {
+            let message = format!(
+                "model wants {} mel bins, preprocessor_config.json gives {}",
+                whisper.n_mels(),
+                front_end.config().feature_size
+            );
+            return Err(load_error(message));
+        }
+        let mut tokenizer = HfTokenizer::new(dir).map_err(|e| load_error(e.to_string()))?;
+        tokenizer.disable_spacial_token();
+        let start_tokens = if whisper.is_multilingual() {
+            vec!["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
+        } else {
+            vec!["<|startoftranscript|>", "<|notimestamps|>"]
+        };
+        let start_tokens = start_tokens.into_iter().map(str::to_owned).collect();
+        Ok(WhisperModel { whisper, tokenizer, front_end, start_tokens })
+    }
+
+    /// The prompt tokens for `text` (Whisper's "previous text"): its last 223 tokens.
+    pub fn prompt_tokens(&self, text: &str) -> Vec<String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let mut tokens = self.tokenizer.encode(&format!(" {text}")).unwrap_or_default();
+        let excess = tokens.len().saturating_sub(MAX_PROMPT_TOKENS);
+        tokens.drain(..excess);
+        tokens
+    }
+
+    /// Transcribes 16 kHz mono samples (-1..1) in 30 s windows, greedily.
+    pub fn transcribe(&self, samples_16k: &[f32], prompt: &[String]) -> Result<(String, Option<f32>), WhisperError> {
+        let window = self.front_end.config().n_samples;
+        let samples = &samples_16k[..samples_16k.len().min(MAX_UTTERANCE_SAMPLES_16K)];
+        let mut texts = Vec::new();
+        let mut confidence = None;
+        for chunk in samples.chunks(window) {
+            let seconds = chunk.len() as f32 / 16_000.0;
+            let mut features = self.front_end.log_mel(chunk);
+            let shape = [1, self.front_end.config().feature_size, self.front_end.config().nb_max_frames];
+            let view = ct2rs::sys::StorageView::new(&shape, &mut features, Device::CPU)
+                .map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let mut start: Vec<String> = Vec::with_capacity(prompt.len() + 5);
+            if !prompt.is_empty() {
+                start.push("<|startofprev|>".to_owned());
+                start.extend(prompt.iter().cloned());
+            }
+            start.extend(self.start_tokens.iter().cloned());
+            // Bound the cost of a runaway decode: a fast talker says ~4 tokens a second.
+            let new_tokens_max = (16.0 + 8.0 * seconds) as usize;
+            let options = WhisperOptions {
+                beam_size: 1,
+                max_length: (start.len() + new_tokens_max).min(448),
+                return_scores: true,
+                return_no_speech_prob: true,
+                ..WhisperOptions::default()
+            };
+            let results =
+                self.whisper.generate(&view, &[start], &options).map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let Some(result) = results.into_iter().next() else { continue };
+            let score = result.scores.first().copied();
+            if result.no_speech_prob > NO_SPEECH_THRESHOLD && score.is_none_or(|score| score < -1.0) {
+                continue;
+            }
+            let Some(tokens) = result.sequences.into_iter().next() else { continue };
+            let tokens: Vec<String> =
+                tokens.into_iter().filter(|token| !(token.starts_with("<|") && token.ends_with("|>"))).collect();
+            let text = self.tokenizer.decode(tokens).map_err(|e| WhisperError::Decode(e.to_string()))?;
+            confidence = confidence.or(score.map(f32::exp));
+            texts.push(text.trim().to_owned());
+        }
+        Ok((texts.join(" ").trim().to_owned(), confidence))
+    }
+}
+
+/// The decoders loaded in this process, by canonical model directory.
+type LoadedDecoders = Vec<(PathBuf, Weak<WhisperDecoder>)>;
+
+/// One utterance waiting for a decoder.
+struct Job {
+    samples_16k: Vec<f32>,
+    prompt: Arc<Vec<String>>,
+    queued_at: Instant,
+    reply: oneshot::Sender<Result<Transcript, WhisperError>>,
+}
+
+/// The shared model and its decoder threads; dropping the last handle stops them.
+pub struct WhisperDecoder {
+    model: Arc<WhisperModel>,
+    jobs: SyncSender<Job>,
+    queue_max: usize,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl WhisperDecoder {
+    /// Loads the model and starts `decoders` threads behind a queue of `queue_max`.
+    pub fn start(config: &WhisperOptionsConfig) -> Result<WhisperDecoder, WhisperError> {
+        let started = Instant::now();
+        let model = Arc::new(WhisperModel::load(config)?);
+        let queue_max = config.queue_max.max(1);
+        let (jobs, receiver) = sync_channel::<Job>(queue_max);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        for index in 0..config.decoders.max(1) {
+            let (model, receiver, waiting) = (model.clone(), receiver.clone(), waiting.clone());
+            std::thread::Builder::new()
+                .name(format!("whisper-decoder-{index}"))
+                .spawn(move || decode_jobs(&model, &receiver, &waiting))
+                .map_err(|e| WhisperError::Load {
+                    dir: config.model_dir.display().to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        tracing::info!(
+            model_dir = %config.model_dir.display(),
+            decoders = config.decoders,
+            threads_per_decoder = config.threads_per_decoder,
+            queue_max,
+            load_ms = started.elapsed().as_millis() as u64,
+            "whisper model loaded"
+        );
+        Ok(WhisperDecoder { model, jobs, queue_max, waiting })
+    }
+
+    /// The one decoder for `config.model_dir` in this process: loaded on first use, shared after.
+    pub fn shared(config: &WhisperOptionsConfig) -> Result<Arc<WhisperDecoder>, WhisperError> {
+        static LOADED: OnceLock<Mutex<LoadedDecoders>> = OnceLock::new();
+        let key = std::fs::canonicalize(&config.model_dir).unwrap_or_else(|_| config.model_dir.clone());
+        let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|poison| poison.into_inner());
+        loaded.retain(|(_, decoder)| decoder.strong_count() > 0);
+        if let Some(decoder) = loaded.iter().find(|(dir, _)| *dir == key).and_then(|(_, decoder)| decoder.upgrade()) {
+            return Ok(decoder);
+        }
+        let decoder = Arc::new(WhisperDecoder::start(config)?);
+        loaded.push((key, Arc::downgrade(&decoder)));
+        Ok(decoder)
+    }
+
+    pub fn model(&self) -> &WhisperModel {
+        &self.model
+    }
+
+    /// Queues one utterance; refused at once when `queue_max` already wait.
+    pub fn submit(
+        &self,
+        samples_16k: Vec<f32>,
+        prompt: Arc<Vec<String>>,
+    ) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
+        let (reply, receiver) = oneshot::channel();
+        let job = Job { samples_16k, prompt, queued_at: Instant::now(), reply };
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let refused = match self.jobs.try_send(job) {
+            Ok(()) => return Ok(receiver),
+            Err(TrySendError::Full(_)) => WhisperError::QueueFull { max: self.queue_max },
+            Err(TrySendError::Disconnected(_)) => WhisperError::Stopped,
+        };
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        Err(refused)
+    }
+
+    /// Utterances queued or being decoded.
+    pub fn pending(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Decodes on the calling thread (for tools and benches that own their thread).
+    pub fn transcribe_now(&self, samples_16k: &[f32], prompt: &[String]) -> Result<Transcript, WhisperError> {
+        let started = Instant::now();
+        let (text, confidence) = self.model.transcribe(samples_16k, prompt)?;
+        Ok(Transcript { text, confidence, queued_ms: 0, decode_ms: started.elapsed().as_millis() as u64 })
+    }
+}
+
+fn decode_jobs(model: &WhisperModel, receiver: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
+    loop {
+        let job = {
+            let receiver = receiver.lock().unwrap_or_else(|poison| poison.into_inner());
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return, // every sender dropped
+            }
+        };
+        let queued_ms = job.queued_at.elapsed().as_millis() as u64;
+        let started = Instant::now();
+        let result = model.transcribe(&job.samples_16k, &job.prompt).map(|(text, confidence)| Transcript {
+            text,
+            confidence,
+            queued_ms,
+            decode_ms: started.elapsed().as_millis() as u64,
+        });
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        let _ = job.reply.send(result);
+    }
+}
+
+/// `model_dir` as given, or relative to the repository root for tools run from a crate folder.
+pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
+    if model_dir.is_absolute() || model_dir.join("model.bin").is_file() {
+        return model_dir.to_path_buf();
+    }
+    let in_repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(model_dir);
+    if in_repository.join("model.bin").is_file() {
+        in_repository
+    } else {
+        model_dir.to_path_buf()
+    }
+}

@@ -1,0 +1,161 @@
+//! [`WhisperStt`]: the `SttProvider` of the embedded Whisper model. Audio arrives per call as
+//! 8 kHz mu-law; utterances are collected as the other per-utterance providers collect them
+//! (`speech::stt::UtteranceCollector`), upsampled to 16 kHz and queued on the shared decoder.
+//! With [`WhisperStt::with_hints`] the call's vocabulary (the playbook's recognition hints, nothing
+//! else) becomes Whisper's prompt; the default sends none, because the WER bench measured the
+//! prompt making things worse (human recordings 9.9% -> 16.8%, held-out gym sentences 47.9% ->
+//! 50.6%: Whisper copies words of a keyword list into unrelated speech, e.g. "gym, he was ...").
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use speech::stt::{Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector};
+use speech::Vocabulary;
+use tokio::sync::mpsc;
+
+use crate::engine::{WhisperDecoder, WhisperError};
+
+/// Longest prompt text built from a vocabulary (characters; the model reads 223 tokens of it).
+const PROMPT_MAX_CHARS: usize = 600;
+
+/// Speech-to-text with the process's one Whisper model; cheap to clone, every call shares it.
+#[derive(Clone)]
+pub struct WhisperStt {
+    decoder: Arc<WhisperDecoder>,
+    /// Send the call's vocabulary as the prompt.
+    prompt_from_hints: bool,
+}
+
+impl WhisperStt {
+    /// Whisper without a prompt (the default a call gets; see the module docs for why).
+    pub fn new(decoder: Arc<WhisperDecoder>) -> WhisperStt {
+        WhisperStt { decoder, prompt_from_hints: false }
+    }
+
+    /// Whisper prompted with each call's vocabulary ([`prompt_text`]).
+    pub fn with_hints(decoder: Arc<WhisperDecoder>) -> WhisperStt {
+        WhisperStt { decoder, prompt_from_hints: true }
+    }
+
+    pub fn decoder(&self) -> &Arc<WhisperDecoder> {
+        &self.decoder
+    }
+}
+
+/// The prompt text for a call: the vocabulary's subjects, then its words, then its phrases
+/// without slots, comma-separated, at most [`PROMPT_MAX_CHARS`]. Nothing of a domain is added.
+pub fn prompt_text(vocabulary: &Vocabulary) -> String {
+    let subjects = vocabulary.subjects.iter();
+    let words = vocabulary.words.iter();
+    let phrases = vocabulary.phrases.iter().filter(|phrase| !phrase.contains('{'));
+    let mut prompt = String::new();
+    let mut seen = std::collections::HashSet::new();
+    for term in subjects.chain(words).chain(phrases) {
+        let term = term.trim();
+        if term.is_empty() || !seen.insert(term) {
+            continue;
+        }
+        if prompt.len() + term.len() + 2 > PROMPT_MAX_CHARS {
+            break;
+        }
+        if !prompt.is_empty() {
+            prompt.push_str(", ");
+        }
+        prompt.push_str(term);
+    }
+    prompt
+}
+
+impl SttProvider for WhisperStt {
+    fn name(&self) -> &'static str {
+        "whisper"
+    }
+
+    fn start(&self, context: SttContext) -> SttStream {
+        let (input, mut input_receiver) = mpsc::unbounded_channel::<SttInput>();
+        let (output_sender, output) = mpsc::unbounded_channel();
+        let (utterance_sender, utterance_receiver) = mpsc::unbounded_channel::<Utterance>();
+        tokio::spawn(async move {
+            let mut collector = UtteranceCollector::default();
+            while let Some(message) = input_receiver.recv().await {
+                match collector.handle(message) {
+                    Collected::Nothing => {}
+                    Collected::Utterance(utterance) => {
+                        if utterance_sender.send(utterance).is_err() {
+                            return;
+                        }
+                    }
+                    Collected::Closed(last) => {
+                        if let Some(utterance) = last {
+                            let _ = utterance_sender.send(utterance);
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        let vocabulary = context.vocabulary.as_deref().filter(|_| self.prompt_from_hints);
+        let prompt_text = vocabulary.map(prompt_text).unwrap_or_default();
+        let prompt = Arc::new(self.decoder.model().prompt_tokens(&prompt_text));
+        tokio::spawn(transcribe_utterances(
+            self.decoder.clone(),
+            context.call_id,
+            prompt,
+            utterance_receiver,
+            output_sender,
+        ));
+        SttStream { input, output }
+    }
+}
+
+/// 8 kHz PCM -> 16 kHz samples in -1..1, through the shared telephone-band resampler.
+pub fn to_model_input(pcm_8k: &[i16]) -> Vec<f32> {
+    speech::resample::upsample_8k_to_16k(pcm_8k).into_iter().map(|sample| f32::from(sample) / 32_768.0).collect()
+}
+
+async fn transcribe_utterances(
+    decoder: Arc<WhisperDecoder>,
+    call_id: String,
+    prompt: Arc<Vec<String>>,
+    mut utterances: mpsc::UnboundedReceiver<Utterance>,
+    output: mpsc::UnboundedSender<SttOutput>,
+) {
+    while let Some(utterance) = utterances.recv().await {
+        let received = Instant::now();
+        let samples = to_model_input(&utterance.pcm_8k);
+        let result = match decoder.submit(samples, prompt.clone()) {
+            Ok(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
+            Err(refused) => Err(refused),
+        };
+        let message = match result {
+            Ok(transcript) => {
+                tracing::debug!(
+                    %call_id,
+                    audio_ms = utterance.end_ms.saturating_sub(utterance.start_ms),
+                    queued_ms = transcript.queued_ms,
+                    decode_ms = transcript.decode_ms,
+                    total_ms = received.elapsed().as_millis() as u64,
+                    "whisper transcript"
+                );
+                if transcript.text.is_empty() {
+                    continue;
+                }
+                SttOutput::Final {
+                    text: transcript.text,
+                    confidence: transcript.confidence,
+                    start_ms: utterance.start_ms,
+                    end_ms: utterance.end_ms,
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%call_id, %error, pending = decoder.pending(), "whisper transcription failed");
+                // A full queue may clear; a stopped decoder or a decode error will not.
+                let retryable = matches!(error, WhisperError::QueueFull { .. });
+                SttOutput::Failed { message: error.to_string(), retryable }
+            }
+        };
+        if output.send(message).is_err() {
+            return;
+        }
+    }
+}

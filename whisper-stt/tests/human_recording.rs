@@ -1,0 +1,72 @@
+//! The Whisper provider on real human speech: recordings of Debian's `pocketsphinx-testdata`
+//! (LibriVox read speech), through the telephone band and the provider's call stream, must come
+//! back with a bounded word error rate. Needs `scripts/install-models.sh` and the Debian package.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use speech::evaluation::word_errors;
+use whisper_stt::offline::{read_wav, telephone_band, transcribe_mulaw};
+use whisper_stt::{options_from_config, WhisperDecoder, WhisperStt};
+
+const LIBRIVOX: &str = "/usr/share/pocketsphinx/test/data/librivox";
+
+fn decoder() -> Arc<WhisperDecoder> {
+    let config = options_from_config(&speech::SpeechConfig::default());
+    WhisperDecoder::shared(&config).unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"))
+}
+
+fn words(text: &str) -> Vec<String> {
+    whisper_stt::offline::comparable_words(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librivox_sentences_through_the_telephone_band_are_mostly_right() {
+    let stt = WhisperStt::new(decoder());
+    let cases = [
+        ("sense_and_sensibility_01_austen_64kb-0880.wav", "he was not an ill disposed young man"),
+        ("sense_and_sensibility_01_austen_64kb-0930.wav", "he might even have been made amiable himself"),
+    ];
+    let (mut errors, mut total) = (0, 0);
+    for (file, reference) in cases {
+        let path = Path::new(LIBRIVOX).join(file);
+        let audio = read_wav(&path).unwrap_or_else(|error| panic!("{error} (apt-get install pocketsphinx-testdata)"));
+        let mulaw = telephone_band(&audio);
+        let text = transcribe_mulaw(&stt, &mulaw, None, Duration::from_secs(60)).await.expect("transcribes");
+        let (sentence_errors, sentence_words) = word_errors(&words(reference), &words(&text));
+        eprintln!("{file}: {text:?} ({sentence_errors}/{sentence_words} errors)");
+        errors += sentence_errors;
+        total += sentence_words;
+    }
+    // 16 words; tiny.en heard both exactly here ("ill-disposed" scores as two words). Allow two.
+    assert!(errors <= 2, "{errors} word errors in {total} words");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_refused_with_a_clear_error_and_silence_yields_no_words() {
+    let decoder = decoder();
+    // One second of silence: no transcript (the no-speech check), not a hallucination.
+    let transcript = decoder.transcribe_now(&vec![0.0; 16_000], &[]).expect("decodes");
+    assert!(transcript.text.split_whitespace().count() <= 1, "silence heard as {:?}", transcript.text);
+    // A private decoder with a queue of one: the third utterance at once is refused.
+    let config =
+        whisper_stt::WhisperOptionsConfig { queue_max: 1, ..options_from_config(&speech::SpeechConfig::default()) };
+    let small = WhisperDecoder::start(&config).expect("loads");
+    let prompt = Arc::new(Vec::new());
+    let first = small.submit(vec![0.0; 16_000 * 5], prompt.clone()).expect("first is taken");
+    let mut refused = None;
+    let mut accepted = vec![first];
+    for _ in 0..3 {
+        match small.submit(vec![0.0; 16_000 * 5], prompt.clone()) {
+            Ok(reply) => accepted.push(reply),
+            Err(error) => refused = Some(error),
+        }
+    }
+    let refused = refused.expect("a queue of one refuses a burst of four");
+    assert_eq!(refused, whisper_stt::WhisperError::QueueFull { max: 1 });
+    assert!(refused.to_string().contains("queue full"));
+    for reply in accepted {
+        assert!(reply.await.expect("answered").is_ok());
+    }
+}
