@@ -9,6 +9,9 @@ command -v nats-server >/dev/null || {
   exit 1
 }
 
+# The embedded Whisper model the whisper-stt and gymcall tests use (quick when already there).
+./scripts/install-models.sh
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
