@@ -4,11 +4,9 @@ use std::process::Command;
 
 fn gymcall() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gymcall"));
-    // The agent hears with PocketSphinx here: the simulated gym speaks with flite, the voice
-    // PocketSphinx's playbook LM is measured on, and these tests check the conversation, not the
-    // recogniser. With the Whisper model installed the demo's default is Whisper (whisper-stt's
-    // README has its figures on voices the agent does not use).
-    command.env_remove("PLAYBOOKS_DIR").env("RUST_LOG", "warn").env("STT_PROVIDER", "pocketsphinx");
+    // The demo's default recogniser for the agent (PocketSphinx unless STT_PROVIDER says otherwise,
+    // see gymcall/src/demo.rs): the tests run what a user runs.
+    command.env_remove("PLAYBOOKS_DIR").env_remove("STT_PROVIDER").env("RUST_LOG", "warn");
     command
 }
 
