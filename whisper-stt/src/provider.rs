@@ -1,6 +1,6 @@
 //! [`WhisperStt`]: the `SttProvider` of the embedded Whisper model. Audio arrives per call as
 //! 8 kHz mu-law; utterances are collected as the other per-utterance providers collect them
-//! (`speech::stt::UtteranceCollector`), upsampled to 16 kHz and queued on the shared decoder.
+//! (`speech::stt::spawn_utterance_collector`), upsampled to 16 kHz and queued on the shared decoder.
 //! With [`WhisperStt::with_hints`] the call's vocabulary (the playbook's recognition hints, nothing
 //! else) becomes Whisper's prompt; the default sends none, because the WER bench measured the
 //! prompt making things worse (human recordings 9.9% -> 16.8%, held-out gym sentences 47.9% ->
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use speech::stt::{Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector};
+use speech::stt::{spawn_utterance_collector, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance};
 use speech::Vocabulary;
 use tokio::sync::mpsc;
 
@@ -72,28 +72,9 @@ impl SttProvider for WhisperStt {
     }
 
     fn start(&self, context: SttContext) -> SttStream {
-        let (input, mut input_receiver) = mpsc::unbounded_channel::<SttInput>();
+        let (input, input_receiver) = mpsc::unbounded_channel::<SttInput>();
         let (output_sender, output) = mpsc::unbounded_channel();
-        let (utterance_sender, utterance_receiver) = mpsc::unbounded_channel::<Utterance>();
-        tokio::spawn(async move {
-            let mut collector = UtteranceCollector::default();
-            while let Some(message) = input_receiver.recv().await {
-                match collector.handle(message) {
-                    Collected::Nothing => {}
-                    Collected::Utterance(utterance) => {
-                        if utterance_sender.send(utterance).is_err() {
-                            return;
-                        }
-                    }
-                    Collected::Closed(last) => {
-                        if let Some(utterance) = last {
-                            let _ = utterance_sender.send(utterance);
-                        }
-                        return;
-                    }
-                }
-            }
-        });
+        let utterance_receiver = spawn_utterance_collector(input_receiver);
         let vocabulary = context.vocabulary.as_deref().filter(|_| self.prompt_from_hints);
         let prompt_text = vocabulary.map(prompt_text).unwrap_or_default();
         let prompt = Arc::new(self.decoder.model().prompt_tokens(&prompt_text));

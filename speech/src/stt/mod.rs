@@ -108,6 +108,33 @@ pub enum Collected {
     Closed(Option<Utterance>),
 }
 
+/// Starts a task that collects a call's STT input into whole utterances, sent in order on the
+/// returned channel (the last one, if open, when the input closes): the front half of every
+/// provider that transcribes whole utterances.
+pub fn spawn_utterance_collector(mut input: mpsc::UnboundedReceiver<SttInput>) -> mpsc::UnboundedReceiver<Utterance> {
+    let (utterance_sender, utterances) = mpsc::unbounded_channel::<Utterance>();
+    tokio::spawn(async move {
+        let mut collector = UtteranceCollector::default();
+        while let Some(message) = input.recv().await {
+            match collector.handle(message) {
+                Collected::Nothing => {}
+                Collected::Utterance(utterance) => {
+                    if utterance_sender.send(utterance).is_err() {
+                        return;
+                    }
+                }
+                Collected::Closed(last) => {
+                    if let Some(utterance) = last {
+                        let _ = utterance_sender.send(utterance);
+                    }
+                    return;
+                }
+            }
+        }
+    });
+    utterances
+}
+
 impl UtteranceCollector {
     /// Takes one input; an `UtteranceEnd` (or `Close`) hands back the finished utterance.
     pub fn handle(&mut self, input: SttInput) -> Collected {

@@ -6,9 +6,7 @@
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::{
-    wav_bytes, Collected, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceCollector,
-};
+use super::{spawn_utterance_collector, wav_bytes, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance};
 use crate::retry::{is_retryable_status, retry_after, with_retries, Attempt, RetryPolicy};
 
 /// Longest vocabulary prompt sent to bias recognition (characters).
@@ -42,29 +40,9 @@ impl SttProvider for OpenAiStt {
     }
 
     fn start(&self, context: SttContext) -> SttStream {
-        let (input, mut input_receiver) = mpsc::unbounded_channel::<SttInput>();
+        let (input, input_receiver) = mpsc::unbounded_channel::<SttInput>();
         let (output_sender, output) = mpsc::unbounded_channel();
-        let (utterance_sender, utterance_receiver) = mpsc::unbounded_channel::<Utterance>();
-        // Collect utterances without waiting for requests; transcribe them in order beside.
-        tokio::spawn(async move {
-            let mut collector = UtteranceCollector::default();
-            while let Some(message) = input_receiver.recv().await {
-                match collector.handle(message) {
-                    Collected::Nothing => {}
-                    Collected::Utterance(utterance) => {
-                        if utterance_sender.send(utterance).is_err() {
-                            return;
-                        }
-                    }
-                    Collected::Closed(last) => {
-                        if let Some(utterance) = last {
-                            let _ = utterance_sender.send(utterance);
-                        }
-                        return;
-                    }
-                }
-            }
-        });
+        let utterance_receiver = spawn_utterance_collector(input_receiver);
         // The call's words (a playbook's terms), then its phrases without slots.
         let prompt = context.vocabulary.as_ref().map(|vocabulary| {
             let words = vocabulary.words.iter();
