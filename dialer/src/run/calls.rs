@@ -271,11 +271,34 @@ impl Dialer {
 
     pub(super) async fn on_status_message(&mut self, message: Message) {
         match decode_json::<TwilioStatusEvent>(&message.payload) {
-            Ok(event) => self.tell_call(&event.call_id, tracker::Input::Status(StatusReport::from(&event))).await,
+            Ok(event) => {
+                if let Some(answered_by) = &event.answered_by {
+                    self.tell_brain_amd(&event.call_id, answered_by).await;
+                }
+                self.tell_call(&event.call_id, tracker::Input::Status(StatusReport::from(&event))).await
+            }
             Err(error) => {
                 self.stats.bad_messages.fetch_add(1, Ordering::Relaxed);
                 warn!(%error, subject = %message.subject, "dropping malformed twilio status event");
             }
+        }
+    }
+
+    /// Twilio's answering-machine verdict goes to the call's brain on `brain.heard.<callId>` (a
+    /// machine gets the voicemail message). Twilio sends it a few seconds after the answer, when
+    /// the stream has started and a brain holds the call; one sent before that reaches no one,
+    /// and the dialer's own verdict (a `completed` machine call is a voicemail) still stands.
+    async fn tell_brain_amd(&self, call_id: &CallId, answered_by: &str) {
+        let Ok(subject) = protocol::subjects::brain_heard(call_id) else { return };
+        let heard = protocol::brain::Heard {
+            v: protocol::BUS_VERSION,
+            call_id: call_id.clone(),
+            at_ms: 0,
+            event: protocol::brain::HeardEvent::Amd { answered_by: answered_by.to_owned() },
+        };
+        match self.bus.publish(subject, protocol::version::encode_json(&heard)).await {
+            Ok(()) => info!(call_id = %call_id, answered_by, "answering-machine verdict told to the brain"),
+            Err(error) => warn!(call_id = %call_id, %error, "could not tell the brain the answering-machine verdict"),
         }
     }
 
