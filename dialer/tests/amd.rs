@@ -39,9 +39,11 @@ async fn an_answering_machine_verdict_is_told_to_the_calls_brain() {
     assert_eq!(heard.call_id, call_id);
     assert_eq!(heard.event, HeardEvent::Amd { answered_by: "machine_end_beep".into() });
 
-    // a status callback without a verdict tells the brain nothing
-    let ringing = TwilioStatusEvent { answered_by: None, call_status: Some("ringing".into()), ..verdict };
+    // a status callback without a verdict, or repeating it, tells the brain nothing more
+    let ringing = TwilioStatusEvent { answered_by: None, call_status: Some("ringing".into()), ..verdict.clone() };
     rig.bus.publish("twilio.status.c_amd", encode_json(&ringing)).await.expect("publish");
+    let completed = TwilioStatusEvent { call_status: Some("completed".into()), ..verdict };
+    rig.bus.publish("twilio.status.c_amd", encode_json(&completed)).await.expect("publish");
     assert!(tokio::time::timeout(Duration::from_millis(500), brain.next()).await.is_err());
 
     dialer.stop().await.unwrap();

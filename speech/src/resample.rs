@@ -32,6 +32,9 @@ pub const SHAPE: Shape = Shape { zero_crossings: 32.0, cutoff_fraction: 0.95 };
 /// than ~14 times the output's; the filter is then shorter so a table stays bounded).
 const MAX_HALF_WIDTH: f64 = 480.0;
 
+/// Most pairs of rates whose tables are kept for the whole process.
+const SHARED_PAIRS: usize = 16;
+
 /// Most filter positions kept for one pair of rates (bounds a table to a few hundred KB).
 pub const MAX_PHASES: u64 = 1024;
 
@@ -120,12 +123,18 @@ impl Taps {
         Taps { step_num, step_den, phases, reach, table }
     }
 
-    /// Shared tables: built once per pair of rates per process.
+    /// Shared tables: built once per pair of rates per process. Rates can come from outside (a
+    /// WAV file's header), so at most [`SHARED_PAIRS`] pairs are kept; others get tables of their own.
     fn shared(from_hz: u32, to_hz: u32) -> Arc<Taps> {
-        static CACHE: OnceLock<Mutex<HashMap<(u32, u32), Arc<Taps>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.entry((from_hz, to_hz)).or_insert_with(|| Arc::new(Taps::build(from_hz, to_hz))).clone()
+        let mut cache = shared_tables();
+        if let Some(taps) = cache.get(&(from_hz, to_hz)) {
+            return taps.clone();
+        }
+        let taps = Arc::new(Taps::build(from_hz, to_hz));
+        if cache.len() < SHARED_PAIRS {
+            cache.insert((from_hz, to_hz), taps.clone());
+        }
+        taps
     }
 
     /// Input sample at or before output `n`, and the table row for the distance past it.
@@ -146,6 +155,13 @@ impl Taps {
         let width = 2 * self.reach;
         &self.table[phase * width..(phase + 1) * width]
     }
+}
+
+/// The tables shared by every call, by pair of rates.
+fn shared_tables() -> std::sync::MutexGuard<'static, HashMap<(u32, u32), Arc<Taps>>> {
+    static CACHE: OnceLock<Mutex<HashMap<(u32, u32), Arc<Taps>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Resampler for audio that arrives in pieces: output does not depend on how the input was cut.

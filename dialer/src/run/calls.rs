@@ -272,7 +272,9 @@ impl Dialer {
     pub(super) async fn on_status_message(&mut self, message: Message) {
         match decode_json::<TwilioStatusEvent>(&message.payload) {
             Ok(event) => {
-                if let Some(answered_by) = &event.answered_by {
+                // the async AMD callback (no call status) carries the verdict; a status callback
+                // may repeat it, and the brain needs it once
+                if let (Some(answered_by), None) = (&event.answered_by, &event.call_status) {
                     self.tell_brain_amd(&event.call_id, answered_by).await;
                 }
                 self.tell_call(&event.call_id, tracker::Input::Status(StatusReport::from(&event))).await

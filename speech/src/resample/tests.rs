@@ -117,3 +117,15 @@ fn every_table_is_bounded() {
     assert_eq!(resample(&input, 1_000_000, 1).len(), 0);
     assert_eq!(resample(&input, 1, 50).len(), 50_000);
 }
+
+/// Rates from outside (a WAV header) cannot grow the shared tables without bound.
+#[test]
+fn shared_tables_are_kept_for_a_bounded_number_of_rate_pairs() {
+    for from_hz in 9_001..9_001 + 2 * SHARED_PAIRS as u32 {
+        let taps = Taps::shared(from_hz, 8_000);
+        assert!(taps.phases >= 1);
+    }
+    assert!(shared_tables().len() <= SHARED_PAIRS, "{} pairs kept", shared_tables().len());
+    // the calls' own rates still convert (shared or not)
+    assert_eq!(downsample_24k_to_8k(&tone(440.0, 24_000, 2_400)).len(), 800);
+}
