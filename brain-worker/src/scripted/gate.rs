@@ -91,7 +91,7 @@ pub(super) fn hold_gate_answers(conversation: &mut Conversation, extractions: Ve
 /// Asks `field`'s question again to confirm a held answer.
 pub(super) fn ask_to_confirm(conversation: &mut Conversation, now: Instant, field: &str, preface: &str) -> Vec<Action> {
     let Some(spec) = conversation.playbook.field(field).cloned() else { return Vec::new() };
-    let question = spec.question.clone().map(|q| conversation.render(&q)).unwrap_or_default();
+    let question = conversation.question_for(&spec);
     conversation.set_asked(field);
     let question = lowercase_first(&question);
     conversation.state.notes.push(format!("{field}: confirming a gatekeeping answer before it settles the survey"));

@@ -35,7 +35,7 @@ pub(super) fn current_question(conversation: &mut Conversation) -> String {
         .or_else(|| conversation.next_field());
     let Some(field) = field else { return String::new() };
     conversation.set_asked(&field.name);
-    field.question.as_ref().map(|q| conversation.render(q)).unwrap_or_default()
+    conversation.question_for(&field)
 }
 
 /// Asks the next missing field, or closes the call when nothing required is missing.
