@@ -2,6 +2,7 @@
 //! persisted as one file per key) in process.
 
 use crate::message::{BusError, BusErrorKind};
+use crate::settings::StoreSettings;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -22,14 +23,21 @@ pub enum Kv {
     Local(Arc<LocalKv>),
 }
 
-pub(crate) async fn open_nats(client: async_nats::Client, bucket: &str) -> Result<Kv, BusError> {
+pub(crate) async fn open_nats(client: async_nats::Client, bucket: &str, store: &StoreSettings) -> Result<Kv, BusError> {
     let jetstream = async_nats::jetstream::new(client);
-    if let Ok(store) = jetstream.get_key_value(bucket).await {
-        return Ok(Kv::Nats(store));
+    if let Ok(kv) = jetstream.get_key_value(bucket).await {
+        crate::jetstream::align_bucket(&jetstream, bucket, store).await?;
+        return Ok(Kv::Nats(kv));
     }
-    let config = async_nats::jetstream::kv::Config { bucket: bucket.to_owned(), history: 1, ..Default::default() };
+    let config = async_nats::jetstream::kv::Config {
+        bucket: bucket.to_owned(),
+        history: 1,
+        num_replicas: store.replicas,
+        max_age: store.max_age(bucket),
+        ..Default::default()
+    };
     match jetstream.create_key_value(config).await {
-        Ok(store) => Ok(Kv::Nats(store)),
+        Ok(kv) => Ok(Kv::Nats(kv)),
         // another process may have created it between the two calls
         Err(create_error) => jetstream
             .get_key_value(bucket)

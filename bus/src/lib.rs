@@ -3,28 +3,41 @@
 //!
 //! Callers hold a [`Bus`] and never care which transport is behind it: publish / subscribe /
 //! queue groups / request-reply on subjects ([`Bus::publish`] ...), key-value buckets with
-//! revision-checked updates ([`Bus::kv`]), and persisted streams ([`Bus::ensure_stream`],
-//! [`Bus::publish_persistent`]).
+//! revision-checked updates ([`Bus::kv`]), persisted streams ([`Bus::ensure_stream`],
+//! [`Bus::publish_persistent`]) and object buckets for large files ([`Bus::object_store`]).
 
+mod jetstream;
 mod kv;
 mod local;
 mod message;
+mod objects;
 pub mod queue;
+pub mod settings;
 
 pub use kv::{Entry, Kv};
 pub use message::{BusError, BusErrorKind, Message, Retention};
+pub use objects::{ObjectRead, Objects, LOCAL_MAX_OBJECT_BYTES};
+pub use settings::{NatsOptions, StoreSettings};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A handle to the bus. Cheap to clone.
 #[derive(Clone)]
 pub enum Bus {
-    Nats(async_nats::Client),
+    Nats(NatsBus),
     Local(local::LocalBus),
+}
+
+/// A NATS connection and how the streams and buckets it creates are kept.
+#[derive(Clone)]
+pub struct NatsBus {
+    client: async_nats::Client,
+    store: Arc<StoreSettings>,
 }
 
 impl std::fmt::Debug for Bus {
@@ -37,12 +50,21 @@ impl std::fmt::Debug for Bus {
 }
 
 impl Bus {
-    /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`), retrying the first connect
-    /// for a few seconds so services can start before the server is ready.
-    /// Errors name the server with its credentials redacted ([`probes::redact_url`]).
+    /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`) with default [`NatsOptions`].
     pub async fn connect(url: &str, client_name: &str) -> Result<Bus, BusError> {
+        Bus::connect_with(url, client_name, &NatsOptions::default()).await
+    }
+
+    /// Connects to NATS at `url` with credentials, TLS and store settings from `options`,
+    /// retrying the first connect for a few seconds so services can start before the server is
+    /// ready. Errors name the server with its credentials redacted ([`probes::redact_url`]).
+    pub async fn connect_with(url: &str, client_name: &str, options: &NatsOptions) -> Result<Bus, BusError> {
         let shown_url = probes::redact_url(url);
-        let client = async_nats::ConnectOptions::new()
+        let connect_options = options
+            .connect_options()
+            .await
+            .map_err(|e| BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: {e}")))?;
+        let client = connect_options
             .name(client_name)
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
@@ -52,7 +74,7 @@ impl Bus {
         // retry_on_initial_connect returns at once; wait until the connection is up.
         for _ in 0..100 {
             if client.connection_state() == async_nats::connection::State::Connected {
-                return Ok(Bus::Nats(client));
+                return Ok(Bus::Nats(NatsBus { client, store: Arc::new(options.store.clone()) }));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -72,7 +94,7 @@ impl Bus {
     /// True when the transport is up (for readiness probes).
     pub fn is_connected(&self) -> bool {
         match self {
-            Bus::Nats(client) => client.connection_state() == async_nats::connection::State::Connected,
+            Bus::Nats(nats) => nats.client.connection_state() == async_nats::connection::State::Connected,
             Bus::Local(_) => true,
         }
     }
@@ -80,7 +102,8 @@ impl Bus {
     pub async fn publish(&self, subject: impl Into<String>, payload: impl Into<Bytes>) -> Result<(), BusError> {
         let subject = subject.into();
         match self {
-            Bus::Nats(client) => client
+            Bus::Nats(nats) => nats
+                .client
                 .publish(subject, payload.into())
                 .await
                 .map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
@@ -91,7 +114,8 @@ impl Bus {
     pub async fn subscribe(&self, subject: impl Into<String>) -> Result<Subscription, BusError> {
         let subject = subject.into();
         match self {
-            Bus::Nats(client) => client
+            Bus::Nats(nats) => nats
+                .client
                 .subscribe(subject)
                 .await
                 .map(|s| Subscription(SubscriptionInner::Nats(s)))
@@ -108,7 +132,8 @@ impl Bus {
         let subject = subject.into();
         let queue = queue.into();
         match self {
-            Bus::Nats(client) => client
+            Bus::Nats(nats) => nats
+                .client
                 .queue_subscribe(subject, queue)
                 .await
                 .map(|s| Subscription(SubscriptionInner::Nats(s)))
@@ -126,9 +151,9 @@ impl Bus {
     ) -> Result<Message, BusError> {
         let subject = subject.into();
         match self {
-            Bus::Nats(client) => {
+            Bus::Nats(nats) => {
                 let request = async_nats::Request::new().payload(payload.into()).timeout(Some(timeout));
-                match client.send_request(subject, request).await {
+                match nats.client.send_request(subject, request).await {
                     Ok(message) => Ok(from_nats(message)),
                     Err(error) => {
                         let kind = match error.kind() {
@@ -156,7 +181,9 @@ impl Bus {
     /// Waits until everything published so far has reached the server.
     pub async fn flush(&self) -> Result<(), BusError> {
         match self {
-            Bus::Nats(client) => client.flush().await.map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string())),
+            Bus::Nats(nats) => {
+                nats.client.flush().await.map_err(|e| BusError::new(BusErrorKind::Closed, e.to_string()))
+            }
             Bus::Local(_) => Ok(()),
         }
     }
@@ -164,7 +191,7 @@ impl Bus {
     /// Opens (creating if missing) the key-value bucket `bucket`.
     pub async fn kv(&self, bucket: &str) -> Result<Kv, BusError> {
         match self {
-            Bus::Nats(client) => kv::open_nats(client.clone(), bucket).await,
+            Bus::Nats(nats) => kv::open_nats(nats.client.clone(), bucket, &nats.store).await,
             Bus::Local(bus) => Ok(Kv::Local(bus.kv(bucket))),
         }
     }
@@ -172,8 +199,8 @@ impl Bus {
     /// Makes sure a persisted stream `name` captures `subjects` (idempotent).
     pub async fn ensure_stream(&self, name: &str, subjects: &[&str], retention: Retention) -> Result<(), BusError> {
         match self {
-            Bus::Nats(client) => {
-                let jetstream = async_nats::jetstream::new(client.clone());
+            Bus::Nats(nats) => {
+                let context = async_nats::jetstream::new(nats.client.clone());
                 let config = async_nats::jetstream::stream::Config {
                     name: name.to_owned(),
                     subjects: subjects.iter().map(|s| s.to_string()).collect(),
@@ -181,9 +208,11 @@ impl Bus {
                         Retention::Limits => async_nats::jetstream::stream::RetentionPolicy::Limits,
                         Retention::WorkQueue => async_nats::jetstream::stream::RetentionPolicy::WorkQueue,
                     },
+                    num_replicas: nats.store.replicas,
+                    max_age: nats.store.max_age(name),
                     ..Default::default()
                 };
-                jetstream.get_or_create_stream(config).await.map(|_| ()).map_err(BusError::other)
+                jetstream::create_or_align_stream(&context, config).await
             }
             Bus::Local(_) => Ok(()),
         }
@@ -197,8 +226,8 @@ impl Bus {
     ) -> Result<(), BusError> {
         let subject = subject.into();
         match self {
-            Bus::Nats(client) => {
-                let jetstream = async_nats::jetstream::new(client.clone());
+            Bus::Nats(nats) => {
+                let jetstream = async_nats::jetstream::new(nats.client.clone());
                 let ack = jetstream.publish(subject, payload.into()).await.map_err(BusError::other)?;
                 ack.await.map(|_| ()).map_err(BusError::other)
             }

@@ -1,8 +1,9 @@
 //! The in-process bus: NATS subject matching (`*`, `>`), queue groups, request/reply with
-//! no-responders, and KV buckets, all inside one process.
+//! no-responders, KV buckets and object buckets, all inside one process.
 
 use crate::kv::LocalKv;
 use crate::message::{BusError, BusErrorKind, Message};
+use crate::objects::LocalObjects;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ struct Inner {
     next_id: AtomicU64,
     round_robin: AtomicU64,
     buckets: Mutex<HashMap<String, Arc<LocalKv>>>,
+    object_buckets: Mutex<HashMap<String, Arc<LocalObjects>>>,
     store_dir: Option<PathBuf>,
 }
 
@@ -80,6 +82,7 @@ impl LocalBus {
             next_id: AtomicU64::new(1),
             round_robin: AtomicU64::new(0),
             buckets: Mutex::new(HashMap::new()),
+            object_buckets: Mutex::new(HashMap::new()),
             store_dir,
         }))
     }
@@ -155,6 +158,15 @@ impl LocalBus {
             .entry(bucket.to_owned())
             .or_insert_with(|| Arc::new(LocalKv::open(self.0.store_dir.as_ref().map(|d| d.join(bucket)))))
             .clone()
+    }
+
+    /// The object bucket `bucket` (kept in memory, even with a store directory).
+    pub fn objects(&self, bucket: &str) -> Arc<LocalObjects> {
+        let mut buckets = match self.0.object_buckets.lock() {
+            Ok(buckets) => buckets,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        buckets.entry(bucket.to_owned()).or_insert_with(|| Arc::new(LocalObjects::new())).clone()
     }
 }
 

@@ -58,9 +58,9 @@ impl Bus {
     /// through the durable consumer `durable`.
     pub async fn work_queue(&self, stream: &str, subject: &str, durable: &str) -> Result<WorkQueue, BusError> {
         let inner = match self {
-            Bus::Nats(client) => {
+            Bus::Nats(nats) => {
                 self.ensure_stream(stream, &[subject], Retention::WorkQueue).await?;
-                QueueInner::Nats { jetstream: async_nats::jetstream::new(client.clone()), consumer: None }
+                QueueInner::Nats { jetstream: async_nats::jetstream::new(nats.client.clone()), consumer: None }
             }
             Bus::Local(_) => QueueInner::Local {
                 bus: self.clone(),
