@@ -48,6 +48,8 @@ use probes::Env;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub nats_url: String,
+    /// Credentials, TLS, replicas and ages for NATS (`NATS_*`, see [`bus::settings`]).
+    pub nats: bus::NatsOptions,
     /// Name this worker answers `brain.assign` with (default `brain-<hostname>-<pid>`).
     pub worker_id: String,
     /// Calls this worker runs at once; above it, it does not answer `brain.assign`.
@@ -89,6 +91,7 @@ impl Config {
         };
         Ok(Config {
             nats_url: get("NATS_URL").unwrap_or("nats://127.0.0.1:4222").to_owned(),
+            nats: bus::NatsOptions::from_env(env)?,
             worker_id: get("WORKER_ID")
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("brain-{hostname}-{}", std::process::id())),
@@ -105,6 +108,7 @@ impl Config {
     pub fn scripted(nats_url: &str, worker_id: &str) -> Config {
         Config {
             nats_url: nats_url.to_owned(),
+            nats: bus::NatsOptions::default(),
             worker_id: worker_id.to_owned(),
             max_calls: 200,
             playbooks_dir: PathBuf::from("playbooks"),

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), brain_worker::BrainError> {
-    let bus = bus::Bus::connect(&config.nats_url, &config.worker_id).await?;
+    let bus = bus::Bus::connect_with(&config.nats_url, &config.worker_id, &config.nats).await?;
     let grace = config.shutdown_grace;
     let brain = brain_worker::start(config, bus).await?;
     probes::process::shutdown_signal().await;

@@ -69,7 +69,7 @@ impl Default for NatsOptions {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoreSettings {
     pub replicas: usize,
-    /// `(name as given to the bus, age)`; zero keeps messages forever.
+    /// `(name upper-cased as in its variable, age)`; zero keeps messages forever.
     max_ages: Vec<(String, Duration)>,
 }
 
@@ -77,22 +77,23 @@ impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             replicas: 1,
-            max_ages: DEFAULT_MAX_AGES.iter().map(|(name, age)| (name.to_string(), *age)).collect(),
+            max_ages: DEFAULT_MAX_AGES.iter().map(|(name, age)| (store_key(name), *age)).collect(),
         }
     }
 }
 
 impl StoreSettings {
-    /// How long stream or bucket `name` keeps a message (zero: forever). An override set for a name
-    /// no default lists is read from the environment by [`NatsOptions::from_env`] too.
+    /// How long stream or bucket `name` keeps a message (zero: forever).
     pub fn max_age(&self, name: &str) -> Duration {
-        self.max_ages.iter().find(|(known, _)| known == name).map(|(_, age)| *age).unwrap_or(Duration::ZERO)
+        let key = store_key(name);
+        self.max_ages.iter().find(|(known, _)| *known == key).map(|(_, age)| *age).unwrap_or(Duration::ZERO)
     }
 
     /// Sets the age of `name` (tests and embedders).
     pub fn with_max_age(mut self, name: &str, age: Duration) -> Self {
-        self.max_ages.retain(|(known, _)| known != name);
-        self.max_ages.push((name.to_owned(), age));
+        let key = store_key(name);
+        self.max_ages.retain(|(known, _)| *known != key);
+        self.max_ages.push((key, age));
         self
     }
 
@@ -105,9 +106,13 @@ impl StoreSettings {
 
 /// `NATS_MAX_AGE_<NAME>` for a store name.
 pub fn max_age_var(name: &str) -> String {
-    let upper: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("NATS_MAX_AGE_{upper}")
+    format!("{MAX_AGE_PREFIX}{}", store_key(name))
+}
+
+const MAX_AGE_PREFIX: &str = "NATS_MAX_AGE_";
+
+fn store_key(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
 /// Reads an age: a whole number with a unit `s`, `m`, `h` or `d` (`30d`), or bare seconds; `0`
@@ -134,9 +139,8 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
 }
 
 impl NatsOptions {
-    /// Reads the variables in the table at the top of this file. `store_names` are the streams and
-    /// buckets whose `NATS_MAX_AGE_<NAME>` this service reads (the defaults always apply).
-    pub fn from_env(env: Env<'_>, store_names: &[&str]) -> Result<NatsOptions, ConfigError> {
+    /// Reads the variables in the table at the top of this file (every `NATS_MAX_AGE_<NAME>` set).
+    pub fn from_env(env: Env<'_>) -> Result<NatsOptions, ConfigError> {
         let file = |name: &'static str| -> Result<Option<PathBuf>, ConfigError> {
             match env.get(name) {
                 None => Ok(None),
@@ -160,19 +164,14 @@ impl NatsOptions {
             return Err(ConfigError::invalid("NATS_REPLICAS", format!("{replicas} is not 1 to 5")));
         }
         let mut store = StoreSettings { replicas, ..StoreSettings::default() };
-        let mut names: Vec<&str> = DEFAULT_MAX_AGES.iter().map(|(name, _)| *name).collect();
-        for name in store_names {
-            if !names.contains(name) {
-                names.push(name);
-            }
-        }
-        for name in names {
-            let variable = max_age_var(name);
-            if let Some(text) = env.get(&variable) {
-                let age = parse_age(text)
-                    .map_err(|reason| ConfigError::invalid("NATS_MAX_AGE_<NAME>", format!("{variable}: {reason}")))?;
-                store = store.with_max_age(name, age);
-            }
+        let mut variables: Vec<&String> = env.0.keys().filter(|name| name.starts_with(MAX_AGE_PREFIX)).collect();
+        variables.sort();
+        for variable in variables {
+            let Some(text) = env.get(variable) else { continue };
+            let age = parse_age(text)
+                .map_err(|reason| ConfigError::invalid("NATS_MAX_AGE_<NAME>", format!("{variable}: {reason}")))?;
+            store.max_ages.retain(|(known, _)| *known != variable[MAX_AGE_PREFIX.len()..]);
+            store.max_ages.push((variable[MAX_AGE_PREFIX.len()..].to_owned(), age));
         }
         Ok(NatsOptions {
             creds_file,
@@ -226,7 +225,7 @@ mod tests {
 
     #[test]
     fn defaults_are_one_replica_and_bounded_ages_for_working_state() {
-        let options = NatsOptions::from_env(Env(&env(&[])), &["calls"]).unwrap();
+        let options = NatsOptions::from_env(Env(&env(&[]))).unwrap();
         assert_eq!(options.store.replicas, 1);
         assert_eq!(options.store.max_age("convo"), Duration::from_secs(86400));
         assert_eq!(options.store.max_age("RESULTS"), Duration::from_secs(30 * 86400));
@@ -237,7 +236,7 @@ mod tests {
     #[test]
     fn ages_and_replicas_are_read_per_store() {
         let vars = env(&[("NATS_REPLICAS", "3"), ("NATS_MAX_AGE_CALLS", "90d"), ("NATS_MAX_AGE_CONVO", "0")]);
-        let options = NatsOptions::from_env(Env(&vars), &["calls"]).unwrap();
+        let options = NatsOptions::from_env(Env(&vars)).unwrap();
         assert_eq!(options.store.replicas, 3);
         assert_eq!(options.store.max_age("calls"), Duration::from_secs(90 * 86400));
         assert_eq!(options.store.max_age("convo"), Duration::ZERO);
@@ -255,15 +254,15 @@ mod tests {
             ("NATS_CREDS_FILE", "/no/such/file.creds"),
             ("NATS_TLS_CERT_FILE", "/no/such/cert.pem"),
         ] {
-            let error = NatsOptions::from_env(Env(&env(&[(name, value)])), &[]).unwrap_err();
+            let error = NatsOptions::from_env(Env(&env(&[(name, value)]))).unwrap_err();
             assert!(error.to_string().contains(name), "{name}={value}: {error}");
         }
         let cert = tempfile::NamedTempFile::new().unwrap();
         let path = cert.path().to_str().unwrap();
-        let error = NatsOptions::from_env(Env(&env(&[("NATS_TLS_CERT_FILE", path)])), &[]).unwrap_err();
+        let error = NatsOptions::from_env(Env(&env(&[("NATS_TLS_CERT_FILE", path)]))).unwrap_err();
         assert_eq!(error, ConfigError::Missing("NATS_TLS_KEY_FILE"));
         let both = env(&[("NATS_CREDS_FILE", path), ("NATS_NKEY_FILE", path)]);
-        assert!(NatsOptions::from_env(Env(&both), &[]).is_err());
+        assert!(NatsOptions::from_env(Env(&both)).is_err());
     }
 
     #[test]

@@ -42,6 +42,8 @@ use probes::Env;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub nats_url: String,
+    /// Credentials, TLS, replicas and ages for NATS (`NATS_*`, see [`bus::settings`]).
+    pub nats: bus::NatsOptions,
     pub twilio: TwilioConfig,
     /// Public base URL of the gateway (`https://calls.example.com`): webhooks point there.
     pub public_base_url: String,
@@ -123,6 +125,7 @@ impl Config {
             .unwrap_or(0);
         Ok(Config {
             nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            nats: bus::NatsOptions::from_env(env)?,
             twilio: TwilioConfig {
                 account_sid: env.required("TWILIO_ACCOUNT_SID")?,
                 auth_token: env.required("TWILIO_AUTH_TOKEN")?,

@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: dialer::Config) -> anyhow::Result<()> {
-    let bus = bus::Bus::connect(&config.nats_url, "dialer").await?;
+    let bus = bus::Bus::connect_with(&config.nats_url, "dialer", &config.nats).await?;
     let dialer = dialer::start(config, bus).await?;
     probes::process::shutdown_signal().await;
     tracing::info!("shutdown requested");

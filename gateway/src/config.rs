@@ -47,6 +47,8 @@ pub struct Config {
     /// Check `X-Twilio-Signature` on webhooks and the WebSocket upgrade (default true).
     pub validate_signature: bool,
     pub nats_url: String,
+    /// Credentials, TLS, replicas and ages for NATS (`NATS_*`, see [`bus::settings`]).
+    pub nats: bus::NatsOptions,
     pub listen_addr: String,
     /// Bearer token of the REST API (`API_TOKEN`); None disables the REST API's auth check.
     pub api_token: Option<String>,
@@ -117,6 +119,7 @@ impl Config {
             twilio_from_number: env.get("TWILIO_FROM_NUMBER").unwrap_or_default().to_owned(),
             validate_signature,
             nats_url: env.parse("NATS_URL", "nats://127.0.0.1:4222".to_owned())?,
+            nats: bus::NatsOptions::from_env(env)?,
             listen_addr: env.parse("LISTEN_ADDR", "0.0.0.0:8000".to_owned())?,
             api_token,
             inbound_playbook: env.parse("INBOUND_PLAYBOOK", "gym-dropin".to_owned())?,
@@ -148,6 +151,7 @@ impl Config {
             twilio_from_number: "+15005550006".to_owned(),
             validate_signature: true,
             nats_url: nats_url.to_owned(),
+            nats: bus::NatsOptions::default(),
             listen_addr: "127.0.0.1:0".to_owned(),
             api_token: None,
             inbound_playbook: "gym-dropin".to_owned(),

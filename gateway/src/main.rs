@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         }
     };
     actix_rt::System::new().block_on(async move {
-        let bus = match bus::Bus::connect(&config.nats_url, "gateway").await {
+        let bus = match bus::Bus::connect_with(&config.nats_url, "gateway", &config.nats).await {
             Ok(bus) => bus,
             Err(error) => {
                 eprintln!("gateway: {error}");

@@ -53,6 +53,8 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
+    /// Credentials, TLS, replicas and ages for NATS (`NATS_*`, see [`bus::settings`]).
+    pub nats: bus::NatsOptions,
     /// Where `/healthz`, `/readyz` and `/metrics` listen; none when unset.
     pub metrics_addr: Option<SocketAddr>,
     /// Name this worker answers `media.assign` with (default `<hostname>-<pid>`).
@@ -109,6 +111,7 @@ impl Config {
         let default_arbiters = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let config = Config {
             nats_url: get("NATS_URL").unwrap_or("nats://127.0.0.1:4222").to_owned(),
+            nats: bus::NatsOptions::from_env(env)?,
             metrics_addr,
             worker_id: get("WORKER_ID")
                 .map(str::to_owned)

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config, providers: speech::Providers) -> anyhow::Result<()> {
-    let bus = bus::Bus::connect(&config.nats_url, &config.worker_id).await?;
+    let bus = bus::Bus::connect_with(&config.nats_url, &config.worker_id, &config.nats).await?;
     let worker = media_worker::start(config, bus, providers).await?;
     probes::process::shutdown_signal().await;
     tracing::info!(active_calls = worker.active_calls(), "shutting down, draining calls");
