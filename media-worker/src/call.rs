@@ -155,6 +155,22 @@ impl CallActor {
         }
     }
 
+    /// Stores the finished WAV on the bus beside the call (the gateway serves it from there).
+    fn store_recording(&self, wav_path: std::path::PathBuf) {
+        let shared = self.shared.clone();
+        let call_id = self.call_id.clone();
+        shared.recordings_storing.send_modify(|n| *n += 1);
+        let task = async move {
+            let retention_days = shared.config.recording_retention_days;
+            match crate::recording::store_on_bus(&shared.bus, &call_id, &wav_path, retention_days).await {
+                Ok(bytes) => tracing::info!(bytes, "recording stored on the bus"),
+                Err(error) => tracing::warn!(%error, path = %wav_path.display(), "recording not stored on the bus"),
+            }
+            shared.recordings_storing.send_modify(|n| *n = n.saturating_sub(1));
+        };
+        tokio::spawn(task.instrument(self.span.clone()));
+    }
+
     fn publish(&self, message: Publish) {
         if let Some(outbound) = &self.outbound {
             let _ = outbound.send(message);
@@ -453,8 +469,9 @@ impl Actor for CallActor {
         // the publisher and delivery tasks send what is queued, then end
         self.outbound = None;
         if let Some(recording) = self.recording.take() {
-            if let Err(error) = recording.finish() {
-                tracing::warn!(%error, "could not finish the recording");
+            match recording.finish() {
+                Ok(wav_path) => self.store_recording(wav_path),
+                Err(error) => tracing::warn!(%error, "could not finish the recording"),
             }
         }
         if let Ok(mut calls) = self.shared.calls.lock() {

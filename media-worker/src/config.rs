@@ -35,6 +35,7 @@ pub const ENV_VARS: &[&str] = &[
     "PLAYBACK_LEAD_MS",
     "GOODBYE_WAIT_MS",
     "RECORDINGS_DIR",
+    "RECORDING_RETENTION_DAYS",
     "PLAYBOOKS_DIR",
     "MEDIA_ARBITERS",
     "BRAIN_ASSIGN_TIMEOUT_MS",
@@ -88,6 +89,9 @@ pub struct Config {
     pub goodbye_wait_ms: u64,
     /// When set, a stereo WAV (callee left, agent right) and a transcript per call go here.
     pub recordings_dir: Option<PathBuf>,
+    /// How long a finished recording stays in the bus's `recordings` object bucket, where the
+    /// gateway serves it from (`RECORDING_RETENTION_DAYS`, default 30; 0 keeps them until deleted).
+    pub recording_retention_days: u64,
     /// Playbooks to build STT vocabularies from; the built-in playbooks when unset.
     pub playbooks_dir: Option<PathBuf>,
     /// Threads (actix arbiters) the call actors are spread over.
@@ -138,6 +142,7 @@ impl Config {
             playback_lead_ms: env.parse("PLAYBACK_LEAD_MS", 200)?,
             goodbye_wait_ms: env.parse("GOODBYE_WAIT_MS", 2000)?,
             recordings_dir: get("RECORDINGS_DIR").map(PathBuf::from),
+            recording_retention_days: env.parse("RECORDING_RETENTION_DAYS", 30)?,
             playbooks_dir: get("PLAYBOOKS_DIR").map(PathBuf::from),
             arbiters: env.parse("MEDIA_ARBITERS", default_arbiters)?,
             brain_assign_timeout_ms: env.parse("BRAIN_ASSIGN_TIMEOUT_MS", 2000)?,
@@ -149,6 +154,13 @@ impl Config {
         }
         if config.arbiters == 0 || config.arbiters > 256 {
             return Err(ConfigError::out_of_range("MEDIA_ARBITERS", config.arbiters, "1 to 256"));
+        }
+        if config.recording_retention_days > 36_500 {
+            return Err(ConfigError::out_of_range(
+                "RECORDING_RETENTION_DAYS",
+                config.recording_retention_days,
+                "0 (forever) to 36500",
+            ));
         }
         if config.endpoint_silence_ms < 20 {
             return Err(ConfigError::out_of_range("ENDPOINT_SILENCE_MS", config.endpoint_silence_ms, "at least 20"));
@@ -222,6 +234,7 @@ mod tests {
             ("ENDPOINT_SILENCE_MS", "700"),
             ("BARGE_IN_MIN_MS", "150"),
             ("RECORDINGS_DIR", "/tmp/rec"),
+            ("RECORDING_RETENTION_DAYS", "7"),
             ("PLAYBOOKS_DIR", "/etc/playbooks"),
             ("MEDIA_ARBITERS", "4"),
             ("METRICS_ADDR", "0.0.0.0:9090"),
@@ -233,6 +246,7 @@ mod tests {
         assert_eq!(config.endpoint_silence_ms, 700);
         assert_eq!(config.barge_in_min_ms, 150);
         assert_eq!(config.recordings_dir, Some(PathBuf::from("/tmp/rec")));
+        assert_eq!(config.recording_retention_days, 7);
         assert_eq!(config.arbiters, 4);
         assert_eq!(config.metrics_addr, Some("0.0.0.0:9090".parse().unwrap()));
     }

@@ -9,11 +9,20 @@
 //! reaches the bus): a gap is filled with at most [`MAX_GAP_FILL_MS`] of silence per frame, the
 //! rest of a larger jump is skipped, agent audio scheduled far ahead does not fill the queue with
 //! silence, and a recording stops at [`MAX_RECORDING_MS`] (well before the WAV's 4 GB limit).
+//!
+//! A finished WAV is also stored on the bus ([`store_on_bus`]: the `recordings` object bucket, a
+//! JetStream object store on NATS) because the gateway that serves `GET /v1/calls/{id}/recording`
+//! runs in another pod than the worker that wrote the file; the bucket's maximum age is the
+//! retention (`RECORDING_RETENTION_DAYS`). The file in `RECORDINGS_DIR` stays where it was.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bus::Bus;
+use protocol::{subjects, CallId};
 
 const SAMPLES_PER_MS: u64 = 8;
 
@@ -36,6 +45,7 @@ pub enum RecordingError {
 
 /// One call's recording.
 pub struct Recording {
+    wav_path: PathBuf,
     wav: hound::WavWriter<BufWriter<File>>,
     transcript: BufWriter<File>,
     /// Sample position (since the stream start) written so far.
@@ -57,9 +67,11 @@ impl Recording {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let wav = hound::WavWriter::create(dir.join(format!("{name}.wav")), spec)?;
+        let wav_path = dir.join(format!("{name}.wav"));
+        let wav = hound::WavWriter::create(&wav_path, spec)?;
         let transcript = BufWriter::new(File::create(dir.join(format!("{name}.txt")))?);
         Ok(Recording {
+            wav_path,
             wav,
             transcript,
             written_samples: 0,
@@ -152,11 +164,48 @@ impl Recording {
         Ok(())
     }
 
-    /// Flushes both files and completes the WAV header.
-    pub fn finish(mut self) -> Result<(), RecordingError> {
+    /// Flushes both files and completes the WAV header; returns the WAV's path.
+    pub fn finish(mut self) -> Result<PathBuf, RecordingError> {
         self.transcript.flush()?;
         self.wav.finalize()?;
-        Ok(())
+        Ok(self.wav_path)
+    }
+}
+
+/// Attempts at storing one recording on the bus, and the pause after the first failure (doubled
+/// after each further one).
+const STORE_ATTEMPTS: u32 = 4;
+const STORE_FIRST_PAUSE: Duration = Duration::from_millis(500);
+
+/// Stores a finished recording as `<callId>.wav` in the bus's `recordings` object bucket, whose
+/// maximum age is `retention_days` (0: kept until deleted). Retried a few times; a recording that
+/// cannot be stored is logged and stays only in `RECORDINGS_DIR`.
+pub async fn store_on_bus(
+    bus: &Bus,
+    call_id: &CallId,
+    wav_path: &Path,
+    retention_days: u64,
+) -> Result<u64, bus::BusError> {
+    let name = subjects::recording_object(call_id)
+        .map_err(|e| bus::BusError::new(bus::BusErrorKind::Invalid, e.to_string()))?;
+    let max_age = Duration::from_secs(retention_days.saturating_mul(86_400));
+    let mut pause = STORE_FIRST_PAUSE;
+    let mut attempt = 1;
+    loop {
+        let stored = match bus.object_store(subjects::OBJ_RECORDINGS, max_age).await {
+            Ok(store) => store.put_file(&name, wav_path).await,
+            Err(error) => Err(error),
+        };
+        match stored {
+            Ok(size) => return Ok(size),
+            Err(error) if attempt < STORE_ATTEMPTS && error.kind != bus::BusErrorKind::Invalid => {
+                tracing::warn!(%error, attempt, "storing the recording on the bus failed, retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
 
@@ -176,7 +225,8 @@ mod tests {
             recording.callee_audio(frame * 20, &[1000; 160]).unwrap();
         }
         recording.line(1234, "callee", "twenty dollars").unwrap();
-        recording.finish().unwrap();
+        let wav_path = recording.finish().unwrap();
+        assert_eq!(wav_path, dir.path().join("c_1.wav"));
 
         let mut reader = hound::WavReader::open(dir.path().join("c_1.wav")).unwrap();
         assert_eq!(reader.spec().channels, 2);
@@ -190,6 +240,21 @@ mod tests {
         assert_eq!(right(70), 0, "cleared audio is not in the recording");
         let transcript = std::fs::read_to_string(dir.path().join("c_1.txt")).unwrap();
         assert_eq!(transcript, "[00:01.234] callee: twenty dollars\n");
+    }
+
+    #[tokio::test]
+    async fn a_finished_recording_is_stored_on_the_bus_under_the_call_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recording = Recording::create(dir.path(), "c_9").unwrap();
+        recording.callee_audio(0, &[500; 160]).unwrap();
+        let wav_path = recording.finish().unwrap();
+        let bus = Bus::local();
+        let call_id = CallId::from("c_9");
+        let size = store_on_bus(&bus, &call_id, &wav_path, 30).await.unwrap();
+        assert_eq!(size, std::fs::metadata(&wav_path).unwrap().len());
+        let store = bus.open_object_store(subjects::OBJ_RECORDINGS).await.unwrap().unwrap();
+        let stored = store.get("c_9.wav").await.unwrap().expect("stored under <callId>.wav");
+        assert_eq!(stored.size, size);
     }
 
     #[test]

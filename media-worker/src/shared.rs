@@ -128,6 +128,8 @@ pub struct Shared {
     pub active: tokio::sync::watch::Sender<usize>,
     /// STT vocabulary per playbook id, built once at start.
     pub vocabularies: HashMap<String, Arc<Vocabulary>>,
+    /// Finished recordings still being stored on the bus; a stopping worker waits for them.
+    pub recordings_storing: tokio::sync::watch::Sender<usize>,
 }
 
 impl Shared {

@@ -15,6 +15,9 @@ use crate::config::Config;
 use crate::shared::{MediaError, Shared, Shutdown, Stats};
 use crate::{assign, health};
 
+/// How long a stopping worker waits for finished recordings to be stored on the bus.
+const RECORDING_STORE_WAIT: Duration = Duration::from_secs(30);
+
 /// A started worker. Dropping it does not stop the calls; call [`RunningWorker::stop`].
 pub struct RunningWorker {
     shared: Arc<Shared>,
@@ -67,6 +70,13 @@ impl RunningWorker {
             }
             let _ = tokio::time::timeout(Duration::from_secs(10), active.wait_for(|n| *n == 0)).await;
         }
+        let mut storing = self.shared.recordings_storing.subscribe();
+        if tokio::time::timeout(RECORDING_STORE_WAIT, storing.wait_for(|n| *n == 0)).await.is_err() {
+            tracing::warn!(
+                recordings = *storing.borrow(),
+                "recordings not stored on the bus before stopping; they stay in RECORDINGS_DIR"
+            );
+        }
         if let Some((_, task)) = self.http.take() {
             task.abort();
         }
@@ -91,6 +101,7 @@ pub async fn start(config: Config, bus: Bus, providers: Providers) -> Result<Run
         calls: Mutex::new(HashMap::new()),
         active,
         vocabularies,
+        recordings_storing: tokio::sync::watch::channel(0usize).0,
     });
     let arbiters: Vec<actix::Arbiter> = (0..shared.config.arbiters).map(|_| actix::Arbiter::new()).collect();
     let handles = arbiters.iter().map(|a| a.handle()).collect();

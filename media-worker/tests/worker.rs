@@ -131,6 +131,23 @@ async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark_and_is
     let transcript = std::fs::read_to_string(recordings.path().join("c_say.txt")).unwrap();
     assert!(transcript.contains("agent: Hi, I'm an automated assistant."), "{transcript}");
     assert!(transcript.contains("agent: Do you offer drop-ins?"), "{transcript}");
+    // and the same WAV is on NATS (the recordings object bucket), for a gateway on another pod
+    let wav_on_disk = std::fs::read(recordings.path().join("c_say.wav")).unwrap();
+    let mut stored_opt = None;
+    for _ in 0..50 {
+        if let Some(store) = bus.open_object_store(protocol::subjects::OBJ_RECORDINGS).await.unwrap() {
+            if let Some(object) = store.get("c_say.wav").await.unwrap() {
+                stored_opt = Some(object);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut stored = stored_opt.expect("the recording is stored on the bus within 5 s");
+    let mut wav_on_bus = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stored.reader, &mut wav_on_bus).await.unwrap();
+    assert_eq!(stored.size, wav_on_disk.len() as u64);
+    assert!(wav_on_bus == wav_on_disk, "the stored object is the WAV byte for byte");
     worker.stop().await;
 }
 

@@ -31,6 +31,17 @@ pub const TWILIO_STATUS_ALL: &str = "twilio.status.>";
 pub const KV_CALLS: &str = "calls";
 /// KV bucket of live conversation state.
 pub const KV_CONVO: &str = "convo";
+/// Object bucket of finished call recordings (written by the media worker, served by the gateway).
+pub const OBJ_RECORDINGS: &str = "recordings";
+/// JetStream work-queue stream of result webhook deliveries.
+pub const WEBHOOK_STREAM: &str = "WEBHOOKS";
+/// Subject of the result webhook work queue.
+pub const WEBHOOK_DELIVERIES: &str = "webhooks.deliveries";
+
+/// Name of a call's stereo WAV in [`OBJ_RECORDINGS`].
+pub fn recording_object(call_id: &CallId) -> Result<String, SubjectError> {
+    Ok(format!("{}.wav", token(call_id.as_str())?))
+}
 
 /// An id that cannot be used as a subject token.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

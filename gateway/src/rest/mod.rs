@@ -4,6 +4,8 @@
 //!   the `DIAL` work queue, answer `202 {call_id, status, created_at}`. `Idempotency-Key`
 //!   returns the same call for a repeated request.
 //! - `GET /v1/calls/{call_id}`, `GET /v1/calls?status=&limit=`, `POST /v1/calls/{id}/cancel`.
+//! - `GET /v1/calls/{call_id}/recording` (stereo WAV from the bus's object store) and
+//!   `GET /v1/calls/{call_id}/transcript` (JSON, or text with `Accept: text/plain`).
 //! - `GET /v1/openapi.json`: the OpenAPI 3 document of all of the above.
 //!
 //! Every route but the OpenAPI document needs `Authorization: Bearer <API_TOKEN>`. Errors are
@@ -12,6 +14,8 @@
 pub mod calls;
 pub mod error;
 pub mod openapi;
+pub mod recording;
+pub mod transcript;
 pub mod validate;
 
 use crate::state::AppState;
@@ -113,6 +117,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/calls/{call_id}")
                 .route(web::get().to(calls::get_call))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/v1/calls/{call_id}/recording")
+                .route(web::get().to(recording::get_recording))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/v1/calls/{call_id}/transcript")
+                .route(web::get().to(transcript::get_transcript))
                 .default_service(method_not_allowed("GET")),
         )
         .service(
