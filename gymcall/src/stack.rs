@@ -33,10 +33,22 @@ pub struct Stack {
 }
 
 /// The configured speech providers: with `STT_PROVIDER` unset, embedded Whisper when its model is
-/// installed (`scripts/install-models.sh`), else PocketSphinx; flite; or the cloud providers.
+/// installed (`scripts/install-models.sh`), else PocketSphinx; with `TTS_PROVIDER` unset, the
+/// Piper voice when it is installed, else flite; or the cloud providers.
 pub fn speech_from_env(env: &HashMap<String, String>) -> anyhow::Result<speech::Providers> {
     let config = speech::SpeechConfig::from_env(env).map_err(|e| anyhow!("speech settings: {e}"))?;
-    whisper_stt::providers_from_config(&config).map_err(|e| anyhow!("speech engines: {e}"))
+    let providers = whisper_stt::providers_from_config(&config).map_err(|e| anyhow!("speech engines: {e}"))?;
+    Ok(piper_tts::with_piper_voice(&config, providers))
+}
+
+/// The agent's voice as `TTS_PROVIDER` and the voice variables choose it (the Piper voice when
+/// installed, else flite), on `providers` (whose own voice is the fallback).
+pub fn with_agent_voice(
+    env: &HashMap<String, String>,
+    providers: speech::Providers,
+) -> anyhow::Result<speech::Providers> {
+    let config = speech::SpeechConfig::from_env(env).map_err(|e| anyhow!("speech settings: {e}"))?;
+    Ok(piper_tts::with_piper_voice(&config, providers))
 }
 
 /// The keyless embedded speech engines: PocketSphinx (Debian's model) and flite. The simulated

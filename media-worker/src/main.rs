@@ -16,9 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The embedded Whisper recogniser when chosen or installed, else as `speech` configures.
+    // The embedded Whisper recogniser when chosen or installed, else as `speech` configures; the
+    // Piper voice likewise (flite when it is not installed or cannot load).
     let providers = match whisper_stt::providers_from_config(&config.speech) {
-        Ok(providers) => providers,
+        Ok(providers) => piper_tts::with_piper_voice(&config.speech, providers),
         Err(error) => {
             eprintln!("media-worker: speech providers: {error}");
             return ExitCode::from(2);

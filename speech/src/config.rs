@@ -33,12 +33,21 @@ pub const ENV_VARS: &[&str] = &[
     "WHISPER_DECODERS",
     "WHISPER_THREADS",
     "WHISPER_QUEUE_MAX",
+    "PIPER_MODEL_DIR",
+    "PIPER_WORKERS",
+    "PIPER_THREADS",
+    "PIPER_QUEUE_MAX",
+    "ESPEAK_NG_BIN",
     "SPEECH_RETRY_DEADLINE_MS",
 ];
 
 /// Where the embedded Whisper model is looked for when `WHISPER_MODEL_DIR` is unset (relative to
 /// the working directory: `scripts/install-models.sh` puts it there in a checkout).
 pub const DEFAULT_WHISPER_MODEL_DIR: &str = "models/whisper-tiny-en";
+
+/// Where the embedded Piper voice is looked for when `PIPER_MODEL_DIR` is unset (relative to the
+/// working directory: `scripts/install-models.sh` puts it there in a checkout).
+pub const DEFAULT_PIPER_MODEL_DIR: &str = "models/piper-joe";
 
 pub const DEFAULT_DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com";
@@ -58,10 +67,17 @@ pub enum SttProviderKind {
     Whisper,
 }
 
+/// Which text-to-speech engine; `Piper` is built by the `piper-tts` crate (it needs a native
+/// library this crate keeps out of its build): [`from_config`] builds flite for it, the fallback
+/// `piper_tts::with_piper_voice` keeps when the voice cannot load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TtsProviderKind {
+    /// `TTS_PROVIDER` unset: Piper when its model directory holds a voice (and the binary was
+    /// built with it), flite otherwise.
     #[default]
+    Auto,
     Flite,
+    Piper,
     Elevenlabs,
     Openai,
 }
@@ -94,6 +110,16 @@ pub struct SpeechConfig {
     pub whisper_threads: u64,
     /// Utterances that may wait for a Whisper decoder; one more is refused with an error.
     pub whisper_queue_max: u64,
+    /// The embedded Piper voice (`model.onnx` with sherpa-onnx metadata, `tokens.txt`).
+    pub piper_model_dir: String,
+    /// Sentences synthesized at once by the one Piper model (threads sharing it).
+    pub piper_workers: u64,
+    /// CPU threads one Piper synthesis uses.
+    pub piper_threads: u64,
+    /// Sentences that may wait for a Piper worker; one more is refused with an error.
+    pub piper_queue_max: u64,
+    /// The espeak-ng program that turns text into the phonemes Piper reads (run as a process).
+    pub espeak_ng_bin: String,
     pub retry_deadline_ms: u64,
 }
 
@@ -121,6 +147,11 @@ impl Default for SpeechConfig {
             whisper_decoders: 1,
             whisper_threads: 2,
             whisper_queue_max: 16,
+            piper_model_dir: DEFAULT_PIPER_MODEL_DIR.into(),
+            piper_workers: 1,
+            piper_threads: 1,
+            piper_queue_max: 32,
+            espeak_ng_bin: "espeak-ng".into(),
             retry_deadline_ms: 5_000,
         }
     }
@@ -169,14 +200,16 @@ impl SpeechConfig {
             }
         };
         let tts_provider = match get("TTS_PROVIDER").map(|value| value.to_ascii_lowercase()).as_deref() {
-            None | Some("flite") => TtsProviderKind::Flite,
+            None | Some("auto") => TtsProviderKind::Auto,
+            Some("flite") => TtsProviderKind::Flite,
+            Some("piper") => TtsProviderKind::Piper,
             Some("elevenlabs") => TtsProviderKind::Elevenlabs,
             Some("openai") => TtsProviderKind::Openai,
             Some(other) => {
                 return Err(SpeechConfigError::UnknownValue {
                     name: "TTS_PROVIDER",
                     value: other.to_string(),
-                    expected: "flite, elevenlabs, openai",
+                    expected: "auto, piper, flite, elevenlabs, openai",
                 })
             }
         };
@@ -210,6 +243,11 @@ impl SpeechConfig {
                 number("WHISPER_QUEUE_MAX", defaults.whisper_queue_max)?,
                 10_000,
             )?,
+            piper_model_dir: get("PIPER_MODEL_DIR").unwrap_or(defaults.piper_model_dir),
+            piper_workers: bounded("PIPER_WORKERS", number("PIPER_WORKERS", defaults.piper_workers)?, 16)?,
+            piper_threads: bounded("PIPER_THREADS", number("PIPER_THREADS", defaults.piper_threads)?, 64)?,
+            piper_queue_max: bounded("PIPER_QUEUE_MAX", number("PIPER_QUEUE_MAX", defaults.piper_queue_max)?, 10_000)?,
+            espeak_ng_bin: get("ESPEAK_NG_BIN").unwrap_or(defaults.espeak_ng_bin),
             retry_deadline_ms: number("SPEECH_RETRY_DEADLINE_MS", defaults.retry_deadline_ms)?,
         };
         config.check_credentials()?;
@@ -224,6 +262,19 @@ impl SpeechConfig {
                 SttProviderKind::Whisper
             }
             SttProviderKind::Auto => SttProviderKind::Pocketsphinx,
+            chosen => chosen,
+        }
+    }
+
+    /// The TTS engine to build when Piper can be built: `Auto` becomes `Piper` when
+    /// `piper_model_dir` holds a voice (`model.onnx` and `tokens.txt`), `Flite` otherwise.
+    pub fn resolved_tts_provider(&self) -> TtsProviderKind {
+        let dir = std::path::Path::new(&self.piper_model_dir);
+        match self.tts_provider {
+            TtsProviderKind::Auto if dir.join("model.onnx").is_file() && dir.join("tokens.txt").is_file() => {
+                TtsProviderKind::Piper
+            }
+            TtsProviderKind::Auto => TtsProviderKind::Flite,
             chosen => chosen,
         }
     }
@@ -305,7 +356,8 @@ pub fn from_config(config: &SpeechConfig) -> Result<Providers, SpeechConfigError
         )),
     };
     let tts: Arc<dyn TtsProvider> = match config.tts_provider {
-        TtsProviderKind::Flite => {
+        // Piper is swapped in by the piper-tts crate; flite is what it falls back to.
+        TtsProviderKind::Auto | TtsProviderKind::Flite | TtsProviderKind::Piper => {
             Arc::new(FliteTts::new().map_err(|error| SpeechConfigError::Engine(error.to_string()))?)
         }
         TtsProviderKind::Elevenlabs => Arc::new(ElevenLabsTts::new(
@@ -405,6 +457,33 @@ mod tests {
         assert!(matches!(
             SpeechConfig::from_env(&env(&[("WHISPER_THREADS", "0")])).unwrap_err(),
             SpeechConfigError::Env(probes::ConfigError::Invalid { name: "WHISPER_THREADS", .. })
+        ));
+    }
+
+    #[test]
+    fn piper_is_the_default_voice_only_where_its_model_is() {
+        let config = SpeechConfig::from_env(&env(&[("PIPER_MODEL_DIR", "/nonexistent/piper")])).expect("parses");
+        assert_eq!(config.tts_provider, TtsProviderKind::Auto);
+        assert_eq!(config.resolved_tts_provider(), TtsProviderKind::Flite);
+        let model_dir = std::env::temp_dir().join(format!("speech-config-piper-{}", std::process::id()));
+        std::fs::create_dir_all(&model_dir).expect("temp dir");
+        std::fs::write(model_dir.join("model.onnx"), b"x").expect("write");
+        let dir = model_dir.display().to_string();
+        let half = SpeechConfig::from_env(&env(&[("PIPER_MODEL_DIR", &dir)])).expect("parses");
+        assert_eq!(half.resolved_tts_provider(), TtsProviderKind::Flite, "no tokens.txt yet");
+        std::fs::write(model_dir.join("tokens.txt"), b"_ 0").expect("write");
+        let config = SpeechConfig::from_env(&env(&[("PIPER_MODEL_DIR", &dir)])).expect("parses");
+        assert_eq!(config.resolved_tts_provider(), TtsProviderKind::Piper);
+        let chosen = SpeechConfig::from_env(&env(&[("PIPER_MODEL_DIR", &dir), ("TTS_PROVIDER", "flite")]));
+        assert_eq!(chosen.expect("parses").resolved_tts_provider(), TtsProviderKind::Flite);
+        let _ = std::fs::remove_dir_all(&model_dir);
+        // This crate builds flite for Piper (the piper-tts crate swaps the voice in).
+        let piper = SpeechConfig::from_env(&env(&[("TTS_PROVIDER", "Piper"), ("PIPER_WORKERS", "2")])).expect("parses");
+        assert_eq!((piper.tts_provider, piper.piper_workers), (TtsProviderKind::Piper, 2));
+        assert_eq!(from_config(&piper).expect("builds").tts.name(), "flite");
+        assert!(matches!(
+            SpeechConfig::from_env(&env(&[("PIPER_QUEUE_MAX", "0")])).unwrap_err(),
+            SpeechConfigError::Env(probes::ConfigError::Invalid { name: "PIPER_QUEUE_MAX", .. })
         ));
     }
 

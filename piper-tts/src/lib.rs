@@ -1,0 +1,70 @@
+//! piper-tts: the embedded agent voice, Piper `joe` (en_US, medium) run through sherpa-onnx behind
+//! the `speech` crate's `TtsProvider`, kept in its own crate so only the binaries that speak with
+//! it link sherpa-onnx and onnxruntime (prebuilt shared libraries, see `.cargo/config.toml`).
+//!
+//! - [`text`]: what the voice is given to read (numbers, prices, times in words; gym words).
+//! - [`phonemes`]: espeak-ng, run as a process, for the phonemes Piper reads.
+//! - [`engine`]: the model, loaded once per process, and the bounded pool of synthesis threads
+//!   every call shares ([`PiperVoice::shared`]).
+//! - [`provider`]: [`PiperTts`], sentence-by-sentence synthesis to 8 kHz mu-law.
+//! - [`lines`]: a playbook's agent lines, for the bench and the understood-voice test.
+//!
+//! [`with_piper_voice`] is what binaries call on the providers `speech` (or `whisper-stt`) built:
+//! it swaps in Piper when `TTS_PROVIDER=piper`, or when it is unset and the voice is installed,
+//! and keeps flite, with a warning, when the voice cannot load.
+
+pub mod engine;
+pub mod lines;
+pub mod phonemes;
+pub mod provider;
+pub mod text;
+
+use std::sync::Arc;
+
+pub use engine::{PiperModel, PiperVoice, SentenceAudio, VoiceError, VoiceOptions};
+pub use provider::PiperTts;
+use speech::config::TtsProviderKind;
+use speech::SpeechConfig;
+
+/// The voice settings in a speech configuration.
+pub fn options_from_config(config: &SpeechConfig) -> VoiceOptions {
+    VoiceOptions {
+        model_dir: engine::locate_model_dir(std::path::Path::new(&config.piper_model_dir)),
+        espeak_ng_bin: config.espeak_ng_bin.clone(),
+        workers: config.piper_workers as usize,
+        threads: config.piper_threads as usize,
+        queue_max: config.piper_queue_max as usize,
+    }
+}
+
+/// `providers` with the Piper voice as their text-to-speech when it is chosen
+/// (`TTS_PROVIDER=piper`) or, with `TTS_PROVIDER` unset, when it is installed. A voice that
+/// cannot load (files missing, espeak-ng missing, a bad model) leaves the providers' flite in
+/// place with a warning that says why. Logs which voice was picked.
+pub fn with_piper_voice(config: &SpeechConfig, mut providers: speech::Providers) -> speech::Providers {
+    let options = options_from_config(config);
+    let mut located = config.clone();
+    located.piper_model_dir = options.model_dir.display().to_string();
+    let choice = located.resolved_tts_provider();
+    if choice != TtsProviderKind::Piper {
+        if config.tts_provider == TtsProviderKind::Auto {
+            tracing::info!(
+                tts = providers.tts.name(),
+                model_dir = %located.piper_model_dir,
+                reason = "no piper voice (scripts/install-models.sh)",
+                "text-to-speech engine chosen"
+            );
+        }
+        return providers;
+    }
+    match PiperVoice::shared(&options) {
+        Ok(voice) => {
+            tracing::info!(tts = "piper", model_dir = %located.piper_model_dir, "text-to-speech engine chosen");
+            providers.tts = Arc::new(PiperTts::new(voice));
+        }
+        Err(error) => {
+            tracing::warn!(%error, fallback = providers.tts.name(), "piper voice unavailable, speaking with the fallback");
+        }
+    }
+    providers
+}

@@ -1,0 +1,109 @@
+//! [`PiperTts`]: the `TtsProvider` of the embedded Piper voice. A text is spoken sentence by
+//! sentence (`protocol::spoken::sentences`): each sentence is put in its spoken form
+//! ([`crate::text`]), phonemized by espeak-ng, synthesized on the shared voice, resampled to
+//! 8 kHz with `speech::resample` and sent as mu-law while the next sentence is prepared.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use speech::tts::{TtsChunk, TtsError, TtsErrorKind, TtsProvider};
+use tokio::sync::mpsc;
+
+use crate::engine::{PiperVoice, VoiceError};
+
+/// Audio is sent in chunks of this many 8 kHz samples (100 ms).
+const CHUNK_SAMPLES_8K: usize = 800;
+/// Silence between two sentences of one text (Piper ends a sentence on its last sound).
+const SENTENCE_GAP_MS: usize = 200;
+
+/// Speech with the process's one Piper voice; cheap to clone, every call shares it.
+#[derive(Clone)]
+pub struct PiperTts {
+    voice: Arc<PiperVoice>,
+}
+
+/// One sentence synthesized, as the bench reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentenceTiming {
+    pub phonemize_ms: u64,
+    pub queued_ms: u64,
+    pub synthesis_ms: u64,
+    pub audio_ms: u64,
+}
+
+impl PiperTts {
+    pub fn new(voice: Arc<PiperVoice>) -> PiperTts {
+        PiperTts { voice }
+    }
+
+    pub fn voice(&self) -> &Arc<PiperVoice> {
+        &self.voice
+    }
+
+    /// One sentence to 8 kHz linear PCM: spoken form, phonemes, synthesis, resampling.
+    pub async fn sentence_pcm_8k(&self, sentence: &str) -> Result<(Vec<i16>, SentenceTiming), VoiceError> {
+        let started = Instant::now();
+        let spoken = crate::text::spoken_form(sentence);
+        let phonemes = self.voice.model().phonemizer().phonemize(&spoken).await?;
+        let phonemize_ms = started.elapsed().as_millis() as u64;
+        let audio = self.voice.submit(phonemes)?.await.unwrap_or(Err(VoiceError::Stopped))?;
+        let pcm: Vec<i16> = audio.samples.iter().map(|&s| (s.clamp(-1.0, 1.0) * 32_767.0) as i16).collect();
+        let pcm_8k = speech::resample::resample(&pcm, audio.sample_rate_hz, 8_000);
+        let timing = SentenceTiming {
+            phonemize_ms,
+            queued_ms: audio.queued_ms,
+            synthesis_ms: audio.synthesis_ms,
+            audio_ms: pcm_8k.len() as u64 / 8,
+        };
+        Ok((pcm_8k, timing))
+    }
+}
+
+fn tts_error(error: VoiceError) -> TtsError {
+    let kind = match error {
+        VoiceError::QueueFull { .. } | VoiceError::Stopped => TtsErrorKind::Unavailable,
+        _ => TtsErrorKind::Engine,
+    };
+    TtsError::new(kind, error.to_string())
+}
+
+impl TtsProvider for PiperTts {
+    fn name(&self) -> &'static str {
+        "piper"
+    }
+
+    fn synthesize(&self, text: String) -> mpsc::UnboundedReceiver<Result<TtsChunk, TtsError>> {
+        let (output, receiver) = mpsc::unbounded_channel();
+        let tts = self.clone();
+        tokio::spawn(async move {
+            let mut total_samples = 0usize;
+            for (index, sentence) in protocol::spoken::sentences(&text).iter().enumerate() {
+                if output.is_closed() {
+                    return; // barge-in or hang-up: nothing more to say
+                }
+                let mut pcm_8k = match tts.sentence_pcm_8k(sentence).await {
+                    Ok((pcm_8k, _)) => pcm_8k,
+                    Err(error) => {
+                        tracing::warn!(%error, pending = tts.voice.pending(), "piper synthesis failed");
+                        let _ = output.send(Err(tts_error(error)));
+                        return;
+                    }
+                };
+                if index > 0 && !pcm_8k.is_empty() {
+                    pcm_8k.splice(0..0, std::iter::repeat_n(0, SENTENCE_GAP_MS * 8));
+                }
+                total_samples += pcm_8k.len();
+                for chunk in pcm_8k.chunks(CHUNK_SAMPLES_8K) {
+                    let mut mulaw = Vec::with_capacity(chunk.len());
+                    protocol::mulaw::encode_into(chunk, &mut mulaw);
+                    if output.send(Ok(TtsChunk::Audio(Bytes::from(mulaw)))).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = output.send(Ok(TtsChunk::Done { total_ms: total_samples as u64 / 8 }));
+        });
+        receiver
+    }
+}

@@ -1,0 +1,117 @@
+//! Is the agent's new voice understood? Every agent line of the shipped playbooks
+//! (`piper_tts::lines`) is spoken by the Piper voice through the provider a call uses (8 kHz
+//! mu-law, the phone band) and transcribed by the two embedded recognisers: PocketSphinx with the
+//! vocabulary the simulated callee hears the agent with, and Whisper tiny.en without a prompt.
+//! Each must get the words right to a word error rate of at most 5%. flite's figure on the same
+//! lines and recogniser is printed beside it, for comparison (not asserted).
+//! Needs `scripts/install-models.sh` (the voice and the Whisper model) and espeak-ng.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use piper_tts::lines::{agent_lines, example_context};
+use piper_tts::{PiperTts, PiperVoice};
+use speech::evaluation::word_errors;
+use speech::stt::SttProvider;
+use speech::tts::{FliteTts, TtsChunk, TtsProvider};
+use whisper_stt::offline::{comparable_words, transcribe_mulaw};
+
+/// The word error rate both recognisers must reach on the agent's lines.
+const MAX_WER: f64 = 0.05;
+
+fn piper() -> PiperTts {
+    let options = piper_tts::options_from_config(&speech::SpeechConfig::default());
+    let voice = PiperVoice::shared(&options).unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"));
+    PiperTts::new(voice)
+}
+
+/// Words to score by: [`comparable_words`], with a clock's "p m" / "p.m." and "PM" the same word.
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in comparable_words(text) {
+        let suffix = word == "m" && out.last().is_some_and(|previous| previous == "a" || previous == "p");
+        match out.last_mut() {
+            Some(previous) if suffix => previous.push('m'),
+            _ => out.push(word),
+        }
+    }
+    out
+}
+
+async fn speak(tts: &dyn TtsProvider, line: &str) -> Vec<u8> {
+    let mut chunks = tts.synthesize(line.to_owned());
+    let mut mulaw = Vec::new();
+    while let Some(chunk) = chunks.recv().await {
+        match chunk.unwrap_or_else(|error| panic!("{} cannot say {line:?}: {error}", tts.name())) {
+            TtsChunk::Audio(bytes) => mulaw.extend_from_slice(&bytes),
+            TtsChunk::Done { .. } => break,
+        }
+    }
+    // a little line silence either side, as on a call
+    let silence = vec![protocol::mulaw::encode(0); 2_400];
+    [silence.clone(), mulaw, silence].concat()
+}
+
+/// (word errors, reference words) of `tts` speaking every agent line to `stt`.
+async fn word_error_rate(tts: &dyn TtsProvider, stt: &dyn SttProvider, hear_with_vocabulary: bool) -> (usize, usize) {
+    let (mut errors, mut total) = (0, 0);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
+    for file in ["gym-dropin.yaml", "companion-checkin.yaml"] {
+        let playbook = playbook::Playbook::load(root.join(file)).expect("shipped playbook");
+        let context = example_context();
+        let vocabulary = hear_with_vocabulary
+            .then(|| Arc::new(simulator::persona::voice::PersonaVoice::listening_vocabulary(&playbook, &context)));
+        for line in agent_lines(&playbook, &context) {
+            let mulaw = speak(tts, &line).await;
+            let heard = transcribe_mulaw(stt, &mulaw, vocabulary.clone(), Duration::from_secs(120))
+                .await
+                .unwrap_or_else(|error| panic!("{} cannot transcribe {line:?}: {error}", stt.name()));
+            let (line_errors, line_words) = word_errors(&words(&line), &words(&heard));
+            if line_errors > 0 {
+                eprintln!(
+                    "  {} -> {}: {line:?} heard as {heard:?} ({line_errors}/{line_words})",
+                    tts.name(),
+                    stt.name()
+                );
+            }
+            errors += line_errors;
+            total += line_words;
+        }
+    }
+    (errors, total)
+}
+
+async fn check(stt: &dyn SttProvider, hear_with_vocabulary: bool) {
+    let (errors, total) = word_error_rate(&piper(), stt, hear_with_vocabulary).await;
+    let wer = errors as f64 / total.max(1) as f64;
+    let flite = FliteTts::new().expect("flite voice");
+    let (flite_errors, flite_total) = word_error_rate(&flite, stt, hear_with_vocabulary).await;
+    eprintln!(
+        "{}: piper joe {errors}/{total} word errors = {:.1}% WER; flite kal {flite_errors}/{flite_total} = {:.1}%",
+        stt.name(),
+        100.0 * wer,
+        100.0 * flite_errors as f64 / flite_total.max(1) as f64
+    );
+    assert!(total > 300, "only {total} reference words");
+    assert!(
+        wer <= MAX_WER,
+        "{}: {:.1}% WER on the agent's lines (at most {:.0}%)",
+        stt.name(),
+        100.0 * wer,
+        100.0 * MAX_WER
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pocketsphinx_understands_the_agent_lines() {
+    let stt = speech::stt::pocketsphinx::PocketsphinxStt::new(Default::default()).expect("pocketsphinx model");
+    check(&stt, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whisper_understands_the_agent_lines() {
+    let config = whisper_stt::options_from_config(&speech::SpeechConfig::default());
+    let decoder = whisper_stt::WhisperDecoder::shared(&config)
+        .unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"));
+    check(&whisper_stt::WhisperStt::new(decoder), false).await;
+}
