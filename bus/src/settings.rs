@@ -27,12 +27,13 @@ use std::time::Duration;
 /// How long each store keeps a message when its `NATS_MAX_AGE_<NAME>` is unset. Call records
 /// (`calls`) are the product and stay until the operator sets an age; the conversation state a
 /// brain needs only while a call lives (`convo`), idempotency keys, number leases and the results
-/// replay stream are bounded; dial requests leave the work queue when a dialer takes them, and an
+/// replay stream are bounded, spent stream tokens are kept an hour; dial requests leave the work queue when a dialer takes them, and an
 /// untaken one is dropped after a week.
-pub const DEFAULT_MAX_AGES: [(&str, Duration); 5] = [
+pub const DEFAULT_MAX_AGES: [(&str, Duration); 6] = [
     ("convo", Duration::from_secs(24 * 3600)),
     ("call_idempotency", Duration::from_secs(24 * 3600)),
     ("dial_numbers", Duration::from_secs(24 * 3600)),
+    ("stream_tokens", Duration::from_secs(3600)),
     ("RESULTS", Duration::from_secs(30 * 24 * 3600)),
     ("DIAL", Duration::from_secs(7 * 24 * 3600)),
 ];

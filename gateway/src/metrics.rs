@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Kinds of bad input on a Media Streams WebSocket (the `kind` label of
 /// `gateway_ws_bad_messages_total`).
-pub const BAD_MESSAGE_KINDS: [&str; 14] = [
+pub const BAD_MESSAGE_KINDS: [&str; 15] = [
     "malformed_json",
     "unknown_event",
     "missing_field",
@@ -19,11 +19,12 @@ pub const BAD_MESSAGE_KINDS: [&str; 14] = [
     "duplicate_start",
     "invalid_utf8",
     "timestamp_jump",
+    "stream_token",
     "protocol_error",
 ];
 
 /// How a stream task can end (the `exit` label of `gateway_stream_exits_total`).
-pub const STREAM_EXITS: [&str; 8] = [
+pub const STREAM_EXITS: [&str; 9] = [
     "stopped",
     "socket_closed",
     "hung_up",
@@ -32,6 +33,7 @@ pub const STREAM_EXITS: [&str; 8] = [
     "shutdown",
     "start_timeout",
     "idle_timeout",
+    "unauthorized",
 ];
 
 /// The gateway's counters. Shared by every worker thread.

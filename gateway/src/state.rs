@@ -25,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub bus: Bus,
     pub metrics: Arc<Metrics>,
+    /// Issues and checks the per-call stream tokens.
+    pub stream_tokens: crate::stream::token::StreamTokens,
     /// Inbound calls this gateway created, so a repeated webhook or a status callback without
     /// `call_id` finds the same call.
     inbound_calls: Mutex<HashMap<CallSid, CallId>>,
@@ -38,7 +40,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, bus: Bus) -> Self {
+        let stream_tokens = crate::stream::token::StreamTokens::from_secrets(&[
+            &config.twilio_auth_token,
+            config.api_token.as_deref().unwrap_or_default(),
+        ]);
         AppState {
+            stream_tokens,
             config: Arc::new(config),
             bus,
             metrics: Arc::new(Metrics::new()),

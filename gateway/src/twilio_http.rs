@@ -112,12 +112,22 @@ pub async fn voice_webhook(
         )
         .await;
     }
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    let stream_token = state.stream_tokens.issue(call_id.as_str(), hook.call_sid.as_str(), now_unix);
     let stream_url = state.config.stream_url();
     let after_stream_url = state.config.public_url(crate::paths::AFTER_STREAM_PATH, &format!("call_id={call_id}"));
     let twiml = Twiml::new()
         .connect_stream(
             &stream_url,
-            &[("call_id", call_id.as_str()), ("playbook", &playbook), ("direction", direction)],
+            &[
+                ("call_id", call_id.as_str()),
+                ("playbook", &playbook),
+                ("direction", direction),
+                (crate::stream::token::TOKEN_PARAMETER, &stream_token),
+            ],
         )
         .redirect(&after_stream_url);
     Ok(twiml_response(twiml))

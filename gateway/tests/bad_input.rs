@@ -14,9 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 const STREAM_URL: &str = "wss://gw.example.test/v1/twilio/stream";
 
-fn start_message(stream_sid: &str) -> String {
+fn start_message(stream_sid: &str, token: &str) -> String {
     format!(
-        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC1","streamSid":"{stream_sid}","callSid":"CA1","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"call_id":"c_bad"}}}},"streamSid":"{stream_sid}"}}"#
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC1","streamSid":"{stream_sid}","callSid":"CA1","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"call_id":"c_bad","stream_token":"{token}"}}}},"streamSid":"{stream_sid}"}}"#
     )
 }
 
@@ -43,6 +43,7 @@ async fn bad_websocket_input_is_counted_and_other_calls_lose_nothing() {
         }
     };
 
+    let token = stream_token(&harness, "c_bad", "CA1").await;
     let bad_socket = async {
         let signature = compute_signature(AUTH_TOKEN, STREAM_URL, &[]);
         let mut ws = open_stream_socket(STREAM_URL, Some(harness.addr()), Some(signature)).await.expect("upgrade");
@@ -50,7 +51,7 @@ async fn bad_websocket_input_is_counted_and_other_calls_lose_nothing() {
         let send = |text: String| Message::text(text);
         ws.send(send(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#.into())).await.unwrap();
         ws.send(send(media(sid, 1))).await.unwrap(); // media before start
-        ws.send(send(start_message(sid))).await.unwrap();
+        ws.send(send(start_message(sid, &token))).await.unwrap();
         ws.send(send("{this is not json".into())).await.unwrap(); // malformed JSON
         ws.send(send(r#"{"event":"teleport","streamSid":"MZbad"}"#.into())).await.unwrap(); // unknown event
         ws.send(send(media("MZsomeoneelse000000000000000000000", 2))).await.unwrap(); // another streamSid

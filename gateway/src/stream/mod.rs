@@ -14,6 +14,7 @@
 
 pub mod frames;
 pub mod media_clock;
+pub mod token;
 mod worker;
 
 use crate::state::{AppState, StreamOutcome};
@@ -97,6 +98,7 @@ impl StreamExit {
             StreamExit::Shutdown => "shutdown",
             StreamExit::StartTimeout => "start_timeout",
             StreamExit::IdleTimeout => "idle_timeout",
+            StreamExit::Unauthorized => "unauthorized",
         }
     }
 }
@@ -126,6 +128,8 @@ pub enum StreamExit {
     StartTimeout,
     /// Nothing received for `WS_IDLE_TIMEOUT_S` after `start`.
     IdleTimeout,
+    /// `start` without a valid, unspent stream token for its call ([`token`]).
+    Unauthorized,
 }
 
 /// A stream after `start` and assignment.
@@ -249,7 +253,10 @@ impl StreamTask {
                 StreamExit::Shutdown => "gateway_shutdown",
                 StreamExit::ProtocolError => "protocol_error",
                 StreamExit::IdleTimeout => "idle_timeout",
-                StreamExit::SocketClosed | StreamExit::NotAssigned | StreamExit::StartTimeout => "socket_closed",
+                StreamExit::SocketClosed
+                | StreamExit::NotAssigned
+                | StreamExit::StartTimeout
+                | StreamExit::Unauthorized => "socket_closed",
             };
             self.publish_event(&live.media_in_subject, &StreamEvent::Stop { reason: reason.to_owned() }).await;
             let outcome = if exit == StreamExit::HungUp { StreamOutcome::HungUp } else { StreamOutcome::Failed };
@@ -269,7 +276,7 @@ impl StreamTask {
         self.state.metrics.stream_exit(exit.label());
         let close_code = match exit {
             StreamExit::ProtocolError => self.protocol_close_code,
-            StreamExit::StartTimeout | StreamExit::IdleTimeout => CloseCode::Policy,
+            StreamExit::StartTimeout | StreamExit::IdleTimeout | StreamExit::Unauthorized => CloseCode::Policy,
             _ => CloseCode::Normal,
         };
         let _ = self.session.close(Some(CloseReason { code: close_code, description: None })).await;
@@ -428,6 +435,30 @@ impl StreamTask {
         }
     }
 
+    /// Checks the `stream_token` parameter against the call this stream claims and spends it
+    /// (a KV create: a second stream with the same token is refused on any gateway).
+    async fn spend_token(&self, start: &Start, call_id: &CallId) -> Result<(), token::TokenError> {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0);
+        let claimed = start.custom_parameters.get(token::TOKEN_PARAMETER).map(String::as_str);
+        let key = self.state.stream_tokens.check(claimed, call_id.as_str(), start.call_sid.as_str(), now_unix)?;
+        let spend = async {
+            let spent = self.state.bus.kv(token::KV_STREAM_TOKENS).await?;
+            spent.create(&key, Bytes::from(call_id.as_str().to_owned())).await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(3), spend).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) if error.kind == bus::BusErrorKind::AlreadyExists => Err(token::TokenError::Spent),
+            Ok(Err(error)) => {
+                tracing::error!(%error, "stream token store unavailable");
+                Err(token::TokenError::StoreUnavailable)
+            }
+            Err(_) => Err(token::TokenError::StoreUnavailable),
+        }
+    }
+
     async fn on_start(&mut self, start: Start) -> Step {
         if self.live.is_some() {
             self.bad("duplicate_start", start.stream_sid.as_str());
@@ -444,6 +475,11 @@ impl StreamTask {
             Some(id) if CallId::is_subject_safe(id) => CallId::from(id.as_str()),
             _ => state.inbound_call_id(&start.call_sid),
         };
+        if let Err(refused) = self.spend_token(&start, &call_id).await {
+            self.bad("stream_token", refused.label());
+            tracing::warn!(%call_id, call_sid = %start.call_sid, reason = refused.label(), "stream refused: no valid token for this call");
+            return Step::End(StreamExit::Unauthorized);
+        }
         let span = tracing::Span::current();
         span.record("call_id", tracing::field::display(&call_id));
         span.record("call_sid", tracing::field::display(&start.call_sid));

@@ -243,3 +243,24 @@ pub async fn wait_for(log: &WorkerLog, what: &str, check: impl Fn(&HashMap<Strin
     }
     panic!("timed out waiting for {what}: {:#?}", log.lock().unwrap().keys().collect::<Vec<_>>());
 }
+
+/// The `stream_token` the gateway's voice webhook gives Twilio for `call_id` and `call_sid`, for
+/// tests that write the stream's `start` message themselves.
+#[allow(dead_code)]
+pub async fn stream_token(harness: &Harness, call_id: &str, call_sid: &str) -> String {
+    let mut options = harness.call_options(call_id);
+    options.call_sid = call_sid.to_owned();
+    let params = simulator::twilio::call::voice_webhook_params(&options);
+    let (status, body) = simulator::twilio::call::post_signed_form(
+        &reqwest::Client::new(),
+        &options.voice_url,
+        options.connect_addr,
+        &options.auth_token,
+        &params,
+    )
+    .await
+    .expect("voice webhook");
+    assert_eq!(status, 200, "{body}");
+    let twiml = protocol::twilio::twiml::read_connect_stream(&body).expect("connect stream");
+    twiml.parameters.get("stream_token").expect("stream_token parameter").clone()
+}
