@@ -307,6 +307,39 @@ def test_single_nats_server_has_no_cluster_block(tmp_path):
 # 3. wiring: env vars, ingress routes, probes, drain
 
 
+def test_nats_replicas_ages_and_auth_render_for_every_service():
+    """The stores are R3 on the default 3-server NATS and R1 on a single server; the ages reach
+    every service; credential and TLS Secrets are mounted where NATS_*_FILE points."""
+    default = render()
+    single = render(extra_values={"nats": {"replicas": 1}})
+    external = render(extra_values={"nats": {"enabled": False, "external": {"url": "nats://n:4222"}, "storage": {"replicas": 5}}})
+    secured = render(extra_values={"nats": {"auth": {"credsSecret": "nats-creds"}, "tls": {"secret": "nats-tls", "clientCertificate": True}}})
+    for w in WORKLOADS:
+        env = env_of(workload(default, w))
+        assert env["NATS_REPLICAS"]["value"] == "3", w
+        assert env["NATS_MAX_AGE_CONVO"]["value"] == "24h", w
+        assert env["NATS_MAX_AGE_RESULTS"]["value"] == "30d", w
+        assert env["NATS_MAX_AGE_CALLS"]["value"] == "0", w
+        assert env["NATS_TLS_REQUIRED"]["value"] == "false", w
+        assert "NATS_CREDS_FILE" not in env and "NATS_TLS_CA_FILE" not in env, w
+        assert env_of(workload(single, w))["NATS_REPLICAS"]["value"] == "1", w
+        assert env_of(workload(external, w))["NATS_REPLICAS"]["value"] == "5", w
+
+        doc = workload(secured, w)
+        env = env_of(doc)
+        mounts = {m["name"]: m for m in container(doc)["volumeMounts"]}
+        volumes = {v["name"]: v for v in doc["spec"]["template"]["spec"]["volumes"]}
+        assert env["NATS_CREDS_FILE"]["value"] == mounts["nats-auth"]["mountPath"] + "/nats.creds", w
+        source = volumes["nats-auth"]["projected"]["sources"][0]["secret"]
+        assert source["name"] == "nats-creds" and source["items"] == [{"key": "nats.creds", "path": "nats.creds"}], w
+        assert env["NATS_TLS_CA_FILE"]["value"] == mounts["nats-tls"]["mountPath"] + "/ca.crt", w
+        assert env["NATS_TLS_CERT_FILE"]["value"].endswith("/tls.crt"), w
+        assert env["NATS_TLS_KEY_FILE"]["value"].endswith("/tls.key"), w
+        assert env["NATS_TLS_REQUIRED"]["value"] == "true", w
+        assert volumes["nats-tls"]["secret"]["secretName"] == "nats-tls", w
+        assert mounts["nats-auth"]["readOnly"] and mounts["nats-tls"]["readOnly"], w
+
+
 def test_values_and_readme_table_document_the_same_variables():
     """values.yaml names each variable as '-> VAR' beside its key; the README table lists the same set."""
     values_text = (CHART / "values.yaml").read_text()
@@ -901,6 +934,8 @@ def local_env(doc, nats: str, tmp: Path, optional_secrets: bool) -> tuple[dict, 
             assert port is None
             port = free_port()
             env[addr] = f"127.0.0.1:{port}"
+    if "NATS_REPLICAS" in env:
+        env["NATS_REPLICAS"] = "1"  # one local server stands in for the chart's NATS cluster
     if "PLAYBOOKS_DIR" in env:
         env["PLAYBOOKS_DIR"] = str(ROOT / "playbooks")
     if "RECORDINGS_DIR" in env:

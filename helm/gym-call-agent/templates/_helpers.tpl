@@ -115,7 +115,77 @@ Called with (dict "specs" $specs "extra" $extraEnv).
 {{- fail "nats.enabled=false needs nats.external.url or nats.external.urlSecret" -}}
 {{- end -}}
 {{- $specs = append $specs (list "RUST_LOG" $root.Values.logLevel) -}}
+{{- $specs = concat $specs (include "gca.natsEnvSpecs" $root | fromJsonArray) -}}
 {{- toJson $specs -}}
+{{- end -}}
+
+{{/* NATS credentials, TLS, replicas and ages every service reads (bus::NatsOptions), as JSON */}}
+{{- define "gca.natsEnvSpecs" -}}
+{{- $nats := .Values.nats -}}
+{{- $specs := list -}}
+{{- if $nats.auth.credsSecret -}}
+{{- $specs = append $specs (list "NATS_CREDS_FILE" (printf "%s/nats.creds" $nats.auth.mountPath)) -}}
+{{- end -}}
+{{- if $nats.auth.nkeySecret -}}
+{{- $specs = append $specs (list "NATS_NKEY_FILE" (printf "%s/nkey.seed" $nats.auth.mountPath)) -}}
+{{- end -}}
+{{- if $nats.tls.secret -}}
+{{- $specs = append $specs (list "NATS_TLS_CA_FILE" (printf "%s/ca.crt" $nats.tls.mountPath)) -}}
+{{- if $nats.tls.clientCertificate -}}
+{{- $specs = append $specs (list "NATS_TLS_CERT_FILE" (printf "%s/tls.crt" $nats.tls.mountPath)) -}}
+{{- $specs = append $specs (list "NATS_TLS_KEY_FILE" (printf "%s/tls.key" $nats.tls.mountPath)) -}}
+{{- end -}}
+{{- end -}}
+{{- $specs = append $specs (list "NATS_TLS_REQUIRED" (toString (or $nats.tls.required (not (empty $nats.tls.secret))))) -}}
+{{- $replicas := int $nats.storage.replicas -}}
+{{- if eq $replicas 0 -}}
+{{- $replicas = ternary (min 3 (int $nats.replicas)) 1 (and $nats.enabled (ge (int $nats.replicas) 3)) -}}
+{{- end -}}
+{{- $specs = append $specs (list "NATS_REPLICAS" $replicas) -}}
+{{- range $name, $var := dict "calls" "NATS_MAX_AGE_CALLS" "convo" "NATS_MAX_AGE_CONVO" "results" "NATS_MAX_AGE_RESULTS" "dial" "NATS_MAX_AGE_DIAL" "callIdempotency" "NATS_MAX_AGE_CALL_IDEMPOTENCY" "dialNumbers" "NATS_MAX_AGE_DIAL_NUMBERS" -}}
+{{- $specs = append $specs (list $var (toString (index $nats.storage.maxAge $name))) -}}
+{{- end -}}
+{{- toJson $specs -}}
+{{- end -}}
+
+{{/* Volume mounts for the NATS credential and TLS Secrets (empty when none is set) */}}
+{{- define "gca.natsMounts" -}}
+{{- $nats := .Values.nats -}}
+{{- if or $nats.auth.credsSecret $nats.auth.nkeySecret }}
+- name: nats-auth
+  mountPath: {{ $nats.auth.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if $nats.tls.secret }}
+- name: nats-tls
+  mountPath: {{ $nats.tls.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Volumes for the NATS credential and TLS Secrets (empty when none is set) */}}
+{{- define "gca.natsVolumes" -}}
+{{- $nats := .Values.nats -}}
+{{- if or $nats.auth.credsSecret $nats.auth.nkeySecret }}
+- name: nats-auth
+  projected:
+    sources:
+      {{- if $nats.auth.credsSecret }}
+      - secret:
+          name: {{ $nats.auth.credsSecret }}
+          items: [{key: nats.creds, path: nats.creds}]
+      {{- end }}
+      {{- if $nats.auth.nkeySecret }}
+      - secret:
+          name: {{ $nats.auth.nkeySecret }}
+          items: [{key: nkey.seed, path: nkey.seed}]
+      {{- end }}
+{{- end }}
+{{- if $nats.tls.secret }}
+- name: nats-tls
+  secret:
+    secretName: {{ $nats.tls.secret }}
+{{- end }}
 {{- end -}}
 
 {{/* terminationGracePeriodSeconds for a drain time: (dict "root" $ "drain" s "preStop" s) */}}
