@@ -1,12 +1,13 @@
 //! The Twilio edge of gym-call-agent: voice webhook -> TwiML, status / AMD callbacks, the Media
 //! Streams WebSocket (relayed to media workers over the bus), health, readiness, metrics, and the
-//! REST API mounted from [`rest`].
+//! REST API mounted from [`rest`], and the operator's web console from [`console`].
 //!
 //! [`start`] binds and serves inside the current actix System and returns a [`RunningGateway`];
 //! `main.rs` is a thin wrapper around it.
 
 pub mod body;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod health;
 pub mod metrics;
@@ -27,7 +28,8 @@ pub use error::GatewayError;
 pub use paths::{AFTER_STREAM_PATH, AMD_PATH, STATUS_PATH, STREAM_PATH, VOICE_PATH};
 pub use state::AppState;
 
-/// Registers every route on an app (the REST API through [`rest::configure`]).
+/// Registers every route on an app (the REST API through [`rest::configure`], the console through
+/// [`console::configure`], whose state the app must hold as `web::Data<console::ConsoleState>`).
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
     cfg.route(VOICE_PATH, web::post().to(twilio_http::voice_webhook))
         .route(STATUS_PATH, web::post().to(twilio_http::status_callback))
@@ -38,6 +40,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics));
     rest::configure(cfg);
+    console::configure(cfg);
 }
 
 /// A gateway serving in the background.
@@ -104,10 +107,14 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningGateway, GatewayEr
     let header_timeout = config.http_header_timeout;
     let state = web::Data::new(AppState::new(config, bus));
     let factory_state = state.clone();
-    let mut server = HttpServer::new(move || App::new().app_data(factory_state.clone()).configure(configure_app))
-        .disable_signals()
-        .client_request_timeout(header_timeout)
-        .shutdown_timeout(grace_s + 1);
+    // One console state for every worker thread: its limits and logouts hold for the whole gateway.
+    let console_state = web::Data::new(console::ConsoleState::new());
+    let mut server = HttpServer::new(move || {
+        App::new().app_data(factory_state.clone()).app_data(console_state.clone()).configure(configure_app)
+    })
+    .disable_signals()
+    .client_request_timeout(header_timeout)
+    .shutdown_timeout(grace_s + 1);
     if workers > 0 {
         server = server.workers(workers);
     }

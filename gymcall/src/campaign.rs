@@ -7,15 +7,23 @@
 //! `Idempotency-Key` derived from the file's content and the row, so running the same file
 //! again follows the same calls instead of placing new ones.
 
-use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use serde_json::Value;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Columns a gym list may have: the fields of a call request.
-pub const COLUMNS: &[&str] = protocol::calls::CallRequest::FIELDS;
+pub use protocol::gym_list::{fingerprint, is_e164, GymRow, ListError, COLUMNS};
+
+/// Reads a CSV gym list (header row first).
+pub fn parse_csv(text: &str) -> Result<Vec<GymRow>, CampaignError> {
+    protocol::gym_list::parse_csv(text).map_err(CampaignError::List)
+}
+
+/// Reads a JSON gym list: an array of objects with the column names as keys.
+pub fn parse_json(text: &str) -> Result<Vec<GymRow>, CampaignError> {
+    protocol::gym_list::parse_json(text).map_err(CampaignError::List)
+}
 
 /// `gymcall campaign` arguments.
 #[derive(clap::Args, Debug)]
@@ -49,26 +57,6 @@ pub struct CampaignOptions {
     pub poll_interval: Duration,
     pub timeout: Option<Duration>,
 }
-
-/// A mistake in the gym list, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListError {
-    /// 1-based data row (CSV: the header is row 0; JSON: array index + 1).
-    pub row: usize,
-    pub column: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for ListError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.column {
-            Some(column) => write!(f, "row {}, column {column}: {}", self.row, self.message),
-            None => write!(f, "row {}: {}", self.row, self.message),
-        }
-    }
-}
-
-impl std::error::Error for ListError {}
 
 /// Why a campaign could not run.
 #[derive(Debug)]
@@ -105,200 +93,6 @@ impl fmt::Display for CampaignError {
 
 impl std::error::Error for CampaignError {}
 
-/// One gym of the list: its row and the request fields (strings, empty ones left out).
-#[derive(Clone, Debug, PartialEq)]
-pub struct GymRow {
-    pub row: usize,
-    pub fields: Map<String, Value>,
-}
-
-impl GymRow {
-    fn get(&self, name: &str) -> &str {
-        self.fields.get(name).and_then(Value::as_str).unwrap_or_default()
-    }
-}
-
-/// Splits CSV text into records (RFC 4180: quoted fields, `""` escapes, CRLF or LF).
-fn csv_records(text: &str) -> Result<Vec<Vec<String>>, ListError> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut chars = text.chars().peekable();
-    let mut quote_started_row = 0usize;
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => {
-                in_quotes = true;
-                quote_started_row = records.len();
-            }
-            ',' => record.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            _ => field.push(c),
-        }
-    }
-    if in_quotes {
-        return Err(ListError {
-            row: quote_started_row,
-            column: None,
-            message: "a quoted field is never closed".into(),
-        });
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    // Blank lines are not rows.
-    Ok(records.into_iter().filter(|r| !(r.len() == 1 && r[0].trim().is_empty())).collect())
-}
-
-fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else { return false };
-    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
-}
-
-/// Checks what can be checked before asking the gateway; collects every mistake.
-fn check_rows(rows: &[GymRow]) -> Vec<ListError> {
-    let mut errors = Vec::new();
-    let mut numbers = std::collections::HashMap::new();
-    for row in rows {
-        let error = |column: &str, message: String| ListError { row: row.row, column: Some(column.into()), message };
-        let phone = row.get("phone_number");
-        if phone.is_empty() {
-            errors.push(error("phone_number", "is empty".into()));
-        } else if !is_e164(phone) {
-            errors.push(error("phone_number", format!("{phone:?} is not an E.164 number such as +14155550123")));
-        } else if let Some(first) = numbers.insert(phone.to_owned(), row.row) {
-            errors.push(error("phone_number", format!("{phone} is already on row {first}")));
-        }
-        if row.get("gym_name").is_empty() {
-            errors.push(error("gym_name", "is empty".into()));
-        }
-    }
-    errors
-}
-
-/// Reads a CSV gym list (header row first).
-pub fn parse_csv(text: &str) -> Result<Vec<GymRow>, CampaignError> {
-    let records = csv_records(text.trim_start_matches('\u{feff}')).map_err(|e| CampaignError::List(vec![e]))?;
-    let Some((header, rows)) = records.split_first() else {
-        return Err(CampaignError::List(vec![ListError { row: 0, column: None, message: "the file is empty".into() }]));
-    };
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    let mut errors = Vec::new();
-    for (index, name) in header.iter().enumerate() {
-        if !COLUMNS.contains(&name.as_str()) {
-            errors.push(ListError {
-                row: 0,
-                column: Some(name.clone()),
-                message: format!("unknown column (column {}); known columns: {}", index + 1, COLUMNS.join(", ")),
-            });
-        }
-    }
-    for required in ["phone_number", "gym_name"] {
-        if !header.iter().any(|h| h == required) {
-            errors.push(ListError {
-                row: 0,
-                column: Some(required.into()),
-                message: "the header has no such column".into(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(CampaignError::List(errors));
-    }
-    let mut gyms = Vec::new();
-    for (index, record) in rows.iter().enumerate() {
-        let row = index + 1;
-        if record.len() != header.len() {
-            errors.push(ListError {
-                row,
-                column: None,
-                message: format!("has {} fields, the header has {}", record.len(), header.len()),
-            });
-            continue;
-        }
-        let mut fields = Map::new();
-        for (name, value) in header.iter().zip(record) {
-            let value = value.trim();
-            if !value.is_empty() {
-                fields.insert(name.clone(), Value::String(value.to_owned()));
-            }
-        }
-        gyms.push(GymRow { row, fields });
-    }
-    errors.extend(check_rows(&gyms));
-    if errors.is_empty() {
-        Ok(gyms)
-    } else {
-        Err(CampaignError::List(errors))
-    }
-}
-
-/// Reads a JSON gym list: an array of objects with the column names as keys.
-pub fn parse_json(text: &str) -> Result<Vec<GymRow>, CampaignError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        CampaignError::List(vec![ListError { row: 0, column: None, message: format!("not valid JSON: {e}") }])
-    })?;
-    let Value::Array(items) = value else {
-        return Err(CampaignError::List(vec![ListError {
-            row: 0,
-            column: None,
-            message: "expected a JSON array of gyms".into(),
-        }]));
-    };
-    let mut errors = Vec::new();
-    let mut gyms = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let row = index + 1;
-        let Value::Object(object) = item else {
-            errors.push(ListError { row, column: None, message: "is not an object".into() });
-            continue;
-        };
-        let mut fields = Map::new();
-        for (key, value) in object {
-            if !COLUMNS.contains(&key.as_str()) {
-                errors.push(ListError {
-                    row,
-                    column: Some(key),
-                    message: format!("unknown key; known keys: {}", COLUMNS.join(", ")),
-                });
-                continue;
-            }
-            match value {
-                Value::Null => {}
-                Value::String(text) if text.trim().is_empty() => {}
-                Value::String(text) => {
-                    fields.insert(key, Value::String(text.trim().to_owned()));
-                }
-                _ => errors.push(ListError { row, column: Some(key), message: "must be a string".into() }),
-            }
-        }
-        gyms.push(GymRow { row, fields });
-    }
-    errors.extend(check_rows(&gyms));
-    if errors.is_empty() {
-        Ok(gyms)
-    } else {
-        Err(CampaignError::List(errors))
-    }
-}
-
 /// Reads a gym list, CSV or JSON by extension (JSON also when the text starts with `[`).
 pub fn read_gyms(path: &Path) -> Result<(Vec<GymRow>, String), CampaignError> {
     let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read { path: path.to_owned(), source })?;
@@ -312,16 +106,6 @@ pub fn read_gyms(path: &Path) -> Result<(Vec<GymRow>, String), CampaignError> {
         }]));
     }
     Ok((gyms, text))
-}
-
-/// FNV-1a, to derive stable idempotency keys from the list's content.
-fn fingerprint(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }
 
 /// Where one gym's call stands.
@@ -454,76 +238,25 @@ fn progress_line(calls: &[GymCall]) -> String {
     format!("[{done}/{} done] {}", calls.len(), parts.join(", "))
 }
 
-fn result_field_names(calls: &[GymCall]) -> BTreeSet<String> {
-    calls
-        .iter()
-        .filter_map(|c| c.call.as_ref()?.get("result")?.get("fields")?.as_object())
-        .flat_map(|fields| fields.keys().cloned())
-        .collect()
-}
-
-fn csv_escape(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
-fn field_text(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// One result per gym, as JSON.
+/// One result per gym, as JSON ([`protocol::gym_list::result_row`]).
 pub fn result_json(call: &GymCall) -> Value {
-    let view = call.call.as_ref();
-    json!({
-        "row": call.gym.row,
-        "phone_number": call.gym.get("phone_number"),
-        "gym_name": call.gym.get("gym_name"),
-        "call_id": call.call_id,
-        "status": call.status(),
-        "attempts": view.and_then(|c| c["attempt_count"].as_u64()).unwrap_or(0),
-        "call_sid": view.and_then(|c| c["call_sid"].as_str()),
-        "error": call.rejected.clone().or_else(|| view.and_then(|c| c["last_error"].as_str()).map(str::to_owned)),
-        "outcome": view.and_then(|c| c["result"]["outcome"].as_str()),
-        "fields": view.and_then(|c| c["result"].get("fields")).cloned().unwrap_or(Value::Null),
-    })
+    protocol::gym_list::result_row(
+        &call.gym,
+        call.call_id.as_deref(),
+        call.status(),
+        call.call.as_ref(),
+        call.rejected.clone(),
+    )
 }
 
 /// Writes the results as JSON (`.json`) or CSV (anything else; one column per result field).
 pub fn write_results(path: &Path, calls: &[GymCall]) -> Result<(), CampaignError> {
     let write_error = |source| CampaignError::Write { path: path.to_owned(), source };
+    let results: Vec<Value> = calls.iter().map(result_json).collect();
     let text = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-        let results: Vec<Value> = calls.iter().map(result_json).collect();
         serde_json::to_string_pretty(&results).map_err(|e| write_error(std::io::Error::other(e)))? + "\n"
     } else {
-        let fields = result_field_names(calls);
-        let mut header =
-            vec!["row", "phone_number", "gym_name", "call_id", "status", "attempts", "call_sid", "error", "outcome"]
-                .into_iter()
-                .map(str::to_owned)
-                .collect::<Vec<_>>();
-        header.extend(fields.iter().cloned());
-        let mut out = header.join(",") + "\n";
-        for call in calls {
-            let result = result_json(call);
-            let mut cells: Vec<String> =
-                ["row", "phone_number", "gym_name", "call_id", "status", "attempts", "call_sid", "error", "outcome"]
-                    .iter()
-                    .map(|k| field_text(&result[*k]))
-                    .collect();
-            for field in &fields {
-                cells.push(field_text(&result["fields"][field]["value"]));
-            }
-            out.push_str(&cells.iter().map(|c| csv_escape(c)).collect::<Vec<_>>().join(","));
-            out.push('\n');
-        }
-        out
+        protocol::gym_list::results_csv(&results)
     };
     std::fs::write(path, text).map_err(write_error)
 }
@@ -553,56 +286,7 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_csv_with_quotes_and_optional_columns() {
-        let text = "phone_number,gym_name,timezone\r\n+14155550123,\"Ten Point, SF\",America/Los_Angeles\r\n\n+13035550100,\"The \"\"Mat\"\" Room\",\n";
-        let gyms = parse_csv(text).unwrap();
-        assert_eq!(gyms.len(), 2);
-        assert_eq!(gyms[0].get("gym_name"), "Ten Point, SF");
-        assert_eq!(gyms[1].get("gym_name"), "The \"Mat\" Room");
-        assert!(!gyms[1].fields.contains_key("timezone"), "empty cells are left out");
-        assert_eq!(gyms[1].row, 2);
-    }
-
-    #[test]
-    fn csv_errors_name_row_and_column() {
-        let CampaignError::List(errors) = parse_csv("phone,gym_name\n+14155550123,A\n").unwrap_err() else { panic!() };
-        assert!(errors.iter().any(|e| e.row == 0 && e.column.as_deref() == Some("phone")));
-        assert!(errors.iter().any(|e| e.column.as_deref() == Some("phone_number")));
-        let text =
-            "phone_number,gym_name\n+14155550123,A\n415-555-0100,B\n+14155550123,C\n+14155550199,\n+1415,D,extra\n";
-        let CampaignError::List(errors) = parse_csv(text).unwrap_err() else { panic!() };
-        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(
-            shown.contains(
-                &"row 2, column phone_number: \"415-555-0100\" is not an E.164 number such as +14155550123".to_string()
-            ),
-            "{shown:?}"
-        );
-        assert!(
-            shown.iter().any(|s| s.starts_with("row 3, column phone_number") && s.contains("already on row 1")),
-            "{shown:?}"
-        );
-        assert!(shown.contains(&"row 4, column gym_name: is empty".to_string()), "{shown:?}");
-        assert!(shown.iter().any(|s| s.starts_with("row 5: has 3 fields")), "{shown:?}");
-        let CampaignError::List(errors) = parse_csv("phone_number,gym_name\n\"+1415,A\n").unwrap_err() else {
-            panic!()
-        };
-        assert!(errors[0].message.contains("never closed"));
-    }
-
-    #[test]
-    fn reads_json_and_names_bad_keys() {
-        let gyms = parse_json(r#"[{"phone_number":"+14155550123","gym_name":"A","timezone":null},{"phone_number":"+14155550124","gym_name":"B","playbook":"gym-dropin"}]"#).unwrap();
-        assert_eq!(gyms.len(), 2);
-        assert_eq!(gyms[1].get("playbook"), "gym-dropin");
-        let CampaignError::List(errors) = parse_json(r#"[{"phone_number":"+14155550123","gym_name":"A","city":"SF"},{"phone_number":4155550124,"gym_name":"B"},7]"#).unwrap_err() else { panic!() };
-        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(shown.iter().any(|s| s.starts_with("row 1, column city: unknown key")), "{shown:?}");
-        assert!(shown.iter().any(|s| s == "row 2, column phone_number: must be a string"), "{shown:?}");
-        assert!(shown.iter().any(|s| s == "row 3: is not an object"), "{shown:?}");
-    }
+    use serde_json::json;
 
     #[test]
     fn writes_results_as_csv_and_json() {

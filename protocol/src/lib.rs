@@ -6,11 +6,13 @@
 //! - [`subjects`]: every NATS subject, stream, bucket and queue-group name.
 //! - [`spoken`]: how numbers, prices, times and sentences are said aloud; [`dtmf`]: keypad tones;
 //!   [`hints`]: what a recogniser should expect on a call.
+//! - [`gym_list`]: the CSV / JSON gym lists of a campaign and the results table it writes back.
 //! - [`media`], [`brain`], [`calls`], [`results`]: the versioned messages that travel on those subjects.
 
 pub mod brain;
 pub mod calls;
 pub mod dtmf;
+pub mod gym_list;
 pub mod hints;
 pub mod ids;
 pub mod media;

@@ -35,7 +35,8 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-async fn load(kv: &Kv, call_id: &CallId) -> Result<Option<(CallRecord, u64)>, ApiError> {
+/// A call record and its KV revision (None: no such call).
+pub async fn load(kv: &Kv, call_id: &CallId) -> Result<Option<(CallRecord, u64)>, ApiError> {
     let Some(entry) = kv.get(call_id.as_str()).await? else { return Ok(None) };
     match decode_json::<CallRecord>(&entry.value) {
         Ok(record) => Ok(Some((record, entry.revision))),
@@ -89,6 +90,19 @@ pub async fn create_call(
     let key = idempotency_key(&request)?;
     let body = crate::body::read_body(&request, payload, state.config.api_body_limits()).await?;
     let call_request = validate::call_request(&body, &rest.known_playbooks, &rest.default_playbook)?;
+    let (record, replayed) = queue_call(&state, &rest, call_request, key).await?;
+    Ok(accepted(&record, replayed))
+}
+
+/// Stores the record of a validated call request and queues its dial request: what
+/// `POST /v1/calls` does after reading its body, shared with the web console's forms. With an
+/// idempotency key a repeated request returns the first call (`true`: replayed).
+pub async fn queue_call(
+    state: &AppState,
+    rest: &RestState,
+    call_request: protocol::calls::CallRequest,
+    key: Option<String>,
+) -> Result<(CallRecord, bool), ApiError> {
     let calls = state.bus.kv(subjects::KV_CALLS).await?;
     let call_id = CallId::generate();
     if let Some(key) = &key {
@@ -109,7 +123,7 @@ pub async fn create_call(
                                 "this Idempotency-Key was used with a different request",
                             ));
                         }
-                        return Ok(accepted(&record, true));
+                        return Ok((record, true));
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
@@ -147,11 +161,12 @@ pub async fn create_call(
         return Err(ApiError::unavailable("the dial queue is not reachable; try again"));
     }
     tracing::info!(call_id = %call_id, playbook = %record.request.playbook, "call queued");
-    publish_call_event(&state, &call_id, CallEventKind::Queued, String::new()).await;
-    Ok(accepted(&record, false))
+    publish_call_event(state, &call_id, CallEventKind::Queued, String::new()).await;
+    Ok((record, false))
 }
 
-fn path_call_id(raw: &str) -> Result<CallId, ApiError> {
+/// A call id from a URL path; anything that cannot be one is "no such call".
+pub fn path_call_id(raw: &str) -> Result<CallId, ApiError> {
     if CallId::is_subject_safe(raw) {
         Ok(CallId::from(raw))
     } else {
@@ -207,6 +222,17 @@ pub async fn list_calls(state: web::Data<AppState>, request: HttpRequest) -> Res
             _ => return Err(ApiError::invalid("limit", "invalid_limit", "limit must be a whole number from 1 to 500")),
         },
     };
+    let records = recent_calls(&state, status, limit).await?;
+    let calls: Vec<_> = records.iter().map(call_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "calls": calls, "count": calls.len() })))
+}
+
+/// The newest `limit` call records, of one status when given (what `GET /v1/calls` lists).
+pub async fn recent_calls(
+    state: &AppState,
+    status: Option<CallStatus>,
+    limit: usize,
+) -> Result<Vec<CallRecord>, ApiError> {
     let calls = state.bus.kv(subjects::KV_CALLS).await?;
     let mut records = Vec::new();
     for key in calls.keys().await? {
@@ -218,8 +244,7 @@ pub async fn list_calls(state: web::Data<AppState>, request: HttpRequest) -> Res
     }
     records.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.call_id.cmp(&b.call_id)));
     records.truncate(limit);
-    let calls: Vec<_> = records.iter().map(call_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "calls": calls, "count": calls.len() })))
+    Ok(records)
 }
 
 /// `POST /v1/calls/{call_id}/cancel`: drops a waiting request, hangs up a live call.

@@ -65,11 +65,19 @@ fn same_token(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks `Authorization: Bearer <API_TOKEN>`. With no API_TOKEN configured every request is
-/// refused: the API is never open by accident.
+/// refused: the API is never open by accident. A GET without the header may instead carry the
+/// web console's session cookie (so the console's `<audio>` element can fetch a recording);
+/// anything that changes state needs the bearer token.
 pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
     let Some(expected) = state.config.api_token.as_deref() else {
         return Err(ApiError::unauthorized("the REST API is disabled: API_TOKEN is not configured"));
     };
+    if request.method() == actix_web::http::Method::GET && !request.headers().contains_key("Authorization") {
+        let book = request.app_data::<web::Data<crate::console::ConsoleState>>().map(|c| &c.sessions);
+        if crate::console::session::from_request(Some(expected), book, request).is_some() {
+            return Ok(());
+        }
+    }
     let given = request
         .headers()
         .get("Authorization")
