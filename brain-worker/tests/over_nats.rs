@@ -161,6 +161,7 @@ async fn create_call_record(bus: &Bus, call_id: &str, playbook: &str) -> anyhow:
             playbook: playbook.into(),
             not_before: None,
             calling_window: None,
+            result_webhook: None,
         },
         status: CallStatus::InProgress,
         attempts: Vec::new(),
@@ -169,6 +170,7 @@ async fn create_call_record(bus: &Bus, call_id: &str, playbook: &str) -> anyhow:
         next_attempt_at: None,
         last_error: None,
         idempotency_key: None,
+        webhook: None,
         created_at: now.clone(),
         updated_at: now,
     };

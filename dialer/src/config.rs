@@ -2,6 +2,7 @@
 
 use crate::scheduler::{RetryPolicy, SchedulerConfig};
 use crate::twilio::TwilioConfig;
+use crate::webhook::WebhookConfig;
 use crate::window::CallingWindow;
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -47,6 +48,13 @@ pub const ENV_VARS: &[&str] = &[
     "DIAL_ACK_WAIT_S",
     "SHUTDOWN_GRACE_S",
     "METRICS_ADDR",
+    "RESULT_WEBHOOK_URL",
+    "RESULT_WEBHOOK_SECRET",
+    "RESULT_WEBHOOK_MAX_ATTEMPTS",
+    "RESULT_WEBHOOK_TIMEOUT_MS",
+    "RESULT_WEBHOOK_RETRY_MS",
+    "RESULT_WEBHOOK_MAX_RETRY_S",
+    "RESULT_WEBHOOK_RESULT_WAIT_S",
 ];
 
 pub use probes::ConfigError;
@@ -78,6 +86,8 @@ pub struct Config {
     pub drain: Duration,
     /// Where to serve `/healthz`, `/readyz`, `/metrics` (e.g. `0.0.0.0:9090`); `None`: not served.
     pub metrics_addr: Option<String>,
+    /// Where and how call results are pushed when a call ends (`RESULT_WEBHOOK_*`).
+    pub webhook: WebhookConfig,
 }
 
 impl Config {
@@ -162,8 +172,63 @@ impl Config {
             ack_wait: seconds("DIAL_ACK_WAIT_S", 30)?,
             drain: env.shutdown_grace(Duration::from_secs(30))?,
             metrics_addr: get("METRICS_ADDR"),
+            webhook: webhook_config(env)?,
         })
     }
+}
+
+/// Shortest `RESULT_WEBHOOK_SECRET` accepted.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
+
+fn webhook_config(env: Env<'_>) -> Result<WebhookConfig, ConfigError> {
+    let defaults = WebhookConfig::default();
+    let default_url = env.get("RESULT_WEBHOOK_URL").map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+    if let Some(url) = &default_url {
+        protocol::webhook::check_url(url).map_err(|problem| ConfigError::invalid("RESULT_WEBHOOK_URL", problem))?;
+    }
+    let secret = env.get("RESULT_WEBHOOK_SECRET").filter(|s| !s.is_empty()).map(str::to_owned);
+    match &secret {
+        Some(secret) if secret.len() < MIN_WEBHOOK_SECRET_LEN => {
+            return Err(ConfigError::invalid(
+                "RESULT_WEBHOOK_SECRET",
+                format!("must be at least {MIN_WEBHOOK_SECRET_LEN} characters"),
+            ))
+        }
+        None if default_url.is_some() => {
+            return Err(ConfigError::invalid("RESULT_WEBHOOK_SECRET", "must be set when RESULT_WEBHOOK_URL is"))
+        }
+        _ => {}
+    }
+    let config = WebhookConfig {
+        default_url,
+        secret,
+        max_attempts: env.parse("RESULT_WEBHOOK_MAX_ATTEMPTS", defaults.max_attempts)?,
+        timeout: Duration::from_millis(env.parse("RESULT_WEBHOOK_TIMEOUT_MS", defaults.timeout.as_millis() as u64)?),
+        first_retry: Duration::from_millis(
+            env.parse("RESULT_WEBHOOK_RETRY_MS", defaults.first_retry.as_millis() as u64)?,
+        ),
+        max_retry: Duration::from_secs(env.parse("RESULT_WEBHOOK_MAX_RETRY_S", defaults.max_retry.as_secs())?),
+        result_wait: Duration::from_secs(env.parse("RESULT_WEBHOOK_RESULT_WAIT_S", defaults.result_wait.as_secs())?),
+    };
+    if !(1..=100).contains(&config.max_attempts) {
+        return Err(ConfigError::invalid("RESULT_WEBHOOK_MAX_ATTEMPTS", "must be from 1 to 100"));
+    }
+    if !(Duration::from_millis(100)..=Duration::from_secs(120)).contains(&config.timeout) {
+        return Err(ConfigError::invalid("RESULT_WEBHOOK_TIMEOUT_MS", "must be from 100 to 120000"));
+    }
+    if config.first_retry.is_zero() || config.first_retry > config.max_retry.max(Duration::from_millis(1)) {
+        return Err(ConfigError::invalid(
+            "RESULT_WEBHOOK_RETRY_MS",
+            "must be at least 1 and not more than RESULT_WEBHOOK_MAX_RETRY_S",
+        ));
+    }
+    if config.max_retry > Duration::from_secs(86_400) || config.result_wait > Duration::from_secs(600) {
+        return Err(ConfigError::invalid(
+            "RESULT_WEBHOOK_MAX_RETRY_S",
+            "RESULT_WEBHOOK_MAX_RETRY_S is at most 86400 and RESULT_WEBHOOK_RESULT_WAIT_S at most 600",
+        ));
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -203,6 +268,16 @@ mod tests {
         assert_eq!(config.scheduler.retry.max_attempts, 5);
         assert_eq!(config.default_timezone, chrono_tz::Europe::Berlin);
         assert_eq!(config.machine_detection, None);
+        assert_eq!(config.webhook, crate::webhook::WebhookConfig::default());
+        pairs.extend([
+            ("RESULT_WEBHOOK_URL", "https://hooks.example.com/gymcall"),
+            ("RESULT_WEBHOOK_SECRET", "0123456789abcdef"),
+            ("RESULT_WEBHOOK_MAX_ATTEMPTS", "4"),
+            ("RESULT_WEBHOOK_RETRY_MS", "250"),
+        ]);
+        let webhook = Config::from_env(&env(&pairs)).unwrap().webhook;
+        assert_eq!(webhook.default_url.as_deref(), Some("https://hooks.example.com/gymcall"));
+        assert_eq!((webhook.max_attempts, webhook.first_retry), (4, Duration::from_millis(250)));
     }
 
     #[test]
@@ -213,6 +288,10 @@ mod tests {
             ("DEFAULT_TIMEZONE", "Mars/Base"),
             ("CALLING_WINDOW", "always"),
             ("MAX_ATTEMPTS", "0"),
+            ("RESULT_WEBHOOK_URL", "ftp://hooks.example.com/x"),
+            ("RESULT_WEBHOOK_SECRET", "short"),
+            ("RESULT_WEBHOOK_MAX_ATTEMPTS", "0"),
+            ("RESULT_WEBHOOK_TIMEOUT_MS", "5"),
         ] {
             let mut pairs = minimal();
             pairs.push((name, value));
@@ -220,6 +299,12 @@ mod tests {
                 Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name),
                 other => panic!("{name}: {other:?}"),
             }
+        }
+        let mut pairs = minimal();
+        pairs.push(("RESULT_WEBHOOK_URL", "https://hooks.example.com/x"));
+        match Config::from_env(&env(&pairs)) {
+            Err(ConfigError::Invalid { name, .. }) => assert_eq!(name, "RESULT_WEBHOOK_SECRET", "a URL needs a secret"),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`records`]: revision-checked call records in KV `calls`.
 //! - [`leases`]: per-number leases in KV `dial_numbers` (one live call per number).
 //! - [`metrics`]: the dialer's counters and its probes.
+//! - [`webhook`]: the signed result webhook, queued when a call ends and delivered with retries.
 //! - [`service`]: [`start`] and stop; the run loop (`run`) drives the two state machines.
 
 pub mod config;
@@ -22,6 +23,7 @@ pub mod scheduler;
 pub mod service;
 pub mod tracker;
 pub mod twilio;
+pub mod webhook;
 pub mod window;
 
 pub use config::{Config, ConfigError, ENV_VARS};

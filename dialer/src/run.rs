@@ -14,6 +14,7 @@ use crate::records::{RecordError, Records};
 use crate::scheduler::{DialJob, Event, Finish, Input, Scheduler, WaitReason};
 use crate::tracker::{self, CallTracker, TrackerConfig};
 use crate::twilio::{CallResource, TwilioClient, TwilioError};
+use crate::webhook::WebhookQueue;
 use crate::window::CallingWindow;
 use bus::queue::Job;
 use bus::{Bus, Message};
@@ -37,6 +38,8 @@ pub(crate) struct Wiring {
     pub config: Config,
     pub bus: Bus,
     pub records: Records,
+    /// Where a final call's result webhook is queued.
+    pub webhooks: WebhookQueue,
     pub leases: NumberLeases,
     pub twilio: TwilioClient,
     pub stats: Arc<Stats>,
@@ -50,7 +53,8 @@ pub(crate) struct Wiring {
 
 /// Runs the dialer until it is shut down and drained, or the bus closes.
 pub(crate) async fn run(wiring: Wiring) {
-    let Wiring { config, bus, records, leases, twilio, stats, credits, jobs, status, control, shutdown } = wiring;
+    let Wiring { config, bus, records, webhooks, leases, twilio, stats, credits, jobs, status, control, shutdown } =
+        wiring;
     let (op_sender, ops) = mpsc::unbounded_channel();
     let heartbeat_every = (config.ack_wait / 3).max(Duration::from_millis(200));
     let stuck_after = Duration::from_secs(u64::from(config.ring_timeout_s) + u64::from(config.time_limit_s) + 60);
@@ -61,6 +65,7 @@ pub(crate) async fn run(wiring: Wiring) {
         config,
         bus,
         records,
+        webhooks,
         leases,
         twilio,
         held: HashMap::new(),
@@ -104,6 +109,7 @@ struct Dialer {
     heartbeat_every: Duration,
     bus: Bus,
     records: Records,
+    webhooks: WebhookQueue,
     leases: NumberLeases,
     twilio: TwilioClient,
     scheduler: Scheduler,
@@ -262,6 +268,8 @@ impl Dialer {
             }
         };
         if record.status.is_final() {
+            // e.g. canceled through the API while it waited in the queue
+            self.webhooks.call_ended(&call_id).await;
             let _ = job.ack().await;
             return;
         }
@@ -400,6 +408,7 @@ impl Dialer {
         self.stats.finished.fetch_add(1, Ordering::Relaxed);
         info!(call_id = %call_id, status = ?status, "request finished");
         self.publish_event(&call_id, kind, error_opt.unwrap_or_default()).await;
+        self.webhooks.call_ended(&call_id).await;
         if let Some(held) = self.held.remove(&call_id) {
             if let Err(error) = held.job.ack().await {
                 warn!(call_id = %call_id, %error, "ack failed");

@@ -1,6 +1,6 @@
-//! Starting and stopping a dialer: [`start`] opens the KV buckets, the `DIAL` work queue and the
-//! subscriptions, serves the probes, and spawns the run loop (`run`); [`RunningDialer`]
-//! stops it.
+//! Starting and stopping a dialer: [`start`] opens the KV buckets, the `DIAL` and `WEBHOOKS`
+//! work queues and the subscriptions, serves the probes, and spawns the run loop (`run`) and the
+//! result webhook deliverer ([`crate::webhook`]); [`RunningDialer`] stops them.
 
 use crate::config::Config;
 use crate::leases::{NumberLeases, KV_NUMBER_LEASES};
@@ -8,6 +8,7 @@ use crate::metrics::Stats;
 use crate::records::Records;
 use crate::run::{run, Wiring};
 use crate::twilio::{TwilioClient, TwilioError};
+use crate::webhook::WebhookQueue;
 use bus::queue::Job;
 use bus::{Bus, BusError};
 use protocol::subjects;
@@ -36,6 +37,7 @@ pub enum DialerError {
 pub struct RunningDialer {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    webhook_task: tokio::task::JoinHandle<()>,
     stats: Arc<Stats>,
     metrics: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
 }
@@ -55,6 +57,7 @@ impl RunningDialer {
     pub async fn stop(self) -> Result<(), DialerError> {
         let _ = self.shutdown.send(true);
         let result = self.task.await.map_err(|e| DialerError::Task(e.to_string()));
+        let _ = self.webhook_task.await;
         if let Some((_, server)) = self.metrics {
             server.abort();
         }
@@ -71,6 +74,7 @@ impl RunningDialer {
 pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerError> {
     let twilio = TwilioClient::new(config.twilio.clone())?;
     let records = Records::new(bus.kv(subjects::KV_CALLS).await?);
+    let webhooks = WebhookQueue::open(&bus, records.clone(), config.webhook.default_url.clone()).await?;
     let leases = NumberLeases::new(bus.kv(KV_NUMBER_LEASES).await?, records.clone());
     let mut queue = bus
         .work_queue(subjects::DIAL_STREAM, subjects::DIAL_REQUESTS, DIAL_CONSUMER)
@@ -114,10 +118,19 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerErro
         None => None,
     };
     let (shutdown, shutdown_signal) = watch::channel(false);
+    let webhook_task = crate::webhook::spawn_deliverer(
+        &bus,
+        records.clone(),
+        config.webhook.clone(),
+        config.public_base_url.clone(),
+        shutdown_signal.clone(),
+    )
+    .await?;
     let wiring = Wiring {
         config,
         bus,
         records,
+        webhooks,
         leases,
         twilio,
         stats: stats.clone(),
@@ -131,5 +144,5 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerErro
         run(wiring).await;
         consumer.abort();
     });
-    Ok(RunningDialer { shutdown, task, stats, metrics })
+    Ok(RunningDialer { shutdown, task, webhook_task, stats, metrics })
 }

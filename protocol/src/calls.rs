@@ -53,6 +53,9 @@ pub struct CallRequest {
     /// (the dialer's default window when absent).
     #[serde(default)]
     pub calling_window: Option<String>,
+    /// Where to POST the call's record when it ends (overrides the dialer's `RESULT_WEBHOOK_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_webhook: Option<String>,
 }
 
 impl CallRequest {
@@ -66,6 +69,7 @@ impl CallRequest {
         "playbook",
         "not_before",
         "calling_window",
+        "result_webhook",
     ];
 }
 
@@ -106,6 +110,9 @@ pub struct CallRecord {
     /// The `Idempotency-Key` the request came with.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The result webhook's delivery, once the call ended with a webhook to send to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::WebhookStatus>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -281,6 +288,7 @@ mod tests {
             playbook: "gym-dropin".into(),
             not_before: Some("2026-11-22T10:00:00Z".into()),
             calling_window: Some("Mon-Fri 09:00-17:00".into()),
+            result_webhook: Some("https://hooks.example.com/gymcall".into()),
         };
         let value = serde_json::to_value(&request).unwrap();
         let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();

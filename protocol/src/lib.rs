@@ -7,7 +7,8 @@
 //! - [`spoken`]: how numbers, prices, times and sentences are said aloud; [`dtmf`]: keypad tones;
 //!   [`hints`]: what a recogniser should expect on a call.
 //! - [`gym_list`]: the CSV / JSON gym lists of a campaign and the results table it writes back.
-//! - [`media`], [`brain`], [`calls`], [`results`]: the versioned messages that travel on those subjects.
+//! - [`media`], [`brain`], [`calls`], [`results`]: the versioned messages that travel on those subjects;
+//!   [`webhook`]: the result webhook's queue message, delivery state, URL check and signature.
 
 pub mod brain;
 pub mod calls;
@@ -22,6 +23,7 @@ pub mod spoken;
 pub mod subjects;
 pub mod twilio;
 pub mod version;
+pub mod webhook;
 
 pub use ids::{AccountSid, CallId, CallSid, StreamSid};
 pub use version::{BusDecodeError, BUS_VERSION};

@@ -159,6 +159,7 @@ impl Rig {
                 playbook: "gym-dropin".to_owned(),
                 not_before: None,
                 calling_window: None,
+                result_webhook: None,
             },
             status: CallStatus::Queued,
             attempts: Vec::new(),
@@ -167,6 +168,7 @@ impl Rig {
             next_attempt_at: None,
             last_error: None,
             idempotency_key: None,
+            webhook: None,
             created_at: now.clone(),
             updated_at: now,
         };

@@ -73,6 +73,7 @@ pub fn call_json(record: &CallRecord) -> serde_json::Value {
         "last_error": record.last_error,
         "result": record.result,
         "transcript": record.result.as_ref().map(|r| &r.transcript),
+        "webhook": record.webhook,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     })
@@ -147,6 +148,7 @@ pub async fn queue_call(
         next_attempt_at: None,
         last_error: None,
         idempotency_key: key,
+        webhook: None,
         created_at: now.clone(),
         updated_at: now.clone(),
     };

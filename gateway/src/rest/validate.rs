@@ -138,6 +138,16 @@ pub fn call_request(body: &[u8], known_playbooks: &[String], default_playbook: &
             ));
         }
     }
+    let result_webhook = optional_string(&body, "result_webhook")?;
+    if let Some(url) = &result_webhook {
+        if let Err(problem) = protocol::webhook::check_url(url) {
+            return Err(ApiError::invalid(
+                "result_webhook",
+                "invalid_webhook_url",
+                format!("result_webhook {problem}"),
+            ));
+        }
+    }
     Ok(CallRequest {
         phone_number,
         gym_name,
@@ -147,6 +157,7 @@ pub fn call_request(body: &[u8], known_playbooks: &[String], default_playbook: &
         playbook,
         not_before,
         calling_window,
+        result_webhook,
     })
 }
 
@@ -205,6 +216,15 @@ mod tests {
             field_of(r#"{"phone_number":"+14155550123","gym_name":"x","colour":"red"}"#),
             (422, Some("colour".into()))
         );
+        assert_eq!(
+            field_of(r#"{"phone_number":"+14155550123","gym_name":"x","result_webhook":"ftp://example.com/x"}"#),
+            (422, Some("result_webhook".into()))
+        );
+        let long = format!(
+            r#"{{"phone_number":"+14155550123","gym_name":"x","result_webhook":"https://example.com/{}"}}"#,
+            "a".repeat(3000)
+        );
+        assert_eq!(field_of(&long), (422, Some("result_webhook".into())));
         assert_eq!(field_of("not json"), (400, None));
     }
 
