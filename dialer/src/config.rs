@@ -5,6 +5,7 @@ use crate::twilio::TwilioConfig;
 use crate::webhook::WebhookConfig;
 use crate::window::CallingWindow;
 use chrono_tz::Tz;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -70,7 +71,13 @@ pub struct Config {
     /// Public base URL of the gateway (`https://calls.example.com`): webhooks point there.
     pub public_base_url: String,
     pub scheduler: SchedulerConfig,
-    /// Calling window when the request names none (a gym's front-desk hours).
+    /// `CALLING_WINDOW` when set: the deployment's window, used for every call whose request names
+    /// none, in place of its playbook's `calling_window`.
+    pub window_override: Option<CallingWindow>,
+    /// The `calling_window` of each built-in playbook, used when neither the request nor
+    /// `CALLING_WINDOW` names one.
+    pub playbook_windows: BTreeMap<String, CallingWindow>,
+    /// For a playbook the dialer does not know: a gym's front-desk hours.
     pub default_window: CallingWindow,
     /// Timezone when the request names none.
     pub default_timezone: Tz,
@@ -99,10 +106,12 @@ impl Config {
         if url::Url::parse(&public_base_url).is_err() {
             return Err(ConfigError::invalid("PUBLIC_BASE_URL", format!("{public_base_url:?} is not an absolute URL")));
         }
-        let default_window = match get("CALLING_WINDOW") {
-            None => CallingWindow::front_desk(),
-            Some(text) => CallingWindow::parse(&text)
-                .map_err(|e| ConfigError::invalid("CALLING_WINDOW", format!("{text:?}: {}", e.reason)))?,
+        let window_override = match get("CALLING_WINDOW") {
+            None => None,
+            Some(text) => Some(
+                CallingWindow::parse(&text)
+                    .map_err(|e| ConfigError::invalid("CALLING_WINDOW", format!("{text:?}: {}", e.reason)))?,
+            ),
         };
         let default_timezone = match get("DEFAULT_TIMEZONE") {
             None => chrono_tz::UTC,
@@ -163,7 +172,9 @@ impl Config {
                 retry,
                 seed,
             },
-            default_window,
+            window_override,
+            playbook_windows: built_in_playbook_windows(),
+            default_window: CallingWindow::front_desk(),
             default_timezone,
             ring_timeout_s: env.parse("RING_TIMEOUT_S", 30)?,
             time_limit_s: env.parse("CALL_TIME_LIMIT_S", 600)?,
@@ -253,7 +264,9 @@ mod tests {
         let config = Config::from_env(&env(&minimal())).unwrap();
         assert_eq!(config.public_base_url, "https://calls.example.com");
         assert_eq!(config.twilio.api_base, "https://api.twilio.com");
-        assert_eq!(config.default_window, CallingWindow::front_desk());
+        assert_eq!(config.window_override, None);
+        let gym = config.playbook_windows.get("gym-dropin").expect("the gym playbook's window");
+        assert_eq!(*gym, CallingWindow::parse("Mon-Sat 10:00-19:00").unwrap());
         assert_eq!(config.machine_detection.as_deref(), Some("Enable"));
         let mut pairs = minimal();
         pairs.extend([
@@ -307,4 +320,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// The `calling_window` of every built-in playbook (the playbooks the gateway accepts).
+fn built_in_playbook_windows() -> BTreeMap<String, CallingWindow> {
+    let set = match playbook::PlaybookSet::built_in() {
+        Ok(set) => set,
+        Err(error) => {
+            tracing::error!(%error, "built-in playbooks do not load; their calling windows are not applied");
+            return BTreeMap::new();
+        }
+    };
+    set.ids()
+        .into_iter()
+        .filter_map(|id| {
+            let window = CallingWindow::from_playbook(&set.get(&id).ok()?.calling_window)?;
+            Some((id, window))
+        })
+        .collect()
 }

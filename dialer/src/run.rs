@@ -209,9 +209,14 @@ impl Dialer {
             None => self.config.default_timezone,
             Some(name) => name.parse::<Tz>().map_err(|_| format!("unknown timezone {name:?}"))?,
         };
+        // The request's own window, else the deployment's CALLING_WINDOW, else the playbook's.
         let window = match record.request.calling_window.as_deref() {
-            None => self.config.default_window,
             Some(text) => CallingWindow::parse(text).map_err(|e| e.to_string())?,
+            None => self
+                .config
+                .window_override
+                .or_else(|| self.config.playbook_windows.get(&record.request.playbook).copied())
+                .unwrap_or(self.config.default_window),
         };
         let not_before =
             [parse_time(record.request.not_before.as_deref()), parse_time(record.next_attempt_at.as_deref())]

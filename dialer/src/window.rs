@@ -37,6 +37,23 @@ impl CallingWindow {
         }
     }
 
+    /// A playbook's `calling_window` (validated when the playbook loaded; `None` if it is not).
+    pub fn from_playbook(window: &playbook::CallingWindow) -> Option<Self> {
+        let mut days = [false; 7];
+        for day in &window.days {
+            days[*day as usize] = true;
+        }
+        let (open, close) = window.minutes();
+        let time = |minutes: u32| {
+            if minutes >= 24 * 60 {
+                NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999)
+            } else {
+                NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0)
+            }
+        };
+        Some(Self { days, open: time(open)?, close: time(close)? })
+    }
+
     /// Every day between `open` and `close`.
     pub fn daily(open: NaiveTime, close: NaiveTime) -> Self {
         Self { days: [true; 7], open, close }

@@ -173,3 +173,60 @@ async fn call_back_after_six_schedules_the_retry_at_that_local_time() {
     dialer.stop().await.unwrap();
     rig.stop().await;
 }
+
+/// A fixed-offset zone (`Etc/GMT-5` is UTC+5) in which the local time now is 19:xx.
+fn zone_where_it_is_seven_pm() -> (String, chrono::FixedOffset) {
+    use chrono::Timelike;
+    let utc_hour = chrono::Utc::now().hour() as i32;
+    let mut offset = 19 - utc_hour;
+    if offset > 14 {
+        offset -= 24;
+    }
+    // IANA's Etc/GMT zones have the sign reversed: Etc/GMT-5 is five hours ahead of UTC.
+    let name = if offset >= 0 { format!("Etc/GMT-{offset}") } else { format!("Etc/GMT+{}", -offset) };
+    (name, chrono::FixedOffset::east_opt(offset * 3600).unwrap())
+}
+
+/// Issue 16 item 8: the playbook's `calling_window` was parsed and never used. With no window in
+/// the request and no `CALLING_WINDOW` in the deployment, a companion check-in (its playbook:
+/// every day 10:00-18:00) asked for at 19:xx local time waits for tomorrow 10:00; before, the
+/// dialer's own front-desk default (Mon-Sat until 20:00) dialed it at once (on any local day but
+/// Sunday, when both wait for the next morning).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playbooks_calling_window_applies_when_the_request_names_none() {
+    use chrono::Duration as Days;
+    let rig = Rig::start(fast_twilio()).await;
+    let mut env = rig.env();
+    env.remove("CALLING_WINDOW");
+    env.insert("DIAL_HOLD_S".into(), "5".into());
+    let config = dialer::Config::from_env(&env).expect("config");
+    assert_eq!(config.window_override, None);
+    let bus = bus::Bus::connect(&rig.nats.url(), "dialer").await.expect("connect");
+    let dialer = dialer::start(config, bus).await.expect("start dialer");
+
+    let (zone, offset) = zone_where_it_is_seven_pm();
+    let call_id = rig
+        .submit_with("+12065550109", "Evening Check-in", |request| {
+            request.timezone = Some(zone.clone());
+            request.playbook = "companion-checkin".into();
+            request.calling_window = None;
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let record = rig.record(&call_id).await;
+        if record.next_attempt_at.is_some() || !rig.twilio.create_requests().is_empty() {
+            break record;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "neither dialed nor deferred: {record:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(rig.twilio.create_requests().is_empty(), "dialed at 19:xx local time, outside the playbook's 10:00-18:00");
+    assert_eq!(record.status, CallStatus::Queued);
+    let next = chrono::DateTime::parse_from_rfc3339(record.next_attempt_at.as_deref().unwrap()).unwrap();
+    let local_next = next.with_timezone(&offset);
+    let tomorrow = (chrono::Utc::now().with_timezone(&offset) + Days::days(1)).date_naive();
+    assert_eq!((local_next.date_naive(), local_next.format("%H:%M").to_string()), (tomorrow, "10:00".to_owned()));
+    dialer.stop().await.unwrap();
+    rig.stop().await;
+}

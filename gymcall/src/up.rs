@@ -41,10 +41,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if !env.contains_key("RECORDINGS_DIR") {
         extra_env.push(("RECORDINGS_DIR".into(), args.data_dir.join("recordings").display().to_string()));
     }
-    if !env.contains_key("CALLING_WINDOW") {
-        // the dialer's own default (front-desk hours), not the demo's always-open window
-        extra_env.push(("CALLING_WINDOW".into(), "Mon-Fri 10:00-18:00".into()));
-    }
     if !env.contains_key("MACHINE_DETECTION") {
         extra_env.push(("MACHINE_DETECTION".into(), "Enable".into()));
     }
