@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: every Rust test (unit + integration against a real nats-server),
-# then the deployment checks (Helm chart, manifests, compose file).
+# the web console's browser tests, then the deployment checks (Helm chart, manifests, compose file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,10 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+# The web console in headless Chromium against the whole stack and the simulated gym
+# (tests/browser/; needs chromium, chromium-driver and selenium, see .ci/packages-*.txt).
+python3 -m pytest -q -p no:cacheprovider tests/browser
 
 if [ -x deploy/check.sh ]; then
   deploy/check.sh

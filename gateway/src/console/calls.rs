@@ -257,7 +257,7 @@ pub async fn call_page(
         timezone = escape(request_info.timezone.as_deref().unwrap_or("(the number's)")),
         playbook = escape(&request_info.playbook),
         attempts = record.attempts.len(),
-        created = escape(&record.created_at),
+        created = escape(&render::short_time(&record.created_at)),
         error = record
             .last_error
             .as_deref()

@@ -42,6 +42,32 @@ pub fn value_text(value: &serde_json::Value) -> String {
     }
 }
 
+/// A field's value as HTML: a list one item per line, an object as its non-empty `key value`
+/// pairs, anything else as text.
+pub fn value_html(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            let items: String = items.iter().map(|item| format!("<li>{}</li>", value_html(item))).collect();
+            format!(r#"<ul class="value-list">{items}</ul>"#)
+        }
+        serde_json::Value::Object(pairs) => pairs
+            .iter()
+            .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
+            .map(|(k, v)| format!("{} {}", escape(&k.replace('_', " ")), value_html(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => escape(&value_text(other)),
+    }
+}
+
+/// An RFC 3339 time shown to the second (`2026-12-04 22:46:16 UTC` for a UTC time).
+pub fn short_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(time) => time.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
 fn field_row(name: &str, field: &FieldResult) -> String {
     let evidence: String = field
         .evidence
@@ -54,7 +80,7 @@ fn field_row(name: &str, field: &FieldResult) -> String {
         name = escape(name),
         status_class = status_text(field.status).replace(' ', "-"),
         status = status_text(field.status),
-        value = escape(&value_text(&field.value)),
+        value = value_html(&field.value),
         confidence = f64::from(field.confidence.clamp(0.0, 1.0)) * 100.0,
     )
 }
@@ -163,8 +189,8 @@ pub fn result_panel(record: &CallRecord, result: &CallResult) -> String {
 <h2>Recording</h2>{recording}</section>"#,
         outcome = escape(&serde_json::to_value(result.outcome).map(|v| value_text(&v)).unwrap_or_default()),
         playbook = escape(&result.playbook),
-        started = escape(&result.started_at),
-        ended = escape(&result.ended_at),
+        started = escape(&short_time(&result.started_at)),
+        ended = escape(&short_time(&result.ended_at)),
         fields = fields_table(result),
         chart = latency_chart(&result.latency.replies),
         recording = recording(record.call_id.as_str()),
@@ -200,6 +226,9 @@ mod tests {
         };
         let row = field_row("drop_in_price", &field);
         assert!(row.contains(">known<") && row.contains(">$25<") && row.contains(">87%<"), "{row}");
+        let schedule = serde_json::json!([{"day": "monday", "start": "18:00", "class_type": null}]);
+        assert_eq!(value_html(&schedule), r#"<ul class="value-list"><li>day monday, start 18:00</li></ul>"#);
+        assert_eq!(short_time("2026-12-04T22:46:16.199440354+00:00"), "2026-12-04 22:46:16 UTC");
         assert!(
             row.contains("<q>it&#39;s &lt;b&gt;25&lt;/b&gt; bucks</q> <span class=\"note\">(turn 4)</span>"),
             "{row}"
