@@ -90,6 +90,23 @@ impl NumberLeases {
         Ok(false)
     }
 
+    /// The calls holding a lease whose record says they are in flight (dialing, ringing, in
+    /// progress): the live calls of every dialer, including one that stopped without handing its
+    /// calls back. Bounded by the live calls (plus leases not yet found stale): at most `limit`.
+    pub async fn live_holders(&self, limit: usize) -> Result<Vec<CallId>, BusError> {
+        let mut holders = Vec::new();
+        for key in self.kv.keys().await?.into_iter().take(limit) {
+            let Some(entry) = self.kv.get(&key).await? else { continue };
+            let (holder, _) = parse_lease(&entry.value);
+            if let Ok(Some((record, _))) = self.records.get(&holder).await {
+                if matches!(record.status, CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress) {
+                    holders.push(holder);
+                }
+            }
+        }
+        Ok(holders)
+    }
+
     /// Gives the lease on `phone_number` back, if `call_id` holds it.
     pub async fn release(&self, phone_number: &str, call_id: &CallId) {
         let key = lease_key(phone_number);

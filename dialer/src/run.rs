@@ -51,6 +51,9 @@ pub(crate) struct Wiring {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// At most this many number leases are read at start to find the calls already live.
+const LIVE_SCAN_LIMIT: usize = 10_000;
+
 /// Runs the dialer until it is shut down and drained, or the bus closes.
 pub(crate) async fn run(wiring: Wiring) {
     let Wiring { config, bus, records, webhooks, leases, twilio, stats, credits, jobs, status, control, shutdown } =
@@ -58,8 +61,26 @@ pub(crate) async fn run(wiring: Wiring) {
     let (op_sender, ops) = mpsc::unbounded_channel();
     let heartbeat_every = (config.ack_wait / 3).max(Duration::from_millis(200));
     let stuck_after = Duration::from_secs(u64::from(config.ring_timeout_s) + u64::from(config.time_limit_s) + 60);
+    let mut scheduler = Scheduler::new(config.scheduler.clone());
+    // Calls left live by a dialer that stopped (this one, before a restart): their requests come
+    // back within one ack wait; count them before placing anything new.
+    match leases.live_holders(LIVE_SCAN_LIMIT).await {
+        Ok(live) if !live.is_empty() => {
+            let wait = config.ack_wait + Duration::from_secs(5);
+            info!(
+                live_calls = live.len(),
+                wait_s = wait.as_secs(),
+                "calls live from before the start; waiting for them before placing new ones"
+            );
+            scheduler.await_live_calls(live, Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+        }
+        Ok(_) => {}
+        Err(error) => {
+            warn!(%error, "cannot read the number leases; new calls are placed without waiting for live ones")
+        }
+    }
     let dialer = Dialer {
-        scheduler: Scheduler::new(config.scheduler.clone()),
+        scheduler,
         tracker_config: TrackerConfig { stuck_after, refetch_after: heartbeat_every },
         heartbeat_every,
         config,

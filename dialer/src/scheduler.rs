@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use protocol::CallId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// How long to wait before the next attempt, by outcome, and how many attempts to make.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,6 +201,10 @@ pub struct Scheduler {
     jobs: HashMap<CallId, Job>,
     live_per_number: HashMap<String, usize>,
     live_total: usize,
+    /// Calls found live at start (placed before a restart) whose requests have not come back yet;
+    /// no new call is placed until they are adopted or `awaited_until` passes.
+    awaited: HashSet<CallId>,
+    awaited_until: Option<DateTime<Utc>>,
     halted: bool,
     events: VecDeque<Event>,
 }
@@ -213,9 +217,26 @@ impl Scheduler {
             jobs: HashMap::new(),
             live_per_number: HashMap::new(),
             live_total: 0,
+            awaited: HashSet::new(),
+            awaited_until: None,
             halted: false,
             events: VecDeque::new(),
         }
+    }
+
+    /// Holds back new dials until the requests of `call_ids` (calls live before a restart) come
+    /// back and are adopted, or until `until`: a restarted dialer does not exceed its cap by
+    /// placing new calls beside the ones it left live.
+    pub fn await_live_calls(&mut self, call_ids: impl IntoIterator<Item = CallId>, until: DateTime<Utc>) {
+        self.awaited.extend(call_ids);
+        if !self.awaited.is_empty() {
+            self.awaited_until = Some(until);
+        }
+    }
+
+    /// Calls found live at start that have not come back yet.
+    pub fn awaited_calls(&self) -> usize {
+        self.awaited.len()
     }
 
     /// Live calls now.
@@ -231,7 +252,8 @@ impl Scheduler {
     /// True when another job could be taken on without exceeding the global cap.
     pub fn wants_more_jobs(&self) -> bool {
         let not_live = self.jobs.values().filter(|j| !matches!(j.state, State::Live)).count();
-        !self.halted && self.live_total + not_live < self.config.max_concurrent_calls
+        // while calls from before a restart are awaited, room is kept to take their requests back
+        !self.halted && self.live_total + not_live < self.config.max_concurrent_calls + self.awaited.len()
     }
 
     pub fn is_halted(&self) -> bool {
@@ -241,6 +263,7 @@ impl Scheduler {
     pub fn handle(&mut self, now: DateTime<Utc>, input: Input) {
         match input {
             Input::Submit(spec) => {
+                self.awaited.remove(&spec.call_id);
                 if self.jobs.contains_key(&spec.call_id) {
                     return;
                 }
@@ -255,6 +278,7 @@ impl Scheduler {
                 }
             }
             Input::Adopt(spec) => {
+                self.awaited.remove(&spec.call_id);
                 if self.jobs.contains_key(&spec.call_id) {
                     return;
                 }
@@ -327,12 +351,21 @@ impl Scheduler {
                 State::Waiting(t) => Some(t),
                 _ => None,
             })
+            .chain(self.awaited_until.filter(|_| !self.awaited.is_empty()))
             .min()
     }
 
     fn fill_slots(&mut self, now: DateTime<Utc>) {
         if self.halted {
             return;
+        }
+        if !self.awaited.is_empty() {
+            if self.awaited_until.is_some_and(|until| now < until) {
+                return;
+            }
+            // they did not come back: another dialer holds them, or they ended meanwhile
+            self.awaited.clear();
+            self.awaited_until = None;
         }
         let mut ready: Vec<(DateTime<Utc>, CallId)> = self
             .jobs

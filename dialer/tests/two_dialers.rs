@@ -166,3 +166,43 @@ async fn two_dialers_never_call_one_number_twice_at_once() {
     second.stop().await.unwrap();
     rig.stop().await;
 }
+
+/// Issue 16 item 8: after a dialer restart, a concurrency cap of 1 had two live calls for ~11 s
+/// (the new process placed a queued call before the live call's request came back to it).
+/// Real processes: the first `dialer` is SIGKILLed while its one call is live; the second must
+/// wait for that call before placing the next one. The fake Twilio counts concurrent calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_dialer_keeps_its_cap_with_the_calls_left_live() {
+    let rig = Rig::start(FakeTwilioConfig { answered_call_duration: Duration::from_secs(8), ..fast_twilio() }).await;
+    let spawn = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dialer"));
+        command.env_clear().envs(rig.env()).env("MAX_CONCURRENT_CALLS", "1").env("RUST_LOG", "info").kill_on_drop(true);
+        command.spawn().expect("dialer process starts")
+    };
+    let mut first = spawn();
+    let live = rig.submit("+15125550170", "Live Gym").await;
+    rig.wait_for(Duration::from_secs(10), "the first call to be placed", || rig.twilio.created_calls().len() == 1)
+        .await;
+    let live_record = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let record = rig.record(&live).await;
+            if record.status == CallStatus::InProgress {
+                break record;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never in progress: {record:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let pid = first.id().expect("running");
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    first.wait().await.unwrap();
+
+    let queued = rig.submit("+15125550171", "Next Gym").await;
+    let _second = spawn();
+    let records = rig.wait_final(&[live.clone(), queued.clone()], Duration::from_secs(60)).await;
+    assert!(records.iter().all(|r| r.status == CallStatus::Completed), "{records:#?}");
+    assert_eq!(rig.twilio.created_calls().len(), 2, "each call placed once");
+    assert_eq!(rig.twilio.max_concurrent_calls(), 1, "the cap of 1 held across the restart ({live_record:?})");
+    rig.stop().await;
+}

@@ -331,3 +331,36 @@ fn cancel_hangs_up_a_live_call_and_drops_a_waiting_one() {
     scheduler.handle(now, Input::CallEnded { call_id: "live".into(), outcome: CallOutcome::Completed });
     assert_eq!(drain(&mut scheduler), vec![Event::Finished { call_id: "live".into(), finish: Finish::Canceled }]);
 }
+
+#[test]
+fn after_a_restart_no_new_call_is_placed_beside_the_live_ones_left_behind() {
+    let config = SchedulerConfig { max_concurrent_calls: 1, ..no_jitter() };
+    let mut scheduler = Scheduler::new(config);
+    let now = utc("2026-06-01T14:00:00Z");
+    scheduler.await_live_calls([CallId::from("old")], now + chrono::Duration::seconds(35));
+    // room is kept to take the old call's request back
+    assert!(scheduler.wants_more_jobs());
+    scheduler.handle(now, Input::Submit(job("new", "+12125550101", chrono_tz::UTC, always_open())));
+    assert!(drain(&mut scheduler).is_empty(), "nothing placed while the old call is awaited");
+    assert!(scheduler.wants_more_jobs());
+    scheduler.handle(now, Input::Adopt(job("old", "+12125550100", chrono_tz::UTC, always_open())));
+    assert_eq!((scheduler.awaited_calls(), scheduler.live_calls()), (0, 1));
+    assert!(drain(&mut scheduler).is_empty(), "the cap of 1 is taken by the adopted call");
+    scheduler.handle(now, Input::CallEnded { call_id: "old".into(), outcome: CallOutcome::Completed });
+    assert!(drain(&mut scheduler).contains(&Event::Dial { call_id: "new".into(), attempt: 1 }));
+}
+
+#[test]
+fn live_calls_that_never_come_back_hold_new_dials_only_until_the_deadline() {
+    let config = SchedulerConfig { max_concurrent_calls: 1, ..no_jitter() };
+    let mut scheduler = Scheduler::new(config);
+    let now = utc("2026-06-01T14:00:00Z");
+    let until = now + chrono::Duration::seconds(35);
+    scheduler.await_live_calls([CallId::from("held-elsewhere")], until);
+    scheduler.handle(now, Input::Submit(job("new", "+12125550101", chrono_tz::UTC, always_open())));
+    assert!(drain(&mut scheduler).is_empty());
+    assert_eq!(scheduler.poll_timeout(), Some(until));
+    scheduler.handle_timeout(until);
+    assert_eq!(drain(&mut scheduler), vec![Event::Dial { call_id: "new".into(), attempt: 1 }]);
+    assert_eq!(scheduler.awaited_calls(), 0);
+}
