@@ -244,6 +244,8 @@ async fn rest_openapi_document_lists_the_routes() {
     assert!(paths["/v1/calls"].get("post").is_some() && paths["/v1/calls"].get("get").is_some());
     assert!(paths["/v1/calls/{call_id}"].get("get").is_some());
     assert!(paths["/v1/calls/{call_id}/cancel"].get("post").is_some());
+    assert!(paths["/v1/calls/{call_id}/recording"].get("get").is_some());
+    assert!(paths["/v1/calls/{call_id}/transcript"].get("get").is_some());
     // The request schema lists exactly the fields the handler accepts.
     let mut schema_fields: Vec<&str> = document["components"]["schemas"]["CallRequest"]["properties"]
         .as_object()

@@ -11,6 +11,63 @@ fn error_response(description: &str) -> Value {
 pub fn document(playbooks: &[String]) -> Value {
     let timezones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
     let call_id_param = json!({ "name": "call_id", "in": "path", "required": true, "schema": { "type": "string" } });
+    // Built apart from the document: one json! of all of it would pass the macro recursion limit.
+    let recording_path = json!({
+        "get": {
+            "operationId": "getRecording",
+            "summary": "The call's stereo WAV (8 kHz, callee left, agent right), streamed",
+            "parameters": [ call_id_param.clone() ],
+            "responses": {
+                "200": { "description": "The recording", "content": { "audio/wav": { "schema": { "type": "string", "format": "binary" } } } },
+                "401": error_response("Missing or wrong bearer token"),
+                "404": error_response("No such call (not_found) or no recording for it (no_recording)")
+            }
+        }
+    });
+    let transcript_turn = json!({
+        "type": "object", "required": ["speaker", "text", "at_ms"],
+        "properties": {
+            "speaker": { "type": "string", "enum": ["agent", "callee"] },
+            "text": { "type": "string" },
+            "at_ms": { "type": "integer", "description": "Media time since the stream started" },
+            "interrupted": { "type": "boolean" }
+        }
+    });
+    let transcript_path = json!({
+        "get": {
+            "operationId": "getTranscript",
+            "summary": "The call's transcript: JSON, or text lines with Accept: text/plain",
+            "parameters": [ call_id_param.clone() ],
+            "responses": {
+                "200": { "description": "The transcript", "content": {
+                    "application/json": { "schema": {
+                        "type": "object", "required": ["call_id", "status", "turns"],
+                        "properties": {
+                            "call_id": { "type": "string" },
+                            "status": { "$ref": "#/components/schemas/CallStatus" },
+                            "turns": { "type": "array", "items": transcript_turn }
+                        }
+                    } },
+                    "text/plain": { "schema": { "type": "string", "description": "[mm:ss.mmm] agent: ... lines" } }
+                } },
+                "401": error_response("Missing or wrong bearer token"),
+                "404": error_response("No such call (not_found) or no result yet (no_transcript)")
+            }
+        }
+    });
+    let webhook_schema = json!({
+        "type": "object", "nullable": true, "description": "The result webhook's delivery",
+        "required": ["state", "url", "attempts"],
+        "properties": {
+            "state": { "type": "string", "enum": ["pending", "delivered", "failed"] },
+            "url": { "type": "string" },
+            "attempts": { "type": "integer" },
+            "last_error": { "type": "string", "nullable": true },
+            "last_attempt_at": { "type": "string", "format": "date-time", "nullable": true },
+            "next_attempt_at": { "type": "string", "format": "date-time", "nullable": true },
+            "delivered_at": { "type": "string", "format": "date-time", "nullable": true }
+        }
+    });
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -68,6 +125,8 @@ pub fn document(playbooks: &[String]) -> Value {
                     }
                 }
             },
+            "/v1/calls/{call_id}/recording": recording_path,
+            "/v1/calls/{call_id}/transcript": transcript_path,
             "/v1/calls/{call_id}/cancel": {
                 "post": {
                     "operationId": "cancelCall",
@@ -112,6 +171,10 @@ pub fn document(playbooks: &[String]) -> Value {
                             "type": "string", "nullable": true,
                             "pattern": "^((Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))?(,(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))?)* )?([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
                             "description": "Local calling hours, e.g. \"Mon-Fri 09:00-17:00\" (opening before closing, day ranges forwards)"
+                        },
+                        "result_webhook": {
+                            "type": "string", "nullable": true, "format": "uri", "maxLength": 2048, "pattern": "^https?://",
+                            "description": "POST the call's record here, signed (X-Gymcall-Signature), when it ends; overrides RESULT_WEBHOOK_URL"
                         }
                     }
                 },
@@ -153,6 +216,7 @@ pub fn document(playbooks: &[String]) -> Value {
                         "last_error": { "type": "string", "nullable": true },
                         "result": { "type": "object", "nullable": true, "description": "The structured result (fields, transcript, timings)" },
                         "transcript": { "type": "array", "nullable": true, "items": { "type": "object" } },
+                        "webhook": webhook_schema,
                         "created_at": { "type": "string", "format": "date-time" },
                         "updated_at": { "type": "string", "format": "date-time" }
                     }
