@@ -97,6 +97,11 @@ async fn login_sets_a_strict_cookie_and_logout_ends_the_session() {
     let (status, html) = console.page("/console/calls", &cookie).await;
     assert_eq!(status, 200);
     assert!(html.contains("<h1>Calls</h1>") && html.contains("Log out"));
+    let (status, html) = console.page("/console/no-such-page", &cookie).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("no such page"), "{html}");
+    let (status, _) = console.page("/console/calls/c_nobody", &cookie).await;
+    assert_eq!(status, 404);
 
     let from_elsewhere = console
         .http

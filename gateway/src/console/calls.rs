@@ -281,7 +281,8 @@ pub async fn call_page(
     Ok(page(StatusCode::OK, &format!("Call to {}", request_info.gym_name), Some(&session), &body))
 }
 
-/// `GET /console/calls/{call_id}/panel`: the result section once the call has one (204 before).
+/// `GET /console/calls/{call_id}/panel`: the result section once the call has one (204 before),
+/// with the whole transcript in a `<template id="final-transcript">`.
 pub async fn result_panel(
     state: web::Data<AppState>,
     console: web::Data<ConsoleState>,
@@ -291,10 +292,23 @@ pub async fn result_panel(
     require_session(&state, &console, &request)?;
     let record = load_record(&state, &path).await?;
     match &record.result {
-        Some(result) => Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(render::result_panel(&record, result))),
+        Some(result) => {
+            // the whole transcript too: a page opened mid-call saw only the turns after it opened
+            let turns: String = result.transcript.iter().map(render::turn).collect();
+            let body = format!(
+                r#"{}<template id="final-transcript">{turns}</template>"#,
+                render::result_panel(&record, result)
+            );
+            Ok(HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(body))
+        }
         None => Ok(HttpResponse::NoContent().insert_header(("Cache-Control", "no-store")).finish()),
     }
+}
+
+/// Any other `/console/...` path: a page that says so.
+pub async fn not_found() -> Result<HttpResponse, ConsoleError> {
+    Err(ConsoleError::NotFound("there is no such page in the console".into()))
 }

@@ -85,7 +85,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/campaigns/new", web::get().to(campaigns::new_page))
         .route("/console/campaigns/{campaign_id}", web::get().to(campaigns::campaign_page))
         .route("/console/campaigns/{campaign_id}/progress", web::get().to(campaigns::progress))
-        .route("/console/campaigns/{campaign_id}/results.{format}", web::get().to(campaigns::export));
+        .route("/console/campaigns/{campaign_id}/results.{format}", web::get().to(campaigns::export))
+        .route("/console/{rest:.*}", web::get().to(calls::not_found));
 }
 
 /// The session of a request, or [`error::ConsoleError::NotLoggedIn`].

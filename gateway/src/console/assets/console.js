@@ -67,6 +67,11 @@ function fetchPanel(source, triesLeft) {
     if (response.status === 200) {
       return response.text().then(function (html) {
         section.outerHTML = html;
+        var full = document.getElementById("final-transcript");
+        var transcript = document.getElementById("transcript");
+        if (full && transcript && full.content.children.length > transcript.children.length) {
+          transcript.replaceChildren(full.content.cloneNode(true));
+        }
         text(document.getElementById("live-state"), "The call is over.");
         setupRecording();
         source.close();
