@@ -371,6 +371,9 @@ def sentinel_render():
         if r["kind"] not in ("value", "secret"):
             continue
         default = get_path(defaults, r["key"])
+        # a row's conditions apply even when an earlier row already set its key
+        for k, v in r["conditions"].items():
+            set_path(overrides, k, v)
         if r["key"] in [rr.get("key") for rr in rows[:i]]:
             sentinels[i] = sentinels[[rr.get("key") for rr in rows[:i]].index(r["key"])]
             continue

@@ -11,6 +11,7 @@ pub const ENV_VARS: &[&str] = &[
     "TWILIO_FROM_NUMBER",
     "TWILIO_VALIDATE_SIGNATURE",
     "NATS_URL",
+    "SUPPORTED_LANGUAGES",
     // bus::NatsOptions (credentials, TLS, replicas, ages of the streams and buckets)
     "NATS_CREDS_FILE",
     "NATS_NKEY_FILE",
@@ -98,6 +99,10 @@ pub struct Config {
     /// A started stream that sends nothing this long is closed (`WS_IDLE_TIMEOUT_S`, default 30 s;
     /// Twilio sends a frame every 20 ms).
     pub ws_idle_timeout: Duration,
+    /// Languages (primary subtags: `en`, `es`) the deployment's speech providers and brain speak;
+    /// a call request whose `preferred_language` is not one of them is refused (`SUPPORTED_LANGUAGES`,
+    /// default `en`: the embedded recogniser, voice and scripted brain are English only).
+    pub supported_languages: Vec<String>,
 }
 
 impl Config {
@@ -152,6 +157,7 @@ impl Config {
             webhook_max_body_bytes: env.parse("WEBHOOK_MAX_BODY_BYTES", 32 * 1024usize)?,
             ws_start_timeout: env.seconds("WS_START_TIMEOUT_S", Duration::from_secs(10))?,
             ws_idle_timeout: env.seconds("WS_IDLE_TIMEOUT_S", Duration::from_secs(30))?,
+            supported_languages: supported_languages(env.get("SUPPORTED_LANGUAGES").unwrap_or("en"))?,
         })
     }
 
@@ -177,6 +183,7 @@ impl Config {
             http_workers: 2,
             http_header_timeout: Duration::from_secs(5),
             http_body_timeout: Duration::from_secs(10),
+            supported_languages: vec!["en".to_owned()],
             api_max_body_bytes: 64 * 1024,
             webhook_max_body_bytes: 32 * 1024,
             ws_start_timeout: Duration::from_secs(10),
@@ -213,6 +220,20 @@ impl Config {
             format!("{}{path}?{query}", self.public_base_url)
         }
     }
+}
+
+/// Reads `SUPPORTED_LANGUAGES`: comma-separated primary language subtags (`en,es`).
+fn supported_languages(text: &str) -> Result<Vec<String>, ConfigError> {
+    let languages: Vec<String> =
+        text.split(',').map(|part| part.trim().to_ascii_lowercase()).filter(|part| !part.is_empty()).collect();
+    let valid = |code: &String| (2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase());
+    if languages.is_empty() || !languages.iter().all(valid) || languages.len() > 50 {
+        return Err(ConfigError::invalid(
+            "SUPPORTED_LANGUAGES",
+            format!("{text:?} is not a comma-separated list of language codes such as en,es"),
+        ));
+    }
+    Ok(languages)
 }
 
 #[cfg(test)]

@@ -23,6 +23,18 @@ pub(super) fn system_prompt(conversation: &Conversation) -> String {
         closing = conversation.render(&playbook.closing),
         disclosure = playbook.disclosure_for(&conversation.state.context),
     );
+    if let Some(language) = conversation.state.context.get("preferred_language") {
+        // the gateway accepts only the languages the deployment lists in SUPPORTED_LANGUAGES
+        if !language.to_ascii_lowercase().starts_with("en") {
+            prompt.insert_str(
+                0,
+                &format!(
+                    "Speak the language with the BCP 47 tag {language:?} for the whole call (the callee prefers it); \
+                     translate the lines below into it.\n"
+                ),
+            );
+        }
+    }
     for field in &playbook.fields {
         let result = conversation.state.fields.get(&field.name).cloned().unwrap_or_default();
         prompt.push_str(&format!(
@@ -108,4 +120,29 @@ pub(super) fn request_body(conversation: &Conversation, model: &str, extra_messa
         ],
         "tool_choice": "auto"
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::ConversationState;
+    use protocol::media::Direction;
+    use protocol::CallId;
+    use std::collections::BTreeMap;
+
+    fn prompt_with(context: &[(&str, &str)]) -> String {
+        let playbook = playbook::PlaybookSet::built_in().unwrap().get("gym-dropin").unwrap().clone();
+        let context: BTreeMap<String, String> = context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let state = ConversationState::new(CallId::from("c_1"), None, &playbook, Direction::Outbound, context, "llm");
+        system_prompt(&Conversation::new(playbook, state))
+    }
+
+    #[test]
+    fn the_callees_preferred_language_reaches_the_model() {
+        let spanish = prompt_with(&[("gym_name", "Atos"), ("preferred_language", "es-MX")]);
+        assert!(spanish.starts_with("Speak the language with the BCP 47 tag \"es-MX\""), "{spanish}");
+        for context in [&[("gym_name", "Atos")][..], &[("gym_name", "Atos"), ("preferred_language", "en-GB")][..]] {
+            assert!(!prompt_with(context).contains("BCP 47"));
+        }
+    }
 }

@@ -104,6 +104,20 @@ pub async fn queue_call(
     call_request: protocol::calls::CallRequest,
     key: Option<String>,
 ) -> Result<(CallRecord, bool), ApiError> {
+    if let Some(language) = &call_request.preferred_language {
+        let primary = language.split('-').next().unwrap_or_default().to_ascii_lowercase();
+        if !state.config.supported_languages.contains(&primary) {
+            return Err(ApiError::invalid(
+                "preferred_language",
+                "unsupported_language",
+                format!(
+                    "this deployment speaks {}; {language:?} is not one of them (SUPPORTED_LANGUAGES lists what its \
+                     speech providers and brain can speak)",
+                    state.config.supported_languages.join(", ")
+                ),
+            ));
+        }
+    }
     let calls = state.bus.kv(subjects::KV_CALLS).await?;
     let call_id = CallId::generate();
     if let Some(key) = &key {
