@@ -277,6 +277,22 @@ async fn event_streams_come_from_the_bus_are_limited_and_close_on_stop() {
         assert_eq!(response.status().as_u16(), 200);
         open.push(response);
     }
+    // the list's stream carries status changes of every call, not what was said
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let other_call = CallId::generate();
+    let other_subject = protocol::subjects::call_events(&other_call).unwrap();
+    let said = CallEvent::now(&other_call, CallEventKind::AgentSaid, "words the list never shows");
+    console.bus.publish(other_subject.clone(), encode_json(&said)).await.unwrap();
+    let ringing = CallEvent::now(&other_call, CallEventKind::Ringing, "");
+    console.bus.publish(other_subject, encode_json(&ringing)).await.unwrap();
+    let mut list_stream = open.pop().expect("a list stream");
+    let mut seen = String::new();
+    while !seen.contains("\"kind\":\"ringing\"") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), list_stream.chunk()).await.unwrap().unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains(other_call.as_str()) && !seen.contains("words the list never shows"), "{seen}");
+    open.push(list_stream);
     let one_too_many = console.http.get(console.url("/console/events")).header("Cookie", &cookie).send().await.unwrap();
     assert_eq!(one_too_many.status().as_u16(), 503);
     let anonymous = console.http.get(console.url(&path)).send().await.unwrap();
