@@ -160,13 +160,15 @@ impl LocalBus {
             .clone()
     }
 
-    /// The object bucket `bucket` (kept in memory, even with a store directory).
+    /// The object bucket `bucket`: files under `<store>/objects/<bucket>/` with a store
+    /// directory, else in memory.
     pub fn objects(&self, bucket: &str) -> Arc<LocalObjects> {
         let mut buckets = match self.0.object_buckets.lock() {
             Ok(buckets) => buckets,
             Err(poisoned) => poisoned.into_inner(),
         };
-        buckets.entry(bucket.to_owned()).or_insert_with(|| Arc::new(LocalObjects::new())).clone()
+        let dir = self.0.store_dir.as_ref().map(|d| d.join("objects").join(bucket));
+        buckets.entry(bucket.to_owned()).or_insert_with(|| Arc::new(LocalObjects::new(dir))).clone()
     }
 }
 

@@ -7,10 +7,13 @@
 //! keeps objects in 128 KiB chunks), so a reader never holds a whole recording in memory.
 //!
 //! Buckets have a maximum age ([`Bus::object_store`]): the server removes older objects. The
-//! local bus keeps objects in memory and drops those past the age when the bucket is next used.
+//! local bus keeps objects as files under its store directory (`<store>/objects/<bucket>/`,
+//! `gymcall up`), or in memory without one (`gymcall demo`, tests) up to
+//! [`LOCAL_MAX_MEMORY_BYTES`] in all, the oldest dropped first; either way objects past the age
+//! are dropped when the bucket is next used.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,18 +36,78 @@ pub struct ObjectRead {
     pub reader: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
 }
 
-/// The local bus's bucket: name -> (stored at, content), pruned by age.
+/// The local bus's bucket: files in `dir`, or name -> (stored at, content) in memory; pruned by age.
 pub struct LocalObjects {
     max_age: Mutex<Duration>,
+    dir: Option<PathBuf>,
+    /// Most bytes kept in memory ([`LOCAL_MAX_MEMORY_BYTES`]).
+    memory_bound: u64,
     objects: Mutex<HashMap<String, (Instant, Bytes)>>,
 }
 
-/// Largest object the local (in-process, demo) bus keeps: it holds objects in memory.
+/// Largest object the local bus keeps.
 pub const LOCAL_MAX_OBJECT_BYTES: u64 = 512 * 1024 * 1024;
+/// Most bytes a local bus without a store directory keeps in memory per bucket (oldest dropped).
+pub const LOCAL_MAX_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// An object name usable as a file name: letters, digits, `_`, `-`, `.`, not starting with `.`.
+fn check_name(name: &str) -> Result<(), BusError> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(BusError::new(BusErrorKind::Invalid, format!("invalid object name {name:?}")))
+    }
+}
 
 impl LocalObjects {
-    pub(crate) fn new() -> Self {
-        LocalObjects { max_age: Mutex::new(Duration::ZERO), objects: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
+        LocalObjects {
+            max_age: Mutex::new(Duration::ZERO),
+            dir,
+            memory_bound: LOCAL_MAX_MEMORY_BYTES,
+            objects: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn max_age(&self) -> Duration {
+        self.max_age.lock().map(|age| *age).unwrap_or(Duration::ZERO)
+    }
+
+    /// Stores a file's content in memory, dropping the oldest objects to stay within the bound.
+    fn keep_in_memory(&self, name: &str, content: Bytes) {
+        let mut objects = self.objects();
+        objects.remove(name);
+        let mut total: u64 = objects.values().map(|(_, c)| c.len() as u64).sum();
+        while total + content.len() as u64 > self.memory_bound {
+            let Some(oldest) = objects.iter().min_by_key(|(_, (at, _))| *at).map(|(n, _)| n.clone()) else { break };
+            if let Some((_, dropped)) = objects.remove(&oldest) {
+                tracing::warn!(object = %oldest, "local object store full, dropping the oldest object");
+                total -= dropped.len() as u64;
+            }
+        }
+        objects.insert(name.to_owned(), (Instant::now(), content));
+    }
+
+    /// Removes files past the maximum age from the bucket's directory.
+    async fn prune_dir(&self, dir: &Path) {
+        let max_age = self.max_age();
+        if max_age.is_zero() {
+            return;
+        }
+        let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let expired = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(modified) => modified.elapsed().unwrap_or_default() > max_age,
+                Err(_) => false,
+            };
+            if expired {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
     }
 
     pub(crate) fn set_max_age(&self, max_age: Duration) {
@@ -54,7 +117,7 @@ impl LocalObjects {
     }
 
     fn objects(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Bytes)>> {
-        let max_age = self.max_age.lock().map(|age| *age).unwrap_or(Duration::ZERO);
+        let max_age = self.max_age();
         let mut objects = match self.objects.lock() {
             Ok(objects) => objects,
             Err(poisoned) => poisoned.into_inner(),
@@ -147,6 +210,7 @@ impl Objects {
                 Ok(info.size as u64)
             }
             Objects::Local(objects) => {
+                check_name(name)?;
                 let size = tokio::fs::metadata(path).await.map_err(io_error)?.len();
                 if size > LOCAL_MAX_OBJECT_BYTES {
                     return Err(BusError::new(
@@ -154,8 +218,22 @@ impl Objects {
                         format!("{size} bytes is over the local bus's {LOCAL_MAX_OBJECT_BYTES}-byte object limit"),
                     ));
                 }
-                let content = Bytes::from(tokio::fs::read(path).await.map_err(io_error)?);
-                objects.objects().insert(name.to_owned(), (Instant::now(), content));
+                match &objects.dir {
+                    Some(dir) => {
+                        let dir_error =
+                            |e: std::io::Error| BusError::new(BusErrorKind::Other, format!("{}: {e}", dir.display()));
+                        tokio::fs::create_dir_all(dir).await.map_err(dir_error)?;
+                        objects.prune_dir(dir).await;
+                        // copied beside, then renamed: a reader never sees half a file
+                        let partial = dir.join(format!(".{name}.partial"));
+                        tokio::fs::copy(path, &partial).await.map_err(dir_error)?;
+                        tokio::fs::rename(&partial, dir.join(name)).await.map_err(dir_error)?;
+                    }
+                    None => {
+                        let content = Bytes::from(tokio::fs::read(path).await.map_err(io_error)?);
+                        objects.keep_in_memory(name, content);
+                    }
+                }
                 Ok(size)
             }
         }
@@ -172,10 +250,26 @@ impl Objects {
                 Err(error) if error.kind() == async_nats::jetstream::object_store::GetErrorKind::NotFound => Ok(None),
                 Err(error) => Err(nats_error(error)),
             },
-            Objects::Local(objects) => Ok(objects.objects().get(name).map(|(_, content)| ObjectRead {
-                size: content.len() as u64,
-                reader: Box::pin(std::io::Cursor::new(content.clone())),
-            })),
+            Objects::Local(objects) => {
+                if check_name(name).is_err() {
+                    return Ok(None);
+                }
+                let Some(dir) = &objects.dir else {
+                    return Ok(objects.objects().get(name).map(|(_, content)| ObjectRead {
+                        size: content.len() as u64,
+                        reader: Box::pin(std::io::Cursor::new(content.clone())),
+                    }));
+                };
+                objects.prune_dir(dir).await;
+                match tokio::fs::File::open(dir.join(name)).await {
+                    Ok(file) => {
+                        let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+                        Ok(Some(ObjectRead { size, reader: Box::pin(file) }))
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(error) => Err(BusError::new(BusErrorKind::Other, format!("{}: {error}", dir.display()))),
+                }
+            }
         }
     }
 }
@@ -202,5 +296,40 @@ mod tests {
         assert!(reader_side.get("c_2.wav").await.unwrap().is_none());
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(reader_side.get("c_1.wav").await.unwrap().is_none(), "expired");
+    }
+
+    #[tokio::test]
+    async fn with_a_store_directory_objects_are_files_that_outlive_the_bus_and_names_cannot_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        std::fs::write(&path, vec![7u8; 300_000]).unwrap();
+        let store_dir = dir.path().join("store");
+        let bus = Bus::local_with_store(&store_dir);
+        let store = bus.object_store("recordings", Duration::from_secs(3600)).await.unwrap();
+        store.put_file("c_1.wav", &path).await.unwrap();
+        assert!(store_dir.join("objects/recordings/c_1.wav").is_file(), "kept on disk, not in memory");
+        for bad in ["../escape.wav", "a/b.wav", ".hidden", ""] {
+            let error = store.put_file(bad, &path).await.unwrap_err();
+            assert_eq!(error.kind, BusErrorKind::Invalid, "{bad:?}");
+        }
+        // another bus on the same directory (a restarted `gymcall up`) reads it back
+        let again = Bus::local_with_store(&store_dir).open_object_store("recordings").await.unwrap().unwrap();
+        let mut read = again.get("c_1.wav").await.unwrap().expect("on disk");
+        let mut content = Vec::new();
+        read.reader.read_to_end(&mut content).await.unwrap();
+        assert_eq!((read.size, content.len()), (300_000, 300_000));
+    }
+
+    #[test]
+    fn memory_holds_at_most_its_bound_dropping_the_oldest() {
+        let objects = LocalObjects { memory_bound: 3_000, ..LocalObjects::new(None) };
+        let chunk = 1_000;
+        for name in ["a", "b", "c", "d"] {
+            objects.keep_in_memory(name, Bytes::from(vec![0u8; chunk]));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let kept = objects.objects();
+        assert!(!kept.contains_key("a") && kept.contains_key("d"), "the oldest went first");
+        assert_eq!(kept.values().map(|(_, c)| c.len() as u64).sum::<u64>(), 3_000, "b, c and d");
     }
 }
