@@ -60,6 +60,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         args.data_dir.display()
     );
     eprintln!("place a call with: gymcall call +15551234567 \"Gym name\" --timezone America/Denver");
+    // a browser on this machine: 127.0.0.1 rather than the wildcard address (the console's cookie is
+    // Secure, which browsers take over plain http only from localhost)
+    let console_base = stack.api_base.replace("://0.0.0.0:", "://127.0.0.1:");
+    eprintln!("or open the web console at {console_base}/console (log in with API_TOKEN)");
     probes::process::shutdown_signal().await;
     eprintln!("stopping: letting live calls finish ...");
     stack.stop().await;
