@@ -77,7 +77,11 @@ function fetchPanel(source, triesLeft) {
         source.close();
       });
     }
-    if (triesLeft > 0) { setTimeout(function () { fetchPanel(source, triesLeft - 1); }, 1000); }
+    if (triesLeft > 0) {
+      setTimeout(function () { fetchPanel(source, triesLeft - 1); }, 1000);
+    } else {
+      text(document.getElementById("result-waiting"), "This call has no result (it ended before a conversation).");
+    }
   }, function () {
     panelLoading = false;
     if (triesLeft > 0) { setTimeout(function () { fetchPanel(source, triesLeft - 1); }, 2000); }
