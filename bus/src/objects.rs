@@ -26,7 +26,7 @@ use crate::{Bus, BusError, BusErrorKind};
 /// One open object bucket.
 #[derive(Clone)]
 pub enum Objects {
-    Nats(async_nats::jetstream::object_store::ObjectStore),
+    Nats(Box<async_nats::jetstream::object_store::ObjectStore>),
     Local(Arc<LocalObjects>),
 }
 
@@ -150,7 +150,7 @@ impl Bus {
                     ..Default::default()
                 };
                 match jetstream.create_object_store(config).await {
-                    Ok(store) => Ok(Objects::Nats(store)),
+                    Ok(store) => Ok(Objects::Nats(Box::new(store))),
                     Err(create_error) => {
                         // It exists with other settings: keep it, with this maximum age.
                         let stream_name = format!("OBJ_{bucket}");
@@ -163,7 +163,7 @@ impl Bus {
                             stream_config.num_replicas = nats.store.replicas;
                             jetstream.update_stream(stream_config).await.map_err(nats_error)?;
                         }
-                        jetstream.get_object_store(bucket).await.map(Objects::Nats).map_err(nats_error)
+                        jetstream.get_object_store(bucket).await.map(|s| Objects::Nats(Box::new(s))).map_err(nats_error)
                     }
                 }
             }
@@ -181,9 +181,11 @@ impl Bus {
             Bus::Nats(nats) => {
                 let jetstream = async_nats::jetstream::new(nats.client.clone());
                 match jetstream.get_stream(format!("OBJ_{bucket}")).await {
-                    Ok(_) => {
-                        jetstream.get_object_store(bucket).await.map(|s| Some(Objects::Nats(s))).map_err(nats_error)
-                    }
+                    Ok(_) => jetstream
+                        .get_object_store(bucket)
+                        .await
+                        .map(|s| Some(Objects::Nats(Box::new(s))))
+                        .map_err(nats_error),
                     Err(error)
                         if matches!(error.kind(), GetStreamErrorKind::JetStream(ref e)
                             if e.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND) =>

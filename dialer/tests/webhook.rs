@@ -163,7 +163,7 @@ async fn the_result_is_delivered_signed_after_a_500_and_waits_for_the_brains_res
         ])
         .await;
     let call_id = rig.submit("+12065550140", "Webhook Gym").await;
-    let record = rig.wait_final(&[call_id.clone()], Duration::from_secs(20)).await.remove(0);
+    let record = rig.wait_final(std::slice::from_ref(&call_id), Duration::from_secs(20)).await.remove(0);
     assert_eq!(record.status, CallStatus::Completed);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(receiver.received().is_empty(), "nothing is sent while the result is still to come");
