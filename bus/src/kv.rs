@@ -59,12 +59,52 @@ fn check_key(key: &str) -> Result<(), BusError> {
     }
 }
 
+/// How long a KV operation is retried while JetStream is briefly unable to answer: a bucket just
+/// created on a cluster (its replicas not yet serving reads), or a server of the cluster just lost
+/// (its raft groups electing new leaders).
+const TRANSIENT_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    /// Safe to repeat after any failure.
+    Read,
+    /// Repeated only when the request reached no server ("no responders"): nothing was written.
+    /// After a timeout it may have been written, and a second create or update would report a
+    /// conflict that is not one.
+    Write,
+}
+
+async fn transient_retry<T, E, F, Fut>(op: Op, mut attempt: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + TRANSIENT_RETRY_FOR;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let error = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        // async-nats reports these only in its messages
+        let text = error.to_string();
+        let transient = text.contains("no responders") || (op == Op::Read && text.contains("timed out"));
+        if !transient || tokio::time::Instant::now() + pause > deadline {
+            return Err(error);
+        }
+        tracing::debug!(error = %text, "jetstream briefly unavailable; retrying");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(800));
+    }
+}
+
 impl Kv {
     pub async fn get(&self, key: &str) -> Result<Option<Entry>, BusError> {
         check_key(key)?;
         match self {
             Kv::Nats(store) => {
-                let entry = store.entry(key).await.map_err(BusError::other)?;
+                let entry = transient_retry(Op::Read, || store.entry(key)).await.map_err(BusError::other)?;
                 Ok(entry.and_then(|e| match e.operation {
                     async_nats::jetstream::kv::Operation::Put => Some(Entry { value: e.value, revision: e.revision }),
                     _ => None,
@@ -78,7 +118,7 @@ impl Kv {
     pub async fn create(&self, key: &str, value: Bytes) -> Result<u64, BusError> {
         check_key(key)?;
         match self {
-            Kv::Nats(store) => store.create(key, value).await.map_err(|e| {
+            Kv::Nats(store) => transient_retry(Op::Write, || store.create(key, value.clone())).await.map_err(|e| {
                 let kind = match e.kind() {
                     async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => BusErrorKind::AlreadyExists,
                     _ => BusErrorKind::Other,
@@ -93,13 +133,15 @@ impl Kv {
     pub async fn update(&self, key: &str, value: Bytes, expected_revision: u64) -> Result<u64, BusError> {
         check_key(key)?;
         match self {
-            Kv::Nats(store) => store.update(key, value, expected_revision).await.map_err(|e| {
-                let kind = match e.kind() {
-                    async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision => BusErrorKind::WrongRevision,
-                    _ => BusErrorKind::Other,
-                };
-                BusError::new(kind, e.to_string())
-            }),
+            Kv::Nats(store) => {
+                transient_retry(Op::Write, || store.update(key, value.clone(), expected_revision)).await.map_err(|e| {
+                    let kind = match e.kind() {
+                        async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision => BusErrorKind::WrongRevision,
+                        _ => BusErrorKind::Other,
+                    };
+                    BusError::new(kind, e.to_string())
+                })
+            }
             Kv::Local(kv) => kv.write(key, Some(value), Expect::Revision(expected_revision)),
         }
     }
@@ -108,7 +150,9 @@ impl Kv {
     pub async fn put(&self, key: &str, value: Bytes) -> Result<u64, BusError> {
         check_key(key)?;
         match self {
-            Kv::Nats(store) => store.put(key, value).await.map_err(BusError::other),
+            Kv::Nats(store) => {
+                transient_retry(Op::Write, || store.put(key, value.clone())).await.map_err(BusError::other)
+            }
             Kv::Local(kv) => kv.write(key, Some(value), Expect::Any),
         }
     }
@@ -116,7 +160,7 @@ impl Kv {
     pub async fn delete(&self, key: &str) -> Result<(), BusError> {
         check_key(key)?;
         match self {
-            Kv::Nats(store) => store.delete(key).await.map_err(BusError::other),
+            Kv::Nats(store) => transient_retry(Op::Write, || store.delete(key)).await.map_err(BusError::other),
             Kv::Local(kv) => kv.write(key, None, Expect::Any).map(|_| ()),
         }
     }

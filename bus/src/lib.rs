@@ -55,11 +55,14 @@ impl Bus {
         Bus::connect_with(url, client_name, &NatsOptions::default()).await
     }
 
-    /// Connects to NATS at `url` with credentials, TLS and store settings from `options`,
+    /// Connects to NATS at `url` (one server, or several comma-separated) with credentials, TLS
+    /// and store settings from `options`,
     /// retrying the first connect for a few seconds so services can start before the server is
     /// ready. Errors name the server with its credentials redacted ([`probes::redact_url`]).
     pub async fn connect_with(url: &str, client_name: &str, options: &NatsOptions) -> Result<Bus, BusError> {
         let shown_url = probes::redact_url(url);
+        // a cluster is named by its servers, comma-separated; the client also learns the others
+        let servers: Vec<&str> = url.split(',').map(str::trim).filter(|server| !server.is_empty()).collect();
         let connect_options = options
             .connect_options()
             .await
@@ -68,7 +71,7 @@ impl Bus {
             .name(client_name)
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(|e| BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: {e}")))?;
         // retry_on_initial_connect returns at once; wait until the connection is up.

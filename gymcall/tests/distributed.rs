@@ -3,84 +3,17 @@
 //! gateway's REST API; the dialer dials the simulated Twilio, a persona answers, and the result
 //! arrives through `gymcall results --follow`, itself a separate process.
 
+mod common;
+
+use common::{bin_dir, ensure_binaries, free_port, spawn, wait_ready, Service};
 use playbook::PlaybookSet;
 use protocol::results::CallResult;
 use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
 use simulator::persona::hook::{answer_with_persona, PersonaLineup};
 use simulator::persona::Persona;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A child process killed (and reaped) when dropped.
-struct Service {
-    name: &'static str,
-    child: Child,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_gymcall")).parent().expect("binary folder").to_owned()
-}
-
-/// Builds the service binaries if this test run did not (a no-op under `cargo test --workspace`).
-fn ensure_binaries(names: &[&str]) {
-    if names.iter().all(|n| bin_dir().join(n).exists()) {
-        return;
-    }
-    let mut command = Command::new(env!("CARGO"));
-    command.arg("build").current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    for name in names {
-        command.args(["-p", name]);
-    }
-    let status = command.status().expect("cargo runs");
-    assert!(status.success(), "building {names:?} failed");
-}
-
-fn spawn(name: &'static str, env: &[(&str, String)], logs: &Path) -> Service {
-    let log = std::fs::File::create(logs.join(format!("{name}.log"))).expect("log file");
-    let mut command = Command::new(bin_dir().join(name));
-    command.env_clear();
-    if let Ok(path) = std::env::var("PATH") {
-        command.env("PATH", path);
-    }
-    command.env("RUST_LOG", "info");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let child =
-        command.stdout(Stdio::null()).stderr(log).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-    Service { name, child }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn wait_ready(url: &str, services: &mut [Service]) {
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        for service in services.iter_mut() {
-            if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("{} exited early with {status}", service.name);
-            }
-        }
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{url} never became ready");
-}
 
 async fn run() {
     ensure_binaries(&["gateway", "media-worker", "brain-worker", "dialer", "gymcall"]);

