@@ -120,16 +120,25 @@ def env_of(doc) -> dict[str, dict]:
     return {e["name"]: e for e in entries}
 
 
-def crate_env_vars(crate: str) -> list[str] | None:
-    """The ENV_VARS constant of <crate>/src/config.rs, or None when the crate has no config.rs."""
-    path = ROOT / crate / "src" / "config.rs"
-    if not path.exists():
-        return None
+def env_vars_of(path: Path) -> list[str]:
+    """The names in the `pub const ENV_VARS: &[&str] = &[...]` of a Rust file."""
     src = path.read_text()
     m = re.search(r"pub\s+const\s+ENV_VARS\s*:\s*&\[&str\]\s*=\s*&\[(.*?)\];", src, re.S)
     assert m, f"{path} has no `pub const ENV_VARS: &[&str] = &[...]`"
     body = re.sub(r"//[^\n]*", "", m.group(1))
     return re.findall(r'"([^"]+)"', body)
+
+
+def crate_env_vars(crate: str) -> list[str] | None:
+    """The ENV_VARS constant of <crate>/src/config.rs, or None when the crate has no config.rs.
+    A service also reads the NATS settings every service shares (bus/src/settings.rs)."""
+    path = ROOT / crate / "src" / "config.rs"
+    if not path.exists():
+        return None
+    names = env_vars_of(path)
+    if crate in WORKLOADS:
+        names += env_vars_of(ROOT / "bus" / "src" / "settings.rs")
+    return names
 
 
 def crate_sources(crate: str) -> str:

@@ -21,6 +21,24 @@
 //! (`nats://user:pass@host:4222`); no log line shows them ([`probes::redact_url`]).
 
 use probes::{ConfigError, Env};
+
+/// The variables [`NatsOptions::from_env`] reads that the Helm chart sets (every service reads
+/// them; `NATS_MAX_AGE_<NAME>` is read for any store, these are the ones the services create).
+pub const ENV_VARS: &[&str] = &[
+    "NATS_CREDS_FILE",
+    "NATS_NKEY_FILE",
+    "NATS_TLS_CA_FILE",
+    "NATS_TLS_CERT_FILE",
+    "NATS_TLS_KEY_FILE",
+    "NATS_TLS_REQUIRED",
+    "NATS_REPLICAS",
+    "NATS_MAX_AGE_CALLS",
+    "NATS_MAX_AGE_CONVO",
+    "NATS_MAX_AGE_RESULTS",
+    "NATS_MAX_AGE_DIAL",
+    "NATS_MAX_AGE_CALL_IDEMPOTENCY",
+    "NATS_MAX_AGE_DIAL_NUMBERS",
+];
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -12,20 +12,7 @@ use std::time::Duration;
 /// Every environment variable [`Config::from_env`] reads.
 pub const ENV_VARS: &[&str] = &[
     "NATS_URL",
-    // bus::NatsOptions (credentials, TLS, replicas, ages of the streams and buckets)
-    "NATS_CREDS_FILE",
-    "NATS_NKEY_FILE",
-    "NATS_TLS_CA_FILE",
-    "NATS_TLS_CERT_FILE",
-    "NATS_TLS_KEY_FILE",
-    "NATS_TLS_REQUIRED",
-    "NATS_REPLICAS",
-    "NATS_MAX_AGE_CALLS",
-    "NATS_MAX_AGE_CONVO",
-    "NATS_MAX_AGE_RESULTS",
-    "NATS_MAX_AGE_DIAL",
-    "NATS_MAX_AGE_CALL_IDEMPOTENCY",
-    "NATS_MAX_AGE_DIAL_NUMBERS",
+    // and bus::settings::ENV_VARS (NATS credentials, TLS, replicas, ages), read by every service
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_FROM_NUMBER",

@@ -11,20 +11,7 @@ use speech::{SpeechConfig, SpeechConfigError, VadMode};
 /// are listed in [`speech::ENV_VARS`]; [`all_env_vars`] gives both.
 pub const ENV_VARS: &[&str] = &[
     "NATS_URL",
-    // bus::NatsOptions (credentials, TLS, replicas, ages of the streams and buckets)
-    "NATS_CREDS_FILE",
-    "NATS_NKEY_FILE",
-    "NATS_TLS_CA_FILE",
-    "NATS_TLS_CERT_FILE",
-    "NATS_TLS_KEY_FILE",
-    "NATS_TLS_REQUIRED",
-    "NATS_REPLICAS",
-    "NATS_MAX_AGE_CALLS",
-    "NATS_MAX_AGE_CONVO",
-    "NATS_MAX_AGE_RESULTS",
-    "NATS_MAX_AGE_DIAL",
-    "NATS_MAX_AGE_CALL_IDEMPOTENCY",
-    "NATS_MAX_AGE_DIAL_NUMBERS",
+    // and bus::settings::ENV_VARS (NATS credentials, TLS, replicas, ages), read by every service
     "METRICS_ADDR",
     "WORKER_ID",
     "MAX_CALLS",
