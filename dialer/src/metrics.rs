@@ -26,6 +26,12 @@ pub struct Stats {
     pub live_calls: AtomicU64,
     /// Requests held now (waiting or live).
     pub held_requests: AtomicU64,
+    /// Result webhook POSTs made.
+    pub webhook_attempts: AtomicU64,
+    /// Result webhooks delivered (2xx).
+    pub webhooks_delivered: AtomicU64,
+    /// Result webhooks given up.
+    pub webhooks_failed: AtomicU64,
 }
 
 /// The Prometheus text exposition of `stats`.
@@ -37,6 +43,9 @@ pub fn render(stats: &Stats) -> String {
         .counter("dialer_twilio_auth_failures_total", "Twilio refused the credentials (20003).", &stats.auth_failures)
         .counter("dialer_requests_finished_total", "Requests that reached a final state.", &stats.finished)
         .counter("dialer_bad_messages_total", "Bus messages that could not be decoded.", &stats.bad_messages)
+        .counter("dialer_webhook_attempts_total", "Result webhook POSTs made.", &stats.webhook_attempts)
+        .counter("dialer_webhooks_delivered_total", "Result webhooks delivered (2xx).", &stats.webhooks_delivered)
+        .counter("dialer_webhooks_failed_total", "Result webhooks given up.", &stats.webhooks_failed)
         .gauge(
             "dialer_halted",
             "1 when dialing stopped because Twilio refused the credentials.",
@@ -88,6 +97,7 @@ mod tests {
         assert!(text.contains("# TYPE dialer_halted gauge\ndialer_halted 1\n"), "{text}");
         assert!(text.contains("dialer_held_requests 2\n"), "{text}");
         assert!(text.contains("dialer_dial_errors_total 0\n"), "{text}");
-        assert_eq!(text.matches("# TYPE ").count(), 8);
+        assert!(text.contains("dialer_webhooks_failed_total 0\n"), "{text}");
+        assert_eq!(text.matches("# TYPE ").count(), 11);
     }
 }

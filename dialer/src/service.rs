@@ -123,6 +123,7 @@ pub async fn start(config: Config, bus: Bus) -> Result<RunningDialer, DialerErro
         records.clone(),
         config.webhook.clone(),
         config.public_base_url.clone(),
+        stats.clone(),
         shutdown_signal.clone(),
     )
     .await?;

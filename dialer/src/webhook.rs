@@ -20,6 +20,7 @@
 //! at once. The state (`pending` / `delivered` / `failed`, attempts, last error) is on the call
 //! record, shown by `GET /v1/calls/{id}` as `webhook`.
 
+use crate::metrics::Stats;
 use crate::records::{now_rfc3339, Records};
 use bus::queue::{Job, WorkQueue};
 use bus::Bus;
@@ -28,6 +29,7 @@ use protocol::version::{decode_json, encode_json};
 use protocol::webhook::{signature_header, WebhookDelivery, WebhookState, WebhookStatus, SIGNATURE_HEADER};
 use protocol::{subjects, CallId, BUS_VERSION};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
@@ -153,6 +155,7 @@ enum Outcome {
 /// Everything a delivery task needs.
 struct Deliverer {
     records: Records,
+    stats: Arc<Stats>,
     config: WebhookConfig,
     public_base_url: String,
     client: reqwest::Client,
@@ -165,6 +168,7 @@ pub async fn spawn_deliverer(
     records: Records,
     config: WebhookConfig,
     public_base_url: String,
+    stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, crate::service::DialerError> {
     let client = reqwest::Client::builder()
@@ -179,7 +183,7 @@ pub async fn spawn_deliverer(
         .await?
         .with_ack_wait(config.timeout + Duration::from_secs(30));
     let wait_at_stop = config.timeout + Duration::from_secs(1);
-    let deliverer = Arc::new(Deliverer { records, config, public_base_url, client });
+    let deliverer = Arc::new(Deliverer { records, stats, config, public_base_url, client });
     let slots = Arc::new(Semaphore::new(CONCURRENT_DELIVERIES));
     Ok(tokio::spawn(async move {
         loop {
@@ -257,6 +261,10 @@ impl Deliverer {
             ),
         };
         let attempts = status.attempts + 1;
+        if self.config.secret.is_some() {
+            // a POST was made (without a secret none is)
+            self.stats.webhook_attempts.fetch_add(1, Ordering::Relaxed);
+        }
         let retry_opt = match &outcome {
             Outcome::Retry(_) if attempts < self.config.max_attempts => Some(self.config.retry_after(attempts)),
             _ => None,
@@ -298,6 +306,7 @@ impl Deliverer {
         }
         match (&outcome, retry_opt) {
             (Outcome::Delivered, _) => {
+                self.stats.webhooks_delivered.fetch_add(1, Ordering::Relaxed);
                 info!(call_id = %call_id, attempts, "result webhook delivered");
                 let _ = job.ack().await;
             }
@@ -306,6 +315,7 @@ impl Deliverer {
                 let _ = job.nak(pause).await;
             }
             (Outcome::Retry(error) | Outcome::GiveUp(error), _) => {
+                self.stats.webhooks_failed.fetch_add(1, Ordering::Relaxed);
                 warn!(call_id = %call_id, attempts, %error, "result webhook given up");
                 let _ = job.ack().await;
             }

@@ -215,6 +215,10 @@ async fn a_receiver_that_always_fails_is_given_up_after_the_limit_and_the_call_s
     let received = receiver.received();
     assert_eq!(received.len(), 3, "exactly the limit, then nothing more");
     assert!(received.iter().all(|r| r.verified && r.answered == 503));
+    let stats = dialer.stats();
+    assert_eq!(stats.webhook_attempts.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!(stats.webhooks_failed.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(stats.webhooks_delivered.load(std::sync::atomic::Ordering::Relaxed), 0);
     // a call with no webhook anywhere gets no delivery state
     let quiet = rig.submit("+12065550142", "Quiet Gym").await;
     let quiet = rig.wait_final(&[quiet], Duration::from_secs(20)).await.remove(0);
