@@ -88,6 +88,22 @@ impl PiperModel {
             return Err(load_error(format!("model.onnx is {model_bytes} bytes, more than {MAX_MODEL_BYTES}")));
         }
         let symbols = read_symbols(&dir.join("tokens.txt")).map_err(load_error)?;
+        // sherpa-onnx ends the process (exit -1) on a model without its metadata: checked first.
+        let metadata = read_metadata(&dir.join("model.onnx")).map_err(load_error)?;
+        for (key, wanted) in [("model_type", Some("vits")), ("comment", Some("piper")), ("sample_rate", None)] {
+            match (metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()), wanted) {
+                (None, _) => {
+                    let message = format!(
+                        "model.onnx has no sherpa-onnx metadata {key:?} (prepare it with scripts/install-voice.sh)"
+                    );
+                    return Err(load_error(message));
+                }
+                (Some(value), Some(wanted)) if value != wanted => {
+                    return Err(load_error(format!("model.onnx metadata {key}={value:?}, expected {wanted:?}")));
+                }
+                _ => {}
+            }
+        }
         let phonemizer = Phonemizer::new(&options.espeak_ng_bin);
         phonemizer.check()?;
         let path = |file: &str| Some(dir.join(file).display().to_string());
@@ -169,6 +185,64 @@ fn read_symbols(path: &Path) -> Result<HashSet<char>, String> {
         return Err(format!("tokens.txt has {} symbols", symbols.len()));
     }
     Ok(symbols)
+}
+
+/// The `metadata_props` (key, value) of an ONNX file: the top-level fields of its ModelProto are
+/// walked and every other field skipped, so the 63 MB graph is never read.
+fn read_metadata(path: &Path) -> Result<Vec<(String, String)>, String> {
+    use std::io::{BufReader, Read, Seek, SeekFrom};
+    fn varint(reader: &mut impl Read) -> std::io::Result<Option<u64>> {
+        let (mut value, mut shift, mut byte) = (0u64, 0, [0u8; 1]);
+        loop {
+            if reader.read(&mut byte)? == 0 {
+                return if shift == 0 { Ok(None) } else { Err(std::io::ErrorKind::UnexpectedEof.into()) };
+            }
+            value |= u64::from(byte[0] & 0x7F) << shift;
+            shift += 7;
+            if byte[0] & 0x80 == 0 || shift > 63 {
+                return Ok(Some(value));
+            }
+        }
+    }
+    fn strings(entry: &[u8]) -> Option<(String, String)> {
+        let (mut key, mut value, mut at) = (None, None, 0);
+        while at < entry.len() {
+            let tag = entry[at];
+            let length = *entry.get(at + 1)? as usize; // keys and values here are short
+            let text = String::from_utf8_lossy(entry.get(at + 2..at + 2 + length)?).into_owned();
+            match tag {
+                0x0A => key = Some(text),
+                0x12 => value = Some(text),
+                _ => {}
+            }
+            at += 2 + length;
+        }
+        Some((key?, value.unwrap_or_default()))
+    }
+    let bad = |message: String| format!("model.onnx: {message}");
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut reader = BufReader::new(file);
+    let mut metadata = Vec::new();
+    while let Some(tag) = varint(&mut reader).map_err(|e| bad(e.to_string()))? {
+        match tag & 7 {
+            0 => {
+                varint(&mut reader).map_err(|e| bad(e.to_string()))?;
+            }
+            2 => {
+                let length = varint(&mut reader).map_err(|e| bad(e.to_string()))?.unwrap_or(0);
+                if tag >> 3 == 14 && length < 4096 {
+                    let mut entry = vec![0u8; length as usize];
+                    reader.read_exact(&mut entry).map_err(|e| bad(e.to_string()))?;
+                    metadata.extend(strings(&entry));
+                } else {
+                    let offset = i64::try_from(length).map_err(|_| bad("field too long".into()))?;
+                    reader.seek(SeekFrom::Current(offset)).map_err(|e| bad(e.to_string()))?;
+                }
+            }
+            other => return Err(bad(format!("not an ONNX model (wire type {other})"))),
+        }
+    }
+    Ok(metadata)
 }
 
 /// The voices loaded in this process, by canonical model directory.

@@ -1,0 +1,124 @@
+//! The Piper voice as a call uses it: one model shared by every caller, a bounded queue that
+//! refuses at once, sentence-by-sentence 8 kHz mu-law, and the fallback to flite (with the reason
+//! named) when the voice cannot load. Needs `scripts/install-models.sh` and espeak-ng.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use piper_tts::{PiperTts, PiperVoice, VoiceError, VoiceOptions};
+use speech::tts::{TtsChunk, TtsProvider};
+
+fn installed() -> VoiceOptions {
+    piper_tts::options_from_config(&speech::SpeechConfig::default())
+}
+
+fn fallback_providers() -> speech::Providers {
+    speech::from_config(&speech::SpeechConfig::default()).expect("embedded providers")
+}
+
+#[test]
+fn every_caller_shares_one_loaded_voice() {
+    let first = PiperVoice::shared(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
+    let second = PiperVoice::shared(&installed()).expect("voice");
+    assert!(Arc::ptr_eq(&first, &second), "the model was loaded twice");
+    assert_eq!(first.model().sample_rate_hz(), 22_050);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_at_once() {
+    let options = VoiceOptions { queue_max: 1, workers: 1, ..installed() };
+    let voice = PiperVoice::start(&options).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
+    let long = "ðɪs ɪz ɐ lˈɔŋ sˈɛntəns ðæt tˈeɪks ɐ wˈaɪl tə sˈeɪ, ənd wˈʌn mˈɔːɹ æftɚ ɪt.".repeat(3);
+    let mut accepted = Vec::new();
+    let mut refused = None;
+    for _ in 0..6 {
+        match voice.submit(long.clone()) {
+            Ok(reply) => accepted.push(reply),
+            Err(error) => {
+                refused = Some(error);
+                break;
+            }
+        }
+    }
+    assert_eq!(refused, Some(VoiceError::QueueFull { max: 1 }), "{} accepted", accepted.len());
+    for reply in accepted {
+        let audio = reply.await.expect("reply").expect("synthesized");
+        assert!(audio.samples.len() > 22_050, "{} samples", audio.samples.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_streams_sentence_by_sentence_as_8k_mulaw() {
+    let voice = PiperVoice::shared(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
+    let tts = PiperTts::new(voice);
+    let text = "Hi, this is Sam. A drop-in is $30. Classes are at 6:30 PM on Mondays.";
+    let mut chunks = tts.synthesize(text.to_owned());
+    let (mut mulaw, mut chunk_count, mut done_ms) = (Vec::new(), 0, None);
+    while let Some(chunk) = chunks.recv().await {
+        match chunk.expect("piper synthesis") {
+            TtsChunk::Audio(bytes) => {
+                assert!(done_ms.is_none(), "audio after done");
+                chunk_count += 1;
+                mulaw.extend_from_slice(&bytes);
+            }
+            TtsChunk::Done { total_ms } => done_ms = Some(total_ms),
+        }
+    }
+    let total_ms = done_ms.expect("done");
+    assert_eq!(total_ms, mulaw.len() as u64 / 8, "Done reports the 8 kHz audio sent");
+    assert!((3_000..12_000).contains(&total_ms), "{total_ms} ms for three sentences");
+    assert!(chunk_count >= 3, "{chunk_count} chunks");
+    let mut pcm = Vec::new();
+    protocol::mulaw::decode_into(&mulaw, &mut pcm);
+    let loud = pcm.iter().filter(|s| s.unsigned_abs() > 1_000).count();
+    assert!(loud * 4 > pcm.len(), "mostly silence: {loud} of {} samples loud", pcm.len());
+    // the three sentences, each alone, add up to the text (plus the gaps between them)
+    let mut sentence_ms = 0;
+    for sentence in protocol::spoken::sentences(text) {
+        sentence_ms += tts.sentence_pcm_8k(&sentence).await.expect("sentence").1.audio_ms;
+    }
+    assert!(total_ms.abs_diff(sentence_ms + 400) < 600, "{total_ms} ms vs sentences {sentence_ms} ms + gaps");
+}
+
+#[test]
+fn missing_files_and_espeak_fall_back_to_flite_with_the_reason() {
+    let missing = VoiceOptions { model_dir: PathBuf::from("/nonexistent/piper-joe"), ..installed() };
+    let error = PiperVoice::start(&missing).err().expect("no voice there");
+    assert!(matches!(error, VoiceError::ModelMissing { file: "model.onnx", .. }), "{error}");
+
+    let no_espeak = VoiceOptions { espeak_ng_bin: "/nonexistent/espeak-ng".into(), ..installed() };
+    let error = PiperVoice::start(&no_espeak).err().expect("no espeak-ng");
+    assert!(error.to_string().contains("ESPEAK_NG_BIN"), "{error}");
+
+    let mut config = speech::SpeechConfig {
+        tts_provider: speech::config::TtsProviderKind::Piper,
+        espeak_ng_bin: "/nonexistent/espeak-ng".into(),
+        ..speech::SpeechConfig::default()
+    };
+    assert_eq!(piper_tts::with_piper_voice(&config, fallback_providers()).tts.name(), "flite");
+    config.espeak_ng_bin = "espeak-ng".into();
+    assert_eq!(piper_tts::with_piper_voice(&config, fallback_providers()).tts.name(), "piper");
+}
+
+#[test]
+fn a_bad_model_is_refused_at_load() {
+    let dir = std::env::temp_dir().join(format!("piper-bad-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy(installed().model_dir.join("tokens.txt"), dir.join("tokens.txt"))
+        .unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
+    std::fs::write(dir.join("model.onnx"), b"this is not an onnx model").expect("write");
+    let options = VoiceOptions { model_dir: dir.clone(), ..installed() };
+    let error = PiperVoice::start(&options).err().expect("garbage loads");
+    assert!(matches!(&error, VoiceError::Load { message, .. } if message.contains("not an ONNX model")), "{error}");
+    // A real ONNX model without sherpa-onnx's metadata would make sherpa-onnx end the process.
+    let raw = installed().model_dir.join("model.onnx");
+    let mut onnx = std::fs::read(&raw).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
+    let metadata_at = onnx.windows(12).position(|w| w == b"\n\nmodel_type").expect("metadata written") - 2;
+    onnx.truncate(metadata_at);
+    std::fs::write(dir.join("model.onnx"), &onnx).expect("write");
+    let error = PiperVoice::start(&options).err().expect("a model without metadata loads");
+    assert!(error.to_string().contains("no sherpa-onnx metadata \"model_type\""), "{error}");
+    let config = speech::SpeechConfig { piper_model_dir: dir.display().to_string(), ..speech::SpeechConfig::default() };
+    assert_eq!(piper_tts::with_piper_voice(&config, fallback_providers()).tts.name(), "flite");
+    let _ = std::fs::remove_dir_all(&dir);
+}
