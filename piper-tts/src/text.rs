@@ -76,7 +76,7 @@ pub fn spoken_form(sentence: &str) -> String {
 /// A token as (leading punctuation, word, trailing punctuation); a price keeps its "$".
 fn split_token(token: &str) -> (&str, &str, &str) {
     let start = token.find(|c: char| c.is_alphanumeric() || c == '$').unwrap_or(token.len());
-    let end = token.char_indices().filter(|(_, c)| c.is_alphanumeric()).last().map_or(0, |(i, c)| i + c.len_utf8());
+    let end = token.char_indices().rfind(|(_, c)| c.is_alphanumeric()).map_or(0, |(i, c)| i + c.len_utf8());
     let end = end.max(start);
     (&token[..start], &token[start..end], &token[end..])
 }
