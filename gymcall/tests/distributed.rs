@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bin_dir, ensure_binaries, free_port, spawn, wait_ready, Service};
+use common::{bin_dir, dump_logs, ensure_binaries, start_services, Service};
 use playbook::PlaybookSet;
 use protocol::results::CallResult;
 use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
@@ -31,39 +31,7 @@ async fn run() {
     let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
     answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let common = vec![
-        ("NATS_URL", nats.url()),
-        ("TWILIO_ACCOUNT_SID", fake.account_sid().to_owned()),
-        ("TWILIO_AUTH_TOKEN", fake.auth_token().to_owned()),
-        ("TWILIO_FROM_NUMBER", "+15005550006".to_owned()),
-        ("PUBLIC_BASE_URL", base.clone()),
-    ];
-    let with = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
-        let mut env = common.clone();
-        env.extend(extra.iter().cloned());
-        env
-    };
-    let mut services = vec![
-        spawn(
-            "gateway",
-            &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", "distributed-t0ken-123".into())]),
-            logs.path(),
-        ),
-        spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.path().display().to_string())]), logs.path()),
-        spawn("brain-worker", &with(&[]), logs.path()),
-        spawn(
-            "dialer",
-            &with(&[
-                ("TWILIO_API_BASE", fake.base_url()),
-                ("CALLING_WINDOW", "Mon-Sun 00:00-24:00".into()),
-                ("MACHINE_DETECTION", "false".into()),
-            ]),
-            logs.path(),
-        ),
-    ];
-    wait_ready(&format!("{base}/readyz"), &mut services).await;
+    let (base, services) = start_services(&nats.url(), &fake, "distributed-t0ken-123", &[], logs.path()).await;
 
     // `gymcall results --follow` in its own process, reading results.> from NATS
     let mut follower = Command::new(bin_dir().join("gymcall"))
@@ -114,11 +82,7 @@ async fn run() {
                 }
             }
             _ => {
-                for name in ["gateway", "media-worker", "brain-worker", "dialer"] {
-                    let log = std::fs::read_to_string(logs.path().join(format!("{name}.log"))).unwrap_or_default();
-                    let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                    println!("--- {name} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
-                }
+                dump_logs(logs.path());
                 panic!("no result for {call_id} from gymcall results --follow");
             }
         }

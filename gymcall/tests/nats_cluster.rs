@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ensure_binaries, free_port, spawn, wait_ready};
+use common::{dump_logs, ensure_binaries, start_services};
 use playbook::PlaybookSet;
 use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
 use simulator::persona::hook::{answer_with_persona, PersonaLineup};
@@ -60,14 +60,6 @@ async fn stored_messages(url: &str, stream: &str, subject: &str) -> u64 {
     count
 }
 
-fn dump_logs(dir: &std::path::Path) {
-    for name in ["gateway", "media-worker", "brain-worker", "dialer"] {
-        let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        println!("--- {name} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
-    }
-}
-
 async fn run() {
     ensure_binaries(&["gateway", "media-worker", "brain-worker", "dialer"]);
     let mut cluster = testkit::NatsCluster::start(3).await.expect("3 nats-servers start");
@@ -83,42 +75,12 @@ async fn run() {
     let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
     answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let common = vec![
-        ("NATS_URL", cluster.url()),
+    let extra = [
         ("NATS_REPLICAS", "3".to_owned()),
-        ("TWILIO_ACCOUNT_SID", fake.account_sid().to_owned()),
-        ("TWILIO_AUTH_TOKEN", fake.auth_token().to_owned()),
-        ("TWILIO_FROM_NUMBER", "+15005550006".to_owned()),
-        ("PUBLIC_BASE_URL", base.clone()),
         // the simulated gym speaks flite; the playbook-tuned recogniser hears it best
         ("STT_PROVIDER", "pocketsphinx".to_owned()),
     ];
-    let with = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
-        let mut env = common.clone();
-        env.extend(extra.iter().cloned());
-        env
-    };
-    let mut services = vec![
-        spawn(
-            "gateway",
-            &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", TOKEN.into())]),
-            logs.path(),
-        ),
-        spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.path().display().to_string())]), logs.path()),
-        spawn("brain-worker", &with(&[]), logs.path()),
-        spawn(
-            "dialer",
-            &with(&[
-                ("TWILIO_API_BASE", fake.base_url()),
-                ("CALLING_WINDOW", "Mon-Sun 00:00-24:00".into()),
-                ("MACHINE_DETECTION", "false".into()),
-            ]),
-            logs.path(),
-        ),
-    ];
-    wait_ready(&format!("{base}/readyz"), &mut services).await;
+    let (base, services) = start_services(&cluster.url(), &fake, TOKEN, &extra, logs.path()).await;
 
     let response = reqwest::Client::new()
         .post(format!("{base}/v1/calls"))

@@ -94,6 +94,24 @@ async fn a_media_timestamp_half_an_hour_ahead_costs_the_recording_at_most_two_se
         .await
         .unwrap();
 
+    // the stream token the voice webhook gives Twilio for this call (the gateway checks it)
+    let mut options =
+        simulator::twilio::CallOptions::new(format!("{PUBLIC_BASE_URL}/v1/twilio/voice?call_id=c_jump"), AUTH_TOKEN);
+    options.call_sid = "CAtimestampjump".into();
+    options.connect_addr = Some(gateway.local_addr());
+    let params = simulator::twilio::call::voice_webhook_params(&options);
+    let (status, twiml) = simulator::twilio::call::post_signed_form(
+        &reqwest::Client::new(),
+        &options.voice_url,
+        options.connect_addr,
+        AUTH_TOKEN,
+        &params,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{twiml}");
+    let token = protocol::twilio::twiml::read_connect_stream(&twiml).unwrap().parameters["stream_token"].clone();
+
     let mut twilio = TwilioSocket::open(gateway.local_addr()).await;
     let stream_sid = "MZtimestampjump";
     let start = Start {
@@ -103,7 +121,7 @@ async fn a_media_timestamp_half_an_hour_ahead_costs_the_recording_at_most_two_se
         call_sid: CallSid::from("CAtimestampjump"),
         tracks: vec![Track::Inbound],
         media_format: MediaFormat::default(),
-        custom_parameters: [("call_id".to_owned(), "c_jump".to_owned())].into(),
+        custom_parameters: [("call_id".to_owned(), "c_jump".to_owned()), ("stream_token".to_owned(), token)].into(),
     };
     twilio.send(&InboundMessage::Start(start).to_json()).await;
     brain.wait_for(Duration::from_secs(10), |e| *e == HeardEvent::CallStarted).await;

@@ -10,6 +10,9 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
+/// Stack of each synthesis thread.
+const SYNTHESIS_STACK_BYTES: usize = 16 << 20;
+
 use sherpa_onnx::{GenerationConfig, OfflineTts, OfflineTtsConfig, OfflineTtsModelConfig, OfflineTtsVitsModelConfig};
 use tokio::sync::oneshot;
 
@@ -276,6 +279,9 @@ impl PiperVoice {
             let (model, receiver, waiting) = (model.clone(), receiver.clone(), waiting.clone());
             std::thread::Builder::new()
                 .name(format!("piper-voice-{index}"))
+                // onnxruntime runs the whole model on this thread (one intra-op thread): give it
+                // a main thread's stack rather than Rust's 2 MiB default
+                .stack_size(SYNTHESIS_STACK_BYTES)
                 .spawn(move || synthesize_jobs(&model, &receiver, &waiting))
                 .map_err(|e| VoiceError::Load {
                     dir: options.model_dir.display().to_string(),

@@ -118,7 +118,11 @@ fn a_bad_model_is_refused_at_load() {
     std::fs::write(dir.join("model.onnx"), &onnx).expect("write");
     let error = PiperVoice::start(&options).err().expect("a model without metadata loads");
     assert!(error.to_string().contains("no sherpa-onnx metadata \"model_type\""), "{error}");
-    let config = speech::SpeechConfig { piper_model_dir: dir.display().to_string(), ..speech::SpeechConfig::default() };
+    let config = speech::SpeechConfig {
+        piper_model_dir: dir.display().to_string(),
+        tts_provider: speech::config::TtsProviderKind::Piper,
+        ..speech::SpeechConfig::default()
+    };
     assert_eq!(piper_tts::with_piper_voice(&config, fallback_providers()).tts.name(), "flite");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -74,3 +74,55 @@ pub async fn wait_ready(url: &str, services: &mut [Service]) {
     }
     panic!("{url} never became ready");
 }
+
+/// The four services as processes against `nats_url` and the simulated Twilio `fake`, each with
+/// `extra` added to its environment; the gateway listens on a free port and takes `api_token`.
+/// Returns the gateway's base URL once it is ready, and the processes.
+pub async fn start_services(
+    nats_url: &str,
+    fake: &simulator::fake_twilio::FakeTwilio,
+    api_token: &str,
+    extra: &[(&'static str, String)],
+    logs: &Path,
+) -> (String, Vec<Service>) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut common = vec![
+        ("NATS_URL", nats_url.to_owned()),
+        ("TWILIO_ACCOUNT_SID", fake.account_sid().to_owned()),
+        ("TWILIO_AUTH_TOKEN", fake.auth_token().to_owned()),
+        ("TWILIO_FROM_NUMBER", "+15005550006".to_owned()),
+        ("PUBLIC_BASE_URL", base.clone()),
+    ];
+    common.extend(extra.iter().cloned());
+    let with = |more: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        let mut env = common.clone();
+        env.extend(more.iter().cloned());
+        env
+    };
+    let mut services = vec![
+        spawn("gateway", &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", api_token.into())]), logs),
+        spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.display().to_string())]), logs),
+        spawn("brain-worker", &with(&[]), logs),
+        spawn(
+            "dialer",
+            &with(&[
+                ("TWILIO_API_BASE", fake.base_url()),
+                ("CALLING_WINDOW", "Mon-Sun 00:00-24:00".into()),
+                ("MACHINE_DETECTION", "false".into()),
+            ]),
+            logs,
+        ),
+    ];
+    wait_ready(&format!("{base}/readyz"), &mut services).await;
+    (base, services)
+}
+
+/// Prints the last lines of each service's log (after a failure).
+pub fn dump_logs(dir: &Path) {
+    for name in ["gateway", "media-worker", "brain-worker", "dialer"] {
+        let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        println!("--- {name} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
+}
