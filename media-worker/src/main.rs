@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     // The embedded Whisper recogniser when chosen or installed, else as `speech` configures; the
     // Piper voice likewise (flite when it is not installed or cannot load).
     let providers = match whisper_stt::providers_from_config(&config.speech) {
-        Ok(providers) => piper_tts::with_piper_voice(&config.speech, providers),
+        Ok(providers) => agent_voice(&config.speech, providers),
         Err(error) => {
             eprintln!("media-worker: speech providers: {error}");
             return ExitCode::from(2);
@@ -43,4 +43,23 @@ async fn run(config: Config, providers: speech::Providers) -> anyhow::Result<()>
     tracing::info!(active_calls = worker.active_calls(), "shutting down, draining calls");
     worker.stop().await;
     Ok(())
+}
+
+/// The Piper voice on `providers` when the configuration asks for it (the `piper` feature).
+#[cfg(feature = "piper")]
+fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
+    piper_tts::with_piper_voice(config, providers)
+}
+
+/// Without the `piper` feature the worker keeps `providers`' voice (flite), and says so when Piper
+/// was asked for.
+#[cfg(not(feature = "piper"))]
+fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
+    if config.tts_provider == speech::config::TtsProviderKind::Piper {
+        tracing::warn!(
+            tts = providers.tts.name(),
+            "TTS_PROVIDER=piper, but this build has no Piper voice (cargo build --features piper)"
+        );
+    }
+    providers
 }
