@@ -59,7 +59,7 @@ pub fn free_port() -> u16 {
 
 pub async fn wait_ready(url: &str, services: &mut [Service]) {
     let client = reqwest::Client::new();
-    for _ in 0..300 {
+    for _ in 0..1200 {
         for service in services.iter_mut() {
             if let Ok(Some(status)) = service.child.try_wait() {
                 panic!("{} exited early with {status}", service.name);
@@ -100,21 +100,29 @@ pub async fn start_services(
         env.extend(more.iter().cloned());
         env
     };
+    // each worker's health port, so the call is placed only once every service is ready (a media
+    // worker loading its speech models does not answer media.assign yet)
+    let health = [free_port(), free_port(), free_port()];
+    let metrics = |index: usize| ("METRICS_ADDR", format!("127.0.0.1:{}", health[index]));
     let mut services = vec![
         spawn("gateway", &with(&[("LISTEN_ADDR", format!("127.0.0.1:{port}")), ("API_TOKEN", api_token.into())]), logs),
-        spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.display().to_string())]), logs),
-        spawn("brain-worker", &with(&[]), logs),
+        spawn("media-worker", &with(&[("RECORDINGS_DIR", logs.display().to_string()), metrics(0)]), logs),
+        spawn("brain-worker", &with(&[metrics(1)]), logs),
         spawn(
             "dialer",
             &with(&[
                 ("TWILIO_API_BASE", fake.base_url()),
                 ("CALLING_WINDOW", "Mon-Sun 00:00-24:00".into()),
                 ("MACHINE_DETECTION", "false".into()),
+                metrics(2),
             ]),
             logs,
         ),
     ];
     wait_ready(&format!("{base}/readyz"), &mut services).await;
+    for port in health {
+        wait_ready(&format!("http://127.0.0.1:{port}/readyz"), &mut services).await;
+    }
     (base, services)
 }
 
