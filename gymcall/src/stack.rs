@@ -162,15 +162,8 @@ fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> s
     piper_tts::with_piper_voice(config, providers)
 }
 
-/// Without the `piper` feature the agent keeps `providers`' voice (flite), and says so when Piper
-/// was asked for.
+/// Without the `piper` feature the agent keeps `providers`' voice (flite).
 #[cfg(not(feature = "piper"))]
 fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
-    if config.tts_provider == speech::config::TtsProviderKind::Piper {
-        tracing::warn!(
-            tts = providers.tts.name(),
-            "TTS_PROVIDER=piper, but this build has no Piper voice (cargo build --features piper)"
-        );
-    }
-    providers
+    speech::without_piper_voice(config, providers)
 }

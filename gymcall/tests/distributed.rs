@@ -5,12 +5,8 @@
 
 mod common;
 
-use common::{bin_dir, dump_logs, ensure_binaries, start_services, Service};
-use playbook::PlaybookSet;
+use common::{bin_dir, dump_logs, ensure_binaries, simulated_gym, start_services, Service};
 use protocol::results::CallResult;
-use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
-use simulator::persona::hook::{answer_with_persona, PersonaLineup};
-use simulator::persona::Persona;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -19,17 +15,8 @@ async fn run() {
     ensure_binaries(&["gateway", "media-worker", "brain-worker", "dialer", "gymcall"]);
     let nats = testkit::NatsServer::start().await.expect("nats-server starts");
     let logs = tempfile::tempdir().expect("temp dir");
-    let playbooks = PlaybookSet::built_in().expect("playbooks");
-    let persona =
-        Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).expect("persona");
-    let playbook = playbooks.get(&persona.playbook).expect("playbook").clone();
-
-    // the simulated Twilio and the persona live in this process
-    let fake = FakeTwilio::start(FakeTwilioConfig::default()).await.expect("fake twilio");
     let number = "+15005550177";
-    let speech = gymcall::stack::embedded_speech().expect("speech engines");
-    let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
-    answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
+    let (fake, persona, playbook) = simulated_gym(number).await;
 
     let (base, services) = start_services(&nats.url(), &fake, "distributed-t0ken-123", &[], logs.path()).await;
 

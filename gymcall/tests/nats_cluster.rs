@@ -6,11 +6,7 @@
 
 mod common;
 
-use common::{dump_logs, ensure_binaries, start_services};
-use playbook::PlaybookSet;
-use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig};
-use simulator::persona::hook::{answer_with_persona, PersonaLineup};
-use simulator::persona::Persona;
+use common::{dump_logs, ensure_binaries, simulated_gym, start_services};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "cluster-test-t0ken-123";
@@ -65,15 +61,8 @@ async fn run() {
     let mut cluster = testkit::NatsCluster::start(3).await.expect("3 nats-servers start");
     wait_for_jetstream(&cluster.url()).await;
     let logs = tempfile::tempdir().expect("temp dir");
-    let playbooks = PlaybookSet::built_in().expect("playbooks");
-    let persona =
-        Persona::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"), &playbooks).expect("persona");
-    let playbook = playbooks.get(&persona.playbook).expect("playbook").clone();
-    let fake = FakeTwilio::start(FakeTwilioConfig::default()).await.expect("fake twilio");
     let number = "+15005550178";
-    let speech = gymcall::stack::embedded_speech().expect("speech engines");
-    let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
-    answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
+    let (fake, persona, playbook) = simulated_gym(number).await;
 
     let extra = [
         ("NATS_REPLICAS", "3".to_owned()),

@@ -317,6 +317,19 @@ pub struct Providers {
     pub tts: Arc<dyn TtsProvider>,
 }
 
+/// What a binary built without the Piper voice does with `providers`: keeps their voice (flite),
+/// and says so when `TTS_PROVIDER=piper` asked for Piper (`gymcall` and `media-worker` have it
+/// behind their `piper` cargo feature).
+pub fn without_piper_voice(config: &SpeechConfig, providers: Providers) -> Providers {
+    if config.tts_provider == TtsProviderKind::Piper {
+        tracing::warn!(
+            tts = providers.tts.name(),
+            "TTS_PROVIDER=piper, but this build has no Piper voice (cargo build --features piper)"
+        );
+    }
+    providers
+}
+
 /// Build the configured providers. Needs no runtime; the providers spawn tasks when used.
 pub fn from_config(config: &SpeechConfig) -> Result<Providers, SpeechConfigError> {
     config.check_credentials()?;

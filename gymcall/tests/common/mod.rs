@@ -134,3 +134,25 @@ pub fn dump_logs(dir: &Path) {
         println!("--- {name} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
 }
+
+/// The simulated gym: the fake Twilio with the Atlas persona answering `number` (flite voice,
+/// PocketSphinx ears, in this process), and the persona and its playbook.
+pub async fn simulated_gym(
+    number: &str,
+) -> (simulator::fake_twilio::FakeTwilio, simulator::persona::Persona, playbook::Playbook) {
+    use simulator::persona::hook::{answer_with_persona, PersonaLineup};
+    let playbooks = playbook::PlaybookSet::built_in().expect("playbooks");
+    let persona = simulator::persona::Persona::load(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../personas/atlas-bjj.yaml"),
+        &playbooks,
+    )
+    .expect("persona");
+    let playbook = playbooks.get(&persona.playbook).expect("playbook").clone();
+    let fake = simulator::fake_twilio::FakeTwilio::start(simulator::fake_twilio::FakeTwilioConfig::default())
+        .await
+        .expect("fake twilio");
+    let speech = gymcall::stack::embedded_speech().expect("speech engines");
+    let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
+    answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
+    (fake, persona, playbook)
+}
