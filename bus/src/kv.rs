@@ -23,10 +23,21 @@ pub enum Kv {
     Local(Arc<LocalKv>),
 }
 
-pub(crate) async fn open_nats(client: async_nats::Client, bucket: &str, store: &StoreSettings) -> Result<Kv, BusError> {
+pub(crate) async fn open_nats(
+    client: async_nats::Client,
+    bucket: &str,
+    store: &StoreSettings,
+    aligned: &std::sync::Mutex<std::collections::HashSet<String>>,
+) -> Result<Kv, BusError> {
     let jetstream = async_nats::jetstream::new(client);
     if let Ok(kv) = jetstream.get_key_value(bucket).await {
-        crate::jetstream::align_bucket(&jetstream, bucket, store).await?;
+        let known = aligned.lock().map(|set| set.contains(bucket)).unwrap_or(false);
+        if !known {
+            crate::jetstream::align_bucket(&jetstream, bucket, store).await?;
+            if let Ok(mut set) = aligned.lock() {
+                set.insert(bucket.to_owned());
+            }
+        }
         return Ok(Kv::Nats(kv));
     }
     let config = async_nats::jetstream::kv::Config {

@@ -38,6 +38,9 @@ pub enum Bus {
 pub struct NatsBus {
     client: async_nats::Client,
     store: Arc<StoreSettings>,
+    /// Buckets already brought in line with `store` by this process (checked once, not on every
+    /// [`Bus::kv`]).
+    aligned: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Bus {
@@ -77,7 +80,11 @@ impl Bus {
         // retry_on_initial_connect returns at once; wait until the connection is up.
         for _ in 0..100 {
             if client.connection_state() == async_nats::connection::State::Connected {
-                return Ok(Bus::Nats(NatsBus { client, store: Arc::new(options.store.clone()) }));
+                return Ok(Bus::Nats(NatsBus {
+                    client,
+                    store: Arc::new(options.store.clone()),
+                    aligned: Arc::default(),
+                }));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -194,7 +201,7 @@ impl Bus {
     /// Opens (creating if missing) the key-value bucket `bucket`.
     pub async fn kv(&self, bucket: &str) -> Result<Kv, BusError> {
         match self {
-            Bus::Nats(nats) => kv::open_nats(nats.client.clone(), bucket, &nats.store).await,
+            Bus::Nats(nats) => kv::open_nats(nats.client.clone(), bucket, &nats.store, &nats.aligned).await,
             Bus::Local(bus) => Ok(Kv::Local(bus.kv(bucket))),
         }
     }
