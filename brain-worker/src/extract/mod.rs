@@ -60,15 +60,15 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         if found.iter().any(|e| e.field == field.name) {
             continue;
         }
-        let negated_fee =
-            field.keywords.iter().map(|k| spoken(k)).filter(|k| k.contains("fee") || k.contains("charge")).any(
-                |keyword| {
-                    let length = keyword.split_whitespace().count();
-                    text::find_phrase(&tokens, &keyword)
-                        .into_iter()
-                        .any(|start| values::is_negated(&tokens, start, start + length - 1))
-                },
-            );
+        // "no drop-in price, you just pay the mat fee": a price named and negated is zero too
+        let negated_fee = field.keywords.iter().map(|k| spoken(k)).any(|keyword| {
+            let length = keyword.split_whitespace().count();
+            let names_fee = keyword.contains("fee") || keyword.contains("charge");
+            text::find_phrase(&tokens, &keyword).into_iter().any(|start| {
+                (names_fee && values::is_negated(&tokens, start, start + length - 1))
+                    || values::says_no_price(&tokens, start, length)
+            })
+        });
         if negated_fee {
             found.push(Extraction::known(field, json!({ "amount": 0.0, "currency": "USD" }), 0.8));
         }
@@ -127,13 +127,12 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
             if only_control && !starts_with_yes_no(normalised) {
                 return None;
             }
-            let (answer, confidence) = values::yes_no(tokens)?;
+            // "no drop-in price, you just pay the mat fee" is no answer to "do you take drop-ins"
+            let kept = values::without_negated_price(tokens, &spoken_keywords(field));
+            let (answer, confidence) = values::yes_no(&kept)?;
             Some(Extraction::known(field, Value::Bool(answer), confidence))
         }
-        FieldType::Schedule => {
-            let slots = values::schedule(tokens, &class_types(field));
-            (!slots.is_empty()).then(|| Extraction::known(field, schedule_value(&slots), 0.75))
-        }
+        FieldType::Schedule => schedule_answer(field, tokens, 0.75),
         FieldType::List => {
             let (positive, negative) = values::list_items(tokens, &options(field));
             if !positive.is_empty() {
@@ -177,6 +176,10 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
     }
 }
 
+fn spoken_keywords(field: &FieldSpec) -> Vec<String> {
+    field.keywords.iter().map(|k| spoken(k)).collect()
+}
+
 fn starts_with_yes_no(normalised: &str) -> bool {
     let first = normalised.split(' ').next().unwrap_or("");
     ["yes", "yeah", "yep", "no", "nope", "nah", "sure"].contains(&first)
@@ -192,6 +195,10 @@ fn unsolicited(field: &FieldSpec, tokens: &[Token], normalised: &str) -> Option<
                 let keyword = spoken(keyword);
                 let length = keyword.split_whitespace().count();
                 for start in text::find_phrase(tokens, &keyword) {
+                    // "we don't really have a drop-in price": about a price, not about drop-ins
+                    if values::names_price(tokens, start, length) && values::is_negated(tokens, start, start + length) {
+                        continue;
+                    }
                     let positive = !values::is_negated(tokens, start, start + length - 1);
                     // the first clear mention decides
                     verdict.get_or_insert(positive);
@@ -205,9 +212,8 @@ fn unsolicited(field: &FieldSpec, tokens: &[Token], normalised: &str) -> Option<
             if !mentions_class {
                 return None;
             }
-            let slots = values::schedule(tokens, &class_types(field));
             let has_days = !values::days_in(tokens).is_empty();
-            (has_days && !slots.is_empty()).then(|| Extraction::known(field, schedule_value(&slots), 0.6))
+            schedule_answer(field, tokens, 0.6).filter(|_| has_days)
         }
         FieldType::List if !field.options.is_empty() => {
             let need_words = [
@@ -268,6 +274,10 @@ fn attribute_money(
         if mention.recurring && mentions.iter().any(|m| !m.recurring) {
             continue;
         }
+        // "the first class is free, after that it's twenty": the twenty is the drop-in price
+        if mention.first_visit && mentions.iter().any(|m| !m.recurring && !m.first_visit) {
+            continue;
+        }
         let previous_end = position.checked_sub(1).map(|p| mentions[p].end + 1).unwrap_or(0);
         let next_start = mentions.get(position + 1).map(|m| m.start).unwrap_or(tokens.len());
         let mut best: Option<(usize, &FieldSpec)> = None;
@@ -317,6 +327,8 @@ fn attribute_money(
             continue;
         }
         let confidence = match (mention.explicit, best.is_some()) {
+            // "the first class is free" and nothing else: free, read back to be sure
+            _ if mention.first_visit => 0.6,
             (true, true) => 0.9,
             (true, false) => 0.85,
             (false, _) => 0.6,
@@ -328,6 +340,25 @@ fn attribute_money(
         ));
     }
     found
+}
+
+/// Below the playbooks' usual `confirm_below`: a schedule read more than one way is read back
+/// for a yes, never acknowledged in passing.
+const UNSURE_SCHEDULE: f32 = 0.55;
+
+/// A schedule from an answer. One the rules cannot settle is read back (an unsure reading, at a
+/// lower confidence) or left for the question to be asked again (an implausible one: nothing).
+fn schedule_answer(field: &FieldSpec, tokens: &[Token], confidence: f32) -> Option<Extraction> {
+    let found = values::schedule(tokens, &class_types(field));
+    if found.slots.is_empty() {
+        return None;
+    }
+    let confidence = match found.doubt {
+        None => confidence,
+        Some(values::Doubt::Unsure(_)) => confidence.min(UNSURE_SCHEDULE),
+        Some(values::Doubt::Implausible(_)) => return None,
+    };
+    Some(Extraction::known(field, schedule_value(&found.slots), confidence))
 }
 
 fn class_types(field: &FieldSpec) -> Vec<values::ClassType> {
@@ -479,5 +510,9 @@ fn describe_schedule(slots: &[ClassSlot]) -> String {
     parts.join("; ")
 }
 
+#[cfg(test)]
+mod price_tests;
+#[cfg(test)]
+mod schedule_tests;
 #[cfg(test)]
 mod tests;

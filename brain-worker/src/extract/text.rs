@@ -15,15 +15,18 @@ pub struct Token {
     pub clock: Option<(u32, u32)>,
     /// True when the number was spelled with digits.
     pub digits: bool,
+    /// A number folded from a tens word and a unit word ("thirty nine" -> (30, 9)): a time's
+    /// minutes may have swallowed the next number ("ten thirty nine to eleven").
+    pub tens_and_unit: Option<(u32, u32)>,
 }
 
 impl Token {
     fn word(word: &str) -> Token {
-        Token { word: word.to_owned(), number: None, clock: None, digits: false }
+        Token { word: word.to_owned(), number: None, clock: None, digits: false, tens_and_unit: None }
     }
 
     fn number(value: f64, digits: bool) -> Token {
-        Token { word: format_number(value), number: Some(value), clock: None, digits }
+        Token { word: format_number(value), number: Some(value), clock: None, digits, tens_and_unit: None }
     }
 
     pub fn is(&self, word: &str) -> bool {
@@ -158,7 +161,13 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     while index < words.len() {
         let word = words[index].as_str();
         if let Some((hours, minutes)) = parse_clock(word) {
-            tokens.push(Token { word: word.to_owned(), number: None, clock: Some((hours, minutes)), digits: true });
+            tokens.push(Token {
+                word: word.to_owned(),
+                number: None,
+                clock: Some((hours, minutes)),
+                digits: true,
+                tens_and_unit: None,
+            });
             index += 1;
             continue;
         }
@@ -170,7 +179,15 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             }
         }
         if let Some((value, used)) = fold_number(&words[index..]) {
-            tokens.push(Token::number(value, false));
+            let mut token = Token::number(value, false);
+            if used == 2 {
+                let tens = tens_value(&words[index]);
+                let unit = unit_value(&words[index + 1]);
+                if let (Some(tens), Some(unit)) = (tens, unit) {
+                    token.tens_and_unit = Some((tens as u32, unit as u32));
+                }
+            }
+            tokens.push(token);
             index += used;
             continue;
         }
@@ -245,6 +262,26 @@ fn fold_number(words: &[String]) -> Option<(f64, usize)> {
         }
     }
     Some((value, used))
+}
+
+/// `tokens` with a folded "thirty nine" put back as two numbers where it follows an hour and
+/// its value is no minute a class starts at (not a multiple of five): "ten thirty nine to
+/// eleven" is 10:30 and "nine to eleven", never 10:39. Returns whether anything was split.
+pub fn split_odd_minutes(tokens: &[Token]) -> (Vec<Token>, bool) {
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len() + 1);
+    let mut split = false;
+    for token in tokens {
+        let after_hour = out.last().is_some_and(|t| t.number.is_some_and(|h| (1.0..=12.0).contains(&h)));
+        match token.tens_and_unit {
+            Some((tens, unit)) if after_hour && unit % 5 != 0 => {
+                out.push(Token::number(f64::from(tens), false));
+                out.push(Token::number(f64::from(unit), false));
+                split = true;
+            }
+            _ => out.push(token.clone()),
+        }
+    }
+    (out, split)
 }
 
 /// The normalised words of `text` joined by single spaces, for phrase matching.

@@ -22,6 +22,8 @@ pub struct MoneyMention {
     pub explicit: bool,
     /// "a month", "per month", "monthly": a membership price, not a per-visit one.
     pub recurring: bool,
+    /// "the first class is free": an offer for a first visit, not the price of every drop-in.
+    pub first_visit: bool,
 }
 
 pub(super) fn currency_of(word: &str) -> Option<&'static str> {
@@ -102,6 +104,26 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                 index += 2;
                 continue;
             }
+            // "one five": an amount said digit by digit (as when correcting a read-back) is fifteen
+            if let (Some(tens), Some(unit), false) =
+                (spelled_digit(tokens, index).filter(|d| *d > 0), spelled_digit(tokens, index + 1), time_context)
+            {
+                if tokens.get(index + 2).is_none_or(|t| t.number.is_none() && t.clock.is_none()) {
+                    let currency = tokens.get(index + 2).and_then(|t| currency_of(&t.word));
+                    let end = if currency.is_some() { index + 2 } else { index + 1 };
+                    let explicit = currency.is_some();
+                    mentions.push(mention(
+                        tokens,
+                        f64::from(tens * 10 + unit),
+                        currency.unwrap_or("USD"),
+                        index,
+                        end,
+                        explicit,
+                    ));
+                    index = end + 1;
+                    continue;
+                }
+            }
             if looks_like_time(tokens, index) {
                 // "six thirty": the minutes are part of the time too
                 if tokens.get(index + 1).is_some_and(|t| t.number.is_some_and(|m| (10.0..60.0).contains(&m))) {
@@ -142,6 +164,7 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                 end,
                 explicit: true,
                 recurring: false,
+                first_visit: *phrase == "free" && first_visit_before(tokens, start),
             });
         }
     }
@@ -171,7 +194,27 @@ fn mention(tokens: &[Token], amount: f64, currency: &str, start: usize, end: usi
             | ["monthly" | "yearly" | "annually", ..]
             | ["for", "the", "month" | "year", ..]
     );
-    MoneyMention { money: Money { amount, currency: currency.into() }, start, end, explicit, recurring }
+    MoneyMention {
+        money: Money { amount, currency: currency.into() },
+        start,
+        end,
+        explicit,
+        recurring,
+        first_visit: false,
+    }
+}
+
+/// A digit said as a word on its own ("one", "five"; not "15" and not "fifteen").
+fn spelled_digit(tokens: &[Token], index: usize) -> Option<u32> {
+    let token = tokens.get(index)?;
+    let value = token.number.filter(|n| !token.digits && n.fract() == 0.0 && *n < 10.0)?;
+    token.tens_and_unit.is_none().then_some(value as u32)
+}
+
+/// "your first class is free", "first visit free", "the trial class is free": a free offer for a
+/// first visit, said within five words before "free".
+fn first_visit_before(tokens: &[Token], free: usize) -> bool {
+    tokens[free.saturating_sub(5)..free].iter().any(|t| t.is_any(&["first", "1st", "trial", "intro", "introductory"]))
 }
 
 /// True when the number at `index` reads as a time of day ("at six", "six thirty", "6 pm").

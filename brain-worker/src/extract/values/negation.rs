@@ -1,6 +1,6 @@
 //! Negation scope ("we don't do drop ins", "a gi is optional") and yes/no answers.
 
-use crate::extract::text::{tokenize, Token};
+use crate::extract::text::{find_phrase, tokenize, Token};
 
 /// Words that negate what follows them within a clause.
 const NEGATIONS: &[&str] = &[
@@ -95,6 +95,47 @@ fn negated_with(tokens: &[Token], start: usize, end: usize, after_phrases: &[&st
         || after.first().is_some_and(|w| ["isn't", "aren't", "not"].contains(w));
     let _ = before;
     negated_before || negated_after
+}
+
+/// Nouns naming what something costs: "no drop-in price" is about a price, not about drop-ins.
+const PRICE_NOUNS: &[&str] =
+    &["price", "prices", "pricing", "fee", "fees", "rate", "rates", "cost", "costs", "charge", "charges"];
+
+/// Whether the `length` words of a phrase at `start` are followed by a price noun ("drop in
+/// price", "drop in fee").
+pub fn names_price(tokens: &[Token], start: usize, length: usize) -> bool {
+    tokens.get(start + length).is_some_and(|t| t.is_any(PRICE_NOUNS))
+}
+
+/// Whether a price named at `start` (the `length` words of its phrase, then a price noun) is said
+/// not to exist ("no drop-in price", "we don't really have a drop in fee"), as opposed to not
+/// given ("I can't give out the drop in price").
+pub fn says_no_price(tokens: &[Token], start: usize, length: usize) -> bool {
+    if !names_price(tokens, start, length) || !is_negated(tokens, start, start + length) {
+        return false;
+    }
+    let (from, to) = clause_bounds(tokens, start);
+    let refusal = ["give", "share", "tell", "say", "quote", "discuss", "disclose", "allowed", "phone", "sure", "know"];
+    let clause = &tokens[from..to];
+    !clause.iter().any(|t| t.is_any(&refusal))
+        && tokens[from..start].iter().any(|t| t.is_any(&["no", "have", "there's", "is", "any", "charge"]))
+}
+
+/// `tokens` without the clauses that negate a price of one of `phrases` ("we don't really have a
+/// drop in price, you just pay the mat fee"): such a clause says there is no separate price, not
+/// that the thing is not offered.
+pub fn without_negated_price(tokens: &[Token], phrases: &[String]) -> Vec<Token> {
+    let mut dropped = vec![false; tokens.len()];
+    for phrase in phrases {
+        let length = phrase.split_whitespace().count();
+        for start in find_phrase(tokens, phrase) {
+            if names_price(tokens, start, length) && is_negated(tokens, start, start + length) {
+                let (from, to) = clause_bounds(tokens, start);
+                dropped[from..to].iter_mut().for_each(|d| *d = true);
+            }
+        }
+    }
+    tokens.iter().zip(dropped).filter(|(_, dropped)| !dropped).map(|(t, _)| t.clone()).collect()
 }
 
 /// A negation word that really negates: not the "no" of "no problem" / "no worries".

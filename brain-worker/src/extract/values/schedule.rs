@@ -1,8 +1,15 @@
 //! Days of the week and class schedules: "monday through friday", "weekends", and
 //! "monday and wednesday six to seven thirty gi, open mat saturday at noon" as class slots.
+//!
+//! A schedule answer is read as a run of pieces (days, times, class types) grouped by how they
+//! are said: days with the times said with them ("monday and wednesday at six, saturday at
+//! ten" is three classes), in either order ("at six on monday, at ten on saturday"). A class
+//! type goes with the times it is said before (or after, when that is how the callee says it).
+//! What does not fit (days without a time, two lists of days and times, a class at 3 am) is
+//! marked with a [`Doubt`]: read back to confirm, or asked again.
 
 use super::time::{hh_mm, time_spans, TimeSpan};
-use crate::extract::text::{find_phrase, Token};
+use crate::extract::text::{find_phrase, split_odd_minutes, Token};
 use serde::{Deserialize, Serialize};
 
 /// The days of the week, lowercase full names, Monday first (day indexes below point into it).
@@ -98,17 +105,58 @@ pub struct ClassSlot {
 /// A class type option: its name and the phrases meaning it.
 pub type ClassType = (String, Vec<String>);
 
-#[derive(Default, Debug)]
-struct Segment {
-    days: Vec<usize>,
-    spans: Vec<(u32, Option<u32>)>,
-    class_type: Option<String>,
+/// What the rules made of a schedule answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Schedule {
+    pub slots: Vec<ClassSlot>,
+    /// Why the slots are not to be taken as said, if they are not.
+    pub doubt: Option<Doubt>,
 }
 
-/// A class schedule from a free answer: "monday and wednesday six to seven thirty gi, no gi
-/// tuesdays at seven, open mat saturday at noon". Days carry over to the next times until new
-/// days are named; a class type attaches to the times near it.
-pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Vec<ClassSlot> {
+/// A schedule the rules could not settle.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Doubt {
+    /// Readable more than one way, or part of it left out: read it back for a yes.
+    Unsure(String),
+    /// Not a timetable a gym runs (a class at 3 am, five classes a day in one breath): ask again.
+    Implausible(String),
+}
+
+enum Piece {
+    Days { days: Vec<usize>, except: bool },
+    Time(TimeSpan),
+    Class(String),
+}
+
+struct Placed {
+    piece: Piece,
+    position: usize,
+    used: usize,
+}
+
+impl Placed {
+    fn end(&self) -> usize {
+        self.position + self.used
+    }
+}
+
+/// Days and the times said with them.
+#[derive(Default)]
+struct Group {
+    days: Vec<usize>,
+    /// Indexes into the pieces.
+    times: Vec<usize>,
+    times_first: bool,
+    has_class: bool,
+    /// "and friday too": the days take the times of the group before.
+    same_as_before: bool,
+}
+
+/// Words that end one group of days and times and start the next.
+const BREAKS: &[&str] = &["and", "but", "then", "also", "plus", "or", "except"];
+
+/// The days, times and class types in an answer, in order.
+fn pieces(tokens: &[Token], class_types: &[ClassType]) -> Vec<Placed> {
     let spans = time_spans(tokens, true);
     // Longest phrases first so "no gi" wins over "gi".
     let mut phrases: Vec<(&str, &str)> = class_types
@@ -128,84 +176,239 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Vec<ClassSlot> {
             }
         }
     }
-    let mut segments: Vec<Segment> = vec![Segment::default()];
+    let mut placed = Vec::new();
     let mut index = 0;
     while index < tokens.len() {
         if let Some(span) = spans.iter().find(|s| s.position == index) {
-            if let Some(segment) = segments.last_mut() {
-                segment.spans.push((span.start, span.end));
-            }
+            placed.push(Placed { piece: Piece::Time(span.clone()), position: index, used: span.used });
             index += span.used;
-            continue;
-        }
-        if let Some((days, used)) = days_at(tokens, index) {
-            let current = segments.last().map(|s| !s.spans.is_empty()).unwrap_or(false);
-            if current {
-                segments.push(Segment::default());
-            }
-            if let Some(segment) = segments.last_mut() {
-                for day in days {
-                    if !segment.days.contains(&day) {
-                        segment.days.push(day);
-                    }
-                }
-            }
+        } else if let Some((days, used)) = days_at(tokens, index) {
+            let before = |offset: usize| index.checked_sub(offset).map(|i| tokens[i].word.as_str());
+            let except = matches!(before(1), Some("except" | "excluding" | "besides"))
+                || matches!((before(2), before(1)), (Some("but"), Some("not")) | (Some("not"), Some("on")));
+            placed.push(Placed { piece: Piece::Days { days, except }, position: index, used });
             index += used;
-            continue;
-        }
-        if let Some((name, length)) = class_at[index].filter(|(name, _)| !name.is_empty()) {
-            let needs_new = segments
-                .last()
-                .map(|s| !s.spans.is_empty() && (s.class_type.is_some() || follows_time(tokens, &spans, index)))
-                .unwrap_or(false);
-            if needs_new {
-                segments.push(Segment::default());
-            }
-            if let Some(segment) = segments.last_mut() {
-                if segment.class_type.is_none() {
-                    segment.class_type = Some(name.to_owned());
-                }
-            }
+        } else if let Some((name, length)) = class_at[index].filter(|(name, _)| !name.is_empty()) {
+            placed.push(Placed { piece: Piece::Class(name.to_owned()), position: index, used: length.max(1) });
             index += length.max(1);
-            continue;
-        }
-        index += 1;
-    }
-    // A class type alone after a time belongs to that time ("monday at six gi").
-    let mut merged: Vec<Segment> = Vec::new();
-    for segment in segments {
-        match merged.last_mut() {
-            Some(previous) if segment.spans.is_empty() && segment.days.is_empty() && previous.class_type.is_none() => {
-                previous.class_type = segment.class_type;
-            }
-            _ => merged.push(segment),
+        } else {
+            index += 1;
         }
     }
-    let mut slots = Vec::new();
-    let mut carried_days: Vec<usize> = Vec::new();
-    for segment in merged {
-        let days = if segment.days.is_empty() { carried_days.clone() } else { segment.days.clone() };
-        carried_days = days.clone();
-        for (start, end) in &segment.spans {
-            for day in &days {
-                let slot = ClassSlot {
-                    day: DAYS[*day].to_owned(),
-                    start: hh_mm(*start),
-                    end: end.map(hh_mm),
-                    class_type: segment.class_type.clone(),
-                };
-                if !slots.contains(&slot) {
-                    slots.push(slot);
-                }
-            }
-        }
-    }
-    slots
+    placed
 }
 
-/// True when a class phrase at `index` comes right after a time ("six to seven gi" keeps the
-/// class with that time; "at seven no gi" likewise) rather than opening a new group.
-fn follows_time(tokens: &[Token], spans: &[TimeSpan], index: usize) -> bool {
-    let _ = tokens;
-    !spans.iter().any(|s| s.position + s.used == index)
+/// True when nothing but a few linking words stand between two pieces.
+fn joined(tokens: &[Token], from: usize, to: usize, at_most: usize) -> bool {
+    to >= from && to - from <= at_most && !tokens[from..to].iter().any(|t| t.is_any(BREAKS))
+}
+
+/// Groups the pieces into days with their own times.
+fn groups(tokens: &[Token], placed: &[Placed]) -> (Vec<Group>, Vec<usize>) {
+    let mut groups: Vec<Group> = vec![Group::default()];
+    let mut group_of_time: Vec<usize> = Vec::new();
+    for (index, piece) in placed.iter().enumerate() {
+        let next = placed.get(index + 1);
+        let Some(current) = groups.last_mut() else { break };
+        match &piece.piece {
+            Piece::Days { days, except: true } => current.days.retain(|d| !days.contains(d)),
+            Piece::Days { days, except: false } => {
+                // "monday at six": the day leads into its time
+                let leads = next
+                    .is_some_and(|n| matches!(n.piece, Piece::Time(_)) && joined(tokens, piece.end(), n.position, 3));
+                let starts_new =
+                    !current.times.is_empty() && (!current.times_first || !current.days.is_empty() && leads);
+                if starts_new {
+                    groups.push(Group::default());
+                }
+                let Some(current) = groups.last_mut() else { break };
+                for day in days {
+                    if !current.days.contains(day) {
+                        current.days.push(*day);
+                    }
+                }
+                let after: Vec<&str> = tokens.iter().skip(piece.end()).take(3).map(|t| t.word.as_str()).collect();
+                current.same_as_before = matches!(after.as_slice(), ["too" | "also" | "same", ..] | ["as", "well", ..]);
+            }
+            Piece::Time(_) => {
+                // "at ten on saturday": the time leads into its days
+                let leads = next.is_some_and(|n| {
+                    matches!(n.piece, Piece::Days { except: false, .. })
+                        && joined(tokens, piece.end(), n.position, 2)
+                        && tokens[piece.end()..n.position].iter().any(|t| t.is_any(&["on", "every", "each"]))
+                });
+                // "... at six, and then at ten and noon on saturdays": "then" starts other classes
+                let after_break = index.checked_sub(1).is_some_and(|p| {
+                    tokens[placed[p].end()..piece.position].iter().any(|t| t.is_any(&["then", "also", "plus"]))
+                });
+                let starts_new = if current.times_first {
+                    !current.days.is_empty()
+                } else {
+                    (leads || after_break) && !current.times.is_empty()
+                };
+                if starts_new {
+                    groups.push(Group::default());
+                }
+                let Some(current) = groups.last_mut() else { break };
+                if current.times.is_empty() && current.days.is_empty() {
+                    current.times_first = true;
+                }
+                current.times.push(index);
+                group_of_time.push(groups.len() - 1);
+            }
+            Piece::Class(_) => {
+                // "gi on monday and wednesday, no gi on tuesday at six": a second class type
+                // before any time starts other days
+                if current.has_class && current.times.is_empty() && !current.days.is_empty() {
+                    groups.push(Group::default());
+                }
+                if let Some(current) = groups.last_mut() {
+                    current.has_class = true;
+                }
+            }
+        }
+    }
+    (groups, group_of_time)
+}
+
+/// The class type of each time, in order. A callee who names the type before the time ("gi
+/// at six, no gi at seven") does so throughout; one who names it after ("six to seven thirty
+/// gi") likewise; a type with no time on its side takes the times on the other.
+fn class_of_times(placed: &[Placed], group_of_time: &[usize]) -> Vec<Option<String>> {
+    let times: Vec<usize> = (0..placed.len()).filter(|i| matches!(placed[*i].piece, Piece::Time(_))).collect();
+    let classes: Vec<usize> = (0..placed.len()).filter(|i| matches!(placed[*i].piece, Piece::Class(_))).collect();
+    let mut class_of: Vec<Option<String>> = vec![None; times.len()];
+    let forward = match (classes.first(), times.first()) {
+        (Some(class), Some(time)) => class < time,
+        _ => return class_of,
+    };
+    for (order, &class) in classes.iter().enumerate() {
+        let Piece::Class(name) = &placed[class].piece else { continue };
+        let previous = order.checked_sub(1).map(|o| classes[o]);
+        let next = classes.get(order + 1).copied().unwrap_or(placed.len());
+        let mut before: Vec<usize> =
+            (0..times.len()).filter(|t| times[*t] < class && previous.is_none_or(|p| times[*t] > p)).collect();
+        if let Some(group) = before.last().map(|t| group_of_time[*t]) {
+            before.retain(|t| group_of_time[*t] == group);
+        }
+        before.retain(|t| class_of[*t].is_none());
+        let after: Vec<usize> =
+            (0..times.len()).filter(|t| times[*t] > class && times[*t] < next && class_of[*t].is_none()).collect();
+        let chosen = match (forward, before.is_empty(), after.is_empty()) {
+            (true, _, false) | (false, true, _) => after,
+            _ => before,
+        };
+        for time in chosen {
+            class_of[time] = Some(name.clone());
+        }
+    }
+    class_of
+}
+
+/// One class before it is written as a slot.
+#[derive(Clone, PartialEq)]
+struct Class {
+    day: usize,
+    start: u32,
+    end: Option<u32>,
+    class_type: Option<String>,
+}
+
+/// A class schedule from a free answer: "monday and wednesday six to seven thirty gi, no gi
+/// tuesdays at seven, open mat saturday at noon".
+pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
+    let (tokens, split) = split_odd_minutes(tokens);
+    let placed = pieces(&tokens, class_types);
+    let (groups, group_of_time) = groups(&tokens, &placed);
+    let class_of = class_of_times(&placed, &group_of_time);
+    let time_index = |piece: usize| placed[..piece].iter().filter(|p| matches!(p.piece, Piece::Time(_))).count();
+    let mut unsure: Vec<String> = Vec::new();
+    if split {
+        unsure.push("a number ran into a time's minutes".into());
+    }
+    let mut classes: Vec<Class> = Vec::new();
+    let mut previous_times: Vec<usize> = Vec::new();
+    let mut previous_days: Vec<usize> = Vec::new();
+    for group in &groups {
+        let times =
+            if group.times.is_empty() && group.same_as_before { previous_times.clone() } else { group.times.clone() };
+        // "monday at six, and then also at seven thirty": times without days of their own are
+        // on the days before
+        let days = if group.days.is_empty() { previous_days.clone() } else { group.days.clone() };
+        match (days.is_empty(), times.is_empty()) {
+            (true, true) => continue,
+            (false, true) => {
+                unsure.push("days said without a time".into());
+                continue;
+            }
+            (true, false) => {
+                unsure.push("times said without a day".into());
+                continue;
+            }
+            (false, false) => {}
+        }
+        if days.len() > 1 && times.len() > 1 {
+            unsure.push("a list of days with a list of times".into());
+        }
+        for &piece in &times {
+            let Piece::Time(span) = &placed[piece].piece else { continue };
+            for &day in &days {
+                let class = Class {
+                    day,
+                    start: span.start,
+                    end: span.end,
+                    class_type: class_of.get(time_index(piece)).cloned().flatten(),
+                };
+                if !classes.contains(&class) {
+                    classes.push(class);
+                }
+            }
+        }
+        previous_times = times;
+        previous_days = days;
+    }
+    let doubt = implausible(&classes, tokens.len())
+        .map(Doubt::Implausible)
+        .or_else(|| unsure.into_iter().next().map(Doubt::Unsure));
+    let slots = classes
+        .into_iter()
+        .map(|c| ClassSlot {
+            day: DAYS[c.day].to_owned(),
+            start: hh_mm(c.start),
+            end: c.end.map(hh_mm),
+            class_type: c.class_type,
+        })
+        .collect();
+    Schedule { slots, doubt }
+}
+
+/// Why `classes` are not a timetable a gym runs, if they are not: a class between 11 pm and
+/// 5 am, one that ends before it starts or lasts over four hours, more than four classes on one
+/// day from a few words, or a class inside another of the same type on the same day.
+fn implausible(classes: &[Class], words: usize) -> Option<String> {
+    for class in classes {
+        if class.start < 5 * 60 || class.start >= 23 * 60 {
+            return Some(format!("a class at {}", hh_mm(class.start)));
+        }
+        if let Some(end) = class.end {
+            if end <= class.start || end - class.start > 4 * 60 {
+                return Some(format!("a class from {} to {}", hh_mm(class.start), hh_mm(end)));
+            }
+        }
+    }
+    for day in 0..7 {
+        let on_day: Vec<&Class> = classes.iter().filter(|c| c.day == day).collect();
+        if on_day.len() > 4 && words < 4 * on_day.len() {
+            return Some(format!("{} classes on {} in {words} words", on_day.len(), DAYS[day]));
+        }
+        for a in &on_day {
+            let Some(end) = a.end else { continue };
+            let inside =
+                on_day.iter().any(|b| b != a && b.class_type == a.class_type && b.start >= a.start && b.start < end);
+            if inside {
+                return Some(format!("two classes at once on {}", DAYS[day]));
+            }
+        }
+    }
+    None
 }

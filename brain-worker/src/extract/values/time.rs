@@ -1,5 +1,21 @@
-//! Times of day and time ranges in an answer: "6:30pm", "six thirty", "half past six",
-//! "noon", "six to seven thirty", with am/pm resolved the way class times run.
+//! Times of day and time ranges: a small grammar over tokens, with am/pm resolved the way class
+//! times run.
+//!
+//! ```text
+//! time    := clock ["o'clock"] [meridiem]             "6:30pm", "18:00"
+//!          | hour [minutes] ["o'clock"] [meridiem]    "six thirty", "nine oh five a m", "7 pm"
+//!          | ("half" | "quarter" | count) "past" hour "half past six", "twenty past seven"
+//!          | "quarter to" hour                       "quarter to seven"
+//!          | "half" hour                             "half seven" (British: 7:30)
+//!          | ["twelve"] "noon" | "midday" | "midnight"
+//! minutes := 13..59 | "oh" digit                      (ten, eleven and twelve are hours)
+//! range   := ["from"] time ("to" | "till" | "until" | "through") time
+//!          | "between" time "and" time
+//! ```
+//!
+//! A range is resolved as a whole ("nine to eleven" is a morning class, "six to seven thirty"
+//! an evening one); a period word near a time ("evening class at seven", "saturday morning at
+//! ten") decides am/pm when the time itself does not say.
 
 use super::money::{currency_of, is_count};
 use crate::extract::text::Token;
@@ -37,96 +53,166 @@ fn meridiem_after(tokens: &[Token], index: usize) -> Option<(Meridiem, usize)> {
     }
 }
 
-/// A time expression at `index`: "6:30pm", "six thirty", "seven in the evening", "noon",
-/// "half past six", "quarter to seven", "18:00". Returns the time and tokens used.
+/// A period word: "morning" says am, "evening" / "afternoon" / "night" say pm.
+fn period_of(word: &str) -> Option<Meridiem> {
+    match word {
+        "morning" | "mornings" => Some(Meridiem::Am),
+        "evening" | "evenings" | "night" | "nights" | "afternoon" | "afternoons" | "tonight" => Some(Meridiem::Pm),
+        _ => None,
+    }
+}
+
+/// A whole number token's value.
+fn whole(token: &Token) -> Option<u32> {
+    token.number.filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n < 100.0).map(|n| n as u32)
+}
+
+/// An hour: 1-12 in words, 0-24 in digits.
+fn hour_of(token: &Token) -> Option<u32> {
+    let hour = whole(token)?;
+    let limit = if token.digits { 24 } else { 12 };
+    (hour >= 1 || token.digits).then_some(hour).filter(|h| *h <= limit)
+}
+
+/// Minutes after an hour: "thirty", "forty five", "oh five", "15". Ten to twelve in words are
+/// read as the next hour of a list ("six seven eight nine ten"), not as minutes.
+fn minutes_at(tokens: &[Token], index: usize) -> Option<(u32, usize)> {
+    let token = tokens.get(index)?;
+    if token.is_any(&["oh", "o"]) {
+        let unit = tokens.get(index + 1).and_then(whole).filter(|u| *u < 10)?;
+        return Some((unit, 2));
+    }
+    let minutes = whole(token).filter(|m| *m < 60)?;
+    let low = if token.digits { 10 } else { 13 };
+    if minutes < low {
+        return None;
+    }
+    // "twelve fifty dollars" is a price
+    if tokens.get(index + 1).is_some_and(|t| currency_of(&t.word).is_some()) {
+        return None;
+    }
+    Some((minutes, 1))
+}
+
+/// A time expression at `index`. Returns the time and the tokens used.
 fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
     let token = tokens.get(index)?;
     let word = |offset: usize| tokens.get(index + offset).map(|t| t.word.as_str());
-    let (mut hours, mut minutes, mut used) = match (token.word.as_str(), word(1)) {
-        ("noon" | "midday", _) => return Some((TimeOfDay { minutes: 12 * 60, meridiem_certain: true }, 1)),
-        ("midnight", _) => return Some((TimeOfDay { minutes: 0, meridiem_certain: true }, 1)),
-        ("half", Some("past")) | ("quarter", Some("past")) | ("quarter", Some("to")) => {
-            let hour = tokens.get(index + 2)?.number.filter(|h| (1.0..=12.0).contains(h) && h.fract() == 0.0)? as u32;
+    let certain = |minutes: u32, used: usize| Some((TimeOfDay { minutes, meridiem_certain: true }, used));
+    match (token.word.as_str(), word(1)) {
+        ("noon" | "midday", _) => return certain(12 * 60, 1),
+        ("midnight", _) => return certain(0, 1),
+        ("12", Some("noon" | "midday")) => return certain(12 * 60, 2),
+        _ => {}
+    }
+    let word_hour = |offset: usize| tokens.get(index + offset);
+    let (mut hours, minutes, mut used) = match (token.word.as_str(), word(1)) {
+        // "half past six", "quarter past six", "twenty past six", "quarter to seven"
+        ("half" | "quarter", Some("past" | "to")) | (_, Some("past")) => {
+            let hour = word_hour(2).and_then(hour_of).filter(|h| (1..=12).contains(h))?;
             match (token.word.as_str(), word(1)) {
-                ("half", _) => (hour, 30, 3),
-                (_, Some("past")) => (hour, 15, 3),
-                _ => (if hour == 1 { 12 } else { hour - 1 }, 45, 3),
+                ("half", Some("past")) => (hour, 30, 3),
+                ("quarter", Some("past")) => (hour, 15, 3),
+                ("quarter", _) => (if hour == 1 { 12 } else { hour - 1 }, 45, 3),
+                ("half", _) => return None,
+                _ => (hour, whole(token).filter(|m| (1..30).contains(m))?, 3),
             }
+        }
+        // "half seven": half past, as said in Britain and Ireland
+        ("half", _) => {
+            let hour = word_hour(1).and_then(hour_of).filter(|h| (1..=12).contains(h))?;
+            (hour, 30, 2)
         }
         _ => {
             if let Some((h, m)) = token.clock {
                 (h, m, 1)
             } else {
-                let hour = token.number.filter(|h| h.fract() == 0.0 && *h <= 24.0 && *h >= 1.0)? as u32;
-                if hour > 12 && !token.digits {
-                    return None;
-                }
-                // "nine oh five": a single-digit minute after "oh"
-                if tokens.get(index + 1).is_some_and(|t| t.is("oh")) {
-                    if let Some(m) = tokens
-                        .get(index + 2)
-                        .and_then(|t| t.number)
-                        .filter(|m| m.fract() == 0.0 && (0.0..10.0).contains(m))
-                    {
-                        (hour, m as u32, 3)
-                    } else {
-                        (hour, 0, 1)
-                    }
-                } else {
-                    let minute = tokens
-                        .get(index + 1)
-                        .and_then(|t| t.number)
-                        .filter(|m| m.fract() == 0.0 && (0.0..60.0).contains(m) && (*m >= 10.0 || *m == 0.0));
-                    match minute {
-                        Some(m) if tokens.get(index + 2).is_none_or(|t| currency_of(&t.word).is_none()) => {
-                            (hour, m as u32, 2)
-                        }
-                        _ => (hour, 0, 1),
-                    }
+                let hour = hour_of(token)?;
+                match minutes_at(tokens, index + 1) {
+                    Some((m, extra)) => (hour, m, 1 + extra),
+                    None => (hour, 0, 1),
                 }
             }
         }
     };
-    if word(used) == Some("o'clock") || word(used) == Some("oclock") {
+    if matches!(word(used), Some("o'clock" | "oclock")) {
         used += 1;
     }
-    let mut certain = hours > 12 || hours == 0;
+    let mut certain = hours > 12 || (hours == 0 && token.digits);
     if let Some((meridiem, extra)) = meridiem_after(tokens, index + used) {
         used += extra;
         certain = true;
-        match meridiem {
-            Meridiem::Pm if hours < 12 => hours += 12,
-            Meridiem::Am if hours == 12 => hours = 0,
-            _ => {}
-        }
-    }
-    if minutes >= 60 {
-        minutes = 0;
+        hours = twenty_four(hours, meridiem == Meridiem::Pm) / 60;
     }
     Some((TimeOfDay { minutes: hours * 60 + minutes, meridiem_certain: certain }, used))
 }
 
-/// Resolves an hour said without am/pm: class times run from morning to night, so 1-9 read as
-/// afternoon/evening, 10-11 as morning, 12 as noon; `morning` in the clause forces am.
-fn resolve(time: TimeOfDay, morning_hint: bool, evening_hint: bool) -> u32 {
+/// `hours` (0-23) on a 12-hour clock read as am or pm, in minutes after midnight.
+fn twenty_four(hours: u32, pm: bool) -> u32 {
+    if hours > 12 {
+        return hours * 60;
+    }
+    (hours % 12 + if pm { 12 } else { 0 }) * 60
+}
+
+/// How class times run when am/pm is not said: 1-9 in the afternoon or evening, 10 and 11 in
+/// the morning, 12 at noon.
+fn usually_pm(hours: u32) -> bool {
+    (1..=9).contains(&hours) || hours == 12
+}
+
+/// The readings of a time: the one said, or both halves of the day when am/pm was not said.
+fn readings(time: TimeOfDay) -> Vec<(u32, bool)> {
+    if time.meridiem_certain {
+        return vec![(time.minutes, true)];
+    }
+    let (hours, minutes) = (time.minutes / 60, time.minutes % 60);
+    [false, true].iter().map(|pm| (twenty_four(hours, *pm) + minutes, *pm)).collect()
+}
+
+/// One time without am/pm, read with the period word near it, else the way classes run.
+fn resolve(time: TimeOfDay, hint: Option<Meridiem>) -> u32 {
     if time.meridiem_certain {
         return time.minutes;
     }
-    let hours = time.minutes / 60;
-    let minutes = time.minutes % 60;
-    let pm = if morning_hint {
-        hours == 12
-    } else if evening_hint {
-        true
-    } else {
-        (1..=9).contains(&hours) || hours == 12
+    let (hours, minutes) = (time.minutes / 60, time.minutes % 60);
+    let pm = match hint {
+        Some(Meridiem::Am) => hours == 12,
+        Some(Meridiem::Pm) => true,
+        None => usually_pm(hours),
     };
-    match (pm, hours) {
-        (true, 12) => time.minutes,
-        (true, h) => (h + 12) * 60 + minutes,
-        (false, 12) => minutes,
-        (false, _) => time.minutes,
+    twenty_four(hours, pm) + minutes
+}
+
+/// A range read as a whole: of the readings where it ends after it starts and lasts at most four
+/// hours, the one that best fits a class timetable (starting after 5 am, ending by 10:30 pm,
+/// the start read as the period word or the usual class hours say). None when no reading fits.
+fn resolve_range(start: TimeOfDay, end: TimeOfDay, hint: Option<Meridiem>) -> Option<(u32, u32)> {
+    let mut best: Option<(u32, (u32, u32))> = None;
+    for (start_minutes, start_pm) in readings(start) {
+        for (end_minutes, _) in readings(end) {
+            if end_minutes <= start_minutes || end_minutes - start_minutes > 4 * 60 {
+                continue;
+            }
+            let mut penalty = 0;
+            if start_minutes < 5 * 60 || end_minutes > 22 * 60 + 30 {
+                penalty += 3;
+            }
+            if !start.meridiem_certain {
+                let expected = match hint {
+                    Some(meridiem) => meridiem == Meridiem::Pm,
+                    None => usually_pm(start.minutes / 60),
+                };
+                if start_pm != expected {
+                    penalty += 2;
+                }
+            }
+            if best.is_none_or(|(p, _)| penalty < p) {
+                best = Some((penalty, (start_minutes, end_minutes)));
+            }
+        }
     }
+    best.map(|(_, range)| range)
 }
 
 /// A time or a time range found in an utterance.
@@ -139,20 +225,33 @@ pub struct TimeSpan {
     pub used: usize,
 }
 
+/// The period word nearest before the time at `from` (within five words, not past another
+/// number), else just after it (within three words, not past "and").
+fn period_hint(tokens: &[Token], from: usize, to: usize) -> Option<Meridiem> {
+    for index in (from.saturating_sub(5)..from).rev() {
+        if tokens[index].number.is_some() || tokens[index].clock.is_some() {
+            break;
+        }
+        if let Some(meridiem) = period_of(&tokens[index].word) {
+            return Some(meridiem);
+        }
+    }
+    for token in tokens.iter().skip(to).take(3) {
+        if token.is_any(&["and", "but", "then"]) || token.number.is_some() {
+            break;
+        }
+        if let Some(meridiem) = period_of(&token.word) {
+            return Some(meridiem);
+        }
+    }
+    None
+}
+
 /// Every time or range ("six to seven thirty", "from 6:30pm until 8", "between noon and one").
 /// Bare numbers count as times only when `bare_numbers_are_times` (a schedule answer) or when
 /// they are marked as times (am/pm, "at", "o'clock").
 pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpan> {
     let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
-    // "saturday morning at ten", "evenings at six": hints close to the time
-    let hints = |from: usize, to: usize| {
-        let window = &words[from.saturating_sub(4)..(to + 4).min(words.len())];
-        let morning = window.iter().any(|w| ["morning", "mornings"].contains(w));
-        let evening = window
-            .iter()
-            .any(|w| ["evening", "evenings", "night", "nights", "afternoon", "afternoons", "tonight"].contains(w));
-        (morning, evening)
-    };
     let mut spans = Vec::new();
     let mut index = 0;
     while index < tokens.len() {
@@ -160,15 +259,14 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
             index += 1;
             continue;
         };
+        let before = index.checked_sub(1).map(|i| words[i]);
         let marked = start.meridiem_certain
             || tokens[index].clock.is_some()
-            || index.checked_sub(1).is_some_and(|i| {
-                words[i] == "at" || words[i] == "from" || words[i] == "between" || words[i] == "around"
-            })
+            || matches!(before, Some("at" | "from" | "between" | "around" | "by"))
             || used > 1
             || tokens[index].is_any(&["noon", "midnight", "midday", "half", "quarter"]);
         let is_money = tokens.get(index + used).is_some_and(|t| currency_of(&t.word).is_some())
-            || index.checked_sub(1).is_some_and(|i| currency_of(words[i]).is_some());
+            || before.is_some_and(|w| currency_of(w).is_some());
         let is_count = is_count(tokens, index + used - 1) && used == 1;
         if is_money || is_count || !(marked || bare_numbers_are_times) {
             index += used;
@@ -176,57 +274,30 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
         }
         let mut next = index + used;
         let mut end = None;
-        if tokens.get(next).is_some_and(|t| t.is_any(&["to", "till", "til", "until", "through", "and"])) {
+        // "and" joins a range only after "between": "at six and seven thirty" is two classes
+        let joiners: &[&str] = if before == Some("between") {
+            &["and", "to", "till", "til", "until"]
+        } else {
+            &["to", "till", "til", "until", "through", "thru"]
+        };
+        if tokens.get(next).is_some_and(|t| t.is_any(joiners)) {
             if let Some((end_time, end_used)) = time_at(tokens, next + 1) {
                 end = Some(end_time);
                 next += 1 + end_used;
             }
         }
-        let (morning_hint, evening_hint) = hints(index, next);
-        let start_minutes;
-        let end_minutes;
-        match end {
-            Some(end_time) => {
-                let (s, e) = resolve_range(start, end_time, morning_hint, evening_hint);
-                start_minutes = s;
-                end_minutes = Some(e);
-            }
-            None => {
-                start_minutes = resolve(start, morning_hint, evening_hint);
-                end_minutes = None;
-            }
-        }
+        let hint = period_hint(tokens, index, next);
+        let (start_minutes, end_minutes) = match end {
+            Some(end_time) => match resolve_range(start, end_time, hint) {
+                Some((s, e)) => (s, Some(e)),
+                // "ten to seven": no class runs nine hours; kept as said, for the schedule's
+                // plausibility check to refuse
+                None => (resolve(start, hint), Some(resolve(end_time, hint))),
+            },
+            None => (resolve(start, hint), None),
+        };
         spans.push(TimeSpan { start: start_minutes, end: end_minutes, position: index, used: next - index });
         index = next;
     }
     spans
-}
-
-fn resolve_range(start: TimeOfDay, end: TimeOfDay, morning_hint: bool, evening_hint: bool) -> (u32, u32) {
-    let day = 24 * 60;
-    match (start.meridiem_certain, end.meridiem_certain) {
-        (true, true) => (start.minutes, end.minutes),
-        (true, false) => {
-            // "6pm to 7:30": the end follows the start
-            let mut end_minutes = end.minutes;
-            while end_minutes <= start.minutes && end_minutes + 12 * 60 < day {
-                end_minutes += 12 * 60;
-            }
-            (start.minutes, end_minutes)
-        }
-        (false, true) => {
-            // "11 to 12:30pm", "6 to 7pm": the start is the latest reading before the end
-            let candidates = [start.minutes % (12 * 60), start.minutes % (12 * 60) + 12 * 60];
-            let start_minutes = candidates.iter().copied().filter(|c| *c < end.minutes).max().unwrap_or(start.minutes);
-            (start_minutes, end.minutes)
-        }
-        (false, false) => {
-            let start_minutes = resolve(start, morning_hint, evening_hint);
-            let mut end_minutes = end.minutes % (12 * 60);
-            while end_minutes <= start_minutes && end_minutes + 12 * 60 < day + 12 * 60 {
-                end_minutes += 12 * 60;
-            }
-            (start_minutes, end_minutes.min(day - 1))
-        }
-    }
 }

@@ -1,0 +1,69 @@
+//! Prices as new receptionists said them (issue 12): a mat fee without a drop-in price, a free
+//! first class, amounts in words, an amount said digit by digit in a correction.
+
+use super::*;
+use playbook::PlaybookSet;
+use serde_json::json;
+
+fn gym() -> Playbook {
+    PlaybookSet::built_in().unwrap().get("gym-dropin").unwrap().clone()
+}
+
+fn found(text: &str, asked: &str, field: &str) -> Option<Extraction> {
+    extract(&gym(), text, Some(asked)).into_iter().find(|e| e.field == field)
+}
+
+fn amount(text: &str, asked: &str, field: &str) -> Option<f64> {
+    found(text, asked, field).and_then(|e| e.value.get("amount").and_then(Value::as_f64))
+}
+
+#[test]
+fn no_drop_in_price_is_not_no_drop_ins() {
+    // "We don't really have a drop-in price, you just pay the fifteen dollar mat fee" was taken as
+    // "no drop-ins" and wiped a confirmed yes
+    for text in [
+        "we don't really have a drop-in price, you just pay the fifteen dollar mat fee",
+        "no drop-in price, you just pay the fifteen dollar mat fee",
+    ] {
+        for asked in ["drop_in_price", "mat_fee", "drop_in_offered"] {
+            let offered = found(text, asked, "drop_in_offered");
+            assert!(offered.as_ref().is_none_or(|e| e.value != Value::Bool(false)), "{asked}: {text:?} -> {offered:?}");
+        }
+        // a visitor pays the mat fee and nothing for the class
+        assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(15.0), "{text}");
+        assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(0.0), "{text}");
+    }
+    // still a no when drop-ins themselves are refused
+    assert_eq!(found("we don't do drop ins", "drop_in_price", "drop_in_offered").map(|e| e.value), Some(json!(false)));
+    // a price that is not given is not a price of zero
+    let refused = found("sorry i can't give out the drop in price over the phone", "drop_in_price", "drop_in_price");
+    assert_eq!(refused.map(|e| e.status), Some(FieldStatus::Refused));
+}
+
+#[test]
+fn a_free_first_class_is_not_the_drop_in_price() {
+    // "your first class is free, after that it's twenty": the drop-in is twenty (was: free)
+    assert_eq!(
+        amount("your first class is free and after that it's twenty dollars", "drop_in_price", "drop_in_price"),
+        Some(20.0)
+    );
+    // only the free first class said: free, but read back rather than noted
+    let only = found("the first class is free", "drop_in_price", "drop_in_price").unwrap();
+    assert_eq!(only.value["amount"], json!(0.0));
+    assert!(only.confidence < gym().confirm_below, "{}", only.confidence);
+    // a plain "free" stays a confident free
+    let free = found("it's free", "drop_in_price", "drop_in_price").unwrap();
+    assert!(free.confidence >= gym().confirm_below);
+}
+
+#[test]
+fn amounts_in_words() {
+    assert_eq!(amount("it's twenty-two fifty", "drop_in_price", "drop_in_price"), Some(22.5));
+    assert_eq!(amount("twenty two fifty for a drop in", "drop_in_price", "drop_in_price"), Some(22.5));
+    // "one five": fifteen said digit by digit, as when correcting "fifty" read back
+    assert_eq!(amount("no one five", "mat_fee", "mat_fee"), Some(15.0));
+    assert_eq!(amount("one five dollars", "drop_in_price", "drop_in_price"), Some(15.0));
+    // not a time, not "one or two", not a count
+    assert!(found("at one five", "drop_in_price", "drop_in_price").is_none_or(|e| e.value["amount"] != json!(15.0)));
+    assert_eq!(amount("twenty five dollars", "drop_in_price", "drop_in_price"), Some(25.0));
+}
