@@ -199,3 +199,33 @@ fn in_a_call_an_implausible_schedule_is_asked_again_and_an_unsure_one_read_back(
     let reply = call.callee("monday and wednesday six and seven thirty");
     assert!(reply.starts_with("I have ") && reply.ends_with("Did I get that right?"), "{reply}");
 }
+
+#[test]
+fn a_self_correction_replaces_the_time_before_it() {
+    // fillers and self-corrections, as receptionists speak
+    let (slots, confidence) = heard("monday at six no sorry seven").unwrap();
+    assert_eq!(slots, vec![at("monday", "19:00")]);
+    assert!(confidence < confirm_below(), "a corrected answer is read back: {confidence}");
+    assert_eq!(heard("monday no wait tuesday at six").unwrap().0, vec![at("tuesday", "18:00")]);
+    assert_eq!(
+        schedule_of(
+            "um so we have classes every monday and wednesday at like six thirty and then saturday mornings at ten"
+        ),
+        vec![at("monday", "18:30"), at("wednesday", "18:30"), at("saturday", "10:00")]
+    );
+}
+
+#[test]
+fn a_class_type_goes_with_the_times_it_is_said_with() {
+    // "kids are at five": said before its time, after another time
+    let slots = schedule_of("the adult class is at seven pm every weekday and kids are at five");
+    assert!(slots.contains(&at("monday", "19:00")), "{slots:?}");
+    assert!(slots.contains(&slot("monday", "17:00", None, Some("kids"))), "{slots:?}");
+    // a kids class at five is not a kids class at seven too
+    let (slots, _) = heard("kids class at five and adults at seven on weekdays").unwrap();
+    assert!(slots.contains(&slot("friday", "17:00", None, Some("kids"))) && slots.contains(&at("friday", "19:00")));
+    assert_eq!(
+        schedule_of("tuesdays at seven we do no gi and saturdays at ten it's open mat"),
+        vec![slot("tuesday", "19:00", None, Some("no-gi")), slot("saturday", "10:00", None, Some("open mat"))]
+    );
+}

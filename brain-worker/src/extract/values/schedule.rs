@@ -155,8 +155,38 @@ struct Group {
 /// Words that end one group of days and times and start the next.
 const BREAKS: &[&str] = &["and", "but", "then", "also", "plus", "or", "except"];
 
-/// The days, times and class types in an answer, in order.
-fn pieces(tokens: &[Token], class_types: &[ClassType]) -> Vec<Placed> {
+/// Words that join a list of times without changing the subject.
+const LINKS: &[&str] = &[
+    "and",
+    "at",
+    "from",
+    "on",
+    "the",
+    "also",
+    "then",
+    "every",
+    "each",
+    "in",
+    "morning",
+    "mornings",
+    "evening",
+    "evenings",
+    "afternoon",
+    "afternoons",
+    "night",
+    "nights",
+    "class",
+    "classes",
+    "one",
+    "another",
+    "again",
+];
+
+/// Words of a speaker correcting themselves.
+const CORRECTIONS: &[&str] = &["sorry", "mean", "actually", "wait", "rather", "correction", "scratch"];
+
+/// The days, times and class types in an answer, in order, and whether the callee corrected one.
+fn pieces(tokens: &[Token], class_types: &[ClassType]) -> (Vec<Placed>, bool) {
     let spans = time_spans(tokens, true);
     // Longest phrases first so "no gi" wins over "gi".
     let mut phrases: Vec<(&str, &str)> = class_types
@@ -195,7 +225,23 @@ fn pieces(tokens: &[Token], class_types: &[ClassType]) -> Vec<Placed> {
             index += 1;
         }
     }
-    placed
+    // "at six no sorry seven": a time (or days) said again after a correction replaces the one
+    // before it
+    let mut kept: Vec<Placed> = Vec::with_capacity(placed.len());
+    let mut corrected = false;
+    for piece in placed {
+        let replaces = kept.last().is_some_and(|last| {
+            std::mem::discriminant(&last.piece) == std::mem::discriminant(&piece.piece)
+                && piece.position - last.end() <= 4
+                && tokens[last.end()..piece.position].iter().any(|t| t.is_any(CORRECTIONS))
+        });
+        if replaces {
+            kept.pop();
+            corrected = true;
+        }
+        kept.push(piece);
+    }
+    (kept, corrected)
 }
 
 /// True when nothing but a few linking words stand between two pieces.
@@ -274,15 +320,27 @@ fn groups(tokens: &[Token], placed: &[Placed]) -> (Vec<Group>, Vec<usize>) {
 /// The class type of each time, in order. A callee who names the type before the time ("gi
 /// at six, no gi at seven") does so throughout; one who names it after ("six to seven thirty
 /// gi") likewise; a type with no time on its side takes the times on the other.
-fn class_of_times(placed: &[Placed], group_of_time: &[usize]) -> Vec<Option<String>> {
+fn class_of_times(tokens: &[Token], placed: &[Placed], group_of_time: &[usize]) -> Vec<Option<String>> {
     let times: Vec<usize> = (0..placed.len()).filter(|i| matches!(placed[*i].piece, Piece::Time(_))).collect();
     let classes: Vec<usize> = (0..placed.len()).filter(|i| matches!(placed[*i].piece, Piece::Class(_))).collect();
     let mut class_of: Vec<Option<String>> = vec![None; times.len()];
-    let forward = match (classes.first(), times.first()) {
+    let style_forward = match (classes.first(), times.first()) {
         (Some(class), Some(time)) => class < time,
         _ => return class_of,
     };
+    let is_time = |i: usize| placed.get(i).is_some_and(|p| matches!(p.piece, Piece::Time(_)));
+    let is_days = |i: usize| placed.get(i).is_some_and(|p| matches!(p.piece, Piece::Days { .. }));
     for (order, &class) in classes.iter().enumerate() {
+        // said right after a time ("six to seven thirty gi", "at six no gi") or leading into one
+        // ("kids are at five", "open mat saturday at noon"); when both or neither, as the
+        // callee did first
+        let piece = &placed[class];
+        let back =
+            class.checked_sub(1).is_some_and(|p| is_time(p) && joined(tokens, placed[p].end(), piece.position, 2));
+        let leads = |next: usize| is_time(next) && joined(tokens, placed[next - 1].end(), placed[next].position, 3);
+        let ahead = (leads(class + 1) && joined(tokens, piece.end(), placed[class + 1].position, 3))
+            || (is_days(class + 1) && joined(tokens, piece.end(), placed[class + 1].position, 2) && leads(class + 2));
+        let forward = if ahead != back { ahead } else { style_forward };
         let Piece::Class(name) = &placed[class].piece else { continue };
         let previous = order.checked_sub(1).map(|o| classes[o]);
         let next = classes.get(order + 1).copied().unwrap_or(placed.len());
@@ -292,8 +350,22 @@ fn class_of_times(placed: &[Placed], group_of_time: &[usize]) -> Vec<Option<Stri
             before.retain(|t| group_of_time[*t] == group);
         }
         before.retain(|t| class_of[*t].is_none());
-        let after: Vec<usize> =
-            (0..times.len()).filter(|t| times[*t] > class && times[*t] < next && class_of[*t].is_none()).collect();
+        // the times it leads into: up to the next class type, and not past other words ("kids
+        // at five and adults at seven": the seven is not a kids class)
+        let mut after: Vec<usize> = Vec::new();
+        let mut from = piece.end();
+        for t in (0..times.len()).filter(|t| times[*t] > class && times[*t] < next) {
+            let between = (from..placed[times[t]].position).filter(|i| {
+                !placed.iter().any(|p| matches!(p.piece, Piece::Days { .. }) && p.position <= *i && *i < p.end())
+            });
+            if !after.is_empty() && !between.into_iter().all(|i| tokens[i].is_any(LINKS)) {
+                break;
+            }
+            if class_of[t].is_none() {
+                after.push(t);
+            }
+            from = placed[times[t]].end();
+        }
         let chosen = match (forward, before.is_empty(), after.is_empty()) {
             (true, _, false) | (false, true, _) => after,
             _ => before,
@@ -318,13 +390,16 @@ struct Class {
 /// tuesdays at seven, open mat saturday at noon".
 pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
     let (tokens, split) = split_odd_minutes(tokens);
-    let placed = pieces(&tokens, class_types);
+    let (placed, corrected) = pieces(&tokens, class_types);
     let (groups, group_of_time) = groups(&tokens, &placed);
-    let class_of = class_of_times(&placed, &group_of_time);
+    let class_of = class_of_times(&tokens, &placed, &group_of_time);
     let time_index = |piece: usize| placed[..piece].iter().filter(|p| matches!(p.piece, Piece::Time(_))).count();
     let mut unsure: Vec<String> = Vec::new();
     if split {
         unsure.push("a number ran into a time's minutes".into());
+    }
+    if corrected {
+        unsure.push("the callee corrected a day or time".into());
     }
     let mut classes: Vec<Class> = Vec::new();
     let mut previous_times: Vec<usize> = Vec::new();
