@@ -67,3 +67,9 @@ fn amounts_in_words() {
     assert!(found("at one five", "drop_in_price", "drop_in_price").is_none_or(|e| e.value["amount"] != json!(15.0)));
     assert_eq!(amount("twenty five dollars", "drop_in_price", "drop_in_price"), Some(25.0));
 }
+
+#[test]
+fn digits_said_one_by_one_are_not_read_into_counts() {
+    assert!(found("two three times a week", "drop_in_price", "drop_in_price")
+        .is_none_or(|e| e.value["amount"] != json!(23.0)));
+}

@@ -108,7 +108,9 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
             if let (Some(tens), Some(unit), false) =
                 (spelled_digit(tokens, index).filter(|d| *d > 0), spelled_digit(tokens, index + 1), time_context)
             {
-                if tokens.get(index + 2).is_none_or(|t| t.number.is_none() && t.clock.is_none()) {
+                // not "two three times a week"
+                let counted = is_count(tokens, index + 1);
+                if !counted && tokens.get(index + 2).is_none_or(|t| t.number.is_none() && t.clock.is_none()) {
                     let currency = tokens.get(index + 2).and_then(|t| currency_of(&t.word));
                     let end = if currency.is_some() { index + 2 } else { index + 1 };
                     let explicit = currency.is_some();

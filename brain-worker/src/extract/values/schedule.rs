@@ -471,17 +471,17 @@ fn implausible(classes: &[Class], words: usize) -> Option<String> {
             }
         }
     }
-    for day in 0..7 {
+    for (day, name) in DAYS.iter().enumerate() {
         let on_day: Vec<&Class> = classes.iter().filter(|c| c.day == day).collect();
         if on_day.len() > 4 && words < 4 * on_day.len() {
-            return Some(format!("{} classes on {} in {words} words", on_day.len(), DAYS[day]));
+            return Some(format!("{} classes on {name} in {words} words", on_day.len()));
         }
         for a in &on_day {
             let Some(end) = a.end else { continue };
             let inside =
                 on_day.iter().any(|b| b != a && b.class_type == a.class_type && b.start >= a.start && b.start < end);
             if inside {
-                return Some(format!("two classes at once on {}", DAYS[day]));
+                return Some(format!("two classes at once on {name}"));
             }
         }
     }
