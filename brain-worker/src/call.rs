@@ -239,6 +239,7 @@ impl CallActor {
             HeardEvent::ProviderFailure { stage, message } => {
                 Some(Input::ProviderFailure { stage, message, at_ms: heard.at_ms })
             }
+            HeardEvent::StreamMoved => Some(Input::StreamMoved { at_ms: heard.at_ms }),
             HeardEvent::CallEnded { reason } => Some(Input::CallEnded { reason, at_ms: heard.at_ms }),
         };
         let ended = matches!(input, Some(Input::CallEnded { .. }));

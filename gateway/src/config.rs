@@ -19,6 +19,7 @@ pub const ENV_VARS: &[&str] = &[
     "MEDIA_ASSIGN_TIMEOUT_MS",
     "MEDIA_ASSIGN_ATTEMPTS",
     "MEDIA_PING_INTERVAL_MS",
+    "MEDIA_REPLAY_MS",
     "WS_MAX_FRAME_BYTES",
     "SHUTDOWN_GRACE_S",
     "HTTP_WORKERS",
@@ -33,6 +34,12 @@ pub const ENV_VARS: &[&str] = &[
 /// Shortest `API_TOKEN` accepted: the token alone opens the whole REST API, so a short one could
 /// be guessed.
 pub const API_TOKEN_MIN_CHARS: usize = 16;
+
+/// The caller's latest audio each stream keeps for the worker it may move to (media time):
+/// covers a worker found gone at the next ping (2 s) plus an answer started before it died.
+pub const DEFAULT_MEDIA_REPLAY_MS: u64 = 6_000;
+/// The most `MEDIA_REPLAY_MS` may ask for.
+pub const MAX_MEDIA_REPLAY_MS: u64 = 30_000;
 
 pub use probes::ConfigError;
 use probes::Env;
@@ -64,6 +71,9 @@ pub struct Config {
     /// worker that is gone, or misses two pings in a row, loses the stream to another worker.
     /// None (`MEDIA_PING_INTERVAL_MS=0`) = off.
     pub media_ping_interval: Option<Duration>,
+    /// How much of the caller's latest audio (media time) each stream keeps to replay to the
+    /// worker it moves to (default 6000 ms, 0: off, at most 30000).
+    pub media_replay_ms: u64,
     /// Largest WebSocket frame accepted from Twilio.
     pub ws_max_frame_bytes: usize,
     /// How long a stop waits for live calls before closing them.
@@ -135,6 +145,15 @@ impl Config {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
             },
+            media_replay_ms: match env.parse("MEDIA_REPLAY_MS", DEFAULT_MEDIA_REPLAY_MS)? {
+                ms if ms <= MAX_MEDIA_REPLAY_MS => ms,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "MEDIA_REPLAY_MS",
+                        format!("at most {MAX_MEDIA_REPLAY_MS} (each stream holds that much audio)"),
+                    ))
+                }
+            },
             ws_max_frame_bytes: env.parse("WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
             shutdown_grace: env.shutdown_grace(Duration::from_secs(30))?,
             http_workers: env.parse("HTTP_WORKERS", 0usize)?,
@@ -165,6 +184,7 @@ impl Config {
             media_assign_timeout: Duration::from_millis(1000),
             media_assign_attempts: 3,
             media_ping_interval: None,
+            media_replay_ms: DEFAULT_MEDIA_REPLAY_MS,
             ws_max_frame_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(2),
             http_workers: 2,

@@ -6,55 +6,13 @@
 
 mod common;
 
-use common::{dump_logs, ensure_binaries, simulated_gym, start_services};
+use common::{
+    ensure_binaries, get_call, place_call, simulated_gym, start_services, stored_messages, wait_completed,
+    wait_for_jetstream,
+};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "cluster-test-t0ken-123";
-
-/// Waits until JetStream on the cluster takes an R3 bucket (its meta leader is elected).
-async fn wait_for_jetstream(url: &str) {
-    let options = bus::NatsOptions { store: bus::StoreSettings::default().with_replicas(3), ..Default::default() };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = match bus::Bus::connect_with(url, "cluster-probe", &options).await {
-            Ok(bus) => bus.kv("cluster_probe").await.is_ok(),
-            Err(_) => false,
-        };
-        if ready {
-            return;
-        }
-        assert!(Instant::now() < deadline, "JetStream on the 3-server cluster never took an R3 bucket");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-async fn get_call(base: &str, call_id: &str) -> serde_json::Value {
-    let response = reqwest::Client::new()
-        .get(format!("{base}/v1/calls/{call_id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("GET /v1/calls/{id}");
-    response.json().await.unwrap_or(serde_json::Value::Null)
-}
-
-/// Messages stored under `subject` in stream `stream` (asked of a surviving server).
-async fn stored_messages(url: &str, stream: &str, subject: &str) -> u64 {
-    let client = async_nats::connect(url).await.expect("connect");
-    let context = async_nats::jetstream::new(client);
-    let stream = context.get_stream(stream).await.expect("stream");
-    let info = stream.info_with_subjects(subject).await.expect("subjects");
-    let mut count = 0;
-    let mut subjects = info;
-    use futures_util::StreamExt;
-    while let Some(entry) = subjects.next().await {
-        let (name, messages) = entry.expect("subject entry");
-        if name == subject {
-            count += messages as u64;
-        }
-    }
-    count
-}
 
 async fn run() {
     ensure_binaries(&["gateway", "media-worker", "brain-worker", "dialer"]);
@@ -71,30 +29,16 @@ async fn run() {
     ];
     let (base, services) = start_services(&cluster.url(), &fake, TOKEN, &extra, logs.path()).await;
 
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/calls"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({
-            "phone_number": number,
-            "gym_name": persona.gym_name,
-            "timezone": persona.timezone,
-            "playbook": persona.playbook,
-        }))
-        .send()
-        .await
-        .expect("POST /v1/calls");
-    let status = response.status().as_u16();
-    let reply: serde_json::Value = response.json().await.expect("json reply");
-    if status != 202 {
-        dump_logs(logs.path());
-        panic!("POST /v1/calls answered {status}: {reply}");
-    }
-    let call_id = reply["call_id"].as_str().expect("call_id").to_owned();
+    let call_id = place_call(&base, TOKEN, number, &persona, logs.path()).await;
 
     // mid-call: a few seconds into the conversation
     let deadline = Instant::now() + Duration::from_secs(120);
-    while get_call(&base, &call_id).await["status"] != "in_progress" {
-        assert!(Instant::now() < deadline, "the call never went in progress: {}", get_call(&base, &call_id).await);
+    while get_call(&base, TOKEN, &call_id).await["status"] != "in_progress" {
+        assert!(
+            Instant::now() < deadline,
+            "the call never went in progress: {}",
+            get_call(&base, TOKEN, &call_id).await
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -102,18 +46,7 @@ async fn run() {
     cluster.kill(0);
     println!("nats server 0 SIGKILLed mid-call");
 
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let record = loop {
-        let record = get_call(&base, &call_id).await;
-        if record["status"] == "completed" && !record["result"].is_null() {
-            break record;
-        }
-        if Instant::now() > deadline || ["failed", "canceled"].contains(&record["status"].as_str().unwrap_or("")) {
-            dump_logs(logs.path());
-            panic!("the call did not complete after the server was killed: {record:#}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let record = wait_completed(&base, TOKEN, &call_id, Duration::from_secs(300), logs.path()).await;
     println!("call {call_id} completed {:.1} s after the kill", killed_at.elapsed().as_secs_f64());
     let result = &record["result"];
     for field in playbook.fields.iter().filter(|f| f.required) {

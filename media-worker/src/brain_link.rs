@@ -150,11 +150,10 @@ impl BrainLink {
     }
 
     /// A brain has the call (at media time `now_ms`): a new brain hears `call_started` first,
-    /// then every held event goes out.
+    /// the brain of a stream moved here hears `stream_moved`, then every held event goes out.
     pub fn linked(&mut self, now_ms: u64, new_brain: bool) {
-        if new_brain {
-            self.deliver(self.encode(now_ms, HeardEvent::CallStarted), true);
-        }
+        let first = if new_brain { HeardEvent::CallStarted } else { HeardEvent::StreamMoved };
+        self.deliver(self.encode(now_ms, first), true);
         for payload in self.held.take().unwrap_or_default() {
             self.deliver(payload, true);
         }

@@ -355,7 +355,14 @@ impl CallActor {
             }
             StreamEvent::Mark { name } => {
                 if !self.speaking.on_mark(&name) {
-                    tracing::debug!(%name, "echo of a mark this call did not send");
+                    if self.resumed() {
+                        // sent by the worker this stream moved from (the gateway replays what
+                        // came while it moved): Twilio played that line to its end
+                        tracing::debug!(%name, "echo of a mark the previous worker sent");
+                        self.brain.heard(self.now_ms, HeardEvent::Played { utterance_id: name });
+                    } else {
+                        tracing::debug!(%name, "echo of a mark this call did not send");
+                    }
                 }
                 self.speaking.tick(self.now_ms);
                 self.drain_speaking(ctx);
@@ -394,8 +401,13 @@ impl CallActor {
 
     /// A new call asks for a brain; a stream moved here from a worker that died (`resumed` in
     /// the context) keeps its brain (a brain that died since is replaced by the heard delivery).
+    /// True when this stream moved here from a worker that died.
+    fn resumed(&self) -> bool {
+        self.request.context.get("resumed").is_some_and(|v| v == "true")
+    }
+
     fn connect_brain(&mut self, ctx: &mut Context<Self>) {
-        let resume = self.request.context.get("resumed").is_some_and(|v| v == "true");
+        let resume = self.resumed();
         let work = self.brain.connect(resume);
         ctx.spawn(work.into_actor(self).map(|result: Result<Linked, LinkError>, actor, ctx| {
             let _entered = actor.span.clone().entered();

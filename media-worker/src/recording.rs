@@ -58,7 +58,9 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Creates `<dir>/<name>.wav` and `<dir>/<name>.txt`.
+    /// Creates `<dir>/<name>.wav` and `<dir>/<name>.txt`. When that WAV is already there (a
+    /// worker that died mid-call wrote it, and the stream moved here), the part written here
+    /// goes to `<name>-part2.wav` (up to part [`MAX_PARTS`]): the first part is kept.
     pub fn create(dir: &Path, name: &str) -> Result<Recording, RecordingError> {
         std::fs::create_dir_all(dir)?;
         let spec = hound::WavSpec {
@@ -67,9 +69,9 @@ impl Recording {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let wav_path = dir.join(format!("{name}.wav"));
-        let wav = hound::WavWriter::create(&wav_path, spec)?;
-        let transcript = BufWriter::new(File::create(dir.join(format!("{name}.txt")))?);
+        let (wav_path, file, stem) = create_new_part(dir, name)?;
+        let wav = hound::WavWriter::new(BufWriter::new(file), spec)?;
+        let transcript = BufWriter::new(File::create(dir.join(format!("{stem}.txt")))?);
         Ok(Recording {
             wav_path,
             wav,
@@ -172,6 +174,27 @@ impl Recording {
     }
 }
 
+/// Most parts one call's recording is split into on one disk (one per media worker it ran on).
+pub const MAX_PARTS: u32 = 9;
+
+/// Creates the first of `<name>.wav`, `<name>-part2.wav` ... that does not exist yet; returns
+/// its path, the open file and its stem.
+fn create_new_part(dir: &Path, name: &str) -> Result<(PathBuf, File, String), RecordingError> {
+    for part in 1..=MAX_PARTS {
+        let stem = if part == 1 { name.to_owned() } else { format!("{name}-part{part}") };
+        let path = dir.join(format!("{stem}.wav"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file, stem)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(RecordingError::Io(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("{MAX_PARTS} recordings of {name} exist already"),
+    )))
+}
+
 /// Attempts at storing one recording on the bus, and the pause after the first failure (doubled
 /// after each further one).
 const STORE_ATTEMPTS: u32 = 4;
@@ -255,6 +278,27 @@ mod tests {
         let store = bus.open_object_store(subjects::OBJ_RECORDINGS).await.unwrap().unwrap();
         let stored = store.get("c_9.wav").await.unwrap().expect("stored under <callId>.wav");
         assert_eq!(stored.size, size);
+    }
+
+    #[test]
+    fn a_second_worker_on_the_same_call_writes_a_second_part_and_keeps_the_first() {
+        // issue 16 item 5: the worker a stream moved to recreated <callId>.wav, and the first
+        // 14 s that the killed worker had written were gone
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Recording::create(dir.path(), "c_m").unwrap();
+        first.callee_audio(0, &[1000; 160]).unwrap();
+        first.wav.flush().unwrap(); // the killed worker never finishes its file
+        let first_len = std::fs::metadata(dir.path().join("c_m.wav")).unwrap().len();
+        let mut second = Recording::create(dir.path(), "c_m").unwrap();
+        second.callee_audio(20, &[2000; 160]).unwrap();
+        let second_path = second.finish().unwrap();
+        assert_eq!(second_path, dir.path().join("c_m-part2.wav"));
+        assert!(dir.path().join("c_m-part2.txt").exists());
+        assert_eq!(std::fs::metadata(dir.path().join("c_m.wav")).unwrap().len(), first_len, "first part kept");
+        for _ in 3..=MAX_PARTS {
+            Recording::create(dir.path(), "c_m").unwrap().finish().unwrap();
+        }
+        assert!(Recording::create(dir.path(), "c_m").is_err(), "parts are bounded");
     }
 
     #[test]

@@ -92,6 +92,11 @@ pub enum HeardEvent {
     Amd { answered_by: String },
     /// A provider failed past its retry deadline; the brain should degrade.
     ProviderFailure { stage: ProviderStage, message: String },
+    /// The call's media stream moved to another media worker (the one it was on stopped
+    /// answering pings): transcripts count `utterance_seq` from 0 again, audio from the seconds
+    /// before the move may be heard a second time (the gateway replays it), and an agent line
+    /// whose `Played` has not come may have been cut off.
+    StreamMoved,
     /// The stream ended.
     CallEnded { reason: String },
 }

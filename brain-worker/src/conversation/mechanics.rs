@@ -20,6 +20,9 @@ pub struct Conversation {
     /// End of the last callee speech (wall clock), for the voice-to-voice figure.
     pub callee_done_at: Option<Instant>,
     pub(super) finished_sent: bool,
+    /// After the media stream moved: the agent line that may have been cut off, said again
+    /// when this is due unless its `Played` or the callee comes first (see `moved`).
+    pub(super) redeliver: Option<(String, Instant)>,
 }
 
 impl Conversation {
@@ -31,6 +34,7 @@ impl Conversation {
             hard_deadline: None,
             callee_done_at: None,
             finished_sent: false,
+            redeliver: None,
         }
     }
 
@@ -59,7 +63,8 @@ impl Conversation {
         if matches!(self.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
             return None;
         }
-        [self.silence_deadline, self.hard_deadline].into_iter().flatten().min()
+        let redeliver = self.redeliver.as_ref().map(|(_, due)| *due);
+        [self.silence_deadline, self.hard_deadline, redeliver].into_iter().flatten().min()
     }
 
     /// True when a limit (turns, media duration, wall clock) is reached.

@@ -11,6 +11,8 @@ pub enum Input {
     CallStarted { at_ms: u64 },
     /// This brain took over a call another brain was running (state loaded from KV).
     Resumed { at_ms: u64 },
+    /// The media stream moved to another media worker (see `HeardEvent::StreamMoved`).
+    StreamMoved { at_ms: u64 },
     /// The callee started talking.
     SpeechStarted { at_ms: u64 },
     /// A final transcript of the callee.

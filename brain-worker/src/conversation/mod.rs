@@ -8,17 +8,20 @@
 //!
 //! Its modules: `messages` (inputs and actions), `state` (the serialisable state), `mechanics`
 //! (the [`Conversation`] and its queries), `turns` (speaking, hearing, silence), `fields`
-//! (record updates), `ending` (closing, voicemail, the result).
+//! (record updates), `ending` (closing, voicemail, the result), `moved` (the media stream
+//! moving to another media worker mid-call).
 
 mod ending;
 mod fields;
 mod mechanics;
 mod messages;
+mod moved;
 mod state;
 mod turns;
 
 pub use fields::yaml_to_json;
 pub use mechanics::{Conversation, MAX_ASKS};
 pub use messages::{Action, Input};
+pub use moved::REDELIVER_WAIT;
 pub use state::{ConversationState, Phase, SpokenTurn};
 pub use turns::{GREETING_WAIT, HOLD_WAIT};

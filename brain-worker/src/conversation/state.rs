@@ -35,6 +35,9 @@ pub enum Phase {
 pub struct SpokenTurn {
     pub utterance_id: String,
     pub transcript_index: usize,
+    /// Its `Played` came back (the callee heard it to the end).
+    #[serde(default)]
+    pub played: bool,
 }
 
 /// Everything needed to continue the call elsewhere; saved to KV `convo` after every turn.
@@ -82,6 +85,13 @@ pub struct ConversationState {
     /// Highest `utterance_seq` processed (a re-sent transcript is not processed twice).
     #[serde(default)]
     pub last_utterance_seq: Option<u64>,
+    /// Latest media time a processed transcript ended at: after the stream moves to another
+    /// media worker, audio before it that the gateway replays is not heard twice.
+    #[serde(default)]
+    pub heard_until_ms: u64,
+    /// How many times the media stream moved to another media worker.
+    #[serde(default)]
+    pub stream_moves: u32,
     /// The last agent turn, for "can you repeat that".
     #[serde(default)]
     pub last_agent_text: String,
@@ -143,6 +153,8 @@ impl ConversationState {
             silence_prompts: 0,
             utterance_counter: 0,
             last_utterance_seq: None,
+            heard_until_ms: 0,
+            stream_moves: 0,
             last_agent_text: String::new(),
             media_ms: 0,
             policy: policy.to_owned(),

@@ -51,6 +51,7 @@ impl Conversation {
         self.state.spoken.push(SpokenTurn {
             utterance_id: utterance_id.to_owned(),
             transcript_index: self.state.transcript.len() - 1,
+            played: false,
         });
         self.state.last_agent_text = text.to_owned();
         if let Some(done) = self.callee_done_at.take() {

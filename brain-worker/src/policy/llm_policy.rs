@@ -276,10 +276,9 @@ impl Policy for LlmPolicy {
                     // greeting / IVR / voicemail handling is the same as the scripted one
                     return scripted::handle(conversation, now, input);
                 }
-                if conversation.state.last_utterance_seq.is_some_and(|last| utterance_seq <= last) {
+                if !conversation.fresh_transcript(utterance_seq, end_ms) {
                     return Vec::new();
                 }
-                conversation.state.last_utterance_seq = Some(utterance_seq);
                 conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
                 let (turn, mut actions) = conversation.hear(now, text, end_ms);
                 // Safety net: alarming statements are flagged by the rules whatever the model does.

@@ -17,6 +17,8 @@ pub use turn::handle;
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+mod moved_tests;
+#[cfg(test)]
 mod reask_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -27,8 +27,13 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
     match input {
         Input::CallStarted { at_ms } => started(conversation, now, at_ms),
         Input::Resumed { at_ms } => resumed(conversation, now, at_ms),
+        Input::StreamMoved { at_ms } => {
+            conversation.stream_moved(now, at_ms);
+            Vec::new()
+        }
         Input::SpeechStarted { at_ms } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            conversation.callee_speaking();
             // the callee is talking: the timers wait for the transcript
             // (a long answer takes a while to say and transcribe; do not re-prompt over it)
             let wait = if conversation.state.phase == Phase::AwaitingGreeting {
@@ -41,15 +46,15 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             Vec::new()
         }
         Input::Heard { text, utterance_seq, at_ms, start_ms, end_ms } => {
-            if conversation.state.last_utterance_seq.is_some_and(|last| utterance_seq <= last) {
-                return Vec::new(); // a re-sent transcript already handled
+            if !conversation.fresh_transcript(utterance_seq, end_ms) {
+                return Vec::new(); // re-sent, or heard again after the stream moved
             }
-            conversation.state.last_utterance_seq = Some(utterance_seq);
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
             heard(conversation, now, &text, start_ms, end_ms)
         }
         Input::Played { at_ms, utterance_id } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
+            conversation.played(&utterance_id);
             // an earlier turn finishing while a later one is still queued to play does not start
             // the wait for an answer
             let latest = conversation.state.spoken.last().is_none_or(|s| s.utterance_id == utterance_id);
@@ -92,7 +97,10 @@ pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Ve
             Vec::new()
         }
         Input::CallEnded { reason, at_ms } => conversation.ended(&reason, at_ms),
-        Input::Tick => tick(conversation, now),
+        Input::Tick => match conversation.redeliver_due(now) {
+            Some(actions) => actions,
+            None => tick(conversation, now),
+        },
         Input::LlmDelta { .. } | Input::LlmDone { .. } | Input::LlmFailed { .. } => Vec::new(),
     }
 }

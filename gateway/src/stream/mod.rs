@@ -14,6 +14,7 @@
 
 pub mod frames;
 pub mod media_clock;
+pub mod replay;
 pub mod token;
 mod worker;
 
@@ -34,6 +35,7 @@ use protocol::twilio::media_streams::{encode_outbound_media_into, InboundMessage
 use protocol::twilio::{decode_inbound, validate_websocket_upgrade, OutboundMessage};
 use protocol::version::current_version;
 use protocol::{subjects, CallId, StreamSid};
+use replay::Replay;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -140,6 +142,8 @@ struct Live {
     media_out: Subscription,
     /// The request that found the worker, to find another one if it stops answering pings.
     assign_request: MediaAssignRequest,
+    /// The caller's latest audio and events, for the worker the stream may move to.
+    replay: Replay,
 }
 
 struct StreamTask {
@@ -374,11 +378,15 @@ impl StreamTask {
                 let media_ms = u32::try_from(media_ms).unwrap_or(u32::MAX);
                 encode_inbound_audio(media.chunk as u32, media_ms, &self.audio, &mut self.frame);
                 let subject = live.media_in_subject.clone();
-                match self.state.bus.publish(subject, Bytes::copy_from_slice(&self.frame)).await {
+                let payload = Bytes::copy_from_slice(&self.frame);
+                if let Some(live) = &mut self.live {
+                    live.replay.audio(u64::from(media_ms), payload.clone());
+                }
+                match self.state.bus.publish(subject, payload).await {
                     Ok(()) => self.state.metrics.inc(&self.state.metrics.frames_in),
                     Err(error) => {
                         self.state.metrics.inc(&self.state.metrics.bus_publish_errors);
-                        tracing::warn!(stream_sid = %live.stream_sid, %error, "media.in publish failed");
+                        tracing::warn!(%error, "media.in publish failed");
                     }
                 }
                 Step::Continue
@@ -421,15 +429,21 @@ impl StreamTask {
         if !self.check_sid(stream_sid) {
             return Step::Continue;
         }
-        if let Some(live) = &self.live {
+        if let Some(live) = &mut self.live {
             let subject = live.media_in_subject.clone();
-            self.publish_event(&subject, &event).await;
+            let payload = Bytes::from(encode_stream_event(&event));
+            live.replay.event(payload.clone());
+            self.publish_payload(&subject, payload).await;
         }
         Step::Continue
     }
 
     async fn publish_event(&self, subject: &str, event: &StreamEvent) {
-        if let Err(error) = self.state.bus.publish(subject.to_owned(), encode_stream_event(event)).await {
+        self.publish_payload(subject, Bytes::from(encode_stream_event(event))).await
+    }
+
+    async fn publish_payload(&self, subject: &str, payload: Bytes) {
+        if let Err(error) = self.state.bus.publish(subject.to_owned(), payload).await {
             self.state.metrics.inc(&self.state.metrics.bus_publish_errors);
             tracing::warn!(subject, %error, "media.in event publish failed");
         }
@@ -518,6 +532,7 @@ impl StreamTask {
                     media_in_subject,
                     media_out,
                     assign_request: request,
+                    replay: Replay::new(state.config.media_replay_ms),
                 };
                 let event = StreamEvent::Start {
                     call_id,
@@ -564,6 +579,16 @@ impl StreamTask {
                 let subject = live.media_in_subject.clone();
                 let stream_sid = live.stream_sid.clone();
                 self.publish_event(&subject, &event).await;
+                // what the caller said while no worker listened, and a little before
+                let replayed = live.replay.len();
+                for payload in live.replay.items() {
+                    if let Err(error) = state.bus.publish(subject.clone(), payload.clone()).await {
+                        state.metrics.inc(&state.metrics.bus_publish_errors);
+                        tracing::warn!(%error, "media.in replay publish failed");
+                        break;
+                    }
+                }
+                tracing::info!(call_id = %live.call_id, replayed, "replayed the caller's latest audio to the new worker");
                 publish_call_event(
                     &state,
                     &request.call_id,

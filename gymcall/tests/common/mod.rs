@@ -38,8 +38,13 @@ pub fn ensure_binaries(names: &[&str]) {
 }
 
 pub fn spawn(name: &'static str, env: &[(&str, String)], logs: &Path) -> Service {
+    spawn_as(name, name, env, logs)
+}
+
+/// Starts binary `binary` logging to `<logs>/<name>.log` (a second process of one service).
+pub fn spawn_as(binary: &str, name: &'static str, env: &[(&str, String)], logs: &Path) -> Service {
     let log = std::fs::File::create(logs.join(format!("{name}.log"))).expect("log file");
-    let mut command = Command::new(bin_dir().join(name));
+    let mut command = Command::new(bin_dir().join(binary));
     command.env_clear();
     if let Ok(path) = std::env::var("PATH") {
         command.env("PATH", path);
@@ -128,7 +133,10 @@ pub async fn start_services(
 
 /// Prints the last lines of each service's log (after a failure).
 pub fn dump_logs(dir: &Path) {
-    for name in ["gateway", "media-worker", "brain-worker", "dialer"] {
+    for name in ["gateway", "media-worker", "media-worker-2", "brain-worker", "dialer"] {
+        if !dir.join(format!("{name}.log")).exists() {
+            continue;
+        }
         let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         println!("--- {name} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
@@ -155,4 +163,101 @@ pub async fn simulated_gym(
     let lineup = PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None };
     answer_with_persona(&fake, number, lineup, speech.stt.clone(), speech.tts.clone());
     (fake, persona, playbook)
+}
+
+/// Waits until JetStream on a cluster takes an R3 bucket (its meta leader is elected).
+pub async fn wait_for_jetstream(url: &str) {
+    let options = bus::NatsOptions { store: bus::StoreSettings::default().with_replicas(3), ..Default::default() };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = match bus::Bus::connect_with(url, "cluster-probe", &options).await {
+            Ok(bus) => bus.kv("cluster_probe").await.is_ok(),
+            Err(_) => false,
+        };
+        if ready {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "JetStream on the 3-server cluster never took an R3 bucket");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `GET /v1/calls/{id}` (null when it fails).
+pub async fn get_call(base: &str, token: &str, call_id: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/v1/calls/{call_id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /v1/calls/{id}");
+    response.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+/// Places a call to the simulated gym through the REST API; returns its id.
+pub async fn place_call(
+    base: &str,
+    token: &str,
+    number: &str,
+    persona: &simulator::persona::Persona,
+    logs: &Path,
+) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/calls"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "phone_number": number,
+            "gym_name": persona.gym_name,
+            "timezone": persona.timezone,
+            "playbook": persona.playbook,
+        }))
+        .send()
+        .await
+        .expect("POST /v1/calls");
+    let status = response.status().as_u16();
+    let reply: serde_json::Value = response.json().await.expect("json reply");
+    if status != 202 {
+        dump_logs(logs);
+        panic!("POST /v1/calls answered {status}: {reply}");
+    }
+    reply["call_id"].as_str().expect("call_id").to_owned()
+}
+
+/// Waits until the call's record is final; returns it (panics with the logs if it failed).
+pub async fn wait_completed(
+    base: &str,
+    token: &str,
+    call_id: &str,
+    within: Duration,
+    logs: &Path,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let record = get_call(base, token, call_id).await;
+        if record["status"] == "completed" && !record["result"].is_null() {
+            return record;
+        }
+        let status = record["status"].as_str().unwrap_or("");
+        if std::time::Instant::now() > deadline || ["failed", "canceled"].contains(&status) {
+            dump_logs(logs);
+            panic!("the call did not complete: {record:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Messages stored under `subject` in JetStream stream `stream` (asked of the server at `url`).
+pub async fn stored_messages(url: &str, stream: &str, subject: &str) -> u64 {
+    use futures_util::StreamExt;
+    let client = async_nats::connect(url).await.expect("connect");
+    let context = async_nats::jetstream::new(client);
+    let stream = context.get_stream(stream).await.expect("stream");
+    let mut subjects = stream.info_with_subjects(subject).await.expect("subjects");
+    let mut count = 0;
+    while let Some(entry) = subjects.next().await {
+        let (name, messages) = entry.expect("subject entry");
+        if name == subject {
+            count += messages as u64;
+        }
+    }
+    count
 }
