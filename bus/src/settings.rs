@@ -6,6 +6,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
+//! | `NATS_USER`, `NATS_PASSWORD` | a user and password (both or neither; the Helm chart's NATS servers require them) | none |
 //! | `NATS_CREDS_FILE` | a NATS `.creds` file (JWT + nkey seed) | none |
 //! | `NATS_NKEY_FILE` | a file holding an nkey seed (`SU...`) | none |
 //! | `NATS_TLS_CA_FILE` | PEM roots that sign the server's certificate | system roots |
@@ -17,14 +18,17 @@
 //! `<NAME>` is the stream or bucket name upper-cased with `-` and `.` as `_`: `NATS_MAX_AGE_CALLS`,
 //! `NATS_MAX_AGE_CONVO`, `NATS_MAX_AGE_RESULTS`, `NATS_MAX_AGE_DIAL`, `NATS_MAX_AGE_CALL_IDEMPOTENCY`,
 //! `NATS_MAX_AGE_DIAL_NUMBERS`. In a KV bucket the age counts from a key's last write, so a live
-//! key written at every turn never expires under a call. A user and password go in `NATS_URL`
-//! (`nats://user:pass@host:4222`); no log line shows them ([`probes::redact_url`]).
+//! key written at every turn never expires under a call. A user and password may also go in
+//! `NATS_URL` (`nats://user:pass@host:4222`); no log line shows them ([`probes::redact_url`]),
+//! and `NATS_PASSWORD` never prints (its `Debug` is redacted).
 
 use probes::{ConfigError, Env};
 
 /// The variables [`NatsOptions::from_env`] reads that the Helm chart sets (every service reads
 /// them; `NATS_MAX_AGE_<NAME>` is read for any store, these are the ones the services create).
 pub const ENV_VARS: &[&str] = &[
+    "NATS_USER",
+    "NATS_PASSWORD",
     "NATS_CREDS_FILE",
     "NATS_NKEY_FILE",
     "NATS_TLS_CA_FILE",
@@ -63,6 +67,7 @@ const MAX_AGE_LIMIT: Duration = Duration::from_secs(3650 * 24 * 3600);
 /// [`DEFAULT_MAX_AGES`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct NatsOptions {
+    pub user_password: Option<UserPassword>,
     pub creds_file: Option<PathBuf>,
     pub nkey_file: Option<PathBuf>,
     pub tls_ca_file: Option<PathBuf>,
@@ -74,6 +79,7 @@ pub struct NatsOptions {
 impl Default for NatsOptions {
     fn default() -> Self {
         NatsOptions {
+            user_password: None,
             creds_file: None,
             nkey_file: None,
             tls_ca_file: None,
@@ -81,6 +87,25 @@ impl Default for NatsOptions {
             tls_required: false,
             store: StoreSettings::default(),
         }
+    }
+}
+
+/// A NATS user and password (`NATS_USER`, `NATS_PASSWORD`). The password never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserPassword {
+    pub user: String,
+    password: String,
+}
+
+impl UserPassword {
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> UserPassword {
+        UserPassword { user: user.into(), password: password.into() }
+    }
+}
+
+impl std::fmt::Debug for UserPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPassword").field("user", &self.user).field("password", &"<redacted>").finish()
     }
 }
 
@@ -172,6 +197,12 @@ impl NatsOptions {
         if creds_file.is_some() && nkey_file.is_some() {
             return Err(ConfigError::invalid("NATS_NKEY_FILE", "set NATS_CREDS_FILE or NATS_NKEY_FILE, not both"));
         }
+        let user_password = match (env.get("NATS_USER"), env.get("NATS_PASSWORD")) {
+            (Some(user), Some(password)) => Some(UserPassword::new(user, password)),
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError::Missing("NATS_PASSWORD")),
+            (None, Some(_)) => return Err(ConfigError::Missing("NATS_USER")),
+        };
         let tls_client = match (file("NATS_TLS_CERT_FILE")?, file("NATS_TLS_KEY_FILE")?) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
@@ -193,6 +224,7 @@ impl NatsOptions {
             store.max_ages.push((variable[MAX_AGE_PREFIX.len()..].to_owned(), age));
         }
         Ok(NatsOptions {
+            user_password,
             creds_file,
             nkey_file,
             tls_ca_file: file("NATS_TLS_CA_FILE")?,
@@ -205,6 +237,9 @@ impl NatsOptions {
     /// The async-nats connect options these settings ask for.
     pub(crate) async fn connect_options(&self) -> Result<async_nats::ConnectOptions, String> {
         let mut options = async_nats::ConnectOptions::new();
+        if let Some(UserPassword { user, password }) = &self.user_password {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
         if let Some(path) = &self.creds_file {
             options = options
                 .credentials_file(path)
@@ -282,6 +317,19 @@ mod tests {
         assert_eq!(error, ConfigError::Missing("NATS_TLS_KEY_FILE"));
         let both = env(&[("NATS_CREDS_FILE", path), ("NATS_NKEY_FILE", path)]);
         assert!(NatsOptions::from_env(Env(&both)).is_err());
+    }
+
+    #[test]
+    fn a_user_needs_a_password_and_the_password_never_prints() {
+        let error = NatsOptions::from_env(Env(&env(&[("NATS_USER", "gca")]))).unwrap_err();
+        assert_eq!(error, ConfigError::Missing("NATS_PASSWORD"));
+        let error = NatsOptions::from_env(Env(&env(&[("NATS_PASSWORD", "pw")]))).unwrap_err();
+        assert_eq!(error, ConfigError::Missing("NATS_USER"));
+        let options =
+            NatsOptions::from_env(Env(&env(&[("NATS_USER", "gca"), ("NATS_PASSWORD", "hunter2-secret")]))).unwrap();
+        assert_eq!(options.user_password, Some(UserPassword::new("gca", "hunter2-secret")));
+        let shown = format!("{options:?}");
+        assert!(shown.contains("gca") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

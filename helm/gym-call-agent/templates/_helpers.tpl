@@ -123,6 +123,10 @@ Called with (dict "specs" $specs "extra" $extraEnv).
 {{- define "gca.natsEnvSpecs" -}}
 {{- $nats := .Values.nats -}}
 {{- $specs := list -}}
+{{- if $nats.auth.user -}}
+{{- $specs = append $specs (list "NATS_USER" $nats.auth.user) -}}
+{{- $specs = append $specs (list "NATS_PASSWORD" "secretKeyRef" .Values.secrets.nats false) -}}
+{{- end -}}
 {{- if $nats.auth.credsSecret -}}
 {{- $specs = append $specs (list "NATS_CREDS_FILE" (printf "%s/nats.creds" $nats.auth.mountPath)) -}}
 {{- end -}}
