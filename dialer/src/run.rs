@@ -294,9 +294,11 @@ impl Dialer {
             }
         };
         if record.status.is_final() {
-            // e.g. canceled through the API while it waited in the queue
+            // e.g. canceled through the API while it waited in the queue, or a call awaited
+            // since a restart that ended meanwhile: its slot is free
             self.webhooks.call_ended(&call_id).await;
             let _ = job.ack().await;
+            self.scheduler.handle(Utc::now(), Input::Release { call_id });
             return;
         }
         let held = Held::new(job, &record, self.tracker_config);

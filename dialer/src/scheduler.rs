@@ -137,7 +137,8 @@ pub enum Input {
     DialFailed { call_id: CallId, failure: DialFailure },
     /// Cancel a request: a live call is reported `Hangup`, a waiting one is dropped.
     Cancel { call_id: CallId },
-    /// The runtime handed the job back to the queue; forget it.
+    /// The runtime handed the job back to the queue, or acked a request it will not run (its
+    /// call is already over): forget it, and stop awaiting it after a restart.
     Release { call_id: CallId },
 }
 
@@ -304,6 +305,8 @@ impl Scheduler {
                 }
             }
             Input::Release { call_id } => {
+                // a call awaited since a restart whose request came back settled: nothing to wait for
+                self.awaited.remove(&call_id);
                 if let Some(job) = self.jobs.get(&call_id) {
                     if job.state != State::Live {
                         self.jobs.remove(&call_id);

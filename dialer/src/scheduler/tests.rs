@@ -351,6 +351,21 @@ fn after_a_restart_no_new_call_is_placed_beside_the_live_ones_left_behind() {
 }
 
 #[test]
+fn a_call_awaited_since_a_restart_whose_request_comes_back_settled_frees_its_slot_at_once() {
+    // review of issue 16's restart fix: a request whose record was already final was acked
+    // without telling the scheduler, so new dials waited out the whole deadline for nothing
+    let config = SchedulerConfig { max_concurrent_calls: 1, ..no_jitter() };
+    let mut scheduler = Scheduler::new(config);
+    let now = utc("2026-06-01T14:00:00Z");
+    scheduler.await_live_calls([CallId::from("ended-meanwhile")], now + chrono::Duration::seconds(35));
+    scheduler.handle(now, Input::Submit(job("new", "+12125550101", chrono_tz::UTC, always_open())));
+    assert!(drain(&mut scheduler).is_empty());
+    scheduler.handle(now, Input::Release { call_id: "ended-meanwhile".into() });
+    assert_eq!(scheduler.awaited_calls(), 0);
+    assert_eq!(drain(&mut scheduler), vec![Event::Dial { call_id: "new".into(), attempt: 1 }]);
+}
+
+#[test]
 fn live_calls_that_never_come_back_hold_new_dials_only_until_the_deadline() {
     let config = SchedulerConfig { max_concurrent_calls: 1, ..no_jitter() };
     let mut scheduler = Scheduler::new(config);
