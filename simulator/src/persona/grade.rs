@@ -1,5 +1,11 @@
 //! Grades a call's result against the persona's facts: what a user of the result would have
 //! learned right, field by field.
+//!
+//! The v2 terms: money facts are in the persona's `terms.currency`, and a price above zero is
+//! right only with that currency (a result without one counts as USD); with `first_class_free`
+//! the drop-in price is what a visit costs after the free first class (the fact); with
+//! `no_drop_in_price` it is free (the fact is 0) and the mat fee is the fact; a
+//! `mat_fee_condition` is not graded, the amount is.
 
 use super::{Persona, ScheduleFact};
 use playbook::{FieldType, Playbook};
@@ -74,7 +80,8 @@ pub fn grade(persona: &Persona, playbook: &Playbook, result: &CallResult) -> Gra
             match persona.facts.get(&spec.name).filter(|v| !v.is_null()) {
                 None => ("unknown".to_owned(), got.status != FieldStatus::Known || !spec.required),
                 Some(fact) => {
-                    let matches = got.status == FieldStatus::Known && value_matches(spec.kind, fact, &got.value);
+                    let matches = got.status == FieldStatus::Known
+                        && value_matches(spec.kind, fact, &got.value, persona.terms.currency());
                     (format!("{fact:?}").replace("Number(", "").replace(')', ""), matches)
                 }
             }
@@ -88,12 +95,13 @@ fn day_index(day: &str) -> Option<usize> {
     super::parse_day(day)
 }
 
-fn value_matches(kind: FieldType, fact: &serde_norway::Value, got: &Json) -> bool {
+fn value_matches(kind: FieldType, fact: &serde_norway::Value, got: &Json, currency: &str) -> bool {
     match kind {
         FieldType::Money => {
             let want = fact.as_f64().unwrap_or(f64::NAN);
             let have = got.get("amount").and_then(Json::as_f64).or_else(|| got.as_f64());
-            have.is_some_and(|h| (h - want).abs() < 0.01)
+            let have_currency = got.get("currency").and_then(Json::as_str).unwrap_or("USD");
+            have.is_some_and(|h| (h - want).abs() < 0.01) && (want == 0.0 || have_currency == currency)
         }
         FieldType::Number | FieldType::Scale => {
             let want = fact.as_f64().unwrap_or(f64::NAN);
@@ -201,6 +209,25 @@ mod tests {
         ]);
         let grade = super::grade(&persona, playbook, &wrong);
         assert_eq!(grade.required_score(), (1, 5), "{grade}");
+    }
+
+    #[test]
+    fn money_in_another_currency_needs_that_currency() {
+        let playbooks = playbook::PlaybookSet::built_in().unwrap();
+        let yaml = "name: t\ngym_name: G\ngreeting: Hi\nterms: { currency: GBP }\nfacts:\n  drop_in_offered: true\n  drop_in_price: 12\n  mat_fee: 0\n";
+        let persona = Persona::from_yaml("t.yaml", yaml, &playbooks).unwrap();
+        let playbook = playbooks.get("gym-dropin").unwrap();
+        let graded = |price: Json| {
+            let r = result(vec![
+                ("drop_in_price", FieldStatus::Known, price),
+                ("mat_fee", FieldStatus::Known, json!({"amount": 0.0, "currency": "USD"})),
+            ]);
+            let g = grade(&persona, playbook, &r);
+            (g.fields[1].correct, g.fields[2].correct)
+        };
+        assert_eq!(graded(json!({"amount": 12.0, "currency": "GBP"})), (true, true));
+        assert_eq!(graded(json!({"amount": 12.0, "currency": "USD"})), (false, true));
+        assert_eq!(graded(json!({"amount": 12.0})), (false, true));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Puts personas on the simulated phone network: a media hook for the fake Twilio REST API that,
 //! when a call to a persona's number is answered, plays that persona on the call's Media Stream.
 
+use super::mouth::{CommandVoice, VoiceSpec};
+use super::rng::SplitMix64;
+use super::timeline::{CallTimeline, EndedBy};
 use super::voice::{PersonaLine, PersonaVoice};
 use super::{Persona, Responder};
 use crate::fake_twilio::{AnsweredCall, FakeTwilio, MediaHook, Outcome};
@@ -28,6 +31,10 @@ pub struct PersonaCallReport {
     pub persona: String,
     pub lines: Vec<PersonaLine>,
     pub error: Option<String>,
+    /// Both sides' speech as the persona heard and said it.
+    pub timeline: CallTimeline,
+    /// The voice the persona spoke with (`espeak-ng:en-us+f2`, or the simulator's own).
+    pub voice: String,
 }
 
 /// Has the simulated Twilio answer calls to `number` with `lineup`'s persona on the line (one
@@ -64,8 +71,27 @@ pub fn media_hook(
             let name = lineup.persona.name.clone();
             let vocabulary =
                 Arc::new(PersonaVoice::listening_vocabulary(&lineup.playbook, &lineup.persona.call_context()));
-            let mut voice =
-                PersonaVoice::new(Responder::new(lineup.persona, lineup.playbook), tts, stt.as_ref(), Some(vocabulary));
+            // the persona's own voice when it names one, else the simulator's
+            let (tts, voice_name): (Arc<dyn TtsProvider>, String) = match lineup.persona.voice.as_deref() {
+                Some(spec) => match VoiceSpec::parse(spec) {
+                    Ok(spec) => (Arc::new(CommandVoice::new(spec.clone())), spec.to_string()),
+                    Err(error) => {
+                        tracing::warn!(persona = %name, %error, "bad voice, using the simulator's");
+                        (tts, "simulator".to_owned())
+                    }
+                },
+                None => {
+                    let voice_name = tts.name().to_owned();
+                    (tts, voice_name)
+                }
+            };
+            let call_seed = SplitMix64::seed_from(&answered.call_sid);
+            let noise = lineup.persona.line_noise_snr_db;
+            let responder = Responder::new(lineup.persona, lineup.playbook).with_seed(Some(call_seed));
+            let mut voice = PersonaVoice::new(responder, tts, stt.as_ref(), Some(vocabulary));
+            if let Some(snr_db) = noise {
+                voice = voice.with_line_noise(snr_db, call_seed);
+            }
             let mut options = CallOptions::new("http://unused/v1/twilio/voice", auth_token);
             options.call_sid = answered.call_sid.clone();
             options.account_sid = answered.account_sid.clone();
@@ -79,11 +105,26 @@ pub fn media_hook(
                 tracing::warn!(persona = %name, %error, "simulated call ended with an error");
             }
             if let Some(reports) = reports {
+                let (end_ms, ended_by) = match &outcome {
+                    Ok(report) if report.closed_by_server.is_some() => (report.media_ms, EndedBy::Agent),
+                    Ok(report) if voice.finished() => (report.media_ms, EndedBy::Callee),
+                    Ok(report) => (report.media_ms, EndedBy::Limit),
+                    Err(_) => (voice.callee_speech().last().map(|s| s.end_ms).unwrap_or(0), EndedBy::Limit),
+                };
+                let timeline = CallTimeline {
+                    callee_speech: voice.callee_speech().to_vec(),
+                    agent_speech: voice.agent_speech().to_vec(),
+                    goodbye: voice.goodbye(),
+                    end_ms,
+                    ended_by,
+                };
                 let _ = reports.send(PersonaCallReport {
                     number: answered.to.clone(),
                     persona: name,
                     lines: voice.lines().to_vec(),
                     error: outcome.err().map(|e| e.to_string()),
+                    timeline,
+                    voice: voice_name,
                 });
             }
         })

@@ -28,16 +28,47 @@
 //!   voicemail: "You've reached Atlas. Leave a message after the tone."
 //!   alarming: I fell last night and I can't get up   # companion: said after the mood question
 //! ```
+//!
+//! Format v2 (every key optional; a v1 file is a v2 file): `greeting` and each `answers` entry may
+//! be a list of phrasings, one picked at random each time from a per-call seed (`seed`, else the
+//! CallSid). Templates take `{value}` and `{<field>}` (any fact, spoken).
+//! ```yaml
+//! greeting: [Atlas, Jess speaking., "Hi, Atlas Jiu Jitsu!"]
+//! seed: 7                           # the same phrasings on every call (else one per CallSid)
+//! voice: espeak-ng:en-us+f2         # or flite:slt / flite:rms / flite:awb; never the agent's kal
+//! line_noise_snr_db: 25             # white noise on the line, this far below the speech
+//! terms:                            # how the money facts are meant (see grade.rs)
+//!   currency: GBP                   # USD (default), GBP or EUR
+//!   first_class_free: true          # the first class is free; drop_in_price is what later ones cost
+//!   no_drop_in_price: true          # no price of its own, just the mat fee (drop_in_price must be 0)
+//!   mat_fee_condition: only if you stay for open mat   # the mat fee applies only sometimes
+//! together:                         # one answer giving several facts, in any order
+//!   - fields: [mat_fee, drop_in_price]
+//!     say: ["Mat fee's {mat_fee}, and a class is {drop_in_price}."]
+//! lines:                            # the receptionist's own words (lists of phrasings)
+//!   goodbye: [Cheers, bye!]         # after the agent's closing line
+//!   hold: [Hang on one sec.]        # asks the agent to hold (with behaviour.hold)
+//!   back: [Sorry about that, what did you need?]
+//!   refusal: [I can't say over the phone.]
+//!   say_again: [Sorry, say again?]  # when it did not catch a question
+//!   unsure: [No idea, sorry.]       # a question about a fact it does not have
+//! behaviour:
+//!   partial: true                   # a two-part question gets only its first part answered
+//! ```
 
 pub mod grade;
 pub mod hook;
+pub mod mouth;
 mod responder;
+pub mod rng;
+mod said;
+pub mod timeline;
 pub mod voice;
 
 pub use responder::{PersonaAction, Responder};
 
 use playbook::FieldType;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -71,6 +102,89 @@ pub struct Behaviour {
     /// Said once, after the persona has answered the first question (companion calls).
     #[serde(default)]
     pub alarming: Option<String>,
+    /// Answers only the first part of a question about two things.
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// One phrasing or several (a v1 file has one).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Phrasings {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Phrasings {
+    /// Every phrasing.
+    pub fn all(&self) -> &[String] {
+        match self {
+            Phrasings::One(one) => std::slice::from_ref(one),
+            Phrasings::Many(many) => many,
+        }
+    }
+
+    /// One phrasing picked with `rng` (the empty string for an empty list).
+    pub fn pick(&self, rng: &mut rng::SplitMix64) -> String {
+        let all = self.all();
+        if all.is_empty() {
+            return String::new();
+        }
+        all[rng.below(all.len())].clone()
+    }
+}
+
+/// The receptionist's own words for the parts of a call that are not answers.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lines {
+    #[serde(default)]
+    pub goodbye: Vec<String>,
+    #[serde(default)]
+    pub hold: Vec<String>,
+    #[serde(default)]
+    pub back: Vec<String>,
+    #[serde(default)]
+    pub refusal: Vec<String>,
+    #[serde(default)]
+    pub say_again: Vec<String>,
+    #[serde(default)]
+    pub unsure: Vec<String>,
+}
+
+/// How the money facts are meant.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Terms {
+    /// USD (default), GBP or EUR: the currency of every money fact.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The first class is free; `drop_in_price` is what a visit costs after it.
+    #[serde(default)]
+    pub first_class_free: bool,
+    /// No drop-in price of its own, a visitor pays only the mat fee (`drop_in_price` is 0).
+    #[serde(default)]
+    pub no_drop_in_price: bool,
+    /// The mat fee applies only in this case; its amount is still the fact.
+    #[serde(default)]
+    pub mat_fee_condition: Option<String>,
+}
+
+/// Currencies a persona may price in.
+pub const CURRENCIES: &[&str] = &["USD", "GBP", "EUR"];
+
+impl Terms {
+    pub fn currency(&self) -> &str {
+        self.currency.as_deref().unwrap_or("USD")
+    }
+}
+
+/// One answer giving several facts at once.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Together {
+    pub fields: Vec<String>,
+    pub say: Phrasings,
 }
 
 /// One persona file.
@@ -85,16 +199,31 @@ pub struct Persona {
     /// IANA timezone of the callee.
     #[serde(default)]
     pub timezone: Option<String>,
-    pub greeting: String,
+    pub greeting: Phrasings,
     #[serde(default)]
     pub facts: BTreeMap<String, serde_norway::Value>,
     #[serde(default)]
-    pub answers: BTreeMap<String, String>,
+    pub answers: BTreeMap<String, Phrasings>,
     #[serde(default)]
     pub behaviour: Behaviour,
     /// Extra call context (e.g. `callee_name`, `caller_org`).
     #[serde(default)]
     pub context: BTreeMap<String, String>,
+    /// The per-call seed of the phrasings picked; none = one per call from its CallSid.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// `espeak-ng:<voice>` or `flite:<voice>`; none = the simulator's own voice.
+    #[serde(default)]
+    pub voice: Option<String>,
+    /// White noise on the line, this many dB below the speech.
+    #[serde(default)]
+    pub line_noise_snr_db: Option<f32>,
+    #[serde(default)]
+    pub terms: Terms,
+    #[serde(default)]
+    pub together: Vec<Together>,
+    #[serde(default)]
+    pub lines: Lines,
 }
 
 fn default_playbook() -> String {
@@ -164,6 +293,15 @@ impl Persona {
                 return Err(error(name, format!("playbook {} has no field {name:?}", playbook.id)));
             }
         }
+        for together in &persona.together {
+            if let Some(name) = together.fields.iter().find(|name| playbook.field(name).is_none()) {
+                return Err(error("together", format!("playbook {} has no field {name:?}", playbook.id)));
+            }
+            if together.fields.is_empty() || together.say.all().is_empty() {
+                return Err(error("together", "each entry needs fields and at least one phrasing".into()));
+            }
+        }
+        check_v2(&persona).map_err(|(field, message)| error(field, message))?;
         if let Some(ivr) = &persona.behaviour.ivr {
             if ivr.digit.len() != 1 || !ivr.digit.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
                 return Err(error("behaviour.ivr.digit", format!("{:?} is not one key (0-9, * or #)", ivr.digit)));
@@ -181,6 +319,31 @@ impl Persona {
         }
         context
     }
+}
+
+/// The v2 keys' own rules: a known voice, a sane noise level, a known currency, terms that agree
+/// with the facts, no empty phrasing lists.
+fn check_v2(persona: &Persona) -> Result<(), (&'static str, String)> {
+    if let Some(voice) = &persona.voice {
+        mouth::VoiceSpec::parse(voice).map_err(|message| ("voice", message))?;
+    }
+    if let Some(snr) = persona.line_noise_snr_db {
+        if !(0.0..=80.0).contains(&snr) {
+            return Err(("line_noise_snr_db", format!("{snr} is not between 0 and 80 dB")));
+        }
+    }
+    let currency = persona.terms.currency();
+    if !CURRENCIES.contains(&currency) {
+        return Err(("currency", format!("{currency:?} is not one of {}", CURRENCIES.join(", "))));
+    }
+    let price = persona.facts.get("drop_in_price").and_then(|v| v.as_f64());
+    if persona.terms.no_drop_in_price && price.is_some_and(|p| p != 0.0) {
+        return Err(("no_drop_in_price", "needs drop_in_price: 0 (the visitor pays only the mat fee)".into()));
+    }
+    if persona.greeting.all().is_empty() || persona.answers.values().any(|a| a.all().is_empty()) {
+        return Err(("greeting", "a list of phrasings needs at least one".into()));
+    }
+    Ok(())
 }
 
 /// The first line that mentions the last segment of a field path, for error messages.

@@ -6,6 +6,8 @@
 //! every played frame of agent audio, [`PersonaVoice::fill_frame`] for every callee frame to send.
 //! Speech-to-text and synthesis run beside it through channels, so a frame call never blocks.
 
+use super::rng::SplitMix64;
+use super::timeline::{Span, SpanRecorder};
 use super::{PersonaAction, Responder};
 use crate::twilio::audio::{CalleeAudio, FRAME_BYTES};
 use bytes::Bytes;
@@ -53,6 +55,33 @@ pub struct PersonaVoice {
     pcm: Vec<i16>,
     lines: Vec<PersonaLine>,
     now_ms: u64,
+    agent_speech: SpanRecorder,
+    callee_speech: SpanRecorder,
+    /// The persona's goodbye: when it started, and the last of its audio.
+    goodbye: Option<Span>,
+    noise: Option<LineNoise>,
+}
+
+/// White noise added to everything the persona sends, `snr_db` below its speech.
+struct LineNoise {
+    snr_db: f32,
+    rng: SplitMix64,
+    /// RMS of the persona's speech so far (a typical level until it has spoken).
+    speech_rms: f64,
+}
+
+impl LineNoise {
+    fn add(&mut self, pcm: &mut [i16], speech: bool) {
+        if speech {
+            let rms = (pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / pcm.len().max(1) as f64).sqrt();
+            self.speech_rms = 0.95 * self.speech_rms + 0.05 * rms;
+        }
+        let deviation = self.speech_rms / 10f64.powf(f64::from(self.snr_db) / 20.0);
+        for sample in pcm.iter_mut() {
+            let noisy = f64::from(*sample) + deviation * self.rng.gaussian();
+            *sample = noisy.clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
+        }
+    }
 }
 
 impl PersonaVoice {
@@ -81,7 +110,32 @@ impl PersonaVoice {
             pcm: Vec::with_capacity(FRAME_SAMPLES),
             lines: Vec::new(),
             now_ms: 0,
+            agent_speech: SpanRecorder::default(),
+            callee_speech: SpanRecorder::default(),
+            goodbye: None,
+            noise: None,
         }
+    }
+
+    /// Adds white noise to the line, `snr_db` below the persona's speech, from `seed`.
+    pub fn with_line_noise(mut self, snr_db: f32, seed: u64) -> PersonaVoice {
+        self.noise = Some(LineNoise { snr_db, rng: SplitMix64::new(seed), speech_rms: 2500.0 });
+        self
+    }
+
+    /// When the agent spoke (as the persona heard it played).
+    pub fn agent_speech(&self) -> &[Span] {
+        self.agent_speech.spans()
+    }
+
+    /// When the persona spoke.
+    pub fn callee_speech(&self) -> &[Span] {
+        self.callee_speech.spans()
+    }
+
+    /// The persona's goodbye line, once said.
+    pub fn goodbye(&self) -> Option<Span> {
+        self.goodbye
     }
 
     /// What an agent running `playbook` says, as a vocabulary for the persona's recogniser:
@@ -145,6 +199,7 @@ impl PersonaVoice {
             let _ = self.stt.input.send(SttInput::UtteranceStart { timestamp_ms: at_ms });
         }
         self.last_agent_speech_ms = Some(at_ms);
+        self.agent_speech.speech(at_ms, 20);
         if let Some(start) = self.agent_utterance_start_ms {
             if at_ms.saturating_sub(start) >= INTERRUPT_AFTER_MS && self.outgoing.is_empty() {
                 if let Some(line) = self.responder.interruption() {
@@ -185,6 +240,22 @@ impl PersonaVoice {
         self.start_next_action(at_ms);
         for byte in out.iter_mut() {
             *byte = self.outgoing.pop_front().unwrap_or(mulaw::SILENCE);
+        }
+        self.pcm.clear();
+        mulaw::decode_into(out, &mut self.pcm);
+        let level = self.pcm.iter().map(|&s| (s as i32).abs()).sum::<i32>() / self.pcm.len().max(1) as i32;
+        let speech = level >= SPEECH_LEVEL;
+        if speech {
+            self.callee_speech.speech(at_ms, 20);
+            if let Some(goodbye) = &mut self.goodbye {
+                goodbye.end_ms = at_ms + 20;
+            }
+        }
+        if let Some(noise) = &mut self.noise {
+            noise.add(&mut self.pcm, speech);
+            for (byte, &sample) in out.iter_mut().zip(self.pcm.iter()) {
+                *byte = mulaw::encode(sample);
+            }
         }
         !(self.hangup_requested && self.outgoing.is_empty() && self.actions.is_empty() && self.synthesizing.is_none())
     }
@@ -229,6 +300,9 @@ impl PersonaVoice {
             Some(PersonaAction::Say(text)) => {
                 tracing::info!(target: "persona", at_ms, says = %text, "persona speaks");
                 self.lines.push(PersonaLine { at_ms, speaker: "callee", text: text.clone() });
+                if self.responder.has_ended() && self.goodbye.is_none() {
+                    self.goodbye = Some(Span { start_ms: at_ms, end_ms: at_ms });
+                }
                 self.synthesizing = Some(self.tts.synthesize(text));
             }
             Some(PersonaAction::Pause { ms }) => self.pause_until_ms = at_ms + ms,

@@ -1,0 +1,152 @@
+//! How the simulated callee checks what the agent says back: a read-back it confirms or
+//! corrects, a value acknowledged in passing that it corrects only when clearly wrong.
+
+use super::super::said::{numbers_in, schedule_sentence};
+use super::super::{parse_day, parse_minutes, ScheduleFact};
+use super::{contains_phrase, find_last_phrase, normalize, spoken_name, Responder, NOTED_CUES};
+use playbook::{FieldSpec, FieldType};
+use serde_norway::Value;
+use std::collections::BTreeSet;
+
+impl Responder {
+    /// Yes when what the agent read back agrees with the facts, else a correction. The persona's
+    /// own ear is a recogniser that confuses "fifteen" and "fifty", so such a pair counts as a
+    /// match (a person would not mishear it).
+    pub(super) fn confirm_read_back(&self, text: &str) -> String {
+        for field in &self.playbook.fields {
+            if !self.read_back_mentions(field, text) {
+                continue;
+            }
+            if let Some(right) = self.disagreement(field, text) {
+                return match field.kind {
+                    FieldType::Schedule => format!("No, not quite. We have {right}."),
+                    _ => format!("No, it's {right}."),
+                };
+            }
+        }
+        "Yes, that's right.".into()
+    }
+
+    /// A correction when the agent acknowledged the last answer in passing with a wrong value
+    /// ("fifty dollars for a drop in, got it" when it is fifteen is fine to the ear; "twenty" is not).
+    pub(super) fn correct_noted(&self, text: &str) -> Option<String> {
+        let cue_at = NOTED_CUES.iter().filter_map(|cue| find_last_phrase(text, cue)).max()?;
+        let noted = &text[..cue_at];
+        let several = self.last_answered.len() > 1;
+        self.last_answered.iter().filter_map(|name| self.playbook.field(name)).find_map(|field| {
+            // of two answers noted together, each is checked where it is named
+            if several && !field.keywords.iter().any(|k| contains_phrase(noted, k)) {
+                return None;
+            }
+            let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
+            if self.persona.behaviour.refuse.contains(&field.name) {
+                // a value it never gave: only a number said back is worth objecting to
+                return (!numbers_in(noted).is_empty())
+                    .then(|| format!("No, sorry, I can't give out the {topic} over the phone."));
+            }
+            let right = match field.kind {
+                // only what it clearly heard wrong: its own ear drops words a person would not
+                FieldType::Schedule => self.schedule_clearly_wrong(noted)?,
+                _ => self.disagreement(field, noted)?,
+            };
+            Some(match field.kind {
+                FieldType::Schedule => format!("No, not quite, our classes are {right}."),
+                _ => format!("No, sorry, the {topic} is {right}."),
+            })
+        })
+    }
+
+    /// The schedule, spoken, when `text` names a day without classes or misses most class days.
+    fn schedule_clearly_wrong(&self, text: &str) -> Option<String> {
+        let value = self.fact("class_schedule").or_else(|| {
+            self.playbook.fields.iter().find(|f| f.kind == FieldType::Schedule).and_then(|f| self.fact(&f.name))
+        })?;
+        let entries: Vec<ScheduleFact> = value
+            .as_sequence()
+            .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+            .unwrap_or_default();
+        let class_days: BTreeSet<usize> = entries.iter().filter_map(|e| parse_day(&e.day)).collect();
+        let heard_days: BTreeSet<usize> = text.split(' ').filter_map(|w| parse_day(w.trim_end_matches('s'))).collect();
+        let wrong_day = heard_days.iter().any(|d| !class_days.contains(d));
+        let missing = class_days.difference(&heard_days).count();
+        // start hours: most of them must be there ("at one" for a class at noon is wrong)
+        let heard_numbers = numbers_in(text);
+        let hours: BTreeSet<u32> = entries.iter().filter_map(|e| parse_minutes(&e.start)).map(|m| m / 60).collect();
+        let hours_heard = hours
+            .iter()
+            .filter(|&&hour| {
+                let hour12 = match hour % 12 {
+                    0 => 12,
+                    h => h,
+                } as f64;
+                heard_numbers.iter().any(|n| same_number_to_the_ear(*n, hour12))
+                    || (hour == 12 && text.contains("noon"))
+                    || (hour == 0 && text.contains("midnight"))
+            })
+            .count();
+        let wrong_hours = hours_heard * 2 < hours.len();
+        (wrong_day || missing * 2 > class_days.len() || wrong_hours).then(|| schedule_sentence(&entries))
+    }
+
+    /// The right value, spoken, when `text` says something about `field` that disagrees with the
+    /// facts; `None` when it agrees (or says nothing checkable).
+    fn disagreement(&self, field: &FieldSpec, text: &str) -> Option<String> {
+        let heard_numbers = numbers_in(text);
+        match field.kind {
+            FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
+                let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
+                (amount > 0.0 && !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount)))
+                    .then(|| self.spoken(field, &Value::from(amount)))
+            }
+            FieldType::Money => {
+                // "free" said back for a price that is not
+                let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
+                (amount > 0.0 && contains_phrase(text, "free")).then(|| self.spoken(field, &Value::from(amount)))
+            }
+            FieldType::Schedule => {
+                let value = self.fact(&field.name)?;
+                let entries: Vec<ScheduleFact> = value
+                    .as_sequence()
+                    .map(|items| items.iter().filter_map(|i| serde_norway::from_value(i.clone()).ok()).collect())
+                    .unwrap_or_default();
+                (!schedule_read_back_agrees(text, &heard_numbers, &entries)).then(|| schedule_sentence(&entries))
+            }
+            _ => None,
+        }
+    }
+
+    /// True when a read-back is about `field` (its keywords, or its read-back wording).
+    fn read_back_mentions(&self, field: &FieldSpec, text: &str) -> bool {
+        field.keywords.iter().any(|k| contains_phrase(text, k))
+            || field.read_back.as_ref().is_some_and(|r| {
+                let stem = normalize(r.split('{').next().unwrap_or(""));
+                !stem.is_empty() && text.contains(&stem)
+            })
+    }
+}
+
+/// Numbers a recogniser confuses: 13-19 with 30-90.
+fn same_number_to_the_ear(heard: f64, fact: f64) -> bool {
+    if (heard - fact).abs() < 0.01 {
+        return true;
+    }
+    let teen_pair = |a: f64, b: f64| (13.0..=19.0).contains(&a) && ((a - 10.0) * 10.0 - b).abs() < 0.01;
+    teen_pair(heard, fact) || teen_pair(fact, heard)
+}
+
+/// Every class day and start hour of the facts is mentioned in the read-back.
+fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[ScheduleFact]) -> bool {
+    entries.iter().all(|entry| {
+        let day = entry.day.to_lowercase();
+        let day_said = text.split(' ').any(|w| w.trim_end_matches('s') == day.trim_end_matches('s'));
+        let start = parse_minutes(&entry.start).unwrap_or(0);
+        let hour12 = match (start / 60) % 12 {
+            0 => 12,
+            h => h,
+        } as f64;
+        let start_said = heard_numbers.iter().any(|n| same_number_to_the_ear(*n, hour12))
+            || (start == 12 * 60 && text.contains("noon"))
+            || (start == 0 && text.contains("midnight"));
+        day_said && start_said
+    })
+}

@@ -1,0 +1,184 @@
+//! The simulated callee's replies, turn by turn.
+
+use super::*;
+use crate::persona::said::numbers_in;
+
+fn responder(yaml: &str) -> Responder {
+    let playbooks = playbook::PlaybookSet::built_in().unwrap();
+    let persona = Persona::from_yaml("p.yaml", yaml, &playbooks).unwrap();
+    let playbook = playbooks.get(&persona.playbook).unwrap().clone();
+    Responder::new(persona, playbook)
+}
+
+const GYM: &str = r#"
+name: test
+gym_name: Granite Grappling
+greeting: Granite Grappling, Kim speaking.
+facts:
+  drop_in_offered: true
+  drop_in_price: 25
+  mat_fee: 0
+  class_schedule:
+    - { day: monday, start: "18:00", end: "19:30", class_type: gi }
+    - { day: wednesday, start: "18:00", end: "19:30", class_type: gi }
+    - { day: saturday, start: "10:00", end: "12:00", class_type: open mat }
+  requirements: [gi, waiver]
+"#;
+
+fn said(actions: &[PersonaAction]) -> String {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            PersonaAction::Say(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn answers_questions_worded_differently_from_the_playbook() {
+    let mut r = responder(GYM);
+    assert_eq!(said(&r.answer()), "Granite Grappling, Kim speaking.");
+    assert!(said(&r.on_agent_said("hi this is sam an automated assistant calling on behalf of open mat finder"))
+        .contains("go ahead"));
+    assert_eq!(said(&r.on_agent_said("how much does a drop in class cost")), "It's twenty five dollars.");
+    assert_eq!(said(&r.on_agent_said("and is there a mat fee on top of that")), "No, there's no charge for that.");
+    let schedule = said(&r.on_agent_said("what does your class schedule look like during the week"));
+    assert!(schedule.contains("gi class on monday and wednesday from six p m to seven thirty p m"), "{schedule}");
+    assert!(schedule.contains("open mat on saturday from ten a m to noon"), "{schedule}");
+    let needs = said(&r.on_agent_said("does a visitor need to bring anything like a gi or sign a waiver"));
+    assert_eq!(needs, "You'll need gi and waiver.");
+    assert!(said(&r.on_agent_said("that's everything thanks so much have a great day")).contains("Bye"));
+    assert!(r.has_ended());
+}
+
+#[test]
+fn confirms_right_read_backs_and_corrects_wrong_ones() {
+    let mut r = responder(GYM);
+    r.answer();
+    assert_eq!(said(&r.on_agent_said("so a drop in is twenty five dollars is that right")), "Yes, that's right.");
+    assert_eq!(
+        said(&r.on_agent_said("so a drop in is thirty five dollars is that right")),
+        "No, it's twenty five dollars."
+    );
+}
+
+#[test]
+fn values_noted_in_passing_are_corrected_only_when_wrong() {
+    let mut r = responder(GYM);
+    r.answer();
+    assert_eq!(said(&r.on_agent_said("how much is a drop in class")), "It's twenty five dollars.");
+    // right: no comment, just the answer to the next question
+    assert_eq!(
+        said(&r.on_agent_said("twenty five dollars for a drop in got it is there a mat fee on top of that")),
+        "No, there's no charge for that."
+    );
+    // wrong: a correction naming what it was about, then the answer
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("how much is a drop in class");
+    assert_eq!(
+        said(&r.on_agent_said("thirty dollars for a drop in got it is there a mat fee on top of that")),
+        "No, sorry, the drop in is twenty five dollars. No, there's no charge for that."
+    );
+    // two answers noted together: each checked where it is named
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("how much is a drop in and is there a mat fee");
+    let reply = said(&r.on_agent_said(
+        "twenty five dollars for a drop in got it mat fee free got it which days and times are your classes",
+    ));
+    assert!(reply.starts_with("We have gi class"), "{reply}");
+    // a schedule noted at the wrong hour is corrected; one with a word misheard is not
+    let schedule_gym = GYM.replace("18:00", "12:00").replace("19:30", "13:00");
+    let mut r = responder(&schedule_gym);
+    r.answer();
+    r.on_agent_said("which days and times are your classes");
+    let wrong =
+        said(&r.on_agent_said("monday and wednesday at one pm saturday at eleven am got it does a visitor need"));
+    assert!(wrong.starts_with("No, not quite, our classes are"), "{wrong}");
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("which days and times are your classes");
+    let misheard =
+        said(&r.on_agent_said("monday and wednesday at six pm hundred thirty at ten am got it does a visitor need"));
+    assert!(!misheard.contains("not quite"), "{misheard}");
+    // a plain "got it" before a question is not a value said back
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("how much is a drop in class");
+    assert_eq!(said(&r.on_agent_said("got it which days and times are your classes")).matches("No,").count(), 0);
+}
+
+#[test]
+fn a_question_about_two_things_gets_both_answers() {
+    let mut r = responder(GYM);
+    r.answer();
+    assert_eq!(
+        said(&r.on_agent_said("how much is a drop in and is there a mat fee")),
+        "It's twenty five dollars. And no mat fee."
+    );
+    // both were answered: the schedule question is not mistaken for either
+    let schedule = said(&r.on_agent_said("which days and times are your classes"));
+    assert!(schedule.starts_with("We have gi class on monday"), "{schedule}");
+}
+
+#[test]
+fn behaviours_hold_transfer_refuse_ivr_voicemail() {
+    let mut r = responder(&format!("{GYM}behaviour:\n  hold: true\n  refuse: [drop_in_price]\n"));
+    r.answer();
+    let first = r.on_agent_said("how much is a drop in class");
+    assert!(first.contains(&PersonaAction::Pause { ms: 3000 }), "{first:?}");
+    assert!(said(&r.on_agent_said("how much is a drop in class")).contains("can't give that out"));
+    // a price it never gave, said back in passing, is objected to without revealing it
+    let objection = said(&r.on_agent_said("forty dollars for a drop in got it is there a mat fee on top of that"));
+    assert!(objection.starts_with("No, sorry, I can't give out the drop in over the phone."), "{objection}");
+    assert!(!objection.contains("forty") && !objection.contains("twenty five"), "{objection}");
+
+    let mut r = responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
+    assert_eq!(said(&r.answer()), "Press one for the front desk");
+    assert!(r.waiting_for_digit());
+    assert!(said(&r.on_digit('2')).contains("not a valid option"));
+    assert_eq!(said(&r.on_digit('1')), "Granite Grappling, Kim speaking.");
+
+    let mut r = responder(&format!("{GYM}behaviour:\n  voicemail: You have reached Granite. Leave a message.\n"));
+    let greeting = r.answer();
+    assert!(greeting.contains(&PersonaAction::Beep));
+    assert!(r.on_agent_said("how much is a drop in").is_empty());
+}
+
+#[test]
+fn schedule_read_backs_missing_a_class_are_corrected() {
+    let mut r = responder(GYM);
+    r.answer();
+    let right = said(&r.on_agent_said("i have gi on monday and wednesday from six p m to seven thirty p m and open mat on saturday from ten a m to noon did i get that right"));
+    assert_eq!(right, "Yes, that's right.");
+    let wrong = said(&r.on_agent_said("i have gi on monday at seven p m did i get that right"));
+    assert!(wrong.starts_with("No, not quite. We have gi class on monday and wednesday"), "{wrong}");
+}
+
+#[test]
+fn acknowledgements_get_no_reply_and_menus_repeat() {
+    let mut r = responder(GYM);
+    r.answer();
+    assert!(r.on_agent_said("sure take your time").is_empty());
+    assert!(r.on_agent_said("great thanks").is_empty());
+    assert!(said(&r.on_agent_said("what was the thing about the blah")).contains("didn't catch"));
+    // its own ear confuses fifteen and fifty; a person would not
+    let mut r = responder(&GYM.replace("drop_in_price: 25", "drop_in_price: 15"));
+    r.answer();
+    assert_eq!(said(&r.on_agent_said("so a drop in is fifty dollars is that right")), "Yes, that's right.");
+    assert_eq!(said(&r.on_agent_said("so a drop in is twenty dollars is that right")), "No, it's fifteen dollars.");
+
+    let mut r = responder(&format!("{GYM}behaviour:\n  ivr: {{ menu: 'Press one for the front desk', digit: '1' }}\n"));
+    r.answer();
+    assert_eq!(said(&r.on_agent_said("hi this is sam an automated assistant")), "Press one for the front desk");
+}
+
+#[test]
+fn spoken_numbers_are_read() {
+    assert_eq!(numbers_in("twenty five dollars"), vec![25.0]);
+    assert_eq!(numbers_in("it's $30 or one hundred twenty a month"), vec![30.0, 120.0]);
+    assert_eq!(numbers_in("forty and five"), vec![40.0, 5.0]);
+}
