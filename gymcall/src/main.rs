@@ -2,7 +2,7 @@
 //! process, `up` runs every service in one process for real Twilio, and the rest talk to a
 //! running deployment (REST API or NATS).
 
-use gymcall::{campaign, client, demo, results, transcribe, up};
+use gymcall::{campaign, client, demo, eval, personas, results, transcribe, up};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ enum Command {
     Campaign(campaign::CampaignArgs),
     /// Transcribe WAV files through the telephone band with the call's recogniser.
     Transcribe(transcribe::TranscribeArgs),
+    /// Simulated receptionists for `eval`: `personas generate --seed S --count N --out DIR`.
+    Personas(personas::PersonasArgs),
+    /// Call every persona in a folder and report accuracy, dead air, endings and call length.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,8 @@ fn main() -> ExitCode {
             Command::Results(args) => results::run(args).await,
             Command::Campaign(args) => campaign::run(args).await,
             Command::Transcribe(args) => transcribe::run(args).await,
+            Command::Personas(args) => personas::run(args).await,
+            Command::Eval(args) => eval::run(args).await,
         }
     });
     match outcome {

@@ -37,8 +37,8 @@ fn the_v2_persona_loads_with_every_new_key() {
     let persona = thistle();
     assert_eq!(persona.greeting.all().len(), 2);
     assert!(matches!(persona.answers["drop_in_offered"], Phrasings::Many(ref many) if many.len() == 2));
-    assert_eq!(persona.voice.as_deref(), Some("flite:slt"));
-    assert_eq!(persona.line_noise_snr_db, Some(30.0));
+    assert_eq!(persona.voice.as_deref(), Some("flite:rms"));
+    assert_eq!(persona.line_noise_snr_db, Some(40.0));
     assert_eq!(persona.terms.currency(), "GBP");
     assert!(persona.terms.first_class_free && persona.terms.no_drop_in_price);
     assert_eq!(persona.together[0].fields, vec!["mat_fee", "drop_in_price"]);

@@ -1,0 +1,292 @@
+//! `gymcall eval --personas DIR [--jobs K] [--json FILE]`: calls every persona in DIR through a
+//! whole call on the in-process stack (REST -> dialer -> simulated Twilio -> gateway -> media
+//! worker -> brain, as the end-to-end persona test does), K calls at a time, and reports how the
+//! agent did: required fields right per persona and per field, dead air (agent silences over 3 s
+//! while it holds the line, measured on the call audio the simulated callee hears: end of its
+//! speech to the agent's next audio), whether the call ended with the closing line and the agent
+//! hanging up after the callee's goodbye, and call length.
+
+pub mod report;
+
+use crate::stack::{self, Stack, StackOptions};
+use anyhow::{bail, Context};
+use playbook::PlaybookSet;
+use protocol::results::{CallOutcome, CallResult, Speaker};
+use protocol::version::decode_json;
+use report::{CallReport, EvalReport, FieldReport};
+use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
+use simulator::persona::grade::grade;
+use simulator::persona::hook::{media_hook, PersonaCallReport, PersonaLineup};
+use simulator::persona::timeline::DEAD_AIR_MS;
+use simulator::persona::Persona;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a finished call's persona report may lag behind its result.
+const REPORT_GRACE: Duration = Duration::from_secs(15);
+
+#[derive(clap::Args, Clone)]
+pub struct EvalArgs {
+    /// Folder of persona files (`*.yaml`), e.g. from `gymcall personas generate`.
+    #[arg(long)]
+    pub personas: PathBuf,
+    /// Calls at a time.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Give up on a call after this many seconds.
+    #[arg(long, default_value_t = 360)]
+    pub call_timeout_s: u64,
+    /// Recordings and the services' store go under this folder.
+    #[arg(long, default_value = "gymcall-eval")]
+    pub out: PathBuf,
+}
+
+pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let report = evaluate(&args).await?;
+    println!("{}", report.table());
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the report to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Every `*.yaml` in `dir`, loaded and checked; all bad files are named at once.
+pub fn load_personas(dir: &Path, playbooks: &PlaybookSet) -> anyhow::Result<Vec<(PathBuf, Persona)>> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read the persona folder {}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no persona files (*.yaml) in {}", dir.display());
+    }
+    let mut personas = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match Persona::load(&path, playbooks) {
+            Ok(persona) => personas.push((path, persona)),
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{} bad persona file(s):\n  {}", errors.len(), errors.join("\n  "));
+    }
+    Ok(personas)
+}
+
+/// Runs every persona's call and grades it.
+pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
+    if args.jobs == 0 || args.jobs > 16 {
+        bail!("--jobs must be 1 to 16");
+    }
+    let playbooks = PlaybookSet::built_in().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let personas = load_personas(&args.personas, &playbooks)?;
+    let out_dir = args.out.join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string());
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    eprintln!("gymcall eval: {} personas from {}, {} at a time", personas.len(), args.personas.display(), args.jobs);
+
+    let fake = FakeTwilio::start(FakeTwilioConfig { step_delay: Duration::from_millis(20), ..Default::default() })
+        .await
+        .context("cannot start the simulated Twilio")?;
+    // the callees hear the agent with PocketSphinx; each speaks with its own voice
+    let callee_speech = stack::embedded_speech()?;
+    let mut lineup = HashMap::new();
+    let mut numbers = Vec::new();
+    let mut persona_playbooks = Vec::new();
+    for (index, (_, persona)) in personas.iter().enumerate() {
+        let number = format!("+1500555{:04}", 100 + index);
+        fake.script(&number, vec![Outcome::Answer]);
+        let playbook = playbooks.get(&persona.playbook).map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+        lineup.insert(
+            number.clone(),
+            PersonaLineup { persona: persona.clone(), playbook: playbook.clone(), record_wav: None },
+        );
+        numbers.push(number);
+        persona_playbooks.push(playbook);
+    }
+    let (reports_tx, mut reports_rx) = tokio::sync::mpsc::unbounded_channel();
+    fake.set_media_hook(media_hook(
+        lineup,
+        callee_speech.stt.clone(),
+        callee_speech.tts.clone(),
+        fake.auth_token().to_owned(),
+        Some(reports_tx),
+    ));
+    // the agent as the end-to-end persona test runs it: the embedded engines (flite kal speaks)
+    let stack = Stack::start(StackOptions {
+        out_dir: out_dir.clone(),
+        twilio_api_base: Some(fake.base_url()),
+        twilio_account_sid: fake.account_sid().to_owned(),
+        twilio_auth_token: fake.auth_token().to_owned(),
+        speech: Some(stack::embedded_speech()?),
+        extra_env: vec![("MAX_CONCURRENT_CALLS".into(), args.jobs.to_string())],
+    })
+    .await?;
+    let mut results_sub = stack.bus.subscribe(protocol::subjects::RESULTS_ALL).await?;
+
+    let call_timeout = Duration::from_secs(args.call_timeout_s.max(30));
+    let mut waiting: VecDeque<usize> = (0..personas.len()).collect();
+    // call id -> (persona index, when it gives up)
+    let mut in_flight: HashMap<String, (usize, Instant)> = HashMap::new();
+    let mut results: HashMap<usize, CallResult> = HashMap::new();
+    let mut result_at: HashMap<usize, Instant> = HashMap::new();
+    let mut call_reports: HashMap<String, PersonaCallReport> = HashMap::new();
+    let mut errors: HashMap<usize, String> = HashMap::new();
+    let mut finished = 0usize;
+    while finished < personas.len() {
+        while in_flight.len() < args.jobs {
+            let Some(index) = waiting.pop_front() else { break };
+            let persona = &personas[index].1;
+            match stack
+                .place_call(&numbers[index], &persona.gym_name, persona.timezone.as_deref(), &persona.playbook)
+                .await
+            {
+                Ok(call_id) => {
+                    eprintln!("[{}/{}] calling {}", index + 1, personas.len(), persona.name);
+                    in_flight.insert(call_id, (index, Instant::now() + call_timeout));
+                }
+                Err(error) => {
+                    errors.insert(index, format!("the gateway refused the call: {error:#}"));
+                    finished += 1;
+                }
+            }
+        }
+        tokio::select! {
+            Some(message) = results_sub.next() => {
+                if let Ok(result) = decode_json::<CallResult>(&message.payload) {
+                    if let Some((index, _)) = in_flight.get(result.call_id.as_str()) {
+                        result_at.insert(*index, Instant::now());
+                        results.insert(*index, result);
+                    }
+                }
+            }
+            Some(report) = reports_rx.recv() => {
+                call_reports.insert(report.number.clone(), report);
+            }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        // a call is done with its result and the callee's report (or the report's grace), or
+        // at its deadline
+        let now = Instant::now();
+        let done: Vec<String> = in_flight
+            .iter()
+            .filter(|(_, (index, deadline))| {
+                let reported = call_reports.contains_key(&numbers[*index]);
+                let graced = result_at.get(index).is_some_and(|at| now >= *at + REPORT_GRACE);
+                (results.contains_key(index) && (reported || graced)) || now >= *deadline
+            })
+            .map(|(call_id, _)| call_id.clone())
+            .collect();
+        for call_id in done {
+            if let Some((index, _)) = in_flight.remove(&call_id) {
+                finished += 1;
+                if !results.contains_key(&index) {
+                    errors.insert(index, format!("no result within {} s", call_timeout.as_secs()));
+                }
+                let (correct, total) = results
+                    .get(&index)
+                    .map(|r| grade(&personas[index].1, &persona_playbooks[index], r).required_score())
+                    .unwrap_or((0, 0));
+                eprintln!(
+                    "[{}/{}] {}: {correct}/{total} required fields",
+                    index + 1,
+                    personas.len(),
+                    personas[index].1.name
+                );
+            }
+        }
+    }
+    stack.stop().await;
+    fake.stop().await;
+
+    let per_call = personas
+        .iter()
+        .enumerate()
+        .map(|(index, (path, persona))| {
+            call_report(
+                path,
+                persona,
+                &persona_playbooks[index],
+                results.get(&index),
+                call_reports.get(&numbers[index]),
+                errors.get(&index).cloned(),
+            )
+        })
+        .collect();
+    Ok(EvalReport::new(args.personas.display().to_string(), args.jobs, DEAD_AIR_MS, per_call))
+}
+
+/// One persona's line of the report.
+fn call_report(
+    path: &Path,
+    persona: &Persona,
+    playbook: &playbook::Playbook,
+    result: Option<&CallResult>,
+    callee: Option<&PersonaCallReport>,
+    error: Option<String>,
+) -> CallReport {
+    // no result: graded as a call that learned nothing
+    let empty = empty_result(&playbook.id);
+    let graded = grade(persona, playbook, result.unwrap_or(&empty));
+    let (required_correct, required_total) = graded.required_score();
+    let closing = playbook::render(&playbook.closing, &playbook.template_context(&persona.call_context()));
+    let closing_line = result.is_some_and(|r| {
+        r.transcript.iter().any(|turn| turn.speaker == Speaker::Agent && words(&turn.text).contains(&words(&closing)))
+    });
+    let timeline = callee.map(|c| &c.timeline);
+    CallReport {
+        file: path.display().to_string(),
+        persona: persona.name.clone(),
+        voice: callee.map(|c| c.voice.clone()).or_else(|| persona.voice.clone()).unwrap_or_default(),
+        completed: result.is_some(),
+        outcome: match result {
+            Some(r) => {
+                serde_json::to_value(r.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
+            None => "none".to_owned(),
+        },
+        required_correct,
+        required_total,
+        fields: FieldReport::from_grade(&graded),
+        dead_air: timeline.map(|t| t.dead_air(DEAD_AIR_MS)).unwrap_or_default(),
+        closing_line,
+        hangup_after_goodbye: timeline.is_some_and(|t| t.hung_up_after_goodbye()),
+        ended_by: timeline.map(|t| t.ended_by),
+        call_length_s: timeline.map(|t| (t.end_ms as f64 / 100.0).round() / 10.0).unwrap_or(0.0),
+        error: error.or_else(|| callee.and_then(|c| c.error.clone())),
+    }
+}
+
+/// Lowercase words joined by single spaces.
+fn words(text: &str) -> String {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn empty_result(playbook: &str) -> CallResult {
+    CallResult {
+        v: 1,
+        call_id: "none".into(),
+        call_sid: None,
+        playbook: playbook.to_owned(),
+        outcome: CallOutcome::Failed,
+        fields: BTreeMap::new(),
+        transcript: Vec::new(),
+        latency: Default::default(),
+        started_at: String::new(),
+        ended_at: String::new(),
+        notes: Vec::new(),
+    }
+}
