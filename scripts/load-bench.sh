@@ -10,7 +10,9 @@
 # the fake. --embedded: the embedded engines and the scripted brain (no fake; STT_PROVIDER,
 # TTS_PROVIDER and BRAIN_POLICY are passed on when set). Both with ENDPOINT_SILENCE_MS=400.
 # Environment: CALL_SECONDS (60), LOAD_BENCH_PORT (18000),
-# FAKE_PORT (18090), ENDPOINT_SILENCE_MS (400), LOADGEN_ARGS (more generator options).
+# FAKE_PORT (18090), ENDPOINT_SILENCE_MS (400), LOADGEN_ARGS (more generator options),
+# BENCH_PROFILE (release; `debug` reuses the test build for a quick before/after comparison,
+# whose CPU figures are not the release ones).
 # Figures also go to target/load-bench/<path>-<time>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +37,11 @@ if [ "$path" = embedded ]; then
   fi
 fi
 
-cargo build --release -q -p gymcall -p loadgen
-bin=target/release
+case "${BENCH_PROFILE:-release}" in
+  release) cargo build --release -q -p gymcall -p loadgen; bin=target/release ;;
+  debug) cargo build -q -p gymcall -p loadgen; bin=target/debug ;;
+  *) echo "BENCH_PROFILE is release or debug" >&2; exit 1 ;;
+esac
 work=$(mktemp -d)
 out_dir=target/load-bench
 mkdir -p "$out_dir"
