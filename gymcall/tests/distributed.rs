@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bin_dir, dump_logs, ensure_binaries, simulated_gym, start_services, Service};
+use common::{bin_dir, dump_logs, ensure_binaries, place_call, simulated_gym, start_services, Service};
 use protocol::results::CallResult;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -43,21 +43,7 @@ async fn run() {
     let _ = stderr.read_line(&mut first);
     assert!(first.contains("waiting for results"), "gymcall results said: {first}");
 
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/calls"))
-        .bearer_auth("distributed-t0ken-123")
-        .json(&serde_json::json!({
-            "phone_number": number,
-            "gym_name": persona.gym_name,
-            "timezone": persona.timezone,
-            "playbook": persona.playbook,
-        }))
-        .send()
-        .await
-        .expect("POST /v1/calls");
-    assert_eq!(response.status().as_u16(), 202);
-    let reply: serde_json::Value = response.json().await.expect("json reply");
-    let call_id = reply["call_id"].as_str().expect("call_id").to_owned();
+    let call_id = place_call(&base, "distributed-t0ken-123", number, &persona, logs.path()).await;
 
     let result: CallResult = loop {
         match tokio::time::timeout(Duration::from_secs(300), lines.recv()).await {
