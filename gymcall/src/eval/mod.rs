@@ -192,15 +192,27 @@ pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
                 if !results.contains_key(&index) {
                     errors.insert(index, format!("no result within {} s", call_timeout.as_secs()));
                 }
-                let (correct, total) = results
-                    .get(&index)
-                    .map(|r| grade(&personas[index].1, &persona_playbooks[index], r).required_score())
-                    .unwrap_or((0, 0));
+                let (path, persona) = &personas[index];
+                let line = call_report(
+                    path,
+                    persona,
+                    &persona_playbooks[index],
+                    results.get(&index),
+                    call_reports.get(&numbers[index]),
+                    errors.get(&index).cloned(),
+                );
                 eprintln!(
-                    "[{}/{}] {}: {correct}/{total} required fields",
+                    "[{}/{}] {}: {}/{} required fields, outcome {}, dead air {}, closing line {}, hung up after goodbye {}, {:.1} s",
                     index + 1,
                     personas.len(),
-                    personas[index].1.name
+                    persona.name,
+                    line.required_correct,
+                    line.required_total,
+                    line.outcome,
+                    line.dead_air.len(),
+                    line.closing_line,
+                    line.hangup_after_goodbye,
+                    line.call_length_s
                 );
             }
         }
