@@ -45,7 +45,7 @@ pub fn money(rng: &mut SplitMix64, amount: f64, currency: &str) -> String {
     let units = if whole == 1 { unit_one } else { units };
     match rng.below(6) {
         0 if !slang.is_empty() => format!("{number} {}", rng.pick(slang)),
-        1 if whole > 20 && whole % 10 != 0 => format!("{} {units}", number.replacen(' ', "-", 1)),
+        1 if whole > 20 && !whole.is_multiple_of(10) => format!("{} {units}", number.replacen(' ', "-", 1)),
         _ => format!("{number} {units}"),
     }
 }
