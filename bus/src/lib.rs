@@ -78,14 +78,17 @@ impl Bus {
             .event_callback(move |event| {
                 let seen = seen.clone();
                 async move {
-                    let reason = match event {
-                        async_nats::Event::ServerError(error) => Some(format!("server error: {error}")),
-                        async_nats::Event::ClientError(error) => Some(format!("client error: {error}")),
-                        async_nats::Event::Disconnected => Some("disconnected".to_owned()),
-                        _ => None,
+                    let (reason, keeps_earlier) = match event {
+                        async_nats::Event::ServerError(error) => (Some(format!("server error: {error}")), false),
+                        async_nats::Event::ClientError(error) => (Some(format!("client error: {error}")), false),
+                        // the disconnect that follows a refusal must not hide the refusal
+                        async_nats::Event::Disconnected => (Some("disconnected".to_owned()), true),
+                        _ => (None, false),
                     };
                     if let (Some(reason), Ok(mut last)) = (reason, seen.lock()) {
-                        *last = Some(reason);
+                        if !(keeps_earlier && last.is_some()) {
+                            *last = Some(reason);
+                        }
                     }
                 }
             })
