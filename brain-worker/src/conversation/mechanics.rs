@@ -23,6 +23,9 @@ pub struct Conversation {
     /// After the media stream moved: the agent line that may have been cut off, said again
     /// when this is due unless its `Played` or the callee comes first (see `moved`).
     pub(super) redeliver: Option<(String, Instant)>,
+    /// When `state.media_ms` last moved, and to what: media time runs on between the media
+    /// worker's events (see [`Conversation::media_now`]).
+    media_anchor: Option<(Instant, u64)>,
 }
 
 impl Conversation {
@@ -35,6 +38,28 @@ impl Conversation {
             callee_done_at: None,
             finished_sent: false,
             redeliver: None,
+            media_anchor: None,
+        }
+    }
+
+    /// The call's media time at `now`: the latest the media worker reported, plus the wall time
+    /// since it moved (an agent line decided on a silence timer 9 s after the callee's last
+    /// words is stamped 9 s later, not at those words).
+    pub fn media_now(&mut self, now: Instant) -> u64 {
+        let reported = self.state.media_ms;
+        match self.media_anchor {
+            Some((at, ms)) if ms == reported => reported + now.saturating_duration_since(at).as_millis() as u64,
+            _ => {
+                self.media_anchor = Some((now, reported));
+                reported
+            }
+        }
+    }
+
+    /// Notes that `state.media_ms` may have moved at `now` (called after every input).
+    pub fn mark_media_time(&mut self, now: Instant) {
+        if self.media_anchor.is_none_or(|(_, ms)| ms != self.state.media_ms) {
+            self.media_anchor = Some((now, self.state.media_ms));
         }
     }
 

@@ -42,10 +42,11 @@ impl Conversation {
 
     /// Records an agent turn (text decided; the commands are sent by the caller).
     pub fn record_agent_turn(&mut self, now: Instant, utterance_id: &str, text: &str) -> Vec<Action> {
+        let at_ms = self.media_now(now);
         self.state.transcript.push(TranscriptTurn {
             speaker: Speaker::Agent,
             text: text.to_owned(),
-            at_ms: self.state.media_ms,
+            at_ms,
             interrupted: false,
         });
         self.state.spoken.push(SpokenTurn {

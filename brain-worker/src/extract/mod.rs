@@ -180,9 +180,13 @@ fn spoken_keywords(field: &FieldSpec) -> Vec<String> {
     field.keywords.iter().map(|k| spoken(k)).collect()
 }
 
+/// True when the reply opens with a yes or a no ("of course, ..."): an answer, even when a hold
+/// word comes later in it ("of course, we get visitors all the time" heard as "... a moment time").
 fn starts_with_yes_no(normalised: &str) -> bool {
     let first = normalised.split(' ').next().unwrap_or("");
-    ["yes", "yeah", "yep", "no", "nope", "nah", "sure"].contains(&first)
+    ["yes", "yeah", "yep", "no", "nope", "nah", "sure", "absolutely", "definitely", "certainly"].contains(&first)
+        || normalised == "of course"
+        || normalised.starts_with("of course ")
 }
 
 /// A field the callee mentions on their own: a yes/no keyword with its polarity ("we don't do

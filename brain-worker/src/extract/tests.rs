@@ -453,3 +453,21 @@ fn one_word_compounds_from_the_speech_engine() {
     assert_eq!(schedule_of("nogi on tuesday at seven"), vec![slot("tuesday", "19:00", None, Some("no-gi"))]);
     assert_eq!(yes_no_answer("we don't do dropins", "drop_in_offered"), Some(false));
 }
+
+// Heard in `gymcall eval` on tuning seeds (100-111, Whisper hearing espeak-ng voices).
+
+#[test]
+fn a_yes_and_a_no_in_one_answer_settle_nothing() {
+    // "Right, sure, visitors are always welcome." heard this way twice was taken as "no
+    // drop-ins", confirmed, and the call surveyed nothing (seed 103)
+    assert_eq!(yes_no_answer("Right, sure, visit and not all way welcome.", "drop_in_offered"), None);
+    // a plain "yeah, no" is still a no
+    assert_eq!(yes_no_answer("yeah no we don't do that", "drop_in_offered"), Some(false));
+}
+
+#[test]
+fn an_answer_that_opens_with_of_course_is_not_a_hold() {
+    // "Of course, we get visitors all the time." heard with "a moment" in it: the agent said
+    // "Sure, take your time" and waited 45 s on a hold nobody asked for (seed 103)
+    assert_eq!(yes_no_answer("Of course, we get to win it a moment time.", "drop_in_offered"), Some(true));
+}

@@ -234,6 +234,32 @@ fn last_callee_turn(conversation: &Conversation) -> Option<(usize, String)> {
 
 impl Policy for LlmPolicy {
     fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
+        let actions = self.handle_input(now, input);
+        self.conversation.mark_media_time(now);
+        actions
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let conversation = self.conversation.poll_timeout();
+        match &self.pending {
+            Some(pending) if !self.fallen_back => {
+                Some(conversation.map_or(pending.deadline, |c| c.min(pending.deadline)))
+            }
+            _ => conversation,
+        }
+    }
+
+    fn state(&self) -> &ConversationState {
+        &self.conversation.state
+    }
+
+    fn playbook(&self) -> &Playbook {
+        &self.conversation.playbook
+    }
+}
+
+impl LlmPolicy {
+    fn handle_input(&mut self, now: Instant, input: Input) -> Vec<Action> {
         if self.fallen_back {
             return scripted::handle(&mut self.conversation, now, input);
         }
@@ -302,23 +328,5 @@ impl Policy for LlmPolicy {
             }
             other => scripted::handle(&mut self.conversation, now, other),
         }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        let conversation = self.conversation.poll_timeout();
-        match &self.pending {
-            Some(pending) if !self.fallen_back => {
-                Some(conversation.map_or(pending.deadline, |c| c.min(pending.deadline)))
-            }
-            _ => conversation,
-        }
-    }
-
-    fn state(&self) -> &ConversationState {
-        &self.conversation.state
-    }
-
-    fn playbook(&self) -> &Playbook {
-        &self.conversation.playbook
     }
 }

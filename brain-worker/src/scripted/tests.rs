@@ -679,3 +679,47 @@ fn an_earlier_turn_finishing_does_not_start_the_wait_for_the_latest_one() {
     call.input(Input::Played { utterance_id: asked_id, at_ms: call.at_ms + 1000 });
     assert_eq!(call.wait(9), "", "no re-prompt over the repeat");
 }
+
+// Heard in `gymcall eval` on tuning seeds (100-111, Whisper hearing espeak-ng voices).
+
+#[test]
+fn an_answer_opening_with_okay_is_asked_again_not_taken_for_an_aside() {
+    // "Okay so there's no mat fee." heard as "Okay, so there is no mapie.": the agent kept quiet
+    // for the silence timeout (9 s of dead air), then asked "Hello, are you still there?",
+    // three times over (seed 108)
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("35 dollars per class");
+    assert!(reply.contains("mat fee"), "{reply}");
+    let reply = call.callee("Okay, so there is no mapie.");
+    assert!(reply.contains("Sorry"), "an answer not understood is asked again at once: {reply:?}");
+    assert!(!reply.contains("still there"), "{reply}");
+    // a bare "okay" after a question is still an aside: the question stands, nothing said
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("okay"), "");
+}
+
+#[test]
+fn silence_after_the_callee_spoke_is_not_met_with_are_you_still_there() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    // an aside we keep quiet on, then nothing: the callee did speak, so we did not follow
+    assert_eq!(call.callee("okay"), "");
+    let reply = call.wait(15);
+    assert!(reply.starts_with("Sorry, I didn't catch that."), "{reply}");
+}
+
+#[test]
+fn a_line_said_on_a_timer_is_stamped_when_it_is_said() {
+    // the agent's lines in the result carried the media time of the callee's last words even
+    // when a silence timer spoke them 9-45 s later, which hid the dead air in the transcript
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let heard_at = call.at_ms;
+    let reply = call.wait(15);
+    assert!(reply.contains("still there"), "{reply}");
+    let turn = call.policy.state().transcript.last().unwrap().clone();
+    assert_eq!(turn.speaker, Speaker::Agent);
+    assert!(turn.at_ms >= heard_at + 9000, "said at {} ms, the callee last spoke at {heard_at} ms", turn.at_ms);
+}

@@ -22,8 +22,17 @@ const GREETING_TRANSCRIPT_WAIT: Duration = Duration::from_secs(15);
 /// re-prompt (reading out a week of classes takes half a minute).
 const ANSWER_TRANSCRIPT_WAIT: Duration = Duration::from_secs(45);
 
+/// The most words a reply may have and still be a bare acknowledgment ("yes that's right").
+const BARE_YES_WORDS: usize = 4;
+
 /// Drives `conversation` with one input; returns what to do.
 pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
+    let actions = handle_input(conversation, now, input);
+    conversation.mark_media_time(now);
+    actions
+}
+
+fn handle_input(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
     match input {
         Input::CallStarted { at_ms } => started(conversation, now, at_ms),
         Input::Resumed { at_ms } => resumed(conversation, now, at_ms),
@@ -264,12 +273,12 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     // reply that crossed our question. Stay quiet; the question stands.
     // (When we spoke first, the callee's first words are their greeting.)
     let greeting_after_we_spoke = conversation.state.callee_turns == 1;
+    // a bare "yes, that's right" is an aside; a longer reply that merely opens with "okay" or
+    // "right" ("okay, so there is no mapie") is an answer we could not read, and is asked again
+    let bare_yes = extract::intent::confirmation(&words) == Some(true) && words.split(' ').count() <= BARE_YES_WORDS;
     let stray = changed.is_empty()
         && intents.is_empty()
-        && (crossed
-            || greeting_after_we_spoke
-            || !restated.is_empty()
-            || extract::intent::confirmation(&words) == Some(true));
+        && (crossed || greeting_after_we_spoke || !restated.is_empty() || bare_yes);
     if stray && conversation.state.phase == Phase::Asking && conversation.state.asked.is_some() {
         conversation.arm_silence(now, Duration::ZERO);
         return actions;
@@ -467,6 +476,9 @@ fn tick(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
                     let line = spec.and_then(|s| conversation.read_back_line(&s)).unwrap_or(question);
                     format!("Hello? {line}")
                 }
+                // the callee spoke last, and we kept quiet on what they said: we did not
+                // follow it, so say so rather than ask whether anyone is there
+                _ if callee_spoke_last(conversation) => format!("Sorry, I didn't catch that. {question}"),
                 _ => format!("Hello, are you still there? {question}"),
             };
             if matches!(conversation.state.phase, Phase::Holding | Phase::Transferring) {
@@ -475,4 +487,9 @@ fn tick(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
             conversation.say(now, &line, false)
         }
     }
+}
+
+/// True when the last turn of the transcript is the callee's.
+fn callee_spoke_last(conversation: &Conversation) -> bool {
+    conversation.state.transcript.last().is_some_and(|turn| turn.speaker == protocol::results::Speaker::Callee)
 }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use playbook::PlaybookSet;
 use protocol::results::{CallOutcome, CallResult, Speaker};
 use protocol::version::decode_json;
-use report::{CallReport, EvalReport, FieldReport};
+use report::{CallReport, ConversationLine, EvalReport, FieldReport};
 use simulator::fake_twilio::{FakeTwilio, FakeTwilioConfig, Outcome};
 use simulator::persona::grade::grade;
 use simulator::persona::hook::{media_hook, PersonaCallReport, PersonaLineup};
@@ -44,6 +44,38 @@ pub struct EvalArgs {
     /// Recordings and the services' store go under this folder.
     #[arg(long, default_value = "gymcall-eval")]
     pub out: PathBuf,
+    /// The agent's recogniser: `auto` picks it as a call does (`STT_PROVIDER`, else embedded
+    /// Whisper when installed, else PocketSphinx); `pocketsphinx` is what the end-to-end persona
+    /// test uses.
+    #[arg(long, value_enum, default_value_t = AgentEars::Auto)]
+    pub stt: AgentEars,
+}
+
+/// Which recogniser the agent hears the personas with.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentEars {
+    Auto,
+    Whisper,
+    Pocketsphinx,
+}
+
+/// The agent's speech engines for `ears`, with the agent's voice as a call picks it.
+fn agent_speech(ears: AgentEars) -> anyhow::Result<speech::Providers> {
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    match ears {
+        AgentEars::Auto => {}
+        AgentEars::Whisper => {
+            env.insert("STT_PROVIDER".into(), "whisper".into());
+        }
+        AgentEars::Pocketsphinx => {
+            env.insert("STT_PROVIDER".into(), "pocketsphinx".into());
+        }
+    }
+    // the evaluation never reaches a cloud voice: the agent speaks with an embedded one
+    if env.get("TTS_PROVIDER").is_some_and(|p| !matches!(p.as_str(), "flite" | "piper" | "auto" | "")) {
+        env.remove("TTS_PROVIDER");
+    }
+    stack::speech_from_env(&env)
 }
 
 pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -121,13 +153,16 @@ pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
         fake.auth_token().to_owned(),
         Some(reports_tx),
     ));
-    // the agent as the end-to-end persona test runs it: the embedded engines (flite kal speaks)
+    // the agent as a call picks its engines (or the recogniser --stt names)
+    let agent = agent_speech(args.stt)?;
+    let engines = (agent.stt.name().to_owned(), agent.tts.name().to_owned());
+    eprintln!("gymcall eval: the agent hears with {} and speaks with {}", agent.stt.name(), agent.tts.name());
     let stack = Stack::start(StackOptions {
         out_dir: out_dir.clone(),
         twilio_api_base: Some(fake.base_url()),
         twilio_account_sid: fake.account_sid().to_owned(),
         twilio_auth_token: fake.auth_token().to_owned(),
-        speech: Some(stack::embedded_speech()?),
+        speech: Some(agent),
         extra_env: vec![("MAX_CONCURRENT_CALLS".into(), args.jobs.to_string())],
     })
     .await?;
@@ -234,7 +269,7 @@ pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
             )
         })
         .collect();
-    Ok(EvalReport::new(args.personas.display().to_string(), args.jobs, DEAD_AIR_MS, per_call))
+    Ok(EvalReport::new(args.personas.display().to_string(), args.jobs, engines, DEAD_AIR_MS, per_call))
 }
 
 /// One persona's line of the report.
@@ -255,6 +290,18 @@ fn call_report(
         r.transcript.iter().any(|turn| turn.speaker == Speaker::Agent && words(&turn.text).contains(&words(&closing)))
     });
     let timeline = callee.map(|c| &c.timeline);
+    let mut conversation: Vec<ConversationLine> = callee
+        .iter()
+        .flat_map(|c| c.lines.iter())
+        .filter(|line| line.speaker == "callee")
+        .map(|line| ConversationLine { at_ms: line.at_ms, who: "callee said", text: line.text.clone() })
+        .chain(result.iter().flat_map(|r| r.transcript.iter()).map(|turn| ConversationLine {
+            at_ms: turn.at_ms,
+            who: if turn.speaker == Speaker::Agent { "agent said" } else { "agent heard" },
+            text: turn.text.clone(),
+        }))
+        .collect();
+    conversation.sort_by_key(|line| line.at_ms);
     CallReport {
         file: path.display().to_string(),
         persona: persona.name.clone(),
@@ -275,6 +322,7 @@ fn call_report(
         ended_by: timeline.map(|t| t.ended_by),
         call_length_s: timeline.map(|t| (t.end_ms as f64 / 100.0).round() / 10.0).unwrap_or(0.0),
         error: error.or_else(|| callee.and_then(|c| c.error.clone())),
+        conversation,
     }
 }
 

@@ -30,6 +30,18 @@ pub struct CallReport {
     /// Media time from answer to hang-up.
     pub call_length_s: f64,
     pub error: Option<String>,
+    /// The conversation in media time: what the callee said (its script), what the agent heard
+    /// of it and what the agent said. JSON only: where a wrong field came from.
+    pub conversation: Vec<ConversationLine>,
+}
+
+/// One line of [`CallReport::conversation`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ConversationLine {
+    pub at_ms: u64,
+    /// `callee said`, `agent heard` or `agent said`.
+    pub who: &'static str,
+    pub text: String,
 }
 
 /// One field of one call.
@@ -85,6 +97,11 @@ pub struct EvalReport {
     /// Required fields correct over every call.
     pub required_fields: Score,
     pub per_field: BTreeMap<String, Score>,
+    /// Required fields correct per callee voice (the agent's recogniser hears some far better).
+    pub per_voice: BTreeMap<String, Score>,
+    /// The agent's recogniser and voice.
+    pub agent_stt: String,
+    pub agent_tts: String,
     pub dead_air_threshold_ms: u64,
     pub dead_air_silences: usize,
     pub calls_with_dead_air: usize,
@@ -96,13 +113,21 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
-    pub fn new(personas_dir: String, jobs: usize, dead_air_threshold_ms: u64, per_call: Vec<CallReport>) -> EvalReport {
+    pub fn new(
+        personas_dir: String,
+        jobs: usize,
+        (agent_stt, agent_tts): (String, String),
+        dead_air_threshold_ms: u64,
+        per_call: Vec<CallReport>,
+    ) -> EvalReport {
         let mut required_fields = Score::default();
         let mut per_field: BTreeMap<String, Score> = BTreeMap::new();
+        let mut per_voice: BTreeMap<String, Score> = BTreeMap::new();
         for call in &per_call {
             for field in call.fields.iter().filter(|f| f.required) {
                 required_fields.add(field.correct);
                 per_field.entry(field.field.clone()).or_default().add(field.correct);
+                per_voice.entry(call.voice.clone()).or_default().add(field.correct);
             }
         }
         let lengths: Vec<f64> = per_call.iter().map(|c| c.call_length_s).collect();
@@ -113,6 +138,9 @@ impl EvalReport {
             completed_calls: per_call.iter().filter(|c| c.completed).count(),
             required_fields,
             per_field,
+            per_voice,
+            agent_stt,
+            agent_tts,
             dead_air_threshold_ms,
             dead_air_silences: per_call.iter().map(|c| c.dead_air.len()).sum(),
             calls_with_dead_air: per_call.iter().filter(|c| !c.dead_air.is_empty()).count(),
@@ -148,8 +176,14 @@ impl EvalReport {
         for (field, score) in &self.per_field {
             out.push_str(&format!("  {field:<18} {:>3}/{:<3} {:5.1}%\n", score.correct, score.total, score.percent));
         }
+        out.push_str("per callee voice (required, correct/total):\n");
+        for (voice, score) in &self.per_voice {
+            out.push_str(&format!("  {voice:<26} {:>3}/{:<3} {:5.1}%\n", score.correct, score.total, score.percent));
+        }
         out.push_str(&format!(
-            "\nrequired fields correct: {}/{} = {:.1}% over {} calls ({} with a result)\n",
+            "\nthe agent heard with {} and spoke with {}\nrequired fields correct: {}/{} = {:.1}% over {} calls ({} with a result)\n",
+            self.agent_stt,
+            self.agent_tts,
             self.required_fields.correct,
             self.required_fields.total,
             self.required_fields.percent,

@@ -194,6 +194,16 @@ const NO_STARTS: &[&str] = &[
 ];
 const SOFTENERS: &[&str] = &["no problem", "no worries", "not a problem", "no no problem"];
 
+/// True when `rest` (an answer after its leading yes-word) holds another yes-word or an
+/// affirmation ("sure", "of course", "welcome", "you can").
+fn affirms_again(rest: &[Token]) -> bool {
+    let text = format!(" {} ", rest.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" "));
+    rest.iter().any(|t| t.is_any(&["yes", "yeah", "yep", "sure", "absolutely", "definitely", "certainly"]))
+        || [" of course ", " welcome ", " you can ", " we do ", " we take ", " come on by ", " come in "]
+            .iter()
+            .any(|p| text.contains(p))
+}
+
 /// A yes or no in the answer, with a confidence. A leading "yes"/"no" decides; otherwise a
 /// negation ("we don't do drop-ins", "you don't need one") means no and an affirmation
 /// ("we do", "they're welcome") means yes.
@@ -216,6 +226,12 @@ pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
         let rest: Vec<Token> = tokenize(text).into_iter().skip(1).collect();
         if rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])) && !starts("of course")
         {
+            // ... unless the rest also says yes in other words ("right, sure, visit and not all
+            // way welcome" for "right, sure, visitors are always welcome"): the two disagree, so
+            // this settles nothing and the question is asked again
+            if affirms_again(&rest) {
+                return None;
+            }
             return Some((false, 0.7));
         }
         return Some((true, 0.9));
