@@ -158,22 +158,72 @@ impl WhisperModel {
                 return_no_speech_prob: true,
                 ..WhisperOptions::default()
             };
-            let results =
-                self.whisper.generate(&view, &[start], &options).map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let results = self
+                .whisper
+                .generate(&view, std::slice::from_ref(&start), &options)
+                .map_err(|e| WhisperError::Decode(e.to_string()))?;
             let Some(result) = results.into_iter().next() else { continue };
             let score = result.scores.first().copied();
             if result.no_speech_prob > NO_SPEECH_THRESHOLD && score.is_none_or(|score| score < -1.0) {
                 continue;
             }
             let Some(tokens) = result.sequences.into_iter().next() else { continue };
-            let tokens: Vec<String> =
-                tokens.into_iter().filter(|token| !(token.starts_with("<|") && token.ends_with("|>"))).collect();
-            let text = self.tokenizer.decode(tokens).map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let mut text = self.text_of(tokens)?;
+            let mut score = score;
+            // Whisper's own remedy for a failed greedy decode (a phrase looped, a long stretch of
+            // speech given a word or two, a low average log-probability): decode again with a
+            // beam and a repetition penalty, and keep that when it scores better.
+            if degenerate(&text, seconds, score) {
+                let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, ..options };
+                let results =
+                    self.whisper.generate(&view, &[start], &retry).map_err(|e| WhisperError::Decode(e.to_string()))?;
+                if let Some(result) = results.into_iter().next() {
+                    let retry_score = result.scores.first().copied();
+                    if let Some(tokens) = result.sequences.into_iter().next() {
+                        let retry_text = self.text_of(tokens)?;
+                        let better = !degenerate(&retry_text, seconds, retry_score)
+                            || retry_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN);
+                        if better && !retry_text.is_empty() {
+                            text = retry_text;
+                            score = retry_score;
+                        }
+                    }
+                }
+            }
             confidence = confidence.or(score.map(f32::exp));
-            texts.push(text.trim().to_owned());
+            texts.push(text);
         }
         Ok((texts.join(" ").trim().to_owned(), confidence))
     }
+}
+
+impl WhisperModel {
+    /// The text of a decoded token sequence (special tokens left out).
+    fn text_of(&self, tokens: Vec<String>) -> Result<String, WhisperError> {
+        let tokens: Vec<String> =
+            tokens.into_iter().filter(|token| !(token.starts_with("<|") && token.ends_with("|>"))).collect();
+        let text = self.tokenizer.decode(tokens).map_err(|e| WhisperError::Decode(e.to_string()))?;
+        Ok(text.trim().to_owned())
+    }
+}
+
+/// Average log-probability under which a decode is retried (Whisper's `logprob_threshold`).
+const RETRY_LOGPROB: f32 = -1.0;
+
+/// True when a greedy decode of `seconds` of speech looks failed: a word run repeated over and
+/// over (most word trigrams the same), far fewer words than the speech could hold (one word a
+/// 2.5 s), or a low average log-probability.
+pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let trigrams: Vec<&[String]> = words.windows(3).collect();
+    let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
+    let looped = trigrams.len() >= 6 && distinct.len() * 2 < trigrams.len();
+    let sparse = seconds >= 3.0 && (words.len() as f32) < seconds / 2.5;
+    looped || sparse || score.is_some_and(|score| score < RETRY_LOGPROB)
 }
 
 /// The decoders loaded in this process, by canonical model directory.
@@ -306,5 +356,29 @@ pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
         in_repository
     } else {
         model_dir.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod degenerate_tests {
+    use super::degenerate;
+
+    #[test]
+    fn failed_greedy_decodes_are_recognised() {
+        // both heard in `gymcall eval` (tuning seeds, espeak-ng voices): a 7 s schedule answer
+        // given one word, and a phrase looped to the token limit
+        assert!(degenerate("and", 7.0, Some(-0.4)));
+        let looped = "So, the main answer and main from mid-day deal half one last fundamental answer and main \
+                      answer and main answer and main answer and main answer and main answer and main answer";
+        assert!(degenerate(looped, 6.0, Some(-0.3)));
+        assert!(degenerate("thanks for calling", 1.5, Some(-1.4)));
+        // ordinary answers are kept as they are
+        assert!(!degenerate("Yes, we take drop-ins.", 1.8, Some(-0.2)));
+        assert!(!degenerate("No.", 0.6, Some(-0.3)));
+        assert!(!degenerate(
+            "Monday and Wednesday at six, Monday and Wednesday at seven thirty, and Saturday at ten",
+            6.0,
+            Some(-0.3)
+        ));
     }
 }

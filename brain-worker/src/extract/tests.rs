@@ -471,3 +471,11 @@ fn an_answer_that_opens_with_of_course_is_not_a_hold() {
     // "Sure, take your time" and waited 45 s on a hold nobody asked for (seed 103)
     assert_eq!(yes_no_answer("Of course, we get to win it a moment time.", "drop_in_offered"), Some(true));
 }
+
+#[test]
+fn fillers_before_a_yes_or_no_do_not_hide_it() {
+    // "Um, absolutely, come on by." heard word for word was not taken as a yes (seed 100)
+    assert_eq!(yes_no_answer("Um, absolutely. Come on by.", "drop_in_offered"), Some(true));
+    assert_eq!(yes_no_answer("uh well no we don't", "drop_in_offered"), Some(false));
+    assert_eq!(yes_no_answer("oh yep you can just come in and train", "drop_in_offered"), Some(true));
+}

@@ -318,7 +318,10 @@ impl Responder {
                     score += normalize(keyword).split(' ').count() as f32;
                 }
             }
-            if let Some(question) = &field.question {
+            // the question, or its other wording when the agent asks again (`follow_up`):
+            // whichever the agent's words match better
+            let mut best_wording = 0.0f32;
+            for question in field.question.iter().chain(field.follow_up.iter()) {
                 let question = normalize(question);
                 let content: BTreeSet<&str> = question
                     .split(' ')
@@ -327,11 +330,13 @@ impl Responder {
                     .map(stem)
                     .collect();
                 let overlap = content.intersection(&words).count() as f32;
-                score += 1.5 * overlap;
+                let mut wording = 1.5 * overlap;
                 if !content.is_empty() && overlap / content.len() as f32 > 0.6 {
-                    score += 3.0;
+                    wording += 3.0;
                 }
+                best_wording = best_wording.max(wording);
             }
+            score += best_wording;
             // a question already answered is less likely asked again unless clearly so
             if self.answered.contains(&field.name) {
                 score *= 0.6;

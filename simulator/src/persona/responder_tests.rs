@@ -182,3 +182,18 @@ fn spoken_numbers_are_read() {
     assert_eq!(numbers_in("it's $30 or one hundred twenty a month"), vec![30.0, 120.0]);
     assert_eq!(numbers_in("forty and five"), vec![40.0, 5.0]);
 }
+
+#[test]
+fn answers_the_question_asked_again_in_its_other_wording() {
+    // the agent's re-ask ("Can someone who trains at another gym come and join one of your
+    // classes?") got no answer at all from generated personas: 9 s of silence, then
+    // "are you still there?" (gymcall eval, tuning seeds 100 and 111)
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said(
+        "sorry i didn't quite get that can someone who trains at another gym come and join one of your classes a yes or no is fine",
+    ));
+    assert!(!reply.is_empty() && !reply.to_lowercase().contains("say again"), "{reply:?}");
+    let reply = said(&r.on_agent_said("sorry i didn't quite get that what would a visitor pay for one class"));
+    assert!(reply.contains("twenty five"), "{reply:?}");
+}

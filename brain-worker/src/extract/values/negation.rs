@@ -192,6 +192,9 @@ const NO_STARTS: &[&str] = &[
     "not anymore",
     "never",
 ];
+/// Fillers before an answer; they say neither yes nor no.
+const LEADING_FILLERS: &[&str] = &["um", "umm", "uh", "uhm", "erm", "er", "hmm", "hm", "mm", "oh", "ah", "well", "so"];
+
 const SOFTENERS: &[&str] = &["no problem", "no worries", "not a problem", "no no problem"];
 
 /// True when `rest` (an answer after its leading yes-word) holds another yes-word or an
@@ -213,7 +216,14 @@ pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
     for softener in SOFTENERS {
         text = text.replace(&format!(" {softener} "), " ");
     }
-    let text = text.trim();
+    // what people say before they answer ("um, absolutely, come on by")
+    let mut text = text.trim();
+    while let Some(rest) = LEADING_FILLERS
+        .iter()
+        .find_map(|f| text.strip_prefix(f).filter(|rest| rest.is_empty() || rest.starts_with(' ')).map(str::trim_start))
+    {
+        text = rest;
+    }
     if text.is_empty() {
         return None;
     }
