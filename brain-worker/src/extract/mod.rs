@@ -74,6 +74,16 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         }
     }
 
+    // Asked for a fee, told there is none in words the rules do not know ("there's no mapie",
+    // "no extra fee for the mask": the fee's own name misheard): none, at a confidence that
+    // has it read back for a yes.
+    if let Some(field) = asked_spec.filter(|f| f.kind == FieldType::Money) {
+        let control = intents.iter().any(|i| !matches!(i, intent::Intent::Goodbye));
+        if !control && mentions_none(&found, &tokens) && values::no_fee_said(&tokens) {
+            found.push(Extraction::known(field, json!({ "amount": 0.0, "currency": "USD" }), 0.6));
+        }
+    }
+
     for field in &playbook.fields {
         if found.iter().any(|e| e.field == field.name) {
             continue;
@@ -102,6 +112,11 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         }
     }
     found
+}
+
+/// True when nothing was found yet and no number was said.
+fn mentions_none(found: &[Extraction], tokens: &[Token]) -> bool {
+    found.is_empty() && tokens.iter().all(|t| t.number.is_none())
 }
 
 /// The value of the field that was asked, from a direct answer.

@@ -479,3 +479,21 @@ fn fillers_before_a_yes_or_no_do_not_hide_it() {
     assert_eq!(yes_no_answer("uh well no we don't", "drop_in_offered"), Some(false));
     assert_eq!(yes_no_answer("oh yep you can just come in and train", "drop_in_offered"), Some(true));
 }
+
+#[test]
+fn asked_for_a_fee_a_no_in_words_the_rules_do_not_know_is_none_read_back() {
+    // the mat fee's name misheard in every reply: "there's no mat fee" as "There's no messy.",
+    // "There's no Matthew.", "Okay, so there is no mapie.", "No, no extra fee for the mask."; the
+    // question was asked until the agent gave up (seeds 101, 104, 107, 108)
+    for text in
+        ["There's no messy.", "There's no Matthew.", "Okay, so there is no mapie.", "No, no extra fee for the mask."]
+    {
+        let found = value_of(&gym(), text, "mat_fee", "mat_fee");
+        let (status, value) = found.unwrap_or_else(|| panic!("nothing from {text:?}"));
+        assert_eq!(status, FieldStatus::Known, "{text}");
+        assert_eq!(value["amount"], json!(0.0), "{text}");
+    }
+    // not an answer of none: not knowing, or a refusal
+    assert_eq!(value_of(&gym(), "I don't know the cost, sorry", "mat_fee", "mat_fee").map(|(s, _)| s), None);
+    assert_eq!(value_of(&gym(), "there's no way I can tell you that", "mat_fee", "mat_fee"), None);
+}

@@ -684,14 +684,14 @@ fn an_earlier_turn_finishing_does_not_start_the_wait_for_the_latest_one() {
 
 #[test]
 fn an_answer_opening_with_okay_is_asked_again_not_taken_for_an_aside() {
-    // "Okay so there's no mat fee." heard as "Okay, so there is no mapie.": the agent kept quiet
-    // for the silence timeout (9 s of dead air), then asked "Hello, are you still there?",
-    // three times over (seed 108)
+    // "Right, the mat fee is five dollars." heard as "Right, remember me in time, Noggin.": the
+    // agent kept quiet for the silence timeout (9 s of dead air), then asked "Hello, are you
+    // still there?", ten times over, to the call's time limit (seed 111)
     let mut call = TextCall::gym();
     to_price_question(&mut call);
     let reply = call.callee("35 dollars per class");
     assert!(reply.contains("mat fee"), "{reply}");
-    let reply = call.callee("Okay, so there is no mapie.");
+    let reply = call.callee("Right, remember me in time, Noggin.");
     assert!(reply.contains("Sorry"), "an answer not understood is asked again at once: {reply:?}");
     assert!(!reply.contains("still there"), "{reply}");
     // a bare "okay" after a question is still an aside: the question stands, nothing said

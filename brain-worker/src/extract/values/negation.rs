@@ -121,6 +121,31 @@ pub fn says_no_price(tokens: &[Token], start: usize, length: usize) -> bool {
         && tokens[from..start].iter().any(|t| t.is_any(&["no", "have", "there's", "is", "any", "charge"]))
 }
 
+/// True when an answer to "is there a fee?" says there is none without naming the fee in words
+/// the rules know: a generic charge word negated ("no extra fee for the mask", "we don't charge
+/// anything") or a short reply that is only "there's no <something>" ("there's no messy").
+pub fn no_fee_said(tokens: &[Token]) -> bool {
+    let generic = ["fee", "fees", "charge", "extra", "cost", "anything", "nothing"];
+    let negated_generic = tokens
+        .iter()
+        .enumerate()
+        .any(|(i, t)| t.is_any(&generic) && (t.is_any(&["nothing"]) || is_negated(tokens, i, i)));
+    if negated_generic {
+        return true;
+    }
+    // after fillers: "there's no X", "there is no X", "no X" with X one or two words
+    let words: Vec<&str> = tokens
+        .iter()
+        .map(|t| t.word.as_str())
+        .skip_while(|w| LEADING_FILLERS.contains(w) || ["okay", "ok", "right", "yeah", "no"].contains(w))
+        .collect();
+    let rest = match words.as_slice() {
+        ["there's", "no", rest @ ..] | ["there", "is", "no", rest @ ..] | ["theres", "no", rest @ ..] => rest,
+        _ => return false,
+    };
+    (1..=2).contains(&rest.len())
+}
+
 /// `tokens` without the clauses that negate a price of one of `phrases` ("we don't really have a
 /// drop in price, you just pay the mat fee"): such a clause says there is no separate price, not
 /// that the thing is not offered.
