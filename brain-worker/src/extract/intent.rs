@@ -56,6 +56,29 @@ const HOLD: &[&str] = &[
     "hold the line",
     "just a sec",
 ];
+/// Words a hold request may end with ("hang on, let me grab the schedule for you").
+const HOLD_TAIL_WORDS: usize = 6;
+
+/// A hold request ends what the callee says: someone who goes to check stops talking. A hold
+/// phrase followed by a longer answer, or by an amount, is a filler ("let me see, it's forty five
+/// quid", "let me see, ten dollars for the mat fee"), and the answer is read as usual.
+fn asks_to_hold(text: &str) -> bool {
+    let padded = format!(" {text} ");
+    HOLD.iter().any(|phrase| {
+        let Some(at) = padded.rfind(&format!(" {phrase} ")) else { return false };
+        let tail: Vec<&str> = padded[at + phrase.len() + 2..].split_whitespace().collect();
+        tail.len() <= HOLD_TAIL_WORDS && !tail.iter().any(|word| is_amount_word(word))
+    })
+}
+
+fn is_amount_word(word: &str) -> bool {
+    const NUMBER_WORDS: &[&str] = &[
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen",
+        "twenty", "thirty", "forty", "fifty", "dollars", "pounds", "euros", "bucks", "quid", "free",
+    ];
+    word.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&word)
+}
+
 const REPEAT: &[&str] = &[
     "repeat that",
     "repeat the question",
@@ -218,7 +241,7 @@ pub fn intents(normalised_text: &str) -> Vec<Intent> {
     if any_phrase(text, REFUSAL) {
         found.push(Intent::Refusal);
     }
-    if any_phrase(text, HOLD) {
+    if asks_to_hold(text) {
         found.push(Intent::Hold);
     }
     if any_phrase(text, REPEAT) || text == "what" || text == "sorry" || text == "what sorry" {

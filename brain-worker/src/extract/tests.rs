@@ -497,3 +497,20 @@ fn asked_for_a_fee_a_no_in_words_the_rules_do_not_know_is_none_read_back() {
     assert_eq!(value_of(&gym(), "I don't know the cost, sorry", "mat_fee", "mat_fee").map(|(s, _)| s), None);
     assert_eq!(value_of(&gym(), "there's no way I can tell you that", "mat_fee", "mat_fee"), None);
 }
+
+#[test]
+fn a_hold_phrase_before_an_answer_is_a_filler() {
+    use crate::extract::intent::{intents, Intent};
+    use crate::extract::text::normalised;
+    // "Let me see, ten dollars for the mat fee." was taken as a hold: "Sure, take your time",
+    // then 45 s of silence on both sides (seed 103)
+    for text in [
+        "No, sorry, I'm dropping in 1750. Let me see, 10,000,000,000,000,000,000.",
+        "let me see it's forty five quid no sorry forty pounds right no there's no extra fee for the mats",
+    ] {
+        assert!(!intents(&normalised(text)).contains(&Intent::Hold), "{text}");
+    }
+    for text in ["Hang on, let me grab the schedule.", "one moment please", "hold on let me check with the manager"] {
+        assert!(intents(&normalised(text)).contains(&Intent::Hold), "{text}");
+    }
+}
