@@ -236,7 +236,9 @@ impl CallActor {
                         self.speaking.callee_speech(true, self.now_ms);
                     }
                     if let HeardEvent::Transcript { is_final: true, text, start_ms, .. } = &event {
-                        self.with_recording(|recording| recording.line(*start_ms, "callee", text));
+                        if !text.is_empty() {
+                            self.with_recording(|recording| recording.line(*start_ms, "callee", text));
+                        }
                         self.speaking.transcribed(self.now_ms);
                     }
                     self.brain.heard(at_ms, event);

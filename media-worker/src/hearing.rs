@@ -226,11 +226,16 @@ impl<D: SpeechDetector> Hearing<D> {
                 self.heard(now_ms, event);
             }
             Some(SttOutput::Final { text, confidence, start_ms, end_ms }) => {
-                if text.trim().is_empty() {
+                // Nothing recognised is still told (an empty final): the brain waits for this
+                // utterance's transcript (up to 45 s for a long answer) and must learn it will
+                // not come, or the line goes quiet that long.
+                let text = if text.trim().is_empty() {
                     tracing::debug!(start_ms, end_ms, "stt heard nothing in the utterance");
-                    return;
-                }
-                tracing::info!(start_ms, end_ms, words = text.split_whitespace().count(), "callee transcript");
+                    String::new()
+                } else {
+                    tracing::info!(start_ms, end_ms, words = text.split_whitespace().count(), "callee transcript");
+                    text
+                };
                 let utterance_seq = self.utterance_seq;
                 self.utterance_seq += 1;
                 let event =

@@ -723,3 +723,41 @@ fn a_line_said_on_a_timer_is_stamped_when_it_is_said() {
     assert_eq!(turn.speaker, Speaker::Agent);
     assert!(turn.at_ms >= heard_at + 9000, "said at {} ms, the callee last spoke at {heard_at} ms", turn.at_ms);
 }
+
+#[test]
+fn speech_the_recogniser_made_nothing_of_does_not_leave_the_line_quiet() {
+    // Whisper returned nothing for a 3 s answer; the brain kept waiting for the transcript
+    // (45 s, as for a long answer) and both sides sat in silence for 50 s (seed 103)
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.at_ms += 500;
+    assert_eq!(call.input(Input::SpeechStarted { at_ms: call.at_ms }), "");
+    call.now += Duration::from_secs(3);
+    let start_ms = call.at_ms;
+    call.at_ms += 3000;
+    call.seq += 1;
+    let reply = call.input(Input::Heard {
+        text: String::new(),
+        utterance_seq: call.seq,
+        start_ms,
+        end_ms: call.at_ms,
+        at_ms: call.at_ms,
+    });
+    assert!(reply.starts_with("Sorry, I didn't catch that."), "{reply:?}");
+    // a click or a cough (0.3 s) leaves the question on the usual timer, not 45 s
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.input(Input::SpeechStarted { at_ms: call.at_ms + 100 });
+    call.seq += 1;
+    let at_ms = call.at_ms + 400;
+    let reply = call.input(Input::Heard {
+        text: " ".into(),
+        utterance_seq: call.seq,
+        start_ms: at_ms - 300,
+        end_ms: at_ms,
+        at_ms,
+    });
+    assert_eq!(reply, "");
+    let reply = call.wait(12);
+    assert!(reply.contains("How much is a drop-in"), "re-asked on the usual silence timer: {reply:?}");
+}

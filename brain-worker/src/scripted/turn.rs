@@ -148,7 +148,7 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     }
     let words = normalised(text);
     if words.is_empty() {
-        return Vec::new();
+        return unrecognised(conversation, now, start_ms, end_ms);
     }
     // The callee started this before our last turn was even decided: it answers something
     // earlier (the two crossed), not what we just asked.
@@ -492,4 +492,24 @@ fn tick(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
 /// True when the last turn of the transcript is the callee's.
 fn callee_spoke_last(conversation: &Conversation) -> bool {
     conversation.state.transcript.last().is_some_and(|turn| turn.speaker == protocol::results::Speaker::Callee)
+}
+
+/// Speech this long that the recogniser made nothing of was someone talking, not a noise.
+const UNRECOGNISED_SPEECH_MS: u64 = 1500;
+
+/// An utterance the recogniser made nothing of (an empty final transcript). The wait for its
+/// transcript is over: a long one was the callee talking, so say we did not catch it and ask
+/// again; a short one (a cough, a click) leaves the question standing on the usual timer.
+fn unrecognised(conversation: &mut Conversation, now: Instant, start_ms: u64, end_ms: u64) -> Vec<Action> {
+    conversation.state.media_ms = conversation.state.media_ms.max(end_ms);
+    let talking = end_ms.saturating_sub(start_ms) >= UNRECOGNISED_SPEECH_MS;
+    let asking = matches!(conversation.state.phase, Phase::Asking | Phase::ReadBack { .. })
+        && conversation.state.asked.is_some();
+    if talking && asking {
+        conversation.state.notes.push(format!("speech at {start_ms}-{end_ms} ms not recognised; asked again"));
+        let question = current_question(conversation);
+        return conversation.say(now, &format!("Sorry, I didn't catch that. {question}"), false);
+    }
+    conversation.arm_silence(now, Duration::ZERO);
+    Vec::new()
 }
