@@ -302,6 +302,10 @@ impl LlmPolicy {
                     // greeting / IVR / voicemail handling is the same as the scripted one
                     return scripted::handle(conversation, now, input);
                 }
+                if text.trim().is_empty() {
+                    // speech the recogniser made nothing of: nothing for the model to read
+                    return scripted::handle(conversation, now, input);
+                }
                 if !conversation.fresh_transcript(utterance_seq, end_ms) {
                     return Vec::new();
                 }
