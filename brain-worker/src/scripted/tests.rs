@@ -761,3 +761,26 @@ fn speech_the_recogniser_made_nothing_of_does_not_leave_the_line_quiet() {
     let reply = call.wait(12);
     assert!(reply.contains("How much is a drop-in"), "re-asked on the usual silence timer: {reply:?}");
 }
+
+#[test]
+fn a_yeah_after_the_next_question_answers_it_not_the_one_before() {
+    // after "just to be sure: do you take drop-ins?" and "Is there a mat fee on top of that?",
+    // "Yeah, so there's a ten euro mat fee, but ..." misheard was taken as a late "yes" to the
+    // drop-in question, a repeat of what was known, so the agent kept quiet for the silence
+    // timeout (seed 102)
+    let mut call = TextCall::gym();
+    call.start();
+    for line in [
+        "I'll remember you, if you didn't get",
+        "Not that good, please.",
+        "Thanks for holding me while I'm in here, so yeah, we take Robin.",
+        "We can't afford to your own food and login and attend your own money. Only if you don't have your own insurance.",
+        "So we can't afford to do your own thing to drop in.",
+    ] {
+        call.callee(line);
+    }
+    let reply = call.callee("Sure, maybe it could not always welcome.");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
+    let reply = call.callee("Yeah, so Hannah and your O'Masty, but only if you don't have your own insurance.");
+    assert!(reply.starts_with("Sorry"), "{reply:?}");
+}

@@ -223,7 +223,11 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     let in_read_back = matches!(conversation.state.phase, Phase::ReadBack { .. });
     if changed.is_empty() && intents.is_empty() && restated.is_empty() && !in_read_back {
         if let Some(previous) = conversation.state.previous_asked.clone().filter(|p| Some(p) != asked.as_ref()) {
-            let late: Vec<_> = extract::extract(&conversation.playbook, text, Some(&previous))
+            // a bare "yeah, so ..." answers the question just asked; it is a late answer to a
+            // yes/no question before only when it names what that question was about
+            let yes_no = conversation.playbook.field(&previous).is_some_and(|f| f.kind == FieldType::YesNo);
+            let read_as_answer_to = if yes_no { None } else { Some(previous.as_str()) };
+            let late: Vec<_> = extract::extract(&conversation.playbook, text, read_as_answer_to)
                 .into_iter()
                 .filter(|e| e.field == previous && e.status == FieldStatus::Known)
                 .collect();
