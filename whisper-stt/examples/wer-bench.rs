@@ -3,15 +3,16 @@
 //!
 //! - `human`: the real recordings of Debian `pocketsphinx-testdata` that carry transcripts
 //!   (LibriVox read speech, the "cards" set, `goforward.raw`, `tidigits/dhd.2934z.raw`);
-//! - `gym`: the held-out sentences of `data/heldout_gym_sentences.txt`, spoken by espeak-ng voices
-//!   the agent never uses, clean and with white line noise at 20 dB SNR.
+//! - `gym`: the held-out sentences of `data/heldout_gym_sentences.txt`, spoken by voices the agent
+//!   never uses (espeak-ng variants; `flite:slt`, `flite:rms`, `flite:awb` through the Debian
+//!   `flite` binary), clean and with white line noise at 20 dB SNR.
 //!
 //! Engines: `whisper` (as a call: no prompt), `whisper+hints` (the playbook's hints as prompt), and
 //! `pocketsphinx` (on `gym` the playbook's vocabulary, as a call; on `human`, whose words no
 //! playbook knows, its stock general English LM and dictionary in place of the call's). Needs scripts/install-models.sh,
 //! `apt-get install pocketsphinx-testdata espeak-ng`.
 //!
-//! `cargo run -p whisper-stt --example wer-bench [-- --voices en-us,en-us+f2] [--playbook FILE]`
+//! `cargo run -p whisper-stt --example wer-bench [-- --voices en-us,flite:slt] [--engines whisper,pocketsphinx] [--playbook FILE]`
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -68,6 +69,23 @@ fn espeak(voice: &str, text: &str) -> anyhow::Result<Audio> {
     parse_wav(&output.stdout).map_err(|error| anyhow!("espeak-ng output: {error}"))
 }
 
+/// `text` spoken by a voice: `flite:<voice>` through the Debian `flite` binary, else espeak-ng.
+fn speak(voice: &str, text: &str) -> anyhow::Result<Audio> {
+    let Some(flite_voice) = voice.strip_prefix("flite:") else { return espeak(voice, text) };
+    let file = std::env::temp_dir().join(format!("wer-bench-{}-{flite_voice}.wav", std::process::id()));
+    let output = std::process::Command::new("flite")
+        .args(["-voice", flite_voice, "-t", text, "-o"])
+        .arg(&file)
+        .output()
+        .context("flite (apt-get install flite)")?;
+    if !output.status.success() {
+        bail!("flite -voice {flite_voice}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let audio = read_wav(&file);
+    let _ = std::fs::remove_file(&file);
+    audio.map_err(|error| anyhow!("flite output: {error}"))
+}
+
 /// The audio on the line: 8 kHz, optionally with white noise `snr_db` below the speech, mu-law.
 fn on_the_line(audio: &Audio, snr_db: Option<f64>, seed: u64) -> Vec<u8> {
     let mut pcm = speech::resample::resample(&audio.samples, audio.sample_rate_hz, 8_000);
@@ -101,12 +119,14 @@ async fn main() -> anyhow::Result<()> {
     let mut voices = DEFAULT_VOICES.to_owned();
     let mut playbook_file = None;
     let mut verbose = false;
+    let mut only_engines: Option<String> = None;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         match argument.as_str() {
             "--voices" => voices = arguments.next().ok_or_else(|| anyhow!("--voices needs a list"))?,
             "--playbook" => playbook_file = Some(arguments.next().ok_or_else(|| anyhow!("--playbook needs a file"))?),
             "--verbose" => verbose = true,
+            "--engines" => only_engines = Some(arguments.next().ok_or_else(|| anyhow!("--engines needs a list"))?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -135,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for voice in voices.split(',') {
         for (index, sentence) in whisper_stt::heldout::heldout_gym_sentences().into_iter().enumerate() {
-            let audio = espeak(voice, sentence)?;
+            let audio = speak(voice, sentence)?;
             for (condition, snr) in [("clean", None), ("noise20db", Some(SNR_DB))] {
                 let line = on_the_line(&audio, snr, index as u64 + 1);
                 items.push(("gym".into(), voice.to_owned(), condition.into(), line, sentence.to_owned()));
@@ -155,6 +175,9 @@ async fn main() -> anyhow::Result<()> {
             },
         ];
         for (engine, provider, hints) in engines {
+            if only_engines.as_ref().is_some_and(|only| !only.split(',').any(|e| e == engine)) {
+                continue;
+            }
             let started = Instant::now();
             let text = transcribe_mulaw(provider, line, hints, Duration::from_secs(120)).await?;
             let spent = decode_ms.entry(engine.to_owned()).or_default();
