@@ -784,3 +784,38 @@ fn a_yeah_after_the_next_question_answers_it_not_the_one_before() {
     let reply = call.callee("Yeah, so Hannah and your O'Masty, but only if you don't have your own insurance.");
     assert!(reply.starts_with("Sorry"), "{reply:?}");
 }
+
+/// The id of the agent's last spoken turn.
+fn last_utterance_id(call: &TextCall) -> String {
+    match call.commands.iter().rev().find(|c| matches!(c, SayCommand::Speak { .. })) {
+        Some(SayCommand::Speak { utterance_id, .. }) => utterance_id.clone(),
+        _ => panic!("nothing said yet"),
+    }
+}
+
+#[test]
+fn a_read_back_cut_before_it_was_heard_is_not_answered_by_the_callees_next_words() {
+    // An answer in two parts with a short pause between them becomes two turns: the read-back of
+    // the first was cut by the second at its first word, and the second ("no kids classes
+    // though") was taken as the callee saying the read-back was wrong (Summit MMA in
+    // e2e_personas, with the endpoint counted from the voice's end)
+    let mut call = TextCall::gym_explicit();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("twenty five dollars"), "So a drop-in is 25 dollars, is that right?");
+    let id = last_utterance_id(&call);
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "So".into(), at_ms: call.at_ms + 400 });
+    let reply = call.callee("no mat fee though");
+    // the new words are taken, and the read-back they cut is not answered by them
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)), "{reply}");
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)), "{reply}");
+    assert!(!reply.contains("my mistake"), "{reply}");
+    // words that answer nothing: the cut line is said again
+    let mut call = TextCall::gym_explicit();
+    to_price_question(&mut call);
+    call.callee("twenty five dollars");
+    let id = last_utterance_id(&call);
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 400 });
+    let reply = call.callee("no kids classes though");
+    assert_eq!(reply, "So a drop-in is 25 dollars, is that right?");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
+}

@@ -288,6 +288,25 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         return actions;
     }
 
+    // Our last line was cut at its first words by this speech: the callee was still giving their
+    // answer (two parts with a pause between them) and never heard the line, so these words do
+    // not answer it. New values are taken as usual; the cut line is said again.
+    if last_line_unheard(conversation) && !intents.contains(&Intent::Goodbye) {
+        let phase = conversation.state.phase.clone();
+        let again = match &phase {
+            Phase::ReadBack { field, .. } => {
+                conversation.playbook.field(field).cloned().and_then(|spec| conversation.read_back_line(&spec))
+            }
+            _ if changed.is_empty() && intents.is_empty() => Some(conversation.state.last_agent_text.clone()),
+            _ => None,
+        };
+        if let Some(line) = again.filter(|line| !line.is_empty()) {
+            conversation.state.notes.push("the callee went on before hearing our line; said it again".into());
+            actions.extend(conversation.say(now, &line, false));
+            return actions;
+        }
+    }
+
     let phase = conversation.state.phase.clone();
     let reply = match phase {
         Phase::AwaitingGreeting => {
@@ -516,4 +535,18 @@ fn unrecognised(conversation: &mut Conversation, now: Instant, start_ms: u64, en
     }
     conversation.arm_silence(now, Duration::ZERO);
     Vec::new()
+}
+
+/// Words of a cut agent line the callee may have heard and still not know what it said.
+const UNHEARD_WORDS: usize = 2;
+
+/// True when the agent's last line was cut (barge-in) before more than its first words played.
+fn last_line_unheard(conversation: &Conversation) -> bool {
+    conversation
+        .state
+        .transcript
+        .iter()
+        .rev()
+        .find(|turn| turn.speaker == protocol::results::Speaker::Agent)
+        .is_some_and(|turn| turn.interrupted && turn.text.split_whitespace().count() <= UNHEARD_WORDS)
 }
