@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use protocol::brain::{HeardEvent, ProviderStage};
-use speech::{EndpointEvent, Endpointer, EndpointerConfig, SttInput, SttOutput, Vad};
+use speech::{EndpointEvent, Endpointer, EndpointerConfig, FrameClass, SttInput, SttOutput, Vad};
 
 /// Samples in one 20 ms frame at 8 kHz.
 const FRAME_SAMPLES: usize = 160;
@@ -27,11 +27,22 @@ pub const STT_RESTARTS: u32 = 3;
 /// Per-frame speech decision: the webrtc VAD in calls, a double in tests.
 pub trait SpeechDetector {
     fn is_speech(&mut self, pcm_8k_20ms: &[i16]) -> bool;
+
+    /// The decision and whether the frame is loud (the endpoint silence counts from the last
+    /// loud speech frame); a detector without an energy measure calls every speech frame loud.
+    fn classify(&mut self, pcm_8k_20ms: &[i16]) -> FrameClass {
+        let voiced = self.is_speech(pcm_8k_20ms);
+        FrameClass { voiced, loud: voiced }
+    }
 }
 
 impl SpeechDetector for Vad {
     fn is_speech(&mut self, pcm_8k_20ms: &[i16]) -> bool {
         Vad::is_speech(self, pcm_8k_20ms)
+    }
+
+    fn classify(&mut self, pcm_8k_20ms: &[i16]) -> FrameClass {
+        Vad::classify(self, pcm_8k_20ms)
     }
 }
 
@@ -127,8 +138,8 @@ impl<D: SpeechDetector> Hearing<D> {
         let was_listening = self.listening.is_some();
         for (index, frame) in self.pcm.chunks_exact(FRAME_SAMPLES).enumerate() {
             let frame_ms = timestamp_ms + index as u64 * FRAME_MS;
-            let is_speech = self.detector.is_speech(frame);
-            self.endpointer.handle(frame_ms, is_speech);
+            let class = self.detector.classify(frame);
+            self.endpointer.handle_frame(frame_ms, class);
         }
         // what the endpointer decides, it decides once this frame has arrived: at its end
         let frame_end_ms = timestamp_ms + (self.pcm.len() as u64).div_ceil(BYTES_PER_MS);

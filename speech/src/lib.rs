@@ -18,5 +18,5 @@ pub mod vocabulary;
 pub use config::{from_config, without_piper_voice, Providers, SpeechConfig, SpeechConfigError, ENV_VARS};
 pub use stt::{SttContext, SttInput, SttOutput, SttProvider, SttStream};
 pub use tts::{TtsChunk, TtsError, TtsErrorKind, TtsProvider};
-pub use vad::{EndpointEvent, Endpointer, EndpointerConfig, Vad, VadMode};
+pub use vad::{EndpointEvent, Endpointer, EndpointerConfig, FrameClass, Vad, VadMode};
 pub use vocabulary::Vocabulary;

@@ -59,14 +59,18 @@ impl Vad {
     /// True when the frame holds speech. Frames of 10, 20 or 30 ms (80, 160, 240 samples) go to
     /// webrtc; any other length (or a webrtc error) falls back to an energy detector.
     pub fn is_speech(&mut self, pcm_8k_20ms: &[i16]) -> bool {
-        let energetic = self.energy.is_loud(pcm_8k_20ms);
-        match pcm_8k_20ms.len() {
-            80 | 160 | 240 => match self.inner.is_voice_segment(pcm_8k_20ms) {
-                Ok(voiced) => voiced,
-                Err(()) => energetic,
-            },
-            _ => energetic,
-        }
+        self.classify(pcm_8k_20ms).voiced
+    }
+
+    /// The frame's speech decision and whether it is loud against the line's noise floor (see
+    /// [`FrameClass`]).
+    pub fn classify(&mut self, pcm_8k_20ms: &[i16]) -> FrameClass {
+        let loud = self.energy.is_loud(pcm_8k_20ms);
+        let voiced = match pcm_8k_20ms.len() {
+            80 | 160 | 240 => self.inner.is_voice_segment(pcm_8k_20ms).unwrap_or(loud),
+            _ => loud,
+        };
+        FrameClass { voiced, loud }
     }
 
     /// Forget the detector's adaptation (e.g. between calls).
@@ -75,6 +79,16 @@ impl Vad {
         self.inner.set_mode(self.mode.to_webrtc());
         self.energy = EnergyDetector::default();
     }
+}
+
+/// One frame as the endpointer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameClass {
+    /// The speech detector's decision. WebRTC's keeps saying "speech" for 100-140 ms after the
+    /// voice stops (its overhang).
+    pub voiced: bool,
+    /// Louder than the line's noise floor (RMS energy, adaptive): where the voice really is.
+    pub loud: bool,
 }
 
 /// Fallback: RMS energy against an adaptive noise floor.
@@ -110,7 +124,9 @@ impl EnergyDetector {
 pub struct EndpointerConfig {
     /// Speech this long (counted in speech frames since the start) confirms an utterance.
     pub min_speech_ms: u64,
-    /// Silence this long ends an utterance.
+    /// Silence this long after the last loud speech frame ends an utterance (see
+    /// [`Endpointer::handle_frame`]), once the detector has also heard [`MIN_DETECTOR_SILENCE_MS`]
+    /// of silence.
     pub end_silence_ms: u64,
     /// Speech this long while agent audio plays is a barge-in (see [`Endpointer::barge_in_reached`]).
     pub barge_in_min_ms: u64,
@@ -155,10 +171,20 @@ enum State {
     Speaking {
         start_ms: u64,
         speech_ms: u64,
+        /// Silence since the detector's last speech frame.
         silence_ms: u64,
+        /// End of the detector's last speech frame.
         last_speech_end_ms: u64,
+        /// End of the last speech frame that was also loud (None: none was).
+        last_loud_end_ms: Option<u64>,
+        /// Time since that frame (frames counted, as `silence_ms`).
+        quiet_ms: u64,
     },
 }
+
+/// The detector silence an utterance needs to end, whatever the energy says: a voice too soft to
+/// count as loud but still heard by the detector keeps the utterance going.
+pub const MIN_DETECTOR_SILENCE_MS: u64 = 200;
 
 /// Turns per-frame speech decisions into utterance events. Told the time; never sleeps.
 #[derive(Debug)]
@@ -179,10 +205,22 @@ impl Endpointer {
         &self.config
     }
 
-    /// Feed one frame's decision, stamped with the frame's start time.
+    /// Feed one frame's decision, stamped with the frame's start time (every speech frame counts
+    /// as loud: the endpoint silence counts from the detector's last speech frame).
     pub fn handle(&mut self, now_ms: u64, is_speech: bool) {
+        self.handle_frame(now_ms, FrameClass { voiced: is_speech, loud: is_speech });
+    }
+
+    /// Feed one frame, stamped with its start time. An utterance ends `end_silence_ms` after its
+    /// last loud speech frame, once the detector has also been silent for
+    /// [`MIN_DETECTOR_SILENCE_MS`] (or `end_silence_ms`, if shorter): the detector's overhang
+    /// (100-140 ms of "speech" after the voice stops) no longer adds to the endpoint silence, and a
+    /// soft voice the detector still hears is not cut. `end_ms` of the utterance is the end of its
+    /// last loud speech frame.
+    pub fn handle_frame(&mut self, now_ms: u64, frame: FrameClass) {
         let frame_ms = self.config.frame_ms;
         self.last_frame_end_ms = Some(now_ms + frame_ms);
+        let is_speech = frame.voiced;
         self.state = match (self.state, is_speech) {
             (State::Silence, false) => State::Silence,
             (State::Silence, true) => {
@@ -198,22 +236,50 @@ impl Endpointer {
                     State::Starting { start_ms, speech_ms, silence_ms }
                 }
             }
-            (State::Speaking { start_ms, speech_ms, .. }, true) => State::Speaking {
-                start_ms,
-                speech_ms: speech_ms + frame_ms,
-                silence_ms: 0,
-                last_speech_end_ms: now_ms + frame_ms,
-            },
-            (State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms }, false) => {
-                let silence_ms = silence_ms + frame_ms;
-                if silence_ms >= self.config.end_silence_ms {
-                    self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms: last_speech_end_ms });
+            (State::Speaking { start_ms, speech_ms, last_loud_end_ms, quiet_ms, .. }, true) => {
+                let end_ms = now_ms + frame_ms;
+                let (last_loud_end_ms, quiet_ms) =
+                    if frame.loud { (Some(end_ms), 0) } else { (last_loud_end_ms, quiet_ms + frame_ms) };
+                State::Speaking {
+                    start_ms,
+                    speech_ms: speech_ms + frame_ms,
+                    silence_ms: 0,
+                    last_speech_end_ms: end_ms,
+                    last_loud_end_ms,
+                    quiet_ms,
+                }
+            }
+            (
+                State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms, last_loud_end_ms, quiet_ms },
+                false,
+            ) => {
+                let speaking = State::Speaking {
+                    start_ms,
+                    speech_ms,
+                    silence_ms: silence_ms + frame_ms,
+                    last_speech_end_ms,
+                    last_loud_end_ms,
+                    quiet_ms: quiet_ms + frame_ms,
+                };
+                if self.silence_left(speaking) == Some(0) {
+                    let end_ms = last_loud_end_ms.unwrap_or(last_speech_end_ms);
+                    self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms });
                     State::Silence
                 } else {
-                    State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms }
+                    speaking
                 }
             }
         };
+    }
+
+    /// How much more silence ends the utterance in `state` (None outside one): `end_silence_ms`
+    /// since the last loud speech frame and [`MIN_DETECTOR_SILENCE_MS`] (at most
+    /// `end_silence_ms`) since the detector's last speech frame. Counted in frames, as fed.
+    fn silence_left(&self, state: State) -> Option<u64> {
+        let State::Speaking { silence_ms, quiet_ms, .. } = state else { return None };
+        let end_silence = self.config.end_silence_ms;
+        let detector_silence = MIN_DETECTOR_SILENCE_MS.min(end_silence);
+        Some(end_silence.saturating_sub(quiet_ms).max(detector_silence.saturating_sub(silence_ms)))
     }
 
     fn after_speech_frame(&mut self, now_ms: u64, start_ms: u64, speech_before_ms: u64) -> State {
@@ -221,7 +287,16 @@ impl Endpointer {
         let at_ms = now_ms + self.config.frame_ms;
         if speech_ms >= self.config.min_speech_ms {
             self.events.push_back(EndpointEvent::SpeechConfirmed { start_ms, at_ms });
-            State::Speaking { start_ms, speech_ms, silence_ms: 0, last_speech_end_ms: at_ms }
+            // the frames that confirmed it count as loud: the endpoint never comes before
+            // `end_silence_ms` after them
+            State::Speaking {
+                start_ms,
+                speech_ms,
+                silence_ms: 0,
+                last_speech_end_ms: at_ms,
+                last_loud_end_ms: Some(at_ms),
+                quiet_ms: 0,
+            }
         } else {
             State::Starting { start_ms, speech_ms, silence_ms: 0 }
         }
@@ -236,9 +311,7 @@ impl Endpointer {
             State::Starting { silence_ms, .. } => {
                 Some(last_frame_end_ms + self.config.start_gap_ms.saturating_sub(silence_ms))
             }
-            State::Speaking { silence_ms, .. } => {
-                Some(last_frame_end_ms + self.config.end_silence_ms.saturating_sub(silence_ms))
-            }
+            speaking @ State::Speaking { .. } => self.silence_left(speaking).map(|left| last_frame_end_ms + left),
         }
     }
 
@@ -255,8 +328,9 @@ impl Endpointer {
 
     /// The audio stopped (stream ended): end a confirmed utterance now, drop an unconfirmed one.
     pub fn finish(&mut self) {
-        if let State::Speaking { start_ms, last_speech_end_ms, .. } = self.state {
-            self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms: last_speech_end_ms });
+        if let State::Speaking { start_ms, last_speech_end_ms, last_loud_end_ms, .. } = self.state {
+            let end_ms = last_loud_end_ms.unwrap_or(last_speech_end_ms);
+            self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms });
         }
         self.state = State::Silence;
     }
@@ -372,6 +446,52 @@ mod tests {
         endpointer.handle_timeout(900);
         assert_eq!(endpointer.poll_event(), Some(EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 400 }));
         assert_eq!(endpointer.poll_timeout(), None);
+    }
+
+    /// Frames with energy: `loud` speech, then `quiet` frames the detector still calls speech
+    /// (its overhang, or a soft voice), then `silent` ones; the UtteranceEnded and its frame end.
+    fn ended_with_energy(loud: usize, quiet: usize, silent: usize) -> Option<(EndpointEvent, u64)> {
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        let classes = std::iter::repeat_n(FrameClass { voiced: true, loud: true }, loud)
+            .chain(std::iter::repeat_n(FrameClass { voiced: true, loud: false }, quiet))
+            .chain(std::iter::repeat_n(FrameClass { voiced: false, loud: false }, silent));
+        for (index, class) in classes.enumerate() {
+            endpointer.handle_frame(index as u64 * FRAME_MS, class);
+            while let Some(event) = endpointer.poll_event() {
+                if matches!(event, EndpointEvent::UtteranceEnded { .. }) {
+                    return Some((event, (index as u64 + 1) * FRAME_MS));
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_detectors_overhang_does_not_add_to_the_endpoint_silence() {
+        // issue 15: WebRTC's VAD says "speech" 120-140 ms after the voice stops, and the 500 ms
+        // counted from there: the reply came ~125 ms later than the silence configured
+        let (event, at_ms) = ended_with_energy(50, 7, 40).expect("ends");
+        assert_eq!(event, EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 });
+        assert_eq!(at_ms, 1500, "500 ms after the last loud frame, not after the overhang");
+    }
+
+    #[test]
+    fn a_soft_voice_the_detector_still_hears_is_not_cut() {
+        // 800 ms of voice too soft to count as loud: the utterance waits for the detector's
+        // silence (200 ms after it), not 500 ms after the last loud frame
+        let (event, at_ms) = ended_with_energy(50, 40, 40).expect("ends");
+        assert_eq!(event, EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 });
+        assert_eq!(at_ms, 2000);
+    }
+
+    #[test]
+    fn without_energy_the_endpoint_counts_from_the_detectors_last_speech() {
+        // `handle` (every speech frame loud): as before
+        let mut endpointer = Endpointer::new(EndpointerConfig::default());
+        let events = run(&mut endpointer, frames(true, 57).chain(frames(false, 24)));
+        assert!(!events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })));
+        let events = run(&mut endpointer, frames(false, 1));
+        assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })));
     }
 
     #[test]
