@@ -26,6 +26,8 @@ pub struct Conversation {
     /// When `state.media_ms` last moved, and to what: media time runs on between the media
     /// worker's events (see [`Conversation::media_now`]).
     media_anchor: Option<(Instant, u64)>,
+    /// The callee started talking and their transcript has not come yet.
+    pub callee_talking: bool,
 }
 
 impl Conversation {
@@ -39,6 +41,7 @@ impl Conversation {
             finished_sent: false,
             redeliver: None,
             media_anchor: None,
+            callee_talking: false,
         }
     }
 

@@ -108,6 +108,7 @@ impl Conversation {
             interrupted: false,
         });
         self.state.callee_turns += 1;
+        self.callee_talking = false;
         self.state.silence_prompts = 0;
         self.silence_deadline = None;
         self.callee_done_at = Some(now);

@@ -819,3 +819,19 @@ fn a_read_back_cut_before_it_was_heard_is_not_answered_by_the_callees_next_words
     assert_eq!(reply, "So a drop-in is 25 dollars, is that right?");
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
 }
+
+#[test]
+fn a_line_cut_by_the_callee_does_not_restart_the_silence_timer_while_they_talk() {
+    // a 14 s schedule answer barged into the agent's read-back; the cut line's mark came back
+    // and started the 8 s silence timer, so "Hello? So a drop-in is ..." was said over the
+    // callee, 0.4 s before their transcript arrived (seed 200)
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let id = last_utterance_id(&call);
+    assert_eq!(call.input(Input::SpeechStarted { at_ms: call.at_ms + 500 }), "");
+    call.input(Input::BargeIn { utterance_id: id.clone(), heard_text: "How much".into(), at_ms: call.at_ms + 700 });
+    call.input(Input::Played { at_ms: call.at_ms + 800, utterance_id: id });
+    assert_eq!(call.wait(20), "", "nothing said while the callee is talking and being transcribed");
+    let reply = call.callee("twenty dollars and no mat fee");
+    assert!(reply.contains("Which days"), "{reply}");
+}

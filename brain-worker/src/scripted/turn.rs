@@ -43,6 +43,7 @@ fn handle_input(conversation: &mut Conversation, now: Instant, input: Input) -> 
         Input::SpeechStarted { at_ms } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
             conversation.callee_speaking();
+            conversation.callee_talking = true;
             // the callee is talking: the timers wait for the transcript
             // (a long answer takes a while to say and transcribe; do not re-prompt over it)
             let wait = if conversation.state.phase == Phase::AwaitingGreeting {
@@ -67,7 +68,12 @@ fn handle_input(conversation: &mut Conversation, now: Instant, input: Input) -> 
             // an earlier turn finishing while a later one is still queued to play does not start
             // the wait for an answer
             let latest = conversation.state.spoken.last().is_none_or(|s| s.utterance_id == utterance_id);
-            if latest && !matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
+            // (nor does a line cut by the callee, who is talking now: the wait for their
+            // transcript stands)
+            if latest
+                && !conversation.callee_talking
+                && !matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail)
+            {
                 conversation.arm_silence(now, Duration::ZERO);
             }
             Vec::new()
@@ -525,6 +531,7 @@ const UNRECOGNISED_SPEECH_MS: u64 = 1500;
 /// again; a short one (a cough, a click) leaves the question standing on the usual timer.
 fn unrecognised(conversation: &mut Conversation, now: Instant, start_ms: u64, end_ms: u64) -> Vec<Action> {
     conversation.state.media_ms = conversation.state.media_ms.max(end_ms);
+    conversation.callee_talking = false;
     let talking = end_ms.saturating_sub(start_ms) >= UNRECOGNISED_SPEECH_MS;
     let asking = matches!(conversation.state.phase, Phase::Asking | Phase::ReadBack { .. })
         && conversation.state.asked.is_some();
