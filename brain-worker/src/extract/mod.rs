@@ -314,11 +314,19 @@ fn attribute_money(
                         // a keyword after the amount ("ten for the mat fee") counts a bit less;
                         // not when it leads into the next amount ("twenty five, and the mat fee is
                         // ten") or is negated ("fifteen dollars and no mat fee")
-                        let leads_next = next_start < tokens.len() && next_start - (start + length) <= 3;
+                        // (unless the next amount has its own field named right after it: "nothing
+                        // on top, right, we charge 17.50 for a drop-in")
+                        let next_named_after = mentions
+                            .get(position + 1)
+                            .is_some_and(|next| field_named_after(tokens, fields, &field.name, next.end, 3));
+                        let leads_next =
+                            next_start < tokens.len() && next_start - (start + length) <= 3 && !next_named_after;
                         let gap = start - mention.end - 1;
                         // "ten for the mat fee" links the two; "free for visitors, we just charge
                         // a mat fee" is about something else
-                        if leads_next || gap > 3 || values::is_negated(tokens, start, start + length - 1) {
+                        // (a negation before the amount is the amount's own: "no, nothing on top")
+                        let negated_between = values::has_negation(&tokens[mention.end + 1..start]);
+                        if leads_next || gap > 3 || negated_between {
                             continue;
                         }
                         (gap + 2, gap)
@@ -359,6 +367,16 @@ fn attribute_money(
         ));
     }
     found
+}
+
+/// True when a money field other than `except` is named within `gap` words after `end` ("17.50
+/// for a drop-in").
+fn field_named_after(tokens: &[Token], fields: &[&FieldSpec], except: &str, end: usize, gap: usize) -> bool {
+    fields.iter().filter(|f| f.name != except).any(|field| {
+        field.keywords.iter().any(|keyword| {
+            text::find_phrase(tokens, &spoken(keyword)).into_iter().any(|start| start > end && start - end - 1 <= gap)
+        })
+    })
 }
 
 /// Below the playbooks' usual `confirm_below`: a schedule read more than one way is read back

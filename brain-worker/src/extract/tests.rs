@@ -514,3 +514,24 @@ fn a_hold_phrase_before_an_answer_is_a_filler() {
         assert!(intents(&normalised(text)).contains(&Intent::Hold), "{text}");
     }
 }
+
+#[test]
+fn a_fee_and_a_price_in_one_reply_without_punctuation_go_to_their_own_fields() {
+    // "Okay so nope, nothing on top. Right, we charge seventeen fifty dollars for a drop in."
+    // as Whisper wrote it: the drop-in was noted as free and the mat fee as 17.50 (seed 200)
+    let text = "Okay, so no nothing on top right we charge $17.50 for a drop-in";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(17.5));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(0.0));
+    // still: a negated fee after an amount is not that amount's field
+    assert_eq!(amount("fifteen dollars and no mat fee", "drop_in_price", "drop_in_price"), Some(15.0));
+    assert_eq!(amount("fifteen dollars and no mat fee", "drop_in_price", "mat_fee"), Some(0.0));
+}
+
+#[test]
+fn a_price_written_as_one_four_digit_number_is_dollars_and_cents() {
+    // "seventeen fifty" written "1750": read back as "1750 dollars" (seed 200)
+    assert_eq!(amount("No, sorry, the drop in the 1750.", "drop_in_price", "drop_in_price"), Some(17.5));
+    assert_eq!(amount("No, it's 1750.", "drop_in_price", "drop_in_price"), Some(17.5));
+    assert_eq!(amount("It's 2250 dollars.", "drop_in_price", "drop_in_price"), Some(22.5));
+    assert_eq!(amount("It's $25.", "drop_in_price", "drop_in_price"), Some(25.0));
+}

@@ -56,6 +56,17 @@ const FREE_PHRASES: &[&str] = &[
     "zero",
 ];
 
+/// "Seventeen fifty" written by a recogniser as "1750": four digits whose first two make a price
+/// and last two its cents are read as that price (17.50), not as a thousand-dollar class.
+fn folded_price(token: &Token, amount: f64) -> f64 {
+    let written_as_one_number = token.digits && token.clock.is_none() && amount.fract() == 0.0;
+    if written_as_one_number && (1000.0..10_000.0).contains(&amount) {
+        amount / 100.0
+    } else {
+        amount
+    }
+}
+
 /// Every money amount in the tokens, in order.
 pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
     let mut mentions = Vec::new();
@@ -74,7 +85,7 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
         if let Some(amount) = token.number {
             // "25 dollars", "twenty bucks", "twenty five dollars and fifty cents"
             if let Some(currency) = tokens.get(index + 1).and_then(|t| currency_of(&t.word)) {
-                let (amount, end) = with_cents(tokens, index + 1, amount);
+                let (amount, end) = with_cents(tokens, index + 1, folded_price(token, amount));
                 mentions.push(mention(tokens, amount, currency, index, end.max(index + 1), true));
                 index = end.max(index + 1) + 1;
                 continue;
@@ -132,7 +143,7 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                     index += 1;
                 }
             } else if !is_count(tokens, index) {
-                mentions.push(mention(tokens, amount, "USD", index, index, false));
+                mentions.push(mention(tokens, folded_price(token, amount), "USD", index, index, false));
             }
         }
         index += 1;

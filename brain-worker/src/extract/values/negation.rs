@@ -72,6 +72,11 @@ const NOT_NEEDED_AFTER: &[&str] = &[
     "no problem",
 ];
 
+/// True when any of `tokens` is a negation word.
+pub fn has_negation(tokens: &[Token]) -> bool {
+    tokens.iter().any(|t| t.is_any(NEGATIONS))
+}
+
 /// Whether the mention at `start..=end` is negated in its clause: a negation before it
 /// ("we don't do drop ins") or a negative phrase after it ("drop ins aren't allowed").
 pub fn is_negated(tokens: &[Token], start: usize, end: usize) -> bool {
