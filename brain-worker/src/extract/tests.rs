@@ -535,3 +535,13 @@ fn a_price_written_as_one_four_digit_number_is_dollars_and_cents() {
     assert_eq!(amount("It's 2250 dollars.", "drop_in_price", "drop_in_price"), Some(22.5));
     assert_eq!(amount("It's $25.", "drop_in_price", "drop_in_price"), Some(25.0));
 }
+
+#[test]
+fn gi_as_the_recogniser_writes_it_is_still_a_gi() {
+    // "bring your own gi" came back as "bring your own key" and "a G, we're G only"; the
+    // requirement was asked again and dropped (seeds 203, 209, 214, 215)
+    for text in ["You will need to bring your own key.", "Right, you just need to have a G, we're G only."] {
+        let (_, value) = value_of(&gym(), text, "requirements", "requirements").unwrap();
+        assert_eq!(value, json!(["gi"]), "{text}");
+    }
+}
