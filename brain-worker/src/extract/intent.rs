@@ -2,7 +2,7 @@
 //! transferring, refusing, correcting, confirming, saying goodbye; and what a machine is doing:
 //! an IVR menu or a voicemail greeting.
 
-use super::text::has_phrase;
+use super::text::{has_phrase, tokenize};
 
 /// A conversational move recognised in an utterance.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,17 +66,13 @@ fn asks_to_hold(text: &str) -> bool {
     let padded = format!(" {text} ");
     HOLD.iter().any(|phrase| {
         let Some(at) = padded.rfind(&format!(" {phrase} ")) else { return false };
-        let tail: Vec<&str> = padded[at + phrase.len() + 2..].split_whitespace().collect();
-        tail.len() <= HOLD_TAIL_WORDS && !tail.iter().any(|word| is_amount_word(word))
+        // the words after it, as the number reader sees them ("twenty five" is one amount)
+        let tail = tokenize(&padded[at + phrase.len() + 2..]);
+        tail.len() <= HOLD_TAIL_WORDS
+            && !tail
+                .iter()
+                .any(|t| t.number.is_some() || t.is_any(&["dollars", "pounds", "euros", "bucks", "quid", "free"]))
     })
-}
-
-fn is_amount_word(word: &str) -> bool {
-    const NUMBER_WORDS: &[&str] = &[
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen",
-        "twenty", "thirty", "forty", "fifty", "dollars", "pounds", "euros", "bucks", "quid", "free",
-    ];
-    word.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&word)
 }
 
 const REPEAT: &[&str] = &[

@@ -547,13 +547,18 @@ fn unrecognised(conversation: &mut Conversation, now: Instant, start_ms: u64, en
 /// Words of a cut agent line the callee may have heard and still not know what it said.
 const UNHEARD_WORDS: usize = 2;
 
-/// True when the agent's last line was cut (barge-in) before more than its first words played.
+/// True when the agent's last line was cut (barge-in) before more than its first words played,
+/// and it had more to say than that (a two-word "Sure, thanks." cut at its end was heard).
 fn last_line_unheard(conversation: &Conversation) -> bool {
+    let meant = conversation.state.last_agent_text.split_whitespace().count();
     conversation
         .state
         .transcript
         .iter()
         .rev()
         .find(|turn| turn.speaker == protocol::results::Speaker::Agent)
-        .is_some_and(|turn| turn.interrupted && turn.text.split_whitespace().count() <= UNHEARD_WORDS)
+        .is_some_and(|turn| {
+            let heard = turn.text.split_whitespace().count();
+            turn.interrupted && heard <= UNHEARD_WORDS && meant > heard + UNHEARD_WORDS
+        })
 }
