@@ -19,7 +19,7 @@ use actix::prelude::*;
 use bus::{Message as BusMessage, Subscription};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use protocol::brain::{BrainAssignRequest, HeardEvent, Say};
+use protocol::brain::{BrainAssignRequest, HeardEvent, Say, SayCommand};
 use protocol::media::{self, MediaAssignRequest, MediaIn, OutEvent, StreamEvent};
 use protocol::subjects;
 use protocol::version::decode_json;
@@ -81,6 +81,9 @@ pub struct CallActor {
     hearing: Hearing,
     /// The current STT stream's input.
     stt_input: Option<mpsc::UnboundedSender<SttInput>>,
+    /// The agent's current turn (utterance id, its sentences so far): the recogniser's context
+    /// for the callee's answer ([`SttInput::Context`]).
+    agent_turn: Option<(String, String)>,
     speaking: Speaking,
     frame_buf: Vec<u8>,
     publish_buf: BytesMut,
@@ -135,6 +138,7 @@ impl CallActor {
             brain: BrainLink::new(shared.bus.clone(), brain_request, retry),
             hearing: Hearing::new(Vad::new(config.vad_mode), config.endpointer(), shared.providers.stt.name()),
             stt_input: None,
+            agent_turn: None,
             speaking: Speaking::new(config.playback_lead_ms, config.goodbye_wait_ms, shared.providers.tts.name()),
             request,
             call_number,
@@ -258,6 +262,9 @@ impl CallActor {
             .or_else(|| vocabularies.get(playbook::DEFAULT_PLAYBOOK))
             .cloned();
         let stream = self.shared.providers.stt.start(SttContext { call_id: self.call_id.to_string(), vocabulary });
+        if let Some((_, text)) = &self.agent_turn {
+            let _ = stream.input.send(SttInput::Context { text: text.clone() });
+        }
         self.stt_input = Some(stream.input);
         let mut output = stream.output;
         let events = futures_util::stream::poll_fn(move |cx| output.poll_recv(cx))
@@ -270,7 +277,12 @@ impl CallActor {
 
     fn on_say(&mut self, ctx: &mut Context<Self>, message: BusMessage) {
         match decode_json::<Say>(&message.payload) {
-            Ok(say) => self.speaking.handle_say(self.now_ms, say.command),
+            Ok(say) => {
+                if let SayCommand::Speak { utterance_id, text, .. } = &say.command {
+                    self.agent_said(utterance_id, text);
+                }
+                self.speaking.handle_say(self.now_ms, say.command)
+            }
             Err(error) => {
                 self.shared.stats.malformed_messages.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "malformed media.say message");
@@ -278,6 +290,30 @@ impl CallActor {
             }
         }
         self.drain_speaking(ctx);
+    }
+
+    /// Keeps the agent's turn (its sentences joined) and tells the recogniser: the callee's next
+    /// words most likely answer it.
+    fn agent_said(&mut self, utterance_id: &str, text: &str) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let turn = match self.agent_turn.take() {
+            Some((id, mut turn)) if id == utterance_id => {
+                // Bounded: the recogniser keeps only the end of a long turn anyway.
+                if turn.len() < 4_000 {
+                    turn.push(' ');
+                    turn.push_str(text);
+                }
+                (id, turn)
+            }
+            _ => (utterance_id.to_owned(), text.to_owned()),
+        };
+        if let Some(stt) = &self.stt_input {
+            let _ = stt.send(SttInput::Context { text: turn.1.clone() });
+        }
+        self.agent_turn = Some(turn);
     }
 
     fn synthesize(&mut self, ctx: &mut Context<Self>, segment: SegmentId, sentence: String) {

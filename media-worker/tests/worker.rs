@@ -77,6 +77,46 @@ async fn callee_sentences_come_out_as_transcripts_in_order() {
 }
 
 #[actix_rt::test]
+async fn the_recogniser_hears_each_answer_with_the_agent_turn_it_answers_as_context() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let (bus, worker) = worker(&nats, "w1", test_providers(40)).await;
+    let mut brain = FakeBrain::start(&bus).await;
+    let mut callee = silence(2000);
+    callee.extend(spoken("Yes, ten dollars."));
+    callee.extend(silence(2500));
+    callee.extend(spoken("Mondays at six."));
+    assign(&bus, "c_ctx", "MZctx").await.unwrap();
+    let leg = FakeLeg::start(&bus, "MZctx", callee, 1500).await;
+    brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
+    let call = CallId::from("c_ctx");
+    // one turn in two sentences, as the LLM policy streams it
+    for (text, end_of_turn) in [("Thanks.", false), ("Is there a mat fee?", true)] {
+        let command =
+            SayCommand::Speak { utterance_id: "u1".into(), text: text.into(), end_of_turn, uninterruptible: false };
+        brain.say(&call, command).await;
+    }
+    let is_final = |e: &HeardEvent| matches!(e, HeardEvent::Transcript { is_final: true, .. });
+    let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
+        unreachable!()
+    };
+    assert!(text.ends_with(" after: Thanks. Is there a mat fee?"), "{text}");
+    // the next turn replaces it
+    let command = SayCommand::Speak {
+        utterance_id: "u2".into(),
+        text: "Which days?".into(),
+        end_of_turn: true,
+        uninterruptible: false,
+    };
+    brain.say(&call, command).await;
+    let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
+        unreachable!()
+    };
+    assert!(text.ends_with(" after: Which days?"), "{text}");
+    leg.finish().await;
+    worker.stop().await;
+}
+
+#[actix_rt::test]
 async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark_and_is_recorded() {
     let nats = testkit::NatsServer::start().await.unwrap();
     let recordings = tempfile::tempdir().unwrap();

@@ -108,6 +108,14 @@ async fn openai_transcribes_each_utterance_as_a_wav_upload() {
     let prompt = multipart_field(request, "prompt").map(|(_, value)| String::from_utf8_lossy(&value).to_string());
     assert_eq!(prompt.as_deref(), Some("What is the monthly price?"), "vocabulary biases the prompt");
 
+    // the agent's line, when the worker gives it, goes after the call's words
+    stream.input.send(SttInput::Context { text: "Is there a mat fee?".into() }).expect("input open");
+    send_utterance(&stream, 3_000, 50, 0x55);
+    assert!(matches!(next_output(&mut stream).await, Some(SttOutput::Final { .. })));
+    let request = &server.requests()[1];
+    let prompt = multipart_field(request, "prompt").map(|(_, value)| String::from_utf8_lossy(&value).to_string());
+    assert_eq!(prompt.as_deref(), Some("What is the monthly price? Is there a mat fee?"));
+
     stream.input.send(SttInput::Close).expect("input open");
     assert_eq!(next_output(&mut stream).await, None, "output closes after Close");
 }

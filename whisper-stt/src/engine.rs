@@ -170,11 +170,43 @@ impl WhisperModel {
             let Some(tokens) = result.sequences.into_iter().next() else { continue };
             let mut text = self.text_of(tokens)?;
             let mut score = score;
+            // The prompt (the agent's line) helps Whisper with the words of an answer, but now
+            // and then it copies the prompt, stops after the first sentence, or loops: then the
+            // audio is decoded again without it, and the better of the two kept.
+            let prompt_text = if prompt.is_empty() { String::new() } else { self.text_of(prompt.to_vec())? };
+            if !prompt.is_empty() && misled_by_prompt(&text, seconds, score, &prompt_text) {
+                let bare: Vec<String> = self.start_tokens.clone();
+                let bare_options =
+                    WhisperOptions { max_length: (bare.len() + new_tokens_max).min(448), ..options.clone() };
+                let results = self
+                    .whisper
+                    .generate(&view, &[bare], &bare_options)
+                    .map_err(|e| WhisperError::Decode(e.to_string()))?;
+                if let Some(result) = results.into_iter().next() {
+                    let bare_score = result.scores.first().copied();
+                    if let Some(tokens) = result.sequences.into_iter().next() {
+                        let bare_text = self.text_of(tokens)?;
+                        let words = |text: &str| text.split_whitespace().count();
+                        // a copy of the prompt is worth nothing: anything heard beats it
+                        let better = copies_prompt(&text, &prompt_text)
+                            || !degenerate(&bare_text, seconds, bare_score)
+                                && (degenerate(&text, seconds, score)
+                                    || words(&bare_text) > words(&text)
+                                    || bare_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN));
+                        if better && !bare_text.is_empty() {
+                            text = bare_text;
+                            score = bare_score;
+                            start = self.start_tokens.clone();
+                        }
+                    }
+                }
+            }
             // Whisper's own remedy for a failed greedy decode (a phrase looped, a long stretch of
             // speech given a word or two, a low average log-probability): decode again with a
             // beam and a repetition penalty, and keep that when it scores better.
             if degenerate(&text, seconds, score) {
-                let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, ..options };
+                let max_length = (start.len() + new_tokens_max).min(448);
+                let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, max_length, ..options };
                 let results =
                     self.whisper.generate(&view, &[start], &retry).map_err(|e| WhisperError::Decode(e.to_string()))?;
                 if let Some(result) = results.into_iter().next() {
@@ -221,9 +253,40 @@ pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
         .collect();
     let trigrams: Vec<&[String]> = words.windows(3).collect();
     let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
-    let looped = trigrams.len() >= 6 && distinct.len() * 2 < trigrams.len();
+    let stuck = words.windows(5).any(|run| run.iter().all(|word| *word == run[0]));
+    let looped = stuck || (trigrams.len() >= 6 && distinct.len() * 2 < trigrams.len());
     let sparse = seconds >= 3.0 && (words.len() as f32) < seconds / 2.5;
     looped || sparse || score.is_some_and(|score| score < RETRY_LOGPROB)
+}
+
+/// Fewer words a second than this, over [`TRUNCATED_MIN_SECONDS`] or more of audio, from a
+/// prompted decode: it most likely stopped early (people say 2-3 words a second).
+const TRUNCATED_WORDS_PER_SECOND: f32 = 1.2;
+const TRUNCATED_MIN_SECONDS: f32 = 4.0;
+
+/// The words of `text`, lowercase, without punctuation.
+fn plain_words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// True when `text` is a copy of a run of three or more of the prompt's words: Whisper
+/// repeating its "previous text" instead of hearing the audio.
+pub fn copies_prompt(text: &str, prompt_text: &str) -> bool {
+    let words = plain_words(text);
+    let prompt = plain_words(prompt_text);
+    words.len() >= 3 && prompt.windows(words.len()).any(|run| run == words.as_slice())
+}
+
+/// True when a decode prompted with `prompt_text` looks led astray by it: failed
+/// ([`degenerate`]), a copy of the prompt ([`copies_prompt`]), or far fewer words than `seconds`
+/// of speech hold (stopped after the first sentence).
+pub fn misled_by_prompt(text: &str, seconds: f32, score: Option<f32>, prompt_text: &str) -> bool {
+    let words = plain_words(text);
+    let truncated = seconds >= TRUNCATED_MIN_SECONDS && (words.len() as f32) < seconds * TRUNCATED_WORDS_PER_SECOND;
+    degenerate(text, seconds, score) || copies_prompt(text, prompt_text) || truncated
 }
 
 /// The decoders loaded in this process, by canonical model directory.
@@ -361,7 +424,26 @@ pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod degenerate_tests {
-    use super::degenerate;
+    use super::{copies_prompt, degenerate, misled_by_prompt};
+
+    #[test]
+    fn decodes_led_astray_by_the_agent_line_are_recognised() {
+        // context-bench on the tuning eval's answers (seeds 100-111, 200-215), espeak-ng voices
+        let prompt = "No problem, let's move on. Which days and times are your classes?";
+        // a 7 s schedule answer given back as the prompt's first sentence
+        assert!(copies_prompt("No problem, let's move on.", prompt));
+        assert!(misled_by_prompt("No problem, let's move on.", 7.0, Some(-0.2), prompt));
+        // a 12 s schedule stopped after its first clause
+        let first_clause = "On Monday, Tuesday and Thursday, they're not leveled class from 11 till 1.";
+        assert!(misled_by_prompt(first_clause, 12.0, Some(-0.3), "Which days and times are your classes?"));
+        // one word over and over
+        assert!(degenerate("4, 4, 4, 4, 4, 4", 3.0, Some(-0.2)));
+        // ordinary answers, also those that repeat a word or two of the question, are kept
+        assert!(!copies_prompt("Mondays and Wednesdays at six.", prompt));
+        assert!(!copies_prompt("Your classes?", prompt), "two words are not a copy");
+        assert!(!misled_by_prompt("Yes, ten dollars for the mat fee.", 2.5, Some(-0.3), "Is there a mat fee?"));
+        assert!(!misled_by_prompt(first_clause, 5.0, Some(-0.3), "Which days and times are your classes?"));
+    }
 
     #[test]
     fn failed_greedy_decodes_are_recognised() {

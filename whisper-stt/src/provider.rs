@@ -76,12 +76,11 @@ impl SttProvider for WhisperStt {
         let (output_sender, output) = mpsc::unbounded_channel();
         let utterance_receiver = spawn_utterance_collector(input_receiver);
         let vocabulary = context.vocabulary.as_deref().filter(|_| self.prompt_from_hints);
-        let prompt_text = vocabulary.map(prompt_text).unwrap_or_default();
-        let prompt = Arc::new(self.decoder.model().prompt_tokens(&prompt_text));
+        let hints = vocabulary.map(prompt_text).unwrap_or_default();
         tokio::spawn(transcribe_utterances(
             self.decoder.clone(),
             context.call_id,
-            prompt,
+            hints,
             utterance_receiver,
             output_sender,
         ));
@@ -94,16 +93,32 @@ pub fn to_model_input(pcm_8k: &[i16]) -> Vec<f32> {
     speech::resample::upsample_8k_to_16k(pcm_8k).into_iter().map(|sample| f32::from(sample) / 32_768.0).collect()
 }
 
+/// Whisper's prompt for one utterance: the hints (if sent), then the agent's line the callee is
+/// answering, as the "previous text" Whisper was trained to continue.
+pub fn utterance_prompt(hints: &str, context: Option<&str>) -> String {
+    match context {
+        Some(line) if hints.is_empty() => line.to_owned(),
+        Some(line) => {
+            let hints = hints.trim_end();
+            let separator = if hints.ends_with(['.', '?', '!']) { " " } else { ". " };
+            format!("{hints}{separator}{line}")
+        }
+        None => hints.to_owned(),
+    }
+}
+
 async fn transcribe_utterances(
     decoder: Arc<WhisperDecoder>,
     call_id: String,
-    prompt: Arc<Vec<String>>,
+    hints: String,
     mut utterances: mpsc::UnboundedReceiver<Utterance>,
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
     while let Some(utterance) = utterances.recv().await {
         let received = Instant::now();
         let samples = to_model_input(&utterance.pcm_8k);
+        let prompt_text = utterance_prompt(&hints, utterance.context.as_deref());
+        let prompt = Arc::new(decoder.model().prompt_tokens(&prompt_text));
         let result = match decoder.submit(samples, prompt.clone()) {
             Ok(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
             Err(refused) => Err(refused),
@@ -138,5 +153,18 @@ async fn transcribe_utterances(
         if output.send(message).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utterance_prompt;
+
+    #[test]
+    fn the_prompt_is_the_agent_line_after_any_hints() {
+        assert_eq!(utterance_prompt("", None), "");
+        assert_eq!(utterance_prompt("", Some("Is there a mat fee?")), "Is there a mat fee?");
+        assert_eq!(utterance_prompt("mat fee, gi", None), "mat fee, gi");
+        assert_eq!(utterance_prompt("mat fee, gi", Some("Which days?")), "mat fee, gi. Which days?");
     }
 }

@@ -15,6 +15,23 @@ pub const MAX_SPEECH_S: u32 = 30;
 /// Shortest reply.
 pub const MIN_SPEECH_MS: u32 = 300;
 
+/// Syllables in the two seconds of the voice (4 a second); 3 and 7 are word gaps.
+const SYLLABLES: usize = 8;
+const SYLLABLE_SAMPLES: usize = PCM_RATE_HZ as usize / 4;
+
+fn is_word_gap(syllable: usize) -> bool {
+    syllable % 4 == 3
+}
+
+/// `syllable`, or the one after it when it is a word gap.
+fn first_voiced_syllable(syllable: usize) -> usize {
+    if is_word_gap(syllable) {
+        (syllable + 1) % SYLLABLES
+    } else {
+        syllable
+    }
+}
+
 /// Two seconds of the voice, played cyclically.
 #[derive(Clone)]
 pub struct Voice {
@@ -37,9 +54,8 @@ impl Voice {
             // pitch wanders around 130 Hz; syllables at 4 per second, 2 of 8 quiet (word gaps)
             let pitch_hz = 130.0 + 25.0 * (TAU * 0.7 * t).sin();
             phase = (phase + TAU * pitch_hz / PCM_RATE_HZ as f32) % TAU;
-            let syllable = (t * 4.0) as usize % 8;
-            let envelope =
-                if syllable == 3 || syllable == 7 { 0.0 } else { (std::f32::consts::PI * (t * 4.0).fract()).sin() };
+            let syllable = (t * 4.0) as usize % SYLLABLES;
+            let envelope = if is_word_gap(syllable) { 0.0 } else { (std::f32::consts::PI * (t * 4.0).fract()).sin() };
             let buzz: f32 = (1..=8).map(|k| (phase * k as f32).sin() / k as f32).sum();
             samples.push((buzz * envelope * 7_000.0).clamp(-32_767.0, 32_767.0) as i16);
         }
@@ -60,8 +76,12 @@ impl Voice {
         ms_per_char: u32,
     ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
         let total = Voice::samples_for(text, ms_per_char);
-        // different texts start at different places in the voice
-        let start = text.bytes().fold(0usize, |hash, byte| hash.wrapping_mul(31).wrapping_add(usize::from(byte)));
+        // different texts start at different syllables of the voice, always a voiced one and at
+        // its onset: a provider that answers at once starts speaking at once (a reply starting
+        // in a word gap or an envelope trough would add up to 250 ms of quiet to every latency
+        // measured from the reply's first sound, depending on the text)
+        let hash = text.bytes().fold(0usize, |hash, byte| hash.wrapping_mul(31).wrapping_add(usize::from(byte)));
+        let start = first_voiced_syllable(hash % SYLLABLES) * SYLLABLE_SAMPLES;
         let samples = self.samples.clone();
         futures_util::stream::unfold(0usize, move |sent| {
             let samples = samples.clone();
@@ -114,5 +134,20 @@ mod tests {
         let bytes: usize = chunks.iter().map(Bytes::len).sum();
         assert_eq!(bytes, Voice::samples_for("Thanks, see you then.", 50) * 2);
         assert!(chunks.len() > 1 && chunks.iter().all(|c| c.len() <= CHUNK_SAMPLES * 2));
+    }
+
+    #[actix_web::test]
+    async fn every_reply_has_sound_in_its_first_20_ms() {
+        // with the old start (anywhere in the voice) a third of these began in a word gap or a
+        // trough: up to 250 ms of quiet before the reply's first sound
+        let voice = Voice::new();
+        let texts = crate::fake_openai::DEFAULT_REPLIES.iter().map(|s| (*s).to_owned());
+        for text in texts.chain((0..40).map(|n| format!("Reply number {n}."))) {
+            let chunks: Vec<Bytes> = voice.speak(&text, 60).map(|c| c.unwrap()).collect().await;
+            let first: Vec<i16> =
+                chunks[0].chunks_exact(2).take(480).map(|pair| i16::from_le_bytes([pair[0], pair[1]])).collect();
+            let mean = first.iter().map(|s| f32::from(*s).abs()).sum::<f32>() / first.len() as f32;
+            assert!(mean >= crate::audio::SOUND_MEAN_ABS as f32, "{text:?} starts quiet: mean {mean}");
+        }
     }
 }

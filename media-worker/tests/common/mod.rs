@@ -19,7 +19,8 @@ use protocol::{CallId, CallSid, StreamSid};
 use speech::{SttContext, SttInput, SttOutput, SttProvider, SttStream, TtsChunk, TtsError, TtsProvider};
 use tokio::sync::mpsc;
 
-/// STT double: one final per utterance, "utterance <n> of <ms> ms", with the utterance's times.
+/// STT double: one final per utterance, "utterance <n> of <ms> ms", with the utterance's times,
+/// followed by " after: <context>" when the worker gave the agent's line as context before it.
 pub struct CountingStt;
 
 impl SttProvider for CountingStt {
@@ -33,6 +34,7 @@ impl SttProvider for CountingStt {
         tokio::spawn(async move {
             let mut count = 0;
             let mut current: Option<(u64, usize)> = None;
+            let mut context: Option<String> = None;
             while let Some(message) = input_rx.recv().await {
                 match message {
                     SttInput::UtteranceStart { timestamp_ms } => current = Some((timestamp_ms, 0)),
@@ -44,14 +46,16 @@ impl SttProvider for CountingStt {
                     SttInput::UtteranceEnd { timestamp_ms } => {
                         if let Some((start_ms, bytes)) = current.take() {
                             count += 1;
+                            let after = context.as_ref().map(|c| format!(" after: {c}")).unwrap_or_default();
                             let _ = output_tx.send(SttOutput::Final {
-                                text: format!("utterance {count} of {} ms", bytes / 8),
+                                text: format!("utterance {count} of {} ms{after}", bytes / 8),
                                 confidence: Some(0.9),
                                 start_ms,
                                 end_ms: timestamp_ms,
                             });
                         }
                     }
+                    SttInput::Context { text } => context = Some(text),
                     SttInput::Close => break,
                 }
             }

@@ -276,7 +276,7 @@ impl Session {
                             }
                             Message::Binary(mulaw)
                         }
-                        Some(SttInput::UtteranceStart { .. }) => continue,
+                        Some(SttInput::UtteranceStart { .. } | SttInput::Context { .. }) => continue,
                         Some(SttInput::UtteranceEnd { .. }) => {
                             self.replay.finalize_pending = true;
                             control("Finalize")

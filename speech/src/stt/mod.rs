@@ -26,6 +26,10 @@ pub enum SttInput {
     UtteranceStart { timestamp_ms: u64 },
     /// The endpointer decided the utterance ended at this call time.
     UtteranceEnd { timestamp_ms: u64 },
+    /// What the agent said last: the line the callee's next words most likely answer. Providers
+    /// that take a "previous text" (Whisper's prompt, OpenAI's `prompt` field) decode the next
+    /// utterances with it; others ignore it.
+    Context { text: String },
     /// No more input; the provider finishes pending work and closes its output.
     Close,
 }
@@ -87,6 +91,8 @@ pub struct Utterance {
     pub pcm_8k: Vec<i16>,
     pub start_ms: u64,
     pub end_ms: u64,
+    /// The last [`SttInput::Context`] before the utterance started, if any.
+    pub context: Option<Arc<str>>,
 }
 
 /// Collects callee audio into utterances for providers that transcribe whole utterances (public
@@ -96,9 +102,13 @@ pub struct UtteranceCollector {
     pre_roll: std::collections::VecDeque<i16>,
     /// Call time just after the last pre-roll sample.
     pre_roll_end_ms: u64,
-    current: Option<(u64, Vec<i16>)>,
+    current: Option<(u64, Vec<i16>, Option<Arc<str>>)>,
     pcm: Vec<i16>,
+    context: Option<Arc<str>>,
 }
+
+/// Longest context kept (characters, the end of the line): Whisper reads 223 tokens of a prompt.
+const CONTEXT_MAX_CHARS: usize = 600;
 
 /// What the collector made of one input.
 pub enum Collected {
@@ -143,7 +153,7 @@ impl UtteranceCollector {
                 self.pcm.clear();
                 protocol::mulaw::decode_into(&mulaw, &mut self.pcm);
                 match self.current.as_mut() {
-                    Some((_, samples)) => samples.extend_from_slice(&self.pcm),
+                    Some((_, samples, _)) => samples.extend_from_slice(&self.pcm),
                     None => {
                         self.pre_roll_end_ms = timestamp_ms + (self.pcm.len() / 8) as u64;
                         self.pre_roll.extend(self.pcm.iter().copied());
@@ -168,7 +178,7 @@ impl UtteranceCollector {
                         self.pre_roll.drain(..skip);
                         start_ms
                     };
-                    self.current = Some((start_ms, self.pre_roll.drain(..).collect()));
+                    self.current = Some((start_ms, self.pre_roll.drain(..).collect(), self.context.clone()));
                 }
                 Collected::Nothing
             }
@@ -176,14 +186,21 @@ impl UtteranceCollector {
                 Some(utterance) => Collected::Utterance(utterance),
                 None => Collected::Nothing,
             },
+            SttInput::Context { text } => {
+                let text = text.trim();
+                let cut = text.char_indices().rev().nth(CONTEXT_MAX_CHARS.saturating_sub(1)).map_or(0, |(at, _)| at);
+                let kept = &text[cut..];
+                self.context = (!kept.is_empty()).then(|| Arc::from(kept));
+                Collected::Nothing
+            }
             SttInput::Close => Collected::Closed(self.take(None)),
         }
     }
 
     fn take(&mut self, end_ms: Option<u64>) -> Option<Utterance> {
-        let (start_ms, pcm_8k) = self.current.take()?;
+        let (start_ms, pcm_8k, context) = self.current.take()?;
         let end_ms = end_ms.unwrap_or(start_ms + (pcm_8k.len() / 8) as u64);
-        Some(Utterance { pcm_8k, start_ms, end_ms })
+        Some(Utterance { pcm_8k, start_ms, end_ms, context })
     }
 }
 
@@ -263,6 +280,34 @@ mod tests {
             panic!("utterance expected");
         };
         assert_eq!((utterance.start_ms, utterance.pcm_8k.len()), (5000, 160));
+    }
+
+    #[test]
+    fn an_utterance_carries_the_agent_line_said_before_it_started() {
+        let mut collector = UtteranceCollector::default();
+        collector.handle(SttInput::Context { text: " Is there a mat fee? ".into() });
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 0 });
+        collector.handle(frame(0, 4000));
+        // A line said while the callee talks is for the next utterance, not this one.
+        collector.handle(SttInput::Context { text: "Which days?".into() });
+        let Collected::Utterance(first) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 20 }) else {
+            panic!("utterance expected");
+        };
+        assert_eq!(first.context.as_deref(), Some("Is there a mat fee?"));
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 40 });
+        let Collected::Closed(Some(second)) = collector.handle(SttInput::Close) else { panic!("utterance expected") };
+        assert_eq!(second.context.as_deref(), Some("Which days?"));
+        // A long line keeps its end; an empty one clears the context.
+        let long = format!("{} Which days?", "word ".repeat(500));
+        collector.handle(SttInput::Context { text: long });
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 60 });
+        let Collected::Closed(Some(third)) = collector.handle(SttInput::Close) else { panic!("utterance expected") };
+        let kept = third.context.expect("context kept");
+        assert!(kept.ends_with("Which days?") && kept.chars().count() == CONTEXT_MAX_CHARS, "{kept}");
+        collector.handle(SttInput::Context { text: "  ".into() });
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 80 });
+        let Collected::Closed(Some(fourth)) = collector.handle(SttInput::Close) else { panic!("utterance expected") };
+        assert_eq!(fourth.context, None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! OpenAI-compatible speech-to-text: each utterance is sent as a WAV file to
 //! `POST /v1/audio/transcriptions` (multipart: `file`, `model`, `response_format=json`, optional
-//! `prompt`) with a bearer key; the JSON reply's `text` is the final transcript. Works with OpenAI
-//! and faster-whisper servers.
+//! `prompt`: the call's words, then the agent's line the callee answers) with a bearer key; the
+//! JSON reply's `text` is the final transcript. Works with OpenAI and faster-whisper servers.
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -63,6 +63,21 @@ impl SttProvider for OpenAiStt {
     }
 }
 
+/// The prompt for one utterance: the call's words, then the agent's line the callee is answering
+/// (Whisper models read the prompt as the text just before the audio, so the line goes last).
+fn utterance_prompt(vocabulary: Option<&str>, agent_line: Option<&str>) -> Option<String> {
+    match (vocabulary, agent_line) {
+        (Some(words), Some(line)) => Some(format!(
+            "{}{separator}{line}",
+            words.trim_end(),
+            separator = if words.trim_end().ends_with(['.', '?', '!']) { " " } else { ". " }
+        )),
+        (Some(words), None) => Some(words.to_owned()),
+        (None, Some(line)) => Some(line.to_owned()),
+        (None, None) => None,
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct TranscriptionReply {
     text: String,
@@ -84,6 +99,7 @@ async fn transcribe_utterances(
     let url = format!("{}/v1/audio/transcriptions", config.base_url.trim_end_matches('/'));
     while let Some(utterance) = utterances.recv().await {
         let wav = wav_bytes(&utterance.pcm_8k, 8_000);
+        let prompt = utterance_prompt(prompt.as_deref(), utterance.context.as_deref());
         let result = with_retries(config.retry, |attempt| {
             transcribe_once(&http, &url, &config, prompt.as_deref(), wav.clone(), attempt)
         })

@@ -333,7 +333,7 @@ async fn run_call(
             Collected::Closed(Some(utterance)) => (utterance, true),
             Collected::Closed(None) => break,
         };
-        let Utterance { pcm_8k, start_ms, end_ms } = utterance;
+        let Utterance { pcm_8k, start_ms, end_ms, .. } = utterance;
         let decoded = tokio::task::spawn_blocking(move || {
             let result = decoder.decode_8k(&pcm_8k);
             (decoder, result)
