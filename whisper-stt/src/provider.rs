@@ -1,10 +1,16 @@
 //! [`WhisperStt`]: the `SttProvider` of the embedded Whisper model. Audio arrives per call as
 //! 8 kHz mu-law; utterances are collected as the other per-utterance providers collect them
 //! (`speech::stt::spawn_utterance_collector`), upsampled to 16 kHz and queued on the shared decoder.
-//! With [`WhisperStt::with_hints`] the call's vocabulary (the playbook's recognition hints, nothing
-//! else) becomes Whisper's prompt; the default sends none, because the WER bench measured the
-//! prompt making things worse (human recordings 9.9% -> 16.8%, held-out gym sentences 47.9% ->
-//! 50.6%: Whisper copies words of a keyword list into unrelated speech, e.g. "gym, he was ...").
+//!
+//! The prompt of an utterance is the agent's line the callee is answering (`SttInput::Context`,
+//! from the media worker): Whisper reads it as the text just before the audio, the way it was
+//! trained. On the tuning eval's answers (`examples/context-bench.rs`) that took the WER from
+//! 44.4% to 38.6%; a prompted decode that copies the prompt, stops after its first sentence or
+//! loops is decoded again without it (`engine::misled_by_prompt`). A keyword list is another
+//! matter: with [`WhisperStt::with_hints`] the call's vocabulary (the playbook's recognition
+//! hints) goes before the line; calls do not use it, because the WER bench measured it making
+//! things worse (human recordings 9.9% -> 16.8%, held-out gym sentences 47.9% -> 50.6%: Whisper
+//! copies words of a keyword list into unrelated speech, e.g. "gym, he was ...").
 
 use std::sync::Arc;
 use std::time::Instant;
