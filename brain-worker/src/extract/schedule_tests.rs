@@ -229,3 +229,17 @@ fn a_class_type_goes_with_the_times_it_is_said_with() {
         vec![slot("tuesday", "19:00", None, Some("no-gi")), slot("saturday", "10:00", None, Some("open mat"))]
     );
 }
+
+#[test]
+fn times_written_with_a_dot_are_read() {
+    // tuning seed 205 (espeak-ng en-gb+m2), Whisper with the question as its prompt: "Monday and
+    // Thursday, seven fifteen p m to eight forty five, that's gi." heard as below, and the agent
+    // said "Sorry, I didn't quite get that."
+    let slots = schedule_of("Monday and Thursday, 7.15pm to 8.45pm last week");
+    assert_eq!(
+        slots,
+        vec![slot("monday", "19:15", Some("20:45"), None), slot("thursday", "19:15", Some("20:45"), None)]
+    );
+    assert_eq!(schedule_of("Tuesday from 10 AM to 11.30 AM"), vec![slot("tuesday", "10:00", Some("11:30"), None)]);
+    assert_eq!(schedule_of("Saturday 9.30 to 11"), vec![slot("saturday", "09:30", Some("11:00"), None)]);
+}

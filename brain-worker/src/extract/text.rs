@@ -11,7 +11,7 @@ pub struct Token {
     pub word: String,
     /// Its value when it is a number.
     pub number: Option<f64>,
-    /// `h:mm` written with a colon (`6:30` -> (6, 30)).
+    /// `h:mm` written with a colon (`6:30` -> (6, 30)) or a dot (`6.30`, also a number).
     pub clock: Option<(u32, u32)>,
     /// True when the number was spelled with digits.
     pub digits: bool,
@@ -173,7 +173,11 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         }
         if let Ok(value) = word.parse::<f64>() {
             if value.is_finite() && value >= 0.0 {
-                tokens.push(Token::number(value, true));
+                let mut token = Token::number(value, true);
+                // "7.15", "11.30": a time as written in Britain and by speech engines; kept a
+                // number too ("17.50" may be a price: the readers of times skip amounts)
+                token.clock = parse_dotted_clock(word);
+                tokens.push(token);
                 index += 1;
                 continue;
             }
@@ -195,6 +199,18 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         index += 1;
     }
     tokens
+}
+
+/// `h.mm` with one or two digits of hours (at most 24) and two of minutes (under 60).
+fn parse_dotted_clock(word: &str) -> Option<(u32, u32)> {
+    let (hours, minutes) = word.split_once('.')?;
+    let digits =
+        |part: &str, lengths: &[usize]| lengths.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(hours, &[1, 2]) || !digits(minutes, &[2]) {
+        return None;
+    }
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours <= 24 && minutes < 60).then_some((hours, minutes))
 }
 
 fn parse_clock(word: &str) -> Option<(u32, u32)> {

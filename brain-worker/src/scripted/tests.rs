@@ -278,6 +278,19 @@ fn a_correction_after_a_value_noted_in_passing_is_taken() {
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(30.0)));
 }
 
+#[test]
+fn moving_on_after_a_no_is_not_met_with_perfect() {
+    // tuning seed 203: after two read-backs of the schedule, "No, not quite. We have all levels on
+    // monday and 2 PM from 6 PM to 8 PM. ..." was answered "Perfect. Does a visitor need ..."
+    let mut call = TextCall::gym_explicit();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("twenty dollars"), "So a drop-in is 20 dollars, is that right?");
+    assert_eq!(call.callee("no it's twenty five"), "Sorry about that. So a drop-in is 25 dollars, is that right?");
+    let reply = call.callee("no, not quite, it's twenty six");
+    assert!(reply.starts_with("Okay, thanks. "), "{reply}");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(26.0)));
+}
+
 fn to_price_question(call: &mut TextCall) {
     call.start();
     call.callee("hello atos");

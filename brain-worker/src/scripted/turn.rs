@@ -362,7 +362,14 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     };
     match reply {
         Some(line) if line == NEXT_MARKER => {
-            let preface = if risk_raised { RISK_REPLY } else { acknowledgement(conversation.state.callee_turns) };
+            // moving on after a "no, not quite" is no cause for "Perfect."
+            let preface = if risk_raised {
+                RISK_REPLY
+            } else if extract::intent::confirmation(&words) == Some(false) {
+                "Okay, thanks. "
+            } else {
+                acknowledgement(conversation.state.callee_turns)
+            };
             actions.extend(ask_next(conversation, now, preface));
             return actions;
         }
