@@ -291,6 +291,18 @@ fn moving_on_after_a_no_is_not_met_with_perfect() {
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(26.0)));
 }
 
+#[test]
+fn an_answer_that_only_repeats_a_known_value_is_asked_again_at_once() {
+    // tuning seed 209: "Drop ins are twenty dollars." heard as "Drop in my window, Nolan." read
+    // as drop-ins offered again (known); the agent stayed quiet for 8 s, then "Sorry, I didn't
+    // catch that"
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("Drop in my window, Nolan.");
+    assert!(reply.starts_with("Sorry, I didn't quite get that."), "{reply:?}");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, json!(true)));
+}
+
 fn to_price_question(call: &mut TextCall) {
     call.start();
     call.callee("hello atos");

@@ -279,16 +279,17 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         return actions;
     }
 
-    // Nothing new and nothing asked of us: a stray "yes that's right", a repeated answer, or a
-    // reply that crossed our question. Stay quiet; the question stands.
-    // (When we spoke first, the callee's first words are their greeting.)
+    // Nothing new and nothing asked of us: a stray "yes that's right", or a reply that crossed
+    // our question. Stay quiet; the question stands. (When we spoke first, the callee's first
+    // words are their greeting.) A repeated answer said after our question is not stray: it
+    // leaves the question unanswered, and is asked again below rather than left to the silence
+    // timer (seconds of dead air).
+
     let greeting_after_we_spoke = conversation.state.callee_turns == 1;
     // a bare "yes, that's right" is an aside; a longer reply that merely opens with "okay" or
     // "right" ("okay, so there is no mapie") is an answer we could not read, and is asked again
     let bare_yes = extract::intent::confirmation(&words) == Some(true) && words.split(' ').count() <= BARE_YES_WORDS;
-    let stray = changed.is_empty()
-        && intents.is_empty()
-        && (crossed || greeting_after_we_spoke || !restated.is_empty() || bare_yes);
+    let stray = changed.is_empty() && intents.is_empty() && (crossed || greeting_after_we_spoke || bare_yes);
     if stray && conversation.state.phase == Phase::Asking && conversation.state.asked.is_some() {
         conversation.arm_silence(now, Duration::ZERO);
         return actions;
