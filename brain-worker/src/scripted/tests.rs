@@ -303,6 +303,32 @@ fn an_answer_that_only_repeats_a_known_value_is_asked_again_at_once() {
     assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, json!(true)));
 }
 
+#[test]
+fn a_line_cut_at_once_by_words_that_began_before_it_is_said_again() {
+    // tuning seed 215: "Right, a drop in is forty dollars." then, after a short pause, "And no
+    // mat fee." (heard "And norm at fee."), which began before the agent's "40 dollars for a
+    // drop-in, got it. Is there a mat fee on top of that?" and cut it at once. Read as a reply
+    // that crossed the question, it was met with 8 s of silence: the question was never heard.
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let said = call.callee("Right, a drop in is forty dollars.");
+    assert!(said.ends_with("Is there a mat fee on top of that?"), "{said}");
+    let line_at = call.at_ms;
+    let id = last_utterance_id(&call);
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: line_at + 300 });
+    call.seq += 1;
+    let heard = Input::Heard {
+        text: "And norm at fee.".into(),
+        utterance_seq: call.seq,
+        start_ms: line_at - 200,
+        end_ms: line_at + 1200,
+        at_ms: line_at + 1500,
+    };
+    call.at_ms = line_at + 1500;
+    let reply = call.input(heard);
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply:?}");
+}
+
 fn to_price_question(call: &mut TextCall) {
     call.start();
     call.callee("hello atos");

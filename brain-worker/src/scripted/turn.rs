@@ -290,7 +290,12 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     // "right" ("okay, so there is no mapie") is an answer we could not read, and is asked again
     let bare_yes = extract::intent::confirmation(&words) == Some(true) && words.split(' ').count() <= BARE_YES_WORDS;
     let stray = changed.is_empty() && intents.is_empty() && (crossed || greeting_after_we_spoke || bare_yes);
-    if stray && conversation.state.phase == Phase::Asking && conversation.state.asked.is_some() {
+    // (a question cut at its first words by this speech was never heard: it does not stand)
+    if stray
+        && conversation.state.phase == Phase::Asking
+        && conversation.state.asked.is_some()
+        && !last_line_unheard(conversation)
+    {
         conversation.arm_silence(now, Duration::ZERO);
         return actions;
     }
