@@ -120,6 +120,20 @@ fn yes_no_with_negations() {
 }
 
 #[test]
+fn an_opener_then_no_is_a_no() {
+    // tuning seed 204 (espeak-ng en-gb+f4): "Right, no, sorry, we're members only." heard as
+    // "Right, no, sorry. Remember no, no." was a yes ("right" opened it): "Perfect. How much is
+    // a drop-in?" and a survey of a gym that takes no visitors
+    for text in ["Right, no, sorry. Remember no, no.", "Right, no, sorry, we're members only.", "okay no not really"] {
+        assert_eq!(yes_no_answer(text, "drop_in_offered"), Some(false), "{text}");
+    }
+    // "no need", "no problem" after a yes are no "no"
+    for text in ["yeah, no need to book, just come in", "yes no problem"] {
+        assert_eq!(yes_no_answer(text, "drop_in_offered"), Some(true), "{text}");
+    }
+}
+
+#[test]
 fn drop_in_refusal_is_recognised_when_not_asked() {
     // said while the agent was asking something else
     let found = value_of(&gym(), "oh we don't do drop ins here", "class_schedule", "drop_in_offered");

@@ -225,7 +225,7 @@ const NO_STARTS: &[&str] = &[
 /// Fillers before an answer; they say neither yes nor no.
 const LEADING_FILLERS: &[&str] = &["um", "umm", "uh", "uhm", "erm", "er", "hmm", "hm", "mm", "oh", "ah", "well", "so"];
 
-const SOFTENERS: &[&str] = &["no problem", "no worries", "not a problem", "no no problem"];
+const SOFTENERS: &[&str] = &["no problem", "no worries", "not a problem", "no no problem", "no need"];
 
 /// True when `rest` (an answer after its leading yes-word) holds another yes-word or an
 /// affirmation ("sure", "of course", "welcome", "you can").
@@ -264,7 +264,10 @@ pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
     if YES_STARTS.iter().any(|p| starts(p)) {
         // "yeah we don't do that" -> no
         let rest: Vec<Token> = tokenize(text).into_iter().skip(1).collect();
-        if rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])) && !starts("of course")
+        // "right, no, sorry", "yeah, no": an opener, then the answer
+        let no_next = rest.first().is_some_and(|t| t.is_any(&["no", "nope", "nah"]));
+        if (no_next || rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])))
+            && !starts("of course")
         {
             // ... unless the rest also says yes in other words ("right, sure, visit and not all
             // way welcome" for "right, sure, visitors are always welcome"): the two disagree, so
