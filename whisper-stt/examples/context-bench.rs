@@ -11,32 +11,9 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use speech::evaluation::word_errors;
-use whisper_stt::offline::{comparable_words, parse_wav, read_wav, telephone_band, Audio};
+use whisper_stt::offline::{comparable_words, speak, telephone_band};
 use whisper_stt::provider::to_model_input;
 use whisper_stt::{options_from_config, WhisperDecoder};
-
-fn speak(voice: &str, text: &str) -> anyhow::Result<Audio> {
-    if let Some(flite_voice) = voice.strip_prefix("flite:") {
-        let file = std::env::temp_dir().join(format!("context-bench-{}.wav", std::process::id()));
-        let output = std::process::Command::new("flite")
-            .args(["-voice", flite_voice, "-t", text, "-o"])
-            .arg(&file)
-            .output()
-            .context("flite")?;
-        if !output.status.success() {
-            bail!("flite -voice {flite_voice} failed");
-        }
-        let audio = read_wav(&file);
-        let _ = std::fs::remove_file(&file);
-        return audio.map_err(|error| anyhow!("flite output: {error}"));
-    }
-    let output =
-        std::process::Command::new("espeak-ng").args(["-v", voice, "--stdout", text]).output().context("espeak-ng")?;
-    if !output.status.success() {
-        bail!("espeak-ng -v {voice} failed");
-    }
-    parse_wav(&output.stdout).map_err(|error| anyhow!("espeak-ng output: {error}"))
-}
 
 fn main() -> anyhow::Result<()> {
     let mut file = None;
@@ -58,7 +35,7 @@ fn main() -> anyhow::Result<()> {
         let (Some(voice), Some(question), Some(answer)) = (fields.next(), fields.next(), fields.next()) else {
             continue;
         };
-        let mulaw = telephone_band(&speak(voice, answer)?);
+        let mulaw = telephone_band(&speak(voice, answer).map_err(|error| anyhow!(error))?);
         let mut pcm = Vec::with_capacity(mulaw.len());
         protocol::mulaw::decode_into(&mulaw, &mut pcm);
         let samples = to_model_input(&pcm);

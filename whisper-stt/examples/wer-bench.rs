@@ -23,7 +23,7 @@ use anyhow::{anyhow, bail, Context};
 use speech::evaluation::word_errors;
 use speech::stt::{PocketsphinxConfig, PocketsphinxStt, SttProvider};
 use speech::Vocabulary;
-use whisper_stt::offline::{comparable_words, parse_wav, read_wav, transcribe_mulaw, Audio};
+use whisper_stt::offline::{comparable_words, read_wav, speak, transcribe_mulaw, Audio};
 use whisper_stt::{options_from_config, WhisperDecoder, WhisperStt};
 
 const TESTDATA: &str = "/usr/share/pocketsphinx/test/data";
@@ -55,35 +55,6 @@ fn human_set() -> anyhow::Result<Vec<(String, Audio, String)>> {
         set.push((file.to_owned(), Audio { samples, sample_rate_hz: 16_000 }, words.to_owned()));
     }
     Ok(set)
-}
-
-/// `text` spoken by espeak-ng `voice` (22.05 kHz WAV on stdout).
-fn espeak(voice: &str, text: &str) -> anyhow::Result<Audio> {
-    let output = std::process::Command::new("espeak-ng")
-        .args(["-v", voice, "--stdout", text])
-        .output()
-        .context("espeak-ng (apt-get install espeak-ng)")?;
-    if !output.status.success() {
-        bail!("espeak-ng -v {voice}: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    parse_wav(&output.stdout).map_err(|error| anyhow!("espeak-ng output: {error}"))
-}
-
-/// `text` spoken by a voice: `flite:<voice>` through the Debian `flite` binary, else espeak-ng.
-fn speak(voice: &str, text: &str) -> anyhow::Result<Audio> {
-    let Some(flite_voice) = voice.strip_prefix("flite:") else { return espeak(voice, text) };
-    let file = std::env::temp_dir().join(format!("wer-bench-{}-{flite_voice}.wav", std::process::id()));
-    let output = std::process::Command::new("flite")
-        .args(["-voice", flite_voice, "-t", text, "-o"])
-        .arg(&file)
-        .output()
-        .context("flite (apt-get install flite)")?;
-    if !output.status.success() {
-        bail!("flite -voice {flite_voice}: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let audio = read_wav(&file);
-    let _ = std::fs::remove_file(&file);
-    audio.map_err(|error| anyhow!("flite output: {error}"))
 }
 
 /// The audio on the line: 8 kHz, optionally with white noise `snr_db` below the speech, mu-law.
@@ -155,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for voice in voices.split(',') {
         for (index, sentence) in whisper_stt::heldout::heldout_gym_sentences().into_iter().enumerate() {
-            let audio = speak(voice, sentence)?;
+            let audio = speak(voice, sentence).map_err(|error| anyhow!(error))?;
             for (condition, snr) in [("clean", None), ("noise20db", Some(SNR_DB))] {
                 let line = on_the_line(&audio, snr, index as u64 + 1);
                 items.push(("gym".into(), voice.to_owned(), condition.into(), line, sentence.to_owned()));

@@ -1,7 +1,8 @@
 //! Files through the call path, offline: a WAV file (any rate, mono, PCM16 or mu-law) is read
 //! within bounds, put through the telephone band a call goes through (resampled to 8 kHz mu-law)
 //! and fed to any `SttProvider` exactly as the media worker feeds it (20 ms frames between
-//! `UtteranceStart` and `UtteranceEnd`). Used by `gymcall transcribe` and the WER bench.
+//! `UtteranceStart` and `UtteranceEnd`). Used by `gymcall transcribe` and the WER bench; [`speak`]
+//! makes the benches' test audio with voices the agent never uses.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -103,6 +104,36 @@ pub fn parse_wav(bytes: &[u8]) -> Result<Audio, String> {
         at = body.saturating_add(length).saturating_add(length & 1);
     }
     Err("no data chunk".into())
+}
+
+/// `text` spoken by a test voice: `flite:<voice>` (slt, rms, awb) through the Debian `flite`
+/// binary, else an espeak-ng voice (`en-us`, `en-gb+m3`, ...).
+pub fn speak(voice: &str, text: &str) -> Result<Audio, String> {
+    let Some(flite_voice) = voice.strip_prefix("flite:") else {
+        let output = std::process::Command::new("espeak-ng")
+            .args(["-v", voice, "--stdout", text])
+            .output()
+            .map_err(|error| format!("espeak-ng (apt-get install espeak-ng): {error}"))?;
+        if !output.status.success() {
+            return Err(format!("espeak-ng -v {voice}: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        return parse_wav(&output.stdout).map_err(|error| format!("espeak-ng output: {error}"));
+    };
+    static NEXT_FILE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let number = NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("speak-{}-{number}-{flite_voice}.wav", std::process::id()));
+    let output = std::process::Command::new("flite")
+        .args(["-voice", flite_voice, "-t", text, "-o"])
+        .arg(&file)
+        .output()
+        .map_err(|error| format!("flite (apt-get install flite): {error}"))?;
+    if !output.status.success() {
+        let _ = std::fs::remove_file(&file);
+        return Err(format!("flite -voice {flite_voice}: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let audio = read_wav(&file);
+    let _ = std::fs::remove_file(&file);
+    audio.map_err(|error| format!("flite output: {error}"))
 }
 
 /// The telephone band: `audio` resampled to 8 kHz and mu-law encoded, as Twilio carries it.
