@@ -137,6 +137,8 @@ impl WhisperModel {
         let samples = &samples_16k[..samples_16k.len().min(MAX_UTTERANCE_SAMPLES_16K)];
         let mut texts = Vec::new();
         let mut confidence = None;
+        // the prompt as text, to tell a decode that merely copies it
+        let prompt_text = if prompt.is_empty() { String::new() } else { self.text_of(prompt.to_vec())? };
         for chunk in samples.chunks(window) {
             let seconds = chunk.len() as f32 / 16_000.0;
             let mut features = self.front_end.log_mel(chunk);
@@ -173,7 +175,6 @@ impl WhisperModel {
             // The prompt (the agent's line) helps Whisper with the words of an answer, but now
             // and then it copies the prompt, stops after the first sentence, or loops: then the
             // audio is decoded again without it, and the better of the two kept.
-            let prompt_text = if prompt.is_empty() { String::new() } else { self.text_of(prompt.to_vec())? };
             if !prompt.is_empty() && misled_by_prompt(&text, seconds, score, &prompt_text) {
                 let bare: Vec<String> = self.start_tokens.clone();
                 let bare_options =
@@ -246,11 +247,7 @@ const RETRY_LOGPROB: f32 = -1.0;
 /// over (most word trigrams the same), far fewer words than the speech could hold (one word a
 /// 2.5 s), or a low average log-probability.
 pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = plain_words(text);
     let trigrams: Vec<&[String]> = words.windows(3).collect();
     let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
     let stuck = words.windows(5).any(|run| run.iter().all(|word| *word == run[0]));

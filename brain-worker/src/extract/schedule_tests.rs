@@ -242,4 +242,7 @@ fn times_written_with_a_dot_are_read() {
     );
     assert_eq!(schedule_of("Tuesday from 10 AM to 11.30 AM"), vec![slot("tuesday", "10:00", Some("11:30"), None)]);
     assert_eq!(schedule_of("Saturday 9.30 to 11"), vec![slot("saturday", "09:30", Some("11:00"), None)]);
+    // alone, without a time's company, a dotted number stays a price
+    assert_eq!(heard("monday and wednesday, 17.50 a class"), None);
+    assert_eq!(schedule_of("monday at 6.30"), vec![at("monday", "18:30")]);
 }

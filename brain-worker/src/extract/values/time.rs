@@ -286,6 +286,14 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
                 next += 1 + end_used;
             }
         }
+        // "17.50" is a time only with a time's company ("7.15pm", "at 6.30", "9.30 to 11"); alone
+        // it is more likely a price
+        let dotted = tokens[index].clock.is_some() && tokens[index].number.is_some();
+        let cued = matches!(before, Some("at" | "from" | "between" | "around" | "by"));
+        if dotted && used == 1 && end.is_none() && !cued {
+            index += used;
+            continue;
+        }
         let hint = period_hint(tokens, index, next);
         let (start_minutes, end_minutes) = match end {
             Some(end_time) => match resolve_range(start, end_time, hint) {
