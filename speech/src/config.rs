@@ -32,6 +32,7 @@ pub const ENV_VARS: &[&str] = &[
     "WHISPER_MODEL_DIR",
     "WHISPER_DECODERS",
     "WHISPER_THREADS",
+    "WHISPER_BEAM",
     "WHISPER_QUEUE_MAX",
     "PIPER_MODEL_DIR",
     "PIPER_WORKERS",
@@ -109,6 +110,8 @@ pub struct SpeechConfig {
     pub whisper_decoders: u64,
     /// CPU threads one Whisper decode uses.
     pub whisper_threads: u64,
+    /// Beam width of a Whisper decode (1: greedy).
+    pub whisper_beam: u64,
     /// Utterances that may wait for a Whisper decoder; one more is refused with an error.
     pub whisper_queue_max: u64,
     /// The embedded Piper voice (`model.onnx` with sherpa-onnx metadata, `tokens.txt`).
@@ -147,6 +150,7 @@ impl Default for SpeechConfig {
             whisper_model_dir: DEFAULT_WHISPER_MODEL_DIR.into(),
             whisper_decoders: 1,
             whisper_threads: 2,
+            whisper_beam: 5,
             whisper_queue_max: 16,
             piper_model_dir: DEFAULT_PIPER_MODEL_DIR.into(),
             piper_workers: 1,
@@ -241,6 +245,7 @@ impl SpeechConfig {
             whisper_model_dir: get("WHISPER_MODEL_DIR").unwrap_or(defaults.whisper_model_dir),
             whisper_decoders: bounded("WHISPER_DECODERS", number("WHISPER_DECODERS", defaults.whisper_decoders)?, 8)?,
             whisper_threads: bounded("WHISPER_THREADS", number("WHISPER_THREADS", defaults.whisper_threads)?, 64)?,
+            whisper_beam: bounded("WHISPER_BEAM", number("WHISPER_BEAM", defaults.whisper_beam)?, 10)?,
             whisper_queue_max: bounded(
                 "WHISPER_QUEUE_MAX",
                 number("WHISPER_QUEUE_MAX", defaults.whisper_queue_max)?,
@@ -474,6 +479,15 @@ mod tests {
             SpeechConfig::from_env(&env(&[("WHISPER_THREADS", "0")])).unwrap_err(),
             SpeechConfigError::Env(probes::ConfigError::Invalid { name: "WHISPER_THREADS", .. })
         ));
+        // a beam of 5 unless told (greedy is 1); 0 and more than 10 are refused
+        assert_eq!(SpeechConfig::from_env(&env(&[])).expect("parses").whisper_beam, 5);
+        assert_eq!(SpeechConfig::from_env(&env(&[("WHISPER_BEAM", "1")])).expect("parses").whisper_beam, 1);
+        for bad in ["0", "11", "five"] {
+            assert!(matches!(
+                SpeechConfig::from_env(&env(&[("WHISPER_BEAM", bad)])).unwrap_err(),
+                SpeechConfigError::Env(probes::ConfigError::Invalid { name: "WHISPER_BEAM", .. })
+            ));
+        }
     }
 
     #[test]

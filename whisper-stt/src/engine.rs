@@ -47,6 +47,8 @@ pub struct WhisperOptionsConfig {
     pub decoders: usize,
     /// CPU threads one decode uses.
     pub threads_per_decoder: usize,
+    /// Beam width of a decode (1: greedy).
+    pub beam_size: usize,
     /// Utterances that may wait for a decoder.
     pub queue_max: usize,
 }
@@ -69,6 +71,8 @@ pub struct WhisperModel {
     front_end: FrontEnd,
     /// The decoder's start tokens after the prompt.
     start_tokens: Vec<String>,
+    /// Beam width of a decode (at least 1).
+    beam_size: usize,
 }
 
 impl WhisperModel {
@@ -116,7 +120,7 @@ impl WhisperModel {
             vec!["<|startoftranscript|>", "<|notimestamps|>"]
         };
         let start_tokens = start_tokens.into_iter().map(str::to_owned).collect();
-        Ok(WhisperModel { whisper, tokenizer, front_end, start_tokens })
+        Ok(WhisperModel { whisper, tokenizer, front_end, start_tokens, beam_size: config.beam_size.max(1) })
     }
 
     /// The prompt tokens for `text` (Whisper's "previous text"): its last 223 tokens.
@@ -131,7 +135,7 @@ impl WhisperModel {
         tokens
     }
 
-    /// Transcribes 16 kHz mono samples (-1..1) in 30 s windows, greedily.
+    /// Transcribes 16 kHz mono samples (-1..1) in 30 s windows, with the configured beam.
     pub fn transcribe(&self, samples_16k: &[f32], prompt: &[String]) -> Result<(String, Option<f32>), WhisperError> {
         let window = self.front_end.config().n_samples;
         let samples = &samples_16k[..samples_16k.len().min(MAX_UTTERANCE_SAMPLES_16K)];
@@ -154,7 +158,7 @@ impl WhisperModel {
             // Bound the cost of a runaway decode: a fast talker says ~4 tokens a second.
             let new_tokens_max = (16.0 + 8.0 * seconds) as usize;
             let options = WhisperOptions {
-                beam_size: 1,
+                beam_size: self.beam_size,
                 max_length: (start.len() + new_tokens_max).min(448),
                 return_scores: true,
                 return_no_speech_prob: true,

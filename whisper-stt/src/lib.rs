@@ -31,6 +31,7 @@ pub fn options_from_config(config: &SpeechConfig) -> WhisperOptionsConfig {
         model_dir: engine::locate_model_dir(std::path::Path::new(&config.whisper_model_dir)),
         decoders: config.whisper_decoders as usize,
         threads_per_decoder: config.whisper_threads as usize,
+        beam_size: config.whisper_beam as usize,
         queue_max: config.whisper_queue_max as usize,
     }
 }
