@@ -325,6 +325,17 @@ pub fn ivr_choice(text: &str) -> Option<String> {
     options.first().map(|(digit, _)| digit.clone())
 }
 
+/// A reply to a read-back that opens with a yes and then says it is wrong ("yes, not right",
+/// "yeah, that's wrong"), without a "no" of its own: a person does not say that, a recogniser
+/// makes it ("that's" heard as "not"), so it is neither a yes nor a no. A reply with a "no" of
+/// its own ("yeah, no, it's twenty") is not conflicted.
+pub fn confirmation_conflicted(normalised_text: &str) -> bool {
+    let mut words = normalised_text.split_whitespace();
+    let opens_with_yes = words.next().is_some_and(|first| ["yes", "yeah", "yep", "yup", "correct", "exactly"].contains(&first));
+    let says_no = normalised_text.split_whitespace().any(|word| ["no", "nope", "nah"].contains(&word));
+    opens_with_yes && !says_no && confirmation(normalised_text) == Some(false)
+}
+
 /// Confirmation of a read-back: Some(true) "yes that's right", Some(false) "no that's wrong".
 pub fn confirmation(normalised_text: &str) -> Option<bool> {
     let text = normalised_text;

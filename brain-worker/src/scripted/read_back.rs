@@ -41,6 +41,14 @@ pub(super) fn read_back_reply(
         conversation.state.phase = Phase::Asking;
         return (NEXT_MARKER.to_owned(), Vec::new());
     }
+    if !restated && rounds < 2 && extract::intent::confirmation_conflicted(words) {
+        // "Yeah, not right": a yes and a no at once. Ask the same read-back again rather than
+        // drop a value the callee may have just confirmed.
+        if let Some(line) = spec.as_ref().and_then(|spec| conversation.read_back_line(spec)) {
+            conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
+            return (format!("Sorry, just to be sure: {}", lower_first(&line)), Vec::new());
+        }
+    }
     match confirmation {
         Some(false) => {
             // Wrong, without the right value: a correction may still carry it in words the
@@ -79,6 +87,15 @@ pub(super) fn read_back_reply(
             (NEXT_MARKER.to_owned(), Vec::new())
         }
     }
+}
+
+/// "So a drop-in is ..." as "so a drop-in is ...", to follow a lead-in; "I have ..." stays.
+fn lower_first(line: &str) -> String {
+    if line.starts_with("I ") {
+        return line.to_owned();
+    }
+    let mut chars = line.chars();
+    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// True when the value just applied to `field` is the teen/ty twin of the one it replaced (15 and

@@ -37,3 +37,34 @@ fn a_hold_or_transfer_turn_settles_no_field_but_the_one_asked() {
     assert_eq!(reply, "Sure, thank you.");
     assert_eq!(call.field("requirements").0, FieldStatus::Unknown);
 }
+
+/// Tuning eval, seed 209 (espeak-ng en-gb+m2): "So a drop-in is 20 dollars, is that right?",
+/// the callee said "Yes, that's right." and the agent heard "Yeah, not right." It took that as
+/// a no, forgot the right price, asked again, could not read the next answer ("It's when they
+/// not learn.") and left the price unknown. A yes and a no at once is asked again instead; a
+/// plain no still forgets.
+#[test]
+fn a_read_back_answered_with_a_yes_and_a_no_at_once_is_asked_again() {
+    let mut call = TextCall::gym_explicit();
+    call.start();
+    call.callee("hello wolfpack jiu jitsu");
+    call.callee("oh absolutely come on by");
+    assert_eq!(call.callee("twenty dollars"), "So a drop-in is 20 dollars, is that right?");
+    let reply = call.callee("Yeah, not right.");
+    assert_eq!(reply, "Sorry, just to be sure: so a drop-in is 20 dollars, is that right?");
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Known, "kept while it is asked again");
+    let reply = call.callee("Yes, that's right.");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
+    assert!(call.policy.state().fields["drop_in_price"].confidence >= 0.95);
+
+    for no in ["no that's not right", "nope that's wrong"] {
+        let mut call = TextCall::gym_explicit();
+        call.start();
+        call.callee("hello wolfpack jiu jitsu");
+        call.callee("oh absolutely come on by");
+        call.callee("twenty dollars");
+        let reply = call.callee(no);
+        assert!(reply.starts_with("Sorry, my mistake."), "{no:?}: {reply}");
+        assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown, "{no:?}");
+    }
+}
