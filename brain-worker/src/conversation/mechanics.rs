@@ -103,6 +103,19 @@ impl Conversation {
             || self.hard_deadline.is_some_and(|deadline| now >= deadline)
     }
 
+    /// True when the call is so close to its duration limit that the agent should close now
+    /// rather than ask more: the closing line and the callee's goodbye then fit before the limit
+    /// cuts the line (in `gymcall eval` three held-out calls were cut mid-question at 300 s).
+    /// The margin is [`WRAP_UP_MS`], or a quarter of a shorter limit.
+    pub fn wrap_up_due(&self, now: Instant) -> bool {
+        let limit_ms = self.limits().max_duration_s * 1000;
+        let margin_ms = (limit_ms / 4).min(WRAP_UP_MS);
+        self.state.media_ms + margin_ms >= limit_ms
+            || self.hard_deadline.is_some_and(|deadline| {
+                deadline.saturating_duration_since(now) <= Duration::from_millis(margin_ms)
+            })
+    }
+
     /// The next field to ask for: the first unsettled field in playbook order (required ones
     /// before optional ones), skipping those already asked too often.
     pub fn next_field(&self) -> Option<FieldSpec> {
@@ -178,6 +191,9 @@ impl Conversation {
         Some(render(template, &values))
     }
 }
+
+/// How long before the call's duration limit the agent closes instead of asking on.
+pub const WRAP_UP_MS: u64 = 30_000;
 
 /// How many times a field is asked before it is left unknown (the question, then once in other
 /// words with an example).

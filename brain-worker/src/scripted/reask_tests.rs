@@ -68,3 +68,41 @@ fn a_read_back_answered_with_a_yes_and_a_no_at_once_is_asked_again() {
         assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown, "{no:?}");
     }
 }
+
+/// Held-out eval at `84e80dd`: three calls were still asking questions when the line was cut at
+/// the 300 s limit, so they had no closing line heard and no goodbye. Within the last 30 s
+/// before the playbook's `max_duration_s` the agent takes the answer it just heard and closes,
+/// with time left for the goodbye; earlier it asks on.
+#[test]
+fn near_the_time_limit_the_agent_closes_instead_of_asking_on() {
+    use protocol::brain::SayCommand;
+    let answer_at = |call: &mut TextCall, at_ms: u64, text: &str| {
+        call.seq += 1;
+        call.now += std::time::Duration::from_millis(at_ms - call.at_ms);
+        call.at_ms = at_ms;
+        call.input(crate::conversation::Input::Heard {
+            text: text.to_owned(),
+            utterance_seq: call.seq,
+            start_ms: at_ms - 1000,
+            end_ms: at_ms,
+            at_ms,
+        })
+    };
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we do");
+    let reply = answer_at(&mut call, 200_000, "twenty dollars and no mat fee");
+    assert!(reply.ends_with("Which days and times are your classes?"), "asks on at 200 s: {reply}");
+
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we do");
+    let reply = answer_at(&mut call, 275_000, "twenty dollars and no mat fee");
+    assert!(reply.ends_with("That's all I needed. Thanks so much, have a great day!"), "{reply}");
+    assert!(call.commands.iter().any(|c| matches!(c, SayCommand::Hangup { .. })), "{:?}", call.commands);
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Known, "the last answer is kept");
+    let notes = call.policy.state().result().notes;
+    assert!(notes.iter().any(|n| n.contains("time limit") && n.contains("class_schedule")), "{notes:?}");
+}

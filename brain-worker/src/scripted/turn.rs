@@ -253,10 +253,29 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     let risk_raised =
         changed.iter().any(|name| conversation.playbook.field(name).is_some_and(|f| f.kind == FieldType::Risk));
 
-    if conversation.limit_reached(now) {
+    if conversation.limit_reached(now) || conversation.wrap_up_due(now) {
+        // at the limit, or near enough that another question would be cut: close now, with time
+        // left for the closing line and the callee's goodbye
         let closing = conversation.render(&conversation.playbook.closing.clone());
         let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
-        actions.extend(conversation.finish(now, outcome, Some(closing), "limit reached"));
+        let reason = if conversation.limit_reached(now) { "limit reached" } else { "closing before the time limit" };
+        if !conversation.limit_reached(now) {
+            let unsettled: Vec<String> = conversation
+                .playbook
+                .fields
+                .iter()
+                .filter(|f| f.required)
+                .filter(|f| conversation.state.fields.get(&f.name).is_some_and(|v| v.status == FieldStatus::Unknown))
+                .map(|f| f.name.clone())
+                .collect();
+            if !unsettled.is_empty() {
+                conversation
+                    .state
+                    .notes
+                    .push(format!("closed near the time limit before asking: {}", unsettled.join(", ")));
+            }
+        }
+        actions.extend(conversation.finish(now, outcome, Some(closing), reason));
         return actions;
     }
     if let Some(field) = held_gate {
