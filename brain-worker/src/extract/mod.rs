@@ -178,12 +178,14 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
             if only_control {
                 return None;
             }
+            // "(I think) that's it" says there is nothing more; it is also a confirmation word,
+            // so it is read before the check below
+            if values::says_nothing(tokens) && tokens.len() <= 6 {
+                return Some(Extraction::known(field, json!("nothing else"), 0.7));
+            }
             // "yes that's right" is a confirmation of something earlier, not this answer
             if intent::confirmation(normalised) == Some(true) && tokens.len() <= 4 {
                 return None;
-            }
-            if values::says_nothing(tokens) && tokens.len() <= 6 {
-                return Some(Extraction::known(field, json!("nothing else"), 0.7));
             }
             (!normalised.is_empty()).then(|| Extraction::known(field, json!(utterance.trim()), 0.6))
         }

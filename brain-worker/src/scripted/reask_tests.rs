@@ -106,3 +106,23 @@ fn near_the_time_limit_the_agent_closes_instead_of_asking_on() {
     let notes = call.policy.state().result().notes;
     assert!(notes.iter().any(|n| n.contains("time limit") && n.contains("class_schedule")), "{notes:?}");
 }
+
+/// Tuning eval, seed 205 (espeak-ng en-gb+m2): to "Anything else a visitor should know?" the
+/// callee said "No, I think that's it." and the agent heard "I think that's it." "That's it" is
+/// also a confirmation word, so the answer was dropped as a "yes" to nothing, and the agent was
+/// silent 8 s before "Sorry, I didn't catch that." It says there is nothing more: close.
+#[test]
+fn i_think_thats_it_ends_the_last_question() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yeah we do");
+    call.callee("twenty five dollars");
+    call.callee("no there's no mat fee");
+    call.callee("monday and wednesday six to seven thirty gi and open mat saturday at noon");
+    let reply = call.callee("you need a gi and you have to sign a waiver");
+    assert!(reply.ends_with("Anything else a visitor should know?"), "{reply}");
+    let reply = call.callee("I think that's it.");
+    assert!(reply.contains("Thanks so much, have a great day"), "{reply}");
+    assert_eq!(call.field("other_info"), (FieldStatus::Known, serde_json::json!("nothing else")));
+}
