@@ -126,3 +126,44 @@ fn i_think_thats_it_ends_the_last_question() {
     assert!(reply.contains("Thanks so much, have a great day"), "{reply}");
     assert_eq!(call.field("other_info"), (FieldStatus::Known, serde_json::json!("nothing else")));
 }
+
+/// Tuning eval, seed 210 (espeak-ng en-gb+f4): "Twenty five bucks per class." was heard as
+/// "When did I work for class?"; the agent's re-ask of the price was cut at once by the second
+/// half of the answer ("And the mat fee is twenty dollars."), which began before it. The re-ask
+/// was never heard, yet it counted as the price's second and last try: "Great, thanks. Which
+/// days and times are your classes?", and the price was never asked again. An ask cut before
+/// it was heard is not a try.
+#[test]
+fn a_reask_cut_before_it_was_heard_is_not_one_of_the_tries() {
+    use crate::conversation::Input;
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("see that you get through how can i help");
+    call.callee("okay so yes we take drop-in");
+    let reask = call.callee("When did I work for class?");
+    assert!(reask.starts_with("Sorry, I didn't quite get that."), "{reask}");
+    let line_at = call.at_ms;
+    let id = call
+        .commands
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            protocol::brain::SayCommand::Speak { utterance_id, .. } => Some(utterance_id.clone()),
+            _ => None,
+        })
+        .expect("a line");
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: line_at + 200 });
+    call.seq += 1;
+    call.at_ms = line_at + 1700;
+    let reply = call.input(Input::Heard {
+        text: "And the mat fee is $20.".into(),
+        utterance_seq: call.seq,
+        start_ms: line_at - 200,
+        end_ms: line_at + 1400,
+        at_ms: line_at + 1700,
+    });
+    assert!(reply.ends_with("How much is a drop-in, and is there a mat fee?"), "the price is asked again: {reply}");
+    let reply = call.callee("twenty five dollars");
+    assert!(reply.starts_with("25 dollars for a drop-in, got it."), "{reply}");
+    assert_eq!(call.field("mat_fee").0, FieldStatus::Known, "{reply}");
+}
