@@ -336,6 +336,19 @@ pub fn confirmation_conflicted(normalised_text: &str) -> bool {
     opens_with_yes && !says_no && confirmation(normalised_text) == Some(false)
 }
 
+/// True when a reply opens with a yes ("yes", "yeah", "yep", "absolutely", "of course") and has
+/// no "no" / "nope" / "nah" anywhere: whatever negation comes later ("can't", "not") is more
+/// likely the recogniser's than the callee's.
+pub fn opens_with_plain_yes(normalised_text: &str) -> bool {
+    let words: Vec<&str> = normalised_text.split_whitespace().collect();
+    let opens = match words.as_slice() {
+        ["of", "course", ..] => true,
+        [first, ..] => ["yes", "yeah", "yep", "yup", "absolutely", "definitely", "sure"].contains(first),
+        [] => false,
+    };
+    opens && !words.iter().any(|word| ["no", "nope", "nah"].contains(word))
+}
+
 /// Confirmation of a read-back: Some(true) "yes that's right", Some(false) "no that's wrong".
 pub fn confirmation(normalised_text: &str) -> Option<bool> {
     let text = normalised_text;

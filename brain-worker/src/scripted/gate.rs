@@ -52,7 +52,16 @@ pub(super) struct GateOutcome {
 /// `state.confirming`), and lets one through at [`CONFIRMED`] when it is the value held from the
 /// turn before. A gate-closing value in a reply that also gives a value only an open gate has
 /// ("no sorry, the drop-in is thirty five dollars") contradicts itself and is dropped.
-pub(super) fn hold_gate_answers(conversation: &mut Conversation, extractions: Vec<Extraction>) -> GateOutcome {
+///
+/// A reply to the confirming question that opens with a plain yes ("Yeah, I'm caught. We can't
+/// win it all in the time." for "Yeah, so of course, we get visitors all the time") does not
+/// confirm a held "no" that contradicts an earlier answer, whatever negation the recogniser put
+/// after the yes: the held value is dropped and the earlier answer stands.
+pub(super) fn hold_gate_answers(
+    conversation: &mut Conversation,
+    extractions: Vec<Extraction>,
+    words: &str,
+) -> GateOutcome {
     let pending = conversation.state.confirming.take();
     let mut held = None;
     let mut kept = Vec::with_capacity(extractions.len());
@@ -76,7 +85,21 @@ pub(super) fn hold_gate_answers(conversation: &mut Conversation, extractions: Ve
             kept.push(extraction);
             continue;
         }
-        if pending.as_ref().is_some_and(|(field, value)| *field == extraction.field && *value == extraction.value) {
+        let repeats_held =
+            pending.as_ref().is_some_and(|(field, value)| *field == extraction.field && *value == extraction.value);
+        let known_otherwise = conversation
+            .state
+            .fields
+            .get(&extraction.field)
+            .is_some_and(|f| f.status == FieldStatus::Known && f.value != extraction.value);
+        if repeats_held && known_otherwise && crate::extract::intent::opens_with_plain_yes(words) {
+            conversation.state.notes.push(format!(
+                "{}: a '{}' heard in a reply that opens with a yes; the earlier answer stands",
+                extraction.field, extraction.value
+            ));
+            continue;
+        }
+        if repeats_held {
             // said twice: believed
             extraction.confidence = extraction.confidence.max(CONFIRMED);
             kept.push(extraction);
@@ -98,7 +121,8 @@ pub(super) fn ask_to_confirm(conversation: &mut Conversation, now: Instant, fiel
     conversation.say(now, &format!("{preface}Sorry, just to be sure: {question}"), false)
 }
 
-fn lowercase_first(text: &str) -> String {
+/// "So a drop-in is ..." as "so a drop-in is ...", to follow a lead-in; "I have ..." stays.
+pub(super) fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) if !text.starts_with("I ") => first.to_lowercase().chain(chars).collect(),

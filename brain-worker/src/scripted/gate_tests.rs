@@ -89,3 +89,32 @@ fn a_confirmation_of_the_known_value_goes_on_to_the_next_question() {
     let reply = call.callee("yes we do");
     assert!(reply.contains("How much is a drop-in"), "{reply}");
 }
+
+/// Tuning eval, seed 207 (espeak-ng en-gb-x-rp+f1): "Yeah, anyone can come try a class." was
+/// heard right; the price answer came back as "The mat fee is in time, Noglin. So drop-in not
+/// in time, Noglin.", a "no drop-ins" held and confirmed ("Sorry, just to be sure: ..."); the
+/// callee said "Yeah, so of course, we get visitors all the time." and the agent heard "Yeah,
+/// I'm caught. We can't win it all in the time.": "can't" made it a second no, the survey ended
+/// with 0 of 5. A reply that opens with a plain yes does not confirm a "no" against an earlier
+/// yes; a plain no still does.
+#[test]
+fn a_confirming_reply_that_opens_with_yes_does_not_confirm_a_held_no() {
+    let to_confirmation = |call: &mut TextCall| {
+        call.start();
+        call.callee("hello see not rapping");
+        let reply = call.callee("Yes, anyone can come try a class.");
+        assert!(reply.contains("How much is a drop-in"), "{reply}");
+        let reply = call.callee("The mat fee is in time, Noglin. So drop-in not in time, Noglin.");
+        assert!(reply.contains("just to be sure"), "{reply}");
+    };
+    let mut call = TextCall::gym();
+    to_confirmation(&mut call);
+    let reply = call.callee("Yeah, I'm caught. We can't win it all in the time.");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "{reply}");
+    assert!(reply.contains("How much is a drop-in"), "the survey goes on: {reply}");
+
+    let mut call = TextCall::gym();
+    to_confirmation(&mut call);
+    call.callee("no we don't take drop ins");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)));
+}

@@ -46,7 +46,7 @@ pub(super) fn read_back_reply(
         // drop a value the callee may have just confirmed.
         if let Some(line) = spec.as_ref().and_then(|spec| conversation.read_back_line(spec)) {
             conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
-            return (format!("Sorry, just to be sure: {}", lower_first(&line)), Vec::new());
+            return (format!("Sorry, just to be sure: {}", super::gate::lowercase_first(&line)), Vec::new());
         }
     }
     match confirmation {
@@ -87,15 +87,6 @@ pub(super) fn read_back_reply(
             (NEXT_MARKER.to_owned(), Vec::new())
         }
     }
-}
-
-/// "So a drop-in is ..." as "so a drop-in is ...", to follow a lead-in; "I have ..." stays.
-fn lower_first(line: &str) -> String {
-    if line.starts_with("I ") {
-        return line.to_owned();
-    }
-    let mut chars = line.chars();
-    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// True when the value just applied to `field` is the teen/ty twin of the one it replaced (15 and

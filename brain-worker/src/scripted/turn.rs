@@ -207,7 +207,7 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         extractions
     };
     // an answer that would close part of the survey is believed only when said twice
-    let gate = gate::hold_gate_answers(conversation, extractions);
+    let gate = gate::hold_gate_answers(conversation, extractions, &words);
     let (extractions, held_gate, was_confirming) = (gate.kept, gate.held, gate.was_confirming);
     // values the callee says again (a late confirmation, a repeated answer)
     let restated: Vec<String> = extractions
