@@ -111,9 +111,9 @@ impl Conversation {
         let limit_ms = self.limits().max_duration_s * 1000;
         let margin_ms = (limit_ms / 4).min(WRAP_UP_MS);
         self.state.media_ms + margin_ms >= limit_ms
-            || self.hard_deadline.is_some_and(|deadline| {
-                deadline.saturating_duration_since(now) <= Duration::from_millis(margin_ms)
-            })
+            || self
+                .hard_deadline
+                .is_some_and(|deadline| deadline.saturating_duration_since(now) <= Duration::from_millis(margin_ms))
     }
 
     /// The next field to ask for: the first unsettled field in playbook order (required ones

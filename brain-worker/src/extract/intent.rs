@@ -331,7 +331,8 @@ pub fn ivr_choice(text: &str) -> Option<String> {
 /// its own ("yeah, no, it's twenty") is not conflicted.
 pub fn confirmation_conflicted(normalised_text: &str) -> bool {
     let mut words = normalised_text.split_whitespace();
-    let opens_with_yes = words.next().is_some_and(|first| ["yes", "yeah", "yep", "yup", "correct", "exactly"].contains(&first));
+    let opens_with_yes =
+        words.next().is_some_and(|first| ["yes", "yeah", "yep", "yup", "correct", "exactly"].contains(&first));
     let says_no = normalised_text.split_whitespace().any(|word| ["no", "nope", "nah"].contains(&word));
     opens_with_yes && !says_no && confirmation(normalised_text) == Some(false)
 }

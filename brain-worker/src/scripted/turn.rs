@@ -339,8 +339,7 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         // The cut line asked for a field these words did not give: that ask was never heard, so
         // it does not count as one of the field's tries; the field is asked again below.
         if let (Phase::Asking, Some(asked)) = (&phase, conversation.state.asked.clone()) {
-            let unanswered =
-                conversation.state.fields.get(&asked).is_some_and(|f| f.status == FieldStatus::Unknown);
+            let unanswered = conversation.state.fields.get(&asked).is_some_and(|f| f.status == FieldStatus::Unknown);
             if unanswered && !changed.contains(&asked) {
                 if let Some(attempts) = conversation.state.attempts.get_mut(&asked) {
                     *attempts = attempts.saturating_sub(1);
