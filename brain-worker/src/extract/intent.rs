@@ -330,11 +330,7 @@ pub fn ivr_choice(text: &str) -> Option<String> {
 /// makes it ("that's" heard as "not"), so it is neither a yes nor a no. A reply with a "no" of
 /// its own ("yeah, no, it's twenty") is not conflicted.
 pub fn confirmation_conflicted(normalised_text: &str) -> bool {
-    let mut words = normalised_text.split_whitespace();
-    let opens_with_yes =
-        words.next().is_some_and(|first| ["yes", "yeah", "yep", "yup", "correct", "exactly"].contains(&first));
-    let says_no = normalised_text.split_whitespace().any(|word| ["no", "nope", "nah"].contains(&word));
-    opens_with_yes && !says_no && confirmation(normalised_text) == Some(false)
+    opens_with_plain_yes(normalised_text) && confirmation(normalised_text) == Some(false)
 }
 
 /// True when a reply opens with a yes ("yes", "yeah", "yep", "absolutely", "of course") and has
@@ -344,7 +340,9 @@ pub fn opens_with_plain_yes(normalised_text: &str) -> bool {
     let words: Vec<&str> = normalised_text.split_whitespace().collect();
     let opens = match words.as_slice() {
         ["of", "course", ..] => true,
-        [first, ..] => ["yes", "yeah", "yep", "yup", "absolutely", "definitely", "sure"].contains(first),
+        [first, ..] => {
+            ["yes", "yeah", "yep", "yup", "correct", "exactly", "absolutely", "definitely", "sure"].contains(first)
+        }
         [] => false,
     };
     opens && !words.iter().any(|word| ["no", "nope", "nah"].contains(word))
