@@ -9,6 +9,9 @@ use crate::lines::LineFinder;
 use crate::model::*;
 use crate::vocabulary;
 
+/// Longest call a playbook may ask for: Twilio ends a call after four hours.
+pub const MAX_CALL_DURATION_S: u64 = 14_400;
+
 impl Playbook {
     /// Parses and validates a playbook; `file` only names the source in errors.
     pub fn from_yaml(file: impl AsRef<Path>, source: &str) -> Result<Playbook, PlaybookError> {
@@ -74,6 +77,13 @@ impl Playbook {
                     "must be greater than zero".into(),
                 ));
             }
+        }
+        if self.limits.max_duration_s > MAX_CALL_DURATION_S {
+            return Err(invalid(
+                lines.key("max_duration_s", limits_line),
+                "limits.max_duration_s".into(),
+                format!("at most {MAX_CALL_DURATION_S} s (four hours, Twilio's longest call)"),
+            ));
         }
         let window_line = lines.key("calling_window", 0).unwrap_or(0);
         for (key, value) in [("start", &self.calling_window.start), ("end", &self.calling_window.end)] {

@@ -130,6 +130,11 @@ fn semantic_errors_name_line_and_field() {
     let error = error_of(&MINIMAL.replace("silence_timeout_s: 5", "silence_timeout_s: 0"));
     assert_eq!((error.line, error.field.as_str()), (Some(23), "limits.silence_timeout_s"), "{error}");
 
+    // a duration the brain's millisecond clock could not hold is refused, not wrapped
+    let error = error_of(&MINIMAL.replace("max_duration_s: 60", "max_duration_s: 18446744073709551615"));
+    assert_eq!(error.field, "limits.max_duration_s", "{error}");
+    assert!(error.message.contains("at most 14400"), "{error}");
+
     let error = error_of(&MINIMAL.replace("I'm an automated assistant calling", "I'm calling"));
     assert_eq!((error.line, error.field.as_str()), (Some(6), "disclosure"), "{error}");
 

@@ -99,7 +99,7 @@ impl Conversation {
     pub fn limit_reached(&self, now: Instant) -> bool {
         let limits = self.limits();
         self.state.callee_turns >= limits.max_turns
-            || self.state.media_ms >= limits.max_duration_s * 1000
+            || self.state.media_ms >= limits.max_duration_s.saturating_mul(1000)
             || self.hard_deadline.is_some_and(|deadline| now >= deadline)
     }
 
@@ -108,7 +108,7 @@ impl Conversation {
     /// cuts the line (in `gymcall eval` three held-out calls were cut mid-question at 300 s).
     /// The margin is [`WRAP_UP_MS`], or a quarter of a shorter limit.
     pub fn wrap_up_due(&self, now: Instant) -> bool {
-        let limit_ms = self.limits().max_duration_s * 1000;
+        let limit_ms = self.limits().max_duration_s.saturating_mul(1000);
         let margin_ms = (limit_ms / 4).min(WRAP_UP_MS);
         self.state.media_ms + margin_ms >= limit_ms
             || self

@@ -253,13 +253,14 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     let risk_raised =
         changed.iter().any(|name| conversation.playbook.field(name).is_some_and(|f| f.kind == FieldType::Risk));
 
-    if conversation.limit_reached(now) || conversation.wrap_up_due(now) {
+    let at_limit = conversation.limit_reached(now);
+    if at_limit || conversation.wrap_up_due(now) {
         // at the limit, or near enough that another question would be cut: close now, with time
         // left for the closing line and the callee's goodbye
         let closing = conversation.render(&conversation.playbook.closing.clone());
         let outcome = if conversation.required_settled() { CallOutcome::Completed } else { CallOutcome::LimitReached };
-        let reason = if conversation.limit_reached(now) { "limit reached" } else { "closing before the time limit" };
-        if !conversation.limit_reached(now) {
+        let reason = if at_limit { "limit reached" } else { "closing before the time limit" };
+        if !at_limit {
             let unsettled: Vec<String> = conversation
                 .playbook
                 .fields
