@@ -24,13 +24,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# The prebuilt sherpa-onnx libraries the piper-tts crate links against (PyPI sherpa-onnx-core,
+# The prebuilt sherpa-onnx libraries the piper-voice program links against (PyPI sherpa-onnx-core,
 # sha256-checked; .cargo/config.toml points SHERPA_ONNX_LIB_DIR at them). They ship beside the
-# binaries (rpath $ORIGIN). The image carries no Piper voice: mount one and set PIPER_MODEL_DIR
+# binaries (rpath $ORIGIN); the media worker runs piper-voice (beside it) as child processes. The image carries no Piper voice: mount one and set PIPER_MODEL_DIR
 # (speech.piper.modelDir), else the agent speaks with flite.
 RUN ./scripts/install-voice.sh --runtime-only
 ARG TARGETARCH
-ARG BINARIES="gateway media-worker brain-worker dialer simulator gymcall"
+ARG BINARIES="gateway media-worker brain-worker dialer simulator gymcall piper-voice"
 # hadolint ignore=SC2086
 RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,id=cargo-target-${TARGETARCH},target=/src/target,sharing=locked \

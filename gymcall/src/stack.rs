@@ -38,7 +38,7 @@ pub struct Stack {
 pub fn speech_from_env(env: &HashMap<String, String>) -> anyhow::Result<speech::Providers> {
     let config = speech::SpeechConfig::from_env(env).map_err(|e| anyhow!("speech settings: {e}"))?;
     let providers = whisper_stt::providers_from_config(&config).map_err(|e| anyhow!("speech engines: {e}"))?;
-    Ok(agent_voice(&config, providers))
+    Ok(piper_tts::with_piper_voice(&config, providers))
 }
 
 /// The agent's voice as `TTS_PROVIDER` and the voice variables choose it (the Piper voice when
@@ -48,7 +48,7 @@ pub fn with_agent_voice(
     providers: speech::Providers,
 ) -> anyhow::Result<speech::Providers> {
     let config = speech::SpeechConfig::from_env(env).map_err(|e| anyhow!("speech settings: {e}"))?;
-    Ok(agent_voice(&config, providers))
+    Ok(piper_tts::with_piper_voice(&config, providers))
 }
 
 /// The keyless embedded speech engines: PocketSphinx (Debian's model) and flite. The simulated
@@ -156,14 +156,3 @@ impl Stack {
     }
 }
 
-/// The Piper voice on `providers` when `config` asks for it (built with the `piper` feature).
-#[cfg(feature = "piper")]
-fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
-    piper_tts::with_piper_voice(config, providers)
-}
-
-/// Without the `piper` feature the agent keeps `providers`' voice (flite).
-#[cfg(not(feature = "piper"))]
-fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
-    speech::without_piper_voice(config, providers)
-}

@@ -130,6 +130,7 @@ fn demo_sh_json_prints_one_json_result_on_stdout_and_its_stages_on_stderr() {
         .env("GYMCALL_BUILD_PROFILE", "dev")
         .env_remove("PLAYBOOKS_DIR")
         .env_remove("STT_PROVIDER")
+        .env_remove("TTS_PROVIDER")
         .env("RUST_LOG", "warn");
     let output = command.output().expect("scripts/demo.sh runs");
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
@@ -138,11 +139,14 @@ fn demo_sh_json_prints_one_json_result_on_stdout_and_its_stages_on_stderr() {
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
     assert!(result["call_id"].as_str().is_some_and(|id| !id.is_empty()), "{result}");
     assert!(result["fields"].is_object(), "{result}");
-    for stage in ["system packages", "models", "building gymcall (dev", "demo call", "total"] {
+    for stage in ["system packages", "models", "building gymcall and piper-voice (dev", "demo call", "total"] {
         assert!(
             stderr.lines().any(|l| l.starts_with("==> [") && l.contains(stage)),
             "no stage line for {stage}:\n{stderr}"
         );
     }
     assert_eq!(stderr.matches(": done in ").count(), 4, "{stderr}");
+    // the script installed the Piper voice and built piper-voice beside gymcall: the agent speaks
+    // with it, with no setting
+    assert!(stderr.lines().any(|l| l.contains("the agent hears with") && l.ends_with("speaks with piper")), "{stderr}");
 }

@@ -23,6 +23,10 @@ pub struct ProcessFigures {
     pub rss_per_call_mib: f64,
     /// Processes in the tree (the server and its descendants) before the step.
     pub processes: usize,
+    /// `(peak - previous step's peak) / (calls - previous step's calls)`: what each call beyond
+    /// the previous step's added, with the models and the first calls' buffers already counted.
+    /// `None` on the first step (or after a step with as many calls).
+    pub rss_per_extra_call_mib: Option<f64>,
 }
 
 impl ProcessFigures {
@@ -35,6 +39,20 @@ impl ProcessFigures {
             rss_peak_mib: rss_peak_bytes as f64 / MIB,
             rss_per_call_mib: rss_peak_bytes.saturating_sub(rss_idle_bytes) as f64 / MIB / calls_f,
             processes,
+            rss_per_extra_call_mib: None,
+        }
+    }
+}
+
+impl StepReport {
+    /// Sets `rss_per_extra_call_mib` from the step before this one.
+    pub fn compare_with(&mut self, previous: &StepReport) {
+        let extra_calls = self.concurrent_calls.saturating_sub(previous.concurrent_calls);
+        if let (Some(server), Some(before)) = (self.server.as_mut(), previous.server.as_ref()) {
+            if extra_calls > 0 {
+                let grown = (server.rss_peak_mib - before.rss_peak_mib).max(0.0);
+                server.rss_per_extra_call_mib = Some(grown / extra_calls as f64);
+            }
         }
     }
 }
@@ -152,7 +170,11 @@ impl fmt::Display for StepReport {
                 server.rss_per_call_mib,
                 self.cpu_window_s,
                 server.processes
-            )?,
+            )
+            .and_then(|()| match server.rss_per_extra_call_mib {
+                Some(extra) => writeln!(f, "  server RSS per extra call (peak over the previous step's peak): {extra:.2} MiB"),
+                None => Ok(()),
+            })?,
             None => writeln!(f, "  server: not measured (no --server-pid)")?,
         }
         let cores = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.2} cores"));
@@ -176,5 +198,22 @@ mod tests {
         assert!((figures.rss_per_call_mib - 1.0).abs() < 1e-9);
         let shrunk = ProcessFigures::new(0.1, 2, 100, 50, 1);
         assert_eq!(shrunk.rss_per_call_mib, 0.0, "a peak below idle is no growth");
+    }
+
+    #[test]
+    fn rss_per_extra_call_is_the_growth_over_the_previous_step() {
+        let step = |calls: usize, peak_mib: u64| {
+            let server = ProcessFigures::new(0.5, calls, 80 << 20, peak_mib << 20, 1);
+            StepReport::new(calls, &StepTally::default(), Duration::from_secs(60), Some(server), None, None)
+        };
+        let (one, mut four, mut eight) = (step(1, 200), step(4, 212), step(8, 230));
+        four.compare_with(&one);
+        eight.compare_with(&four);
+        assert_eq!(four.server.as_ref().unwrap().rss_per_extra_call_mib, Some(4.0));
+        assert_eq!(eight.server.as_ref().unwrap().rss_per_extra_call_mib, Some(4.5));
+        assert!(eight.to_string().contains("RSS per extra call (peak over the previous step's peak): 4.50 MiB"));
+        let mut again = step(8, 220);
+        again.compare_with(&eight);
+        assert_eq!(again.server.as_ref().unwrap().rss_per_extra_call_mib, None, "no extra calls");
     }
 }

@@ -59,7 +59,10 @@ pub async fn run(config: &LoadConfig, mut on_step: impl FnMut(&StepReport)) -> V
         if index > 0 {
             tokio::time::sleep(config.settle).await;
         }
-        let report = run_step(config, calls).await;
+        let mut report = run_step(config, calls).await;
+        if let Some(previous) = reports.last() {
+            report.compare_with(previous);
+        }
         on_step(&report);
         reports.push(report);
     }

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     // The embedded Whisper recogniser when chosen or installed, else as `speech` configures; the
     // Piper voice likewise (flite when it is not installed or cannot load).
     let providers = match whisper_stt::providers_from_config(&config.speech) {
-        Ok(providers) => agent_voice(&config.speech, providers),
+        Ok(providers) => piper_tts::with_piper_voice(&config.speech, providers),
         Err(error) => {
             eprintln!("media-worker: speech providers: {error}");
             return ExitCode::from(2);
@@ -45,14 +45,3 @@ async fn run(config: Config, providers: speech::Providers) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The Piper voice on `providers` when the configuration asks for it (the `piper` feature).
-#[cfg(feature = "piper")]
-fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
-    piper_tts::with_piper_voice(config, providers)
-}
-
-/// Without the `piper` feature the agent keeps `providers`' voice (flite).
-#[cfg(not(feature = "piper"))]
-fn agent_voice(config: &speech::SpeechConfig, providers: speech::Providers) -> speech::Providers {
-    speech::without_piper_voice(config, providers)
-}

@@ -1,27 +1,37 @@
-//! The Piper voice, loaded once per process through sherpa-onnx, and the bounded pool of
-//! synthesis threads every call shares: a sentence's phonemes go in, its audio (the model's rate,
-//! -1..1) comes back on a oneshot channel. A full queue is refused at once with
-//! [`VoiceError::QueueFull`].
+//! The Piper voice every call of a process shares: `workers` child processes of the
+//! `piper-voice` program (each holding the model through sherpa-onnx, see [`crate::wire`]) behind
+//! one bounded queue. A sentence's phonemes go in, its audio (the model's rate) comes back on a
+//! oneshot channel; a full queue is refused at once with [`VoiceError::QueueFull`].
+//!
+//! The native libraries run only in the children. A child that dies (a signal, an exit), stops
+//! answering for [`SYNTHESIS_TIMEOUT`] or breaks the protocol fails the sentence it held with
+//! [`VoiceError::Synthesis`] (the provider says that sentence with its fallback voice) and is
+//! started again for the next sentence, no sooner than [`RESTART_BACKOFF`] after a failed start.
 
-use std::collections::HashSet;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Stack of each synthesis thread.
-const SYNTHESIS_STACK_BYTES: usize = 16 << 20;
-
-use sherpa_onnx::{GenerationConfig, OfflineTts, OfflineTtsConfig, OfflineTtsModelConfig, OfflineTtsVitsModelConfig};
 use tokio::sync::oneshot;
 
 use crate::phonemes::{PhonemeError, Phonemizer};
+use crate::wire::{self, Reply};
 
-/// Largest model.onnx accepted (Piper medium voices are 63 MB, high ones ~110 MB).
-const MAX_MODEL_BYTES: u64 = 512 * 1024 * 1024;
 /// Longest phoneme string synthesized at once (a long sentence is ~300).
 pub const MAX_PHONEMES: usize = 2_000;
+/// Longest a child may take to load the model and say it is ready.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest one sentence may take before its child is killed and started again.
+pub const SYNTHESIS_TIMEOUT: Duration = Duration::from_secs(30);
+/// After a child failed to start, sentences fail at once (the fallback voice says them) for this
+/// long before another start is tried.
+pub const RESTART_BACKOFF: Duration = Duration::from_secs(5);
+/// The program's name, looked for beside the running executable and on PATH.
+pub const PROGRAM: &str = "piper-voice";
 
 /// Why speech could not be had.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -32,11 +42,11 @@ pub enum VoiceError {
     Load { dir: String, message: String },
     #[error(transparent)]
     Phonemes(#[from] PhonemeError),
-    #[error("piper queue full: {max} sentences already wait for a synthesis thread")]
+    #[error("piper queue full: {max} sentences already wait for a synthesis process")]
     QueueFull { max: usize },
     #[error("piper synthesis failed: {0}")]
     Synthesis(String),
-    #[error("piper synthesis threads stopped")]
+    #[error("piper synthesis processes stopped")]
     Stopped,
 }
 
@@ -47,257 +57,223 @@ pub struct VoiceOptions {
     pub model_dir: PathBuf,
     /// The espeak-ng program that makes the phonemes.
     pub espeak_ng_bin: String,
-    /// Synthesis threads sharing the one loaded model.
+    /// The `piper-voice` program that synthesizes them ([`locate_program`]).
+    pub program: PathBuf,
+    /// Synthesis processes sharing the queue.
     pub workers: usize,
     /// CPU threads one synthesis uses (onnxruntime's intra-op threads).
     pub threads: usize,
-    /// Sentences that may wait for a synthesis thread.
+    /// Sentences that may wait for a synthesis process.
     pub queue_max: usize,
 }
 
 /// One sentence's audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentenceAudio {
-    /// Mono samples in -1..1 at the model's rate.
-    pub samples: Vec<f32>,
+    /// Mono 16-bit samples at the model's rate.
+    pub samples: Vec<i16>,
     pub sample_rate_hz: u32,
     pub queued_ms: u64,
     pub synthesis_ms: u64,
 }
 
-/// The loaded model. `Send + Sync`: onnxruntime sessions run concurrently.
-pub struct PiperModel {
-    tts: OfflineTts,
-    sample_rate_hz: u32,
-    /// The phoneme symbols of tokens.txt; others are dropped before synthesis.
-    symbols: HashSet<char>,
-    phonemizer: Phonemizer,
+/// A running `piper-voice` child: its stdin, and the replies its reader thread parsed.
+struct ChildVoice {
+    process: Child,
+    stdin: ChildStdin,
+    replies: Receiver<Result<Reply, String>>,
 }
 
-impl PiperModel {
-    /// Loads `options.model_dir`, checks espeak-ng runs, and synthesizes one short sentence (a
-    /// model that loads but cannot speak is refused here, not on a call).
-    pub fn load(options: &VoiceOptions) -> Result<PiperModel, VoiceError> {
-        let dir = &options.model_dir;
-        let shown = dir.display().to_string();
-        for file in ["model.onnx", "tokens.txt"] {
-            if !dir.join(file).is_file() {
-                return Err(VoiceError::ModelMissing { dir: shown, file });
-            }
-        }
-        let load_error = |message: String| VoiceError::Load { dir: shown.clone(), message };
-        let model_bytes = std::fs::metadata(dir.join("model.onnx")).map_err(|e| load_error(e.to_string()))?.len();
-        if model_bytes > MAX_MODEL_BYTES {
-            return Err(load_error(format!("model.onnx is {model_bytes} bytes, more than {MAX_MODEL_BYTES}")));
-        }
-        let symbols = read_symbols(&dir.join("tokens.txt")).map_err(load_error)?;
-        // sherpa-onnx ends the process (exit -1) on a model without its metadata: checked first.
-        let metadata = read_metadata(&dir.join("model.onnx")).map_err(load_error)?;
-        for (key, wanted) in [("model_type", Some("vits")), ("comment", Some("piper")), ("sample_rate", None)] {
-            match (metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()), wanted) {
-                (None, _) => {
-                    let message = format!(
-                        "model.onnx has no sherpa-onnx metadata {key:?} (prepare it with scripts/install-voice.sh)"
-                    );
-                    return Err(load_error(message));
-                }
-                (Some(value), Some(wanted)) if value != wanted => {
-                    return Err(load_error(format!("model.onnx metadata {key}={value:?}, expected {wanted:?}")));
-                }
-                _ => {}
-            }
-        }
-        let phonemizer = Phonemizer::new(&options.espeak_ng_bin);
-        phonemizer.check()?;
-        let path = |file: &str| Some(dir.join(file).display().to_string());
-        let config = OfflineTtsConfig {
-            model: OfflineTtsModelConfig {
-                vits: OfflineTtsVitsModelConfig {
-                    model: path("model.onnx"),
-                    tokens: path("tokens.txt"),
-                    ..OfflineTtsVitsModelConfig::default()
-                },
-                num_threads: options.threads.max(1) as i32,
-                ..OfflineTtsModelConfig::default()
-            },
-            max_num_sentences: 1,
-            ..OfflineTtsConfig::default()
-        };
-        let tts = OfflineTts::create(&config).ok_or_else(|| {
-            load_error(
-                "sherpa-onnx could not load model.onnx (not a Piper VITS model with sherpa-onnx metadata?)".into(),
-            )
+/// What went wrong with one sentence.
+enum Fault {
+    /// The child said it could not (it keeps running).
+    Refused(String),
+    /// The child is gone or broken: it is killed and started again for the next sentence.
+    Broken(String),
+}
+
+impl ChildVoice {
+    /// Starts the program and waits for its `ready`; returns the model's sample rate.
+    fn start(options: &VoiceOptions) -> Result<(ChildVoice, u32), VoiceError> {
+        let load_error = |message: String| VoiceError::Load { dir: options.model_dir.display().to_string(), message };
+        let mut command = Command::new(&options.program);
+        command
+            .arg("--model-dir")
+            .arg(&options.model_dir)
+            .arg("--threads")
+            .arg(options.threads.clamp(1, 64).to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // its own process group: a Ctrl-C at the terminal stops the parent, which ends the child
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut process = command.spawn().map_err(|error| {
+            load_error(format!(
+                "cannot run {}: {error} (build it with `cargo build --release -p piper-voice`, or set PIPER_VOICE_BIN)",
+                options.program.display()
+            ))
         })?;
-        let sample_rate_hz = u32::try_from(tts.sample_rate()).unwrap_or(0);
-        if !(8_000..=48_000).contains(&sample_rate_hz) {
-            return Err(load_error(format!("model sample rate {sample_rate_hz} Hz")));
-        }
-        let model = PiperModel { tts, sample_rate_hz, symbols, phonemizer };
-        // "hello." : a short sentence through the whole model
-        let warm_up = model.synthesize("hˈɛloʊ.").map_err(|error| load_error(format!("test sentence: {error}")))?;
-        if warm_up.is_empty() {
-            return Err(load_error("test sentence gave no audio".into()));
-        }
-        Ok(model)
-    }
-
-    pub fn sample_rate_hz(&self) -> u32 {
-        self.sample_rate_hz
-    }
-
-    pub fn phonemizer(&self) -> &Phonemizer {
-        &self.phonemizer
-    }
-
-    /// Synthesizes one sentence's phonemes on the calling thread (blocking). Symbols the voice
-    /// does not know are dropped; nothing left gives no audio.
-    pub fn synthesize(&self, phonemes: &str) -> Result<Vec<f32>, VoiceError> {
-        let codepoints: Vec<i32> = phonemes
-            .chars()
-            .filter(|symbol| self.symbols.contains(symbol))
-            .take(MAX_PHONEMES)
-            .map(|symbol| symbol as i32)
-            .collect();
-        if !codepoints.iter().any(|&c| char::from_u32(c as u32).is_some_and(char::is_alphabetic)) {
-            return Ok(Vec::new());
-        }
-        let generation = GenerationConfig { phoneme_codepoints: Some(vec![codepoints]), ..GenerationConfig::default() };
-        let audio = self
-            .tts
-            .generate_with_config::<fn(&[f32], f32) -> bool>("", &generation, None)
-            .ok_or_else(|| VoiceError::Synthesis("sherpa-onnx returned no audio".into()))?;
-        Ok(audio.samples().to_vec())
-    }
-}
-
-/// The phoneme symbols in a tokens.txt ("symbol id" per line; the space symbol's line is " 3").
-fn read_symbols(path: &Path) -> Result<HashSet<char>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("tokens.txt: {e}"))?;
-    let mut symbols = HashSet::new();
-    for (number, line) in text.lines().enumerate() {
-        let Some((symbol, id)) = line.rsplit_once(' ') else {
-            return Err(format!("tokens.txt:{}: not 'symbol id'", number + 1));
+        let (Some(stdin), Some(stdout)) = (process.stdin.take(), process.stdout.take()) else {
+            let _ = process.kill();
+            let _ = process.wait();
+            return Err(load_error("no pipes to piper-voice".into()));
         };
-        let mut characters = symbol.chars();
-        let (Some(symbol), None, Ok(_)) = (characters.next(), characters.next(), id.trim().parse::<u32>()) else {
-            return Err(format!("tokens.txt:{}: not 'symbol id': {line:?}", number + 1));
-        };
-        symbols.insert(symbol);
-    }
-    if symbols.len() < 10 {
-        return Err(format!("tokens.txt has {} symbols", symbols.len()));
-    }
-    Ok(symbols)
-}
-
-/// The `metadata_props` (key, value) of an ONNX file: the top-level fields of its ModelProto are
-/// walked and every other field skipped, so the 63 MB graph is never read.
-fn read_metadata(path: &Path) -> Result<Vec<(String, String)>, String> {
-    use std::io::{BufReader, Read, Seek, SeekFrom};
-    fn varint(reader: &mut impl Read) -> std::io::Result<Option<u64>> {
-        let (mut value, mut shift, mut byte) = (0u64, 0, [0u8; 1]);
-        loop {
-            if reader.read(&mut byte)? == 0 {
-                return if shift == 0 { Ok(None) } else { Err(std::io::ErrorKind::UnexpectedEof.into()) };
-            }
-            value |= u64::from(byte[0] & 0x7F) << shift;
-            shift += 7;
-            if byte[0] & 0x80 == 0 || shift > 63 {
-                return Ok(Some(value));
-            }
-        }
-    }
-    fn strings(entry: &[u8]) -> Option<(String, String)> {
-        let (mut key, mut value, mut at) = (None, None, 0);
-        while at < entry.len() {
-            let tag = entry[at];
-            let length = *entry.get(at + 1)? as usize; // keys and values here are short
-            let text = String::from_utf8_lossy(entry.get(at + 2..at + 2 + length)?).into_owned();
-            match tag {
-                0x0A => key = Some(text),
-                0x12 => value = Some(text),
-                _ => {}
-            }
-            at += 2 + length;
-        }
-        Some((key?, value.unwrap_or_default()))
-    }
-    let bad = |message: String| format!("model.onnx: {message}");
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut reader = BufReader::new(file);
-    let mut metadata = Vec::new();
-    while let Some(tag) = varint(&mut reader).map_err(|e| bad(e.to_string()))? {
-        match tag & 7 {
-            0 => {
-                varint(&mut reader).map_err(|e| bad(e.to_string()))?;
-            }
-            2 => {
-                let length = varint(&mut reader).map_err(|e| bad(e.to_string()))?.unwrap_or(0);
-                if tag >> 3 == 14 && length < 4096 {
-                    let mut entry = vec![0u8; length as usize];
-                    reader.read_exact(&mut entry).map_err(|e| bad(e.to_string()))?;
-                    metadata.extend(strings(&entry));
-                } else {
-                    let offset = i64::try_from(length).map_err(|_| bad("field too long".into()))?;
-                    reader.seek(SeekFrom::Current(offset)).map_err(|e| bad(e.to_string()))?;
+        let (sender, replies) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("piper-voice-reader".into())
+            .spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                loop {
+                    let reply = match wire::read_reply(&mut reader) {
+                        Ok(Some(reply)) => Ok(reply),
+                        Ok(None) => Err("closed its output".to_owned()),
+                        Err(error) => Err(error.to_string()),
+                    };
+                    let last = reply.is_err();
+                    if sender.send(reply).is_err() || last {
+                        return;
+                    }
                 }
+            })
+            .map_err(|error| load_error(error.to_string()))?;
+        let mut child = ChildVoice { process, stdin, replies };
+        let ready = child.replies.recv_timeout(LOAD_TIMEOUT);
+        match ready {
+            Ok(Ok(Reply::Ready { sample_rate_hz })) => Ok((child, sample_rate_hz)),
+            Ok(Ok(Reply::Error(message))) => {
+                child.stop();
+                Err(load_error(message))
             }
-            other => return Err(bad(format!("not an ONNX model (wire type {other})"))),
+            Ok(Ok(Reply::Audio(_))) => {
+                child.stop();
+                Err(load_error("piper-voice sent audio before it was ready".into()))
+            }
+            Ok(Err(problem)) => {
+                let status = child.stop();
+                Err(load_error(format!("piper-voice {problem} before it was ready ({status})")))
+            }
+            Err(_) => {
+                child.stop();
+                Err(load_error(format!("piper-voice was not ready within {} s", LOAD_TIMEOUT.as_secs())))
+            }
         }
     }
-    Ok(metadata)
+
+    fn synthesize(&mut self, phonemes: &str) -> Result<Vec<i16>, Fault> {
+        let phonemes: String = phonemes.chars().take(MAX_PHONEMES).collect();
+        if let Err(error) = wire::write_request(&mut self.stdin, &phonemes) {
+            return Err(Fault::Broken(format!("cannot write to piper-voice: {error}")));
+        }
+        match self.replies.recv_timeout(SYNTHESIS_TIMEOUT) {
+            Ok(Ok(Reply::Audio(samples))) => Ok(samples),
+            Ok(Ok(Reply::Error(message))) => Err(Fault::Refused(message)),
+            Ok(Ok(Reply::Ready { .. })) => Err(Fault::Broken("piper-voice said ready again".into())),
+            Ok(Err(problem)) => Err(Fault::Broken(format!("piper-voice {problem}"))),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(Fault::Broken(format!("piper-voice gave no audio within {} s", SYNTHESIS_TIMEOUT.as_secs())))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(Fault::Broken("piper-voice's reader stopped".into())),
+        }
+    }
+
+    /// Kills the child and reaps it; says how it ended ("signal: 11 (SIGSEGV)" for a crash that
+    /// came first).
+    fn stop(&mut self) -> String {
+        let ended = self.process.try_wait().ok().flatten();
+        if ended.is_none() {
+            let _ = self.process.kill();
+        }
+        match ended.map(Ok).unwrap_or_else(|| self.process.wait()) {
+            Ok(status) => status.to_string(),
+            Err(error) => error.to_string(),
+        }
+    }
+}
+
+impl Drop for ChildVoice {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// The voices loaded in this process, by canonical model directory.
 type LoadedVoices = Vec<(PathBuf, Weak<PiperVoice>)>;
 
-/// One sentence waiting for a synthesis thread.
+/// One sentence waiting for a synthesis process.
 struct Job {
     phonemes: String,
     queued_at: Instant,
     reply: oneshot::Sender<Result<SentenceAudio, VoiceError>>,
 }
 
-/// The shared model and its synthesis threads; dropping the last handle stops them.
+/// What every synthesis thread shares.
+struct Shared {
+    options: VoiceOptions,
+    sample_rate_hz: u32,
+    waiting: AtomicUsize,
+    restarts: AtomicUsize,
+    /// The process ids of the running children (for the bench's CPU figures).
+    pids: Mutex<Vec<u32>>,
+}
+
+/// The shared voice and its synthesis processes; dropping the last handle stops them.
 pub struct PiperVoice {
-    model: Arc<PiperModel>,
     jobs: SyncSender<Job>,
     queue_max: usize,
-    waiting: Arc<AtomicUsize>,
+    phonemizer: Phonemizer,
+    shared: Arc<Shared>,
 }
 
 impl PiperVoice {
-    /// Loads the model and starts `workers` threads behind a queue of `queue_max`.
+    /// Checks the model files and espeak-ng, starts `workers` `piper-voice` children (each
+    /// loads the model and says a test sentence before it is ready) behind a queue of
+    /// `queue_max`.
     pub fn start(options: &VoiceOptions) -> Result<PiperVoice, VoiceError> {
         let started = Instant::now();
-        let model = Arc::new(PiperModel::load(options)?);
+        let dir = &options.model_dir;
+        for file in ["model.onnx", "tokens.txt"] {
+            if !dir.join(file).is_file() {
+                return Err(VoiceError::ModelMissing { dir: dir.display().to_string(), file });
+            }
+        }
+        let phonemizer = Phonemizer::new(&options.espeak_ng_bin);
+        phonemizer.check()?;
+        let mut children = Vec::new();
+        let mut sample_rate_hz = 0;
+        for _ in 0..options.workers.max(1) {
+            let (child, rate) = ChildVoice::start(options)?;
+            sample_rate_hz = rate;
+            children.push(child);
+        }
+        let shared = Arc::new(Shared {
+            options: options.clone(),
+            sample_rate_hz,
+            waiting: AtomicUsize::new(0),
+            restarts: AtomicUsize::new(0),
+            pids: Mutex::new(children.iter().map(|child| child.process.id()).collect()),
+        });
         let queue_max = options.queue_max.max(1);
         let (jobs, receiver) = sync_channel::<Job>(queue_max);
         let receiver = Arc::new(Mutex::new(receiver));
-        let waiting = Arc::new(AtomicUsize::new(0));
-        for index in 0..options.workers.max(1) {
-            let (model, receiver, waiting) = (model.clone(), receiver.clone(), waiting.clone());
+        for (index, child) in children.into_iter().enumerate() {
+            let (receiver, shared) = (receiver.clone(), shared.clone());
             std::thread::Builder::new()
                 .name(format!("piper-voice-{index}"))
-                // onnxruntime runs the whole model on this thread (one intra-op thread): give it
-                // a main thread's stack rather than Rust's 2 MiB default
-                .stack_size(SYNTHESIS_STACK_BYTES)
-                .spawn(move || synthesize_jobs(&model, &receiver, &waiting))
-                .map_err(|e| VoiceError::Load {
-                    dir: options.model_dir.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                .spawn(move || synthesize_jobs(child, &receiver, &shared))
+                .map_err(|e| VoiceError::Load { dir: dir.display().to_string(), message: e.to_string() })?;
         }
         tracing::info!(
-            model_dir = %options.model_dir.display(),
+            model_dir = %dir.display(),
+            program = %options.program.display(),
             workers = options.workers,
             threads = options.threads,
             queue_max,
-            sample_rate_hz = model.sample_rate_hz,
+            sample_rate_hz,
             load_ms = started.elapsed().as_millis() as u64,
             "piper voice loaded"
         );
-        Ok(PiperVoice { model, jobs, queue_max, waiting })
+        Ok(PiperVoice { jobs, queue_max, phonemizer, shared })
     }
 
     /// The one voice for `options.model_dir` in this process: loaded on first use, shared after.
@@ -314,37 +290,58 @@ impl PiperVoice {
         Ok(voice)
     }
 
-    pub fn model(&self) -> &PiperModel {
-        &self.model
+    pub fn sample_rate_hz(&self) -> u32 {
+        self.shared.sample_rate_hz
+    }
+
+    pub fn phonemizer(&self) -> &Phonemizer {
+        &self.phonemizer
     }
 
     /// Queues one sentence's phonemes; refused at once when `queue_max` already wait.
     pub fn submit(&self, phonemes: String) -> Result<oneshot::Receiver<Result<SentenceAudio, VoiceError>>, VoiceError> {
         let (reply, receiver) = oneshot::channel();
         let job = Job { phonemes, queued_at: Instant::now(), reply };
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        self.shared.waiting.fetch_add(1, Ordering::Relaxed);
         let refused = match self.jobs.try_send(job) {
             Ok(()) => return Ok(receiver),
             Err(TrySendError::Full(_)) => VoiceError::QueueFull { max: self.queue_max },
             Err(TrySendError::Disconnected(_)) => VoiceError::Stopped,
         };
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         Err(refused)
     }
 
     /// Sentences queued or being synthesized.
     pub fn pending(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.shared.waiting.load(Ordering::Relaxed)
+    }
+
+    /// How many times a synthesis process was started again after it failed.
+    pub fn restarts(&self) -> usize {
+        self.shared.restarts.load(Ordering::Relaxed)
+    }
+
+    /// The process ids of the synthesis processes running now.
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.shared.pids.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
     }
 }
 
-fn synthesize_jobs(model: &PiperModel, receiver: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
+fn synthesize_jobs(first: ChildVoice, receiver: &Mutex<Receiver<Job>>, shared: &Shared) {
+    let mut child = Some(first);
+    let mut retry_at: Option<Instant> = None;
+    let set_pid = |old: Option<u32>, new: Option<u32>| {
+        let mut pids = shared.pids.lock().unwrap_or_else(|poison| poison.into_inner());
+        pids.retain(|pid| Some(*pid) != old);
+        pids.extend(new);
+    };
     loop {
         let job = {
             let receiver = receiver.lock().unwrap_or_else(|poison| poison.into_inner());
             match receiver.recv() {
                 Ok(job) => job,
-                Err(_) => return, // every sender dropped
+                Err(_) => return, // every sender dropped: the child is killed with `child`
             }
         };
         let queued_ms = job.queued_at.elapsed().as_millis() as u64;
@@ -353,14 +350,43 @@ fn synthesize_jobs(model: &PiperModel, receiver: &Mutex<Receiver<Job>>, waiting:
         let result = if job.reply.is_closed() {
             Err(VoiceError::Stopped)
         } else {
-            model.synthesize(&job.phonemes).map(|samples| SentenceAudio {
-                samples,
-                sample_rate_hz: model.sample_rate_hz,
-                queued_ms,
-                synthesis_ms: started.elapsed().as_millis() as u64,
-            })
+            if child.is_none() && retry_at.is_none_or(|at| Instant::now() >= at) {
+                match ChildVoice::start(&shared.options) {
+                    Ok((started_child, _)) => {
+                        set_pid(None, Some(started_child.process.id()));
+                        shared.restarts.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(pid = started_child.process.id(), "piper-voice started again");
+                        child = Some(started_child);
+                        retry_at = None;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, retry_in_s = RESTART_BACKOFF.as_secs(), "piper-voice cannot start");
+                        retry_at = Some(Instant::now() + RESTART_BACKOFF);
+                    }
+                }
+            }
+            match child.as_mut() {
+                None => Err(VoiceError::Synthesis("piper-voice is not running (starting it again failed)".into())),
+                Some(running) => match running.synthesize(&job.phonemes) {
+                    Ok(samples) => Ok(SentenceAudio {
+                        samples,
+                        sample_rate_hz: shared.sample_rate_hz,
+                        queued_ms,
+                        synthesis_ms: started.elapsed().as_millis() as u64,
+                    }),
+                    Err(Fault::Refused(message)) => Err(VoiceError::Synthesis(message)),
+                    Err(Fault::Broken(problem)) => {
+                        let mut broken = child.take().expect("a running child");
+                        let pid = broken.process.id();
+                        let status = broken.stop();
+                        set_pid(Some(pid), None);
+                        tracing::warn!(pid, %status, %problem, "piper-voice failed; it starts again for the next sentence");
+                        Err(VoiceError::Synthesis(format!("{problem} ({status})")))
+                    }
+                },
+            }
         };
-        waiting.fetch_sub(1, Ordering::Relaxed);
+        shared.waiting.fetch_sub(1, Ordering::Relaxed);
         let _ = job.reply.send(result);
     }
 }
@@ -378,20 +404,60 @@ pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
     }
 }
 
+/// The `piper-voice` program: `configured` when set (`PIPER_VOICE_BIN`), else the one beside the
+/// running executable (an installed image, `target/<profile>/`), or one folder up (a test
+/// binary in `target/<profile>/deps/`), else the name alone (looked up on PATH).
+pub fn locate_program(configured: &str) -> PathBuf {
+    if !configured.trim().is_empty() {
+        return PathBuf::from(configured);
+    }
+    let beside = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf));
+    for dir in beside.iter().flat_map(|dir| [Some(dir.clone()), dir.parent().map(Path::to_path_buf)]).flatten() {
+        let candidate = dir.join(PROGRAM);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    PathBuf::from(PROGRAM)
+}
+
+/// True when [`locate_program`] found a program file (or PATH has one).
+pub fn program_found(program: &Path) -> bool {
+    if program.components().count() > 1 {
+        return program.is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_read_with_the_space_symbol() {
-        let dir = std::env::temp_dir().join(format!("piper-tokens-{}", std::process::id()));
+    fn the_program_is_the_configured_one_or_looked_up() {
+        assert_eq!(locate_program("/opt/piper-voice"), PathBuf::from("/opt/piper-voice"));
+        let found = locate_program("");
+        assert!(found == PathBuf::from(PROGRAM) || found.ends_with(PROGRAM), "{}", found.display());
+        assert!(!program_found(Path::new("/nonexistent/piper-voice")));
+    }
+
+    #[test]
+    fn a_missing_program_is_named_with_how_to_build_it() {
+        let dir = std::env::temp_dir().join(format!("piper-program-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("tokens.txt");
-        std::fs::write(&path, "_ 0\n^ 1\n$ 2\n  3\n! 4\na 14\nb 15\nc 16\nd 17\ne 18\nɡ 66\n").expect("write");
-        let symbols = read_symbols(&path).expect("tokens");
-        assert!(symbols.contains(&' ') && symbols.contains(&'ɡ') && symbols.contains(&'_'));
-        std::fs::write(&path, "_ 0\nab 1\n").expect("write");
-        assert!(read_symbols(&path).unwrap_err().contains("tokens.txt:2"));
+        std::fs::write(dir.join("model.onnx"), b"x").expect("write");
+        std::fs::write(dir.join("tokens.txt"), b"x").expect("write");
+        let options = VoiceOptions {
+            model_dir: dir.clone(),
+            espeak_ng_bin: "true".into(),
+            program: PathBuf::from("/nonexistent/piper-voice"),
+            workers: 1,
+            threads: 1,
+            queue_max: 4,
+        };
+        let error = ChildVoice::start(&options).err().expect("no program there");
+        assert!(error.to_string().contains("cargo build --release -p piper-voice"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -400,11 +466,12 @@ mod tests {
         let options = VoiceOptions {
             model_dir: PathBuf::from("/nonexistent/piper"),
             espeak_ng_bin: "espeak-ng".into(),
+            program: PathBuf::from(PROGRAM),
             workers: 1,
             threads: 1,
             queue_max: 4,
         };
-        let error = PiperModel::load(&options).err().expect("no model there");
+        let error = PiperVoice::start(&options).err().expect("no model there");
         assert_eq!(error, VoiceError::ModelMissing { dir: "/nonexistent/piper".into(), file: "model.onnx" });
         assert!(error.to_string().contains("scripts/install-models.sh"));
     }

@@ -1,7 +1,9 @@
 //! [`PiperTts`]: the `TtsProvider` of the embedded Piper voice. A text is spoken sentence by
 //! sentence (`protocol::spoken::sentences`): each sentence is put in its spoken form
 //! ([`crate::text`]), phonemized by espeak-ng, synthesized on the shared voice, resampled to
-//! 8 kHz with `speech::resample` and sent as mu-law while the next sentence is prepared.
+//! 8 kHz with `speech::resample` and sent as mu-law while the next sentence is prepared. A
+//! sentence the voice fails on (its `piper-voice` process died, the queue is full) is said by the
+//! fallback voice, when there is one, so the callee hears every word.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +23,7 @@ const SENTENCE_GAP_MS: usize = 200;
 #[derive(Clone)]
 pub struct PiperTts {
     voice: Arc<PiperVoice>,
+    fallback: Option<Arc<dyn TtsProvider>>,
 }
 
 /// One sentence synthesized, as the bench reports it.
@@ -34,7 +37,12 @@ pub struct SentenceTiming {
 
 impl PiperTts {
     pub fn new(voice: Arc<PiperVoice>) -> PiperTts {
-        PiperTts { voice }
+        PiperTts { voice, fallback: None }
+    }
+
+    /// The same voice, with `fallback` saying any sentence it fails on.
+    pub fn with_fallback(self, fallback: Arc<dyn TtsProvider>) -> PiperTts {
+        PiperTts { fallback: Some(fallback), ..self }
     }
 
     pub fn voice(&self) -> &Arc<PiperVoice> {
@@ -45,11 +53,10 @@ impl PiperTts {
     pub async fn sentence_pcm_8k(&self, sentence: &str) -> Result<(Vec<i16>, SentenceTiming), VoiceError> {
         let started = Instant::now();
         let spoken = crate::text::spoken_form(sentence);
-        let phonemes = self.voice.model().phonemizer().phonemize(&spoken).await?;
+        let phonemes = self.voice.phonemizer().phonemize(&spoken).await?;
         let phonemize_ms = started.elapsed().as_millis() as u64;
         let audio = self.voice.submit(phonemes)?.await.unwrap_or(Err(VoiceError::Stopped))?;
-        let pcm: Vec<i16> = audio.samples.iter().map(|&s| (s.clamp(-1.0, 1.0) * 32_767.0) as i16).collect();
-        let pcm_8k = speech::resample::resample(&pcm, audio.sample_rate_hz, 8_000);
+        let pcm_8k = speech::resample::resample(&audio.samples, audio.sample_rate_hz, 8_000);
         let timing = SentenceTiming {
             phonemize_ms,
             queued_ms: audio.queued_ms,
@@ -57,6 +64,28 @@ impl PiperTts {
             audio_ms: pcm_8k.len() as u64 / 8,
         };
         Ok((pcm_8k, timing))
+    }
+}
+
+impl PiperTts {
+    /// `sentence` said by the fallback voice as 8 kHz PCM; `None` without one or when it fails
+    /// too.
+    async fn fallback_pcm_8k(&self, sentence: &str) -> Option<Vec<i16>> {
+        let fallback = self.fallback.as_ref()?;
+        let mut chunks = fallback.synthesize(sentence.to_owned());
+        let mut pcm = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            match chunk {
+                Ok(TtsChunk::Audio(mulaw)) => protocol::mulaw::decode_into(&mulaw, &mut pcm),
+                Ok(TtsChunk::Done { .. }) => break,
+                Err(error) => {
+                    tracing::warn!(%error, fallback = fallback.name(), "the fallback voice failed too");
+                    return None;
+                }
+            }
+        }
+        tracing::info!(fallback = fallback.name(), "a sentence said by the fallback voice");
+        Some(pcm)
     }
 }
 
@@ -86,8 +115,13 @@ impl TtsProvider for PiperTts {
                     Ok((pcm_8k, _)) => pcm_8k,
                     Err(error) => {
                         tracing::warn!(%error, pending = tts.voice.pending(), "piper synthesis failed");
-                        let _ = output.send(Err(tts_error(error)));
-                        return;
+                        match tts.fallback_pcm_8k(sentence).await {
+                            Some(pcm_8k) => pcm_8k,
+                            None => {
+                                let _ = output.send(Err(tts_error(error)));
+                                return;
+                            }
+                        }
                     }
                 };
                 if index > 0 && !pcm_8k.is_empty() {

@@ -33,11 +33,13 @@ pub const ENV_VARS: &[&str] = &[
     "WHISPER_DECODERS",
     "WHISPER_THREADS",
     "WHISPER_BEAM",
+    "WHISPER_WINDOW_S",
     "WHISPER_QUEUE_MAX",
     "PIPER_MODEL_DIR",
     "PIPER_WORKERS",
     "PIPER_THREADS",
     "PIPER_QUEUE_MAX",
+    "PIPER_VOICE_BIN",
     "ESPEAK_NG_BIN",
     "SPEECH_RETRY_DEADLINE_MS",
 ];
@@ -73,11 +75,10 @@ pub enum SttProviderKind {
 /// `piper_tts::with_piper_voice` keeps when the voice cannot load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TtsProviderKind {
-    /// `TTS_PROVIDER=auto`: Piper when its model directory holds a voice (and the binary was
-    /// built with it), flite otherwise.
-    Auto,
-    /// The default (`TTS_PROVIDER` unset).
+    /// The default (`TTS_PROVIDER` unset or `auto`): Piper when its model directory holds a
+    /// voice (and the `piper-voice` program is installed), flite otherwise.
     #[default]
+    Auto,
     Flite,
     Piper,
     Elevenlabs,
@@ -112,6 +113,9 @@ pub struct SpeechConfig {
     pub whisper_threads: u64,
     /// Beam width of a Whisper decode (1: greedy).
     pub whisper_beam: u64,
+    /// Shortest Whisper encoder window in seconds (30: Whisper's fixed window for every utterance;
+    /// less: a window fitted to the utterance, at least this long).
+    pub whisper_window_s: u64,
     /// Utterances that may wait for a Whisper decoder; one more is refused with an error.
     pub whisper_queue_max: u64,
     /// The embedded Piper voice (`model.onnx` with sherpa-onnx metadata, `tokens.txt`).
@@ -124,6 +128,9 @@ pub struct SpeechConfig {
     pub piper_queue_max: u64,
     /// The espeak-ng program that turns text into the phonemes Piper reads (run as a process).
     pub espeak_ng_bin: String,
+    /// The `piper-voice` program that synthesizes them (run as child processes); empty: the one
+    /// beside the running executable, else PATH.
+    pub piper_voice_bin: String,
     pub retry_deadline_ms: u64,
 }
 
@@ -151,12 +158,14 @@ impl Default for SpeechConfig {
             whisper_decoders: 1,
             whisper_threads: 2,
             whisper_beam: 5,
+            whisper_window_s: 30,
             whisper_queue_max: 16,
             piper_model_dir: DEFAULT_PIPER_MODEL_DIR.into(),
             piper_workers: 1,
             piper_threads: 1,
             piper_queue_max: 32,
             espeak_ng_bin: "espeak-ng".into(),
+            piper_voice_bin: String::new(),
             retry_deadline_ms: 5_000,
         }
     }
@@ -205,10 +214,10 @@ impl SpeechConfig {
             }
         };
         let tts_provider = match get("TTS_PROVIDER").map(|value| value.to_ascii_lowercase()).as_deref() {
-            // Piper stays opt-in (`piper` or `auto`) until the intermittent crash of its synthesis
-            // thread is understood (four SIGSEGVs in `piper-voice-0` under load, 2026-12-04).
-            None | Some("flite") => TtsProviderKind::Flite,
-            Some("auto") => TtsProviderKind::Auto,
+            // Piper runs in child processes (`piper-voice`): a crash in its native libraries
+            // costs one sentence, which flite says, so it is the default where installed.
+            None | Some("auto") => TtsProviderKind::Auto,
+            Some("flite") => TtsProviderKind::Flite,
             Some("piper") => TtsProviderKind::Piper,
             Some("elevenlabs") => TtsProviderKind::Elevenlabs,
             Some("openai") => TtsProviderKind::Openai,
@@ -246,6 +255,7 @@ impl SpeechConfig {
             whisper_decoders: bounded("WHISPER_DECODERS", number("WHISPER_DECODERS", defaults.whisper_decoders)?, 8)?,
             whisper_threads: bounded("WHISPER_THREADS", number("WHISPER_THREADS", defaults.whisper_threads)?, 64)?,
             whisper_beam: bounded("WHISPER_BEAM", number("WHISPER_BEAM", defaults.whisper_beam)?, 10)?,
+            whisper_window_s: bounded("WHISPER_WINDOW_S", number("WHISPER_WINDOW_S", defaults.whisper_window_s)?, 30)?,
             whisper_queue_max: bounded(
                 "WHISPER_QUEUE_MAX",
                 number("WHISPER_QUEUE_MAX", defaults.whisper_queue_max)?,
@@ -256,6 +266,7 @@ impl SpeechConfig {
             piper_threads: bounded("PIPER_THREADS", number("PIPER_THREADS", defaults.piper_threads)?, 64)?,
             piper_queue_max: bounded("PIPER_QUEUE_MAX", number("PIPER_QUEUE_MAX", defaults.piper_queue_max)?, 10_000)?,
             espeak_ng_bin: get("ESPEAK_NG_BIN").unwrap_or(defaults.espeak_ng_bin),
+            piper_voice_bin: get("PIPER_VOICE_BIN").unwrap_or(defaults.piper_voice_bin),
             retry_deadline_ms: number("SPEECH_RETRY_DEADLINE_MS", defaults.retry_deadline_ms)?,
         };
         config.check_credentials()?;
@@ -320,19 +331,6 @@ impl SpeechConfig {
 pub struct Providers {
     pub stt: Arc<dyn SttProvider>,
     pub tts: Arc<dyn TtsProvider>,
-}
-
-/// What a binary built without the Piper voice does with `providers`: keeps their voice (flite),
-/// and says so when `TTS_PROVIDER=piper` asked for Piper (`gymcall` and `media-worker` have it
-/// behind their `piper` cargo feature).
-pub fn without_piper_voice(config: &SpeechConfig, providers: Providers) -> Providers {
-    if config.tts_provider == TtsProviderKind::Piper {
-        tracing::warn!(
-            tts = providers.tts.name(),
-            "TTS_PROVIDER=piper, but this build has no Piper voice (cargo build --features piper)"
-        );
-    }
-    providers
 }
 
 /// Build the configured providers. Needs no runtime; the providers spawn tasks when used.
@@ -493,7 +491,7 @@ mod tests {
     #[test]
     fn auto_picks_piper_only_where_its_model_is() {
         let unset = SpeechConfig::from_env(&env(&[])).expect("parses");
-        assert_eq!(unset.tts_provider, TtsProviderKind::Flite, "flite is the default voice");
+        assert_eq!(unset.tts_provider, TtsProviderKind::Auto, "Piper where installed is the default voice");
         let auto_env = |pairs: &[(&str, &str)]| {
             let mut pairs = pairs.to_vec();
             pairs.push(("TTS_PROVIDER", "auto"));

@@ -15,7 +15,7 @@ pub mod tts;
 pub mod vad;
 pub mod vocabulary;
 
-pub use config::{from_config, without_piper_voice, Providers, SpeechConfig, SpeechConfigError, ENV_VARS};
+pub use config::{from_config, Providers, SpeechConfig, SpeechConfigError, ENV_VARS};
 pub use stt::{SttContext, SttInput, SttOutput, SttProvider, SttStream};
 pub use tts::{TtsChunk, TtsError, TtsErrorKind, TtsProvider};
 pub use vad::{EndpointEvent, Endpointer, EndpointerConfig, FrameClass, Vad, VadMode};

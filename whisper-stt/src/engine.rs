@@ -49,9 +49,17 @@ pub struct WhisperOptionsConfig {
     pub threads_per_decoder: usize,
     /// Beam width of a decode (1: greedy).
     pub beam_size: usize,
+    /// Shortest encoder window, in seconds: an utterance is encoded in a window of its own length
+    /// plus [`WINDOW_PAD_SAMPLES_16K`] of silence, at least this long; 30 (or more) is Whisper's
+    /// fixed 30 s window, whatever the utterance's length.
+    pub window_s: usize,
     /// Utterances that may wait for a decoder.
     pub queue_max: usize,
 }
+
+/// Silence after the audio in a window fitted to the utterance (CTranslate2's Whisper encoder
+/// takes fewer than 3000 frames; the cost of a decode falls with the window).
+pub const WINDOW_PAD_SAMPLES_16K: usize = 16_000;
 
 /// One utterance's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +81,8 @@ pub struct WhisperModel {
     start_tokens: Vec<String>,
     /// Beam width of a decode (at least 1).
     beam_size: usize,
+    /// Shortest encoder window in frames (`nb_max_frames`: always the full window).
+    min_window_frames: usize,
 }
 
 impl WhisperModel {
@@ -120,7 +130,16 @@ impl WhisperModel {
             vec!["<|startoftranscript|>", "<|notimestamps|>"]
         };
         let start_tokens = start_tokens.into_iter().map(str::to_owned).collect();
-        Ok(WhisperModel { whisper, tokenizer, front_end, start_tokens, beam_size: config.beam_size.max(1) })
+        let frames_per_second = 16_000 / front_end.config().hop_length;
+        let min_window_frames = config.window_s.saturating_mul(frames_per_second).min(front_end.config().nb_max_frames);
+        Ok(WhisperModel {
+            whisper,
+            tokenizer,
+            front_end,
+            start_tokens,
+            beam_size: config.beam_size.max(1),
+            min_window_frames,
+        })
     }
 
     /// The prompt tokens for `text` (Whisper's "previous text"): its last 223 tokens.
@@ -145,8 +164,9 @@ impl WhisperModel {
         let prompt_text = if prompt.is_empty() { String::new() } else { self.text_of(prompt.to_vec())? };
         for chunk in samples.chunks(window) {
             let seconds = chunk.len() as f32 / 16_000.0;
-            let mut features = self.front_end.log_mel(chunk);
-            let shape = [1, self.front_end.config().feature_size, self.front_end.config().nb_max_frames];
+            let frames = self.window_frames(chunk.len());
+            let mut features = fit_window(self.front_end.log_mel(chunk), self.front_end.config().nb_max_frames, frames);
+            let shape = [1, self.front_end.config().feature_size, frames];
             let view = ct2rs::sys::StorageView::new(&shape, &mut features, Device::CPU)
                 .map_err(|e| WhisperError::Decode(e.to_string()))?;
             let mut start: Vec<String> = Vec::with_capacity(prompt.len() + 5);
@@ -235,6 +255,15 @@ impl WhisperModel {
 }
 
 impl WhisperModel {
+    /// Encoder frames for `samples` of audio: the audio and its padding, at least
+    /// `min_window_frames`, an even number (the encoder's second convolution halves it), at most
+    /// the full window.
+    fn window_frames(&self, samples: usize) -> usize {
+        let config = self.front_end.config();
+        let wanted = (samples + WINDOW_PAD_SAMPLES_16K).div_ceil(config.hop_length).max(self.min_window_frames);
+        (wanted.div_ceil(2) * 2).min(config.nb_max_frames)
+    }
+
     /// The text of a decoded token sequence (special tokens left out).
     fn text_of(&self, tokens: Vec<String>) -> Result<String, WhisperError> {
         let tokens: Vec<String> =
@@ -242,6 +271,15 @@ impl WhisperModel {
         let text = self.tokenizer.decode(tokens).map_err(|e| WhisperError::Decode(e.to_string()))?;
         Ok(text.trim().to_owned())
     }
+}
+
+/// The first `frames` columns of row-major `rows x full` features (all of them when `frames` is
+/// `full`).
+fn fit_window(features: Vec<f32>, full: usize, frames: usize) -> Vec<f32> {
+    if frames >= full || full == 0 {
+        return features;
+    }
+    features.chunks_exact(full).flat_map(|row| row[..frames].iter().copied()).collect()
 }
 
 /// Average log-probability under which a decode is retried (Whisper's `logprob_threshold`).
@@ -425,7 +463,16 @@ pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod degenerate_tests {
-    use super::{copies_prompt, degenerate, misled_by_prompt};
+    use super::{copies_prompt, degenerate, fit_window, misled_by_prompt};
+
+    #[test]
+    fn a_fitted_window_keeps_the_first_frames_of_every_mel_row() {
+        // 2 mel rows of 5 frames
+        let features = vec![0.0, 1.0, 2.0, 3.0, 4.0, 10.0, 11.0, 12.0, 13.0, 14.0];
+        assert_eq!(fit_window(features.clone(), 5, 2), vec![0.0, 1.0, 10.0, 11.0]);
+        assert_eq!(fit_window(features.clone(), 5, 5), features);
+        assert_eq!(fit_window(features.clone(), 5, 9), features);
+    }
 
     #[test]
     fn decodes_led_astray_by_the_agent_line_are_recognised() {

@@ -32,6 +32,7 @@ pub fn options_from_config(config: &SpeechConfig) -> WhisperOptionsConfig {
         decoders: config.whisper_decoders as usize,
         threads_per_decoder: config.whisper_threads as usize,
         beam_size: config.whisper_beam as usize,
+        window_s: config.whisper_window_s as usize,
         queue_max: config.whisper_queue_max as usize,
     }
 }

@@ -3,9 +3,11 @@
 //! Prints per sentence the time to its first audio (from the moment the line was asked for) and
 //! its real-time factor (synthesis time / audio length), then the CPU the voice used per second of
 //! speech and per call (one gym survey's worth of agent lines), beside flite's on the same lines.
+//! The CPU counts this process and its `piper-voice` children (where the model runs).
 //!
-//! `cargo run --release -p piper-tts --example tts-bench [-- --threads N]`
-//! (needs `scripts/install-models.sh`; PIPER_MODEL_DIR, ESPEAK_NG_BIN as for the services).
+//! `cargo build --release -p piper-voice && cargo run --release -p piper-voice --example tts-bench [-- --threads N]`
+//! (needs `scripts/install-models.sh`; PIPER_MODEL_DIR, ESPEAK_NG_BIN, PIPER_VOICE_BIN as for the
+//! services).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,9 +17,15 @@ use piper_tts::lines::{agent_lines, example_context};
 use piper_tts::{PiperTts, PiperVoice};
 use speech::tts::{FliteTts, TtsChunk, TtsProvider};
 
-/// CPU time of this process so far (user + system), from /proc/self/stat.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU time of this process and of the voice's `piper-voice` children so far (user + system).
+fn process_cpu(voice: &PiperVoice) -> Duration {
+    let children = voice.process_ids().into_iter().map(|pid| format!("/proc/{pid}/stat"));
+    std::iter::once("/proc/self/stat".to_owned()).chain(children).map(|path| cpu_of(&path)).sum()
+}
+
+/// CPU time (user + system) of the process whose `/proc/<pid>/stat` is `path`.
+fn cpu_of(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> =
         stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
@@ -60,13 +68,14 @@ async fn main() -> anyhow::Result<()> {
     let loading = Instant::now();
     let voice = PiperVoice::shared(&options).context("piper voice (run scripts/install-models.sh)")?;
     println!(
-        "piper voice {} loaded in {} ms; {} synthesis thread(s) of {} onnxruntime thread(s)",
+        "piper voice {} loaded in {} ms by {}; {} synthesis process(es) of {} onnxruntime thread(s)",
         options.model_dir.display(),
         loading.elapsed().as_millis(),
+        options.program.display(),
         options.workers,
         options.threads
     );
-    let piper = PiperTts::new(voice);
+    let piper = PiperTts::new(voice.clone());
     let flite = FliteTts::new()?;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
     let mut files: Vec<_> = std::fs::read_dir(&root)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
@@ -112,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
 
     // CPU per call: one gym survey's agent lines through each provider, as a call asks for them.
     for (name, tts) in [("piper", &piper as &dyn TtsProvider), ("flite", &flite as &dyn TtsProvider)] {
-        let cpu_before = process_cpu();
+        let cpu_before = process_cpu(&voice);
         let started = Instant::now();
         let (mut audio, mut firsts) = (Duration::ZERO, Vec::new());
         for line in &survey_lines {
@@ -120,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
             audio += length;
             firsts.push(first.as_secs_f64() * 1000.0);
         }
-        let cpu = process_cpu().saturating_sub(cpu_before);
+        let cpu = process_cpu(&voice).saturating_sub(cpu_before);
         println!(
             "{name}: gym survey's {} agent lines, {:.1} s of speech in {:.1} s wall: CPU {:.2} s per call \
              ({:.1}% of a core while speaking, {:.3} CPU-s per second of speech); first audio of a line median {:.0} ms",

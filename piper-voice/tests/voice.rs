@@ -1,6 +1,7 @@
-//! The Piper voice as a call uses it: one model shared by every caller, a bounded queue that
-//! refuses at once, sentence-by-sentence 8 kHz mu-law, and the fallback to flite (with the reason
-//! named) when the voice cannot load. Needs `scripts/install-models.sh` and espeak-ng.
+//! The Piper voice as a call uses it: one voice (its `piper-voice` child processes) shared by every
+//! caller, a bounded queue that refuses at once, sentence-by-sentence 8 kHz mu-law, a child that
+//! dies costing one sentence (flite says it) and a restart, and the fallback to flite (with the
+//! reason named) when the voice cannot load. Needs `scripts/install-models.sh` and espeak-ng.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,8 +9,15 @@ use std::sync::Arc;
 use piper_tts::{PiperTts, PiperVoice, VoiceError, VoiceOptions};
 use speech::tts::{TtsChunk, TtsProvider};
 
+/// The program this package builds (cargo builds it for these tests).
+const PROGRAM: &str = env!("CARGO_BIN_EXE_piper-voice");
+
 fn installed() -> VoiceOptions {
-    piper_tts::options_from_config(&speech::SpeechConfig::default())
+    VoiceOptions { program: PROGRAM.into(), ..piper_tts::options_from_config(&config()) }
+}
+
+fn config() -> speech::SpeechConfig {
+    speech::SpeechConfig { piper_voice_bin: PROGRAM.into(), ..speech::SpeechConfig::default() }
 }
 
 fn fallback_providers() -> speech::Providers {
@@ -21,7 +29,8 @@ fn every_caller_shares_one_loaded_voice() {
     let first = PiperVoice::shared(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
     let second = PiperVoice::shared(&installed()).expect("voice");
     assert!(Arc::ptr_eq(&first, &second), "the model was loaded twice");
-    assert_eq!(first.model().sample_rate_hz(), 22_050);
+    assert_eq!(first.sample_rate_hz(), 22_050);
+    assert_eq!(first.process_ids().len(), 1, "one synthesis process");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +102,7 @@ fn missing_files_and_espeak_fall_back_to_flite_with_the_reason() {
     let mut config = speech::SpeechConfig {
         tts_provider: speech::config::TtsProviderKind::Piper,
         espeak_ng_bin: "/nonexistent/espeak-ng".into(),
-        ..speech::SpeechConfig::default()
+        ..config()
     };
     assert_eq!(piper_tts::with_piper_voice(&config, fallback_providers()).tts.name(), "flite");
     config.espeak_ng_bin = "espeak-ng".into();
@@ -121,8 +130,88 @@ fn a_bad_model_is_refused_at_load() {
     let config = speech::SpeechConfig {
         piper_model_dir: dir.display().to_string(),
         tts_provider: speech::config::TtsProviderKind::Piper,
-        ..speech::SpeechConfig::default()
+        ..config()
     };
     assert_eq!(piper_tts::with_piper_voice(&config, fallback_providers()).tts.name(), "flite");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn auto_is_piper_where_the_voice_and_program_are_and_flite_elsewhere() {
+    let auto = speech::SpeechConfig { tts_provider: speech::config::TtsProviderKind::Auto, ..config() };
+    assert_eq!(piper_tts::with_piper_voice(&auto, fallback_providers()).tts.name(), "piper");
+    let no_program = speech::SpeechConfig { piper_voice_bin: "/nonexistent/piper-voice".into(), ..auto.clone() };
+    assert_eq!(piper_tts::with_piper_voice(&no_program, fallback_providers()).tts.name(), "flite");
+    let no_voice = speech::SpeechConfig { piper_model_dir: "/nonexistent/piper-joe".into(), ..auto };
+    assert_eq!(piper_tts::with_piper_voice(&no_voice, fallback_providers()).tts.name(), "flite");
+}
+
+/// `tts` speaking `text`: the 8 kHz audio it sent (decoded from mu-law), and whether it ended with
+/// `Done`.
+async fn say(tts: &dyn TtsProvider, text: &str) -> (Vec<i16>, bool) {
+    let mut chunks = tts.synthesize(text.to_owned());
+    let (mut mulaw, mut done) = (Vec::new(), false);
+    while let Some(chunk) = chunks.recv().await {
+        match chunk {
+            Ok(TtsChunk::Audio(bytes)) => mulaw.extend_from_slice(&bytes),
+            Ok(TtsChunk::Done { .. }) => {
+                done = true;
+                break;
+            }
+            Err(error) => panic!("{} failed: {error}", tts.name()),
+        }
+    }
+    let mut pcm = Vec::new();
+    protocol::mulaw::decode_into(&mulaw, &mut pcm);
+    (pcm, done)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synthesis_process_that_dies_costs_one_sentence_said_by_flite_and_is_started_again() {
+    // its own voice (not the shared one), so killing its process disturbs no other test
+    let voice = Arc::new(PiperVoice::start(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)")));
+    let flite: Arc<dyn TtsProvider> = Arc::new(speech::tts::FliteTts::new().expect("flite"));
+    let tts = PiperTts::new(voice.clone()).with_fallback(flite.clone());
+    let sentence = "Is there a mat fee?";
+    let (piper_audio, done) = say(&tts, sentence).await;
+    assert!(done && piper_audio.len() > 4_000, "{} samples from piper", piper_audio.len());
+    let (flite_audio, _) = say(flite.as_ref(), sentence).await;
+    assert!(piper_audio != flite_audio, "the first sentence is Piper's");
+
+    // the process dies at once, as on a crash in onnxruntime (a SIGSEGV sent with kill would be
+    // caught by Rust's stack-overflow handler, so SIGKILL stands in for it)
+    let pids = voice.process_ids();
+    assert_eq!(pids.len(), 1);
+    let killed = std::process::Command::new("kill").args(["-KILL", &pids[0].to_string()]).status().expect("kill");
+    assert!(killed.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    // the sentence it would have said comes from flite, whole, and the call goes on
+    let (fallback_audio, done) = say(&tts, sentence).await;
+    assert!(done, "the text ends with Done, not an error");
+    let differing = fallback_audio.iter().zip(&flite_audio).filter(|(a, b)| a != b).count();
+    assert!(
+        fallback_audio.len() == flite_audio.len() && differing == 0,
+        "flite said the sentence the dead process could not: {} samples against flite's {}, {differing} differ",
+        fallback_audio.len(),
+        flite_audio.len()
+    );
+    assert_eq!(voice.restarts(), 0, "started again only when the next sentence comes");
+
+    // the next sentence starts a new process and is Piper's again
+    let (again, done) = say(&tts, sentence).await;
+    assert!(done && again.len() > 4_000);
+    assert!(again != flite_audio, "Piper speaks again");
+    assert_eq!(voice.restarts(), 1);
+    let new_pids = voice.process_ids();
+    assert_eq!(new_pids.len(), 1);
+    assert_ne!(new_pids, pids, "a new process");
+}
+
+#[test]
+fn a_program_that_is_not_piper_voice_is_refused_at_load() {
+    // `true` exits at once without a word: not ready
+    let options = VoiceOptions { program: "true".into(), ..installed() };
+    let error = PiperVoice::start(&options).err().expect("`true` is no voice");
+    assert!(error.to_string().contains("before it was ready"), "{error}");
 }
