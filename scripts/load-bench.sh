@@ -8,7 +8,9 @@
 #
 # Production path (default): STT_PROVIDER=openai, TTS_PROVIDER=openai, BRAIN_POLICY=llm, all at
 # the fake. --embedded: the embedded engines and the scripted brain (no fake; STT_PROVIDER,
-# TTS_PROVIDER and BRAIN_POLICY are passed on when set). Both with ENDPOINT_SILENCE_MS=400.
+# TTS_PROVIDER and BRAIN_POLICY are passed on when set). Both with ENDPOINT_SILENCE_MS=400;
+# WHISPER_BEAM, WHISPER_WINDOW_S, WHISPER_DECODERS, WHISPER_THREADS, PIPER_WORKERS and
+# PIPER_THREADS are passed on when set.
 # Environment: CALL_SECONDS (60), LOAD_BENCH_PORT (18000),
 # FAKE_PORT (18090), ENDPOINT_SILENCE_MS (400), LOADGEN_ARGS (more generator options),
 # BENCH_PROFILE (release; `debug` reuses the test build for a quick before/after comparison,
@@ -66,6 +68,10 @@ trap stop EXIT
 
 provider_env=()
 fake_arg=()
+# the engines' own settings, on either path, when the caller sets them
+for name in WHISPER_BEAM WHISPER_WINDOW_S WHISPER_DECODERS WHISPER_THREADS PIPER_WORKERS PIPER_THREADS; do
+  if [ -n "${!name:-}" ]; then provider_env+=("$name=${!name}"); fi
+done
 if [ "$path" = embedded ]; then
   # the defaults, unless the caller names an engine (e.g. STT_PROVIDER=pocketsphinx or whisper)
   for name in STT_PROVIDER TTS_PROVIDER BRAIN_POLICY; do
@@ -77,7 +83,7 @@ if [ "$path" = production ]; then
   fake_pid=$!
   fake_arg=(--fake-pid "$fake_pid")
   fake_url="http://127.0.0.1:$fake_port"
-  provider_env=(STT_PROVIDER=openai TTS_PROVIDER=openai OPENAI_API_KEY=fake-key OPENAI_BASE_URL="$fake_url"
+  provider_env+=(STT_PROVIDER=openai TTS_PROVIDER=openai OPENAI_API_KEY=fake-key OPENAI_BASE_URL="$fake_url"
     BRAIN_POLICY=llm LLM_BASE_URL="$fake_url" LLM_MODEL=fake-model)
 fi
 
@@ -118,8 +124,11 @@ for line in open(sys.argv[1], errors="replace"):
         stages.setdefault(name, []).append(int(value))
 if stages.get("reply"):
     median = lambda values: sorted(values)[len(values) // 2]
+    p95 = lambda values: sorted(values)[min(len(values) - 1, (len(values) * 95 + 99) // 100 - 1)]
     parts = ", ".join(f"{name} {median(values)}" for name, values in stages.items())
     print(f"reply stages on the server's media clock, median ms over {len(stages['reply'])} replies: {parts}")
+    parts = ", ".join(f"{name} {p95(values)}" for name, values in stages.items())
+    print(f"reply stages, p95 ms: {parts}")
 PY
 if [ -n "$fake_pid" ]; then
   echo "fake provider served: $(curl -fsS "http://127.0.0.1:$fake_port/stats" || echo '?')"

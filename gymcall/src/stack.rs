@@ -155,4 +155,3 @@ impl Stack {
         self.brain.stop(std::time::Duration::from_secs(2)).await;
     }
 }
-

@@ -44,4 +44,3 @@ async fn run(config: Config, providers: speech::Providers) -> anyhow::Result<()>
     worker.stop().await;
     Ok(())
 }
-

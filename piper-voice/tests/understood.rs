@@ -23,7 +23,8 @@ use whisper_stt::offline::{comparable_words, transcribe_mulaw};
 const MAX_WER: f64 = 0.05;
 
 fn piper() -> PiperTts {
-    let config = speech::SpeechConfig { piper_voice_bin: env!("CARGO_BIN_EXE_piper-voice").into(), ..Default::default() };
+    let config =
+        speech::SpeechConfig { piper_voice_bin: env!("CARGO_BIN_EXE_piper-voice").into(), ..Default::default() };
     let options = piper_tts::options_from_config(&config);
     let voice = PiperVoice::shared(&options).unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"));
     PiperTts::new(voice)

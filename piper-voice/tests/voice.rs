@@ -169,7 +169,8 @@ async fn say(tts: &dyn TtsProvider, text: &str) -> (Vec<i16>, bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synthesis_process_that_dies_costs_one_sentence_said_by_flite_and_is_started_again() {
     // its own voice (not the shared one), so killing its process disturbs no other test
-    let voice = Arc::new(PiperVoice::start(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)")));
+    let voice =
+        Arc::new(PiperVoice::start(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)")));
     let flite: Arc<dyn TtsProvider> = Arc::new(speech::tts::FliteTts::new().expect("flite"));
     let tts = PiperTts::new(voice.clone()).with_fallback(flite.clone());
     let sentence = "Is there a mat fee?";

@@ -158,7 +158,7 @@ impl Default for SpeechConfig {
             whisper_decoders: 1,
             whisper_threads: 2,
             whisper_beam: 5,
-            whisper_window_s: 30,
+            whisper_window_s: 10,
             whisper_queue_max: 16,
             piper_model_dir: DEFAULT_PIPER_MODEL_DIR.into(),
             piper_workers: 1,
@@ -479,6 +479,11 @@ mod tests {
         ));
         // a beam of 5 unless told (greedy is 1); 0 and more than 10 are refused
         assert_eq!(SpeechConfig::from_env(&env(&[])).expect("parses").whisper_beam, 5);
+        // an encoder window fitted to the utterance, at least 10 s, unless told (30: always 30 s)
+        assert_eq!(SpeechConfig::from_env(&env(&[])).expect("parses").whisper_window_s, 10);
+        assert_eq!(SpeechConfig::from_env(&env(&[("WHISPER_WINDOW_S", "30")])).expect("parses").whisper_window_s, 30);
+        assert!(SpeechConfig::from_env(&env(&[("WHISPER_WINDOW_S", "31")])).is_err());
+        assert!(SpeechConfig::from_env(&env(&[("WHISPER_WINDOW_S", "0")])).is_err());
         assert_eq!(SpeechConfig::from_env(&env(&[("WHISPER_BEAM", "1")])).expect("parses").whisper_beam, 1);
         for bad in ["0", "11", "five"] {
             assert!(matches!(

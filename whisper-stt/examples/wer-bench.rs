@@ -108,7 +108,10 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow!("{e}"))?,
     };
     let vocabulary = Arc::new(Vocabulary::from_hints(&playbook.recognition_hints()));
-    let decoder = WhisperDecoder::shared(&options_from_config(&speech::SpeechConfig::default()))?;
+    // the decoder settings a service would read (WHISPER_BEAM, WHISPER_WINDOW_S, ...)
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let config = speech::SpeechConfig::from_env(&env).map_err(|e| anyhow!("{e}"))?;
+    let decoder = WhisperDecoder::shared(&options_from_config(&config))?;
     let whisper = WhisperStt::new(decoder.clone());
     let whisper_hints = WhisperStt::with_hints(decoder);
     let sphinx_call = PocketsphinxStt::new(PocketsphinxConfig::default())?;

@@ -164,93 +164,114 @@ impl WhisperModel {
         let prompt_text = if prompt.is_empty() { String::new() } else { self.text_of(prompt.to_vec())? };
         for chunk in samples.chunks(window) {
             let seconds = chunk.len() as f32 / 16_000.0;
+            let full = self.front_end.config().nb_max_frames;
             let frames = self.window_frames(chunk.len());
-            let mut features = fit_window(self.front_end.log_mel(chunk), self.front_end.config().nb_max_frames, frames);
-            let shape = [1, self.front_end.config().feature_size, frames];
-            let view = ct2rs::sys::StorageView::new(&shape, &mut features, Device::CPU)
-                .map_err(|e| WhisperError::Decode(e.to_string()))?;
-            let mut start: Vec<String> = Vec::with_capacity(prompt.len() + 5);
-            if !prompt.is_empty() {
-                start.push("<|startofprev|>".to_owned());
-                start.extend(prompt.iter().cloned());
+            let mut decoded = self.decode_window(chunk, seconds, frames, prompt, &prompt_text)?;
+            // A window fitted to the utterance now and then makes Whisper say the audio twice
+            // over (or more words than it can hold): that chunk is decoded again in the full
+            // 30 s window Whisper was trained on.
+            if frames < full && decoded.as_ref().is_some_and(|(text, _)| overfull(text, seconds)) {
+                decoded = self.decode_window(chunk, seconds, full, prompt, &prompt_text)?;
             }
-            start.extend(self.start_tokens.iter().cloned());
-            // Bound the cost of a runaway decode: a fast talker says ~4 tokens a second.
-            let new_tokens_max = (16.0 + 8.0 * seconds) as usize;
-            let options = WhisperOptions {
-                beam_size: self.beam_size,
-                max_length: (start.len() + new_tokens_max).min(448),
-                return_scores: true,
-                return_no_speech_prob: true,
-                ..WhisperOptions::default()
-            };
-            let results = self
-                .whisper
-                .generate(&view, std::slice::from_ref(&start), &options)
-                .map_err(|e| WhisperError::Decode(e.to_string()))?;
-            let Some(result) = results.into_iter().next() else { continue };
-            let score = result.scores.first().copied();
-            if result.no_speech_prob > NO_SPEECH_THRESHOLD && score.is_none_or(|score| score < -1.0) {
-                continue;
-            }
-            let Some(tokens) = result.sequences.into_iter().next() else { continue };
-            let mut text = self.text_of(tokens)?;
-            let mut score = score;
-            // The prompt (the agent's line) helps Whisper with the words of an answer, but now
-            // and then it copies the prompt, stops after the first sentence, or loops: then the
-            // audio is decoded again without it, and the better of the two kept.
-            if !prompt.is_empty() && misled_by_prompt(&text, seconds, score, &prompt_text) {
-                let bare: Vec<String> = self.start_tokens.clone();
-                let bare_options =
-                    WhisperOptions { max_length: (bare.len() + new_tokens_max).min(448), ..options.clone() };
-                let results = self
-                    .whisper
-                    .generate(&view, &[bare], &bare_options)
-                    .map_err(|e| WhisperError::Decode(e.to_string()))?;
-                if let Some(result) = results.into_iter().next() {
-                    let bare_score = result.scores.first().copied();
-                    if let Some(tokens) = result.sequences.into_iter().next() {
-                        let bare_text = self.text_of(tokens)?;
-                        let words = |text: &str| text.split_whitespace().count();
-                        // a copy of the prompt is worth nothing: anything heard beats it
-                        let better = copies_prompt(&text, &prompt_text)
-                            || !degenerate(&bare_text, seconds, bare_score)
-                                && (degenerate(&text, seconds, score)
-                                    || words(&bare_text) > words(&text)
-                                    || bare_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN));
-                        if better && !bare_text.is_empty() {
-                            text = bare_text;
-                            score = bare_score;
-                            start = self.start_tokens.clone();
-                        }
-                    }
-                }
-            }
-            // Whisper's own remedy for a failed greedy decode (a phrase looped, a long stretch of
-            // speech given a word or two, a low average log-probability): decode again with a
-            // beam and a repetition penalty, and keep that when it scores better.
-            if degenerate(&text, seconds, score) {
-                let max_length = (start.len() + new_tokens_max).min(448);
-                let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, max_length, ..options };
-                let results =
-                    self.whisper.generate(&view, &[start], &retry).map_err(|e| WhisperError::Decode(e.to_string()))?;
-                if let Some(result) = results.into_iter().next() {
-                    let retry_score = result.scores.first().copied();
-                    if let Some(tokens) = result.sequences.into_iter().next() {
-                        let retry_text = self.text_of(tokens)?;
-                        let better = !degenerate(&retry_text, seconds, retry_score)
-                            || retry_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN);
-                        if better && !retry_text.is_empty() {
-                            text = retry_text;
-                            score = retry_score;
-                        }
-                    }
-                }
-            }
+            let Some((text, score)) = decoded else { continue };
             confidence = confidence.or(score.map(f32::exp));
             texts.push(text);
         }
         Ok((texts.join(" ").trim().to_owned(), confidence))
+    }
+
+    /// One chunk (at most 30 s) decoded in an encoder window of `frames`: its text and score, or
+    /// `None` for silence.
+    fn decode_window(
+        &self,
+        chunk: &[f32],
+        seconds: f32,
+        frames: usize,
+        prompt: &[String],
+        prompt_text: &str,
+    ) -> Result<Option<(String, Option<f32>)>, WhisperError> {
+        let mut features = fit_window(self.front_end.log_mel(chunk), self.front_end.config().nb_max_frames, frames);
+        let shape = [1, self.front_end.config().feature_size, frames];
+        let view = ct2rs::sys::StorageView::new(&shape, &mut features, Device::CPU)
+            .map_err(|e| WhisperError::Decode(e.to_string()))?;
+        let mut start: Vec<String> = Vec::with_capacity(prompt.len() + 5);
+        if !prompt.is_empty() {
+            start.push("<|startofprev|>".to_owned());
+            start.extend(prompt.iter().cloned());
+        }
+        start.extend(self.start_tokens.iter().cloned());
+        // Bound the cost of a runaway decode: a fast talker says ~4 tokens a second.
+        let new_tokens_max = (16.0 + 8.0 * seconds) as usize;
+        let options = WhisperOptions {
+            beam_size: self.beam_size,
+            max_length: (start.len() + new_tokens_max).min(448),
+            return_scores: true,
+            return_no_speech_prob: true,
+            ..WhisperOptions::default()
+        };
+        let results = self
+            .whisper
+            .generate(&view, std::slice::from_ref(&start), &options)
+            .map_err(|e| WhisperError::Decode(e.to_string()))?;
+        let Some(result) = results.into_iter().next() else { return Ok(None) };
+        let score = result.scores.first().copied();
+        if result.no_speech_prob > NO_SPEECH_THRESHOLD && score.is_none_or(|score| score < -1.0) {
+            return Ok(None);
+        }
+        let Some(tokens) = result.sequences.into_iter().next() else { return Ok(None) };
+        let mut text = self.text_of(tokens)?;
+        let mut score = score;
+        // The prompt (the agent's line) helps Whisper with the words of an answer, but now
+        // and then it copies the prompt, stops after the first sentence, or loops: then the
+        // audio is decoded again without it, and the better of the two kept.
+        if !prompt.is_empty() && misled_by_prompt(&text, seconds, score, &prompt_text) {
+            let bare: Vec<String> = self.start_tokens.clone();
+            let bare_options = WhisperOptions { max_length: (bare.len() + new_tokens_max).min(448), ..options.clone() };
+            let results = self
+                .whisper
+                .generate(&view, &[bare], &bare_options)
+                .map_err(|e| WhisperError::Decode(e.to_string()))?;
+            if let Some(result) = results.into_iter().next() {
+                let bare_score = result.scores.first().copied();
+                if let Some(tokens) = result.sequences.into_iter().next() {
+                    let bare_text = self.text_of(tokens)?;
+                    let words = |text: &str| text.split_whitespace().count();
+                    // a copy of the prompt is worth nothing: anything heard beats it
+                    let better = copies_prompt(&text, &prompt_text)
+                        || !degenerate(&bare_text, seconds, bare_score)
+                            && (degenerate(&text, seconds, score)
+                                || words(&bare_text) > words(&text)
+                                || bare_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN));
+                    if better && !bare_text.is_empty() {
+                        text = bare_text;
+                        score = bare_score;
+                        start = self.start_tokens.clone();
+                    }
+                }
+            }
+        }
+        // Whisper's own remedy for a failed greedy decode (a phrase looped, a long stretch of
+        // speech given a word or two, a low average log-probability): decode again with a
+        // beam and a repetition penalty, and keep that when it scores better.
+        if degenerate(&text, seconds, score) {
+            let max_length = (start.len() + new_tokens_max).min(448);
+            let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, max_length, ..options };
+            let results =
+                self.whisper.generate(&view, &[start], &retry).map_err(|e| WhisperError::Decode(e.to_string()))?;
+            if let Some(result) = results.into_iter().next() {
+                let retry_score = result.scores.first().copied();
+                if let Some(tokens) = result.sequences.into_iter().next() {
+                    let retry_text = self.text_of(tokens)?;
+                    let better = !degenerate(&retry_text, seconds, retry_score)
+                        || retry_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN);
+                    if better && !retry_text.is_empty() {
+                        text = retry_text;
+                        score = retry_score;
+                    }
+                }
+            }
+        }
+        Ok(Some((text, score)))
     }
 }
 
@@ -271,6 +292,16 @@ impl WhisperModel {
         let text = self.tokenizer.decode(tokens).map_err(|e| WhisperError::Decode(e.to_string()))?;
         Ok(text.trim().to_owned())
     }
+}
+
+/// True when `text` looks like what a window fitted to the utterance sometimes gives: a run of
+/// five words said twice, or more words than `seconds` of speech can hold (five a second).
+pub fn overfull(text: &str, seconds: f32) -> bool {
+    let words = plain_words(text);
+    let too_many = words.len() as f32 > 5.0 * seconds.max(1.0) + 2.0;
+    let runs: Vec<&[String]> = words.windows(5).collect();
+    let repeated = runs.iter().enumerate().any(|(at, run)| runs.iter().skip(at + 5).any(|later| later == run));
+    too_many || repeated
 }
 
 /// The first `frames` columns of row-major `rows x full` features (all of them when `frames` is
@@ -463,7 +494,18 @@ pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod degenerate_tests {
-    use super::{copies_prompt, degenerate, fit_window, misled_by_prompt};
+    use super::{copies_prompt, degenerate, fit_window, misled_by_prompt, overfull};
+
+    #[test]
+    fn a_sentence_said_twice_over_or_too_many_words_is_overfull() {
+        // decodes of a fitted window (wer-bench, flite rms voice)
+        let twice = "We ask visitors to sign a release form before they step on the mat. We ask visitors to sign a release form before they step on";
+        assert!(overfull(twice, 4.5));
+        assert!(overfull("Hi this is the front desk how can i help you? Hi this is the front desk how can i", 3.0));
+        assert!(!overfull("We ask visitors to sign a release form before they step on the mat.", 4.5));
+        assert!(!overfull("Seven of clubs, seven of clubs.", 2.5), "a short phrase said twice is speech");
+        assert!(overfull("one two three four five six seven eight nine ten eleven twelve thirteen", 1.5));
+    }
 
     #[test]
     fn a_fitted_window_keeps_the_first_frames_of_every_mel_row() {
