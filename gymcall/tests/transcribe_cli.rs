@@ -34,8 +34,15 @@ fn whisper_writes_one_tab_separated_line_per_file_with_the_words_spoken() {
     let lines = lines(&output);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0].0, LIBRIVOX_0880);
-    let heard = protocol::spoken::normalize(&lines[0].1.replace('-', " ")).join(" ");
-    assert_eq!(heard, "he was not an ill disposed young man", "heard {:?}", lines[0].1);
+    // The words spoken, but for one hyphenated word (two once the hyphen is split): Whisper's
+    // window fitted to the utterance (WHISPER_WINDOW_S, the default since 2026-12-05) hears this
+    // recording as "He was not an old-sposed young man" where the 30 s window heard
+    // "ill-disposed" (one of the single-word trades on the human set, 8 -> 9 errors of 101
+    // words, whisper-stt/README.md "Cost and latency").
+    let said = protocol::spoken::normalize("he was not an ill disposed young man");
+    let heard = protocol::spoken::normalize(&lines[0].1.replace('-', " "));
+    let (errors, words) = speech::evaluation::word_errors(&said, &heard);
+    assert!(errors <= 2 && words == 8, "heard {:?}: {errors} of {words} words wrong", lines[0].1);
     assert_eq!(lines[1].0, CARDS_001);
     let heard = protocol::spoken::normalize(&lines[1].1).join(" ");
     assert!(heard.contains("ten of clubs") || heard.contains("ten clubs"), "heard {:?}", lines[1].1);
