@@ -65,9 +65,7 @@ impl PiperTts {
         };
         Ok((pcm_8k, timing))
     }
-}
 
-impl PiperTts {
     /// `sentence` said by the fallback voice as 8 kHz PCM; `None` without one or when it fails
     /// too.
     async fn fallback_pcm_8k(&self, sentence: &str) -> Option<Vec<i16>> {
