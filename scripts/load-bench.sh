@@ -109,6 +109,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 # shellcheck disable=SC2086
 "$bin/gymcall-loadgen" --gateway "http://127.0.0.1:$port" --auth-token "$auth_token" \
   --steps "$steps" --call-seconds "$call_seconds" --server-pid "$up_pid" "${fake_arg[@]}" \
+  --server-log "$work/up.log" \
   --json "$json" ${LOADGEN_ARGS:-}
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Where the reply latency went, stage by stage (media time, 20 ms steps), from the media worker's
@@ -120,7 +121,7 @@ for line in open(sys.argv[1], errors="replace"):
     line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # the log's colours
     if "reply_stages" not in line:
         continue
-    for name, value in re.findall(r"\b(reply|endpoint|stt|brain|tts|play)_ms=(\d+)", line):
+    for name, value in re.findall(r"\b(reply|endpoint|stt|brain|tts|play|heard)_ms=(\d+)", line):
         stages.setdefault(name, []).append(int(value))
 if stages.get("reply"):
     median = lambda values: sorted(values)[len(values) // 2]

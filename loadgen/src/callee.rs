@@ -5,6 +5,7 @@
 //! Twilio call through [`CalleeAudio`].
 
 use crate::audio::{any_block_has_sound, has_sound, Utterance};
+use crate::heard::AnswerEnd;
 use crate::stats::CallTally;
 use simulator::twilio::audio::{CalleeAudio, FRAME_BYTES};
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct Callee {
     /// The frame last handed out ended an answer: its send time is the answer's end.
     answer_frame_pending: bool,
     last_agent_sound: Option<Instant>,
+    /// Media time of the frame being handed out.
+    media_ms: u64,
     tally: CallTally,
 }
 
@@ -68,6 +71,7 @@ impl Callee {
             turn: Turn::Listening { since: now },
             answer_frame_pending: false,
             last_agent_sound: None,
+            media_ms: 0,
             tally: CallTally::default(),
         }
     }
@@ -104,6 +108,8 @@ impl Callee {
                 if frame + 1 >= frames.len() {
                     self.turn = Turn::AwaitingReply { answer_end: now };
                     self.answer_frame_pending = true;
+                    let speech_ms = frames.len() as u64 * 20;
+                    self.tally.answer_ends.push(AnswerEnd { end_ms: self.media_ms + 20, speech_ms });
                 } else {
                     self.turn = Turn::Speaking { utterance, frame: frame + 1 };
                 }
@@ -160,7 +166,8 @@ impl Callee {
 }
 
 impl CalleeAudio for Callee {
-    fn next_frame(&mut self, _media_time_ms: u64) -> Option<[u8; FRAME_BYTES]> {
+    fn next_frame(&mut self, media_time_ms: u64) -> Option<[u8; FRAME_BYTES]> {
+        self.media_ms = media_time_ms;
         self.frame(Instant::now())
     }
 

@@ -12,11 +12,14 @@
 //! - [`procstat`] — CPU and RSS of a process tree from `/proc`.
 //! - [`run`] — the steps: N concurrent lines of back-to-back calls, CPU windows, RSS peaks.
 //! - [`report`] — the figures of a step, printed and as JSON.
+//! - [`heard`] — end of speech -> transcript, from the generator's own answer ends and the
+//!   server's results.
 //! - [`fake_openai`] — the fake provider: transcriptions, speech, chat completions.
 
 pub mod audio;
 pub mod callee;
 pub mod fake_openai;
+pub mod heard;
 pub mod procstat;
 pub mod report;
 pub mod run;

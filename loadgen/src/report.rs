@@ -89,6 +89,8 @@ pub struct StepReport {
     pub server: Option<ProcessFigures>,
     pub generator_cores: Option<f64>,
     pub fake_provider_cores: Option<f64>,
+    /// End of speech -> transcript, when the results were read (`--api-token`).
+    pub transcript_timing: Option<crate::heard::TranscriptTiming>,
 }
 
 impl StepReport {
@@ -119,6 +121,7 @@ impl StepReport {
             server,
             generator_cores,
             fake_provider_cores,
+            transcript_timing: None,
         }
     }
 }
@@ -176,6 +179,20 @@ impl fmt::Display for StepReport {
                 None => Ok(()),
             })?,
             None => writeln!(f, "  server: not measured (no --server-pid)")?,
+        }
+        if let Some(timing) = &self.transcript_timing {
+            writeln!(
+                f,
+                "  end of speech -> transcript, answers of 2-15 s: p50 {} / p95 {} / max {} ms from the generator's end of speech; the server's stt_ms p50 {} / p95 {} ms; mean difference {:.0} ms; {} answers paired, {} not",
+                ms(timing.measured.p50_ms),
+                ms(timing.measured.p95_ms),
+                ms(timing.measured.max_ms),
+                ms(timing.reported.p50_ms),
+                ms(timing.reported.p95_ms),
+                timing.mean_difference_ms,
+                timing.answers_paired,
+                timing.answers_unpaired
+            )?;
         }
         let cores = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.2} cores"));
         writeln!(

@@ -24,6 +24,8 @@ const MIN_TIME_LEFT_TO_REDIAL: Duration = Duration::from_secs(5);
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// How often the server's RSS is read during a step (its peak is reported).
 const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
+/// How long after a step the server's last log lines may take to be written.
+const LOG_SETTLE: Duration = Duration::from_secs(1);
 /// Shortest CPU window worth reporting; shorter steady windows fall back to the whole step.
 const MIN_CPU_WINDOW: Duration = Duration::from_secs(2);
 
@@ -50,6 +52,9 @@ pub struct LoadConfig {
     pub turn: TurnSettings,
     pub server_pid: Option<u32>,
     pub fake_pid: Option<u32>,
+    /// The server's log (with `reply_stages=debug`), read after each step for the end of
+    /// speech -> transcript figures.
+    pub server_log: Option<std::path::PathBuf>,
 }
 
 /// Runs every step in turn; `on_step` sees each report as soon as its step ends.
@@ -136,7 +141,16 @@ pub async fn run_step(config: &LoadConfig, calls: usize) -> StepReport {
         let peak = peak_rss.load(std::sync::atomic::Ordering::Relaxed);
         ProcessFigures::new(cores, calls, idle.map_or(0, |s| s.rss_bytes), peak, idle.map_or(0, |s| s.processes))
     });
-    StepReport::new(calls, &tally, window, server, cpu.generator, cpu.fake)
+    let mut report = StepReport::new(calls, &tally, window, server, cpu.generator, cpu.fake);
+    if let Some(path) = &config.server_log {
+        // the last replies' lines may still be on their way to the file
+        tokio::time::sleep(LOG_SETTLE).await;
+        match crate::heard::measure(path, &tally.spoken_calls) {
+            Ok(timing) => report.transcript_timing = Some(timing),
+            Err(error) => report.failure_messages.push(format!("server log not read: {error}")),
+        }
+    }
+    report
 }
 
 /// The CPU meters of one step's window.
@@ -231,6 +245,8 @@ async fn place_one_call(
         }
         Err(error) => Some((FailureKind::Stream, error.to_string())),
         Ok(report) => {
+            let answers = call.answer_ends.clone();
+            tally.spoken_calls.push(crate::heard::SpokenCall { call_sid: report.call_sid.clone(), answers });
             tally.marks_echoed += report.marks.len() as u64;
             tally.clears += report.clears.len() as u64;
             match report.closed_by_server {

@@ -108,6 +108,8 @@ pub struct CallTally {
     pub max_frame_lateness: Duration,
     /// True once any non-silent agent audio arrived (the greeting, at least).
     pub heard_agent: bool,
+    /// Where each answer played to its last speech frame ended, in media time.
+    pub answer_ends: Vec<crate::heard::AnswerEnd>,
 }
 
 impl CallTally {
@@ -155,6 +157,8 @@ pub struct StepTally {
     /// Marks the emulated playback echoed, and `clear`s the server sent (barge-ins).
     pub marks_echoed: u64,
     pub clears: u64,
+    /// The answers of each call that reached the stream, for the transcript timing.
+    pub spoken_calls: Vec<crate::heard::SpokenCall>,
 }
 
 impl StepTally {
@@ -209,6 +213,7 @@ impl StepTally {
         self.max_frame_lateness = self.max_frame_lateness.max(other.max_frame_lateness);
         self.marks_echoed += other.marks_echoed;
         self.clears += other.clears;
+        self.spoken_calls.extend(other.spoken_calls.iter().cloned());
     }
 }
 

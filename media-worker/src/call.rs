@@ -243,10 +243,10 @@ impl CallActor {
                         if !text.is_empty() {
                             self.with_recording(|recording| recording.line(*start_ms, "callee", text));
                         }
-                        self.speaking.transcribed(self.now_ms);
                     }
                     self.brain.heard(at_ms, event);
                 }
+                HearingOutput::Transcribed { known_ms } => self.speaking.transcribed(self.now_ms, known_ms),
                 HearingOutput::ReplyAwaited { since_ms, endpointed_ms } => {
                     self.speaking.callee_speech(false, self.now_ms);
                     self.speaking.reply_awaited(since_ms, endpointed_ms);
@@ -367,6 +367,8 @@ impl CallActor {
                                 brain_ms = stages.brain_ms,
                                 tts_ms = stages.tts_ms,
                                 play_ms = stages.play_ms,
+                                heard_ms = stages.speech_to_transcript_ms(),
+                                speech_end_at_ms = stages.speech_end_at_ms.unwrap_or_default(),
                                 "reply stages"
                             );
                         }

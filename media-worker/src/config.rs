@@ -17,6 +17,7 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_CALLS",
     "VAD_MODE",
     "ENDPOINT_SILENCE_MS",
+    "PAUSE_MS",
     "MIN_SPEECH_MS",
     "BARGE_IN_MIN_MS",
     "PLAYBACK_LEAD_MS",
@@ -66,6 +67,8 @@ pub struct Config {
     pub vad_mode: VadMode,
     /// Silence that ends a callee utterance.
     pub endpoint_silence_ms: u64,
+    /// Quiet after which the recogniser starts on the words so far (0: only at the endpoint).
+    pub pause_ms: u64,
     /// Speech that confirms a callee utterance (shorter bursts are noise).
     pub min_speech_ms: u64,
     /// Callee speech this long while agent audio is unplayed interrupts the agent.
@@ -124,6 +127,7 @@ impl Config {
             max_calls: env.parse("MAX_CALLS", 200)?,
             vad_mode,
             endpoint_silence_ms: env.parse("ENDPOINT_SILENCE_MS", 500)?,
+            pause_ms: env.parse("PAUSE_MS", 120)?,
             min_speech_ms: env.parse("MIN_SPEECH_MS", 120)?,
             barge_in_min_ms: env.parse("BARGE_IN_MIN_MS", 200)?,
             playback_lead_ms: env.parse("PLAYBACK_LEAD_MS", 200)?,
@@ -152,6 +156,10 @@ impl Config {
         if config.endpoint_silence_ms < 20 {
             return Err(ConfigError::out_of_range("ENDPOINT_SILENCE_MS", config.endpoint_silence_ms, "at least 20"));
         }
+        if config.pause_ms != 0 && !(40..config.endpoint_silence_ms).contains(&config.pause_ms) {
+            let range = format!("0 (off) or 40 to ENDPOINT_SILENCE_MS - 1 ({})", config.endpoint_silence_ms - 1);
+            return Err(ConfigError::out_of_range("PAUSE_MS", config.pause_ms, &range));
+        }
         Ok(config)
     }
 
@@ -172,6 +180,7 @@ impl Config {
         speech::EndpointerConfig {
             min_speech_ms: self.min_speech_ms,
             end_silence_ms: self.endpoint_silence_ms,
+            pause_ms: self.pause_ms,
             barge_in_min_ms: self.barge_in_min_ms,
             ..speech::EndpointerConfig::default()
         }
@@ -206,6 +215,7 @@ mod tests {
         assert_eq!(config.nats_url, "nats://127.0.0.1:4222");
         assert_eq!(config.worker_id, format!("node-a-{}", std::process::id()));
         assert_eq!(config.endpoint_silence_ms, 500);
+        assert_eq!(config.pause_ms, 120);
         assert_eq!(config.vad_mode, VadMode::Aggressive);
         assert!(config.recordings_dir.is_none());
         assert!(config.playbooks_dir.is_none());
@@ -219,6 +229,7 @@ mod tests {
             ("MAX_CALLS", "3"),
             ("VAD_MODE", "very_aggressive"),
             ("ENDPOINT_SILENCE_MS", "700"),
+            ("PAUSE_MS", "200"),
             ("BARGE_IN_MIN_MS", "150"),
             ("RECORDINGS_DIR", "/tmp/rec"),
             ("RECORDING_RETENTION_DAYS", "7"),
@@ -231,6 +242,7 @@ mod tests {
         assert_eq!(config.max_calls, 3);
         assert_eq!(config.vad_mode, VadMode::VeryAggressive);
         assert_eq!(config.endpoint_silence_ms, 700);
+        assert_eq!(config.pause_ms, 200);
         assert_eq!(config.barge_in_min_ms, 150);
         assert_eq!(config.recordings_dir, Some(PathBuf::from("/tmp/rec")));
         assert_eq!(config.recording_retention_days, 7);
@@ -255,6 +267,14 @@ mod tests {
             Config::from_env(&env(&[("MAX_CALLS", "0")])).unwrap_err(),
             ConfigError::Env(probes::ConfigError::Invalid { name: "MAX_CALLS", .. })
         ));
+        // a pause as long as the endpoint silence would never come before it
+        for pause in ["10", "500", "900"] {
+            assert!(matches!(
+                Config::from_env(&env(&[("PAUSE_MS", pause)])).unwrap_err(),
+                ConfigError::Env(probes::ConfigError::Invalid { name: "PAUSE_MS", .. })
+            ));
+        }
+        assert_eq!(Config::from_env(&env(&[("PAUSE_MS", "0")])).unwrap().pause_ms, 0);
     }
 
     #[test]

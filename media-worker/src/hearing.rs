@@ -69,6 +69,10 @@ pub enum HearingOutput {
     /// `endpointed_ms` while the agent was silent: the next agent audio answers it (voice-to-voice
     /// latency, measured stage by stage from here).
     ReplyAwaited { since_ms: u64, endpointed_ms: u64 },
+    /// The final transcript of an utterance arrived; its words were known since media time
+    /// `known_ms` (an interim of the same words, from a recogniser that started at the callee's
+    /// pause, came then), at most now. Comes before that transcript's `Heard`.
+    Transcribed { known_ms: u64 },
 }
 
 /// The callee utterance being streamed to STT.
@@ -95,6 +99,8 @@ pub struct Hearing<D: SpeechDetector = Vad> {
     /// False once STT gave up for this call.
     stt_open: bool,
     utterance_seq: u64,
+    /// The last interim transcript and the media time it came.
+    last_interim: Option<(String, u64)>,
     outputs: VecDeque<HearingOutput>,
 }
 
@@ -113,6 +119,7 @@ impl<D: SpeechDetector> Hearing<D> {
             stt_restarts: 0,
             stt_open: false,
             utterance_seq: 0,
+            last_interim: None,
             outputs: VecDeque::with_capacity(16),
         };
         hearing.start_stt();
@@ -176,6 +183,7 @@ impl<D: SpeechDetector> Hearing<D> {
                     return;
                 }
                 self.listening = Some(Listening { start_ms, barged_in: false });
+                self.last_interim = None;
                 self.heard(start_ms, HeardEvent::SpeechStarted);
                 self.stt(SttInput::UtteranceStart { timestamp_ms: start_ms });
                 // the onset, from the ring (the current frame included)
@@ -188,6 +196,18 @@ impl<D: SpeechDetector> Hearing<D> {
                     self.stt(SttInput::Audio { mulaw: Bytes::from(onset), timestamp_ms });
                 }
                 tracing::debug!(start_ms, at_ms, "callee speech confirmed");
+            }
+            EndpointEvent::Paused { end_ms, at_ms } => {
+                if self.listening.is_some() {
+                    self.stt(SttInput::Paused { timestamp_ms: at_ms });
+                    tracing::trace!(end_ms, at_ms, "callee paused");
+                }
+            }
+            EndpointEvent::Resumed { at_ms } => {
+                if self.listening.is_some() {
+                    self.stt(SttInput::Resumed);
+                    tracing::trace!(at_ms, "callee went on");
+                }
             }
             EndpointEvent::UtteranceEnded { start_ms, end_ms } => {
                 if self.listening.take().is_some() {
@@ -225,6 +245,7 @@ impl<D: SpeechDetector> Hearing<D> {
         }
         match output {
             Some(SttOutput::Interim { text }) => {
+                self.last_interim = Some((text.clone(), now_ms));
                 let start_ms = self.listening.as_ref().map(|l| l.start_ms).unwrap_or(now_ms);
                 let event = HeardEvent::Transcript {
                     utterance_seq: self.utterance_seq,
@@ -247,6 +268,11 @@ impl<D: SpeechDetector> Hearing<D> {
                     tracing::info!(start_ms, end_ms, words = text.split_whitespace().count(), "callee transcript");
                     text
                 };
+                let known_ms = match self.last_interim.take() {
+                    Some((interim, at_ms)) if interim.trim() == text.trim() => at_ms.min(now_ms),
+                    _ => now_ms,
+                };
+                self.outputs.push_back(HearingOutput::Transcribed { known_ms });
                 let utterance_seq = self.utterance_seq;
                 self.utterance_seq += 1;
                 let event =

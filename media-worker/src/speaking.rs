@@ -42,6 +42,8 @@ struct AwaitedReply {
     speech_end_ms: u64,
     endpointed_at_ms: u64,
     transcribed_at_ms: Option<u64>,
+    /// When the words of that transcript were known (at most `transcribed_at_ms`).
+    known_at_ms: Option<u64>,
     replied_at_ms: Option<u64>,
     first_audio_at_ms: Option<u64>,
 }
@@ -172,15 +174,20 @@ impl Speaking {
             speech_end_ms: since_ms,
             endpointed_at_ms,
             transcribed_at_ms: None,
+            known_at_ms: None,
             replied_at_ms: None,
             first_audio_at_ms: None,
         });
     }
 
-    /// The final transcript of the awaited utterance reached the brain at media time `now_ms`.
-    pub fn transcribed(&mut self, now_ms: u64) {
+    /// The final transcript of the awaited utterance reached the brain at media time `now_ms`;
+    /// its words were known since `known_ms` (a recogniser that started at the callee's pause).
+    pub fn transcribed(&mut self, now_ms: u64, known_ms: u64) {
         if let Some(awaited) = &mut self.awaited {
-            awaited.transcribed_at_ms.get_or_insert(now_ms);
+            if awaited.transcribed_at_ms.is_none() {
+                awaited.transcribed_at_ms = Some(now_ms);
+                awaited.known_at_ms = Some(known_ms.min(now_ms));
+            }
         }
     }
 
@@ -229,8 +236,11 @@ impl Speaking {
                     let transcribed = awaited.transcribed_at_ms.unwrap_or(endpointed);
                     let replied = awaited.replied_at_ms.unwrap_or(transcribed);
                     let first_audio = awaited.first_audio_at_ms.unwrap_or(replied);
-                    let stages =
+                    let mut stages =
                         ReplyStages::from_times(end_ms, endpointed, transcribed, replied, first_audio, play_at_ms);
+                    if let Some(known_ms) = awaited.known_at_ms {
+                        stages = stages.heard_at(end_ms, known_ms);
+                    }
                     let event = HeardEvent::Replied {
                         reply_ms: play_at_ms.saturating_sub(end_ms),
                         tts_ms: self.last_tts_ms.take(),

@@ -91,6 +91,16 @@ pub struct ReplyStages {
     pub tts_ms: u64,
     /// First audio -> the media time its first frame plays (pacing behind audio already queued).
     pub play_ms: u64,
+    /// End of speech -> the words of the final transcript were known. A recogniser that starts
+    /// on the callee's pause knows them before the endpointer decides (then less than
+    /// `endpoint_ms`, and `stt_ms` is only the hand-over); `None` (not measured): `endpoint_ms +
+    /// stt_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard_ms: Option<u64>,
+    /// Media time the callee's speech this reply answers ended (the stages count from it), so
+    /// that a caller who knows when it stopped talking can check them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_end_at_ms: Option<u64>,
 }
 
 impl ReplyStages {
@@ -117,7 +127,22 @@ impl ReplyStages {
         let brain_ms = step(replied_at_ms);
         let tts_ms = step(first_audio_at_ms);
         let play_ms = step(played_at_ms);
-        ReplyStages { endpoint_ms, stt_ms, brain_ms, tts_ms, play_ms }
+        ReplyStages {
+            endpoint_ms,
+            stt_ms,
+            brain_ms,
+            tts_ms,
+            play_ms,
+            heard_ms: None,
+            speech_end_at_ms: Some(speech_end_ms),
+        }
+    }
+
+    /// The stages, with the words of the final transcript known at media time `known_at_ms`
+    /// (at most the `transcribed_at_ms` the stages were made with).
+    pub fn heard_at(self, speech_end_ms: u64, known_at_ms: u64) -> ReplyStages {
+        let heard_ms = known_at_ms.saturating_sub(speech_end_ms).min(self.endpoint_ms + self.stt_ms);
+        ReplyStages { heard_ms: Some(heard_ms), ..self }
     }
 
     /// End of speech -> reply playing: the sum of the stages.
@@ -125,9 +150,9 @@ impl ReplyStages {
         self.endpoint_ms + self.stt_ms + self.brain_ms + self.tts_ms + self.play_ms
     }
 
-    /// End of speech -> final transcript.
+    /// End of speech -> the words of the final transcript known ([`ReplyStages::heard_ms`]).
     pub fn speech_to_transcript_ms(&self) -> u64 {
-        self.endpoint_ms + self.stt_ms
+        self.heard_ms.unwrap_or(self.endpoint_ms + self.stt_ms)
     }
 }
 
@@ -180,9 +205,39 @@ mod reply_stage_tests {
         // speech ended at 1000, endpoint at 1400, transcript at 1460, reply at 1480, audio at 1520,
         // first frame plays at 1540
         let stages = ReplyStages::from_times(1000, 1400, 1460, 1480, 1520, 1540);
-        assert_eq!(stages, ReplyStages { endpoint_ms: 400, stt_ms: 60, brain_ms: 20, tts_ms: 40, play_ms: 20 });
+        assert_eq!(
+            stages,
+            ReplyStages {
+                endpoint_ms: 400,
+                stt_ms: 60,
+                brain_ms: 20,
+                tts_ms: 40,
+                play_ms: 20,
+                heard_ms: None,
+                speech_end_at_ms: Some(1000)
+            }
+        );
         assert_eq!(stages.total_ms(), 540);
         assert_eq!(stages.speech_to_transcript_ms(), 460);
+    }
+
+    #[test]
+    fn words_known_at_the_pause_count_from_the_end_of_speech_not_the_endpoint() {
+        // speech ended at 1000; a recogniser started at the pause had the words at 1250; the
+        // endpoint came at 1400 and the final transcript was handed over at 1420
+        let stages = ReplyStages::from_times(1000, 1400, 1420, 1480, 1520, 1540).heard_at(1000, 1250);
+        assert_eq!((stages.endpoint_ms, stages.stt_ms, stages.heard_ms), (400, 20, Some(250)));
+        assert_eq!(stages.speech_to_transcript_ms(), 250);
+        assert_eq!(stages.total_ms(), 540);
+        // never later than the hand-over
+        assert_eq!(
+            ReplyStages::from_times(1000, 1400, 1420, 1480, 1520, 1540).heard_at(1000, 1500).heard_ms,
+            Some(420)
+        );
+        // a result written before the field existed reads as before
+        let old: ReplyStages =
+            serde_json::from_str(r#"{"endpoint_ms":400,"stt_ms":60,"brain_ms":20,"tts_ms":40,"play_ms":20}"#).unwrap();
+        assert_eq!(old.speech_to_transcript_ms(), 460);
     }
 
     #[test]

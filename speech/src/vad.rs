@@ -134,6 +134,10 @@ pub struct EndpointerConfig {
     pub frame_ms: u64,
     /// Before confirmation, a gap of silence this long discards the start as noise.
     pub start_gap_ms: u64,
+    /// Quiet this long after the last loud speech frame of a confirmed utterance is a pause
+    /// ([`EndpointEvent::Paused`]): a recogniser may start on the words so far, so that their
+    /// transcript is ready when the endpoint comes. 0: no pause events.
+    pub pause_ms: u64,
 }
 
 impl Default for EndpointerConfig {
@@ -144,6 +148,7 @@ impl Default for EndpointerConfig {
             barge_in_min_ms: 200,
             frame_ms: 20,
             start_gap_ms: 100,
+            pause_ms: 0,
         }
     }
 }
@@ -156,6 +161,13 @@ pub enum EndpointEvent {
     SpeechConfirmed { start_ms: u64, at_ms: u64 },
     /// Enough silence after a confirmed utterance; `end_ms` is the end of its last speech frame.
     UtteranceEnded { start_ms: u64, end_ms: u64 },
+    /// `pause_ms` of quiet after the last loud frame (ending at `end_ms`) of a confirmed
+    /// utterance, decided at `at_ms`: if no speech follows, the utterance is the audio up to
+    /// `at_ms` (at most one per quiet stretch).
+    Paused { end_ms: u64, at_ms: u64 },
+    /// Speech again after a [`EndpointEvent::Paused`] of the same utterance, at `at_ms`: words
+    /// recognised up to the pause are not the whole utterance.
+    Resumed { at_ms: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +191,11 @@ enum State {
         last_loud_end_ms: Option<u64>,
         /// Time since that frame (frames counted, as `silence_ms`).
         quiet_ms: u64,
+        /// A [`EndpointEvent::Paused`] was told for this quiet stretch.
+        paused: bool,
+        /// The detector heard a silent frame since the last loud one (voiced frames before it are
+        /// its overhang; after it, a voice again).
+        silent_since_loud: bool,
     },
 }
 
@@ -236,21 +253,46 @@ impl Endpointer {
                     State::Starting { start_ms, speech_ms, silence_ms }
                 }
             }
-            (State::Speaking { start_ms, speech_ms, last_loud_end_ms, quiet_ms, .. }, true) => {
+            (
+                State::Speaking { start_ms, speech_ms, last_loud_end_ms, quiet_ms, paused, silent_since_loud, .. },
+                true,
+            ) => {
                 let end_ms = now_ms + frame_ms;
                 let (last_loud_end_ms, quiet_ms) =
                     if frame.loud { (Some(end_ms), 0) } else { (last_loud_end_ms, quiet_ms + frame_ms) };
-                State::Speaking {
+                // a loud frame, or a voice after the detector's silence, ends a pause
+                let resumed = paused && (frame.loud || silent_since_loud);
+                if resumed {
+                    self.events.push_back(EndpointEvent::Resumed { at_ms: now_ms });
+                }
+                let speaking = State::Speaking {
                     start_ms,
                     speech_ms: speech_ms + frame_ms,
                     silence_ms: 0,
                     last_speech_end_ms: end_ms,
                     last_loud_end_ms,
                     quiet_ms,
+                    paused: paused && !resumed,
+                    silent_since_loud: silent_since_loud && !frame.loud,
+                };
+                // the detector's overhang (voiced, not loud, no silence yet) may hold the pause
+                if !frame.loud && !silent_since_loud {
+                    self.pause_reached(speaking, end_ms)
+                } else {
+                    speaking
                 }
             }
             (
-                State::Speaking { start_ms, speech_ms, silence_ms, last_speech_end_ms, last_loud_end_ms, quiet_ms },
+                State::Speaking {
+                    start_ms,
+                    speech_ms,
+                    silence_ms,
+                    last_speech_end_ms,
+                    last_loud_end_ms,
+                    quiet_ms,
+                    paused,
+                    ..
+                },
                 false,
             ) => {
                 let speaking = State::Speaking {
@@ -260,7 +302,10 @@ impl Endpointer {
                     last_speech_end_ms,
                     last_loud_end_ms,
                     quiet_ms: quiet_ms + frame_ms,
+                    paused,
+                    silent_since_loud: true,
                 };
+                let speaking = self.pause_reached(speaking, now_ms + frame_ms);
                 if self.silence_left(speaking) == Some(0) {
                     let end_ms = last_loud_end_ms.unwrap_or(last_speech_end_ms);
                     self.events.push_back(EndpointEvent::UtteranceEnded { start_ms, end_ms });
@@ -282,6 +327,21 @@ impl Endpointer {
         Some(end_silence.saturating_sub(quiet_ms).max(detector_silence.saturating_sub(silence_ms)))
     }
 
+    /// Tells a pause once `pause_ms` of quiet has passed in `state` (an utterance), decided at
+    /// `at_ms`.
+    fn pause_reached(&mut self, mut state: State, at_ms: u64) -> State {
+        let State::Speaking { last_speech_end_ms, last_loud_end_ms, quiet_ms, ref mut paused, .. } = state else {
+            return state;
+        };
+        if *paused || self.config.pause_ms == 0 || quiet_ms < self.config.pause_ms {
+            return state;
+        }
+        *paused = true;
+        let end_ms = last_loud_end_ms.unwrap_or(last_speech_end_ms);
+        self.events.push_back(EndpointEvent::Paused { end_ms, at_ms });
+        state
+    }
+
     fn after_speech_frame(&mut self, now_ms: u64, start_ms: u64, speech_before_ms: u64) -> State {
         let speech_ms = speech_before_ms + self.config.frame_ms;
         let at_ms = now_ms + self.config.frame_ms;
@@ -296,6 +356,8 @@ impl Endpointer {
                 last_speech_end_ms: at_ms,
                 last_loud_end_ms: Some(at_ms),
                 quiet_ms: 0,
+                paused: false,
+                silent_since_loud: false,
             }
         } else {
             State::Starting { start_ms, speech_ms, silence_ms: 0 }
@@ -425,6 +487,96 @@ mod tests {
         assert!(!events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })), "{events:?}");
         let events = run(&mut endpointer, frames(false, 25));
         assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { .. })), "{events:?}");
+    }
+
+    /// Feeds `(voiced, loud)` frames one frame apart from t=0.
+    fn run_classes(endpointer: &mut Endpointer, frames: &[(bool, bool, usize)]) -> Vec<EndpointEvent> {
+        let mut events = Vec::new();
+        let mut index = 0u64;
+        for &(voiced, loud, count) in frames {
+            for _ in 0..count {
+                endpointer.handle_frame(index * FRAME_MS, FrameClass { voiced, loud });
+                index += 1;
+                while let Some(event) = endpointer.poll_event() {
+                    events.push(event);
+                }
+            }
+        }
+        events
+    }
+
+    fn pausing() -> Endpointer {
+        Endpointer::new(EndpointerConfig { pause_ms: 120, ..EndpointerConfig::default() })
+    }
+
+    #[test]
+    fn a_pause_is_told_after_its_quiet_and_before_the_endpoint() {
+        let mut endpointer = pausing();
+        // 1 s of loud speech, then silence
+        let events = run(&mut endpointer, frames(true, 50).chain(frames(false, 30)));
+        assert_eq!(
+            events,
+            vec![
+                EndpointEvent::SpeechStarted { at_ms: 0 },
+                EndpointEvent::SpeechConfirmed { start_ms: 0, at_ms: 120 },
+                // 120 ms of quiet after the last speech frame [980, 1000)
+                EndpointEvent::Paused { end_ms: 1000, at_ms: 1120 },
+                EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 },
+            ]
+        );
+    }
+
+    #[test]
+    fn speech_after_a_pause_resumes_the_utterance_and_the_next_quiet_is_a_new_pause() {
+        let mut endpointer = pausing();
+        let events = run(
+            &mut endpointer,
+            frames(true, 20).chain(frames(false, 10)).chain(frames(true, 20)).chain(frames(false, 30)),
+        );
+        assert_eq!(
+            events,
+            vec![
+                EndpointEvent::SpeechStarted { at_ms: 0 },
+                EndpointEvent::SpeechConfirmed { start_ms: 0, at_ms: 120 },
+                EndpointEvent::Paused { end_ms: 400, at_ms: 520 },
+                EndpointEvent::Resumed { at_ms: 600 },
+                EndpointEvent::Paused { end_ms: 1000, at_ms: 1120 },
+                EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 },
+            ]
+        );
+        // without pause_ms, none of it
+        let mut plain = Endpointer::new(EndpointerConfig::default());
+        let events =
+            run(&mut plain, frames(true, 20).chain(frames(false, 10)).chain(frames(true, 20)).chain(frames(false, 30)));
+        assert!(!events.iter().any(|e| matches!(e, EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. })));
+    }
+
+    #[test]
+    fn the_detectors_overhang_holds_a_pause_and_a_soft_voice_after_its_silence_resumes() {
+        let mut endpointer = pausing();
+        // 1 s loud; 160 ms voiced but quiet (the detector's overhang); 100 ms silent; 200 ms of a
+        // soft voice; silence
+        let events = run_classes(
+            &mut endpointer,
+            &[(true, true, 50), (true, false, 8), (false, false, 5), (true, false, 10), (false, false, 30)],
+        );
+        let pauses: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. }))
+            .copied()
+            .collect();
+        assert_eq!(
+            pauses,
+            vec![
+                // told during the overhang, at 120 ms of quiet
+                EndpointEvent::Paused { end_ms: 1000, at_ms: 1120 },
+                // the soft voice after the detector's silence
+                EndpointEvent::Resumed { at_ms: 1260 },
+                // the quiet after it (quiet since 1000 ms, the detector silent again at 1460)
+                EndpointEvent::Paused { end_ms: 1000, at_ms: 1480 },
+            ]
+        );
+        assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 })));
     }
 
     #[test]

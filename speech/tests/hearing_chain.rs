@@ -44,7 +44,7 @@ async fn spoken_answers_come_out_as_timed_transcripts() -> anyhow::Result<()> {
         endpointer.handle(now_ms, vad.is_speech(&pcm));
         while let Some(event) = endpointer.poll_event() {
             match event {
-                EndpointEvent::SpeechStarted { .. } => {}
+                EndpointEvent::SpeechStarted { .. } | EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. } => {}
                 // As the media worker does: open the utterance once speech is confirmed.
                 EndpointEvent::SpeechConfirmed { start_ms, .. } => {
                     stream.input.send(SttInput::UtteranceStart { timestamp_ms: start_ms })?

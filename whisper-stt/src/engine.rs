@@ -376,6 +376,7 @@ pub struct WhisperDecoder {
     jobs: SyncSender<Job>,
     queue_max: usize,
     waiting: Arc<AtomicUsize>,
+    decoders: usize,
 }
 
 impl WhisperDecoder {
@@ -405,7 +406,7 @@ impl WhisperDecoder {
             load_ms = started.elapsed().as_millis() as u64,
             "whisper model loaded"
         );
-        Ok(WhisperDecoder { model, jobs, queue_max, waiting })
+        Ok(WhisperDecoder { model, jobs, queue_max, waiting, decoders: config.decoders.max(1) })
     }
 
     /// The one decoder for `config.model_dir` in this process: loaded on first use, shared after.
@@ -447,6 +448,11 @@ impl WhisperDecoder {
     /// Utterances queued or being decoded.
     pub fn pending(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// True while a decoder thread has nothing to do: work started now would not wait.
+    pub fn idle(&self) -> bool {
+        self.pending() < self.decoders
     }
 
     /// Decodes on the calling thread (for tools and benches that own their thread).

@@ -15,11 +15,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use speech::stt::{spawn_utterance_collector, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance};
+use speech::stt::{
+    spawn_utterance_events, SttContext, SttInput, SttOutput, SttProvider, SttStream, Utterance, UtteranceEvent,
+};
 use speech::Vocabulary;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::{WhisperDecoder, WhisperError};
+use crate::engine::{Transcript, WhisperDecoder, WhisperError};
 
 /// Longest prompt text built from a vocabulary (characters; the model reads 223 tokens of it).
 const PROMPT_MAX_CHARS: usize = 600;
@@ -80,7 +82,7 @@ impl SttProvider for WhisperStt {
     fn start(&self, context: SttContext) -> SttStream {
         let (input, input_receiver) = mpsc::unbounded_channel::<SttInput>();
         let (output_sender, output) = mpsc::unbounded_channel();
-        let utterance_receiver = spawn_utterance_collector(input_receiver);
+        let utterance_receiver = spawn_utterance_events(input_receiver);
         let vocabulary = context.vocabulary.as_deref().filter(|_| self.prompt_from_hints);
         let hints = vocabulary.map(prompt_text).unwrap_or_default();
         tokio::spawn(transcribe_utterances(
@@ -113,21 +115,126 @@ pub fn utterance_prompt(hints: &str, context: Option<&str>) -> String {
     }
 }
 
+/// What a call's transcription loop waits for.
+enum Next {
+    Event(Option<UtteranceEvent>),
+    Decoded(Result<Transcript, WhisperError>),
+}
+
+/// A decode started at the callee's pause, before the utterance's end was known.
+struct Speculation {
+    start_ms: u64,
+    started: Instant,
+    reply: Option<oneshot::Receiver<Result<Transcript, WhisperError>>>,
+    result: Option<Result<Transcript, WhisperError>>,
+}
+
+impl Speculation {
+    /// Its result, waiting for the decode if it is still running.
+    async fn result(mut self) -> Result<Transcript, WhisperError> {
+        match (self.result.take(), self.reply.take()) {
+            (Some(result), _) => result,
+            (None, Some(reply)) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
+            (None, None) => Err(WhisperError::Stopped),
+        }
+    }
+}
+
+/// Queues `utterance` on the shared decoder.
+fn submit(
+    decoder: &WhisperDecoder,
+    hints: &str,
+    utterance: &Utterance,
+) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
+    let samples = to_model_input(&utterance.pcm_8k);
+    let prompt_text = utterance_prompt(hints, utterance.context.as_deref());
+    let prompt = Arc::new(decoder.model().prompt_tokens(&prompt_text));
+    decoder.submit(samples, prompt)
+}
+
+/// One call's utterances through the shared decoder, in order. At a pause of the callee
+/// (`SttInput::Paused`) the utterance so far is decoded at once when a decoder is idle, and its
+/// words go out as an interim transcript; if the callee says no more, that decode is the final
+/// transcript, ready before the endpointer decides. A resumption drops it (the decoder's work on
+/// it is lost: the cost of starting early).
 async fn transcribe_utterances(
     decoder: Arc<WhisperDecoder>,
     call_id: String,
     hints: String,
-    mut utterances: mpsc::UnboundedReceiver<Utterance>,
+    mut events: mpsc::UnboundedReceiver<UtteranceEvent>,
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
-    while let Some(utterance) = utterances.recv().await {
+    let mut speculation: Option<Speculation> = None;
+    loop {
+        let next = {
+            let running = speculation.as_mut().and_then(|speculation| speculation.reply.as_mut());
+            let decoded = async {
+                match running {
+                    Some(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = events.recv() => Next::Event(event),
+                result = decoded => Next::Decoded(result),
+            }
+        };
+        let event = match next {
+            Next::Event(Some(event)) => event,
+            Next::Event(None) => return,
+            Next::Decoded(result) => {
+                let Some(speculation) = speculation.as_mut() else { continue };
+                speculation.reply = None;
+                if let Ok(transcript) = &result {
+                    tracing::trace!(
+                        %call_id,
+                        decode_ms = transcript.decode_ms,
+                        since_pause_ms = speculation.started.elapsed().as_millis() as u64,
+                        "whisper transcript at the pause"
+                    );
+                    if !transcript.text.is_empty()
+                        && output.send(SttOutput::Interim { text: transcript.text.clone() }).is_err()
+                    {
+                        return;
+                    }
+                }
+                speculation.result = Some(result);
+                continue;
+            }
+        };
+        let utterance = match event {
+            UtteranceEvent::Paused(so_far) => {
+                speculation = None;
+                if decoder.idle() {
+                    if let Ok(reply) = submit(&decoder, &hints, &so_far) {
+                        speculation = Some(Speculation {
+                            start_ms: so_far.start_ms,
+                            started: Instant::now(),
+                            reply: Some(reply),
+                            result: None,
+                        });
+                    }
+                }
+                continue;
+            }
+            UtteranceEvent::Resumed => {
+                speculation = None;
+                continue;
+            }
+            UtteranceEvent::Ended(utterance) => utterance,
+        };
         let received = Instant::now();
-        let samples = to_model_input(&utterance.pcm_8k);
-        let prompt_text = utterance_prompt(&hints, utterance.context.as_deref());
-        let prompt = Arc::new(decoder.model().prompt_tokens(&prompt_text));
-        let result = match decoder.submit(samples, prompt.clone()) {
-            Ok(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
-            Err(refused) => Err(refused),
+        let early = match speculation.take() {
+            Some(speculation) if speculation.start_ms == utterance.start_ms => speculation.result().await.ok(),
+            _ => None,
+        };
+        let from_pause = early.is_some();
+        let result = match early {
+            Some(transcript) => Ok(transcript),
+            None => match submit(&decoder, &hints, &utterance) {
+                Ok(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
+                Err(refused) => Err(refused),
+            },
         };
         let message = match result {
             Ok(transcript) => {
@@ -136,6 +243,7 @@ async fn transcribe_utterances(
                     audio_ms = utterance.end_ms.saturating_sub(utterance.start_ms),
                     queued_ms = transcript.queued_ms,
                     decode_ms = transcript.decode_ms,
+                    from_pause,
                     total_ms = received.elapsed().as_millis() as u64,
                     "whisper transcript"
                 );

@@ -70,3 +70,67 @@ async fn a_full_queue_is_refused_with_a_clear_error_and_silence_yields_no_words(
         assert!(reply.await.expect("answered").is_ok());
     }
 }
+
+/// The next output of a stream, within a minute.
+async fn next(output: &mut tokio::sync::mpsc::UnboundedReceiver<speech::SttOutput>) -> speech::SttOutput {
+    tokio::time::timeout(Duration::from_secs(60), output.recv()).await.expect("in time").expect("open")
+}
+
+/// Sends `mulaw` to `input` as 20 ms frames from call time `from_ms`; returns the time after it.
+fn send_frames(input: &tokio::sync::mpsc::UnboundedSender<speech::SttInput>, mulaw: &[u8], from_ms: u64) -> u64 {
+    for (index, frame) in mulaw.chunks(160).enumerate() {
+        let audio = speech::SttInput::Audio {
+            mulaw: bytes::Bytes::copy_from_slice(frame),
+            timestamp_ms: from_ms + index as u64 * 20,
+        };
+        input.send(audio).expect("stream open");
+    }
+    from_ms + mulaw.len() as u64 / 8
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_starts_the_decode_and_its_words_are_the_final_transcript_unless_the_callee_goes_on() {
+    use speech::stt::{SttContext, SttOutput, SttProvider};
+    use speech::SttInput;
+    let stt = WhisperStt::new(decoder());
+    let sentence =
+        |file: &str| telephone_band(&read_wav(&Path::new(LIBRIVOX).join(file)).expect("pocketsphinx-testdata"));
+    let first = sentence("sense_and_sensibility_01_austen_64kb-0880.wav");
+    let second = sentence("sense_and_sensibility_01_austen_64kb-0930.wav");
+
+    // The callee says one sentence and pauses: the words come as an interim before the end, and
+    // the final transcript at the end is those words, without another decode.
+    let mut stream = stt.start(SttContext { call_id: "pause".into(), vocabulary: None });
+    stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 }).unwrap();
+    let end_ms = send_frames(&stream.input, &first, 0);
+    stream.input.send(SttInput::Paused { timestamp_ms: end_ms }).unwrap();
+    let SttOutput::Interim { text: interim } = next(&mut stream.output).await else {
+        panic!("an interim at the pause")
+    };
+    let (errors, _) = word_errors(&words("he was not an ill disposed young man"), &words(&interim));
+    assert!(errors <= 2, "{interim:?}");
+    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).unwrap();
+    let SttOutput::Final { text, start_ms, end_ms: final_end_ms, .. } = next(&mut stream.output).await else {
+        panic!("the final transcript")
+    };
+    assert_eq!((text.as_str(), start_ms, final_end_ms), (interim.as_str(), 0, end_ms));
+
+    // The callee goes on after the pause: the final transcript is the whole utterance.
+    stream.input.send(SttInput::UtteranceStart { timestamp_ms: 20_000 }).unwrap();
+    let pause_ms = send_frames(&stream.input, &first, 20_000);
+    stream.input.send(SttInput::Paused { timestamp_ms: pause_ms }).unwrap();
+    stream.input.send(SttInput::Resumed).unwrap();
+    let end_ms = send_frames(&stream.input, &second, pause_ms);
+    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).unwrap();
+    let text = loop {
+        match next(&mut stream.output).await {
+            SttOutput::Interim { .. } => continue, // the dropped decode may still report
+            SttOutput::Final { text, .. } => break text,
+            SttOutput::Failed { message, .. } => panic!("{message}"),
+        }
+    };
+    let reference = "he was not an ill disposed young man he might even have been made amiable himself";
+    let (errors, total) = word_errors(&words(reference), &words(&text));
+    assert!(errors <= 3, "{text:?}: {errors} of {total} words wrong");
+    stream.input.send(SttInput::Close).unwrap();
+}

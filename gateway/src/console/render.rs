@@ -204,8 +204,24 @@ mod tests {
     #[test]
     fn the_chart_draws_each_stage_in_proportion_and_lists_the_figures() {
         let replies = [
-            ReplyStages { endpoint_ms: 400, stt_ms: 100, brain_ms: 20, tts_ms: 60, play_ms: 20 },
-            ReplyStages { endpoint_ms: 200, stt_ms: 0, brain_ms: 0, tts_ms: 100, play_ms: 0 },
+            ReplyStages {
+                endpoint_ms: 400,
+                stt_ms: 100,
+                brain_ms: 20,
+                tts_ms: 60,
+                play_ms: 20,
+                heard_ms: None,
+                speech_end_at_ms: None,
+            },
+            ReplyStages {
+                endpoint_ms: 200,
+                stt_ms: 0,
+                brain_ms: 0,
+                tts_ms: 100,
+                play_ms: 0,
+                heard_ms: None,
+                speech_end_at_ms: None,
+            },
         ];
         let html = latency_chart(&replies);
         // the longest reply (600 ms) spans the plot (500 px): 400 ms of endpointing is 333.3 px

@@ -57,6 +57,10 @@ struct Args {
     /// Also write the figures here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The server's log, written with `RUST_LOG=...,reply_stages=debug`: after each step its
+    /// replies are paired with the generator's own answer ends (end of speech -> transcript).
+    #[arg(long)]
+    server_log: Option<PathBuf>,
 }
 
 fn default_audio() -> Vec<PathBuf> {
@@ -107,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
         },
         server_pid: args.server_pid,
         fake_pid: args.fake_pid,
+        server_log: args.server_log,
     };
     println!("gymcall-loadgen: {} -> {}", config.public_url, args.gateway);
     for utterance in config.utterances.iter() {

@@ -15,14 +15,16 @@ impl PartialEq for HearingOutput {
                     a == b && t == u
                 }
                 (SttInput::UtteranceStart { timestamp_ms: a }, SttInput::UtteranceStart { timestamp_ms: b })
-                | (SttInput::UtteranceEnd { timestamp_ms: a }, SttInput::UtteranceEnd { timestamp_ms: b }) => a == b,
-                (SttInput::Close, SttInput::Close) => true,
+                | (SttInput::UtteranceEnd { timestamp_ms: a }, SttInput::UtteranceEnd { timestamp_ms: b })
+                | (SttInput::Paused { timestamp_ms: a }, SttInput::Paused { timestamp_ms: b }) => a == b,
+                (SttInput::Close, SttInput::Close) | (SttInput::Resumed, SttInput::Resumed) => true,
                 _ => false,
             },
             (Heard { at_ms: a, event: e }, Heard { at_ms: b, event: f }) => a == b && e == f,
             (ReplyAwaited { since_ms: a, endpointed_ms: c }, ReplyAwaited { since_ms: b, endpointed_ms: d }) => {
                 a == b && c == d
             }
+            (Transcribed { known_ms: a }, Transcribed { known_ms: b }) => a == b,
             _ => false,
         }
     }
@@ -76,7 +78,11 @@ struct Line {
 
 impl Line {
     fn new() -> Line {
-        let mut hearing = Hearing::new(Loudness, EndpointerConfig::default(), "test");
+        Line::with(EndpointerConfig::default())
+    }
+
+    fn with(endpointer: EndpointerConfig) -> Line {
+        let mut hearing = Hearing::new(Loudness, endpointer, "test");
         assert_eq!(hearing.poll_output(), Some(HearingOutput::StartStt { generation: 1 }));
         assert_eq!(hearing.poll_output(), None);
         Line { hearing, agent: Agent::default(), now_ms: 0, next_frame_ms: 0 }
@@ -214,9 +220,52 @@ fn transcripts_are_numbered_per_utterance_and_empty_finals_dropped() {
         },
     };
     // nothing recognised is told as an empty final: the brain stops waiting for it
-    assert_eq!(line.stt(1, Some(final_of("  "))), vec![heard(0, "")], "nothing recognised: told as empty");
-    assert_eq!(line.stt(1, Some(final_of("hello there"))), vec![heard(1, "hello there")]);
-    assert_eq!(line.stt(1, Some(final_of("who is it"))), vec![heard(2, "who is it")]);
+    let transcribed = HearingOutput::Transcribed { known_ms: 1200 };
+    assert_eq!(
+        line.stt(1, Some(final_of("  "))),
+        vec![transcribed.clone(), heard(0, "")],
+        "nothing recognised: told as empty"
+    );
+    assert_eq!(line.stt(1, Some(final_of("hello there"))), vec![transcribed.clone(), heard(1, "hello there")]);
+    assert_eq!(line.stt(1, Some(final_of("who is it"))), vec![transcribed, heard(2, "who is it")]);
+}
+
+#[test]
+fn the_recogniser_is_told_of_pauses_and_words_known_at_the_pause_date_the_final_transcript() {
+    let mut line = Line::with(EndpointerConfig { pause_ms: 120, ..EndpointerConfig::default() });
+    line.callee(false, 300);
+    line.callee(true, 600);
+    // 200 ms of quiet: a pause at 120 ms of it, then the callee goes on
+    let paused = without_audio(line.callee(false, 200));
+    assert_eq!(paused, vec![HearingOutput::Stt(SttInput::Paused { timestamp_ms: 1020 })]);
+    let resumed = without_audio(line.callee(true, 400));
+    assert_eq!(resumed, vec![HearingOutput::Stt(SttInput::Resumed)]);
+    // speech ends at 1500: the pause at 1620, the words at 1700, the endpoint at 2000
+    let quiet = without_audio(line.callee(false, 200));
+    assert_eq!(quiet, vec![HearingOutput::Stt(SttInput::Paused { timestamp_ms: 1620 })]);
+    let interim = line.stt(1, Some(SttOutput::Interim { text: "yes we do".into() }));
+    assert!(matches!(
+        &interim[..],
+        [HearingOutput::Heard { event: HeardEvent::Transcript { is_final: false, .. }, .. }]
+    ));
+    let ended = without_audio(line.callee(false, 400));
+    assert_eq!(
+        ended,
+        vec![
+            HearingOutput::Stt(SttInput::UtteranceEnd { timestamp_ms: 1500 }),
+            HearingOutput::ReplyAwaited { since_ms: 1500, endpointed_ms: 2000 },
+        ]
+    );
+    let final_of = |text: &str| SttOutput::Final { text: text.into(), confidence: None, start_ms: 300, end_ms: 1500 };
+    let outputs = line.stt(1, Some(final_of("yes we do")));
+    assert_eq!(outputs[0], HearingOutput::Transcribed { known_ms: 1700 }, "the words were known at the interim");
+    // other words than the interim's: known when they came
+    line.callee(true, 400);
+    line.callee(false, 600);
+    line.stt(1, Some(SttOutput::Interim { text: "no".into() }));
+    let now_ms = line.now_ms;
+    let outputs = line.stt(1, Some(final_of("no we don't")));
+    assert_eq!(outputs[0], HearingOutput::Transcribed { known_ms: now_ms });
 }
 
 #[test]

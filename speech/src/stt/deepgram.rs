@@ -276,7 +276,12 @@ impl Session {
                             }
                             Message::Binary(mulaw)
                         }
-                        Some(SttInput::UtteranceStart { .. } | SttInput::Context { .. }) => continue,
+                        Some(
+                            SttInput::UtteranceStart { .. }
+                            | SttInput::Context { .. }
+                            | SttInput::Paused { .. }
+                            | SttInput::Resumed,
+                        ) => continue,
                         Some(SttInput::UtteranceEnd { .. }) => {
                             self.replay.finalize_pending = true;
                             control("Finalize")

@@ -26,6 +26,12 @@ pub enum SttInput {
     UtteranceStart { timestamp_ms: u64 },
     /// The endpointer decided the utterance ended at this call time.
     UtteranceEnd { timestamp_ms: u64 },
+    /// The callee paused at this call time (the audio sent so far is the utterance if they say
+    /// no more): a provider may start on it, so its transcript is ready when `UtteranceEnd`
+    /// comes. Providers that do not guess ignore it.
+    Paused { timestamp_ms: u64 },
+    /// The callee went on after the last `Paused`: what was started on it is not the utterance.
+    Resumed,
     /// What the agent said last: the line the callee's next words most likely answer. Providers
     /// that take a "previous text" (Whisper's prompt, OpenAI's `prompt` field) decode the next
     /// utterances with it; others ignore it.
@@ -114,6 +120,10 @@ const CONTEXT_MAX_CHARS: usize = 600;
 pub enum Collected {
     Nothing,
     Utterance(Utterance),
+    /// `Paused`: the utterance so far (a copy; it stays open). Nothing while none is open.
+    Paused(Utterance),
+    /// `Resumed` within an open utterance: the last `Paused` copy is not the utterance.
+    Resumed,
     /// `Close`: the last utterance, if one was open.
     Closed(Option<Utterance>),
 }
@@ -127,7 +137,7 @@ pub fn spawn_utterance_collector(mut input: mpsc::UnboundedReceiver<SttInput>) -
         let mut collector = UtteranceCollector::default();
         while let Some(message) = input.recv().await {
             match collector.handle(message) {
-                Collected::Nothing => {}
+                Collected::Nothing | Collected::Paused(_) | Collected::Resumed => {}
                 Collected::Utterance(utterance) => {
                     if utterance_sender.send(utterance).is_err() {
                         return;
@@ -143,6 +153,44 @@ pub fn spawn_utterance_collector(mut input: mpsc::UnboundedReceiver<SttInput>) -
         }
     });
     utterances
+}
+
+/// An utterance as a provider that may start early sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UtteranceEvent {
+    /// The utterance so far, at a pause of the callee (it stays open).
+    Paused(Utterance),
+    /// The callee went on after the last pause.
+    Resumed,
+    /// The whole utterance.
+    Ended(Utterance),
+}
+
+/// [`spawn_utterance_collector`] for providers that start transcribing at pauses: the pauses
+/// and resumptions come too, in order.
+pub fn spawn_utterance_events(mut input: mpsc::UnboundedReceiver<SttInput>) -> mpsc::UnboundedReceiver<UtteranceEvent> {
+    let (sender, events) = mpsc::unbounded_channel::<UtteranceEvent>();
+    tokio::spawn(async move {
+        let mut collector = UtteranceCollector::default();
+        while let Some(message) = input.recv().await {
+            let event = match collector.handle(message) {
+                Collected::Nothing => continue,
+                Collected::Paused(so_far) => UtteranceEvent::Paused(so_far),
+                Collected::Resumed => UtteranceEvent::Resumed,
+                Collected::Utterance(utterance) => UtteranceEvent::Ended(utterance),
+                Collected::Closed(last) => {
+                    if let Some(utterance) = last {
+                        let _ = sender.send(UtteranceEvent::Ended(utterance));
+                    }
+                    return;
+                }
+            };
+            if sender.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    events
 }
 
 impl UtteranceCollector {
@@ -193,6 +241,17 @@ impl UtteranceCollector {
                 self.context = (!kept.is_empty()).then(|| Arc::from(kept));
                 Collected::Nothing
             }
+            SttInput::Paused { timestamp_ms } => match &self.current {
+                Some((start_ms, pcm_8k, context)) => Collected::Paused(Utterance {
+                    pcm_8k: pcm_8k.clone(),
+                    start_ms: *start_ms,
+                    end_ms: timestamp_ms.max(*start_ms),
+                    context: context.clone(),
+                }),
+                None => Collected::Nothing,
+            },
+            SttInput::Resumed if self.current.is_some() => Collected::Resumed,
+            SttInput::Resumed => Collected::Nothing,
             SttInput::Close => Collected::Closed(self.take(None)),
         }
     }
@@ -308,6 +367,27 @@ mod tests {
         collector.handle(SttInput::UtteranceStart { timestamp_ms: 80 });
         let Collected::Closed(Some(fourth)) = collector.handle(SttInput::Close) else { panic!("utterance expected") };
         assert_eq!(fourth.context, None);
+    }
+
+    #[test]
+    fn a_pause_hands_over_the_utterance_so_far_and_keeps_it_open() {
+        let mut collector = UtteranceCollector::default();
+        assert!(matches!(collector.handle(SttInput::Paused { timestamp_ms: 0 }), Collected::Nothing));
+        assert!(matches!(collector.handle(SttInput::Resumed), Collected::Nothing));
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 0 });
+        collector.handle(frame(0, 4000));
+        collector.handle(frame(20, 4000));
+        let Collected::Paused(so_far) = collector.handle(SttInput::Paused { timestamp_ms: 40 }) else {
+            panic!("the utterance so far expected");
+        };
+        assert_eq!((so_far.start_ms, so_far.end_ms, so_far.pcm_8k.len()), (0, 40, 320));
+        assert!(matches!(collector.handle(SttInput::Resumed), Collected::Resumed));
+        collector.handle(frame(40, 4000));
+        let Collected::Utterance(whole) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 60 }) else {
+            panic!("utterance expected");
+        };
+        assert_eq!((whole.start_ms, whole.end_ms, whole.pcm_8k.len()), (0, 60, 480));
+        assert_eq!(&whole.pcm_8k[..320], &so_far.pcm_8k[..]);
     }
 
     #[test]
