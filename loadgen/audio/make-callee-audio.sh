@@ -9,3 +9,7 @@ command -v espeak-ng >/dev/null || { echo "needs espeak-ng (apt-get install espe
 espeak-ng -v en-us -s 150 -w callee-1-drop-in.wav "Yes, we do drop ins for visitors."
 espeak-ng -v en-us -s 150 -w callee-2-price.wav "A drop in class is thirty dollars."
 espeak-ng -v en-us -s 150 -w callee-3-schedule.wav "We train Monday and Wednesday at six in the evening."
+# Longer answers, with pauses at the commas (the end of speech -> transcript figure covers 2-15 s
+# answers; the default set above is 2-4 s).
+espeak-ng -v en-us -s 150 -w callee-4-requirements.wav "Bring a clean gi and a belt, sign the waiver at the front desk when you get here, and please show up ten minutes early for your first class."
+espeak-ng -v en-us -s 150 -w callee-5-week.wav "So on weekdays we have the fundamentals class at noon and the advanced class at seven in the evening, on Saturday there is an open mat from ten to twelve, and on Sunday we are closed, but check the website before you come."
