@@ -9,8 +9,10 @@
 # Production path (default): STT_PROVIDER=openai, TTS_PROVIDER=openai, BRAIN_POLICY=llm, all at
 # the fake. --embedded: the embedded engines and the scripted brain (no fake; STT_PROVIDER,
 # TTS_PROVIDER and BRAIN_POLICY are passed on when set). Both with ENDPOINT_SILENCE_MS=400;
-# WHISPER_BEAM, WHISPER_WINDOW_S, WHISPER_DECODERS, WHISPER_THREADS, PIPER_WORKERS and
-# PIPER_THREADS are passed on when set.
+# WHISPER_BEAM, WHISPER_WINDOW_S, WHISPER_DECODERS, WHISPER_THREADS, PIPER_WORKERS,
+# PIPER_THREADS, PAUSE_MS and MALLOC_ARENA_MAX are passed on when set. The generator reads the
+# server's log after each step and prints end of speech -> transcript for answers of 2-15 s (add
+# LOADGEN_ARGS="--audio loadgen/audio/*.wav" for answers up to 14 s).
 # Environment: CALL_SECONDS (60), LOAD_BENCH_PORT (18000),
 # FAKE_PORT (18090), ENDPOINT_SILENCE_MS (400), LOADGEN_ARGS (more generator options),
 # BENCH_PROFILE (release; `debug` reuses the test build for a quick before/after comparison,
@@ -69,7 +71,7 @@ trap stop EXIT
 provider_env=()
 fake_arg=()
 # the engines' own settings, on either path, when the caller sets them
-for name in WHISPER_BEAM WHISPER_WINDOW_S WHISPER_DECODERS WHISPER_THREADS PIPER_WORKERS PIPER_THREADS; do
+for name in WHISPER_BEAM WHISPER_WINDOW_S WHISPER_DECODERS WHISPER_THREADS PIPER_WORKERS PIPER_THREADS PAUSE_MS MALLOC_ARENA_MAX; do
   if [ -n "${!name:-}" ]; then provider_env+=("$name=${!name}"); fi
 done
 if [ "$path" = embedded ]; then

@@ -3,7 +3,7 @@
 //! oneshot channel. A full queue is refused at once with [`WhisperError::QueueFull`].
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
@@ -37,6 +37,8 @@ pub enum WhisperError {
     Decode(String),
     #[error("whisper decoders stopped")]
     Stopped,
+    #[error("whisper decode withdrawn before it started")]
+    Withdrawn,
 }
 
 /// How the shared model is run.
@@ -366,6 +368,8 @@ type LoadedDecoders = Vec<(PathBuf, Weak<WhisperDecoder>)>;
 struct Job {
     samples_16k: Vec<f32>,
     prompt: Arc<Vec<String>>,
+    /// Set by the submitter when it no longer wants the result: skipped if not yet started.
+    withdrawn: Option<Arc<AtomicBool>>,
     queued_at: Instant,
     reply: oneshot::Sender<Result<Transcript, WhisperError>>,
 }
@@ -433,8 +437,29 @@ impl WhisperDecoder {
         samples_16k: Vec<f32>,
         prompt: Arc<Vec<String>>,
     ) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
+        self.queue(samples_16k, prompt, None)
+    }
+
+    /// [`WhisperDecoder::submit`] for a result that may not be wanted after all: setting
+    /// `withdrawn` before a decoder takes the utterance skips it (answered with
+    /// [`WhisperError::Withdrawn`]); once started, it runs to the end.
+    pub fn submit_withdrawable(
+        &self,
+        samples_16k: Vec<f32>,
+        prompt: Arc<Vec<String>>,
+        withdrawn: Arc<AtomicBool>,
+    ) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
+        self.queue(samples_16k, prompt, Some(withdrawn))
+    }
+
+    fn queue(
+        &self,
+        samples_16k: Vec<f32>,
+        prompt: Arc<Vec<String>>,
+        withdrawn: Option<Arc<AtomicBool>>,
+    ) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
         let (reply, receiver) = oneshot::channel();
-        let job = Job { samples_16k, prompt, queued_at: Instant::now(), reply };
+        let job = Job { samples_16k, prompt, withdrawn, queued_at: Instant::now(), reply };
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let refused = match self.jobs.try_send(job) {
             Ok(()) => return Ok(receiver),
@@ -455,6 +480,11 @@ impl WhisperDecoder {
         self.pending() < self.decoders
     }
 
+    /// Decoder threads.
+    pub fn decoders(&self) -> usize {
+        self.decoders
+    }
+
     /// Decodes on the calling thread (for tools and benches that own their thread).
     pub fn transcribe_now(&self, samples_16k: &[f32], prompt: &[String]) -> Result<Transcript, WhisperError> {
         let started = Instant::now();
@@ -472,6 +502,11 @@ fn decode_jobs(model: &WhisperModel, receiver: &Mutex<Receiver<Job>>, waiting: &
                 Err(_) => return, // every sender dropped
             }
         };
+        if job.withdrawn.as_ref().is_some_and(|withdrawn| withdrawn.load(Ordering::Relaxed)) {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            let _ = job.reply.send(Err(WhisperError::Withdrawn));
+            continue;
+        }
         let queued_ms = job.queued_at.elapsed().as_millis() as u64;
         let started = Instant::now();
         let result = model.transcribe(&job.samples_16k, &job.prompt).map(|(text, confidence)| Transcript {

@@ -12,6 +12,7 @@
 //! things worse (human recordings 9.9% -> 16.8%, held-out gym sentences 47.9% -> 50.6%: Whisper
 //! copies words of a keyword list into unrelated speech, e.g. "gym, he was ...").
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -121,17 +122,27 @@ enum Next {
     Decoded(Result<Transcript, WhisperError>),
 }
 
-/// A decode started at the callee's pause, before the utterance's end was known.
+/// A decode started at the callee's pause, before the utterance's end was known. Dropped
+/// unused (the callee went on), it is withdrawn: skipped if no decoder has taken it yet.
 struct Speculation {
     start_ms: u64,
     started: Instant,
     reply: Option<oneshot::Receiver<Result<Transcript, WhisperError>>>,
     result: Option<Result<Transcript, WhisperError>>,
+    withdrawn: Arc<AtomicBool>,
+}
+
+impl Drop for Speculation {
+    fn drop(&mut self) {
+        self.withdrawn.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Speculation {
     /// Its result, waiting for the decode if it is still running.
     async fn result(mut self) -> Result<Transcript, WhisperError> {
+        // wanted: not to be withdrawn while it is awaited
+        self.withdrawn = Arc::new(AtomicBool::new(false));
         match (self.result.take(), self.reply.take()) {
             (Some(result), _) => result,
             (None, Some(reply)) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
@@ -140,23 +151,34 @@ impl Speculation {
     }
 }
 
-/// Queues `utterance` on the shared decoder.
+/// Queues `utterance` on the shared decoder (withdrawable through `withdrawn` when given).
 fn submit(
     decoder: &WhisperDecoder,
     hints: &str,
     utterance: &Utterance,
+    withdrawn: Option<Arc<AtomicBool>>,
 ) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
     let samples = to_model_input(&utterance.pcm_8k);
     let prompt_text = utterance_prompt(hints, utterance.context.as_deref());
     let prompt = Arc::new(decoder.model().prompt_tokens(&prompt_text));
-    decoder.submit(samples, prompt)
+    match withdrawn {
+        Some(withdrawn) => decoder.submit_withdrawable(samples, prompt, withdrawn),
+        None => decoder.submit(samples, prompt),
+    }
+}
+
+/// Whether a decode at a pause may be queued: while no more than one utterance per decoder
+/// waits (under heavier load the guess would only delay the calls whose utterance has ended).
+fn room_for_a_guess(decoder: &WhisperDecoder) -> bool {
+    decoder.pending() < decoder.decoders() * 2
 }
 
 /// One call's utterances through the shared decoder, in order. At a pause of the callee
-/// (`SttInput::Paused`) the utterance so far is decoded at once when a decoder is idle, and its
-/// words go out as an interim transcript; if the callee says no more, that decode is the final
-/// transcript, ready before the endpointer decides. A resumption drops it (the decoder's work on
-/// it is lost: the cost of starting early).
+/// (`SttInput::Paused`) the utterance so far is queued at once unless the decoders are busy
+/// ([`room_for_a_guess`]), and its words go out as an interim transcript; if the callee says no
+/// more, that decode is the final transcript, ready before the endpointer decides. A resumption
+/// drops it: withdrawn if still queued, otherwise the decoder's work on it is lost (the cost of
+/// starting early).
 async fn transcribe_utterances(
     decoder: Arc<WhisperDecoder>,
     call_id: String,
@@ -205,13 +227,15 @@ async fn transcribe_utterances(
         let utterance = match event {
             UtteranceEvent::Paused(so_far) => {
                 speculation = None;
-                if decoder.idle() {
-                    if let Ok(reply) = submit(&decoder, &hints, &so_far) {
+                if room_for_a_guess(&decoder) {
+                    let withdrawn = Arc::new(AtomicBool::new(false));
+                    if let Ok(reply) = submit(&decoder, &hints, &so_far, Some(withdrawn.clone())) {
                         speculation = Some(Speculation {
                             start_ms: so_far.start_ms,
                             started: Instant::now(),
                             reply: Some(reply),
                             result: None,
+                            withdrawn,
                         });
                     }
                 }
@@ -231,7 +255,7 @@ async fn transcribe_utterances(
         let from_pause = early.is_some();
         let result = match early {
             Some(transcript) => Ok(transcript),
-            None => match submit(&decoder, &hints, &utterance) {
+            None => match submit(&decoder, &hints, &utterance, None) {
                 Ok(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
                 Err(refused) => Err(refused),
             },

@@ -134,3 +134,20 @@ async fn a_pause_starts_the_decode_and_its_words_are_the_final_transcript_unless
     assert!(errors <= 3, "{text:?}: {errors} of {total} words wrong");
     stream.input.send(SttInput::Close).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_utterance_still_waiting_is_skipped_and_one_taken_runs_to_the_end() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let config =
+        whisper_stt::WhisperOptionsConfig { decoders: 1, ..options_from_config(&speech::SpeechConfig::default()) };
+    let decoder = WhisperDecoder::start(&config).expect("loads");
+    let prompt = Arc::new(Vec::new());
+    // the one decoder takes the first; the second waits behind it and is withdrawn meanwhile
+    let first = decoder.submit(vec![0.0; 16_000 * 5], prompt.clone()).expect("taken");
+    let withdrawn = Arc::new(AtomicBool::new(false));
+    let second = decoder.submit_withdrawable(vec![0.0; 16_000 * 5], prompt.clone(), withdrawn.clone()).expect("taken");
+    withdrawn.store(true, Ordering::Relaxed);
+    assert!(first.await.expect("answered").is_ok());
+    assert_eq!(second.await.expect("answered"), Err(whisper_stt::WhisperError::Withdrawn));
+    assert_eq!(decoder.pending(), 0, "a withdrawn utterance leaves the queue");
+}
