@@ -37,6 +37,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    probes::process::limit_malloc_arenas();
     let cli = Cli::parse();
     probes::process::init_logging("warn");
     // The services' per-call actors need an actix System; its tokio runtime is multi-threaded

@@ -361,6 +361,7 @@ impl CallActor {
                             self.shared.stats.reply_stages.observe(stages);
                             tracing::debug!(
                                 target: "reply_stages",
+                                call_sid = %self.request.call_sid,
                                 reply_ms,
                                 endpoint_ms = stages.endpoint_ms,
                                 stt_ms = stages.stt_ms,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use media_worker::Config;
 
 fn main() -> ExitCode {
+    probes::process::limit_malloc_arenas();
     probes::process::init_logging("info");
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match Config::from_env(&env) {
