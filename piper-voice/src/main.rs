@@ -17,6 +17,7 @@ use piper_tts::wire;
 const USAGE: &str = "usage: piper-voice --model-dir DIR [--threads N]";
 
 fn main() -> ExitCode {
+    probes::process::limit_malloc_arenas();
     let mut args = std::env::args().skip(1);
     let (mut model_dir, mut threads) = (None, 1usize);
     while let Some(arg) = args.next() {

@@ -37,7 +37,8 @@ pub const NATS_CLIENT_LOG_CAP: &str = "async_nats=info";
 /// Malloc arenas a process keeps when `MALLOC_ARENA_MAX` is not set ([`limit_malloc_arenas`]).
 pub const MALLOC_ARENAS: i32 = 2;
 
-/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`], unless the environment sets
+/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`] (in `gymcall`, `media-worker` and the
+/// `piper-voice` child), unless the environment sets
 /// `MALLOC_ARENA_MAX` (glibc then reads that itself). glibc gives threads up to eight arenas per
 /// core, and each keeps the memory its threads freed: with calls on many runtime and decoder
 /// threads the RSS grew by 11-50 MiB per extra call from one step of the load bench to the next,
