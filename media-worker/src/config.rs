@@ -67,7 +67,8 @@ pub struct Config {
     pub vad_mode: VadMode,
     /// Silence that ends a callee utterance.
     pub endpoint_silence_ms: u64,
-    /// Quiet after which the recogniser starts on the words so far (0: only at the endpoint).
+    /// Quiet after which the recogniser starts on the words so far (0, the default: only at the
+    /// endpoint).
     pub pause_ms: u64,
     /// Speech that confirms a callee utterance (shorter bursts are noise).
     pub min_speech_ms: u64,
@@ -127,7 +128,10 @@ impl Config {
             max_calls: env.parse("MAX_CALLS", 200)?,
             vad_mode,
             endpoint_silence_ms: env.parse("ENDPOINT_SILENCE_MS", 500)?,
-            pause_ms: env.parse("PAUSE_MS", 120)?,
+            // off by default: on two cores the decodes started at pauses the callee talks through
+            // cost the conversation evaluation more dead air than they saved (README "Load
+            // benchmark", 2026-12-05 evening)
+            pause_ms: env.parse("PAUSE_MS", 0)?,
             min_speech_ms: env.parse("MIN_SPEECH_MS", 120)?,
             barge_in_min_ms: env.parse("BARGE_IN_MIN_MS", 200)?,
             playback_lead_ms: env.parse("PLAYBACK_LEAD_MS", 200)?,
@@ -215,7 +219,7 @@ mod tests {
         assert_eq!(config.nats_url, "nats://127.0.0.1:4222");
         assert_eq!(config.worker_id, format!("node-a-{}", std::process::id()));
         assert_eq!(config.endpoint_silence_ms, 500);
-        assert_eq!(config.pause_ms, 120);
+        assert_eq!(config.pause_ms, 0);
         assert_eq!(config.vad_mode, VadMode::Aggressive);
         assert!(config.recordings_dir.is_none());
         assert!(config.playbooks_dir.is_none());

@@ -167,14 +167,15 @@ fn submit(
     }
 }
 
-/// Whether a decode at a pause may be queued: while no more than one utterance per decoder
-/// waits (under heavier load the guess would only delay the calls whose utterance has ended).
+/// Whether a decode at a pause may start: only on a decoder with nothing else to do (a guess
+/// that waits in the queue delays the calls whose utterance has ended, and costs CPU the rest of
+/// the call needs).
 fn room_for_a_guess(decoder: &WhisperDecoder) -> bool {
-    decoder.pending() < decoder.decoders() * 2
+    decoder.idle()
 }
 
 /// One call's utterances through the shared decoder, in order. At a pause of the callee
-/// (`SttInput::Paused`) the utterance so far is queued at once unless the decoders are busy
+/// (`SttInput::Paused`) the utterance so far is decoded at once if a decoder is idle
 /// ([`room_for_a_guess`]), and its words go out as an interim transcript; if the callee says no
 /// more, that decode is the final transcript, ready before the endpointer decides. A resumption
 /// drops it: withdrawn if still queued, otherwise the decoder's work on it is lost (the cost of

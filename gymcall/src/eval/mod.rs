@@ -157,13 +157,16 @@ pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
     let agent = agent_speech(args.stt)?;
     let engines = (agent.stt.name().to_owned(), agent.tts.name().to_owned());
     eprintln!("gymcall eval: the agent hears with {} and speaks with {}", agent.stt.name(), agent.tts.name());
+    let worker_settings = worker_settings_from_env(std::env::vars(), args.jobs);
+    let named: Vec<&str> = worker_settings.iter().map(|(name, _)| name.as_str()).collect();
+    eprintln!("gymcall eval: worker settings from the environment and the jobs: {}", named.join(", "));
     let stack = Stack::start(StackOptions {
         out_dir: out_dir.clone(),
         twilio_api_base: Some(fake.base_url()),
         twilio_account_sid: fake.account_sid().to_owned(),
         twilio_auth_token: fake.auth_token().to_owned(),
         speech: Some(agent),
-        extra_env: vec![("MAX_CONCURRENT_CALLS".into(), args.jobs.to_string())],
+        extra_env: worker_settings,
     })
     .await?;
     let mut results_sub = stack.bus.subscribe(protocol::subjects::RESULTS_ALL).await?;
@@ -348,5 +351,54 @@ fn empty_result(playbook: &str) -> CallResult {
         started_at: String::new(),
         ended_at: String::new(),
         notes: Vec::new(),
+    }
+}
+/// Variables of the media and brain workers that an eval leaves to the stack (the bus, the
+/// worker's name and metrics, where recordings and playbooks are).
+const STACK_OWNED: &[&str] =
+    &["NATS_URL", "WORKER_ID", "HOSTNAME", "METRICS_ADDR", "MAX_CALLS", "RECORDINGS_DIR", "PLAYBOOKS_DIR"];
+
+/// The stack's settings for an eval of `jobs` calls at once: the media and brain workers' own
+/// variables set in `environment` (turn-taking such as `PAUSE_MS` or `ENDPOINT_SILENCE_MS`, the
+/// brain's `BRAIN_POLICY` and `LLM_*`), so that `PAUSE_MS=0 gymcall eval ...` measures what it
+/// says, then the concurrency.
+fn worker_settings_from_env(environment: impl Iterator<Item = (String, String)>, jobs: usize) -> Vec<(String, String)> {
+    let wanted = |name: &str| {
+        (media_worker::ENV_VARS.contains(&name) || brain_worker::config::ENV_VARS.contains(&name))
+            && !STACK_OWNED.contains(&name)
+    };
+    let mut settings: Vec<(String, String)> = environment.filter(|(name, _)| wanted(name)).collect();
+    settings.sort();
+    settings.push(("MAX_CONCURRENT_CALLS".into(), jobs.to_string()));
+    settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_settings_from_env;
+
+    #[test]
+    fn the_workers_own_settings_come_from_the_environment_and_the_stacks_wiring_does_not() {
+        let environment = [
+            ("PAUSE_MS", "0"),
+            ("ENDPOINT_SILENCE_MS", "600"),
+            ("BRAIN_POLICY", "scripted"),
+            ("NATS_URL", "nats://elsewhere:4222"),
+            ("RECORDINGS_DIR", "/somewhere"),
+            ("HOME", "/root"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()));
+        let settings = worker_settings_from_env(environment, 4);
+        let named: Vec<(&str, &str)> = settings.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(
+            named,
+            vec![
+                ("BRAIN_POLICY", "scripted"),
+                ("ENDPOINT_SILENCE_MS", "600"),
+                ("PAUSE_MS", "0"),
+                ("MAX_CONCURRENT_CALLS", "4")
+            ]
+        );
     }
 }
