@@ -83,7 +83,40 @@ pub async fn wait_ready(url: &str, services: &mut [Service]) {
 /// The four services as processes against `nats_url` and the simulated Twilio `fake`, each with
 /// `extra` added to its environment; the gateway listens on a free port and takes `api_token`.
 /// Returns the gateway's base URL once it is ready, and the processes.
+///
+/// The ports are probed free, then bound by the services a second or two later (a media worker
+/// loads its models first); another process on the machine can take one in between, and its
+/// `/readyz` may even answer for the service. So every service must still be running
+/// [`ALIVE_AFTER_READY`] after all were ready, or all are started again on other ports (at most
+/// three times).
 pub async fn start_services(
+    nats_url: &str,
+    fake: &simulator::fake_twilio::FakeTwilio,
+    api_token: &str,
+    extra: &[(&'static str, String)],
+    logs: &Path,
+) -> (String, Vec<Service>) {
+    for attempt in 1..=3 {
+        let (base, mut services) = start_services_once(nats_url, fake, api_token, extra, logs).await;
+        tokio::time::sleep(ALIVE_AFTER_READY).await;
+        let exited: Vec<&'static str> = services
+            .iter_mut()
+            .filter_map(|service| matches!(service.child.try_wait(), Ok(Some(_))).then_some(service.name))
+            .collect();
+        if exited.is_empty() {
+            return (base, services);
+        }
+        println!("attempt {attempt}: {exited:?} exited after starting (a port taken?); starting again");
+        dump_logs(logs);
+        drop(services); // killed and reaped
+    }
+    panic!("the services did not stay up in three attempts");
+}
+
+/// How long every service must keep running after all answered `/readyz`.
+const ALIVE_AFTER_READY: Duration = Duration::from_secs(3);
+
+async fn start_services_once(
     nats_url: &str,
     fake: &simulator::fake_twilio::FakeTwilio,
     api_token: &str,
