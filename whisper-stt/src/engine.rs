@@ -480,11 +480,6 @@ impl WhisperDecoder {
         self.pending() < self.decoders
     }
 
-    /// Decoder threads.
-    pub fn decoders(&self) -> usize {
-        self.decoders
-    }
-
     /// Decodes on the calling thread (for tools and benches that own their thread).
     pub fn transcribe_now(&self, samples_16k: &[f32], prompt: &[String]) -> Result<Transcript, WhisperError> {
         let started = Instant::now();
