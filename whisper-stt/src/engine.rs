@@ -3,7 +3,7 @@
 //! oneshot channel. A full queue is refused at once with [`WhisperError::QueueFull`].
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
@@ -381,6 +381,8 @@ pub struct WhisperDecoder {
     queue_max: usize,
     waiting: Arc<AtomicUsize>,
     decoders: usize,
+    /// 16 kHz samples of every utterance decoded so far (withdrawn ones not counted).
+    decoded_samples: Arc<AtomicU64>,
 }
 
 impl WhisperDecoder {
@@ -392,11 +394,13 @@ impl WhisperDecoder {
         let (jobs, receiver) = sync_channel::<Job>(queue_max);
         let receiver = Arc::new(Mutex::new(receiver));
         let waiting = Arc::new(AtomicUsize::new(0));
+        let decoded_samples = Arc::new(AtomicU64::new(0));
         for index in 0..config.decoders.max(1) {
             let (model, receiver, waiting) = (model.clone(), receiver.clone(), waiting.clone());
+            let decoded = decoded_samples.clone();
             std::thread::Builder::new()
                 .name(format!("whisper-decoder-{index}"))
-                .spawn(move || decode_jobs(&model, &receiver, &waiting))
+                .spawn(move || decode_jobs(&model, &receiver, &waiting, &decoded))
                 .map_err(|e| WhisperError::Load {
                     dir: config.model_dir.display().to_string(),
                     message: e.to_string(),
@@ -410,7 +414,7 @@ impl WhisperDecoder {
             load_ms = started.elapsed().as_millis() as u64,
             "whisper model loaded"
         );
-        Ok(WhisperDecoder { model, jobs, queue_max, waiting, decoders: config.decoders.max(1) })
+        Ok(WhisperDecoder { model, jobs, queue_max, waiting, decoders: config.decoders.max(1), decoded_samples })
     }
 
     /// The one decoder for `config.model_dir` in this process: loaded on first use, shared after.
@@ -475,6 +479,12 @@ impl WhisperDecoder {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// Seconds of audio the decoders have been given so far (withdrawn utterances not counted):
+    /// what recognition costs grows with it.
+    pub fn audio_decoded_s(&self) -> f64 {
+        self.decoded_samples.load(Ordering::Relaxed) as f64 / 16_000.0
+    }
+
     /// True while a decoder thread has nothing to do: work started now would not wait.
     pub fn idle(&self) -> bool {
         self.pending() < self.decoders
@@ -488,7 +498,7 @@ impl WhisperDecoder {
     }
 }
 
-fn decode_jobs(model: &WhisperModel, receiver: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
+fn decode_jobs(model: &WhisperModel, receiver: &Mutex<Receiver<Job>>, waiting: &AtomicUsize, decoded: &AtomicU64) {
     loop {
         let job = {
             let receiver = receiver.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -503,6 +513,7 @@ fn decode_jobs(model: &WhisperModel, receiver: &Mutex<Receiver<Job>>, waiting: &
             continue;
         }
         let queued_ms = job.queued_at.elapsed().as_millis() as u64;
+        decoded.fetch_add(job.samples_16k.len() as u64, Ordering::Relaxed);
         let started = Instant::now();
         let result = model.transcribe(&job.samples_16k, &job.prompt).map(|(text, confidence)| Transcript {
             text,

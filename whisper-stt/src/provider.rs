@@ -122,10 +122,55 @@ enum Next {
     Decoded(Result<Transcript, WhisperError>),
 }
 
-/// A decode started at the callee's pause, before the utterance's end was known. Dropped
-/// unused (the callee went on), it is withdrawn: skipped if no decoder has taken it yet.
+/// Shortest stretch of an utterance kept as a segment when the callee goes on after a pause
+/// (8 kHz samples, 2 s): a decode started at that pause is kept, and only what follows is
+/// decoded later. A shorter stretch is withdrawn and decoded again with what follows it.
+pub const SEGMENT_MIN_SAMPLES_8K: usize = 2 * 8_000;
+
+/// What of the open utterance is already transcribed: its first `samples` (8 kHz) and their
+/// words, decoded at pauses the callee then talked on after.
+#[derive(Debug, Default)]
+struct Heard {
+    start_ms: Option<u64>,
+    samples: usize,
+    text: String,
+}
+
+impl Heard {
+    /// The words so far of the utterance that started at `start_ms` (a new one starts empty).
+    fn of(&mut self, start_ms: u64) -> &mut Heard {
+        if self.start_ms != Some(start_ms) {
+            *self = Heard { start_ms: Some(start_ms), ..Heard::default() };
+        }
+        self
+    }
+
+    /// The words so far followed by `more`.
+    fn with(&self, more: &str) -> String {
+        let more = more.trim();
+        match (self.text.is_empty(), more.is_empty()) {
+            (true, _) => more.to_owned(),
+            (false, true) => self.text.clone(),
+            (false, false) => format!("{} {more}", self.text),
+        }
+    }
+
+    /// The utterance's samples up to `to` are transcribed: `text` is their last part.
+    fn commit(&mut self, to: usize, text: &str) {
+        self.text = self.with(text);
+        self.samples = to.max(self.samples);
+    }
+}
+
+/// A decode started at the callee's pause, of the utterance's samples `from..to` (8 kHz), before
+/// the utterance's end was known. Dropped unused (the callee went on, too soon to keep it as a
+/// segment), it is withdrawn: skipped if no decoder has taken it yet.
 struct Speculation {
     start_ms: u64,
+    from: usize,
+    to: usize,
+    /// Kept as a segment: the callee went on after its pause, and it holds enough speech.
+    kept: bool,
     started: Instant,
     reply: Option<oneshot::Receiver<Result<Transcript, WhisperError>>>,
     result: Option<Result<Transcript, WhisperError>>,
@@ -151,19 +196,33 @@ impl Speculation {
     }
 }
 
-/// Queues `utterance` on the shared decoder (withdrawable through `withdrawn` when given).
+/// Queues what of `utterance` is not yet `heard` on the shared decoder (withdrawable through
+/// `withdrawn` when given), prompted with the agent's line and the words heard so far.
 fn submit(
     decoder: &WhisperDecoder,
     hints: &str,
     utterance: &Utterance,
+    heard: &Heard,
     withdrawn: Option<Arc<AtomicBool>>,
 ) -> Result<oneshot::Receiver<Result<Transcript, WhisperError>>, WhisperError> {
-    let samples = to_model_input(&utterance.pcm_8k);
-    let prompt_text = utterance_prompt(hints, utterance.context.as_deref());
+    let from = heard.samples.min(utterance.pcm_8k.len());
+    let samples = to_model_input(&utterance.pcm_8k[from..]);
+    let prompt_text = heard.with_prompt(&utterance_prompt(hints, utterance.context.as_deref()));
     let prompt = Arc::new(decoder.model().prompt_tokens(&prompt_text));
     match withdrawn {
         Some(withdrawn) => decoder.submit_withdrawable(samples, prompt, withdrawn),
         None => decoder.submit(samples, prompt),
+    }
+}
+
+impl Heard {
+    /// `prompt` followed by the words heard so far (Whisper's "previous text").
+    fn with_prompt(&self, prompt: &str) -> String {
+        match (prompt.trim().is_empty(), self.text.is_empty()) {
+            (_, true) => prompt.to_owned(),
+            (true, false) => self.text.clone(),
+            (false, false) => format!("{} {}", prompt.trim_end(), self.text),
+        }
     }
 }
 
@@ -174,12 +233,36 @@ fn room_for_a_guess(decoder: &WhisperDecoder) -> bool {
     decoder.idle()
 }
 
-/// One call's utterances through the shared decoder, in order. At a pause of the callee
-/// (`SttInput::Paused`) the utterance so far is decoded at once if a decoder is idle
-/// ([`room_for_a_guess`]), and its words go out as an interim transcript; if the callee says no
-/// more, that decode is the final transcript, ready before the endpointer decides. A resumption
-/// drops it: withdrawn if still queued, otherwise the decoder's work on it is lost (the cost of
-/// starting early).
+/// Starts decoding what of `so_far` is not yet `heard`, if a decoder is idle.
+fn guess(decoder: &WhisperDecoder, hints: &str, so_far: &Utterance, heard: &Heard) -> Option<Speculation> {
+    if !room_for_a_guess(decoder) {
+        return None;
+    }
+    let withdrawn = Arc::new(AtomicBool::new(false));
+    let reply = submit(decoder, hints, so_far, heard, Some(withdrawn.clone())).ok()?;
+    Some(Speculation {
+        start_ms: so_far.start_ms,
+        from: heard.samples.min(so_far.pcm_8k.len()),
+        to: so_far.pcm_8k.len(),
+        kept: false,
+        started: Instant::now(),
+        reply: Some(reply),
+        result: None,
+        withdrawn,
+    })
+}
+
+/// One call's utterances through the shared decoder, in order.
+///
+/// At a pause of the callee (`SttInput::Paused`) what is not yet transcribed of the utterance is
+/// decoded at once if a decoder is idle ([`room_for_a_guess`]), and the words so far go out as an
+/// interim transcript; if the callee says no more, that decode completes the final transcript,
+/// ready before the endpointer decides. If the callee goes on and the decoded stretch holds at
+/// least [`SEGMENT_MIN_SAMPLES_8K`], it is kept as a segment: its words become the "previous
+/// text" of the next decode, which takes only the audio after it. So a long answer is
+/// transcribed piece by piece while it is spoken, and its end costs the decode of its last
+/// piece. A shorter stretch is dropped at the resumption: withdrawn if still queued, otherwise
+/// the decoder's work on it is lost (the cost of starting early).
 async fn transcribe_utterances(
     decoder: Arc<WhisperDecoder>,
     call_id: String,
@@ -187,7 +270,10 @@ async fn transcribe_utterances(
     mut events: mpsc::UnboundedReceiver<UtteranceEvent>,
     output: mpsc::UnboundedSender<SttOutput>,
 ) {
+    let mut heard = Heard::default();
     let mut speculation: Option<Speculation> = None;
+    // the utterance so far while the callee is quiet after a pause
+    let mut paused: Option<Utterance> = None;
     loop {
         let next = {
             let running = speculation.as_mut().and_then(|speculation| speculation.reply.as_mut());
@@ -206,77 +292,117 @@ async fn transcribe_utterances(
             Next::Event(Some(event)) => event,
             Next::Event(None) => return,
             Next::Decoded(result) => {
-                let Some(speculation) = speculation.as_mut() else { continue };
-                speculation.reply = None;
+                let Some(running) = speculation.as_mut() else { continue };
+                running.reply = None;
+                if running.kept {
+                    // a segment is in: its words are the previous text of the rest
+                    let segment = speculation.take().expect("a kept speculation");
+                    if let Ok(transcript) = &result {
+                        heard.of(segment.start_ms).commit(segment.to, &transcript.text);
+                        tracing::trace!(
+                            %call_id,
+                            decode_ms = transcript.decode_ms,
+                            segment_ms = (segment.to - segment.from) as u64 / 8,
+                            "whisper segment"
+                        );
+                    }
+                    // quiet again since: the rest can be guessed now
+                    if let Some(so_far) = &paused {
+                        speculation = guess(&decoder, &hints, so_far, heard.of(so_far.start_ms));
+                    }
+                    continue;
+                }
                 if let Ok(transcript) = &result {
                     tracing::trace!(
                         %call_id,
                         decode_ms = transcript.decode_ms,
-                        since_pause_ms = speculation.started.elapsed().as_millis() as u64,
+                        since_pause_ms = running.started.elapsed().as_millis() as u64,
                         "whisper transcript at the pause"
                     );
-                    if !transcript.text.is_empty()
-                        && output.send(SttOutput::Interim { text: transcript.text.clone() }).is_err()
-                    {
+                    let so_far = heard.of(running.start_ms).with(&transcript.text);
+                    if !so_far.is_empty() && output.send(SttOutput::Interim { text: so_far }).is_err() {
                         return;
                     }
                 }
-                speculation.result = Some(result);
+                running.result = Some(result);
                 continue;
             }
         };
         let utterance = match event {
             UtteranceEvent::Paused(so_far) => {
-                speculation = None;
-                if room_for_a_guess(&decoder) {
-                    let withdrawn = Arc::new(AtomicBool::new(false));
-                    if let Ok(reply) = submit(&decoder, &hints, &so_far, Some(withdrawn.clone())) {
-                        speculation = Some(Speculation {
-                            start_ms: so_far.start_ms,
-                            started: Instant::now(),
-                            reply: Some(reply),
-                            result: None,
-                            withdrawn,
-                        });
-                    }
+                heard.of(so_far.start_ms);
+                let segment_running = speculation.as_ref().is_some_and(|running| running.kept);
+                if !segment_running {
+                    drop(speculation.take()); // withdrawn before the next guess
+                    speculation = guess(&decoder, &hints, &so_far, &heard);
                 }
+                // with a segment still decoding, the rest is guessed when it is in
+                paused = Some(so_far);
                 continue;
             }
             UtteranceEvent::Resumed => {
-                speculation = None;
+                paused = None;
+                match speculation.take() {
+                    Some(mut running) if running.kept || running.to - running.from >= SEGMENT_MIN_SAMPLES_8K => {
+                        running.kept = true;
+                        match running.result.take() {
+                            Some(Ok(transcript)) => {
+                                heard.of(running.start_ms).commit(running.to, &transcript.text);
+                            }
+                            Some(Err(_)) => {} // decoded again with what follows
+                            None => speculation = Some(running),
+                        }
+                    }
+                    _ => {} // dropped: withdrawn
+                }
                 continue;
             }
             UtteranceEvent::Ended(utterance) => utterance,
         };
+        paused = None;
         let received = Instant::now();
+        heard.of(utterance.start_ms);
+        // a segment still decoding: its words come first
+        if speculation.as_ref().is_some_and(|running| running.kept && running.start_ms == utterance.start_ms) {
+            let segment = speculation.take().expect("a kept speculation");
+            let to = segment.to;
+            if let Ok(transcript) = segment.result().await {
+                heard.commit(to, &transcript.text);
+            }
+        }
         let early = match speculation.take() {
-            Some(speculation) if speculation.start_ms == utterance.start_ms => speculation.result().await.ok(),
+            Some(speculation) if speculation.start_ms == utterance.start_ms && speculation.from == heard.samples => {
+                speculation.result().await.ok()
+            }
             _ => None,
         };
         let from_pause = early.is_some();
         let result = match early {
             Some(transcript) => Ok(transcript),
-            None => match submit(&decoder, &hints, &utterance, None) {
+            None => match submit(&decoder, &hints, &utterance, &heard, None) {
                 Ok(reply) => reply.await.unwrap_or(Err(WhisperError::Stopped)),
                 Err(refused) => Err(refused),
             },
         };
+        let heard_before = std::mem::take(&mut heard);
         let message = match result {
             Ok(transcript) => {
                 tracing::debug!(
                     %call_id,
                     audio_ms = utterance.end_ms.saturating_sub(utterance.start_ms),
+                    segments_ms = heard_before.samples as u64 / 8,
                     queued_ms = transcript.queued_ms,
                     decode_ms = transcript.decode_ms,
                     from_pause,
                     total_ms = received.elapsed().as_millis() as u64,
                     "whisper transcript"
                 );
-                if transcript.text.is_empty() {
+                let text = heard_before.with(&transcript.text);
+                if text.is_empty() {
                     continue;
                 }
                 SttOutput::Final {
-                    text: transcript.text,
+                    text,
                     confidence: transcript.confidence,
                     start_ms: utterance.start_ms,
                     end_ms: utterance.end_ms,
@@ -297,7 +423,7 @@ async fn transcribe_utterances(
 
 #[cfg(test)]
 mod tests {
-    use super::utterance_prompt;
+    use super::{utterance_prompt, Heard};
 
     #[test]
     fn the_prompt_is_the_agent_line_after_any_hints() {
@@ -305,5 +431,19 @@ mod tests {
         assert_eq!(utterance_prompt("", Some("Is there a mat fee?")), "Is there a mat fee?");
         assert_eq!(utterance_prompt("mat fee, gi", None), "mat fee, gi");
         assert_eq!(utterance_prompt("mat fee, gi", Some("Which days?")), "mat fee, gi. Which days?");
+    }
+
+    #[test]
+    fn the_words_of_kept_segments_lead_the_rest_and_a_new_utterance_starts_empty() {
+        let mut heard = Heard::default();
+        assert_eq!(heard.of(1_000).with("we open at six"), "we open at six");
+        heard.of(1_000).commit(16_000, "Monday and Wednesday,");
+        heard.of(1_000).commit(40_000, " ");
+        assert_eq!(heard.samples, 40_000);
+        assert_eq!(heard.with(" at seven. "), "Monday and Wednesday, at seven.");
+        assert_eq!(heard.with(""), "Monday and Wednesday,");
+        assert_eq!(heard.with_prompt("Which days?"), "Which days? Monday and Wednesday,");
+        assert_eq!(heard.of(9_000).with("yes"), "yes");
+        assert_eq!((heard.samples, heard.with_prompt("Which days?").as_str()), (0, "Which days?"));
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use speech::evaluation::word_errors;
 use whisper_stt::offline::{read_wav, telephone_band, transcribe_mulaw};
+use whisper_stt::provider::SEGMENT_MIN_SAMPLES_8K;
 use whisper_stt::{options_from_config, WhisperDecoder, WhisperStt};
 
 const LIBRIVOX: &str = "/usr/share/pocketsphinx/test/data/librivox";
@@ -132,6 +133,65 @@ async fn a_pause_starts_the_decode_and_its_words_are_the_final_transcript_unless
     let reference = "he was not an ill disposed young man he might even have been made amiable himself";
     let (errors, total) = word_errors(&words(reference), &words(&text));
     assert!(errors <= 3, "{text:?}: {errors} of {total} words wrong");
+    stream.input.send(SttInput::Close).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_answer_is_decoded_in_segments_at_its_pauses_and_its_end_costs_only_the_last_one() {
+    use speech::stt::{SttContext, SttOutput, SttProvider};
+    use speech::SttInput;
+    // its own decoder: the audio it decodes is counted
+    let decoder =
+        Arc::new(WhisperDecoder::start(&options_from_config(&speech::SpeechConfig::default())).expect("loads"));
+    let stt = WhisperStt::new(decoder.clone());
+    let sentence =
+        |file: &str| telephone_band(&read_wav(&Path::new(LIBRIVOX).join(file)).expect("pocketsphinx-testdata"));
+    let (first, second) = (
+        sentence("sense_and_sensibility_01_austen_64kb-0880.wav"),
+        sentence("sense_and_sensibility_01_austen_64kb-0930.wav"),
+    );
+    let seconds = |mulaw: &[u8]| mulaw.len() as f64 / 8_000.0;
+
+    // One sentence, a pause the callee talks on after, the next sentence, the end.
+    let mut stream = stt.start(SttContext { call_id: "segments".into(), vocabulary: None });
+    stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 }).unwrap();
+    let pause_ms = send_frames(&stream.input, &first, 0);
+    stream.input.send(SttInput::Paused { timestamp_ms: pause_ms }).unwrap();
+    // the decode at the pause is under way (its words come as an interim) when the callee goes on
+    let SttOutput::Interim { text: interim } = next(&mut stream.output).await else {
+        panic!("an interim at the pause")
+    };
+    stream.input.send(SttInput::Resumed).unwrap();
+    let end_ms = send_frames(&stream.input, &second, pause_ms);
+    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).unwrap();
+    let SttOutput::Final { text, start_ms, end_ms: final_end_ms, .. } = next(&mut stream.output).await else {
+        panic!("the final transcript")
+    };
+    assert_eq!((start_ms, final_end_ms), (0, end_ms));
+    assert!(text.starts_with(interim.trim()), "the segment's words lead: {interim:?} then {text:?}");
+    let reference = "he was not an ill disposed young man he might even have been made amiable himself";
+    let (errors, total) = word_errors(&words(reference), &words(&text));
+    assert!(errors <= 3, "{text:?}: {errors} of {total} words wrong");
+    // each stretch decoded once: the first sentence at the pause, the rest at the end (before
+    // segments, the end decoded both sentences again)
+    let decoded = decoder.audio_decoded_s();
+    let said = seconds(&first) + seconds(&second);
+    assert!((decoded - said).abs() < 0.2, "{decoded:.2} s decoded for {said:.2} s of audio");
+
+    // A stretch shorter than a segment is dropped at the resumption and decoded with the rest.
+    let short = &first[..(SEGMENT_MIN_SAMPLES_8K / 2).min(first.len())];
+    let before = decoder.audio_decoded_s();
+    stream.input.send(SttInput::UtteranceStart { timestamp_ms: 30_000 }).unwrap();
+    let pause_ms = send_frames(&stream.input, short, 30_000);
+    stream.input.send(SttInput::Paused { timestamp_ms: pause_ms }).unwrap();
+    let _ = next(&mut stream.output).await; // its interim: the decode ran
+    stream.input.send(SttInput::Resumed).unwrap();
+    let end_ms = send_frames(&stream.input, &second, pause_ms);
+    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).unwrap();
+    let SttOutput::Final { .. } = next(&mut stream.output).await else { panic!("the final transcript") };
+    let decoded = decoder.audio_decoded_s() - before;
+    let whole = seconds(short) + seconds(&second);
+    assert!((decoded - (seconds(short) + whole)).abs() < 0.2, "{decoded:.2} s decoded: the short stretch, then all");
     stream.input.send(SttInput::Close).unwrap();
 }
 
