@@ -7,12 +7,17 @@
 //!   never uses (espeak-ng variants; `flite:slt`, `flite:rms`, `flite:awb` through the Debian
 //!   `flite` binary), clean and with white line noise at 20 dB SNR.
 //!
-//! Engines: `whisper` (as a call: no prompt), `whisper+hints` (the playbook's hints as prompt), and
+//! - `gym-long`: the same sentences three at a time with 300 ms of quiet between them, one
+//!   utterance of 8-15 s (clean): answers long enough for the callee's pauses to matter.
+//!
+//! Engines: `whisper` (as a call: no prompt), `whisper+hints` (the playbook's hints as prompt),
+//! with `--pause-ms N` also `whisper@pauses` (the callee's pauses told as a call with `PAUSE_MS=N`
+//! tells them: Whisper decodes the utterance in segments, `offline::transcribe_mulaw_with_pauses`), and
 //! `pocketsphinx` (on `gym` the playbook's vocabulary, as a call; on `human`, whose words no
 //! playbook knows, its stock general English LM and dictionary in place of the call's). Needs scripts/install-models.sh,
 //! `apt-get install pocketsphinx-testdata espeak-ng`.
 //!
-//! `cargo run -p whisper-stt --example wer-bench [-- --voices en-us,flite:slt] [--engines whisper,pocketsphinx] [--playbook FILE]`
+//! `cargo run -p whisper-stt --example wer-bench [-- --voices en-us,flite:slt] [--engines whisper,pocketsphinx] [--playbook FILE] [--pause-ms 120]`
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +28,7 @@ use anyhow::{anyhow, bail, Context};
 use speech::evaluation::word_errors;
 use speech::stt::{PocketsphinxConfig, PocketsphinxStt, SttProvider};
 use speech::Vocabulary;
-use whisper_stt::offline::{comparable_words, read_wav, speak, transcribe_mulaw, Audio};
+use whisper_stt::offline::{comparable_words, read_wav, speak, transcribe_mulaw, transcribe_mulaw_with_pauses, Audio};
 use whisper_stt::{options_from_config, WhisperDecoder, WhisperStt};
 
 const TESTDATA: &str = "/usr/share/pocketsphinx/test/data";
@@ -85,12 +90,32 @@ fn on_the_line(audio: &Audio, snr_db: Option<f64>, seed: u64) -> Vec<u8> {
 /// Errors and words per (set, voice, condition, engine).
 type Tally = BTreeMap<(String, String, String, String), (usize, usize)>;
 
+/// Scores one transcript into `tally` (printed too when `verbose`).
+fn tally_one(
+    tally: &mut Tally,
+    verbose: bool,
+    (set, voice, condition, engine): (&String, &String, &String, &str),
+    reference: &str,
+    text: &str,
+) {
+    let (errors, words) = word_errors(&comparable_words(reference), &comparable_words(text));
+    if verbose {
+        println!("{set}\t{voice}\t{condition}\t{engine}\t{errors}/{words}\t{text}");
+    }
+    // Human recordings are reported per set, not per file.
+    let voice = if set == "human" { "human speakers".to_owned() } else { voice.clone() };
+    let entry = tally.entry((set.clone(), voice, condition.clone(), engine.to_owned())).or_default();
+    entry.0 += errors;
+    entry.1 += words;
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut voices = DEFAULT_VOICES.to_owned();
     let mut playbook_file = None;
     let mut verbose = false;
     let mut only_engines: Option<String> = None;
+    let mut pause_ms: Option<u64> = None;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         match argument.as_str() {
@@ -98,6 +123,14 @@ async fn main() -> anyhow::Result<()> {
             "--playbook" => playbook_file = Some(arguments.next().ok_or_else(|| anyhow!("--playbook needs a file"))?),
             "--verbose" => verbose = true,
             "--engines" => only_engines = Some(arguments.next().ok_or_else(|| anyhow!("--engines needs a list"))?),
+            "--pause-ms" => {
+                let value = arguments.next().ok_or_else(|| anyhow!("--pause-ms needs milliseconds"))?;
+                let value: u64 = value.parse().map_err(|_| anyhow!("--pause-ms {value}: not a number"))?;
+                if !(40..500).contains(&value) {
+                    bail!("--pause-ms {value}: between 40 and 499 (below the endpoint silence)");
+                }
+                pause_ms = Some(value);
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -113,7 +146,8 @@ async fn main() -> anyhow::Result<()> {
     let config = speech::SpeechConfig::from_env(&env).map_err(|e| anyhow!("{e}"))?;
     let decoder = WhisperDecoder::shared(&options_from_config(&config))?;
     let whisper = WhisperStt::new(decoder.clone());
-    let whisper_hints = WhisperStt::with_hints(decoder);
+    let whisper_hints = WhisperStt::with_hints(decoder.clone());
+    let settled = move || decoder.pending() == 0;
     let sphinx_call = PocketsphinxStt::new(PocketsphinxConfig::default())?;
     let mut general = PocketsphinxConfig::default();
     let model = general.model_dir.clone();
@@ -135,6 +169,23 @@ async fn main() -> anyhow::Result<()> {
                 items.push(("gym".into(), voice.to_owned(), condition.into(), line, sentence.to_owned()));
             }
         }
+        let sentences = whisper_stt::heldout::heldout_gym_sentences();
+        for (index, three) in sentences.chunks(3).enumerate() {
+            let mut joined = Audio { samples: Vec::new(), sample_rate_hz: 0 };
+            for sentence in three {
+                let audio = speak(voice, sentence).map_err(|error| anyhow!(error))?;
+                if joined.sample_rate_hz != 0 && joined.sample_rate_hz != audio.sample_rate_hz {
+                    bail!("{voice} spoke at {} and {} Hz", joined.sample_rate_hz, audio.sample_rate_hz);
+                }
+                joined.sample_rate_hz = audio.sample_rate_hz;
+                if !joined.samples.is_empty() {
+                    joined.samples.extend(std::iter::repeat_n(0, audio.sample_rate_hz as usize * 3 / 10));
+                }
+                joined.samples.extend_from_slice(&audio.samples);
+            }
+            let line = on_the_line(&joined, None, index as u64 + 1);
+            items.push(("gym-long".into(), voice.to_owned(), "clean".into(), line, three.join(" ")));
+        }
     }
     let mut tally = Tally::new();
     let mut decode_ms: BTreeMap<String, (u128, usize)> = BTreeMap::new();
@@ -148,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
                 ("pocketsphinx", &sphinx_call, Some(vocabulary.clone()))
             },
         ];
+        let at_pauses = pause_ms.map(|pause_ms| ("whisper@pauses", &whisper as &dyn SttProvider, pause_ms));
         for (engine, provider, hints) in engines {
             if only_engines.as_ref().is_some_and(|only| !only.split(',').any(|e| e == engine)) {
                 continue;
@@ -157,15 +209,15 @@ async fn main() -> anyhow::Result<()> {
             let spent = decode_ms.entry(engine.to_owned()).or_default();
             spent.0 += started.elapsed().as_millis();
             spent.1 += 1;
-            let (errors, words) = word_errors(&comparable_words(reference), &comparable_words(&text));
-            if verbose {
-                println!("{set}\t{voice}\t{condition}\t{engine}\t{errors}/{words}\t{text}");
-            }
-            // Human recordings are reported per set, not per file.
-            let voice = if set == "human" { "human speakers".to_owned() } else { voice.clone() };
-            let entry = tally.entry((set.clone(), voice, condition.clone(), engine.to_owned())).or_default();
-            entry.0 += errors;
-            entry.1 += words;
+            tally_one(&mut tally, verbose, (set, voice, condition, engine), reference, &text);
+        }
+        if let Some((engine, provider, pause_ms)) = at_pauses {
+            let hints = Some(vocabulary.clone());
+            let text =
+                transcribe_mulaw_with_pauses(provider, line, hints, Duration::from_secs(120), pause_ms, &settled)
+                    .await?;
+            // (its time includes the waits at pauses: not a latency)
+            tally_one(&mut tally, verbose, (set, voice, condition, engine), reference, &text);
         }
     }
     println!("\n| set | voice | condition | engine | WER | errors / words |\n|---|---|---|---|---|---|");

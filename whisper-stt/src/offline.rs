@@ -178,6 +178,75 @@ pub async fn transcribe_mulaw(
     tokio::time::timeout(timeout, collect).await.map_err(|_| OfflineError::Timeout(timeout))?
 }
 
+/// [`transcribe_mulaw`] with the callee's pauses told as a call tells them: the media worker's
+/// speech detector (WebRTC VAD, aggressive) and endpointer with `pause_ms` run over the frames,
+/// and their `Paused` / `Resumed` go to the provider between the frames, so a provider that
+/// decodes at pauses (Whisper's segments) is measured the way a call uses it. The frames go as
+/// fast as the provider takes them, except that after a pause the next frame waits until
+/// `settled()` says the recogniser has done what the pause started (at most 3 s), as it would
+/// have while a real pause lasted on an idle machine. The whole audio is one utterance.
+pub async fn transcribe_mulaw_with_pauses(
+    provider: &dyn SttProvider,
+    mulaw_8k: &[u8],
+    vocabulary: Option<Arc<Vocabulary>>,
+    timeout: Duration,
+    pause_ms: u64,
+    settled: &(dyn Fn() -> bool + Sync),
+) -> Result<String, OfflineError> {
+    let context = SttContext { call_id: "offline".into(), vocabulary };
+    let mut stream = provider.start(context);
+    let closed = || OfflineError::Stt("the recogniser closed its input".into());
+    let mut detector = speech::Vad::new(speech::VadMode::Aggressive);
+    let config = speech::EndpointerConfig { pause_ms, ..speech::EndpointerConfig::default() };
+    let mut endpointer = speech::Endpointer::new(config);
+    stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 }).map_err(|_| closed())?;
+    let mut pcm = Vec::with_capacity(160);
+    for (index, frame) in mulaw_8k.chunks(160).enumerate() {
+        let timestamp_ms = index as u64 * 20;
+        let audio = SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms };
+        stream.input.send(audio).map_err(|_| closed())?;
+        pcm.clear();
+        protocol::mulaw::decode_into(frame, &mut pcm);
+        if pcm.len() == 160 {
+            endpointer.handle_frame(timestamp_ms, detector.classify(&pcm));
+        }
+        let mut paused = false;
+        while let Some(event) = endpointer.poll_event() {
+            match event {
+                speech::EndpointEvent::Paused { at_ms, .. } => {
+                    stream.input.send(SttInput::Paused { timestamp_ms: at_ms }).map_err(|_| closed())?;
+                    paused = true;
+                }
+                speech::EndpointEvent::Resumed { .. } => stream.input.send(SttInput::Resumed).map_err(|_| closed())?,
+                _ => {} // one utterance: its start and end are the file's
+            }
+        }
+        if paused {
+            // a frame's time for the recogniser to take the pause up, then until it is done
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while !settled() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    let end_ms = mulaw_8k.len() as u64 / 8;
+    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).map_err(|_| closed())?;
+    stream.input.send(SttInput::Close).map_err(|_| closed())?;
+    let collect = async {
+        let mut texts = Vec::new();
+        while let Some(output) = stream.output.recv().await {
+            match output {
+                SttOutput::Final { text, .. } => texts.push(text),
+                SttOutput::Interim { .. } => {}
+                SttOutput::Failed { message, .. } => return Err(OfflineError::Stt(message)),
+            }
+        }
+        Ok(texts.join(" "))
+    };
+    tokio::time::timeout(timeout, collect).await.map_err(|_| OfflineError::Timeout(timeout))?
+}
+
 /// Words to score a transcript by: hyphens split, a few written abbreviations spelt as said,
 /// then `protocol::spoken::normalize` (lowercase, digits and prices as words, no punctuation).
 pub fn comparable_words(text: &str) -> Vec<String> {

@@ -262,6 +262,10 @@ fn requirements_with_negations() {
         ("nothing just show up", &[]),
         ("please call ahead so we know you're coming", &["booking_ahead"]),
         ("you don't need to book just bring a gi", &["gi"]),
+        // heard on a tuning call (persona 212): "book ahead" as "books ahead"
+        ("You will need to have a gi, or gi only and books ahead online.", &["gi", "booking_ahead"]),
+        ("most people reserved a spot and signed the waivers", &["booking_ahead", "waiver"]),
+        ("no need to have booked", &[]),
     ];
     for (text, expected) in cases {
         let mut found = requirements(text).unwrap_or_else(|| panic!("nothing found in {text:?}"));

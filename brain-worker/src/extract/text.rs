@@ -316,6 +316,43 @@ pub fn find_phrase(tokens: &[Token], phrase: &str) -> Vec<usize> {
         .collect()
 }
 
+/// [`find_phrase`] where each word of the phrase may also be said in another form of the same
+/// word: "-s", "-es", "-ed", "-d", "-ing" added, a final "e" dropped before "-ing", a final
+/// consonant doubled ("books ahead", "booked", "reserving", "signed up", "signing up" for
+/// "book ahead", "reserve", "sign up"). Words of three letters or fewer must match as they are.
+pub fn find_phrase_forms(tokens: &[Token], phrase: &str) -> Vec<usize> {
+    let parts: Vec<&str> = phrase.split_whitespace().collect();
+    if parts.is_empty() || parts.len() > tokens.len() {
+        return Vec::new();
+    }
+    (0..=tokens.len() - parts.len())
+        .filter(|&start| parts.iter().enumerate().all(|(offset, part)| same_word(&tokens[start + offset].word, part)))
+        .collect()
+}
+
+/// True when `word` is `base` or one of its regular forms (see [`find_phrase_forms`]).
+pub fn same_word(word: &str, base: &str) -> bool {
+    if word == base {
+        return true;
+    }
+    if base.chars().count() <= 3 || !base.chars().all(|c| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    let Some(rest) = word.strip_prefix(base) else {
+        // "reserve" -> "reserving"
+        return base.strip_suffix('e').is_some_and(|stem| word.strip_prefix(stem) == Some("ing"));
+    };
+    match rest {
+        "s" | "es" | "ed" | "d" | "ing" => true,
+        // a doubled final consonant: "sign" is not doubled, "plan" -> "planned"
+        _ => {
+            let last = base.chars().last().unwrap_or(' ');
+            let doubled = rest.strip_prefix(last);
+            !"aeiouy".contains(last) && matches!(doubled, Some("ed") | Some("ing"))
+        }
+    }
+}
+
 /// True when `haystack` (normalised words) contains `phrase` on word boundaries.
 pub fn has_phrase(haystack: &str, phrase: &str) -> bool {
     let phrase = phrase.trim();
@@ -332,6 +369,24 @@ mod tests {
 
     fn numbers(text: &str) -> Vec<f64> {
         tokenize(text).iter().filter_map(|t| t.number).collect()
+    }
+
+    #[test]
+    fn a_phrase_is_found_in_other_forms_of_its_words_but_short_words_match_as_they_are() {
+        let at = |text: &str, phrase: &str| find_phrase_forms(&tokenize(text), phrase);
+        // "book ahead online" heard as "books ahead online" (tuning persona 212)
+        assert_eq!(at("you will need to have a gi or gi only and books ahead online", "book ahead"), vec![11]);
+        assert_eq!(at("we booked ahead", "book ahead"), vec![1]);
+        assert_eq!(at("reserving a spot", "reserve"), vec![0]);
+        assert_eq!(at("they signed up online", "sign up"), vec![1]);
+        assert_eq!(at("planned visits", "plan"), vec![0]);
+        assert_eq!(at("two belts", "belt"), vec![1]);
+        // not another word that starts the same
+        assert!(at("bookshelf", "book").is_empty());
+        assert!(at("reserves", "reserve").len() == 1);
+        assert!(at("gis", "gi").is_empty());
+        assert!(at("ranking", "rank").len() == 1);
+        assert!(at("booker", "book").is_empty());
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! there is nothing.
 
 use super::negation::is_not_needed;
-use crate::extract::text::{find_phrase, Token};
+use crate::extract::text::{find_phrase_forms, Token};
 
 /// A list option: its name and the phrases that mean it.
 pub type ListOption = (String, Vec<String>);
 
 /// Which options an answer names positively and which it names negated:
-/// "you need a gi and a waiver" -> `([gi, waiver], [])`; "no gi needed" -> `([], [gi])`.
+/// "you need a gi and a waiver" -> `([gi, waiver], [])`; "no gi needed" -> `([], [gi])`. The
+/// words of an option's phrases count in their other forms too ("books ahead" for "book ahead").
 pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec<String>) {
     let mut positive = Vec::new();
     let mut negative = Vec::new();
@@ -19,7 +20,7 @@ pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec
     let mut mentions: Vec<(usize, &str, bool)> = Vec::new();
     for (phrase, name) in phrases {
         let length = phrase.split_whitespace().count();
-        for start in find_phrase(tokens, phrase) {
+        for start in find_phrase_forms(tokens, phrase) {
             if taken[start..start + length].iter().any(|t| *t) {
                 continue;
             }
