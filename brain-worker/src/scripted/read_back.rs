@@ -41,12 +41,26 @@ pub(super) fn read_back_reply(
         conversation.state.phase = Phase::Asking;
         return (NEXT_MARKER.to_owned(), Vec::new());
     }
-    if !restated && rounds < 2 && extract::intent::confirmation_conflicted(words) {
+    if !restated && extract::intent::confirmation_conflicted(words) {
         // "Yeah, not right": a yes and a no at once. Ask the same read-back again rather than
         // drop a value the callee may have just confirmed.
-        if let Some(line) = spec.as_ref().and_then(|spec| conversation.read_back_line(spec)) {
-            conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
-            return (format!("Sorry, just to be sure: {}", super::gate::lowercase_first(&line)), Vec::new());
+        if rounds < 2 {
+            if let Some(line) = spec.as_ref().and_then(|spec| conversation.read_back_line(spec)) {
+                conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
+                return (format!("Sorry, just to be sure: {}", super::gate::lowercase_first(&line)), Vec::new());
+            }
+        } else {
+            // Asked again, and again a yes and a no: the callee opens with yes each time, and
+            // "that's" heard as "not" is a recogniser's slip. Keep the value, less sure of it.
+            conversation
+                .state
+                .notes
+                .push(format!("{field}: read back and answered with a yes and a no at once, twice; kept as read back"));
+            if let Some(entry) = conversation.state.fields.get_mut(field) {
+                entry.confidence = entry.confidence.min(0.7);
+            }
+            conversation.state.phase = Phase::Asking;
+            return (NEXT_MARKER.to_owned(), Vec::new());
         }
     }
     match confirmation {

@@ -167,3 +167,33 @@ fn a_reask_cut_before_it_was_heard_is_not_one_of_the_tries() {
     assert!(reply.starts_with("25 dollars for a drop-in, got it."), "{reply}");
     assert_eq!(call.field("mat_fee").0, FieldStatus::Known, "{reply}");
 }
+
+/// Tuning eval, seed 210 (espeak-ng en-gb+f4): the schedule was read back, the callee said "Yes,
+/// that's right." twice and the agent heard "Yes, not right." twice: it asked once more, then
+/// forgot the whole schedule ("Sorry, my mistake"), asked for it again and could not read the
+/// second telling. Twice a yes and a no at once is taken as the yes it opens with, less sure.
+#[test]
+fn a_read_back_answered_twice_with_a_yes_and_a_no_at_once_keeps_the_value() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("cedar jiu jitsu how can i help");
+    call.callee("okay so yes we take drop ins");
+    call.callee("twenty five dollars and the mat fee is twenty dollars");
+    // as heard on that call
+    let read_back = call.callee(
+        "Right, Monday and Thursday, we've got no gee from six thirty, till half half eight, and Friday, between 11mm \
+         and well thirty. That's all then one, and on Tuesday and Wednesday then open map from 11mm till noon.",
+    );
+    assert!(read_back.ends_with("Did I get that right?"), "{read_back}");
+    let again = call.callee("Yes, not right.");
+    assert!(again.starts_with("Sorry, just to be sure"), "{again}");
+    let schedule = call.field("class_schedule");
+    let reply = call.callee("Yes, not right.");
+    assert!(!reply.contains("my mistake"), "{reply}");
+    assert!(reply.contains("Does a visitor need anything"), "on to the next question: {reply}");
+    assert_eq!(call.field("class_schedule"), schedule, "kept as read back");
+    let entry = &call.policy.state().fields["class_schedule"];
+    assert!(entry.confidence < 0.95, "less sure than a plain yes: {}", entry.confidence);
+    let notes = call.policy.state().result().notes;
+    assert!(notes.iter().any(|n| n.contains("class_schedule") && n.contains("yes and a no")), "{notes:?}");
+}
