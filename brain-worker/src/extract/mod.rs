@@ -56,8 +56,14 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         found.extend(attribute_money(&tokens, &mentions, &money_fields, bare_answer_to));
     }
     // "no mat fee", "we don't charge a mat fee": a fee named and negated is zero
+    let opens_with_yes = intent::opens_with_plain_yes(&normalised);
     for field in &money_fields {
         if found.iter().any(|e| e.field == field.name) {
+            continue;
+        }
+        // "Yes, now that I'm not a mat fee" to "is there a mat fee?": a yes and a "none" at
+        // once is no answer (asked again), not a free mat
+        if opens_with_yes && asked_spec.is_some_and(|asked| asked.name == field.name) {
             continue;
         }
         // "no drop-in price, you just pay the mat fee": a price named and negated is zero too
@@ -79,7 +85,7 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     // has it read back for a yes.
     if let Some(field) = asked_spec.filter(|f| f.kind == FieldType::Money) {
         let control = intents.iter().any(|i| !matches!(i, intent::Intent::Goodbye));
-        if !control && mentions_none(&found, &tokens) && values::no_fee_said(&tokens) {
+        if !control && !opens_with_yes && mentions_none(&found, &tokens) && values::no_fee_said(&tokens) {
             found.push(Extraction::known(field, json!({ "amount": 0.0, "currency": "USD" }), 0.6));
         }
     }

@@ -197,3 +197,24 @@ fn a_read_back_answered_twice_with_a_yes_and_a_no_at_once_keeps_the_value() {
     let notes = call.policy.state().result().notes;
     assert!(notes.iter().any(|n| n.contains("class_schedule") && n.contains("yes and a no")), "{notes:?}");
 }
+
+/// Tuning eval, seed 207 (espeak-ng en-gb-x-rp+f1): asked "Is there a mat fee on top of that?",
+/// the callee said "Yes, there's a five dollar mat fee." and the agent heard "Yes, now that I'm
+/// not a mat fee.": it took "not a mat fee" as no fee ("Mat fee free, got it"). A plain yes to
+/// "is there a fee" and a "not" at once is no answer: the agent asks again rather than note a
+/// free mat.
+#[test]
+fn a_yes_to_is_there_a_fee_is_not_taken_as_no_fee() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello cedar grappling");
+    call.callee("yeah anyone can come try a class");
+    let asked = call.callee("it's twenty five dollars");
+    assert!(asked.contains("Is there a mat fee on top of that?"), "{asked}");
+    let reply = call.callee("Yes, now that I'm not a mat fee.");
+    assert!(!reply.to_lowercase().contains("free"), "{reply}");
+    assert_ne!(call.field("mat_fee").0, FieldStatus::Known, "{reply}");
+    assert!(reply.to_lowercase().contains("mat"), "asks about the mat fee again: {reply}");
+    call.callee("five dollars");
+    assert_eq!(call.field("mat_fee").1["amount"], 5.0);
+}
