@@ -196,8 +196,15 @@ enum State {
         /// The detector heard a silent frame since the last loud one (voiced frames before it are
         /// its overhang; after it, a voice again).
         silent_since_loud: bool,
+        /// Voiced, not loud, since the last loud frame with no silent frame between: the
+        /// detector's overhang, or past [`SOFT_VOICE_MS`] a voice too soft to count as loud.
+        soft_ms: u64,
     },
 }
+
+/// Voiced frames this long after the last loud one, with no silence between, are a voice (the
+/// WebRTC detector's overhang lasts 100-140 ms): after a pause, the callee went on softly.
+pub const SOFT_VOICE_MS: u64 = 200;
 
 /// The detector silence an utterance needs to end, whatever the energy says: a voice too soft to
 /// count as loud but still heard by the detector keeps the utterance going.
@@ -254,14 +261,26 @@ impl Endpointer {
                 }
             }
             (
-                State::Speaking { start_ms, speech_ms, last_loud_end_ms, quiet_ms, paused, silent_since_loud, .. },
+                State::Speaking {
+                    start_ms,
+                    speech_ms,
+                    last_loud_end_ms,
+                    quiet_ms,
+                    paused,
+                    silent_since_loud,
+                    soft_ms,
+                    ..
+                },
                 true,
             ) => {
                 let end_ms = now_ms + frame_ms;
                 let (last_loud_end_ms, quiet_ms) =
                     if frame.loud { (Some(end_ms), 0) } else { (last_loud_end_ms, quiet_ms + frame_ms) };
-                // a loud frame, or a voice after the detector's silence, ends a pause
-                let resumed = paused && (frame.loud || silent_since_loud);
+                let soft_ms = if frame.loud || silent_since_loud { 0 } else { soft_ms + frame_ms };
+                let soft_voice = soft_ms > SOFT_VOICE_MS;
+                // a loud frame, a voice after the detector's silence, or a voice voiced longer
+                // than the detector's overhang ends a pause
+                let resumed = paused && (frame.loud || silent_since_loud || soft_voice);
                 if resumed {
                     self.events.push_back(EndpointEvent::Resumed { at_ms: now_ms });
                 }
@@ -274,9 +293,11 @@ impl Endpointer {
                     quiet_ms,
                     paused: paused && !resumed,
                     silent_since_loud: silent_since_loud && !frame.loud,
+                    soft_ms,
                 };
-                // the detector's overhang (voiced, not loud, no silence yet) may hold the pause
-                if !frame.loud && !silent_since_loud {
+                // the detector's overhang (voiced, not loud, no silence yet) may hold the pause;
+                // a soft voice past it does not (the next pause waits for the detector's silence)
+                if !frame.loud && !silent_since_loud && !soft_voice {
                     self.pause_reached(speaking, end_ms)
                 } else {
                     speaking
@@ -304,6 +325,7 @@ impl Endpointer {
                     quiet_ms: quiet_ms + frame_ms,
                     paused,
                     silent_since_loud: true,
+                    soft_ms: 0,
                 };
                 let speaking = self.pause_reached(speaking, now_ms + frame_ms);
                 if self.silence_left(speaking) == Some(0) {
@@ -358,6 +380,7 @@ impl Endpointer {
                 quiet_ms: 0,
                 paused: false,
                 silent_since_loud: false,
+                soft_ms: 0,
             }
         } else {
             State::Starting { start_ms, speech_ms, silence_ms: 0 }
@@ -577,6 +600,33 @@ mod tests {
             ]
         );
         assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 })));
+    }
+
+    /// Found with `wer-bench --pause-ms 120` on a LibriVox recording: "... in his power to do for
+    /// them" lost "to do for them", said softer than the line's adapted noise floor counted as
+    /// loud, with no detector silence after the pause: no `Resumed` came, and the words decoded at
+    /// the pause became the final transcript. Voiced frames past the overhang are a voice.
+    #[test]
+    fn a_soft_voice_going_on_past_the_overhang_with_no_silence_resumes() {
+        let mut endpointer = pausing();
+        // 1 s loud; 600 ms voiced but never loud, no silence; silence
+        let events = run_classes(&mut endpointer, &[(true, true, 50), (true, false, 30), (false, false, 30)]);
+        let pauses: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. }))
+            .copied()
+            .collect();
+        assert_eq!(
+            pauses,
+            vec![
+                // told during what may be the overhang, at 120 ms of quiet
+                EndpointEvent::Paused { end_ms: 1000, at_ms: 1120 },
+                // voiced on past 200 ms: a voice
+                EndpointEvent::Resumed { at_ms: 1200 },
+                // no pause during the soft voice; the first silent frame after it is one
+                EndpointEvent::Paused { end_ms: 1000, at_ms: 1620 },
+            ]
+        );
     }
 
     #[test]
