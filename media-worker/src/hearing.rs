@@ -205,7 +205,7 @@ impl<D: SpeechDetector> Hearing<D> {
             }
             EndpointEvent::Resumed { at_ms } => {
                 if self.listening.is_some() {
-                    self.stt(SttInput::Resumed);
+                    self.stt(SttInput::Resumed { timestamp_ms: at_ms });
                     tracing::trace!(at_ms, "callee went on");
                 }
             }

@@ -217,7 +217,9 @@ pub async fn transcribe_mulaw_with_pauses(
                     stream.input.send(SttInput::Paused { timestamp_ms: at_ms }).map_err(|_| closed())?;
                     paused = true;
                 }
-                speech::EndpointEvent::Resumed { .. } => stream.input.send(SttInput::Resumed).map_err(|_| closed())?,
+                speech::EndpointEvent::Resumed { at_ms } => {
+                    stream.input.send(SttInput::Resumed { timestamp_ms: at_ms }).map_err(|_| closed())?
+                }
                 _ => {} // one utterance: its start and end are the file's
             }
         }

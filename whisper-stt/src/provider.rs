@@ -127,6 +127,12 @@ enum Next {
 /// decoded later. A shorter stretch is withdrawn and decoded again with what follows it.
 pub const SEGMENT_MIN_SAMPLES_8K: usize = 2 * 8_000;
 
+/// Quiet the callee must keep after a pause was told for the stretch before it to be kept as a
+/// segment (ms; with `PAUSE_MS=120`, 220 ms of quiet in all): a shorter gap is as likely a stop
+/// consonant inside a word ("prudent|ly") as a phrase boundary, and Whisper decoding the two
+/// halves apart gets the word wrong.
+pub const SEGMENT_QUIET_AFTER_PAUSE_MS: u64 = 100;
+
 /// What of the open utterance is already transcribed: its first `samples` (8 kHz) and their
 /// words, decoded at pauses the callee then talked on after.
 #[derive(Debug, Default)]
@@ -167,6 +173,8 @@ impl Heard {
 /// segment), it is withdrawn: skipped if no decoder has taken it yet.
 struct Speculation {
     start_ms: u64,
+    /// Call time the pause was told.
+    paused_at_ms: u64,
     from: usize,
     to: usize,
     /// Kept as a segment: the callee went on after its pause, and it holds enough speech.
@@ -242,6 +250,7 @@ fn guess(decoder: &WhisperDecoder, hints: &str, so_far: &Utterance, heard: &Hear
     let reply = submit(decoder, hints, so_far, heard, Some(withdrawn.clone())).ok()?;
     Some(Speculation {
         start_ms: so_far.start_ms,
+        paused_at_ms: so_far.end_ms,
         from: heard.samples.min(so_far.pcm_8k.len()),
         to: so_far.pcm_8k.len(),
         kept: false,
@@ -257,8 +266,9 @@ fn guess(decoder: &WhisperDecoder, hints: &str, so_far: &Utterance, heard: &Hear
 /// At a pause of the callee (`SttInput::Paused`) what is not yet transcribed of the utterance is
 /// decoded at once if a decoder is idle ([`room_for_a_guess`]), and the words so far go out as an
 /// interim transcript; if the callee says no more, that decode completes the final transcript,
-/// ready before the endpointer decides. If the callee goes on and the decoded stretch holds at
-/// least [`SEGMENT_MIN_SAMPLES_8K`], it is kept as a segment: its words become the "previous
+/// ready before the endpointer decides. If the callee goes on after a quiet of at least
+/// [`SEGMENT_QUIET_AFTER_PAUSE_MS`] more and the decoded stretch holds at least
+/// [`SEGMENT_MIN_SAMPLES_8K`], it is kept as a segment: its words become the "previous
 /// text" of the next decode, which takes only the audio after it. So a long answer is
 /// transcribed piece by piece while it is spoken, and its end costs the decode of its last
 /// piece. A shorter stretch is dropped at the resumption: withdrawn if still queued, otherwise
@@ -340,10 +350,14 @@ async fn transcribe_utterances(
                 paused = Some(so_far);
                 continue;
             }
-            UtteranceEvent::Resumed => {
+            UtteranceEvent::Resumed { at_ms } => {
                 paused = None;
+                let segment = |running: &Speculation| {
+                    running.to - running.from >= SEGMENT_MIN_SAMPLES_8K
+                        && at_ms.saturating_sub(running.paused_at_ms) >= SEGMENT_QUIET_AFTER_PAUSE_MS
+                };
                 match speculation.take() {
-                    Some(mut running) if running.kept || running.to - running.from >= SEGMENT_MIN_SAMPLES_8K => {
+                    Some(mut running) if running.kept || segment(&running) => {
                         running.kept = true;
                         match running.result.take() {
                             Some(Ok(transcript)) => {

@@ -16,8 +16,9 @@ impl PartialEq for HearingOutput {
                 }
                 (SttInput::UtteranceStart { timestamp_ms: a }, SttInput::UtteranceStart { timestamp_ms: b })
                 | (SttInput::UtteranceEnd { timestamp_ms: a }, SttInput::UtteranceEnd { timestamp_ms: b })
-                | (SttInput::Paused { timestamp_ms: a }, SttInput::Paused { timestamp_ms: b }) => a == b,
-                (SttInput::Close, SttInput::Close) | (SttInput::Resumed, SttInput::Resumed) => true,
+                | (SttInput::Paused { timestamp_ms: a }, SttInput::Paused { timestamp_ms: b })
+                | (SttInput::Resumed { timestamp_ms: a }, SttInput::Resumed { timestamp_ms: b }) => a == b,
+                (SttInput::Close, SttInput::Close) => true,
                 _ => false,
             },
             (Heard { at_ms: a, event: e }, Heard { at_ms: b, event: f }) => a == b && e == f,
@@ -239,7 +240,7 @@ fn the_recogniser_is_told_of_pauses_and_words_known_at_the_pause_date_the_final_
     let paused = without_audio(line.callee(false, 200));
     assert_eq!(paused, vec![HearingOutput::Stt(SttInput::Paused { timestamp_ms: 1020 })]);
     let resumed = without_audio(line.callee(true, 400));
-    assert_eq!(resumed, vec![HearingOutput::Stt(SttInput::Resumed)]);
+    assert_eq!(resumed, vec![HearingOutput::Stt(SttInput::Resumed { timestamp_ms: 1100 })]);
     // speech ends at 1500: the pause at 1620, the words at 1700, the endpoint at 2000
     let quiet = without_audio(line.callee(false, 200));
     assert_eq!(quiet, vec![HearingOutput::Stt(SttInput::Paused { timestamp_ms: 1620 })]);

@@ -56,7 +56,7 @@ impl SttProvider for CountingStt {
                         }
                     }
                     SttInput::Context { text } => context = Some(text),
-                    SttInput::Paused { .. } | SttInput::Resumed => {}
+                    SttInput::Paused { .. } | SttInput::Resumed { .. } => {}
                     SttInput::Close => break,
                 }
             }

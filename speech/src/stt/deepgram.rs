@@ -280,7 +280,7 @@ impl Session {
                             SttInput::UtteranceStart { .. }
                             | SttInput::Context { .. }
                             | SttInput::Paused { .. }
-                            | SttInput::Resumed,
+                            | SttInput::Resumed { .. },
                         ) => continue,
                         Some(SttInput::UtteranceEnd { .. }) => {
                             self.replay.finalize_pending = true;

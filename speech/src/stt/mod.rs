@@ -30,8 +30,9 @@ pub enum SttInput {
     /// no more): a provider may start on it, so its transcript is ready when `UtteranceEnd`
     /// comes. Providers that do not guess ignore it.
     Paused { timestamp_ms: u64 },
-    /// The callee went on after the last `Paused`: what was started on it is not the utterance.
-    Resumed,
+    /// The callee went on after the last `Paused`, at this call time: what was started on it is
+    /// not the utterance.
+    Resumed { timestamp_ms: u64 },
     /// What the agent said last: the line the callee's next words most likely answer. Providers
     /// that take a "previous text" (Whisper's prompt, OpenAI's `prompt` field) decode the next
     /// utterances with it; others ignore it.
@@ -122,8 +123,11 @@ pub enum Collected {
     Utterance(Utterance),
     /// `Paused`: the utterance so far (a copy; it stays open). Nothing while none is open.
     Paused(Utterance),
-    /// `Resumed` within an open utterance: the last `Paused` copy is not the utterance.
-    Resumed,
+    /// `Resumed` within an open utterance (at call time `at_ms`): the last `Paused` copy is not
+    /// the utterance.
+    Resumed {
+        at_ms: u64,
+    },
     /// `Close`: the last utterance, if one was open.
     Closed(Option<Utterance>),
 }
@@ -137,7 +141,7 @@ pub fn spawn_utterance_collector(mut input: mpsc::UnboundedReceiver<SttInput>) -
         let mut collector = UtteranceCollector::default();
         while let Some(message) = input.recv().await {
             match collector.handle(message) {
-                Collected::Nothing | Collected::Paused(_) | Collected::Resumed => {}
+                Collected::Nothing | Collected::Paused(_) | Collected::Resumed { .. } => {}
                 Collected::Utterance(utterance) => {
                     if utterance_sender.send(utterance).is_err() {
                         return;
@@ -160,8 +164,8 @@ pub fn spawn_utterance_collector(mut input: mpsc::UnboundedReceiver<SttInput>) -
 pub enum UtteranceEvent {
     /// The utterance so far, at a pause of the callee (it stays open).
     Paused(Utterance),
-    /// The callee went on after the last pause.
-    Resumed,
+    /// The callee went on after the last pause, at call time `at_ms`.
+    Resumed { at_ms: u64 },
     /// The whole utterance.
     Ended(Utterance),
 }
@@ -176,7 +180,7 @@ pub fn spawn_utterance_events(mut input: mpsc::UnboundedReceiver<SttInput>) -> m
             let event = match collector.handle(message) {
                 Collected::Nothing => continue,
                 Collected::Paused(so_far) => UtteranceEvent::Paused(so_far),
-                Collected::Resumed => UtteranceEvent::Resumed,
+                Collected::Resumed { at_ms } => UtteranceEvent::Resumed { at_ms },
                 Collected::Utterance(utterance) => UtteranceEvent::Ended(utterance),
                 Collected::Closed(last) => {
                     if let Some(utterance) = last {
@@ -250,8 +254,8 @@ impl UtteranceCollector {
                 }),
                 None => Collected::Nothing,
             },
-            SttInput::Resumed if self.current.is_some() => Collected::Resumed,
-            SttInput::Resumed => Collected::Nothing,
+            SttInput::Resumed { timestamp_ms } if self.current.is_some() => Collected::Resumed { at_ms: timestamp_ms },
+            SttInput::Resumed { .. } => Collected::Nothing,
             SttInput::Close => Collected::Closed(self.take(None)),
         }
     }
@@ -373,7 +377,7 @@ mod tests {
     fn a_pause_hands_over_the_utterance_so_far_and_keeps_it_open() {
         let mut collector = UtteranceCollector::default();
         assert!(matches!(collector.handle(SttInput::Paused { timestamp_ms: 0 }), Collected::Nothing));
-        assert!(matches!(collector.handle(SttInput::Resumed), Collected::Nothing));
+        assert!(matches!(collector.handle(SttInput::Resumed { timestamp_ms: 0 }), Collected::Nothing));
         collector.handle(SttInput::UtteranceStart { timestamp_ms: 0 });
         collector.handle(frame(0, 4000));
         collector.handle(frame(20, 4000));
@@ -381,7 +385,7 @@ mod tests {
             panic!("the utterance so far expected");
         };
         assert_eq!((so_far.start_ms, so_far.end_ms, so_far.pcm_8k.len()), (0, 40, 320));
-        assert!(matches!(collector.handle(SttInput::Resumed), Collected::Resumed));
+        assert!(matches!(collector.handle(SttInput::Resumed { timestamp_ms: 40 }), Collected::Resumed { at_ms: 40 }));
         collector.handle(frame(40, 4000));
         let Collected::Utterance(whole) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 60 }) else {
             panic!("utterance expected");

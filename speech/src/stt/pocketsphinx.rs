@@ -328,7 +328,7 @@ async fn run_call(
     let mut collector = UtteranceCollector::default();
     while let Some(message) = input.recv().await {
         let (utterance, closing) = match collector.handle(message) {
-            Collected::Nothing | Collected::Paused(_) | Collected::Resumed => continue,
+            Collected::Nothing | Collected::Paused(_) | Collected::Resumed { .. } => continue,
             Collected::Utterance(utterance) => (utterance, false),
             Collected::Closed(Some(utterance)) => (utterance, true),
             Collected::Closed(None) => break,
