@@ -91,6 +91,10 @@ pub use openai::{OpenAiStt, OpenAiSttConfig};
 const PRE_ROLL_SAMPLES: usize = 8_000;
 /// Audio included before the `UtteranceStart` time, so the first phone is not cut.
 const LEAD_IN_MS: u64 = 200;
+/// Longest utterance kept (8 kHz samples: 2 minutes, 1.9 MB). A line the endpointer never hears
+/// end (constant noise taken for speech) would otherwise grow one call's buffer for as long as
+/// the call lasts; the audio past it is dropped, with one warning per utterance.
+pub const MAX_UTTERANCE_SAMPLES_8K: usize = 120 * 8_000;
 
 /// A finished utterance: 8 kHz PCM and its call times.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +114,8 @@ pub struct UtteranceCollector {
     /// Call time just after the last pre-roll sample.
     pre_roll_end_ms: u64,
     current: Option<(u64, Vec<i16>, Option<Arc<str>>)>,
+    /// Audio past [`MAX_UTTERANCE_SAMPLES_8K`] was dropped from the current utterance.
+    overflowed: bool,
     pcm: Vec<i16>,
     context: Option<Arc<str>>,
 }
@@ -205,7 +211,18 @@ impl UtteranceCollector {
                 self.pcm.clear();
                 protocol::mulaw::decode_into(&mulaw, &mut self.pcm);
                 match self.current.as_mut() {
-                    Some((_, samples, _)) => samples.extend_from_slice(&self.pcm),
+                    Some((start_ms, samples, _)) => {
+                        let room = MAX_UTTERANCE_SAMPLES_8K.saturating_sub(samples.len());
+                        samples.extend_from_slice(&self.pcm[..room.min(self.pcm.len())]);
+                        if room < self.pcm.len() && !self.overflowed {
+                            self.overflowed = true;
+                            tracing::warn!(
+                                start_ms = *start_ms,
+                                max_s = MAX_UTTERANCE_SAMPLES_8K / 8_000,
+                                "utterance longer than the most kept: the rest of its audio is dropped"
+                            );
+                        }
+                    }
                     None => {
                         self.pre_roll_end_ms = timestamp_ms + (self.pcm.len() / 8) as u64;
                         self.pre_roll.extend(self.pcm.iter().copied());
@@ -262,6 +279,7 @@ impl UtteranceCollector {
 
     fn take(&mut self, end_ms: Option<u64>) -> Option<Utterance> {
         let (start_ms, pcm_8k, context) = self.current.take()?;
+        self.overflowed = false;
         let end_ms = end_ms.unwrap_or(start_ms + (pcm_8k.len() / 8) as u64);
         Some(Utterance { pcm_8k, start_ms, end_ms, context })
     }
@@ -371,6 +389,28 @@ mod tests {
         collector.handle(SttInput::UtteranceStart { timestamp_ms: 80 });
         let Collected::Closed(Some(fourth)) = collector.handle(SttInput::Close) else { panic!("utterance expected") };
         assert_eq!(fourth.context, None);
+    }
+
+    #[test]
+    fn an_utterance_that_never_ends_keeps_at_most_two_minutes_of_audio() {
+        let mut collector = UtteranceCollector::default();
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 0 });
+        // five minutes of frames with no end (noise the endpointer takes for speech)
+        for index in 0..(5 * 60 * 50) {
+            collector.handle(frame(index * 20, 3000));
+        }
+        let Collected::Utterance(utterance) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 300_000 }) else {
+            panic!("utterance expected");
+        };
+        assert_eq!(utterance.pcm_8k.len(), MAX_UTTERANCE_SAMPLES_8K);
+        assert_eq!((utterance.start_ms, utterance.end_ms), (0, 300_000));
+        // the next utterance starts with room again
+        collector.handle(SttInput::UtteranceStart { timestamp_ms: 300_000 });
+        collector.handle(frame(300_000, 3000));
+        let Collected::Utterance(next) = collector.handle(SttInput::UtteranceEnd { timestamp_ms: 300_020 }) else {
+            panic!("utterance expected");
+        };
+        assert!(!next.pcm_8k.is_empty());
     }
 
     #[test]
