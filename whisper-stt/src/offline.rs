@@ -106,14 +106,33 @@ pub fn parse_wav(bytes: &[u8]) -> Result<Audio, String> {
     Err("no data chunk".into())
 }
 
+/// Longest text [`speak`] takes (bytes): less than a pipe holds.
+pub const MAX_SPOKEN_TEXT_BYTES: usize = 16 * 1024;
+
 /// `text` spoken by a test voice: `flite:<voice>` (slt, rms, awb) through the Debian `flite`
 /// binary, else an espeak-ng voice (`en-us`, `en-gb+m3`, ...).
 pub fn speak(voice: &str, text: &str) -> Result<Audio, String> {
+    if text.len() > MAX_SPOKEN_TEXT_BYTES {
+        return Err(format!("{} bytes of text to speak, at most {MAX_SPOKEN_TEXT_BYTES}", text.len()));
+    }
+    if voice.starts_with('-') || voice.chars().any(char::is_whitespace) {
+        return Err(format!("{voice:?} is not a voice name"));
+    }
     let Some(flite_voice) = voice.strip_prefix("flite:") else {
-        let output = std::process::Command::new("espeak-ng")
-            .args(["-v", voice, "--stdout", text])
-            .output()
+        // the text on standard input: a text that starts with "-" is not taken for an option
+        let mut child = std::process::Command::new("espeak-ng")
+            .args(["-v", voice, "--stdout", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .map_err(|error| format!("espeak-ng (apt-get install espeak-ng): {error}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            // at most a pipe's worth (MAX_SPOKEN_TEXT_BYTES), so this cannot wait on the output
+            stdin.write_all(text.as_bytes()).map_err(|error| format!("espeak-ng input: {error}"))?;
+        }
+        let output = child.wait_with_output().map_err(|error| format!("espeak-ng: {error}"))?;
         if !output.status.success() {
             return Err(format!("espeak-ng -v {voice}: {}", String::from_utf8_lossy(&output.stderr)));
         }
@@ -265,6 +284,15 @@ pub fn comparable_words(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_that_starts_with_a_dash_is_spoken_and_a_bad_voice_is_refused() {
+        // espeak-ng took the text as an argument: "-v ..." would have been read as an option
+        let audio = speak("en-us", "-v no option here").expect("espeak-ng speaks it");
+        assert!(audio.samples.len() > audio.sample_rate_hz as usize / 2, "half a second or more of speech");
+        assert!(speak("--stdout", "hello").unwrap_err().contains("not a voice"));
+        assert!(speak("en-us", &"a".repeat(MAX_SPOKEN_TEXT_BYTES + 1)).unwrap_err().contains("at most"));
+    }
 
     fn wav(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
         let mut bytes = b"RIFF\0\0\0\0WAVE".to_vec();
