@@ -583,11 +583,7 @@ mod tests {
             &mut endpointer,
             &[(true, true, 50), (true, false, 8), (false, false, 5), (true, false, 10), (false, false, 30)],
         );
-        let pauses: Vec<_> = events
-            .iter()
-            .filter(|e| matches!(e, EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. }))
-            .copied()
-            .collect();
+        let pauses = pauses_and_resumptions(&events);
         assert_eq!(
             pauses,
             vec![
@@ -602,6 +598,15 @@ mod tests {
         assert!(events.iter().any(|e| matches!(e, EndpointEvent::UtteranceEnded { start_ms: 0, end_ms: 1000 })));
     }
 
+    /// The `Paused` and `Resumed` of `events`, in order.
+    fn pauses_and_resumptions(events: &[EndpointEvent]) -> Vec<EndpointEvent> {
+        events
+            .iter()
+            .filter(|e| matches!(e, EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. }))
+            .copied()
+            .collect()
+    }
+
     /// Found with `wer-bench --pause-ms 120` on a LibriVox recording: "... in his power to do for
     /// them" lost "to do for them", said softer than the line's adapted noise floor counted as
     /// loud, with no detector silence after the pause: no `Resumed` came, and the words decoded at
@@ -611,11 +616,7 @@ mod tests {
         let mut endpointer = pausing();
         // 1 s loud; 600 ms voiced but never loud, no silence; silence
         let events = run_classes(&mut endpointer, &[(true, true, 50), (true, false, 30), (false, false, 30)]);
-        let pauses: Vec<_> = events
-            .iter()
-            .filter(|e| matches!(e, EndpointEvent::Paused { .. } | EndpointEvent::Resumed { .. }))
-            .copied()
-            .collect();
+        let pauses = pauses_and_resumptions(&events);
         assert_eq!(
             pauses,
             vec![

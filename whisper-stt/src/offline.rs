@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use speech::stt::{SttContext, SttInput, SttOutput, SttProvider};
+use speech::stt::{SttContext, SttInput, SttOutput, SttProvider, SttStream};
 use speech::Vocabulary;
 
 /// Largest WAV file read (bytes): 10 minutes of 48 kHz PCM16 fits.
@@ -173,28 +173,14 @@ pub async fn transcribe_mulaw(
     timeout: Duration,
 ) -> Result<String, OfflineError> {
     let context = SttContext { call_id: "offline".into(), vocabulary };
-    let mut stream = provider.start(context);
+    let stream = provider.start(context);
     let closed = || OfflineError::Stt("the recogniser closed its input".into());
     stream.input.send(SttInput::UtteranceStart { timestamp_ms: 0 }).map_err(|_| closed())?;
     for (index, frame) in mulaw_8k.chunks(160).enumerate() {
         let audio = SttInput::Audio { mulaw: Bytes::copy_from_slice(frame), timestamp_ms: index as u64 * 20 };
         stream.input.send(audio).map_err(|_| closed())?;
     }
-    let end_ms = mulaw_8k.len() as u64 / 8;
-    stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).map_err(|_| closed())?;
-    stream.input.send(SttInput::Close).map_err(|_| closed())?;
-    let collect = async {
-        let mut texts = Vec::new();
-        while let Some(output) = stream.output.recv().await {
-            match output {
-                SttOutput::Final { text, .. } => texts.push(text),
-                SttOutput::Interim { .. } => {}
-                SttOutput::Failed { message, .. } => return Err(OfflineError::Stt(message)),
-            }
-        }
-        Ok(texts.join(" "))
-    };
-    tokio::time::timeout(timeout, collect).await.map_err(|_| OfflineError::Timeout(timeout))?
+    finish(stream, mulaw_8k, timeout).await
 }
 
 /// [`transcribe_mulaw`] with the callee's pauses told as a call tells them: the media worker's
@@ -213,7 +199,7 @@ pub async fn transcribe_mulaw_with_pauses(
     settled: &(dyn Fn() -> bool + Sync),
 ) -> Result<String, OfflineError> {
     let context = SttContext { call_id: "offline".into(), vocabulary };
-    let mut stream = provider.start(context);
+    let stream = provider.start(context);
     let closed = || OfflineError::Stt("the recogniser closed its input".into());
     let mut detector = speech::Vad::new(speech::VadMode::Aggressive);
     let config = speech::EndpointerConfig { pause_ms, ..speech::EndpointerConfig::default() };
@@ -251,6 +237,13 @@ pub async fn transcribe_mulaw_with_pauses(
             }
         }
     }
+    finish(stream, mulaw_8k, timeout).await
+}
+
+/// Ends the one utterance of `mulaw_8k` on `stream`, closes it and joins its final transcripts
+/// (within `timeout`).
+async fn finish(mut stream: SttStream, mulaw_8k: &[u8], timeout: Duration) -> Result<String, OfflineError> {
+    let closed = || OfflineError::Stt("the recogniser closed its input".into());
     let end_ms = mulaw_8k.len() as u64 / 8;
     stream.input.send(SttInput::UtteranceEnd { timestamp_ms: end_ms }).map_err(|_| closed())?;
     stream.input.send(SttInput::Close).map_err(|_| closed())?;
