@@ -153,18 +153,27 @@ impl Heard {
 
     /// The words so far followed by `more`.
     fn with(&self, more: &str) -> String {
-        let more = more.trim();
-        match (self.text.is_empty(), more.is_empty()) {
-            (true, _) => more.to_owned(),
-            (false, true) => self.text.clone(),
-            (false, false) => format!("{} {more}", self.text),
-        }
+        joined(&self.text, more)
     }
 
     /// The utterance's samples up to `to` are transcribed: `text` is their last part.
     fn commit(&mut self, to: usize, text: &str) {
         self.text = self.with(text);
         self.samples = to.max(self.samples);
+    }
+
+    /// `prompt` followed by the words heard so far (Whisper's "previous text").
+    fn with_prompt(&self, prompt: &str) -> String {
+        joined(prompt, &self.text)
+    }
+}
+
+/// `first` and `second`, trimmed, with one space between when both have words.
+fn joined(first: &str, second: &str) -> String {
+    match (first.trim(), second.trim()) {
+        ("", second) => second.to_owned(),
+        (first, "") => first.to_owned(),
+        (first, second) => format!("{first} {second}"),
     }
 }
 
@@ -220,17 +229,6 @@ fn submit(
     match withdrawn {
         Some(withdrawn) => decoder.submit_withdrawable(samples, prompt, withdrawn),
         None => decoder.submit(samples, prompt),
-    }
-}
-
-impl Heard {
-    /// `prompt` followed by the words heard so far (Whisper's "previous text").
-    fn with_prompt(&self, prompt: &str) -> String {
-        match (prompt.trim().is_empty(), self.text.is_empty()) {
-            (_, true) => prompt.to_owned(),
-            (true, false) => self.text.clone(),
-            (false, false) => format!("{} {}", prompt.trim_end(), self.text),
-        }
     }
 }
 
