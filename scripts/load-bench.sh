@@ -89,13 +89,15 @@ if [ "$path" = production ]; then
     BRAIN_POLICY=llm LLM_BASE_URL="$fake_url" LLM_MODEL=fake-model)
 fi
 
-# only the variables below: a provider key in the caller's shell must not change the path measured
+# only the variables below: a provider key in the caller's shell must not change the path measured.
+# The hold filler is off: the load generator times the first agent sound after each answer, and an
+# "Okay." 2 s after a late answer would hide the reply's own delay.
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" RUST_LOG="${RUST_LOG:-warn,reply_stages=debug}" \
   LISTEN_ADDR="127.0.0.1:$port" PUBLIC_BASE_URL="http://127.0.0.1:$port" \
   TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 TWILIO_AUTH_TOKEN="$auth_token" \
   TWILIO_FROM_NUMBER=+15005550006 TWILIO_API_BASE=http://127.0.0.1:9 \
   API_TOKEN=load-bench-api-token-0123456789 GYMCALL_DATA_DIR="$work/data" \
-  ENDPOINT_SILENCE_MS="$endpoint_silence_ms" "${provider_env[@]}" \
+  ENDPOINT_SILENCE_MS="$endpoint_silence_ms" HOLD_FILLER_MS=0 "${provider_env[@]}" \
   "$bin/gymcall" up >"$work/up.log" 2>&1 &
 up_pid=$!
 

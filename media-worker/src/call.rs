@@ -139,7 +139,8 @@ impl CallActor {
             hearing: Hearing::new(Vad::new(config.vad_mode), config.endpointer(), shared.providers.stt.name()),
             stt_input: None,
             agent_turn: None,
-            speaking: Speaking::new(config.playback_lead_ms, config.goodbye_wait_ms, shared.providers.tts.name()),
+            speaking: Speaking::new(config.playback_lead_ms, config.goodbye_wait_ms, shared.providers.tts.name())
+                .with_hold_filler(config.hold_filler_ms, &config.hold_filler_text, shared.hold_filler.clone()),
             request,
             call_number,
             media_in: Some(media_in),

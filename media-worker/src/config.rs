@@ -22,6 +22,8 @@ pub const ENV_VARS: &[&str] = &[
     "BARGE_IN_MIN_MS",
     "PLAYBACK_LEAD_MS",
     "GOODBYE_WAIT_MS",
+    "HOLD_FILLER_MS",
+    "HOLD_FILLER_TEXT",
     "RECORDINGS_DIR",
     "RECORDING_RETENTION_DAYS",
     "PLAYBOOKS_DIR",
@@ -30,6 +32,9 @@ pub const ENV_VARS: &[&str] = &[
     "SHUTDOWN_GRACE_S",
     "HOSTNAME",
 ];
+
+/// Longest `HOLD_FILLER_TEXT`: a filler is a word or two, not a message.
+pub const MAX_HOLD_FILLER_CHARS: usize = 40;
 
 /// [`ENV_VARS`] followed by the speech providers' variables.
 pub fn all_env_vars() -> Vec<&'static str> {
@@ -78,6 +83,11 @@ pub struct Config {
     pub playback_lead_ms: u64,
     /// After the agent's last words before a hang-up, how long the callee has to say goodbye.
     pub goodbye_wait_ms: u64,
+    /// When the agent's reply has not started this long after the callee stopped talking, a
+    /// short filler ([`Config::hold_filler_text`]) holds the line (0: never).
+    pub hold_filler_ms: u64,
+    /// What the filler says ("Okay."): synthesized once per worker.
+    pub hold_filler_text: String,
     /// When set, a stereo WAV (callee left, agent right) and a transcript per call go here.
     pub recordings_dir: Option<PathBuf>,
     /// How long a finished recording stays in the bus's `recordings` object bucket, where the
@@ -136,6 +146,10 @@ impl Config {
             barge_in_min_ms: env.parse("BARGE_IN_MIN_MS", 200)?,
             playback_lead_ms: env.parse("PLAYBACK_LEAD_MS", 200)?,
             goodbye_wait_ms: env.parse("GOODBYE_WAIT_MS", 2000)?,
+            // a reply that has not begun 2 s after the callee stopped gets an "Okay." first, so
+            // the line is never silent for 3 s (issue 12's dead air)
+            hold_filler_ms: env.parse("HOLD_FILLER_MS", 2000)?,
+            hold_filler_text: get("HOLD_FILLER_TEXT").unwrap_or("Okay.").trim().to_owned(),
             recordings_dir: get("RECORDINGS_DIR").map(PathBuf::from),
             recording_retention_days: env.parse("RECORDING_RETENTION_DAYS", 30)?,
             playbooks_dir: get("PLAYBOOKS_DIR").map(PathBuf::from),
@@ -163,6 +177,14 @@ impl Config {
         if config.pause_ms != 0 && !(40..config.endpoint_silence_ms).contains(&config.pause_ms) {
             let range = format!("0 (off) or 40 to ENDPOINT_SILENCE_MS - 1 ({})", config.endpoint_silence_ms - 1);
             return Err(ConfigError::out_of_range("PAUSE_MS", config.pause_ms, &range));
+        }
+        if config.hold_filler_ms != 0 && !(500..=10_000).contains(&config.hold_filler_ms) {
+            return Err(ConfigError::out_of_range("HOLD_FILLER_MS", config.hold_filler_ms, "0 (off) or 500 to 10000"));
+        }
+        let filler_chars = config.hold_filler_text.chars().count();
+        if config.hold_filler_ms != 0 && !(1..=MAX_HOLD_FILLER_CHARS).contains(&filler_chars) {
+            let expected = format!("1 to {MAX_HOLD_FILLER_CHARS} characters, or HOLD_FILLER_MS=0");
+            return Err(ConfigError::out_of_range("HOLD_FILLER_TEXT", format!("{filler_chars} characters"), &expected));
         }
         Ok(config)
     }
@@ -220,6 +242,7 @@ mod tests {
         assert_eq!(config.worker_id, format!("node-a-{}", std::process::id()));
         assert_eq!(config.endpoint_silence_ms, 500);
         assert_eq!(config.pause_ms, 0);
+        assert_eq!((config.hold_filler_ms, config.hold_filler_text.as_str()), (2000, "Okay."));
         assert_eq!(config.vad_mode, VadMode::Aggressive);
         assert!(config.recordings_dir.is_none());
         assert!(config.playbooks_dir.is_none());
@@ -240,8 +263,11 @@ mod tests {
             ("PLAYBOOKS_DIR", "/etc/playbooks"),
             ("MEDIA_ARBITERS", "4"),
             ("METRICS_ADDR", "0.0.0.0:9090"),
+            ("HOLD_FILLER_MS", "1500"),
+            ("HOLD_FILLER_TEXT", " Mm-hm. "),
         ]))
         .unwrap();
+        assert_eq!((config.hold_filler_ms, config.hold_filler_text.as_str()), (1500, "Mm-hm."));
         assert_eq!(config.worker_id, "w1");
         assert_eq!(config.max_calls, 3);
         assert_eq!(config.vad_mode, VadMode::VeryAggressive);
@@ -279,6 +305,15 @@ mod tests {
             ));
         }
         assert_eq!(Config::from_env(&env(&[("PAUSE_MS", "0")])).unwrap().pause_ms, 0);
+        // a filler after 100 ms would talk over every answer; a long one is no filler (a blank one
+        // is unset: the default)
+        let long = "x".repeat(MAX_HOLD_FILLER_CHARS + 1);
+        for bad in [&[("HOLD_FILLER_MS", "100")][..], &[("HOLD_FILLER_TEXT", &long)]] {
+            let error = Config::from_env(&env(bad)).unwrap_err().to_string();
+            assert!(error.contains("HOLD_FILLER"), "{error}");
+        }
+        let off = Config::from_env(&env(&[("HOLD_FILLER_MS", "0"), ("HOLD_FILLER_TEXT", "")])).unwrap();
+        assert_eq!(off.hold_filler_ms, 0);
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub type SegmentId = u64;
 /// Something the actor must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlaybackOutput {
-    /// Send one frame of agent audio; it will play at media time `play_at_ms`.
-    Audio { frame: Bytes, play_at_ms: u64 },
+    /// Send one frame of agent audio; it will play at media time `play_at_ms`. `filler`: it is
+    /// a hold filler's ([`Playback::play_filler`]), not a reply's.
+    Audio { frame: Bytes, play_at_ms: u64, filler: bool },
     /// Send a mark after the audio of utterance `name`.
     Mark { name: String },
     /// Send `clear` (barge-in).
@@ -83,8 +84,10 @@ impl Sentence {
 struct Utterance {
     id: String,
     interruptible: bool,
-    /// Reports `Played` when its mark comes back (false for DTMF tones).
+    /// Reports `Played` when its mark comes back (false for DTMF tones and fillers).
     reported: bool,
+    /// A hold filler ([`Playback::play_filler`]).
+    filler: bool,
     /// The last sentence has been queued.
     complete: bool,
     sentences: Vec<Sentence>,
@@ -209,6 +212,7 @@ impl Playback {
                     id: utterance_id.to_owned(),
                     interruptible,
                     reported: true,
+                    filler: false,
                     complete: false,
                     sentences: Vec::new(),
                     cursor: 0,
@@ -242,6 +246,16 @@ impl Playback {
 
     /// Queues ready-made audio (DTMF tones): not interruptible; its mark (`label`) is not reported.
     pub fn play_audio(&mut self, label: &str, mulaw: &[u8]) {
+        self.queue_audio(label, mulaw, false);
+    }
+
+    /// Queues a hold filler ("Okay." while a reply is late): interruptible, cut and played
+    /// without a word to the brain, and its frames marked as no reply's.
+    pub fn play_filler(&mut self, label: &str, mulaw: &[u8]) {
+        self.queue_audio(label, mulaw, true);
+    }
+
+    fn queue_audio(&mut self, label: &str, mulaw: &[u8], filler: bool) {
         if self.hung_up {
             return;
         }
@@ -254,8 +268,9 @@ impl Playback {
         self.next_segment += 1;
         self.utterances.push_back(Utterance {
             id: label.to_owned(),
-            interruptible: false,
+            interruptible: filler,
             reported: false,
+            filler,
             complete: true,
             sentences: vec![Sentence {
                 segment,
@@ -269,6 +284,11 @@ impl Playback {
             mark_sent: false,
             runs: Vec::new(),
         });
+    }
+
+    /// True once a hang-up has been asked for (or sent).
+    pub fn hangup_requested(&self) -> bool {
+        self.hangup.is_some() || self.hung_up
     }
 
     fn sentence_mut(&mut self, segment: SegmentId) -> Option<&mut Sentence> {
@@ -370,7 +390,7 @@ impl Playback {
                     Some((start, len)) if *start + *len == play_at_ms => *len += frame_ms,
                     _ => utterance.runs.push((play_at_ms, frame_ms)),
                 }
-                self.outputs.push_back(PlaybackOutput::Audio { frame, play_at_ms });
+                self.outputs.push_back(PlaybackOutput::Audio { frame, play_at_ms, filler: utterance.filler });
             }
         }
         if let Some(reason) = &self.hangup {

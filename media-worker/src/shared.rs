@@ -130,6 +130,9 @@ pub struct Shared {
     pub vocabularies: HashMap<String, Arc<Vocabulary>>,
     /// Finished recordings still being stored on the bus; a stopping worker waits for them.
     pub recordings_storing: tokio::sync::watch::Sender<usize>,
+    /// The hold filler's audio (8 kHz mu-law), synthesized once when the worker starts; empty
+    /// until then, and for good when the filler is off or its synthesis failed.
+    pub hold_filler: Arc<std::sync::OnceLock<bytes::Bytes>>,
 }
 
 impl Shared {

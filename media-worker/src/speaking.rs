@@ -6,6 +6,7 @@
 //! for, feeds their audio to [`Speaking::handle_tts`], and sends what comes out.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix::SpawnHandle;
@@ -46,6 +47,8 @@ struct AwaitedReply {
     known_at_ms: Option<u64>,
     replied_at_ms: Option<u64>,
     first_audio_at_ms: Option<u64>,
+    /// A hold filler has played for it.
+    held: bool,
 }
 
 /// One running synthesis.
@@ -71,6 +74,15 @@ pub struct Speaking {
     /// Media time of the last tick.
     now_ms: u64,
     outputs: VecDeque<SpeakingOutput>,
+    /// A reply not begun this long after the callee stopped gets the hold filler first (0: never).
+    hold_after_ms: u64,
+    /// The hold filler's audio, once the worker has it, and its words (for the transcript).
+    filler: Arc<OnceLock<Bytes>>,
+    filler_text: String,
+    /// Hold fillers played (names their labels).
+    fillers_played: u64,
+    /// The callee is talking (no filler over them).
+    callee_talking: bool,
 }
 
 impl Speaking {
@@ -84,7 +96,28 @@ impl Speaking {
             awaited: None,
             now_ms: 0,
             outputs: VecDeque::with_capacity(16),
+            hold_after_ms: 0,
+            filler: Arc::new(OnceLock::new()),
+            filler_text: String::new(),
+            fillers_played: 0,
+            callee_talking: false,
         }
+    }
+
+    /// Holds the line with `filler` (when it has audio) when a reply has not begun `after_ms`
+    /// after the callee stopped talking: a person says "okay" rather than leave seconds of
+    /// silence while the recogniser or the brain is slow. Once per callee utterance, only while
+    /// nothing is queued to play and the callee is quiet; the callee talking cuts it.
+    pub fn with_hold_filler(mut self, after_ms: u64, text: &str, filler: Arc<OnceLock<Bytes>>) -> Speaking {
+        self.hold_after_ms = after_ms;
+        self.filler_text = text.to_owned();
+        self.filler = filler;
+        self
+    }
+
+    /// How many hold fillers this call has played.
+    pub fn fillers_played(&self) -> u64 {
+        self.fillers_played
     }
 
     /// A `media.say` command at media time `now_ms`.
@@ -177,6 +210,7 @@ impl Speaking {
             known_at_ms: None,
             replied_at_ms: None,
             first_audio_at_ms: None,
+            held: false,
         });
     }
 
@@ -199,6 +233,7 @@ impl Speaking {
     /// The callee started (`true`) or stopped talking at media time `now_ms` (a requested
     /// hang-up waits for their goodbye).
     pub fn callee_speech(&mut self, speaking: bool, now_ms: u64) {
+        self.callee_talking = speaking;
         self.playback.callee_speech(speaking, now_ms);
     }
 
@@ -215,7 +250,27 @@ impl Speaking {
     /// Sends what pacing allows at media time `now_ms`; drain [`Speaking::poll_output`] after.
     pub fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        self.hold_the_line(now_ms);
         self.playback.tick(now_ms);
+    }
+
+    /// Plays the hold filler when the awaited reply is late (see [`Speaking::with_hold_filler`]).
+    fn hold_the_line(&mut self, now_ms: u64) {
+        let Some(awaited) = &mut self.awaited else { return };
+        let late = self.hold_after_ms != 0 && now_ms >= awaited.speech_end_ms + self.hold_after_ms;
+        if !late || awaited.held || awaited.replied_at_ms.is_some() || self.callee_talking {
+            return;
+        }
+        if self.playback.hangup_requested() || !self.playback.is_idle(now_ms) {
+            return;
+        }
+        let Some(audio) = self.filler.get() else { return };
+        awaited.held = true;
+        self.fillers_played += 1;
+        let label = format!("hold-{}", self.fillers_played);
+        tracing::debug!(late_ms = now_ms - awaited.speech_end_ms, %label, "reply late: holding the line");
+        self.playback.play_filler(&label, audio);
+        self.outputs.push_back(SpeakingOutput::AgentLine { at_ms: now_ms, line: self.filler_text.clone() });
     }
 
     pub fn poll_output(&mut self) -> Option<SpeakingOutput> {
@@ -225,8 +280,12 @@ impl Speaking {
         let now_ms = self.now_ms;
         loop {
             let output = match self.playback.poll_output()? {
-                PlaybackOutput::Audio { frame, play_at_ms } => {
+                PlaybackOutput::Audio { frame, play_at_ms, filler } => {
                     let audio = SpeakingOutput::Audio { frame, play_at_ms };
+                    // a filler is no reply: the reply's latency is still counted to its own audio
+                    if filler {
+                        return Some(audio);
+                    }
                     let Some(awaited) = self.awaited.take() else { return Some(audio) };
                     // the reply to the callee's last utterance starts playing
                     self.outputs.push_back(audio);
@@ -283,5 +342,136 @@ impl AgentAudio for Speaking {
 
     fn barge_in(&mut self, now_ms: u64) -> bool {
         self.playback.barge_in(now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILLER_BYTES: usize = 3_200; // 400 ms
+
+    fn speaking(hold_after_ms: u64, filler_ready: bool) -> Speaking {
+        let filler = Arc::new(OnceLock::new());
+        if filler_ready {
+            let _ = filler.set(Bytes::from(vec![0x55u8; FILLER_BYTES]));
+        }
+        Speaking::new(200, 2000, "test").with_hold_filler(hold_after_ms, "Okay.", filler)
+    }
+
+    /// Runs the call's clock from `from_ms` to `to_ms` in 20 ms frames and returns what came out.
+    fn run(speaking: &mut Speaking, from_ms: u64, to_ms: u64) -> Vec<SpeakingOutput> {
+        let mut out = Vec::new();
+        for now in (from_ms..=to_ms).step_by(20) {
+            speaking.tick(now);
+            while let Some(output) = speaking.poll_output() {
+                out.push(output);
+            }
+        }
+        out
+    }
+
+    fn audio_starts(out: &[SpeakingOutput]) -> Option<u64> {
+        out.iter().find_map(|o| match o {
+            SpeakingOutput::Audio { play_at_ms, .. } => Some(*play_at_ms),
+            _ => None,
+        })
+    }
+
+    fn replied_ms(out: &[SpeakingOutput]) -> Option<u64> {
+        out.iter().find_map(|o| match o {
+            SpeakingOutput::Heard { event: HeardEvent::Replied { reply_ms, .. }, .. } => Some(*reply_ms),
+            _ => None,
+        })
+    }
+
+    /// The brain's reply at `now_ms`, synthesized at once.
+    fn reply(speaking: &mut Speaking, now_ms: u64) {
+        let say = SayCommand::Speak {
+            utterance_id: "u-1".into(),
+            text: "Thanks.".into(),
+            end_of_turn: true,
+            uninterruptible: false,
+        };
+        speaking.handle_say(now_ms, say);
+        let mut segments = Vec::new();
+        while let Some(output) = speaking.poll_output() {
+            if let SpeakingOutput::Synthesize { segment, .. } = output {
+                segments.push(segment);
+            }
+        }
+        for segment in segments {
+            speaking.synthesizing(segment, SpawnHandle::default(), Instant::now());
+            let audio = Some(Ok(TtsChunk::Audio(Bytes::from(vec![0x11u8; 1_600]))));
+            speaking.handle_tts(now_ms, Instant::now(), segment, audio);
+            speaking.handle_tts(now_ms, Instant::now(), segment, Some(Ok(TtsChunk::Done { total_ms: 200 })));
+        }
+    }
+
+    #[test]
+    fn a_late_reply_is_preceded_by_the_filler_and_its_latency_is_still_the_replys() {
+        let mut speaking = speaking(2000, true);
+        speaking.callee_speech(false, 10_000);
+        speaking.reply_awaited(10_000, 10_500);
+        let before = run(&mut speaking, 10_500, 11_980);
+        assert_eq!(audio_starts(&before), None, "nothing before 2 s");
+        let held = run(&mut speaking, 12_000, 12_100);
+        assert_eq!(audio_starts(&held), Some(12_000), "the filler at 2 s");
+        assert!(held.iter().any(|o| matches!(o, SpeakingOutput::AgentLine { line, .. } if line == "Okay.")));
+        assert_eq!(replied_ms(&held), None, "a filler is no reply");
+        assert_eq!(speaking.fillers_played(), 1);
+        // the reply comes at 3.5 s, after the filler: its latency counts to its own audio
+        let mut out = run(&mut speaking, 12_120, 13_500);
+        reply(&mut speaking, 13_500);
+        out.extend(run(&mut speaking, 13_500, 14_000));
+        assert_eq!(replied_ms(&out), Some(3_500));
+        // no second filler for the same utterance
+        let after = run(&mut speaking, 14_000, 20_000);
+        assert_eq!(speaking.fillers_played(), 1, "{after:?}");
+    }
+
+    #[test]
+    fn no_filler_when_the_reply_is_in_time_or_the_line_is_not_the_agents() {
+        // a reply before 2 s
+        let mut speaking = speaking(2000, true);
+        speaking.reply_awaited(10_000, 10_500);
+        run(&mut speaking, 10_500, 11_000);
+        reply(&mut speaking, 11_000);
+        let out = run(&mut speaking, 11_000, 16_000);
+        assert_eq!(replied_ms(&out), Some(1_000));
+        assert_eq!(speaking.fillers_played(), 0);
+        // the callee talking again, the filler off, its audio not ready, a hang-up asked for
+        let mut talking = speaking_after(true, 2000);
+        talking.callee_speech(true, 10_600);
+        run(&mut talking, 10_600, 16_000);
+        let mut off = speaking_after(true, 0);
+        run(&mut off, 10_500, 16_000);
+        let mut not_ready = speaking_after(false, 2000);
+        run(&mut not_ready, 10_500, 16_000);
+        let mut closing = speaking_after(true, 2000);
+        closing.request_hangup("done");
+        run(&mut closing, 10_500, 16_000);
+        for (name, speaking) in [("talking", talking), ("off", off), ("not ready", not_ready), ("closing", closing)] {
+            assert_eq!(speaking.fillers_played(), 0, "{name}");
+        }
+    }
+
+    fn speaking_after(filler_ready: bool, hold_after_ms: u64) -> Speaking {
+        let mut speaking = speaking(hold_after_ms, filler_ready);
+        speaking.reply_awaited(10_000, 10_500);
+        speaking
+    }
+
+    #[test]
+    fn the_callee_talking_over_the_filler_cuts_it_without_telling_the_brain() {
+        let mut speaking = speaking(2000, true);
+        speaking.reply_awaited(10_000, 10_500);
+        run(&mut speaking, 10_500, 12_060);
+        assert_eq!(speaking.fillers_played(), 1);
+        assert!(speaking.unplayed(12_060));
+        assert!(speaking.barge_in(12_060), "a filler is interruptible");
+        let out = run(&mut speaking, 12_080, 12_200);
+        assert!(out.iter().any(|o| matches!(o, SpeakingOutput::Send(OutEvent::Clear))), "{out:?}");
+        assert!(!out.iter().any(|o| matches!(o, SpeakingOutput::Heard { .. })), "{out:?}");
     }
 }

@@ -102,7 +102,23 @@ pub async fn start(config: Config, bus: Bus, providers: Providers) -> Result<Run
         active,
         vocabularies,
         recordings_storing: tokio::sync::watch::channel(0usize).0,
+        hold_filler: Arc::new(std::sync::OnceLock::new()),
     });
+    if shared.config.hold_filler_ms != 0 {
+        let (tts, text, filler) =
+            (shared.providers.tts.clone(), shared.config.hold_filler_text.clone(), shared.hold_filler.clone());
+        tokio::spawn(async move {
+            match synthesize_filler(tts.as_ref(), &text).await {
+                Ok(audio) => {
+                    tracing::debug!(%text, ms = audio.len() / 8, "hold filler ready");
+                    let _ = filler.set(audio);
+                }
+                Err(error) => {
+                    tracing::warn!(%text, %error, "no hold filler: the line stays quiet while a reply is late")
+                }
+            }
+        });
+    }
     let arbiters: Vec<actix::Arbiter> = (0..shared.config.arbiters).map(|_| actix::Arbiter::new()).collect();
     let handles = arbiters.iter().map(|a| a.handle()).collect();
     let draining = Arc::new(AtomicBool::new(false));
@@ -124,6 +140,32 @@ pub async fn start(config: Config, bus: Bus, providers: Providers) -> Result<Run
         "media worker started"
     );
     Ok(RunningWorker { shared, stop, assign_task: Some(assign_task), arbiters, draining, http })
+}
+
+/// Longest hold filler: 2 s of 8 kHz mu-law.
+const MAX_HOLD_FILLER_BYTES: usize = 16_000;
+
+/// The whole audio of `text`, at most [`MAX_HOLD_FILLER_BYTES`], within 30 s.
+async fn synthesize_filler(tts: &dyn speech::TtsProvider, text: &str) -> Result<bytes::Bytes, String> {
+    let mut chunks = tts.synthesize(text.to_owned());
+    let mut audio = Vec::new();
+    let collect = async {
+        while let Some(chunk) = chunks.recv().await {
+            match chunk.map_err(|error| error.to_string())? {
+                speech::TtsChunk::Audio(bytes) => audio.extend_from_slice(&bytes),
+                speech::TtsChunk::Done { .. } => return Ok(()),
+            }
+            if audio.len() > MAX_HOLD_FILLER_BYTES {
+                return Err(format!("longer than {} ms", MAX_HOLD_FILLER_BYTES / 8));
+            }
+        }
+        Err("the synthesis ended early".to_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(30), collect).await.map_err(|_| "took over 30 s".to_owned())??;
+    if audio.is_empty() {
+        return Err("no audio".into());
+    }
+    Ok(bytes::Bytes::from(audio))
 }
 
 fn load_vocabularies(config: &Config) -> Result<HashMap<String, Arc<Vocabulary>>, MediaError> {

@@ -647,11 +647,34 @@ fn a_late_answer_to_the_previous_question_is_kept_without_talking_over_the_next(
     call.callee("hello");
     let reply = call.callee("oh i don't know really");
     assert!(reply.ends_with("What's been on your mind lately?"), "{reply}");
-    // the mood comes late, while topics are asked: kept, and nothing said over the question
-    assert_eq!(call.callee("maybe about a six"), "");
+    // the mood comes late, after topics were asked: kept, and the question asked again rather
+    // than left to the silence timer (seconds of dead air)
+    let reply = call.callee("maybe about a six");
+    assert!(reply.ends_with("What's been on your mind lately?"), "{reply}");
     assert_eq!(call.field("mood"), (FieldStatus::Known, json!(6)));
     let reply = call.callee("the garden mostly");
     assert!(reply.contains("hobbies"), "{reply}");
+}
+
+#[test]
+fn a_late_answer_that_crossed_the_next_question_is_kept_and_the_question_stands() {
+    let mut call = TextCall::new(companion_playbook(), &[("callee_name", "Ann")]);
+    call.start();
+    call.callee("hello");
+    let reply = call.callee("oh i don't know really");
+    assert!(reply.ends_with("What's been on your mind lately?"), "{reply}");
+    // started before that question was asked: it answers the one before, and nothing is said
+    // over the question just asked
+    call.seq += 1;
+    let crossed = call.input(Input::Heard {
+        text: "maybe about a six".into(),
+        utterance_seq: call.seq,
+        start_ms: call.at_ms - 500,
+        end_ms: call.at_ms + 1500,
+        at_ms: call.at_ms + 1500,
+    });
+    assert_eq!(crossed, "");
+    assert_eq!(call.field("mood"), (FieldStatus::Known, json!(6)));
 }
 
 #[test]

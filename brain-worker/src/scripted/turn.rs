@@ -228,7 +228,17 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     let mut restated = restated;
     let in_read_back = matches!(conversation.state.phase, Phase::ReadBack { .. });
     if changed.is_empty() && intents.is_empty() && restated.is_empty() && !in_read_back {
-        if let Some(previous) = conversation.state.previous_asked.clone().filter(|p| Some(p) != asked.as_ref()) {
+        // words naming what we just asked ("monday", "class") and not what we asked before are
+        // an answer to this question we could not read, not a late answer to that one ("on
+        // Wednesday ... to 1130" is no price of 1130)
+        let names = |field: Option<&String>| {
+            field
+                .and_then(|name| conversation.playbook.field(name))
+                .is_some_and(|spec| spec.keywords.iter().any(|k| extract::text::has_phrase(&words, &normalised(k))))
+        };
+        let previous_asked = conversation.state.previous_asked.clone();
+        let about_current = names(asked.as_ref()) && !names(previous_asked.as_ref());
+        if let Some(previous) = previous_asked.filter(|p| Some(p) != asked.as_ref() && !about_current) {
             // a bare "yeah, so ..." answers the question just asked; it is a late answer to a
             // yes/no question before only when it names what that question was about
             let yes_no = conversation.playbook.field(&previous).is_some_and(|f| f.kind == FieldType::YesNo);
@@ -244,9 +254,13 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
                 let (late_actions, late_changed) = conversation.apply(&late, turn);
                 actions.extend(late_actions);
                 changed.extend(late_changed);
-                // answered late: the current question still stands, say nothing over it
-                conversation.arm_silence(now, Duration::ZERO);
-                return actions;
+                // answered late, while we asked the current question: it still stands, say
+                // nothing over it. Said after the question was asked, the question went
+                // unanswered: it is asked again below, not left to seconds of silence.
+                if crossed {
+                    conversation.arm_silence(now, Duration::ZERO);
+                    return actions;
+                }
             }
         }
     }

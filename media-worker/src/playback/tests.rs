@@ -71,7 +71,7 @@ fn first_sentence_plays_while_the_next_is_synthesized() {
     playback.tick(40);
     let out = drain(&mut playback);
     match &out[0] {
-        PlaybackOutput::Audio { frame, play_at_ms } => {
+        PlaybackOutput::Audio { frame, play_at_ms, .. } => {
             assert_eq!(*play_at_ms, 40);
             assert_eq!(frame.len(), FRAME_BYTES);
             assert_eq!(frame[99], 0x22);

@@ -427,6 +427,10 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
         }
         for &piece in &times {
             let Piece::Time(span) = &placed[piece].piece else { continue };
+            if span.lost {
+                unsure.push("a range whose start was not understood".into());
+                continue;
+            }
             for &day in &days {
                 let class = Class {
                     day,

@@ -124,7 +124,7 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
             (hour, 30, 2)
         }
         _ => {
-            if let Some((h, m)) = token.clock {
+            if let Some((h, m)) = token.clock.or_else(|| compact_clock(tokens, index)) {
                 (h, m, 1)
             } else {
                 let hour = hour_of(token)?;
@@ -145,6 +145,32 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
         hours = twenty_four(hours, meridiem == Meridiem::Pm) / 60;
     }
     Some((TimeOfDay { minutes: hours * 60 + minutes, meridiem_certain: certain }, used))
+}
+
+/// Hours and minutes written as one number, the way a recogniser often writes a spoken time
+/// ("715 PM", "from 715 to 849 p.m.", "1030am", "630 in the evening", "9.30am to 1130"): three
+/// or four digits, 1-12 hours and minutes under 60, taken as a time only when am/pm follows it
+/// or the time it runs to, or when it ends a range after a time. Alone ("715", "1200 members")
+/// it stays a number.
+fn compact_clock(tokens: &[Token], index: usize) -> Option<(u32, u32)> {
+    let split = |token: &Token| {
+        let value = token.number.filter(|n| token.digits && n.fract() == 0.0 && (100.0..1300.0).contains(n))?;
+        let (hours, minutes) = (value as u32 / 100, value as u32 % 100);
+        ((1..=12).contains(&hours) && minutes < 60).then_some((hours, minutes))
+    };
+    let found = split(tokens.get(index)?)?;
+    let meridiem_at = |at: usize| meridiem_after(tokens, at).is_some();
+    let joiner = |token: Option<&Token>| token.is_some_and(|t| t.is_any(&["to", "till", "til", "until", "through"]));
+    let runs_to_one = joiner(tokens.get(index + 1))
+        && tokens.get(index + 2).is_some_and(|end| split(end).is_some() || end.clock.is_some())
+        && meridiem_at(index + 3);
+    // the end of a range after a time or its am/pm ("9.30am to 1130", "in the morning to 1130")
+    let ends_one = index >= 2
+        && joiner(tokens.get(index - 1))
+        && tokens.get(index - 2).is_some_and(|t| {
+            t.number.is_some() || t.clock.is_some() || t.is_any(&["am", "pm", "m", "morning", "evening", "afternoon"])
+        });
+    (meridiem_at(index + 1) || runs_to_one || ends_one).then_some(found)
 }
 
 /// `hours` (0-23) on a 12-hour clock read as am or pm, in minutes after midnight.
@@ -223,6 +249,9 @@ pub struct TimeSpan {
     /// Token position of the start.
     pub position: usize,
     pub used: usize,
+    /// The end of a range whose start was not understood ("from <misheard> to 2 p.m."): a time
+    /// was said there, but not this one as a start.
+    pub lost: bool,
 }
 
 /// The period word nearest before the time at `from` (within five words, not past another
@@ -304,7 +333,9 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
             },
             None => (resolve(start, hint), None),
         };
-        spans.push(TimeSpan { start: start_minutes, end: end_minutes, position: index, used: next - index });
+        // "from <misheard> to 2 p.m.": the end of a range whose start was lost
+        let lost = matches!(before, Some("to" | "till" | "til" | "until" | "through" | "thru"));
+        spans.push(TimeSpan { start: start_minutes, end: end_minutes, position: index, used: next - index, lost });
         index = next;
     }
     spans
