@@ -292,11 +292,9 @@ fn the_end_of_a_range_whose_start_was_lost_is_not_a_start() {
     assert_eq!(schedule_of("tuesday at 6 p.m. until 8"), vec![slot("tuesday", "18:00", Some("20:00"), None)]);
 }
 
-#[test]
-fn an_unreadable_schedule_answer_is_not_a_late_price_and_gets_a_reply() {
-    // tuning seed 313 (espeak-ng en-us+f2), as heard: the drop-in price was never given, and the
-    // schedule answer's "to 1130" was taken as a late answer to the price question; the agent
-    // then said nothing for 8 s ("the question still stands") before "Sorry, I didn't catch that"
+/// Tuning seed 313 (espeak-ng en-us+f2) as heard, up to the schedule question: the drop-in price
+/// was never given.
+fn at_schedule_question_without_a_price() -> crate::scripted::tests::TextCall {
     let mut call = crate::scripted::tests::TextCall::gym();
     call.start();
     call.callee("can truly be made within the mic.");
@@ -305,27 +303,65 @@ fn an_unreadable_schedule_answer_is_not_a_late_price_and_gets_a_reply() {
     call.callee("You can't look at the front desk. I can't pay on the phone.");
     let reply = call.callee("And the mat fee is $5.");
     assert!(reply.ends_with("Which days and times are your classes?"), "{reply}");
-    let reply = call.callee(
-        "So, on Wednesday, there's an open map from home 30 in the morning to 1130, and Monday and Tuesday at 630 in the \
-         evening. It's open map, and P is Monday and Thursday from home 30 in the morning to 1030.",
-    );
+    call
+}
+
+/// The callee's answer to the schedule question: it gets a reply, and no price comes of it.
+fn answered_without_a_price(call: &mut crate::scripted::tests::TextCall, answer: &str) {
+    let reply = call.callee(answer);
     assert!(!reply.is_empty(), "an answer to the question asked gets a reply");
     assert_ne!(call.field("drop_in_price").0, FieldStatus::Known, "{:?}", call.field("drop_in_price"));
 }
 
 #[test]
+fn an_unreadable_schedule_answer_is_not_a_late_price_and_gets_a_reply() {
+    // the schedule answer's "to 1130" was taken as a late answer to the price question; the
+    // agent then said nothing for 8 s ("the question still stands") before "Sorry, I didn't
+    // catch that"
+    let mut call = at_schedule_question_without_a_price();
+    answered_without_a_price(
+        &mut call,
+        "So, on Wednesday, there's an open map from home 30 in the morning to 1130, and Monday and Tuesday at 630 in the \
+         evening. It's open map, and P is Monday and Thursday from home 30 in the morning to 1030.",
+    );
+}
+
+#[test]
 fn a_schedule_answer_naming_days_is_no_late_answer_to_the_question_before() {
-    // the same call (tuning seed 313) with a number no time reading takes: "on wednesday ... 1130"
-    // named the schedule's days, and was still taken as a price of 1130 and met with silence
+    // the same call with a number no time reading takes: "on wednesday ... 1130" named the
+    // schedule's days, and was still taken as a price of 1130 and met with silence
+    let mut call = at_schedule_question_without_a_price();
+    answered_without_a_price(
+        &mut call,
+        "So, on Wednesday, there's an open map from home, it's 1130, and on Monday it's P.",
+    );
+}
+
+#[test]
+fn a_schedule_read_back_wrong_again_and_again_is_given_up_after_two_asks() {
+    // tuning seed 313 (espeak-ng en-us+f2), what the agent heard: each answer was read back in
+    // part, corrected unreadably, forgotten and asked for again ("Sorry, my mistake. Which days
+    // and times are your classes?"), round and round until the 300 s limit closed the call
     let mut call = crate::scripted::tests::TextCall::gym();
     call.start();
-    call.callee("can truly be made within the mic.");
-    call.callee("Not a second, please.");
-    call.callee("Sorry, I'm out, Matt. What did you need?");
-    call.callee("You can't look at the front desk. I can't pay on the phone.");
-    let reply = call.callee("And the mat fee is $5.");
-    assert!(reply.ends_with("Which days and times are your classes?"), "{reply}");
-    let reply = call.callee("So, on Wednesday, there's an open map from home, it's 1130, and on Monday it's P.");
-    assert!(!reply.is_empty(), "an answer to the question asked gets a reply");
-    assert_ne!(call.field("drop_in_price").0, FieldStatus::Known, "{:?}", call.field("drop_in_price"));
+    let mut replies = Vec::new();
+    for heard in [
+        "can truly be made within the mic.",
+        "Not a second, please.",
+        "Sorry, I'm out, Matt. What did you need?",
+        "You can't look at the front desk. I can't pay on the phone.",
+        "And the mat fee is $5.",
+        "You can't look at the front desk. I can't pay on the phone.",
+        "One then Thursday, half time to half past Mm, that's me. They're open map on Monday and Tuesday, six 30 in the evening to seven 30. They're open map on Wednesday, half time M.",
+        "No, not quite. We can be class on monday and thursday from 9.30 m to 10.30 m open monday and 2.30 m to 7.30 m and open monday from 9.30 m to 11.30 m.",
+        "No, not quite. We can be class on Monday and Thursday from 9.30am to 10.30am, open Monday and Tuesday from 6.30pm to 7.30pm, and open Monday from 9.30am to 11.30am.",
+        "Right, on Wednesday they're an open math time 30 m to half 11. Open math is Monday and Tuesday from 6 30 till m and 30. Monday and Thursday will not be at time 30 m until half n.",
+        "No, not quite. We can be class on Monday and Thursday from 9.30 am to 10.30 am. Open Matt on Monday and Tuesday from 6.30 pm to 10.30 pm. And open Matt on Wednesday from 9.30 am to 11.30 am. So on Wednesday, Matt on open Matt from 9.30 in the morning to 11.30 and Monday and Tuesday at 6.30 in the evening. Matt's open Matt and he is Monday and Thursday from 9.30 in the morning to 10.30.",
+        "So, on Wednesday, there's an open map from home 30 in the morning to 1130, and Monday and Tuesday at 630 in the evening. It's open map, and P is Monday and Thursday from home 30 in the morning to 1030.",
+    ] {
+        replies.push(call.callee(heard));
+    }
+    let asked = replies.iter().filter(|r| r.contains("Which days and times are your classes?")).count();
+    assert!(asked <= 2, "{replies:#?}");
+    assert!(replies.iter().any(|r| r.contains("Does a visitor need anything")), "{replies:#?}");
 }

@@ -2,7 +2,7 @@
 //! mix-up ("fifteen" / "fifty"), and a correction of a value acknowledged in passing.
 
 use super::questions::current_question;
-use crate::conversation::{Action, Conversation, Phase};
+use crate::conversation::{Action, Conversation, Phase, MAX_ASKS};
 use crate::extract::{self, text::normalised};
 use protocol::results::FieldStatus;
 use std::time::Instant;
@@ -88,7 +88,7 @@ pub(super) fn read_back_reply(
                 conversation.state.phase = Phase::Asking;
                 return (NEXT_MARKER.to_owned(), events);
             }
-            (forget_and_ask_again(conversation, field), Vec::new())
+            (forget_and_ask_again(conversation, field).unwrap_or_else(|| NEXT_MARKER.to_owned()), Vec::new())
         }
         _ => {
             // Confirmed (or they moved on): trust the value more.
@@ -135,19 +135,26 @@ fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usi
 }
 
 /// The callee said a value we had is wrong without giving the right one: forget it and ask for it
-/// again. Returns the line to say.
-fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> String {
+/// again. Returns the line to say, or None when the field has been asked [`MAX_ASKS`] times
+/// already: it is left unknown, with a note, and the call goes on (a schedule read back wrong,
+/// corrected unreadably and asked again, went round until the call's time limit).
+fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> Option<String> {
     if let Some(entry) = conversation.state.fields.get_mut(field) {
         entry.status = FieldStatus::Unknown;
         entry.value = serde_json::Value::Null;
         entry.confidence = 0.0;
     }
     conversation.state.phase = Phase::Asking;
+    let asked = conversation.state.attempts.get(field).copied().unwrap_or(0);
+    if asked >= MAX_ASKS {
+        conversation.state.notes.push(format!("{field}: unknown, read back wrong after {asked} tries"));
+        return None;
+    }
     conversation.set_asked(field);
     let question =
         conversation.playbook.field(field).cloned().map(|s| conversation.question_for(&s)).unwrap_or_default();
     *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
-    format!("Sorry, my mistake. {question}")
+    Some(format!("Sorry, my mistake. {question}"))
 }
 
 /// Words that say "what you just said back is wrong" whatever else the reply is about.
@@ -223,10 +230,10 @@ pub(super) fn correct_noted(
             actions.extend(conversation.say(now, &format!("Sorry about that. {line}"), false));
             Some(actions)
         }
-        None if explicit && !answers_asked => {
-            let line = forget_and_ask_again(conversation, field);
-            Some(conversation.say(now, &line, false))
-        }
+        None if explicit && !answers_asked => match forget_and_ask_again(conversation, field) {
+            Some(line) => Some(conversation.say(now, &line, false)),
+            None => Some(super::questions::ask_next(conversation, now, "Okay, thanks. ")),
+        },
         _ => None,
     }
 }
