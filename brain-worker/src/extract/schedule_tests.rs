@@ -177,12 +177,17 @@ fn the_value_read_back_is_the_schedule_as_paired() {
 
 /// A gym call up to the schedule question.
 fn at_schedule_question() -> crate::scripted::tests::TextCall {
+    at_schedule_question_after(&["hello atos", "yes we do", "twenty five dollars", "no there's no mat fee"])
+}
+
+/// A gym call where the callee said `lines`, the last of them answered with the schedule question.
+fn at_schedule_question_after(lines: &[&str]) -> crate::scripted::tests::TextCall {
     let mut call = crate::scripted::tests::TextCall::gym();
     call.start();
-    call.callee("hello atos");
-    call.callee("yes we do");
-    call.callee("twenty five dollars");
-    let reply = call.callee("no there's no mat fee");
+    let mut reply = String::new();
+    for line in lines {
+        reply = call.callee(line);
+    }
     assert!(reply.ends_with("Which days and times are your classes?"), "{reply}");
     call
 }
@@ -295,15 +300,13 @@ fn the_end_of_a_range_whose_start_was_lost_is_not_a_start() {
 /// Tuning seed 313 (espeak-ng en-us+f2) as heard, up to the schedule question: the drop-in price
 /// was never given.
 fn at_schedule_question_without_a_price() -> crate::scripted::tests::TextCall {
-    let mut call = crate::scripted::tests::TextCall::gym();
-    call.start();
-    call.callee("can truly be made within the mic.");
-    call.callee("Not a second, please.");
-    call.callee("Sorry, I'm out, Matt. What did you need?");
-    call.callee("You can't look at the front desk. I can't pay on the phone.");
-    let reply = call.callee("And the mat fee is $5.");
-    assert!(reply.ends_with("Which days and times are your classes?"), "{reply}");
-    call
+    at_schedule_question_after(&[
+        "can truly be made within the mic.",
+        "Not a second, please.",
+        "Sorry, I'm out, Matt. What did you need?",
+        "You can't look at the front desk. I can't pay on the phone.",
+        "And the mat fee is $5.",
+    ])
 }
 
 /// The callee's answer to the schedule question: it gets a reply, and no price comes of it.
