@@ -53,7 +53,15 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         // not the refused answer
         let refused = intents.contains(&intent::Intent::Refusal);
         let bare_answer_to = asked_spec.filter(|_| !refused);
-        found.extend(attribute_money(&tokens, &mentions, &money_fields, bare_answer_to));
+        let (mentions, corrected) = without_corrected(&tokens, mentions, &money_fields);
+        let mut money = attribute_money(&tokens, &mentions, &money_fields, bare_answer_to);
+        if corrected {
+            // a corrected amount is read back for a yes, never acknowledged in passing
+            for extraction in &mut money {
+                extraction.confidence = extraction.confidence.min(0.6);
+            }
+        }
+        found.extend(money);
     }
     // "no mat fee", "we don't charge a mat fee": a fee named and negated is zero
     let opens_with_yes = intent::opens_with_plain_yes(&normalised);
@@ -327,9 +335,13 @@ fn attribute_money(
                         let next_named_after = mentions
                             .get(position + 1)
                             .is_some_and(|next| field_named_after(tokens, fields, &field.name, next.end, 3));
-                        let leads_next =
-                            next_start < tokens.len() && next_start - (start + length) <= 3 && !next_named_after;
                         let gap = start - mention.end - 1;
+                        // (but "a $20 mat fee, it's $40": an amount right before a fee's name is
+                        // that fee's)
+                        let leads_next = gap > 0
+                            && next_start < tokens.len()
+                            && next_start - (start + length) <= 3
+                            && !next_named_after;
                         // "ten for the mat fee" links the two; "free for visitors, we just charge
                         // a mat fee" is about something else
                         // (a negation before the amount is the amount's own: "no, nothing on top")
@@ -375,6 +387,41 @@ fn attribute_money(
         ));
     }
     found
+}
+
+/// "Forty five quid, no sorry, forty pounds": an amount said again within a few words after a
+/// correction word ("sorry", "I mean", "actually" ...) replaces the one before it, unless a field
+/// is named between them (two fields' amounts). Returns the amounts left and whether one was
+/// replaced.
+fn without_corrected(
+    tokens: &[Token],
+    mentions: Vec<MoneyMention>,
+    fields: &[&FieldSpec],
+) -> (Vec<MoneyMention>, bool) {
+    let names_field = |from: usize, to: usize| {
+        fields.iter().any(|field| {
+            field.keywords.iter().any(|keyword| {
+                text::find_phrase(tokens, &spoken(keyword)).into_iter().any(|start| start >= from && start < to)
+            })
+        })
+    };
+    let mut kept: Vec<MoneyMention> = Vec::with_capacity(mentions.len());
+    let mut corrected = false;
+    for mention in mentions {
+        let replaces = kept.last().is_some_and(|last| {
+            // (mentions may touch: "twenty five fifty")
+            let Some(between) = tokens.get(last.end + 1..mention.start) else { return false };
+            between.len() <= 4
+                && between.iter().any(|t| t.is_any(values::CORRECTIONS))
+                && !names_field(last.end + 1, mention.start)
+        });
+        if replaces {
+            kept.pop();
+            corrected = true;
+        }
+        kept.push(mention);
+    }
+    (kept, corrected)
 }
 
 /// True when a money field other than `except` is named within `gap` words after `end` ("17.50

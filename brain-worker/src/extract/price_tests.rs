@@ -73,3 +73,31 @@ fn digits_said_one_by_one_are_not_read_into_counts() {
     assert!(found("two three times a week", "drop_in_price", "drop_in_price")
         .is_none_or(|e| e.value["amount"] != json!(23.0)));
 }
+
+#[test]
+fn an_amount_said_again_after_a_correction_word_replaces_the_first() {
+    // tuning seed 329 (flite rms): "Uh, it's forty five quid, no sorry, forty pounds." heard as
+    // below, and 45 pounds was kept
+    let text = "But it's 45 quid, no sorry, 40 pounds.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(40.0));
+    let corrected = found(text, "drop_in_price", "drop_in_price").unwrap();
+    assert!(corrected.confidence < gym().confirm_below, "a corrected amount is read back: {corrected:?}");
+    assert_eq!(amount("the mat fee is 20 dollars, sorry, I mean 25", "mat_fee", "mat_fee"), Some(25.0));
+    // two fields' amounts with a "sorry" between them stay two
+    let text = "it's 20 dollars, sorry, and the mat fee is 5";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(20.0));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(5.0));
+}
+
+#[test]
+fn an_amount_right_before_a_fee_name_is_that_fees() {
+    // tuning seed 337 (flite rms): "Um, yes, there's a twenty dollar mat fee. It's forty dollars."
+    // heard as below: read as a 20 dollar drop-in and a 40 dollar mat fee
+    let text = "Yes, there's a $20 mat fee, it's $40.";
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(20.0));
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(40.0));
+    // an amount that leads into the fee's own sentence is still not the fee's
+    let text = "twenty five, and the mat fee is ten";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(10.0));
+}

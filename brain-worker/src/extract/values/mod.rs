@@ -18,5 +18,5 @@ pub use negation::{
     has_negation, is_negated, is_not_needed, names_price, no_fee_said, says_no_price, without_negated_price, yes_no,
 };
 pub use scale::scale;
-pub use schedule::{days_at, days_in, schedule, ClassSlot, ClassType, Doubt, Schedule, DAYS};
+pub use schedule::{days_at, days_in, schedule, ClassSlot, ClassType, Doubt, Schedule, CORRECTIONS, DAYS};
 pub use time::{hh_mm, time_spans, TimeOfDay, TimeSpan};

@@ -183,7 +183,7 @@ const LINKS: &[&str] = &[
 ];
 
 /// Words of a speaker correcting themselves.
-const CORRECTIONS: &[&str] = &["sorry", "mean", "actually", "wait", "rather", "correction", "scratch"];
+pub const CORRECTIONS: &[&str] = &["sorry", "mean", "actually", "wait", "rather", "correction", "scratch"];
 
 /// The days, times and class types in an answer, in order, and whether the callee corrected one.
 fn pieces(tokens: &[Token], class_types: &[ClassType]) -> (Vec<Placed>, bool) {
