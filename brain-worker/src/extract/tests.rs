@@ -563,3 +563,18 @@ fn gi_as_the_recogniser_writes_it_is_still_a_gi() {
         assert_eq!(value, json!(["gi"]), "{text}");
     }
 }
+
+#[test]
+fn a_rank_said_by_its_bound_and_beforehand_in_two_words_are_requirements() {
+    // tuning seeds 335 and 304 (espeak-ng en-us), as heard: the belt colour misheard, the bound
+    // ("or higher") was not; "beforehand" written as two words
+    let gym = gym();
+    let requirements = |text: &str| {
+        extract(&gym, text, Some("requirements")).into_iter().find(|e| e.field == "requirements").map(|e| e.value)
+    };
+    assert_eq!(requirements("Um, you need to be a blue male or higher."), Some(json!(["rank"])));
+    assert_eq!(
+        requirements("You'll need to bring a gi, a blue belt, or higher end test, just before hand."),
+        Some(json!(["gi", "rank", "booking_ahead"]))
+    );
+}
