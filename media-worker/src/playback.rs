@@ -286,6 +286,11 @@ impl Playback {
         });
     }
 
+    /// True while the callee is talking (as last told by [`Playback::callee_speech`]).
+    pub fn callee_talking(&self) -> bool {
+        self.callee_speaking
+    }
+
     /// True once a hang-up has been asked for (or sent).
     pub fn hangup_requested(&self) -> bool {
         self.hangup.is_some() || self.hung_up

@@ -81,8 +81,6 @@ pub struct Speaking {
     filler_text: String,
     /// Hold fillers played (names their labels).
     fillers_played: u64,
-    /// The callee is talking (no filler over them).
-    callee_talking: bool,
 }
 
 impl Speaking {
@@ -100,7 +98,6 @@ impl Speaking {
             filler: Arc::new(OnceLock::new()),
             filler_text: String::new(),
             fillers_played: 0,
-            callee_talking: false,
         }
     }
 
@@ -233,7 +230,6 @@ impl Speaking {
     /// The callee started (`true`) or stopped talking at media time `now_ms` (a requested
     /// hang-up waits for their goodbye).
     pub fn callee_speech(&mut self, speaking: bool, now_ms: u64) {
-        self.callee_talking = speaking;
         self.playback.callee_speech(speaking, now_ms);
     }
 
@@ -258,7 +254,7 @@ impl Speaking {
     fn hold_the_line(&mut self, now_ms: u64) {
         let Some(awaited) = &mut self.awaited else { return };
         let late = self.hold_after_ms != 0 && now_ms >= awaited.speech_end_ms + self.hold_after_ms;
-        if !late || awaited.held || awaited.replied_at_ms.is_some() || self.callee_talking {
+        if !late || awaited.held || awaited.replied_at_ms.is_some() || self.playback.callee_talking() {
             return;
         }
         if self.playback.hangup_requested() || !self.playback.is_idle(now_ms) {
