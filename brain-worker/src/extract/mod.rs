@@ -338,10 +338,13 @@ fn attribute_money(
                         let gap = start - mention.end - 1;
                         // (but "a $20 mat fee, it's $40": an amount right before a fee's name is
                         // that fee's)
+                        // (nor when a sentence ends between them: "ten dollars for the mat
+                        // fee. So, it's free")
                         let leads_next = gap > 0
                             && next_start < tokens.len()
                             && next_start - (start + length) <= 3
-                            && !next_named_after;
+                            && !next_named_after
+                            && !text::sentence_ends_between(tokens, start + length - 1, next_start);
                         // "ten for the mat fee" links the two; "free for visitors, we just charge
                         // a mat fee" is about something else
                         // (a negation before the amount is the amount's own: "no, nothing on top")
@@ -361,6 +364,12 @@ fn attribute_money(
             }
         }
         if has_explicit && !mention.explicit && best.is_none() {
+            continue;
+        }
+        // "... only the mat fee, which is ten dollars. And the mat fee is ten dollars.": an
+        // amount said again right after the name of a field that already has it is that field
+        // said again, not an answer to the question asked
+        if best.is_none() && restates_found(tokens, mention, previous_end, fields, &found) {
             continue;
         }
         let Some(field) = best.map(|(_, f)| f).or(asked_money) else { continue };
@@ -387,6 +396,31 @@ fn attribute_money(
         ));
     }
     found
+}
+
+/// True when `mention` comes within three words after the name of a field `found` already gave
+/// the same amount to (and after the amount before it, from `previous_end`).
+fn restates_found(
+    tokens: &[Token],
+    mention: &MoneyMention,
+    previous_end: usize,
+    fields: &[&FieldSpec],
+    found: &[Extraction],
+) -> bool {
+    let same_amount = |field: &FieldSpec| {
+        found.iter().any(|e| {
+            e.field == field.name && e.value.get("amount").and_then(Value::as_f64) == Some(mention.money.amount)
+        })
+    };
+    fields.iter().filter(|field| same_amount(field)).any(|field| {
+        field.keywords.iter().any(|keyword| {
+            let keyword = spoken(keyword);
+            let length = keyword.split_whitespace().count();
+            text::find_phrase(tokens, &keyword).into_iter().any(|start| {
+                start >= previous_end && start + length <= mention.start && mention.start - (start + length) <= 3
+            })
+        })
+    })
 }
 
 /// "Forty five quid, no sorry, forty pounds": an amount said again within a few words after a

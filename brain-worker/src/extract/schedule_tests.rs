@@ -300,10 +300,13 @@ fn the_end_of_a_range_whose_start_was_lost_is_not_a_start() {
 /// Tuning seed 313 (espeak-ng en-us+f2) as heard, up to the schedule question: the drop-in price
 /// was never given.
 fn at_schedule_question_without_a_price() -> crate::scripted::tests::TextCall {
+    // (back from hold, "What did you need?" is no yes to the drop-in question any more: the
+    // question is asked again, and answered)
     at_schedule_question_after(&[
         "can truly be made within the mic.",
         "Not a second, please.",
         "Sorry, I'm out, Matt. What did you need?",
+        "Yes, we take drop ins.",
         "You can't look at the front desk. I can't pay on the phone.",
         "And the mat fee is $5.",
     ])
@@ -352,6 +355,8 @@ fn a_schedule_read_back_wrong_again_and_again_is_given_up_after_two_asks() {
         "can truly be made within the mic.",
         "Not a second, please.",
         "Sorry, I'm out, Matt. What did you need?",
+        // (no yes to the drop-in question, back from hold: asked again)
+        "Yes, we take drop ins.",
         "You can't look at the front desk. I can't pay on the phone.",
         "And the mat fee is $5.",
         "You can't look at the front desk. I can't pay on the phone.",

@@ -18,15 +18,32 @@ pub struct Token {
     /// A number folded from a tens word and a unit word ("thirty nine" -> (30, 9)): a time's
     /// minutes may have swallowed the next number ("ten thirty nine to eleven").
     pub tens_and_unit: Option<(u32, u32)>,
+    /// A sentence ends after it (".", "!" or "?" in the transcript; recognisers that write no
+    /// punctuation give none).
+    pub ends_sentence: bool,
 }
 
 impl Token {
     fn word(word: &str) -> Token {
-        Token { word: word.to_owned(), number: None, clock: None, digits: false, tens_and_unit: None }
+        Token {
+            word: word.to_owned(),
+            number: None,
+            clock: None,
+            digits: false,
+            tens_and_unit: None,
+            ends_sentence: false,
+        }
     }
 
     fn number(value: f64, digits: bool) -> Token {
-        Token { word: format_number(value), number: Some(value), clock: None, digits, tens_and_unit: None }
+        Token {
+            word: format_number(value),
+            number: Some(value),
+            clock: None,
+            digits,
+            tens_and_unit: None,
+            ends_sentence: false,
+        }
     }
 
     pub fn is(&self, word: &str) -> bool {
@@ -116,6 +133,10 @@ fn raw_words(text: &str) -> Vec<String> {
             }
             '-' | '–' | '/' | '_' => spaced.push(' '),
             '.' | ':' if digit_before && digit_after => spaced.push(c),
+            // the end of a sentence (not the dots of "a.m.", "e.g.")
+            '.' | '!' | '?' if next.is_none_or(char::is_whitespace) && !after_single_letter(&chars, index) => {
+                spaced.push_str(SENTENCE_END_SPACED)
+            }
             '\'' if previous.is_some_and(char::is_alphabetic) && next.is_some_and(char::is_alphabetic) => {
                 spaced.push(c)
             }
@@ -153,13 +174,31 @@ fn raw_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The word [`raw_words`] puts where a sentence ends.
+const SENTENCE_END: &str = "|";
+const SENTENCE_END_SPACED: &str = " | ";
+
+/// True when `chars[index]` follows a one-letter word ("a.m.", "p.m.": an abbreviation's dots).
+fn after_single_letter(chars: &[char], index: usize) -> bool {
+    let letter = index.checked_sub(1).and_then(|i| chars.get(i)).is_some_and(|c| c.is_alphabetic());
+    let before_letter = index.checked_sub(2).and_then(|i| chars.get(i));
+    letter && before_letter.is_none_or(|c| !c.is_alphanumeric())
+}
+
 /// Tokenises an utterance, folding spelled-out numbers.
 pub fn tokenize(text: &str) -> Vec<Token> {
     let words = raw_words(text);
-    let mut tokens = Vec::with_capacity(words.len());
+    let mut tokens: Vec<Token> = Vec::with_capacity(words.len());
     let mut index = 0;
     while index < words.len() {
         let word = words[index].as_str();
+        if word == SENTENCE_END {
+            if let Some(last) = tokens.last_mut() {
+                last.ends_sentence = true;
+            }
+            index += 1;
+            continue;
+        }
         if let Some((hours, minutes)) = parse_clock(word) {
             tokens.push(Token {
                 word: word.to_owned(),
@@ -167,6 +206,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 clock: Some((hours, minutes)),
                 digits: true,
                 tens_and_unit: None,
+                ends_sentence: false,
             });
             index += 1;
             continue;
@@ -302,7 +342,12 @@ pub fn split_odd_minutes(tokens: &[Token]) -> (Vec<Token>, bool) {
 
 /// The normalised words of `text` joined by single spaces, for phrase matching.
 pub fn normalised(text: &str) -> String {
-    raw_words(text).join(" ")
+    raw_words(text).into_iter().filter(|word| word != SENTENCE_END).collect::<Vec<_>>().join(" ")
+}
+
+/// True when a sentence ends among `tokens[from..to]` (before `to`).
+pub fn sentence_ends_between(tokens: &[Token], from: usize, to: usize) -> bool {
+    tokens.get(from..to).is_some_and(|between| between.iter().any(|t| t.ends_sentence))
 }
 
 /// Word positions where `phrase` (already normalised) starts in `tokens`.
@@ -369,6 +414,19 @@ mod tests {
 
     fn numbers(text: &str) -> Vec<f64> {
         tokenize(text).iter().filter_map(|t| t.number).collect()
+    }
+
+    #[test]
+    fn a_sentence_end_marks_the_word_before_it_and_is_no_word() {
+        let tokens = tokenize("Ten dollars for the mat fee. So, it's free! At 7 p.m. or 6:30 a.m. Okay?");
+        let ends: Vec<&str> = tokens.iter().filter(|t| t.ends_sentence).map(|t| t.word.as_str()).collect();
+        assert_eq!(ends, ["fee", "free", "okay"]);
+        assert!(tokens.iter().all(|t| t.word != SENTENCE_END));
+        assert_eq!(normalised("It's 7 p.m. Okay."), "it's 7 p m okay");
+        // numbers do not fold across a sentence end; a price's dot is no end
+        assert_eq!(numbers("It's twenty. Five on Monday. 17.50 dollars."), [20.0, 5.0, 17.5]);
+        assert!(sentence_ends_between(&tokens, 4, 8));
+        assert!(!sentence_ends_between(&tokens, 0, 4));
     }
 
     #[test]

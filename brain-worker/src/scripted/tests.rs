@@ -369,6 +369,37 @@ fn hold_waits_without_reprompting_then_resumes() {
 }
 
 #[test]
+fn back_from_hold_is_no_answer_to_the_yes_no_question_asked_before_it() {
+    // "Hang on, let me grab the schedule." / "Sure, thank you." / "Okay, I'm back. Go ahead."
+    // was taken as a yes to "do you take drop-in visitors?" and the survey of a members-only gym
+    // went on with four questions it could not answer (text eval, tuning seeds 502, 664, 541)
+    for (hold, back) in [
+        ("Hang on, let me grab the schedule.", "Okay, I'm back. Go ahead."),
+        ("Can you hold on a sec?", "Thanks for holding. What was it?"),
+        ("Just a second, please.", "Sorry about that, what did you need?"),
+    ] {
+        let mut call = TextCall::gym();
+        call.start();
+        let intro = call.callee("Hello, Copper Grappling.");
+        assert!(intro.ends_with("Do you take drop-in visitors from other gyms?"), "{intro}");
+        call.callee(hold);
+        let reply = call.callee(back);
+        assert!(reply.ends_with("Do you take drop-in visitors from other gyms?"), "{back}: {reply}");
+        assert_eq!(call.field("drop_in_offered").0, FieldStatus::Unknown, "{back}");
+        let reply = call.callee("So, no, we don't take visitors at the moment.");
+        assert!(!reply.contains("How much"), "{reply}");
+    }
+    // an answer that names the subject is one, hold or not
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("Hello, Copper Grappling.");
+    call.callee("Can you hold on a sec?");
+    let reply = call.callee("Okay, I'm back. Yes, we take drop ins.");
+    assert!(reply.contains("How much is a drop-in"), "{reply}");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, json!(true)));
+}
+
+#[test]
 fn repeat_says_the_last_turn_again() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);

@@ -206,6 +206,24 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     } else {
         extractions
     };
+    // Back from hold (or a new person on the line): "okay, I'm back, go ahead" is no answer to the
+    // yes/no question asked before the wait. A yes or no counts there only when the utterance
+    // names what the question was about; else the question is asked again.
+    let back_from_hold = matches!(conversation.state.phase, Phase::Holding | Phase::Transferring);
+    let extractions: Vec<_> = if back_from_hold {
+        extractions
+            .into_iter()
+            .filter(|e| {
+                let spec = conversation.playbook.field(&e.field);
+                let yes_no = spec.is_some_and(|f| f.kind == FieldType::YesNo);
+                let named =
+                    spec.is_some_and(|f| f.keywords.iter().any(|k| extract::text::has_phrase(&words, &normalised(k))));
+                !yes_no || named
+            })
+            .collect()
+    } else {
+        extractions
+    };
     // an answer that would close part of the survey is believed only when said twice
     let gate = gate::hold_gate_answers(conversation, extractions, &words);
     let (extractions, held_gate, was_confirming) = (gate.kept, gate.held, gate.was_confirming);

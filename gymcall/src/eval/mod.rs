@@ -7,6 +7,7 @@
 //! hanging up after the callee's goodbye, and call length.
 
 pub mod report;
+pub mod text;
 
 use crate::stack::{self, Stack, StackOptions};
 use anyhow::{bail, Context};
@@ -46,7 +47,8 @@ pub struct EvalArgs {
     pub out: PathBuf,
     /// The agent's recogniser: `auto` picks it as a call does (`STT_PROVIDER`, else embedded
     /// Whisper when installed, else PocketSphinx); `pocketsphinx` is what the end-to-end persona
-    /// test uses.
+    /// test uses; `text` skips audio altogether (the brain reads what the persona said word for
+    /// word: how much of the error is the brain's, a diagnostic; no dead air or endings measured).
     #[arg(long, value_enum, default_value_t = AgentEars::Auto)]
     pub stt: AgentEars,
 }
@@ -57,6 +59,7 @@ pub enum AgentEars {
     Auto,
     Whisper,
     Pocketsphinx,
+    Text,
 }
 
 /// The agent's speech engines for `ears`, with the agent's voice as a call picks it.
@@ -67,7 +70,7 @@ fn agent_speech(ears: AgentEars) -> anyhow::Result<speech::Providers> {
         AgentEars::Whisper => {
             env.insert("STT_PROVIDER".into(), "whisper".into());
         }
-        AgentEars::Pocketsphinx => {
+        AgentEars::Pocketsphinx | AgentEars::Text => {
             env.insert("STT_PROVIDER".into(), "pocketsphinx".into());
         }
     }
@@ -122,6 +125,9 @@ pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
     }
     let playbooks = PlaybookSet::built_in().map_err(|e| anyhow::anyhow!("{e}"))?;
     let personas = load_personas(&args.personas, &playbooks)?;
+    if args.stt == AgentEars::Text {
+        return evaluate_text(args, &playbooks, &personas);
+    }
     let out_dir = args.out.join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string());
     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     eprintln!("gymcall eval: {} personas from {}, {} at a time", personas.len(), args.personas.display(), args.jobs);
@@ -273,6 +279,33 @@ pub async fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
         })
         .collect();
     Ok(EvalReport::new(args.personas.display().to_string(), args.jobs, engines, DEAD_AIR_MS, per_call))
+}
+
+/// `--stt text`: every persona against the scripted brain in text ([`text::text_call`]).
+fn evaluate_text(
+    args: &EvalArgs,
+    playbooks: &PlaybookSet,
+    personas: &[(PathBuf, Persona)],
+) -> anyhow::Result<EvalReport> {
+    eprintln!("gymcall eval: {} personas from {}, in text (no audio)", personas.len(), args.personas.display());
+    let mut per_call = Vec::new();
+    for (index, (path, persona)) in personas.iter().enumerate() {
+        let playbook = playbooks.get(&persona.playbook).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let result = text::text_call(persona, playbook, text::call_seed(persona));
+        let line = call_report(path, persona, playbook, Some(&result), None, None);
+        eprintln!(
+            "[{}/{}] {}: {}/{} required fields, outcome {}",
+            index + 1,
+            personas.len(),
+            persona.name,
+            line.required_correct,
+            line.required_total,
+            line.outcome
+        );
+        per_call.push(line);
+    }
+    let engines = ("text".to_owned(), "text".to_owned());
+    Ok(EvalReport::new(args.personas.display().to_string(), 1, engines, DEAD_AIR_MS, per_call))
 }
 
 /// One persona's line of the report.

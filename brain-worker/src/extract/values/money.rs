@@ -111,8 +111,17 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                     .get(index + 2)
                     .is_some_and(|t| t.is_any(&["am", "pm", "a", "p", "in", "o'clock", "to", "until", "till"]));
             if let (Some(cents), false, true) = (cents, time_context, amount.fract() == 0.0 && amount < 1000.0) {
-                mentions.push(mention(tokens, amount + cents / 100.0, "USD", index, index + 1, false));
-                index += 2;
+                // "twenty seven fifty euros": the currency after the cents is the amount's
+                match tokens.get(index + 2).and_then(|t| currency_of(&t.word)) {
+                    Some(currency) => {
+                        mentions.push(mention(tokens, amount + cents / 100.0, currency, index, index + 2, true));
+                        index += 3;
+                    }
+                    None => {
+                        mentions.push(mention(tokens, amount + cents / 100.0, "USD", index, index + 1, false));
+                        index += 2;
+                    }
+                }
                 continue;
             }
             // "one five": an amount said digit by digit (as when correcting a read-back) is fifteen
@@ -194,6 +203,18 @@ fn with_cents(tokens: &[Token], currency_index: usize, amount: f64) -> (f64, usi
     if let Some(cents) = tokens.get(next).and_then(|t| t.number).filter(|c| *c < 100.0 && c.fract() == 0.0) {
         if tokens.get(next + 1).is_some_and(|t| t.is_any(&["cents", "cent"])) {
             return (amount + cents / 100.0, next + 1);
+        }
+        // "seventeen pounds fifty", "twenty two euros fifty": the cents said after the currency
+        // (not "ten dollars, fifteen dollars", not a time or a count after it)
+        let said_after = next == currency_index + 1
+            && (10.0..100.0).contains(&cents)
+            && tokens.get(next).is_some_and(|t| t.clock.is_none())
+            && !tokens.get(next + 1).is_some_and(|t| {
+                currency_of(&t.word).is_some() || t.is_any(&["am", "pm", "a", "p", "o'clock", "minutes", "percent"])
+            })
+            && !is_count(tokens, next);
+        if said_after {
+            return (amount + cents / 100.0, next);
         }
     }
     (amount, currency_index)
