@@ -158,7 +158,7 @@ fn full_gym_call_collects_every_field_with_evidence() {
     // "no" here answers the mat fee question; it does not correct the price
     let reply = call.callee("no there's no mat fee");
     assert_eq!(reply, "Mat fee free, got it. Which days and times are your classes?");
-    let reply = call.callee("monday and wednesday six to seven thirty gi and open mat saturday at noon");
+    let reply = call.callee("monday and wednesday six to seven thirty pm gi and open mat saturday at noon");
     assert!(
         reply.starts_with("monday and wednesday at 6 PM; saturday at noon, got it. Does a visitor need"),
         "{reply}"
@@ -186,6 +186,30 @@ fn full_gym_call_collects_every_field_with_evidence() {
     assert_eq!(evidence.text, "twenty five dollars");
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(25.0)));
     assert!(price.confidence >= 0.7, "{}", price.confidence);
+}
+
+#[test]
+fn a_schedule_whose_half_of_the_day_was_guessed_is_read_back_and_a_correction_taken() {
+    // text eval, tuning seed 400: "Thursdays and Fridays between half six and half past eight"
+    // were morning classes, noted in passing as 6:30 PM and never checked
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("Hello, Cedar Martial Arts.");
+    call.callee("yes we take drop ins");
+    call.callee("twenty dollars");
+    let reply = call.callee("no mat fee");
+    assert!(reply.ends_with("Which days and times are your classes?"), "{reply}");
+    let reply = call.callee("open mat is Thursdays and Fridays between half six and half past eight");
+    assert!(!reply.contains("got it"), "{reply}");
+    assert!(reply.contains("6:30 PM") && reply.ends_with("Did I get that right?"), "{reply}");
+    let reply =
+        call.callee("No, not quite. We have open mat on thursday and friday from six thirty a m to eight thirty a m.");
+    assert!(reply.contains("6:30 AM to 8:30 AM. Did I get that right?"), "{reply}");
+    let reply = call.callee("Yes, that's right.");
+    assert!(reply.contains("Does a visitor need"), "{reply}");
+    let schedule = call.field("class_schedule").1;
+    let starts: Vec<&str> = schedule.as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap()).collect();
+    assert_eq!(starts, ["06:30", "06:30"], "{schedule}");
 }
 
 #[test]

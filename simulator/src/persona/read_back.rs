@@ -5,6 +5,7 @@ use super::super::said::{numbers_in, schedule_sentence};
 use super::super::{parse_day, parse_minutes, ScheduleFact};
 use super::{contains_phrase, find_last_phrase, normalize, spoken_name, Responder, NOTED_CUES};
 use playbook::{FieldSpec, FieldType};
+use protocol::spoken;
 use serde_norway::Value;
 use std::collections::BTreeSet;
 
@@ -85,7 +86,8 @@ impl Responder {
             })
             .count();
         let wrong_hours = hours_heard * 2 < hours.len();
-        (wrong_day || missing * 2 > class_days.len() || wrong_hours).then(|| schedule_sentence(&entries))
+        let wrong_half = half_of_day_contradicted(text, &entries);
+        (wrong_day || missing * 2 > class_days.len() || wrong_hours || wrong_half).then(|| schedule_sentence(&entries))
     }
 
     /// The right value, spoken, when `text` says something about `field` that disagrees with the
@@ -134,19 +136,60 @@ fn same_number_to_the_ear(heard: f64, fact: f64) -> bool {
     teen_pair(heard, fact) || teen_pair(fact, heard)
 }
 
-/// Every class day and start hour of the facts is mentioned in the read-back.
-fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[ScheduleFact]) -> bool {
-    entries.iter().all(|entry| {
-        let day = entry.day.to_lowercase();
-        let day_said = text.split(' ').any(|w| w.trim_end_matches('s') == day.trim_end_matches('s'));
-        let start = parse_minutes(&entry.start).unwrap_or(0);
+/// True when the agent put a class in the wrong half of the day: every mention of its start hour
+/// that says am/pm (or morning/evening) says the other half. Mentions without one say nothing
+/// (the persona's ear may drop the "p m"), so only a clear "6:30 PM" for a 6:30 am class counts.
+fn half_of_day_contradicted(text: &str, entries: &[ScheduleFact]) -> bool {
+    let words: Vec<&str> = text.split(' ').collect();
+    let number = |word: &str| word.parse::<u32>().ok().or_else(|| spoken::word_value(word));
+    // the half of the day said within three words after each number: (number, pm?)
+    let mut said: Vec<(u32, bool)> = Vec::new();
+    for (index, word) in words.iter().enumerate() {
+        let Some(value) = number(word) else { continue };
+        for (offset, next) in words.iter().enumerate().skip(index + 1).take(3) {
+            let pm = match *next {
+                "am" | "morning" => Some(false),
+                "a" if words.get(offset + 1) == Some(&"m") => Some(false),
+                "pm" | "evening" | "afternoon" | "night" => Some(true),
+                "p" if words.get(offset + 1) == Some(&"m") => Some(true),
+                _ => None,
+            };
+            if let Some(pm) = pm {
+                said.push((value, pm));
+                break;
+            }
+            if parse_day(next.trim_end_matches('s')).is_some() {
+                break;
+            }
+        }
+    }
+    entries.iter().any(|entry| {
+        let Some(start) = parse_minutes(&entry.start) else { return false };
         let hour12 = match (start / 60) % 12 {
             0 => 12,
             h => h,
-        } as f64;
-        let start_said = heard_numbers.iter().any(|n| same_number_to_the_ear(*n, hour12))
-            || (start == 12 * 60 && text.contains("noon"))
-            || (start == 0 && text.contains("midnight"));
-        day_said && start_said
+        };
+        let pm = start >= 12 * 60;
+        let halves: Vec<bool> = said.iter().filter(|(value, _)| *value == hour12).map(|(_, pm)| *pm).collect();
+        !halves.is_empty() && halves.iter().all(|said_pm| *said_pm != pm)
     })
+}
+
+/// Every class day and start hour of the facts is mentioned in the read-back, none in the wrong
+/// half of the day.
+fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[ScheduleFact]) -> bool {
+    !half_of_day_contradicted(text, entries)
+        && entries.iter().all(|entry| {
+            let day = entry.day.to_lowercase();
+            let day_said = text.split(' ').any(|w| w.trim_end_matches('s') == day.trim_end_matches('s'));
+            let start = parse_minutes(&entry.start).unwrap_or(0);
+            let hour12 = match (start / 60) % 12 {
+                0 => 12,
+                h => h,
+            } as f64;
+            let start_said = heard_numbers.iter().any(|n| same_number_to_the_ear(*n, hour12))
+                || (start == 12 * 60 && text.contains("noon"))
+                || (start == 0 && text.contains("midnight"));
+            day_said && start_said
+        })
 }

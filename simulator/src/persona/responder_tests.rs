@@ -159,6 +159,35 @@ fn schedule_read_backs_missing_a_class_are_corrected() {
 }
 
 #[test]
+fn a_class_read_back_in_the_wrong_half_of_the_day_is_corrected() {
+    // a person told "6 PM" for a 6 am class says so (the text eval's seeds 400 and 409 had morning
+    // classes noted as evening ones and let through)
+    let mut r = responder(&GYM.replace("start: \"10:00\", end: \"12:00\"", "start: \"09:30\", end: \"11:00\""));
+    r.answer();
+    let wrong = said(&r.on_agent_said(
+        "i have gi on monday and wednesday at 6 PM and open mat on saturday at 9:30 PM. Did I get that right?",
+    ));
+    assert!(wrong.starts_with("No, not quite."), "{wrong}");
+    let right = said(&r.on_agent_said(
+        "i have gi on monday and wednesday at 6 PM and open mat on saturday at 9:30 AM. Did I get that right?",
+    ));
+    assert_eq!(right, "Yes, that's right.");
+    // no am or pm heard: nothing to object to
+    let unsaid = said(&r.on_agent_said(
+        "i have gi on monday and wednesday at six and open mat on saturday at nine thirty did i get that right",
+    ));
+    assert_eq!(unsaid, "Yes, that's right.");
+    // acknowledged in passing in the wrong half: corrected too
+    let mut r = responder(&GYM.replace("start: \"10:00\", end: \"12:00\"", "start: \"09:30\", end: \"11:00\""));
+    r.answer();
+    r.on_agent_said("which days and times are your classes");
+    let noted = said(
+        &r.on_agent_said("monday and wednesday at 6 PM; saturday at 9:30 PM, got it. Does a visitor need anything?"),
+    );
+    assert!(noted.starts_with("No, not quite, our classes are"), "{noted}");
+}
+
+#[test]
 fn acknowledgements_get_no_reply_and_menus_repeat() {
     let mut r = responder(GYM);
     r.answer();

@@ -246,8 +246,16 @@ fn pieces(tokens: &[Token], class_types: &[ClassType]) -> (Vec<Placed>, bool) {
 
 /// True when nothing but a few linking words stand between two pieces.
 fn joined(tokens: &[Token], from: usize, to: usize, at_most: usize) -> bool {
-    to >= from && to - from <= at_most && !tokens[from..to].iter().any(|t| t.is_any(BREAKS))
+    // (not across the end of a sentence: "... eight o'clock. Also, kids at five")
+    to >= from
+        && to - from <= at_most
+        && !tokens[from..to].iter().any(|t| t.is_any(BREAKS))
+        && !tokens[from.saturating_sub(1)..to.min(tokens.len())].iter().any(|t| t.ends_sentence)
 }
+
+/// "..., that's open mat", "which is kids": words that point a class type back at what was just
+/// said.
+const POINTS_BACK: &[&str] = &["that", "that's", "which", "those", "these", "this", "it's"];
 
 /// Groups the pieces into days with their own times.
 fn groups(tokens: &[Token], placed: &[Placed]) -> (Vec<Group>, Vec<usize>) {
@@ -330,7 +338,26 @@ fn class_of_times(tokens: &[Token], placed: &[Placed], group_of_time: &[usize]) 
     };
     let is_time = |i: usize| placed.get(i).is_some_and(|p| matches!(p.piece, Piece::Time(_)));
     let is_days = |i: usize| placed.get(i).is_some_and(|p| matches!(p.piece, Piece::Days { .. }));
+    // "seven to nine, that's open mat": a type pointed back at the time just before it has that
+    // time, whatever the other types around it lead into
+    let points_back = |class: usize| {
+        class.checked_sub(1).is_some_and(|p| {
+            is_time(p)
+                && joined(tokens, placed[p].end(), placed[class].position, 2)
+                && tokens[placed[p].end()..placed[class].position].iter().any(|t| t.is_any(POINTS_BACK))
+        })
+    };
+    for &class in &classes {
+        if let (true, Piece::Class(name)) = (points_back(class), &placed[class].piece) {
+            if let Some(time) = times.iter().position(|&t| t == class - 1) {
+                class_of[time] = Some(name.clone());
+            }
+        }
+    }
     for (order, &class) in classes.iter().enumerate() {
+        if points_back(class) {
+            continue;
+        }
         // said right after a time ("six to seven thirty gi", "at six no gi") or leading into one
         // ("kids are at five", "open mat saturday at noon"); when both or neither, as the
         // callee did first
@@ -361,9 +388,11 @@ fn class_of_times(tokens: &[Token], placed: &[Placed], group_of_time: &[usize]) 
             if !after.is_empty() && !between.into_iter().all(|i| tokens[i].is_any(LINKS)) {
                 break;
             }
-            if class_of[t].is_none() {
-                after.push(t);
+            // a time another type was pointed back at ends the run
+            if class_of[t].is_some() {
+                break;
             }
+            after.push(t);
             from = placed[times[t]].end();
         }
         let chosen = match (forward, before.is_empty(), after.is_empty()) {
@@ -430,6 +459,9 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
             if span.lost {
                 unsure.push("a range whose start was not understood".into());
                 continue;
+            }
+            if span.half_guessed && !days.is_empty() {
+                unsure.push("morning or evening not said".into());
             }
             for &day in &days {
                 let class = Class {

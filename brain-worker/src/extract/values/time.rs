@@ -252,6 +252,9 @@ pub struct TimeSpan {
     /// The end of a range whose start was not understood ("from <misheard> to 2 p.m."): a time
     /// was said there, but not this one as a start.
     pub lost: bool,
+    /// Said without am/pm or a period word, at an hour classes run at in both halves of the day
+    /// (six to nine): the half of the day is a guess.
+    pub half_guessed: bool,
 }
 
 /// The period word nearest before the time at `from` (within five words, not past another
@@ -335,7 +338,18 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
         };
         // "from <misheard> to 2 p.m.": the end of a range whose start was lost
         let lost = matches!(before, Some("to" | "till" | "til" | "until" | "through" | "thru"));
-        spans.push(TimeSpan { start: start_minutes, end: end_minutes, position: index, used: next - index, lost });
+        let half_guessed = !start.meridiem_certain
+            && end.is_none_or(|end| !end.meridiem_certain)
+            && hint.is_none()
+            && (6..=9).contains(&(start.minutes / 60));
+        spans.push(TimeSpan {
+            start: start_minutes,
+            end: end_minutes,
+            position: index,
+            used: next - index,
+            lost,
+            half_guessed,
+        });
         index = next;
     }
     spans
