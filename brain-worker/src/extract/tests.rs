@@ -113,6 +113,10 @@ fn yes_no_with_negations() {
         ("drop ins aren't allowed right now", false),
         ("no problem we take drop ins all the time", true),
         ("yeah no we don't do that", false),
+        // text eval, tuning seed 326: a filler between the opener and the no
+        ("Yeah, so no, sorry, we're members only.", false),
+        ("Okay so no, we don't take visitors at the moment.", false),
+        ("Yeah, so of course, we get visitors all the time.", true),
     ];
     for (text, expected) in cases {
         assert_eq!(yes_no_answer(text, "drop_in_offered"), Some(*expected), "{text}");

@@ -165,6 +165,14 @@ fn raw_words(text: &str) -> Vec<String> {
                 "jiujitsu" => "jiu jitsu",
                 "a.m." | "a.m" => "am",
                 "p.m." | "p.m" => "pm",
+                // "Thursday's and Fridays": a day with an apostrophe is the day's plural
+                "monday's" => "mondays",
+                "tuesday's" => "tuesdays",
+                "wednesday's" => "wednesdays",
+                "thursday's" => "thursdays",
+                "friday's" => "fridays",
+                "saturday's" => "saturdays",
+                "sunday's" => "sundays",
                 "st" | "nd" | "rd" | "th" => "",
                 other => expand_contraction(other),
             };

@@ -142,10 +142,22 @@ fn same_number_to_the_ear(heard: f64, fact: f64) -> bool {
 fn half_of_day_contradicted(text: &str, entries: &[ScheduleFact]) -> bool {
     let words: Vec<&str> = text.split(' ').collect();
     let number = |word: &str| word.parse::<u32>().ok().or_else(|| spoken::word_value(word));
-    // the half of the day said within three words after each number: (number, pm?)
-    let mut said: Vec<(u32, bool)> = Vec::new();
+    // the half of the day said within three words after each number: (number, pm?, the days
+    // named last before it)
+    let mut said: Vec<(u32, bool, Vec<usize>)> = Vec::new();
+    let mut days: Vec<usize> = Vec::new();
+    let mut number_since_days = false;
     for (index, word) in words.iter().enumerate() {
+        if let Some(day) = parse_day(word.trim_end_matches('s')) {
+            if number_since_days {
+                days.clear();
+                number_since_days = false;
+            }
+            days.push(day);
+            continue;
+        }
         let Some(value) = number(word) else { continue };
+        number_since_days = true;
         for (offset, next) in words.iter().enumerate().skip(index + 1).take(3) {
             let pm = match *next {
                 "am" | "morning" => Some(false),
@@ -155,7 +167,7 @@ fn half_of_day_contradicted(text: &str, entries: &[ScheduleFact]) -> bool {
                 _ => None,
             };
             if let Some(pm) = pm {
-                said.push((value, pm));
+                said.push((value, pm, days.clone()));
                 break;
             }
             if parse_day(next.trim_end_matches('s')).is_some() {
@@ -170,7 +182,16 @@ fn half_of_day_contradicted(text: &str, entries: &[ScheduleFact]) -> bool {
             h => h,
         };
         let pm = start >= 12 * 60;
-        let halves: Vec<bool> = said.iter().filter(|(value, _)| *value == hour12).map(|(_, pm)| *pm).collect();
+        // its hour said after its own day, else anywhere
+        let day = parse_day(&entry.day.to_lowercase());
+        let of_hour: Vec<&(u32, bool, Vec<usize>)> = said.iter().filter(|(value, _, _)| *value == hour12).collect();
+        let on_day: Vec<&&(u32, bool, Vec<usize>)> =
+            of_hour.iter().filter(|(_, _, days)| day.is_some_and(|d| days.contains(&d))).collect();
+        let halves: Vec<bool> = if on_day.is_empty() {
+            of_hour.iter().map(|(_, pm, _)| *pm).collect()
+        } else {
+            on_day.iter().map(|(_, pm, _)| *pm).collect()
+        };
         !halves.is_empty() && halves.iter().all(|said_pm| *said_pm != pm)
     })
 }

@@ -177,6 +177,18 @@ fn a_class_read_back_in_the_wrong_half_of_the_day_is_corrected() {
         "i have gi on monday and wednesday at six and open mat on saturday at nine thirty did i get that right",
     ));
     assert_eq!(unsaid, "Yes, that's right.");
+    // the same hour in both halves, each on its own days (tuning seed 334: "no gi on wednesday
+    // and friday from 6 PM to 8 PM; advanced on monday and friday from 6:30 AM" was let through
+    // for a 6 am no-gi class)
+    let mut r = responder(&GYM.replace(
+        "start: \"18:00\", end: \"19:30\", class_type: gi }\n    - { day: wednesday",
+        "start: \"06:00\", end: \"07:30\", class_type: gi }\n    - { day: wednesday",
+    ));
+    r.answer();
+    let wrong = said(&r.on_agent_said("i have gi on monday and wednesday from 6 PM to 7:30 PM; open mat on saturday from 10 AM to noon. Did I get that right?"));
+    assert!(wrong.starts_with("No, not quite."), "{wrong}");
+    let right = said(&r.on_agent_said("i have gi on monday from 6 AM to 7:30 AM; gi on wednesday from 6 PM to 7:30 PM; open mat on saturday from 10 AM to noon. Did I get that right?"));
+    assert_eq!(right, "Yes, that's right.");
     // acknowledged in passing in the wrong half: corrected too
     let mut r = responder(&GYM.replace("start: \"10:00\", end: \"12:00\"", "start: \"09:30\", end: \"11:00\""));
     r.answer();

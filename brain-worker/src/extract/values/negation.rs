@@ -265,7 +265,11 @@ pub fn yes_no(tokens: &[Token]) -> Option<(bool, f32)> {
         // "yeah we don't do that" -> no
         let rest: Vec<Token> = tokenize(text).into_iter().skip(1).collect();
         // "right, no, sorry", "yeah, no": an opener, then the answer
-        let no_next = rest.first().is_some_and(|t| t.is_any(&["no", "nope", "nah"]));
+        // ("yeah, so no, sorry, we're members only": fillers between the opener and the answer)
+        let no_next = rest
+            .iter()
+            .find(|t| !t.is_any(&["so", "well", "um", "uh", "hmm", "okay", "ok", "oh"]))
+            .is_some_and(|t| t.is_any(&["no", "nope", "nah"]));
         if (no_next || rest.iter().take(4).any(|t| t.is_any(&["don't", "doesn't", "can't", "not", "never"])))
             && !starts("of course")
         {
