@@ -104,15 +104,49 @@ async fn speak(tts: &dyn TtsProvider, line: &str) -> Vec<u8> {
     [silence.clone(), mulaw, silence].concat()
 }
 
+/// How the listener is primed: not at all, with what the simulated callee listens for (every
+/// line of the playbook, for PocketSphinx's grammar), or with the playbook's trade words only.
+#[derive(Clone, Copy, PartialEq)]
+enum Primed {
+    No,
+    Listening,
+    TradeWords,
+}
+
+/// The words of a playbook's trade a person at the other end knows: each asked field's first
+/// keyword and its options' names ("drop in", "mat fee", "gi", "no gi", "open mat", "waiver" ...),
+/// never a line of the playbook.
+fn trade_words(playbook: &playbook::Playbook) -> speech::Vocabulary {
+    let mut terms: Vec<String> = Vec::new();
+    for field in playbook.fields.iter().filter(|f| f.question.is_some()) {
+        for term in
+            field.keywords.first().cloned().into_iter().chain(field.options.iter().map(|o| playbook::spoken(o.name())))
+        {
+            if !terms.contains(&term) {
+                terms.push(term);
+            }
+        }
+    }
+    speech::Vocabulary::new().with_subjects(terms)
+}
+
 /// (word errors, reference words) of `tts` speaking every agent line to `stt`.
-async fn word_error_rate(tts: &dyn TtsProvider, stt: &dyn SttProvider, hear_with_vocabulary: bool) -> (usize, usize) {
+async fn word_error_rate(tts: &dyn TtsProvider, stt: &dyn SttProvider, primed: Primed) -> (usize, usize) {
     let (mut errors, mut total) = (0, 0);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
     for file in ["gym-dropin.yaml", "companion-checkin.yaml"] {
         let playbook = playbook::Playbook::load(root.join(file)).expect("shipped playbook");
         let context = example_context();
-        let vocabulary = hear_with_vocabulary
-            .then(|| Arc::new(simulator::persona::voice::PersonaVoice::listening_vocabulary(&playbook, &context)));
+        let vocabulary = match primed {
+            Primed::No => None,
+            Primed::Listening => {
+                Some(Arc::new(simulator::persona::voice::PersonaVoice::listening_vocabulary(&playbook, &context)))
+            }
+            Primed::TradeWords => Some(Arc::new(trade_words(&playbook))),
+        };
+        if primed == Primed::TradeWords {
+            eprintln!("  prompt: {}", whisper_stt::provider::prompt_text(vocabulary.as_deref().expect("primed")));
+        }
         for line in agent_lines(&playbook, &context) {
             let mulaw = speak(tts, &line).await;
             let heard = transcribe_mulaw(stt, &mulaw, vocabulary.clone(), Duration::from_secs(120))
@@ -133,11 +167,11 @@ async fn word_error_rate(tts: &dyn TtsProvider, stt: &dyn SttProvider, hear_with
     (errors, total)
 }
 
-async fn check(stt: &dyn SttProvider, hear_with_vocabulary: bool) {
-    let (errors, total) = word_error_rate(&piper(), stt, hear_with_vocabulary).await;
+async fn check(stt: &dyn SttProvider, primed: Primed) {
+    let (errors, total) = word_error_rate(&piper(), stt, primed).await;
     let wer = errors as f64 / total.max(1) as f64;
     let flite = FliteTts::new().expect("flite voice");
-    let (flite_errors, flite_total) = word_error_rate(&flite, stt, hear_with_vocabulary).await;
+    let (flite_errors, flite_total) = word_error_rate(&flite, stt, primed).await;
     eprintln!(
         "{}: piper joe {errors}/{total} word errors = {:.1}% WER; flite kal {flite_errors}/{flite_total} = {:.1}%",
         stt.name(),
@@ -158,7 +192,7 @@ async fn check(stt: &dyn SttProvider, hear_with_vocabulary: bool) {
 #[ignore = "misses the 5% target: 22.8% WER on 2026-12-04 (piper-tts/README.md)"]
 async fn pocketsphinx_understands_the_agent_lines() {
     let stt = speech::stt::pocketsphinx::PocketsphinxStt::new(Default::default()).expect("pocketsphinx model");
-    check(&stt, true).await;
+    check(&stt, Primed::Listening).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,5 +201,16 @@ async fn whisper_understands_the_agent_lines() {
     let config = whisper_stt::options_from_config(&speech::SpeechConfig::default());
     let decoder = whisper_stt::WhisperDecoder::shared(&config)
         .unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"));
-    check(&whisper_stt::WhisperStt::new(decoder), false).await;
+    check(&whisper_stt::WhisperStt::new(decoder), Primed::No).await;
+}
+
+/// Whisper told the playbook's trade words first (`WhisperStt::with_hints`), as a person at a
+/// gym's front desk knows "gi", "mat fee" and "drop in".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "misses the 5% target: 5.3% WER on 2026-12-06 (piper-tts/README.md)"]
+async fn whisper_primed_with_the_trade_words_understands_the_agent_lines() {
+    let config = whisper_stt::options_from_config(&speech::SpeechConfig::default());
+    let decoder = whisper_stt::WhisperDecoder::shared(&config)
+        .unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"));
+    check(&whisper_stt::WhisperStt::with_hints(decoder), Primed::TradeWords).await;
 }

@@ -238,7 +238,10 @@ pub fn intents(normalised_text: &str) -> Vec<Intent> {
     if any_phrase(text, TRANSFER) {
         found.push(Intent::Transfer);
     }
-    if any_phrase(text, REFUSAL) {
+    // "I can't say on the phone", "we don't do that on the phone": not given on a call
+    let on_the_phone = any_phrase(text, &["on the phone", "over the phone", "by phone"])
+        && any_phrase(text, &["can't", "cannot", "don't", "won't", "not", "couldn't"]);
+    if any_phrase(text, REFUSAL) || on_the_phone {
         found.push(Intent::Refusal);
     }
     if asks_to_hold(text) {

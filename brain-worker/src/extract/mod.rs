@@ -303,7 +303,9 @@ fn attribute_money(
     asked: Option<&FieldSpec>,
 ) -> Vec<Extraction> {
     let asked_money = asked.filter(|f| f.kind == FieldType::Money);
-    let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring);
+    // (a free first class is no price said: "your first class is free, after that it's twenty
+    // five" with the currency misheard still gives the twenty five)
+    let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring && !m.first_visit);
     let mut found: Vec<Extraction> = Vec::new();
     for (position, mention) in mentions.iter().enumerate() {
         if mention.recurring && mentions.iter().any(|m| !m.recurring) {

@@ -156,3 +156,18 @@ fn a_price_not_said_on_the_phone_is_refused() {
         found("You'd have to ask at the front desk, I can't say on the phone.", "drop_in_price", "drop_in_price");
     assert_eq!(refused.map(|e| e.status), Some(FieldStatus::Refused));
 }
+
+#[test]
+fn a_price_after_a_free_first_class_with_its_currency_misheard() {
+    // tuning seed 312 (espeak-ng en-gb+f4), what Whisper wrote for "Yeah, so your first class is
+    // free, and after that it's twenty five euros."
+    let text = "Yes, so your first class in free and after now, it's twenty five your own.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
+    // and a refusal heard as "I can't pay on the phone" (seeds 313, 331)
+    let refused =
+        found("You can't look at the front desk. I can't pay on the phone.", "drop_in_price", "drop_in_price");
+    assert_eq!(refused.map(|e| e.status), Some(FieldStatus::Refused));
+    // a phone mentioned without a refusal is none
+    assert!(found("you can book on the phone, it's twenty", "drop_in_price", "drop_in_price")
+        .is_some_and(|e| e.status == FieldStatus::Known));
+}
