@@ -449,3 +449,18 @@ fn days_with_an_apostrophe_and_class_types_as_recognisers_write_them() {
     let slots = schedule_of("open map on saturday at noon");
     assert_eq!(slots[0].3.as_deref(), Some("open mat"));
 }
+
+#[test]
+fn a_range_of_two_times_written_as_numbers() {
+    // tuning seed 307 (flite rms), what Whisper wrote for "There's gi on Wednesday, Thursday and
+    // Friday, from nine thirty to ten thirty.": asked again, and again
+    let (slots, confidence) = heard("There's G on Wednesday, Thursday and Friday from 930 to 1030.").unwrap();
+    assert_eq!(slots.len(), 3, "{slots:?}");
+    // (half past nine without am or pm: the half of the day is guessed, and read back)
+    assert!(slots.iter().all(|s| ["09:30", "21:30"].contains(&s.1.as_str())), "{slots:?}");
+    assert!(confidence < confirm_below(), "{confidence}");
+    let slots = schedule_of("But g is Wednesday, Thursday and Friday from 930 am to 1030.");
+    assert!(slots.iter().all(|s| s.1 == "09:30" && s.2.as_deref() == Some("10:30")), "{slots:?}");
+    // an amount range stays money
+    assert!(heard("monday from 150 to 200 dollars").is_none_or(|(slots, _)| slots.iter().all(|s| s.1 != "01:50")));
+}

@@ -170,7 +170,14 @@ fn compact_clock(tokens: &[Token], index: usize) -> Option<(u32, u32)> {
         && tokens.get(index - 2).is_some_and(|t| {
             t.number.is_some() || t.clock.is_some() || t.is_any(&["am", "pm", "m", "morning", "evening", "afternoon"])
         });
-    (meridiem_at(index + 1) || runs_to_one || ends_one).then_some(found)
+    // "from 930 to 1030": a range of two such numbers after "from" / "between" (not an amount:
+    // "from 150 to 200 dollars")
+    let cued_range = index >= 1
+        && tokens[index - 1].is_any(&["from", "between"])
+        && (joiner(tokens.get(index + 1)) || tokens.get(index + 1).is_some_and(|t| t.is("and")))
+        && tokens.get(index + 2).is_some_and(|end| split(end).is_some())
+        && !tokens.get(index + 3).is_some_and(|t| super::money::currency_of(&t.word).is_some());
+    (meridiem_at(index + 1) || runs_to_one || ends_one || cued_range).then_some(found)
 }
 
 /// `hours` (0-23) on a 12-hour clock read as am or pm, in minutes after midnight.
