@@ -213,3 +213,32 @@ impl TextDriver {
 fn speaking_ms(text: &str) -> u64 {
     text.split_whitespace().count() as u64 * MS_PER_WORD
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use playbook::PlaybookSet;
+    use simulator::persona::grade::grade;
+
+    /// The repository's personas (a hold, a transfer, an IVR menu, a voicemail, a refusal, a
+    /// members-only gym, an interruption, the companion check-in) played in text: every call
+    /// comes to an end, and the plain gym survey gets every required field.
+    #[test]
+    fn the_repository_personas_play_to_an_end_in_text() {
+        let playbooks = PlaybookSet::built_in().unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../personas");
+        let personas = crate::eval::load_personas(&dir, &playbooks).unwrap();
+        assert!(personas.len() >= 8, "{} personas", personas.len());
+        for (path, persona) in &personas {
+            let playbook = playbooks.get(&persona.playbook).unwrap();
+            let result = text_call(persona, playbook, call_seed(persona));
+            assert!(!result.transcript.is_empty(), "{}: nothing said", path.display());
+            let graded = grade(persona, playbook, &result);
+            let (correct, total) = graded.required_score();
+            eprintln!("{}: {correct}/{total}", path.display());
+            if path.ends_with("atlas-bjj.yaml") {
+                assert_eq!(correct, total, "{}: {:#?}", path.display(), result.transcript);
+            }
+        }
+    }
+}
