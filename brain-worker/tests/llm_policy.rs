@@ -216,7 +216,7 @@ async fn llm_error_mid_call_switches_to_scripted_and_the_call_completes() {
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, json!({ "amount": 25.0, "currency": "USD" })));
 
     assert_eq!(call.callee("ten dollars").await, "Mat fee 10 dollars, got it. Which days and times are your classes?");
-    let reply = call.callee("tuesday and thursday at seven no gi").await;
+    let reply = call.callee("tuesday and thursday at seven pm no gi").await;
     assert!(reply.starts_with("tuesday and thursday at 7 PM, got it. Does a visitor need anything"), "{reply}");
     assert_eq!(
         call.callee("nothing just show up").await,

@@ -239,7 +239,7 @@ async fn brain_killed_mid_call_is_replaced_and_the_result_is_complete() -> anyho
     assert_eq!(reply, "Sorry about that. So a drop-in is 25 dollars, is that right?");
     assert!(media.say("yes").await?.ends_with("Is there a mat fee on top of that?"));
     assert_eq!(media.say("ten dollars").await?, "Mat fee 10 dollars, got it. Which days and times are your classes?");
-    let reply = media.say("monday and wednesday at six gi and saturday open mat at noon").await?;
+    let reply = media.say("monday and wednesday at six pm gi and saturday open mat at noon").await?;
     assert!(reply.starts_with("monday and wednesday at 6 PM; saturday at noon, got it."), "{reply}");
     let reply = media.say("you need a gi and a waiver").await?;
     assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");

@@ -325,7 +325,7 @@ pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
     let words = plain_words(text);
     let trigrams: Vec<&[String]> = words.windows(3).collect();
     let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
-    let stuck = words.windows(5).any(|run| run.iter().all(|word| *word == run[0]));
+    let stuck = words.windows(4).any(|run| run.iter().all(|word| *word == run[0]));
     let looped = stuck || (trigrams.len() >= 6 && distinct.len() * 2 < trigrams.len());
     let sparse = seconds >= 3.0 && (words.len() as f32) < seconds / 2.5;
     looped || sparse || score.is_some_and(|score| score < RETRY_LOGPROB)
@@ -336,9 +336,9 @@ pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
 const TRUNCATED_WORDS_PER_SECOND: f32 = 1.2;
 const TRUNCATED_MIN_SECONDS: f32 = 4.0;
 
-/// The words of `text`, lowercase, without punctuation.
+/// The words of `text`, lowercase, without punctuation ("half-half-half" is three words).
 fn plain_words(text: &str) -> Vec<String> {
-    text.split_whitespace()
+    text.split(|c: char| c.is_whitespace() || c == '-')
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
         .filter(|w| !w.is_empty())
         .collect()
@@ -591,6 +591,14 @@ mod degenerate_tests {
                       answer and main answer and main answer and main answer and main answer and main answer";
         assert!(degenerate(looped, 6.0, Some(-0.3)));
         assert!(degenerate("thanks for calling", 1.5, Some(-1.4)));
+        // tuning seeds 338 and 336 (espeak-ng): a word looped with hyphens, and a day said four
+        // times over
+        assert!(degenerate(
+            "So, in the evening, I'm half-half-half-half-half-half-half-half-half-half-",
+            8.0,
+            Some(-0.3)
+        ));
+        assert!(degenerate("on Tuesday and Friday, Monday, Monday, Monday, Monday.", 5.0, Some(-0.3)));
         // ordinary answers are kept as they are
         assert!(!degenerate("Yes, we take drop-ins.", 1.8, Some(-0.2)));
         assert!(!degenerate("No.", 0.6, Some(-0.3)));

@@ -326,6 +326,13 @@ fn attribute_money(
                 let length = keyword.split_whitespace().count();
                 for start in text::find_phrase(tokens, &keyword) {
                     let (distance, gap) = if start + length <= mention.start && start >= previous_end {
+                        // not a fee named in a sentence that ended before the amount, nor one
+                        // said to be none ("No, no mat fee. Fifteen pounds for a class.")
+                        if text::sentence_ends_between(tokens, start + length - 1, mention.start)
+                            && values::is_negated(tokens, start, start + length - 1)
+                        {
+                            continue;
+                        }
                         let gap = mention.start - (start + length);
                         (gap, gap)
                     } else if start > mention.end && start < next_start {

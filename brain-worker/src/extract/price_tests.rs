@@ -171,3 +171,16 @@ fn a_price_after_a_free_first_class_with_its_currency_misheard() {
     assert!(found("you can book on the phone, it's twenty", "drop_in_price", "drop_in_price")
         .is_some_and(|e| e.status == FieldStatus::Known));
 }
+
+#[test]
+fn a_fee_said_to_be_none_in_the_sentence_before_is_not_the_next_amounts() {
+    // text eval, tuning seeds 728, 483: the fifteen went to the mat fee
+    for text in
+        ["No, no mat fee. Fifteen pounds for a class.", "No, no mat fee. Hmm, thirty seven fifty pounds for a class."]
+    {
+        assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(0.0), "{text}");
+        assert!(amount(text, "drop_in_price", "drop_in_price").is_some_and(|a| a > 10.0), "{text}");
+    }
+    // a fee named, then its amount in the next sentence, is still that fee's
+    assert_eq!(amount("There's a mat fee. It's ten dollars.", "mat_fee", "mat_fee"), Some(10.0));
+}

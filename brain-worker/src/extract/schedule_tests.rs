@@ -464,3 +464,17 @@ fn a_range_of_two_times_written_as_numbers() {
     // an amount range stays money
     assert!(heard("monday from 150 to 200 dollars").is_none_or(|(slots, _)| slots.iter().all(|s| s.1 != "01:50")));
 }
+
+#[test]
+fn a_class_said_again_with_its_half_of_the_day_is_one_class() {
+    // text eval, tuning seeds 454, 712: a correction with "a m" and the same classes said again
+    // without it made two classes each, the guessed ones in the evening
+    let text = "No, not quite. We have advanced class on monday and tuesday from six thirty a m to eight a m, and fundamentals class on friday from seven a m to nine a m. Also, Monday and Tuesday we've got advanced from half six to eight o'clock. Also, on Friday there's a fundamentals class from seven a m till nine.";
+    let (slots, confidence) = heard(text).unwrap();
+    let starts: Vec<String> = slots.iter().map(|s| format!("{} {}", s.0, s.1)).collect();
+    assert_eq!(starts, ["monday 06:30", "tuesday 06:30", "friday 07:00"], "{slots:?}");
+    assert!(confidence >= confirm_below(), "nothing left to guess: {confidence}");
+    // two classes at the same hour in both halves of a day, each said with its half, stay two
+    let slots = schedule_of("monday at six a m and monday at six p m");
+    assert_eq!(slots.len(), 2, "{slots:?}");
+}

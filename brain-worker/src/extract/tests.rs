@@ -264,6 +264,8 @@ fn requirements_with_negations() {
         ("any rank is welcome you just need to sign a waiver", &["waiver"]),
         ("you need to be at least a blue belt", &["rank"]),
         ("nothing just show up", &[]),
+        // text eval, tuning seed 472
+        ("Just yourself, really.", &[]),
         ("please call ahead so we know you're coming", &["booking_ahead"]),
         ("you don't need to book just bring a gi", &["gi"]),
         // heard on a tuning call (persona 212): "book ahead" as "books ahead"

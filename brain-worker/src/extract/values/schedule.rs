@@ -406,6 +406,9 @@ fn class_of_times(tokens: &[Token], placed: &[Placed], group_of_time: &[usize]) 
     class_of
 }
 
+/// Why a schedule with a time whose half of the day was guessed is read back.
+const HALF_NOT_SAID: &str = "morning or evening not said";
+
 /// One class before it is written as a slot.
 #[derive(Clone, PartialEq)]
 struct Class {
@@ -431,6 +434,8 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
         unsure.push("the callee corrected a day or time".into());
     }
     let mut classes: Vec<Class> = Vec::new();
+    // whether each class's half of the day was a guess
+    let mut guessed: Vec<bool> = Vec::new();
     let mut previous_times: Vec<usize> = Vec::new();
     let mut previous_days: Vec<usize> = Vec::new();
     for group in &groups {
@@ -461,7 +466,7 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
                 continue;
             }
             if span.half_guessed && !days.is_empty() {
-                unsure.push("morning or evening not said".into());
+                unsure.push(HALF_NOT_SAID.into());
             }
             for &day in &days {
                 let class = Class {
@@ -472,11 +477,34 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
                 };
                 if !classes.contains(&class) {
                     classes.push(class);
+                    guessed.push(span.half_guessed);
                 }
             }
         }
         previous_times = times;
         previous_days = days;
+    }
+    // The same class said twice, once with its half of the day ("... fundamentals on friday from
+    // seven a m to nine a m ... on Friday there's a fundamentals class from seven"): the guess
+    // gives way to what was said
+    let said_elsewhere = |index: usize| {
+        let class = &classes[index];
+        classes.iter().zip(&guessed).any(|(other, other_guessed)| {
+            !*other_guessed
+                && other.day == class.day
+                && (other.class_type == class.class_type || other.class_type.is_none() || class.class_type.is_none())
+                && (other.start + 12 * 60) % (24 * 60) == class.start
+        })
+    };
+    let drop: Vec<bool> = (0..classes.len()).map(|index| guessed[index] && said_elsewhere(index)).collect();
+    let mut index = 0;
+    classes.retain(|_| {
+        index += 1;
+        !drop[index - 1]
+    });
+    let guessed: Vec<bool> = guessed.iter().zip(&drop).filter(|(_, dropped)| !**dropped).map(|(g, _)| *g).collect();
+    if !guessed.iter().any(|g| *g) {
+        unsure.retain(|reason| reason != HALF_NOT_SAID);
     }
     let doubt = implausible(&classes, tokens.len())
         .map(Doubt::Implausible)
