@@ -147,6 +147,13 @@ fn resumed(conversation: &mut Conversation, now: Instant, at_ms: u64) -> Vec<Act
     Vec::new()
 }
 
+/// True when `words` (normalised) name `field` by one of its keywords.
+fn names_field(playbook: &playbook::Playbook, field: &str, words: &str) -> bool {
+    playbook
+        .field(field)
+        .is_some_and(|spec| spec.keywords.iter().any(|k| extract::text::has_phrase(words, &normalised(k))))
+}
+
 fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u64, end_ms: u64) -> Vec<Action> {
     if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
         let (_, actions) = conversation.hear(now, text, end_ms);
@@ -214,11 +221,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         extractions
             .into_iter()
             .filter(|e| {
-                let spec = conversation.playbook.field(&e.field);
-                let yes_no = spec.is_some_and(|f| f.kind == FieldType::YesNo);
-                let named =
-                    spec.is_some_and(|f| f.keywords.iter().any(|k| extract::text::has_phrase(&words, &normalised(k))));
-                !yes_no || named
+                let yes_no = conversation.playbook.field(&e.field).is_some_and(|f| f.kind == FieldType::YesNo);
+                !yes_no || names_field(&conversation.playbook, &e.field, &words)
             })
             .collect()
     } else {
@@ -249,11 +253,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         // words naming what we just asked ("monday", "class") and not what we asked before are
         // an answer to this question we could not read, not a late answer to that one ("on
         // Wednesday ... to 1130" is no price of 1130)
-        let names = |field: Option<&String>| {
-            field
-                .and_then(|name| conversation.playbook.field(name))
-                .is_some_and(|spec| spec.keywords.iter().any(|k| extract::text::has_phrase(&words, &normalised(k))))
-        };
+        let names =
+            |field: Option<&String>| field.is_some_and(|name| names_field(&conversation.playbook, name, &words));
         let previous_asked = conversation.state.previous_asked.clone();
         let about_current = names(asked.as_ref()) && !names(previous_asked.as_ref());
         if let Some(previous) = previous_asked.filter(|p| Some(p) != asked.as_ref() && !about_current) {
