@@ -1,13 +1,16 @@
 //! Is the agent's new voice understood? Every agent line of the shipped playbooks
 //! (`piper_tts::lines`) is spoken by the Piper voice through the provider a call uses (8 kHz
-//! mu-law, the phone band) and transcribed by the two embedded recognisers: PocketSphinx with the
-//! vocabulary the simulated callee hears the agent with, and Whisper tiny.en without a prompt.
-//! Each must get the words right to a word error rate of at most 5%. flite's figure on the same
-//! lines and recogniser is printed beside it, for comparison (not asserted).
+//! mu-law, the phone band) and transcribed by the embedded recognisers: PocketSphinx with the
+//! vocabulary the simulated callee hears the agent with, Whisper tiny.en without a prompt, and
+//! Whisper told the playbook's trade words. Each must get the words right to a word error rate of
+//! at most 5%. The voice is sampled (no two readings alike), so every line is spoken
+//! [`PASSES`] times and the rate is over all of them. flite's figure on the same lines and
+//! recogniser is printed beside it, for comparison (not asserted).
 //! Needs `scripts/install-models.sh` (the voice and the Whisper model) and espeak-ng.
 //!
-//! Neither recogniser reaches 5% yet (figures in `piper-tts/README.md`), so both tests are ignored
-//! by default, to keep CI meaningful; run them with `--run-ignored all`.
+//! PocketSphinx and Whisper without the trade words do not reach 5% (figures in
+//! `piper-tts/README.md`), so those two tests are ignored by default, to keep CI meaningful; run
+//! them with `--run-ignored all`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +22,11 @@ use speech::stt::SttProvider;
 use speech::tts::{FliteTts, TtsChunk, TtsProvider};
 use whisper_stt::offline::{comparable_words, transcribe_mulaw};
 
-/// The word error rate both recognisers must reach on the agent's lines.
+/// The word error rate the recognisers must reach on the agent's lines.
 const MAX_WER: f64 = 0.05;
+
+/// Readings of every line by the sampled Piper voice.
+const PASSES: usize = 2;
 
 fn piper() -> PiperTts {
     let config =
@@ -168,7 +174,14 @@ async fn word_error_rate(tts: &dyn TtsProvider, stt: &dyn SttProvider, primed: P
 }
 
 async fn check(stt: &dyn SttProvider, primed: Primed) {
-    let (errors, total) = word_error_rate(&piper(), stt, primed).await;
+    let piper = piper();
+    let (mut errors, mut total) = (0, 0);
+    for _ in 0..PASSES {
+        let (pass_errors, pass_total) = word_error_rate(&piper, stt, primed).await;
+        eprintln!("{}: piper joe, one pass: {pass_errors}/{pass_total} word errors", stt.name());
+        errors += pass_errors;
+        total += pass_total;
+    }
     let wer = errors as f64 / total.max(1) as f64;
     let flite = FliteTts::new().expect("flite voice");
     let (flite_errors, flite_total) = word_error_rate(&flite, stt, primed).await;
@@ -178,7 +191,7 @@ async fn check(stt: &dyn SttProvider, primed: Primed) {
         100.0 * wer,
         100.0 * flite_errors as f64 / flite_total.max(1) as f64
     );
-    assert!(total > 300, "only {total} reference words");
+    assert!(total > 300 * PASSES, "only {total} reference words");
     assert!(
         wer <= MAX_WER,
         "{}: {:.1}% WER on the agent's lines (at most {:.0}%)",
@@ -189,14 +202,14 @@ async fn check(stt: &dyn SttProvider, primed: Primed) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "misses the 5% target: 22.8% WER on 2026-12-04 (piper-tts/README.md)"]
+#[ignore = "misses the 5% target: 21.2-21.9% WER on 2026-12-06 (piper-tts/README.md)"]
 async fn pocketsphinx_understands_the_agent_lines() {
     let stt = speech::stt::pocketsphinx::PocketsphinxStt::new(Default::default()).expect("pocketsphinx model");
     check(&stt, Primed::Listening).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "misses the 5% target: 7.3-8.2% WER on 2026-12-05, Whisper beam 5 (piper-tts/README.md)"]
+#[ignore = "misses the 5% target: 6.4-6.9% WER on 2026-12-06, \"gi\" and \"mat\" spelled otherwise (piper-tts/README.md)"]
 async fn whisper_understands_the_agent_lines() {
     let config = whisper_stt::options_from_config(&speech::SpeechConfig::default());
     let decoder = whisper_stt::WhisperDecoder::shared(&config)
@@ -207,7 +220,6 @@ async fn whisper_understands_the_agent_lines() {
 /// Whisper told the playbook's trade words first (`WhisperStt::with_hints`), as a person at a
 /// gym's front desk knows "gi", "mat fee" and "drop in".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "misses the 5% target: 5.3% WER on 2026-12-06 (piper-tts/README.md)"]
 async fn whisper_primed_with_the_trade_words_understands_the_agent_lines() {
     let config = whisper_stt::options_from_config(&speech::SpeechConfig::default());
     let decoder = whisper_stt::WhisperDecoder::shared(&config)
