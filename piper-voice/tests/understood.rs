@@ -119,21 +119,9 @@ enum Primed {
     TradeWords,
 }
 
-/// The words of a playbook's trade a person at the other end knows: each asked field's first
-/// keyword and its options' names ("drop in", "mat fee", "gi", "no gi", "open mat", "waiver" ...),
-/// never a line of the playbook.
+/// The words of a playbook's trade a person at the other end knows (`Playbook::trade_words`).
 fn trade_words(playbook: &playbook::Playbook) -> speech::Vocabulary {
-    let mut terms: Vec<String> = Vec::new();
-    for field in playbook.fields.iter().filter(|f| f.question.is_some()) {
-        for term in
-            field.keywords.first().cloned().into_iter().chain(field.options.iter().map(|o| playbook::spoken(o.name())))
-        {
-            if !terms.contains(&term) {
-                terms.push(term);
-            }
-        }
-    }
-    speech::Vocabulary::new().with_subjects(terms)
+    speech::Vocabulary::new().with_subjects(playbook.trade_words())
 }
 
 /// (word errors, reference words) of `tts` speaking every agent line to `stt`.

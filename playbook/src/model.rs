@@ -357,6 +357,22 @@ impl Playbook {
         &self.subjects
     }
 
+    /// The words of the playbook's trade a person at the other end of the line knows: each asked
+    /// field's first keyword and its options' spoken names ("drop in", "mat fee", "gi", "no gi",
+    /// "open mat", "waiver", ...), each once, in the playbook's order; never a line of it.
+    pub fn trade_words(&self) -> Vec<String> {
+        let mut terms: Vec<String> = Vec::new();
+        for field in self.fields.iter().filter(|field| field.question.is_some()) {
+            let options = field.options.iter().map(|option| spoken(option.name()));
+            for term in field.keywords.first().cloned().into_iter().chain(options) {
+                if !term.trim().is_empty() && !terms.contains(&term) {
+                    terms.push(term);
+                }
+            }
+        }
+        terms
+    }
+
     /// Word -> CMU phones, for words the recogniser's stock dictionary lacks.
     pub fn pronunciations(&self) -> &BTreeMap<String, String> {
         &self.pronunciations

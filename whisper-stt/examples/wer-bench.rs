@@ -11,6 +11,7 @@
 //!   utterance of 8-15 s (clean): answers long enough for the callee's pauses to matter.
 //!
 //! Engines: `whisper` (as a call: no prompt), `whisper+hints` (the playbook's hints as prompt),
+//! `whisper+trade` (the playbook's trade words as prompt, `Playbook::trade_words`),
 //! with `--pause-ms N` also `whisper@pauses` (the callee's pauses told as a call with `PAUSE_MS=N`
 //! tells them: Whisper decodes the utterance in segments, `offline::transcribe_mulaw_with_pauses`), and
 //! `pocketsphinx` (on `gym` the playbook's vocabulary, as a call; on `human`, whose words no
@@ -141,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow!("{e}"))?,
     };
     let vocabulary = Arc::new(Vocabulary::from_hints(&playbook.recognition_hints()));
+    let trade_words = Arc::new(Vocabulary::new().with_subjects(playbook.trade_words()));
     // the decoder settings a service would read (WHISPER_BEAM, WHISPER_WINDOW_S, ...)
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
     let config = speech::SpeechConfig::from_env(&env).map_err(|e| anyhow!("{e}"))?;
@@ -190,9 +192,10 @@ async fn main() -> anyhow::Result<()> {
     let mut tally = Tally::new();
     let mut decode_ms: BTreeMap<String, (u128, usize)> = BTreeMap::new();
     for (set, voice, condition, line, reference) in &items {
-        let engines: [(&str, &dyn SttProvider, Option<Arc<Vocabulary>>); 3] = [
+        let engines: [(&str, &dyn SttProvider, Option<Arc<Vocabulary>>); 4] = [
             ("whisper", &whisper, Some(vocabulary.clone())),
             ("whisper+hints", &whisper_hints, Some(vocabulary.clone())),
+            ("whisper+trade", &whisper_hints, Some(trade_words.clone())),
             if set == "human" {
                 ("pocketsphinx", &sphinx_general, Some(vocabulary.clone()))
             } else {
