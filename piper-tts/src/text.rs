@@ -70,7 +70,7 @@ pub fn spoken_form(sentence: &str) -> String {
         };
         words.push(format!("{lead}{said}{trail}"));
     }
-    join_clock_suffixes(&words.join(" "))
+    protocol::spoken::join_clock_suffixes(&words.join(" "))
 }
 
 /// A token as (leading punctuation, word, trailing punctuation); a price keeps its "$".
@@ -164,31 +164,6 @@ fn respell(word: &str) -> String {
         Some((_, said)) => (*said).to_owned(),
         None => word.to_owned(),
     }
-}
-
-/// "six thirty p m" -> "six thirty p.m": espeak-ng reads a lone "a" as the article.
-fn join_clock_suffixes(text: &str) -> String {
-    let words: Vec<&str> = text.split(' ').collect();
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
-    let mut index = 0;
-    while index < words.len() {
-        let word = words[index];
-        let next = words.get(index + 1).copied().unwrap_or("");
-        let next_core = next.trim_end_matches(|c: char| !c.is_alphanumeric());
-        let previous_is_number = out.last().is_some_and(|p| ends_with_number_word(p));
-        if matches!(word.to_ascii_lowercase().as_str(), "a" | "p")
-            && next_core.eq_ignore_ascii_case("m")
-            && previous_is_number
-        {
-            let trail = &next[next_core.len()..];
-            out.push(format!("{}.m{trail}", word.to_ascii_lowercase()));
-            index += 2;
-        } else {
-            out.push(word.to_owned());
-            index += 1;
-        }
-    }
-    out.join(" ")
 }
 
 #[cfg(test)]

@@ -255,6 +255,43 @@ pub fn heard_prefix(text: &str, fraction: f64) -> String {
     words[..count.min(words.len())].join(" ")
 }
 
+/// "six thirty a m" -> "six thirty a.m" (and "p m" -> "p.m") after a number, as a person says
+/// them: espeak-ng and flite read a lone "a" as the article, "six thirty uh em", which a
+/// listener hears as "six thirty m". An "a" or "p" not after a number stays a word.
+pub fn join_clock_suffixes(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut index = 0;
+    while index < words.len() {
+        let word = words[index];
+        let next = words.get(index + 1).copied().unwrap_or("");
+        let next_core = next.trim_end_matches(|c: char| !c.is_alphanumeric());
+        let previous_is_number = out.last().is_some_and(|previous| ends_with_number(previous));
+        if matches!(word.to_ascii_lowercase().as_str(), "a" | "p")
+            && next_core.eq_ignore_ascii_case("m")
+            && previous_is_number
+        {
+            let trail = &next[next_core.len()..];
+            out.push(format!("{}.m{trail}", word.to_ascii_lowercase()));
+            index += 2;
+        } else {
+            out.push(word.to_owned());
+            index += 1;
+        }
+    }
+    out.join(" ")
+}
+
+/// A word that ends a clock time: a number word ("thirty"), digits ("6", "6:30"), "o'clock" or
+/// "noon".
+fn ends_with_number(word: &str) -> bool {
+    let last = word.rsplit(' ').next().unwrap_or("").to_ascii_lowercase();
+    word_value(&last).is_some()
+        || (last.starts_with(|c: char| c.is_ascii_digit()) && last.chars().all(|c| c.is_ascii_digit() || c == ':'))
+        || last == "o'clock"
+        || last == "noon"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +368,16 @@ mod tests {
         assert_eq!(heard_prefix(text, 0.74), "one two three");
         assert_eq!(heard_prefix(text, 1.0), text);
         assert_eq!(heard_prefix(text, f64::NAN), "");
+    }
+
+    #[test]
+    fn clock_suffixes_after_a_number_are_joined() {
+        assert_eq!(join_clock_suffixes("from nine thirty a m to ten a m."), "from nine thirty a.m to ten a.m.");
+        assert_eq!(join_clock_suffixes("six p m, and 7 a m"), "six p.m, and 7 a.m");
+        assert_eq!(join_clock_suffixes("at 6:30 P M"), "at 6:30 p.m");
+        // an article stays an article
+        assert_eq!(join_clock_suffixes("bring a m sized gi"), "bring a m sized gi");
+        assert_eq!(join_clock_suffixes("a m"), "a m");
+        assert_eq!(join_clock_suffixes(""), "");
     }
 }

@@ -93,7 +93,7 @@ impl CommandVoice {
 
     /// `text` as 8 kHz linear PCM.
     pub async fn synthesize_pcm_8k(&self, text: &str) -> Result<Vec<i16>, TtsError> {
-        let text = bounded_text(text);
+        let text = spoken_text(text);
         let engine = |message: String| TtsError::new(TtsErrorKind::Engine, format!("{}: {message}", self.spec));
         let mut child = self.spec.command(&text).spawn().map_err(|e| engine(format!("cannot start: {e}")))?;
         let mut stdout = child.stdout.take().ok_or_else(|| engine("no stdout".into()))?;
@@ -152,6 +152,13 @@ impl TtsProvider for CommandVoice {
     }
 }
 
+/// What the program is given to say: [`bounded_text`], with "nine thirty a m" written "nine
+/// thirty a.m" so it is said as a person says it, "ay em", not with the article's "uh em" (both
+/// espeak-ng and flite read a lone "a" so; Whisper wrote what it heard as "9.30m").
+fn spoken_text(text: &str) -> String {
+    protocol::spoken::join_clock_suffixes(&bounded_text(text))
+}
+
 /// At most [`MAX_TEXT_CHARS`], cut at a word boundary; no leading dash (not an option).
 fn bounded_text(text: &str) -> String {
     let text = text.trim().trim_start_matches('-');
@@ -181,6 +188,16 @@ fn read_wav(bytes: &[u8]) -> Result<(Vec<i16>, u32), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_m_after_a_time_is_said_as_letters() {
+        assert_eq!(
+            spoken_text("We have all levels class on monday from nine thirty a m to ten thirty a m."),
+            "We have all levels class on monday from nine thirty a.m to ten thirty a.m."
+        );
+        assert_eq!(spoken_text("six p m"), "six p.m");
+        assert_eq!(spoken_text("Bring a mat."), "Bring a mat.");
+    }
 
     #[test]
     fn voice_specs_parse_and_the_agents_voice_is_refused() {
