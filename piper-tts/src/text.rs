@@ -37,7 +37,7 @@ pub fn spoken_form(sentence: &str) -> String {
     while index < tokens.len() {
         let (lead, core, mut trail) = tokens[index];
         index += 1;
-        let after_number = words.last().is_some_and(|word| ends_with_number_word(word));
+        let after_number = words.last().is_some_and(|word| protocol::spoken::ends_with_number(word));
         let said = if let Some((whole, cents)) = decimal(core) {
             let unit = tokens.get(index).map(|(_, next, _)| next.to_ascii_lowercase());
             match unit.as_deref() {
@@ -89,11 +89,6 @@ fn decimal(core: &str) -> Option<(u32, &str)> {
         return None;
     }
     Some((whole.parse().ok()?, fraction))
-}
-
-fn ends_with_number_word(word: &str) -> bool {
-    let last = word.rsplit(' ').next().unwrap_or("");
-    protocol::spoken::word_value(last).is_some() || last == "o'clock" || last == "noon"
 }
 
 /// The clauses of a sentence and the mark that ends each (`None` for a last clause with none).

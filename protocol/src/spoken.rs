@@ -282,9 +282,9 @@ pub fn join_clock_suffixes(text: &str) -> String {
     out.join(" ")
 }
 
-/// A word that ends a clock time: a number word ("thirty"), digits ("6", "6:30"), "o'clock" or
-/// "noon".
-fn ends_with_number(word: &str) -> bool {
+/// Whether the last word of `word` can end a clock time: a number word ("thirty"), digits ("6",
+/// "6:30"), "o'clock" or "noon".
+pub fn ends_with_number(word: &str) -> bool {
     let last = word.rsplit(' ').next().unwrap_or("").to_ascii_lowercase();
     word_value(&last).is_some()
         || (last.starts_with(|c: char| c.is_ascii_digit()) && last.chars().all(|c| c.is_ascii_digit() || c == ':'))
