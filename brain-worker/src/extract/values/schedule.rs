@@ -496,14 +496,12 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
                 && (other.start + 12 * 60) % (24 * 60) == class.start
         })
     };
-    let drop: Vec<bool> = (0..classes.len()).map(|index| guessed[index] && said_elsewhere(index)).collect();
-    let mut index = 0;
-    classes.retain(|_| {
-        index += 1;
-        !drop[index - 1]
-    });
-    let guessed: Vec<bool> = guessed.iter().zip(&drop).filter(|(_, dropped)| !**dropped).map(|(g, _)| *g).collect();
-    if !guessed.iter().any(|g| *g) {
+    let kept: Vec<(Class, bool)> = (0..classes.len())
+        .filter(|&index| !(guessed[index] && said_elsewhere(index)))
+        .map(|index| (classes[index].clone(), guessed[index]))
+        .collect();
+    let (classes, guessed): (Vec<Class>, Vec<bool>) = kept.into_iter().unzip();
+    if !guessed.contains(&true) {
         unsure.retain(|reason| reason != HALF_NOT_SAID);
     }
     let doubt = implausible(&classes, tokens.len())
