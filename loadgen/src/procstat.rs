@@ -1,7 +1,14 @@
 //! CPU time and resident memory of a process and its descendants, read from `/proc`:
 //! `utime + stime` (plus `cutime + cstime`, the children it already reaped) from
 //! `/proc/PID/stat`, `VmRSS` from `/proc/PID/status`. Linux only.
+//!
+//! A child caught between its fork and its exec (the server spawning `espeak-ng`, say) still
+//! runs its parent's program and reports its parent's whole `VmRSS`: summed, the server's memory
+//! would count twice for that one reading (seen: a 140 MB `gymcall` child for a few ms, which
+//! made one step's peak 485 MiB against 330 MiB on either side). Such a child's memory is not
+//! counted ([`counts_memory`]).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Clock ticks per second of `/proc/*/stat` times: `USER_HZ`, which the Linux ABI fixes at 100
@@ -29,6 +36,8 @@ pub struct StatLine {
     pub ppid: u32,
     /// utime + stime + cutime + cstime.
     pub cpu_ticks: u64,
+    /// When the process started, in clock ticks since boot.
+    pub start_ticks: u64,
 }
 
 /// Parses a `/proc/PID/stat` line. The command name may hold spaces and parentheses, so
@@ -40,7 +49,26 @@ pub fn parse_stat(line: &str) -> Option<StatLine> {
     let field = |number: usize| fields.get(number - 3).and_then(|value| value.parse::<i64>().ok());
     let ppid = u32::try_from(field(4)?).ok()?;
     let cpu_ticks = [14, 15, 16, 17].iter().map(|&n| field(n).map(|v| v.max(0) as u64)).sum::<Option<u64>>()?;
-    Some(StatLine { ppid, cpu_ticks })
+    let start_ticks = field(22).map_or(0, |v| v.max(0) as u64);
+    Some(StatLine { ppid, cpu_ticks, start_ticks })
+}
+
+/// Youngest a child running its parent's own program may be for its memory to count: a spawn
+/// reaches its exec within milliseconds, a worker forked on purpose lives on.
+pub const FORK_GRACE_TICKS: u64 = USER_HZ;
+
+/// Whether a child's `VmRSS` is its own: not when it still runs its parent's program (same
+/// executable) and started less than [`FORK_GRACE_TICKS`] ago, i.e. a spawn before its exec,
+/// whose memory is its parent's.
+pub fn counts_memory(exe: Option<&Path>, parent_exe: Option<&Path>, age_ticks: u64) -> bool {
+    !(exe.is_some() && exe == parent_exe && age_ticks < FORK_GRACE_TICKS)
+}
+
+/// Time since boot in clock ticks (`/proc/uptime`).
+fn uptime_ticks() -> Option<u64> {
+    let text = read_proc("/proc/uptime")?;
+    let seconds: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some((seconds * USER_HZ as f64) as u64)
 }
 
 /// Parses `VmRSS` (kB) out of `/proc/PID/status`, in bytes.
@@ -83,6 +111,8 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
 pub fn sample_tree(pid: u32) -> Option<TreeSample> {
     let own = read_proc(&format!("/proc/{pid}/stat")).as_deref().and_then(parse_stat)?;
     let mut sample = TreeSample::default();
+    let now_ticks = uptime_ticks().unwrap_or(u64::MAX);
+    let exe = |pid: u32| -> Option<PathBuf> { std::fs::read_link(format!("/proc/{pid}/exe")).ok() };
     for member in process_tree(pid) {
         let stat = if member == pid {
             Some(own)
@@ -91,6 +121,12 @@ pub fn sample_tree(pid: u32) -> Option<TreeSample> {
         };
         let Some(stat) = stat else { continue };
         sample.cpu_ticks += stat.cpu_ticks;
+        if member != pid {
+            let age_ticks = now_ticks.saturating_sub(stat.start_ticks);
+            if !counts_memory(exe(member).as_deref(), exe(stat.ppid).as_deref(), age_ticks) {
+                continue;
+            }
+        }
         sample.rss_bytes +=
             read_proc(&format!("/proc/{member}/status")).as_deref().and_then(parse_rss_bytes).unwrap_or(0);
         sample.processes += 1;
@@ -135,7 +171,7 @@ mod tests {
     #[test]
     fn stat_lines_with_odd_command_names() {
         let line = "4242 (gym call) x) S 17 4242 4242 0 -1 4194560 1000 0 0 0 250 75 3 2 20 0 9 0 100 1000000 500";
-        assert_eq!(parse_stat(line), Some(StatLine { ppid: 17, cpu_ticks: 250 + 75 + 3 + 2 }));
+        assert_eq!(parse_stat(line), Some(StatLine { ppid: 17, cpu_ticks: 250 + 75 + 3 + 2, start_ticks: 100 }));
         assert_eq!(parse_stat("4242 (truncated"), None);
         assert_eq!(parse_stat("1 (init) S"), None);
     }
@@ -145,6 +181,48 @@ mod tests {
         let status = "Name:\tgymcall\nVmPeak:\t  900 kB\nVmRSS:\t   31337 kB\nThreads:\t9\n";
         assert_eq!(parse_rss_bytes(status), Some(31_337 * 1024));
         assert_eq!(parse_rss_bytes("Name:\tkthreadd\n"), None);
+    }
+
+    #[test]
+    fn a_young_child_still_running_its_parents_program_is_its_parents_memory() {
+        let server = Path::new("/srv/gymcall");
+        let espeak = Path::new("/usr/bin/espeak-ng");
+        // between fork and exec: the server's program, its VmRSS
+        assert!(!counts_memory(Some(server), Some(server), 0));
+        assert!(!counts_memory(Some(server), Some(server), FORK_GRACE_TICKS - 1));
+        // after the exec, or a worker forked on purpose that lives on
+        assert!(counts_memory(Some(espeak), Some(server), 0));
+        assert!(counts_memory(Some(server), Some(server), FORK_GRACE_TICKS));
+        // unknown programs (a process gone, or not ours to read) count
+        assert!(counts_memory(None, None, 0));
+        assert!(counts_memory(None, Some(server), 0));
+    }
+
+    #[test]
+    #[ignore = "helper: a_young_child_running_this_test_binary_is_not_counted starts it"]
+    fn child_helper_waits_a_second() {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_young_child_running_this_test_binary_is_not_counted() {
+        // this test binary started again, running only the helper above: a young child of the
+        // parent's own program, as a spawn is before its exec
+        let own = std::process::id();
+        let mut child = std::process::Command::new(std::env::current_exe().expect("own exe"))
+            .args(["--ignored", "--exact", "procstat::tests::child_helper_waits_a_second"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("runs");
+        std::thread::sleep(Duration::from_millis(100));
+        let stat = read_proc(&format!("/proc/{}/stat", child.id())).as_deref().and_then(parse_stat).expect("alive");
+        let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).expect("readable");
+        let own_exe = std::fs::read_link(format!("/proc/{own}/exe")).expect("readable");
+        let age = uptime_ticks().expect("uptime").saturating_sub(stat.start_ticks);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(exe, own_exe);
+        assert!(!counts_memory(Some(&exe), Some(&own_exe), age), "age {age} ticks");
     }
 
     #[test]

@@ -21,8 +21,64 @@ use tokio::sync::oneshot;
 use crate::phonemes::{PhonemeError, Phonemizer};
 use crate::wire::{self, Reply};
 
-/// Longest phoneme string synthesized at once (a long sentence is ~300).
+/// Longest phoneme string of one sentence (a long sentence is ~300); the rest is not said.
 pub const MAX_PHONEMES: usize = 2_000;
+
+/// Longest phoneme string the child synthesizes in one run (about 10 s of speech): a longer
+/// sentence is said in runs split at its clauses ([`runs`]). What a run costs in memory grows with
+/// its audio (onnxruntime keeps the largest tensors it has needed, ~15 MB a second of speech for
+/// this voice), so the cap bounds the voice's memory, and the child's warm-up at load runs a
+/// sentence of this length so that memory is taken at start, not by whichever call first says a
+/// long sentence (piper-voice/src/model.rs).
+pub const MAX_PHONEMES_PER_RUN: usize = 160;
+
+/// `phonemes` in runs of at most `cap` characters: whole clauses (ended by `,` `;` `:` `.` `!`
+/// `?`) together where they fit, a longer clause at its spaces, a longer word where it must.
+pub fn runs(phonemes: &str, cap: usize) -> Vec<String> {
+    let cap = cap.max(1);
+    let mut pieces: Vec<String> = Vec::new();
+    let mut clause = String::new();
+    for ch in phonemes.chars() {
+        clause.push(ch);
+        if matches!(ch, ',' | ';' | ':' | '.' | '!' | '?') {
+            pieces.push(std::mem::take(&mut clause));
+        }
+    }
+    pieces.push(clause);
+    let mut out: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let push = |run: &mut String, out: &mut Vec<String>| {
+        let taken = std::mem::take(run);
+        if !taken.trim().is_empty() {
+            out.push(taken.trim().to_owned());
+        }
+    };
+    for piece in pieces {
+        if run.chars().count() + piece.chars().count() <= cap {
+            run.push_str(&piece);
+            continue;
+        }
+        push(&mut run, &mut out);
+        if piece.chars().count() <= cap {
+            run.push_str(&piece);
+            continue;
+        }
+        for word in piece.split_inclusive(' ') {
+            if run.chars().count() + word.chars().count() > cap {
+                push(&mut run, &mut out);
+            }
+            let mut rest: Vec<char> = word.chars().collect();
+            while rest.len() > cap {
+                let tail = rest.split_off(cap);
+                out.push(rest.iter().collect());
+                rest = tail;
+            }
+            run.extend(rest);
+        }
+    }
+    push(&mut run, &mut out);
+    out
+}
 /// Longest a child may take to load the model and say it is ready.
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest one sentence may take before its child is killed and started again.
@@ -160,8 +216,17 @@ impl ChildVoice {
         }
     }
 
+    /// The sentence's audio, in runs of at most [`MAX_PHONEMES_PER_RUN`] phonemes.
     fn synthesize(&mut self, phonemes: &str) -> Result<Vec<i16>, Fault> {
         let phonemes: String = phonemes.chars().take(MAX_PHONEMES).collect();
+        let mut audio = Vec::new();
+        for run in runs(&phonemes, MAX_PHONEMES_PER_RUN) {
+            audio.extend(self.synthesize_run(&run)?);
+        }
+        Ok(audio)
+    }
+
+    fn synthesize_run(&mut self, phonemes: &str) -> Result<Vec<i16>, Fault> {
         if let Err(error) = wire::write_request(&mut self.stdin, &phonemes) {
             return Err(Fault::Broken(format!("cannot write to piper-voice: {error}")));
         }
@@ -197,8 +262,11 @@ impl Drop for ChildVoice {
     }
 }
 
-/// The voices loaded in this process, by canonical model directory.
-type LoadedVoices = Vec<(PathBuf, Weak<PiperVoice>)>;
+/// The voices loaded in this process: options (model directory made canonical) -> voice. A voice
+/// is shared only with the same options: one asked for with another espeak-ng, program or worker
+/// count is its own (found by `missing_files_and_espeak_fall_back_to_flite_with_the_reason`,
+/// which got the voice another test had started with a working espeak-ng).
+type LoadedVoices = Vec<(VoiceOptions, Weak<PiperVoice>)>;
 
 /// One sentence waiting for a synthesis process.
 struct Job {
@@ -279,10 +347,11 @@ impl PiperVoice {
     /// The one voice for `options.model_dir` in this process: loaded on first use, shared after.
     pub fn shared(options: &VoiceOptions) -> Result<Arc<PiperVoice>, VoiceError> {
         static LOADED: OnceLock<Mutex<LoadedVoices>> = OnceLock::new();
-        let key = std::fs::canonicalize(&options.model_dir).unwrap_or_else(|_| options.model_dir.clone());
+        let model_dir = std::fs::canonicalize(&options.model_dir).unwrap_or_else(|_| options.model_dir.clone());
+        let key = VoiceOptions { model_dir, ..options.clone() };
         let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|poison| poison.into_inner());
         loaded.retain(|(_, voice)| voice.strong_count() > 0);
-        if let Some(voice) = loaded.iter().find(|(dir, _)| *dir == key).and_then(|(_, voice)| voice.upgrade()) {
+        if let Some(voice) = loaded.iter().find(|(loaded, _)| *loaded == key).and_then(|(_, voice)| voice.upgrade()) {
             return Ok(voice);
         }
         let voice = Arc::new(PiperVoice::start(options)?);
@@ -427,6 +496,33 @@ pub fn program_found(program: &Path) -> bool {
         return program.is_file();
     }
     std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+#[cfg(test)]
+mod runs_tests {
+    use super::runs;
+
+    #[test]
+    fn a_long_sentence_is_split_at_its_clauses_and_nothing_is_lost() {
+        let sentence = "sˌoʊ ðæts mˈʌndeɪ, wˈɛnzdeɪ ænd fɹˈaɪdeɪ æt sˈɪks θˈɜːɾi, tˈuːzdeɪ æt nˈuːn.";
+        assert_eq!(runs(sentence, 200), vec![sentence.to_owned()], "a sentence within the cap is one run");
+        let split = runs(sentence, 45);
+        assert_eq!(split, vec!["sˌoʊ ðæts mˈʌndeɪ,", "wˈɛnzdeɪ ænd fɹˈaɪdeɪ æt sˈɪks θˈɜːɾi,", "tˈuːzdeɪ æt nˈuːn."]);
+        assert!(split.iter().all(|run| run.chars().count() <= 45));
+        let said: String = split.join(" ");
+        assert_eq!(said, sentence, "every phoneme is said, in order");
+    }
+
+    #[test]
+    fn a_clause_longer_than_the_cap_is_split_at_its_spaces_and_a_word_where_it_must() {
+        let clause = "wˈɛnzdeɪ ænd fɹˈaɪdeɪ æt sˈɪks θˈɜːɾi";
+        let split = runs(clause, 16);
+        assert!(split.iter().all(|run| run.chars().count() <= 16), "{split:?}");
+        assert_eq!(split.join(" "), clause);
+        let word = "a".repeat(25);
+        assert_eq!(runs(&word, 10), vec!["a".repeat(10), "a".repeat(10), "a".repeat(5)]);
+        assert!(runs("  ", 10).is_empty(), "no run without phonemes");
+    }
 }
 
 #[cfg(test)]

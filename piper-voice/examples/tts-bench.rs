@@ -33,6 +33,20 @@ fn cpu_of(path: &str) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
+/// Resident memory of the voice's `piper-voice` children (MiB; VmRSS of each, summed).
+fn voice_rss_mib(voice: &PiperVoice) -> f64 {
+    let kib: u64 = voice
+        .process_ids()
+        .into_iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum();
+    kib as f64 / 1024.0
+}
+
 /// Speaks `line` through `tts`: (time to first audio, audio length, time to the end).
 async fn speak(tts: &dyn TtsProvider, line: &str) -> anyhow::Result<(Duration, Duration, Duration)> {
     let asked = Instant::now();
@@ -75,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         options.workers,
         options.threads
     );
+    println!("piper-voice RSS after loading: {:.1} MiB", voice_rss_mib(&voice));
     let piper = PiperTts::new(voice.clone());
     let flite = FliteTts::new()?;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
@@ -119,6 +134,8 @@ async fn main() -> anyhow::Result<()> {
         rtfs.iter().copied().fold(0.0, f64::max)
     );
 
+    println!("piper-voice RSS after the {count} sentences: {:.1} MiB", voice_rss_mib(&voice));
+
     // CPU per call: one gym survey's agent lines through each provider, as a call asks for them.
     for (name, tts) in [("piper", &piper as &dyn TtsProvider), ("flite", &flite as &dyn TtsProvider)] {
         let cpu_before = process_cpu(&voice);
@@ -142,5 +159,6 @@ async fn main() -> anyhow::Result<()> {
             median(&mut firsts)
         );
     }
+    println!("piper-voice RSS at the end: {:.1} MiB", voice_rss_mib(&voice));
     Ok(())
 }

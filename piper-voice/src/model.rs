@@ -82,8 +82,10 @@ impl PiperModel {
             return Err(load_error(format!("model sample rate {sample_rate_hz} Hz")));
         }
         let model = PiperModel { tts, sample_rate_hz, symbols };
-        // "hello." : a short sentence through the whole model
-        let warm_up = model.synthesize("hˈɛloʊ.").map_err(|error| load_error(format!("test sentence: {error}")))?;
+        // a run as long as the parent sends (a sentence read back), through the whole model: the
+        // memory onnxruntime keeps for its tensors is taken now, not on a call
+        let warm_up =
+            model.synthesize(&warm_up_phonemes()).map_err(|error| load_error(format!("test sentence: {error}")))?;
         if warm_up.is_empty() {
             return Err(load_error("test sentence gave no audio".into()));
         }
@@ -112,6 +114,24 @@ impl PiperModel {
             .generate_with_config::<fn(&[f32], f32) -> bool>("", &generation, None)
             .ok_or_else(|| "sherpa-onnx returned no audio".to_owned())?;
         Ok(audio.samples().to_vec())
+    }
+}
+
+/// A schedule read back, repeated to [`piper_tts::engine::MAX_PHONEMES_PER_RUN`] phonemes and
+/// cut at a word: the longest run the parent sends.
+fn warm_up_phonemes() -> String {
+    const READ_BACK: &str = "sˌoʊ ðæts mˈʌndeɪ, wˈɛnzdeɪ ænd fɹˈaɪdeɪ æt sˈɪks θˈɜːɾi ɪnðɪ ˈiːvnɪŋ, \
+                             tˈuːzdeɪ ænd θˈɜːzdeɪ æt nˈuːn, ænd sˈæɾɚdˌeɪ æt tˈɛn ɪnðə mˈɔːɹnɪŋ.";
+    let cap = piper_tts::engine::MAX_PHONEMES_PER_RUN;
+    let mut text = String::new();
+    while text.chars().count() < cap {
+        text.push_str(READ_BACK);
+        text.push(' ');
+    }
+    let cut: String = text.chars().take(cap).collect();
+    match cut.rfind(' ') {
+        Some(space) if space > 0 => cut[..space].to_owned(),
+        _ => cut,
     }
 }
 
