@@ -79,6 +79,7 @@ pub fn runs(phonemes: &str, cap: usize) -> Vec<String> {
     push(&mut run, &mut out);
     out
 }
+
 /// Longest a child may take to load the model and say it is ready.
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest one sentence may take before its child is killed and started again.
@@ -227,7 +228,7 @@ impl ChildVoice {
     }
 
     fn synthesize_run(&mut self, phonemes: &str) -> Result<Vec<i16>, Fault> {
-        if let Err(error) = wire::write_request(&mut self.stdin, &phonemes) {
+        if let Err(error) = wire::write_request(&mut self.stdin, phonemes) {
             return Err(Fault::Broken(format!("cannot write to piper-voice: {error}")));
         }
         match self.replies.recv_timeout(SYNTHESIS_TIMEOUT) {
@@ -344,7 +345,7 @@ impl PiperVoice {
         Ok(PiperVoice { jobs, queue_max, phonemizer, shared })
     }
 
-    /// The one voice for `options.model_dir` in this process: loaded on first use, shared after.
+    /// The one voice for these `options` in this process: loaded on first use, shared after.
     pub fn shared(options: &VoiceOptions) -> Result<Arc<PiperVoice>, VoiceError> {
         static LOADED: OnceLock<Mutex<LoadedVoices>> = OnceLock::new();
         let model_dir = std::fs::canonicalize(&options.model_dir).unwrap_or_else(|_| options.model_dir.clone());
