@@ -71,6 +71,14 @@ pub struct ConversationState {
     /// `scripted::gate`): `(field, value)`.
     #[serde(default)]
     pub confirming: Option<(String, serde_json::Value)>,
+    /// A list field whose answer held more parts than it named options, asked about once more
+    /// ("anything else, like ...?"): `(field, its items before)`; what the next reply names is
+    /// added to them (`scripted::more_items`).
+    #[serde(default)]
+    pub more_items: Option<(String, serde_json::Value)>,
+    /// List fields already asked about once more.
+    #[serde(default)]
+    pub more_items_asked: Vec<String>,
     pub fields: BTreeMap<String, FieldResult>,
     pub transcript: Vec<TranscriptTurn>,
     #[serde(default)]
@@ -146,6 +154,8 @@ impl ConversationState {
             noted: Vec::new(),
             attempts: BTreeMap::new(),
             confirming: None,
+            more_items: None,
+            more_items_asked: Vec::new(),
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

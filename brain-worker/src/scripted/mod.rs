@@ -7,6 +7,7 @@
 //! and corrections).
 
 mod gate;
+mod more_items;
 mod questions;
 mod read_back;
 mod turn;

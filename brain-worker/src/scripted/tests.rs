@@ -964,3 +964,45 @@ fn a_line_cut_by_the_callee_does_not_restart_the_silence_timer_while_they_talk()
     let reply = call.callee("twenty dollars and no mat fee");
     assert!(reply.contains("Which days"), "{reply}");
 }
+
+/// A gym call up to the requirements question.
+fn to_requirements_question(call: &mut TextCall) {
+    call.start();
+    call.callee("atos jiu jitsu this is jen how can i help");
+    call.callee("yeah we do");
+    call.callee("twenty five dollars");
+    call.callee("no there's no mat fee");
+    let reply = call.callee("monday and wednesday six to seven thirty pm gi and open mat saturday at noon");
+    assert!(reply.ends_with("a certain rank or booking ahead?"), "{reply}");
+}
+
+#[test]
+fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more() {
+    // tuning seed 333: "you'll need to bring your own gi and sign a waiver" heard as "You need
+    // to bring your own key and hide away." was noted as "gi" and the waiver lost
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let reply = call.callee("You need to bring your own key and hide away.");
+    assert_eq!(reply, "gi, noted. Anything else, like waiver, rank or booking ahead?");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi"])));
+    let reply = call.callee("yes, you have to sign a waiver");
+    assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "waiver"])));
+
+    // nothing more: the items stand, and it is not asked a third time
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("You need to bring your own key and hide away.");
+    let reply = call.callee("no, that's it");
+    assert!(reply.ends_with("Anything else a visitor should know?"), "{reply}");
+    assert!(!reply.contains("like waiver"), "{reply}");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi"])));
+}
+
+#[test]
+fn a_requirements_answer_that_names_each_of_its_parts_is_not_asked_about_again() {
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let reply = call.callee("Um, you'll need to bring a gi and sign a waiver.");
+    assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");
+}

@@ -4,6 +4,7 @@
 use protocol::calls::CallEventKind;
 
 use super::gate;
+use super::more_items;
 use super::questions::{ask_next, current_question, introduce};
 use super::read_back::{correct_noted, read_back_reply, NEXT_MARKER};
 use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT, MAX_ASKS};
@@ -246,6 +247,15 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         .collect();
     let (field_actions, mut changed) = conversation.apply(&extractions, turn);
     actions.extend(field_actions);
+    // the reply to "anything else, like ...?": what it names joins the items said before
+    if let Some((field, before)) = conversation.state.more_items.take() {
+        if changed.contains(&field) {
+            let now_items = conversation.state.fields.get(&field).map(|f| f.value.clone()).unwrap_or_default();
+            let joined = more_items::joined(&before, &now_items);
+            let confidence = conversation.state.fields.get(&field).map_or(0.8, |f| f.confidence);
+            actions.extend(conversation.set_field(&field, FieldStatus::Known, joined, confidence, Some(turn)));
+        }
+    }
     // Nothing for the current question: maybe a late answer to the one before.
     let mut restated = restated;
     let in_read_back = matches!(conversation.state.phase, Phase::ReadBack { .. });
@@ -462,6 +472,15 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
                     // Acknowledge a confident value in passing and go on (implicit
                     // confirmation); read an uncertain one back and wait for a yes.
                     if let Some(line) = conversation.noted_line(&spec) {
+                        // an answer with more parts than the options it named ("bring a gi and
+                        // <words not understood>"): ask once about the options not named
+                        if let Some(question) = more_items::question(conversation, &spec, text) {
+                            let before = conversation.state.fields.get(&asked).map(|f| f.value.clone());
+                            conversation.state.more_items = before.map(|value| (asked.clone(), value));
+                            conversation.state.more_items_asked.push(asked.clone());
+                            actions.extend(conversation.say(now, &format!("{preface}{line} {question}"), false));
+                            return actions;
+                        }
                         conversation.state.noted = vec![asked.clone()];
                         preface.push_str(&line);
                         preface.push(' ');
