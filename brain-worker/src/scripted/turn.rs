@@ -472,8 +472,8 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
                     // Acknowledge a confident value in passing and go on (implicit
                     // confirmation); read an uncertain one back and wait for a yes.
                     if let Some(line) = conversation.noted_line(&spec) {
-                        // an answer with more parts than the options it named ("bring a gi and
-                        // <words not understood>"): ask once about the options not named
+                        // a list answer with a part that named no option ("bring a gi and <words
+                        // not understood>"): ask once about the options not named
                         if let Some(question) = more_items::question(conversation, &spec, text) {
                             let before = conversation.state.fields.get(&asked).map(|f| f.value.clone());
                             conversation.state.more_items = before.map(|value| (asked.clone(), value));
