@@ -71,7 +71,7 @@ pub struct ConversationState {
     /// `scripted::gate`): `(field, value)`.
     #[serde(default)]
     pub confirming: Option<(String, serde_json::Value)>,
-    /// A list field whose answer held more parts than it named options, asked about once more
+    /// A list field whose answer held a part that named no option, asked about once more
     /// ("anything else, like ...?"): `(field, its items before)`; what the next reply names is
     /// added to them (`scripted::more_items`).
     #[serde(default)]

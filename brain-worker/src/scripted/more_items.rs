@@ -5,8 +5,8 @@
 //! and a callee seldom corrects an acknowledgement that is right as far as it goes (tuning seeds
 //! 300-339: 8 of the 10 wrong requirement lists were an option said and misheard, "sign the
 //! liability form" as "time the liability form", "text us beforehand" as "text of it all"). So
-//! when the answer holds more parts than the options it named, the agent asks once about the
-//! options not named ("Anything else, like a waiver, rank or booking ahead?") and adds what the
+//! when a part of the answer names no option, the agent asks once about the
+//! options not named ("Anything else, like waiver, rank or booking ahead?") and adds what the
 //! reply names to the list. The parts are the answer's clauses (split at punctuation and at
 //! "and", "also", "plus") of two words or more; one that names no option on its own (read by the
 //! same extraction as the whole answer) is a part not understood: structure, not keywords. An
@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use crate::conversation::Conversation;
 
-/// The follow-up question for `field` after `answer`, when the answer holds more parts than
-/// the options it named, some options were not named, and the field was not asked about again
-/// already.
+/// The follow-up question for `field` after `answer`, when a part of the answer (not a filler)
+/// names no option, the answer named at least one, some were not named, and the field was not
+/// asked about again already.
 pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &str) -> Option<String> {
     if field.kind != FieldType::List || field.options.is_empty() {
         return None;
