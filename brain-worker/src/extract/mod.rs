@@ -88,6 +88,12 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         }
     }
 
+    // "How much is a drop-in, and is there a mat fee?" answered "no, there's no charge for
+    // that": a "no" that names neither part may answer either. Read back, never noted.
+    if let Some(field) = asked_spec.filter(|f| f.kind == FieldType::Money) {
+        doubt_a_none_to_a_two_part_question(playbook, field, &normalised, &mut found);
+    }
+
     // Asked for a fee, told there is none in words the rules do not know ("there's no mapie",
     // "no extra fee for the mask": the fee's own name misheard): none, at a confidence that
     // has it read back for a yes.
@@ -126,6 +132,47 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         }
     }
     found
+}
+
+/// The fields other than `asked` that its question names by their keywords ("How much is a
+/// drop-in, and is there a mat fee?" names the mat fee): the question asks about them too.
+fn also_asked<'a>(playbook: &'a Playbook, asked: &FieldSpec) -> Vec<&'a FieldSpec> {
+    let Some(question) = asked.question.as_deref().map(text::normalised) else { return Vec::new() };
+    playbook
+        .fields
+        .iter()
+        .filter(|f| f.name != asked.name)
+        .filter(|f| f.keywords.iter().any(|k| text::has_phrase(&question, &text::normalised(k))))
+        .collect()
+}
+
+/// Lowers to read-back confidence a none given to `asked` by a reply that opens with a no ("no,
+/// there's no charge for that") when its question also asked about another field, the reply names
+/// neither, and nothing was found for the other: "How much is X, and is there Y?" answered with a
+/// no is as likely about Y (a plain "it's free" answers the "how much" and stays as it is). Said
+/// back ("So a drop-in is free, is that right?"), the callee says which.
+fn doubt_a_none_to_a_two_part_question(
+    playbook: &Playbook,
+    asked: &FieldSpec,
+    normalised: &str,
+    found: &mut [Extraction],
+) {
+    if !matches!(normalised.split(' ').next(), Some("no" | "nope" | "nah")) {
+        return;
+    }
+    let others = also_asked(playbook, asked);
+    if others.is_empty() || others.iter().any(|o| found.iter().any(|e| e.field == o.name)) {
+        return;
+    }
+    let names = |field: &FieldSpec| field.keywords.iter().any(|k| text::has_phrase(normalised, &text::normalised(k)));
+    if names(asked) || others.iter().any(|o| names(o)) {
+        return;
+    }
+    for extraction in found.iter_mut().filter(|e| e.field == asked.name) {
+        if extraction.value.get("amount").and_then(Value::as_f64) == Some(0.0) {
+            extraction.confidence = extraction.confidence.min(0.6);
+        }
+    }
 }
 
 /// True when nothing was found yet and no number was said.

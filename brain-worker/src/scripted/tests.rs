@@ -265,6 +265,35 @@ fn an_uncertain_value_is_read_back_even_when_it_could_be_noted() {
     assert_eq!(call.callee("it's twenty"), "So a drop-in is 20 dollars, is that right?");
 }
 
+/// From the demo's transcript (CI, 2026-12-06): the simulated gym heard only the second part of
+/// "How much is a drop-in, and is there a mat fee?" and said "no there is no charge for that";
+/// the agent noted "free for a drop-in, got it" and a drop-in of thirty dollars was lost.
+#[test]
+fn a_none_to_a_two_part_question_naming_neither_part_is_read_back() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert_eq!(call.callee("no there is no charge for that"), "So a drop-in is free, is that right?");
+    let reply = call.callee("no it's thirty dollars");
+    assert_eq!(reply, "Sorry about that. So a drop-in is 30 dollars, is that right?");
+    let reply = call.callee("yes that's right");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
+    assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(30.0)));
+
+    // a none that names its part, or an amount, is noted as before
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("no there's no charge for a drop in");
+    assert!(reply.starts_with("free for a drop-in, got it."), "{reply}");
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("no mat fee");
+    assert_eq!(call.field("mat_fee"), (FieldStatus::Known, money(0.0)));
+    assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    assert!(call.callee("thirty dollars").starts_with("30 dollars for a drop-in, got it."));
+}
+
 #[test]
 fn a_correction_after_a_value_noted_in_passing_is_taken() {
     // the callee names the field and the right value
