@@ -450,7 +450,14 @@ fn synthesize_jobs(first: ChildVoice, receiver: &Mutex<Receiver<Job>>, shared: &
                         let pid = broken.process.id();
                         let status = broken.stop();
                         set_pid(Some(pid), None);
-                        tracing::warn!(pid, %status, %problem, "piper-voice failed; it starts again for the next sentence");
+                        // the sentence's phonemes, so a crash can be tried again on its input
+                        tracing::warn!(
+                            pid,
+                            %status,
+                            %problem,
+                            phonemes = %job.phonemes,
+                            "piper-voice failed; it starts again for the next sentence"
+                        );
                         Err(VoiceError::Synthesis(format!("{problem} ({status})")))
                     }
                 },

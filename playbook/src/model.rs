@@ -110,6 +110,11 @@ pub struct FieldSpec {
     /// uncertain (below the playbook's `confirm_below`).
     #[serde(default)]
     pub noted: Option<String>,
+    /// For a `list` with options: asked once when an answer had a part that named none of them
+    /// (`{options}`: the options not named yet): "Does a visitor need anything else, like
+    /// {options}?". Without one: "Anything else, like {options}?".
+    #[serde(default)]
+    pub more: Option<String>,
     /// The field only matters when another field has this value (e.g. the price only when
     /// drop-ins are offered); otherwise it becomes `not_applicable`.
     #[serde(default)]

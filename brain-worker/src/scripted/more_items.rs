@@ -6,8 +6,8 @@
 //! 300-339: 8 of the 10 wrong requirement lists were an option said and misheard, "sign the
 //! liability form" as "time the liability form", "text us beforehand" as "text of it all"). So
 //! when a part of the answer names no option, the agent asks once about the
-//! options not named ("Anything else, like waiver, rank or booking ahead?") and adds what the
-//! reply names to the list. The parts are the answer's clauses (split at punctuation and at
+//! options not named (the field's `more`: "Does a visitor need anything else, like waiver, rank or
+//! booking ahead?") and adds what the reply names to the list. The parts are the answer's clauses (split at punctuation and at
 //! "and", "also", "plus") of two words or more; one that names no option on its own (read by the
 //! same extraction as the whole answer) is a part not understood: structure, not keywords. An
 //! answer that named no option ("nothing really, just show up") is not asked about again.
@@ -16,6 +16,9 @@ use playbook::{FieldSpec, FieldType};
 use serde_json::Value;
 
 use crate::conversation::Conversation;
+
+/// The follow-up of a list field without its own `more`.
+const DEFAULT_MORE: &str = "Anything else, like {options}?";
 
 /// The follow-up question for `field` after `answer`, when a part of the answer (not a filler)
 /// names no option, the answer named at least one, some were not named, and the field was not
@@ -59,7 +62,8 @@ pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &
     if !parts(answer).iter().any(|part| !names_an_option(part) && !filler(part)) {
         return None;
     }
-    Some(format!("Anything else, like {}?", spoken_list(&others)))
+    let template = field.more.as_deref().unwrap_or(DEFAULT_MORE);
+    Some(template.replace("{options}", &spoken_list(&others)))
 }
 
 /// The clauses of `answer` that hold two words or more (split at punctuation and at "and",

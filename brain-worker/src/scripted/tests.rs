@@ -1012,11 +1012,19 @@ fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more(
     let mut call = TextCall::gym();
     to_requirements_question(&mut call);
     let reply = call.callee("You need to bring your own key and hide away.");
-    assert_eq!(reply, "gi, noted. Anything else, like waiver, rank or booking ahead?");
+    assert_eq!(reply, "gi, noted. Does a visitor need anything else, like waiver, rank or booking ahead?");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi"])));
     let reply = call.callee("yes, you have to sign a waiver");
     assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "waiver"])));
+
+    // a playbook without its own `more` wording asks in the default one
+    let mut playbook = gym_playbook();
+    playbook.fields.iter_mut().find(|f| f.name == "requirements").unwrap().more = None;
+    let mut call = TextCall::new(playbook, &[("gym_name", "Atos HQ")]);
+    to_requirements_question(&mut call);
+    let reply = call.callee("You need to bring your own key and hide away.");
+    assert_eq!(reply, "gi, noted. Anything else, like waiver, rank or booking ahead?");
 
     // nothing more: the items stand, and it is not asked a third time
     let mut call = TextCall::gym();

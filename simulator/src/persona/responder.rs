@@ -306,6 +306,18 @@ impl Responder {
 
     /// The field whose question the agent asked, by keyword and question-word overlap.
     fn asked_field(&self, text: &str) -> Option<FieldSpec> {
+        // "else" with the words of what was just answered ("does a visitor need anything else,
+        // like a waiver?") asks for more of it, as a person hears it right after answering
+        if contains_phrase(text, "else") {
+            let more_of_the_last = self.playbook.fields.iter().find(|field| {
+                self.last_answered.contains(&field.name)
+                    && (field.keywords.iter().any(|k| contains_phrase(text, k))
+                        || field.options.iter().flat_map(|o| o.phrases()).any(|p| contains_phrase(text, &p)))
+            });
+            if let Some(field) = more_of_the_last {
+                return Some(field.clone());
+            }
+        }
         let words: BTreeSet<&str> = text.split(' ').map(|w| stem(w.trim_matches('?'))).collect();
         let mut best: Option<(f32, &FieldSpec)> = None;
         for field in &self.playbook.fields {

@@ -53,6 +53,18 @@ fn answers_questions_worded_differently_from_the_playbook() {
     assert!(r.has_ended());
 }
 
+/// The agent's follow-up to a list answer it understood in part: the list is asked about again,
+/// not the "anything else a visitor should know" topic, even when the recogniser lost the options.
+#[test]
+fn a_follow_up_about_more_requirements_is_answered_with_the_requirements() {
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("does a visitor need anything like a gi a waiver a certain rank or booking ahead");
+    let more =
+        said(&r.on_agent_said("gi noted does a visitor need anything else like wave or rack or book in the head"));
+    assert!(more.contains("waiver"), "{more}");
+}
+
 #[test]
 fn confirms_right_read_backs_and_corrects_wrong_ones() {
     let mut r = responder(GYM);
