@@ -46,6 +46,21 @@ fn generated_personas_load_vary_and_never_speak_with_the_agents_voice() {
         let facts = &persona.facts;
         if let Some(schedule) = facts.get("class_schedule").and_then(|s| s.as_sequence()) {
             assert!((2..=6).contains(&schedule.len()), "{}: {} classes", persona.name, schedule.len());
+            // one mat: no two classes on a day at once (tuning seed 315 had all levels at 12:00-13:00
+            // and at 12:15 on Monday, a timetable the agent rightly doubts)
+            let minutes = |v: &serde_norway::Value| {
+                let (h, m) = v.as_str().unwrap().split_once(':').unwrap();
+                h.parse::<u32>().unwrap() * 60 + m.parse::<u32>().unwrap()
+            };
+            let slots: Vec<(&str, u32, u32)> = schedule
+                .iter()
+                .map(|c| (c["day"].as_str().unwrap(), minutes(&c["start"]), minutes(&c["end"])))
+                .collect();
+            for (i, a) in slots.iter().enumerate() {
+                for b in &slots[i + 1..] {
+                    assert!(a.0 != b.0 || a.2 <= b.1 || b.2 <= a.1, "{}: {a:?} and {b:?} overlap", persona.name);
+                }
+            }
         }
         assert!(persona.answers.values().all(|a| !a.all().is_empty()));
     }

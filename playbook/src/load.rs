@@ -175,6 +175,18 @@ impl Playbook {
                     ));
                 }
             }
+            if let Some(more) = &field.more {
+                let problem = if field.kind != FieldType::List || field.options.is_empty() {
+                    Some("`more` is asked only for a list field with options".to_owned())
+                } else if !more.contains("{options}") {
+                    Some(format!("{more:?} has no {{options}} for the options not named yet"))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(invalid(at("more"), path("more"), problem));
+                }
+            }
             for option in &field.options {
                 if option.name().trim().is_empty() {
                     return Err(invalid(at("options"), path("options"), "an option has an empty name".into()));

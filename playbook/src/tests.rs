@@ -238,3 +238,22 @@ fn recogniser_hint_errors_name_line_and_field() {
     let error = error_of(&with("subjects: [day pass, \"{price}\"]\n"));
     assert_eq!(error.field, "subjects[1]", "{error}");
 }
+
+#[test]
+fn more_is_refused_off_a_list_with_options_or_without_its_placeholder() {
+    let error =
+        error_of(&MINIMAL.replace("    question: How much?", "    question: How much?\n    more: Anything else?"));
+    assert_eq!(error.field, "fields[1].more", "{error}");
+    assert!(error.message.contains("only for a list field with options"), "{error}");
+
+    let list = MINIMAL.replace(
+        "    type: money\n    description: Price.\n    required: true\n    question: How much?",
+        "    type: list\n    description: Needs.\n    required: true\n    question: What do I need?\n    \
+         more: Anything else?\n    options: [gi, waiver]",
+    );
+    let error = error_of(&list);
+    assert_eq!(error.field, "fields[1].more", "{error}");
+    assert!(error.message.contains("{options}"), "{error}");
+    let fixed = list.replace("more: Anything else?", "more: \"Anything else, like {options}?\"");
+    assert!(Playbook::from_yaml("playbooks/x.yaml", &fixed).is_ok());
+}

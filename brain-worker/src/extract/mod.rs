@@ -89,9 +89,10 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     }
 
     // "How much is a drop-in, and is there a mat fee?" answered "no, there's no charge for
-    // that": a "no" that names neither part may answer either. Read back, never noted.
+    // that": a none said with a negation, naming neither part, may answer either. Read back,
+    // never noted.
     if let Some(field) = asked_spec.filter(|f| f.kind == FieldType::Money) {
-        doubt_a_none_to_a_two_part_question(playbook, field, &normalised, &mut found);
+        doubt_a_none_to_a_two_part_question(playbook, field, &tokens, &normalised, &mut found);
     }
 
     // Asked for a fee, told there is none in words the rules do not know ("there's no mapie",
@@ -146,18 +147,20 @@ fn also_asked<'a>(playbook: &'a Playbook, asked: &FieldSpec) -> Vec<&'a FieldSpe
         .collect()
 }
 
-/// Lowers to read-back confidence a none given to `asked` by a reply that opens with a no ("no,
-/// there's no charge for that") when its question also asked about another field, the reply names
-/// neither, and nothing was found for the other: "How much is X, and is there Y?" answered with a
-/// no is as likely about Y (a plain "it's free" answers the "how much" and stays as it is). Said
-/// back ("So a drop-in is free, is that right?"), the callee says which.
+/// Lowers to read-back confidence a none given to `asked` by a reply with a negation in it ("no,
+/// there's no charge for that", "yeah, so no, there's no extra fee for the mats") when its
+/// question also asked about another field, the reply names neither by its keywords, and nothing
+/// was found for the other: "How much is X, and is there Y?" answered "there's no ..." is as
+/// likely about Y (a plain "it's free" answers the "how much" and stays as it is). Said back ("So
+/// a drop-in is free, is that right?"), the callee says which.
 fn doubt_a_none_to_a_two_part_question(
     playbook: &Playbook,
     asked: &FieldSpec,
+    tokens: &[Token],
     normalised: &str,
     found: &mut [Extraction],
 ) {
-    if !matches!(normalised.split(' ').next(), Some("no" | "nope" | "nah")) {
+    if !values::has_negation(tokens) {
         return;
     }
     let others = also_asked(playbook, asked);

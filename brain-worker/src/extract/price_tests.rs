@@ -66,6 +66,9 @@ fn amounts_in_words() {
     // not a time, not "one or two", not a count
     assert!(found("at one five", "drop_in_price", "drop_in_price").is_none_or(|e| e.value["amount"] != json!(15.0)));
     assert_eq!(amount("twenty five dollars", "drop_in_price", "drop_in_price"), Some(25.0));
+    // tuning seed 311: "seventeen fifty dollars for a class" written "$1750 for a class"
+    assert_eq!(amount("Let me see, $1750 for a class.", "drop_in_price", "drop_in_price"), Some(17.5));
+    assert_eq!(amount("it's 1750 dollars", "drop_in_price", "drop_in_price"), Some(17.5));
 }
 
 #[test]

@@ -267,7 +267,8 @@ fn an_uncertain_value_is_read_back_even_when_it_could_be_noted() {
 
 /// From the demo's transcript (CI, 2026-12-06): the simulated gym heard only the second part of
 /// "How much is a drop-in, and is there a mat fee?" and said "no there is no charge for that";
-/// the agent noted "free for a drop-in, got it" and a drop-in of thirty dollars was lost.
+/// the agent noted "free for a drop-in, got it" and a drop-in of thirty dollars was lost. Tuning
+/// seed 328 lost a drop-in of forty dollars the same way.
 #[test]
 fn a_none_to_a_two_part_question_naming_neither_part_is_read_back() {
     let mut call = TextCall::gym();
@@ -278,6 +279,11 @@ fn a_none_to_a_two_part_question_naming_neither_part_is_read_back() {
     let reply = call.callee("yes that's right");
     assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, money(30.0)));
+    // tuning seed 328: the none said after a yes, the mat fee's name heard as "the mat"
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("Yeah, so no, there's no extra fee for the mat.");
+    assert_eq!(reply, "So a drop-in is free, is that right?");
 
     // a none that names its part, or an amount, is noted as before
     let mut call = TextCall::gym();

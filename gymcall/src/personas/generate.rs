@@ -243,11 +243,13 @@ fn phrasings(rng: &mut SplitMix64, count: usize, mut make: impl FnMut(&mut Split
     out
 }
 
-/// 2-6 classes in 1-3 groups, each a class type on some days at one time.
+/// 2-6 classes in 1-3 groups, each a class type on some days at one time; no two classes on one
+/// day overlap (one mat: a timetable with two classes at once is one a gym does not run, and the
+/// agent rightly doubts it).
 fn schedule(rng: &mut SplitMix64) -> Vec<(String, Vec<usize>, u32, u32)> {
     let total = rng.range(2, 6) as usize;
     let mut groups: Vec<(String, Vec<usize>, u32, u32)> = Vec::new();
-    let mut used: Vec<(usize, u32)> = Vec::new();
+    let mut used: Vec<(usize, u32, u32)> = Vec::new();
     let mut left = total;
     while left > 0 && groups.len() < 3 {
         let days_in_group = if groups.len() == 2 { left } else { rng.range(1, left.min(3) as u32) as usize };
@@ -258,7 +260,8 @@ fn schedule(rng: &mut SplitMix64) -> Vec<(String, Vec<usize>, u32, u32)> {
         let mut days: Vec<usize> = Vec::new();
         for _ in 0..days_in_group * 6 {
             let day = *rng.pick(&pool);
-            if !days.contains(&day) && !used.contains(&(day, start)) {
+            let overlaps = used.iter().any(|&(d, s, e)| d == day && start < e && s < end);
+            if !days.contains(&day) && !overlaps {
                 days.push(day);
             }
             if days.len() == days_in_group {
@@ -269,7 +272,7 @@ fn schedule(rng: &mut SplitMix64) -> Vec<(String, Vec<usize>, u32, u32)> {
             break;
         }
         days.sort_unstable();
-        used.extend(days.iter().map(|&d| (d, start)));
+        used.extend(days.iter().map(|&d| (d, start, end)));
         left -= days.len();
         let class = rng.pick(CLASS_TYPES).to_string();
         groups.push((class, days, start, end));

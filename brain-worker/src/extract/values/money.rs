@@ -76,7 +76,7 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
         // "$25", "€ 10"
         if let Some(currency) = currency_of(&token.word).filter(|_| token.word.len() == 1 || token.word == "usd") {
             if let Some(amount) = tokens.get(index + 1).and_then(|t| t.number) {
-                let (amount, end) = with_cents(tokens, index + 1, amount);
+                let (amount, end) = with_cents(tokens, index + 1, folded_price(&tokens[index + 1], amount));
                 mentions.push(mention(tokens, amount, currency, index, end, true));
                 index = end + 1;
                 continue;
