@@ -28,17 +28,20 @@ impl Responder {
         "Yes, that's right.".into()
     }
 
-    /// A correction when the agent acknowledged the last answer in passing with a wrong value
-    /// ("fifty dollars for a drop in, got it" when it is fifteen is fine to the ear; "twenty" is not).
+    /// A correction when the agent acknowledged an answer in passing with a wrong value ("fifty
+    /// dollars for a drop in, got it" when it is fifteen is fine to the ear; "twenty" is not): the
+    /// last answer, or any field the acknowledgement names ("free for a drop in, got it" after a
+    /// "no charge" meant for the mat fee: a person objects to a wrong price whatever they said).
     pub(super) fn correct_noted(&self, text: &str) -> Option<String> {
         let cue_at = NOTED_CUES.iter().filter_map(|cue| find_last_phrase(text, cue)).max()?;
         let noted = &text[..cue_at];
         let several = self.last_answered.len() > 1;
-        self.last_answered.iter().filter_map(|name| self.playbook.field(name)).find_map(|field| {
+        let named = |field: &FieldSpec| field.keywords.iter().any(|k| contains_phrase(noted, k));
+        let checked = self.playbook.fields.iter().filter(|field| {
             // of two answers noted together, each is checked where it is named
-            if several && !field.keywords.iter().any(|k| contains_phrase(noted, k)) {
-                return None;
-            }
+            (self.last_answered.contains(&field.name) && !several) || named(field)
+        });
+        checked.into_iter().find_map(|field| {
             let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
             if self.persona.behaviour.refuse.contains(&field.name) {
                 // a value it never gave: only a number said back is worth objecting to

@@ -53,6 +53,24 @@ fn answers_questions_worded_differently_from_the_playbook() {
     assert!(r.has_ended());
 }
 
+/// The demo's CI failure (2026-12-06): the callee answered the mat fee, the agent noted "free for a
+/// drop in"; a person objects to a wrong price whatever they said last.
+#[test]
+fn a_wrong_value_noted_for_another_field_than_the_one_just_answered_is_corrected() {
+    let mut r = responder(GYM);
+    r.answer();
+    assert_eq!(said(&r.on_agent_said("and is there a mat fee on top of that")), "No, there's no charge for that.");
+    let reply = said(&r.on_agent_said("free for a drop in got it which days and times are your classes"));
+    assert!(reply.starts_with("No, sorry, the drop in is twenty five dollars."), "{reply}");
+    // a right one is let be
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("and is there a mat fee on top of that");
+    let reply =
+        said(&r.on_agent_said("twenty five dollars for a drop in got it which days and times are your classes"));
+    assert!(!reply.contains("No, sorry"), "{reply}");
+}
+
 /// The agent's follow-up to a list answer it understood in part: the list is asked about again,
 /// not the "anything else a visitor should know" topic, even when the recogniser lost the options.
 #[test]
