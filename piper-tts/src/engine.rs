@@ -1,8 +1,7 @@
 //! The Piper voice every call of a process shares: `workers` child processes of the
 //! `piper-voice` program (each holding the model through sherpa-onnx, see [`crate::wire`]) behind
-//! one bounded queue ([`crate::queue`]: a turn's first sentence goes ahead of following ones). A
-//! sentence's phonemes go in, its audio (the model's rate) comes back on a oneshot channel; a full
-//! queue is refused at once with [`VoiceError::QueueFull`].
+//! one bounded queue. A sentence's phonemes go in, its audio (the model's rate) comes back on a
+//! oneshot channel; a full queue is refused at once with [`VoiceError::QueueFull`].
 //!
 //! The native libraries run only in the children. A child that dies (a signal, an exit), stops
 //! answering for [`SYNTHESIS_TIMEOUT`] or breaks the protocol fails the sentence it held with
@@ -13,14 +12,13 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use crate::phonemes::{PhonemeError, Phonemizer};
-use crate::queue::{Lane, Refused, TwoLaneQueue};
 use crate::wire::{self, Reply};
 
 /// Longest phoneme string of one sentence (a long sentence is ~300); the rest is not said.
@@ -290,7 +288,7 @@ struct Shared {
 
 /// The shared voice and its synthesis processes; dropping the last handle stops them.
 pub struct PiperVoice {
-    jobs: Arc<TwoLaneQueue<Job>>,
+    jobs: SyncSender<Job>,
     queue_max: usize,
     phonemizer: Phonemizer,
     shared: Arc<Shared>,
@@ -325,12 +323,13 @@ impl PiperVoice {
             pids: Mutex::new(children.iter().map(|child| child.process.id()).collect()),
         });
         let queue_max = options.queue_max.max(1);
-        let jobs = Arc::new(TwoLaneQueue::new(queue_max));
+        let (jobs, receiver) = sync_channel::<Job>(queue_max);
+        let receiver = Arc::new(Mutex::new(receiver));
         for (index, child) in children.into_iter().enumerate() {
-            let (queue, shared) = (jobs.clone(), shared.clone());
+            let (receiver, shared) = (receiver.clone(), shared.clone());
             std::thread::Builder::new()
                 .name(format!("piper-voice-{index}"))
-                .spawn(move || synthesize_jobs(child, &queue, &shared))
+                .spawn(move || synthesize_jobs(child, &receiver, &shared))
                 .map_err(|e| VoiceError::Load { dir: dir.display().to_string(), message: e.to_string() })?;
         }
         tracing::info!(
@@ -369,32 +368,15 @@ impl PiperVoice {
         &self.phonemizer
     }
 
-    /// Queues one sentence's phonemes, a sentence that follows another of its turn; refused at
-    /// once when `queue_max` already wait.
+    /// Queues one sentence's phonemes; refused at once when `queue_max` already wait.
     pub fn submit(&self, phonemes: String) -> Result<oneshot::Receiver<Result<SentenceAudio, VoiceError>>, VoiceError> {
-        self.submit_in(phonemes, Lane::Following)
-    }
-
-    /// Queues the first sentence of a turn: it goes ahead of the sentences that follow others.
-    pub fn submit_first(
-        &self,
-        phonemes: String,
-    ) -> Result<oneshot::Receiver<Result<SentenceAudio, VoiceError>>, VoiceError> {
-        self.submit_in(phonemes, Lane::First)
-    }
-
-    fn submit_in(
-        &self,
-        phonemes: String,
-        lane: Lane,
-    ) -> Result<oneshot::Receiver<Result<SentenceAudio, VoiceError>>, VoiceError> {
         let (reply, receiver) = oneshot::channel();
         let job = Job { phonemes, queued_at: Instant::now(), reply };
         self.shared.waiting.fetch_add(1, Ordering::Relaxed);
-        let refused = match self.jobs.push(job, lane) {
+        let refused = match self.jobs.try_send(job) {
             Ok(()) => return Ok(receiver),
-            Err((_, Refused::Full)) => VoiceError::QueueFull { max: self.queue_max },
-            Err((_, Refused::Closed)) => VoiceError::Stopped,
+            Err(TrySendError::Full(_)) => VoiceError::QueueFull { max: self.queue_max },
+            Err(TrySendError::Disconnected(_)) => VoiceError::Stopped,
         };
         self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         Err(refused)
@@ -416,14 +398,7 @@ impl PiperVoice {
     }
 }
 
-impl Drop for PiperVoice {
-    /// The synthesis threads finish what waits and end; each kills its child.
-    fn drop(&mut self) {
-        self.jobs.close();
-    }
-}
-
-fn synthesize_jobs(first: ChildVoice, queue: &TwoLaneQueue<Job>, shared: &Shared) {
+fn synthesize_jobs(first: ChildVoice, receiver: &Mutex<Receiver<Job>>, shared: &Shared) {
     let mut child = Some(first);
     let mut retry_at: Option<Instant> = None;
     let set_pid = |old: Option<u32>, new: Option<u32>| {
@@ -432,8 +407,12 @@ fn synthesize_jobs(first: ChildVoice, queue: &TwoLaneQueue<Job>, shared: &Shared
         pids.extend(new);
     };
     loop {
-        let Some(job) = queue.pop() else {
-            return; // the voice was dropped: the child is killed with `child`
+        let job = {
+            let receiver = receiver.lock().unwrap_or_else(|poison| poison.into_inner());
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return, // every sender dropped: the child is killed with `child`
+            }
         };
         let queued_ms = job.queued_at.elapsed().as_millis() as u64;
         let started = Instant::now();

@@ -7,7 +7,6 @@
 //! - [`phonemes`]: espeak-ng, run as a process, for the phonemes Piper reads.
 //! - [`engine`]: the `piper-voice` children, started once per process, behind the bounded queue
 //!   every call shares ([`PiperVoice::shared`]); a child that fails is started again.
-//! - [`queue`]: the bounded two-lane queue in front of them (a turn's first sentence first).
 //! - [`wire`]: the pipe protocol between a process and its `piper-voice` children.
 //! - [`provider`]: [`PiperTts`], sentence-by-sentence synthesis to 8 kHz mu-law.
 //! - [`lines`]: a playbook's agent lines, for the bench and the understood-voice test.
@@ -21,7 +20,6 @@ pub mod engine;
 pub mod lines;
 pub mod phonemes;
 pub mod provider;
-pub mod queue;
 pub mod text;
 pub mod wire;
 

@@ -51,22 +51,11 @@ impl PiperTts {
 
     /// One sentence to 8 kHz linear PCM: spoken form, phonemes, synthesis, resampling.
     pub async fn sentence_pcm_8k(&self, sentence: &str) -> Result<(Vec<i16>, SentenceTiming), VoiceError> {
-        self.sentence_in_turn_pcm_8k(sentence, false).await
-    }
-
-    /// [`Self::sentence_pcm_8k`] for a sentence of a turn: the turn's first goes ahead of the
-    /// sentences that follow others in the voice's queue (nothing is heard until it is ready).
-    async fn sentence_in_turn_pcm_8k(
-        &self,
-        sentence: &str,
-        first_of_turn: bool,
-    ) -> Result<(Vec<i16>, SentenceTiming), VoiceError> {
         let started = Instant::now();
         let spoken = crate::text::spoken_form(sentence);
         let phonemes = self.voice.phonemizer().phonemize(&spoken).await?;
         let phonemize_ms = started.elapsed().as_millis() as u64;
-        let queued = if first_of_turn { self.voice.submit_first(phonemes) } else { self.voice.submit(phonemes) };
-        let audio = queued?.await.unwrap_or(Err(VoiceError::Stopped))?;
+        let audio = self.voice.submit(phonemes)?.await.unwrap_or(Err(VoiceError::Stopped))?;
         let pcm_8k = speech::resample::resample(&audio.samples, audio.sample_rate_hz, 8_000);
         let timing = SentenceTiming {
             phonemize_ms,
@@ -120,7 +109,7 @@ impl TtsProvider for PiperTts {
                 if output.is_closed() {
                     return; // barge-in or hang-up: nothing more to say
                 }
-                let mut pcm_8k = match tts.sentence_in_turn_pcm_8k(sentence, index == 0).await {
+                let mut pcm_8k = match tts.sentence_pcm_8k(sentence).await {
                     Ok((pcm_8k, _)) => pcm_8k,
                     Err(error) => {
                         tracing::warn!(%error, pending = tts.voice.pending(), "piper synthesis failed");
