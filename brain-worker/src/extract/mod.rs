@@ -135,16 +135,16 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     found
 }
 
+/// True when `words` (normalised) name `field` by one of its keywords.
+pub fn names(field: &FieldSpec, words: &str) -> bool {
+    field.keywords.iter().any(|keyword| text::has_phrase(words, &text::normalised(keyword)))
+}
+
 /// The fields other than `asked` that its question names by their keywords ("How much is a
 /// drop-in, and is there a mat fee?" names the mat fee): the question asks about them too.
 fn also_asked<'a>(playbook: &'a Playbook, asked: &FieldSpec) -> Vec<&'a FieldSpec> {
     let Some(question) = asked.question.as_deref().map(text::normalised) else { return Vec::new() };
-    playbook
-        .fields
-        .iter()
-        .filter(|f| f.name != asked.name)
-        .filter(|f| f.keywords.iter().any(|k| text::has_phrase(&question, &text::normalised(k))))
-        .collect()
+    playbook.fields.iter().filter(|f| f.name != asked.name && names(f, &question)).collect()
 }
 
 /// Lowers to read-back confidence a none given to `asked` by a reply with a negation in it ("no,
@@ -167,8 +167,7 @@ fn doubt_a_none_to_a_two_part_question(
     if others.is_empty() || others.iter().any(|o| found.iter().any(|e| e.field == o.name)) {
         return;
     }
-    let names = |field: &FieldSpec| field.keywords.iter().any(|k| text::has_phrase(normalised, &text::normalised(k)));
-    if names(asked) || others.iter().any(|o| names(o)) {
+    if names(asked, normalised) || others.iter().any(|o| names(o, normalised)) {
         return;
     }
     for extraction in found.iter_mut().filter(|e| e.field == asked.name) {

@@ -3,7 +3,7 @@
 
 use super::questions::current_question;
 use crate::conversation::{Action, Conversation, Phase, MAX_ASKS};
-use crate::extract::{self, text::normalised};
+use crate::extract;
 use protocol::results::FieldStatus;
 use std::time::Instant;
 
@@ -189,7 +189,7 @@ pub(super) fn correct_noted(
     if !negative {
         return None;
     }
-    let names_field = spec.keywords.iter().any(|k| extract::text::has_phrase(words, &normalised(k)));
+    let names_field = extract::names(&spec, words);
     let asked = conversation.state.asked.clone().filter(|a| a != field);
     let answers_asked = asked.as_deref().is_some_and(|asked| {
         extract::extract(&conversation.playbook, text, Some(asked))

@@ -150,9 +150,7 @@ fn resumed(conversation: &mut Conversation, now: Instant, at_ms: u64) -> Vec<Act
 
 /// True when `words` (normalised) name `field` by one of its keywords.
 fn names_field(playbook: &playbook::Playbook, field: &str, words: &str) -> bool {
-    playbook
-        .field(field)
-        .is_some_and(|spec| spec.keywords.iter().any(|k| extract::text::has_phrase(words, &normalised(k))))
+    playbook.field(field).is_some_and(|spec| extract::names(spec, words))
 }
 
 fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u64, end_ms: u64) -> Vec<Action> {
