@@ -41,7 +41,7 @@ impl Responder {
             // of two answers noted together, each is checked where it is named
             (self.last_answered.contains(&field.name) && !several) || named(field)
         });
-        checked.into_iter().find_map(|field| {
+        checked.find_map(|field| {
             let topic = field.keywords.first().map(|k| normalize(k)).unwrap_or_else(|| spoken_name(&field.name));
             if self.persona.behaviour.refuse.contains(&field.name) {
                 // a value it never gave: only a number said back is worth objecting to
