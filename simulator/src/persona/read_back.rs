@@ -37,7 +37,7 @@ impl Responder {
         let noted = &text[..cue_at];
         let several = self.last_answered.len() > 1;
         let named = |field: &FieldSpec| field.keywords.iter().any(|k| contains_phrase(noted, k));
-        let checked = self.playbook.fields.iter().filter(|field| {
+        let mut checked = self.playbook.fields.iter().filter(|field| {
             // of two answers noted together, each is checked where it is named
             (self.last_answered.contains(&field.name) && !several) || named(field)
         });
