@@ -6,6 +6,7 @@ use protocol::calls::CallEventKind;
 use super::mechanics::Conversation;
 use super::messages::Action;
 use crate::extract::Extraction;
+use playbook::FieldType;
 use protocol::results::{Evidence, FieldStatus};
 use serde_json::Value;
 
@@ -23,7 +24,15 @@ impl Conversation {
                 (FieldStatus::Unknown, _) => true,
                 (_, FieldStatus::Known) if current.status != FieldStatus::Known => true,
                 (FieldStatus::Known, FieldStatus::Known) => {
-                    current.value != extraction.value && extraction.confidence >= current.confidence - 0.05
+                    // items or an amount named after a none was noted ("no" to "does a visitor
+                    // need anything?", then "you'll need a gi and a waiver"): the later, more
+                    // specific answer stands, even when said in passing
+                    let kind = self.playbook.field(&extraction.field).map(|f| f.kind);
+                    let fills_a_none = matches!(kind, Some(FieldType::List | FieldType::Money))
+                        && crate::extract::says_none(&current.value)
+                        && !crate::extract::says_none(&extraction.value);
+                    current.value != extraction.value
+                        && (fills_a_none || extraction.confidence >= current.confidence - 0.05)
                 }
                 _ => false,
             };

@@ -135,6 +135,17 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     found
 }
 
+/// True when a field's value says "none": false, an empty list or text, an amount of zero.
+pub fn says_none(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::Array(items) => items.is_empty(),
+        Value::String(text) => text.trim().is_empty(),
+        Value::Object(_) => value.get("amount").and_then(Value::as_f64) == Some(0.0),
+        _ => false,
+    }
+}
+
 /// True when `words` (normalised) name `field` by one of its keywords.
 pub fn names(field: &FieldSpec, words: &str) -> bool {
     field.keywords.iter().any(|keyword| text::has_phrase(words, &text::normalised(keyword)))

@@ -208,6 +208,17 @@ pub(super) fn correct_noted(
         return Some(actions);
     }
     let corrected = said.into_iter().find(|e| e.field == field && e.status == FieldStatus::Known);
+    // "No, our classes are Monday and Wednesday six to seven thirty ..." after that very schedule
+    // was noted: the callee heard our line wrong and set it right. The "no" is about the value
+    // noted, not an answer to the question asked after it, which is asked again. (A "no" that
+    // restates a none, "no, nothing to bring", agrees with both and is left to the answer.)
+    if let (Some(corrected), Some(_)) = (&corrected, &asked) {
+        if names_field && corrected.value == current.value && !extract::says_none(&current.value) {
+            conversation.state.notes.push(format!("{field}: the callee said no and gave the value noted again"));
+            let question = current_question(conversation);
+            return Some(conversation.say(now, &format!("Okay, that's what I have, thanks. {question}"), false));
+        }
+    }
     match corrected {
         Some(corrected) if corrected.value != current.value => {
             if answers_asked && !explicit && !names_field {

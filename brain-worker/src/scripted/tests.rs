@@ -1049,3 +1049,40 @@ fn a_requirements_answer_that_names_each_of_its_parts_is_not_asked_about_again()
     let reply = call.callee("Um, you'll need to bring a gi and sign a waiver.");
     assert_eq!(reply, "gi and waiver, noted. Anything else a visitor should know?");
 }
+
+/// From the demo's transcript (CI, 2026-12-06, the second failure): after "monday and wednesday
+/// ..., got it. Does a visitor need anything ...?" the simulated gym, which heard the read-back
+/// wrong, said "no" and gave its schedule again. The agent took the "no" as "nothing is needed"
+/// and the gi and waiver the gym then gave to "anything else?" were kept as other info.
+#[test]
+fn a_no_that_restates_the_value_noted_is_about_that_value_and_the_question_is_asked_again() {
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let reply = call.callee(
+        "no nope what our classes are monday and wednesday six to seven thirty pm gi and open mat saturday at noon",
+    );
+    assert_eq!(call.field("requirements").0, FieldStatus::Unknown, "the no was not about requirements: {reply}");
+    assert!(reply.ends_with("a certain rank or booking ahead?"), "the open question is asked again: {reply}");
+    let reply = call.callee("you'll need to bring a gi and sign a waiver first");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, serde_json::json!(["gi", "waiver"])), "{reply}");
+
+    // a plain no with nothing of the noted field in it still answers the question asked
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("no nothing special");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, serde_json::json!([])));
+}
+
+/// The same transcript's end: requirements noted as none from a "no" (0.7), then the gym gave
+/// its gi and waiver to "Anything else a visitor should know?". Items named later outweigh an
+/// earlier none.
+#[test]
+fn items_named_after_a_none_was_noted_replace_the_none() {
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let reply = call.callee("no");
+    assert!(reply.ends_with("Anything else a visitor should know?"), "{reply}");
+    assert_eq!(call.field("requirements").0, FieldStatus::Known);
+    call.callee("you'll need to bring a gi and sign a waiver first");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, serde_json::json!(["gi", "waiver"])));
+}
