@@ -120,6 +120,7 @@ impl FakeMedia {
                     }
                 }
                 SayCommand::Hangup { .. } | SayCommand::SendDigits { .. } => break,
+                SayCommand::Prepare { .. } => {} // said later, if at all
             }
         }
         Ok((texts.join(" "), commands))

@@ -330,6 +330,7 @@ impl CallActor {
         while let Some(output) = self.speaking.poll_output() {
             match output {
                 SpeakingOutput::Synthesize { segment, text } => self.synthesize(ctx, segment, text),
+                SpeakingOutput::Prepare { text } => self.shared.providers.tts.prepare(text),
                 SpeakingOutput::CancelSynthesis(handle) => {
                     ctx.cancel_future(handle);
                 }

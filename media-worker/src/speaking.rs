@@ -25,6 +25,8 @@ use protocol::{dtmf, spoken};
 pub enum SpeakingOutput {
     /// Synthesize `text` as `segment`, then hand the stream's handle to [`Speaking::synthesizing`].
     Synthesize { segment: SegmentId, text: String },
+    /// Synthesize `text` ahead, playing nothing (`TtsProvider::prepare`).
+    Prepare { text: String },
     /// Stop this synthesis (its utterance was cut).
     CancelSynthesis(SpawnHandle),
     /// Send one frame of agent audio; it plays at media time `play_at_ms`.
@@ -134,6 +136,7 @@ impl Speaking {
                     self.outputs.push_back(SpeakingOutput::Synthesize { segment, text });
                 }
             }
+            SayCommand::Prepare { text } => self.outputs.push_back(SpeakingOutput::Prepare { text }),
             SayCommand::SendDigits { digits } => {
                 tracing::info!(count = digits.len(), "sending dtmf digits in band");
                 self.digit_batches += 1;

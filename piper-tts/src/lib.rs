@@ -16,6 +16,7 @@
 //! `piper-voice` program are installed, and keeps flite, with a warning, when the voice cannot
 //! load. Flite also says any sentence the Piper voice fails on.
 
+pub mod cache;
 pub mod engine;
 pub mod lines;
 pub mod phonemes;
@@ -77,7 +78,9 @@ pub fn with_piper_voice(config: &SpeechConfig, mut providers: speech::Providers)
     match PiperVoice::shared(&options) {
         Ok(voice) => {
             tracing::info!(tts = "piper", model_dir = %located.piper_model_dir, "text-to-speech engine chosen");
-            providers.tts = Arc::new(PiperTts::new(voice).with_fallback(providers.tts.clone()));
+            let cache_bytes = config.piper_cache_mb as usize * 1024 * 1024;
+            providers.tts =
+                Arc::new(PiperTts::new(voice).with_cache_bytes(cache_bytes).with_fallback(providers.tts.clone()));
         }
         Err(error) => {
             tracing::warn!(%error, fallback = providers.tts.name(), "piper voice unavailable, speaking with the fallback");

@@ -3,7 +3,8 @@
 //! ([`crate::text`]), phonemized by espeak-ng, synthesized on the shared voice, resampled to
 //! 8 kHz with `speech::resample` and sent as mu-law while the next sentence is prepared. A
 //! sentence the voice fails on (its `piper-voice` process died, the queue is full) is said by the
-//! fallback voice, when there is one, so the callee hears every word.
+//! fallback voice, when there is one, so the callee hears every word. Every sentence the voice
+//! says is kept in the process's [`SentenceCache`]: an agent's fixed lines are synthesized once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use speech::tts::{TtsChunk, TtsError, TtsErrorKind, TtsProvider};
 use tokio::sync::mpsc;
 
+use crate::cache::{self, Claim, Lookup, Pcm, SentenceCache};
 use crate::engine::{PiperVoice, VoiceError};
 
 /// Audio is sent in chunks of this many 8 kHz samples (100 ms).
@@ -24,6 +26,7 @@ const SENTENCE_GAP_MS: usize = 200;
 pub struct PiperTts {
     voice: Arc<PiperVoice>,
     fallback: Option<Arc<dyn TtsProvider>>,
+    cache: SentenceCache,
 }
 
 /// One sentence synthesized, as the bench reports it.
@@ -37,7 +40,47 @@ pub struct SentenceTiming {
 
 impl PiperTts {
     pub fn new(voice: Arc<PiperVoice>) -> PiperTts {
-        PiperTts { voice, fallback: None }
+        PiperTts { voice, fallback: None, cache: SentenceCache::new(cache::DEFAULT_CACHE_BYTES) }
+    }
+
+    /// The same voice, keeping at most `max_bytes` of sentences (0: none).
+    pub fn with_cache_bytes(self, max_bytes: usize) -> PiperTts {
+        PiperTts { cache: SentenceCache::new(max_bytes), ..self }
+    }
+
+    pub fn cache(&self) -> &SentenceCache {
+        &self.cache
+    }
+
+    /// One sentence at 8 kHz from the cache, from a synthesis of it already under way, or
+    /// synthesized now (and kept).
+    pub async fn cached_sentence_pcm_8k(&self, sentence: &str) -> Result<Pcm, VoiceError> {
+        match self.cache.lookup(sentence) {
+            Lookup::Ready(pcm) => Ok(pcm),
+            Lookup::Pending(ready) => match cache::wait(ready).await {
+                Some(pcm) => Ok(pcm),
+                None => self.synthesized(sentence, None).await,
+            },
+            Lookup::Missing(claim) => self.synthesized(sentence, claim).await,
+        }
+    }
+
+    async fn synthesized(&self, sentence: &str, claim: Option<Claim>) -> Result<Pcm, VoiceError> {
+        match self.sentence_pcm_8k(sentence).await {
+            Ok((pcm, _)) => {
+                let pcm: Pcm = pcm.into();
+                if let Some(claim) = claim {
+                    self.cache.fulfil(claim, pcm.clone());
+                }
+                Ok(pcm)
+            }
+            Err(error) => {
+                if let Some(claim) = claim {
+                    self.cache.abandon(claim);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// The same voice, with `fallback` saying any sentence it fails on.
@@ -109,12 +152,12 @@ impl TtsProvider for PiperTts {
                 if output.is_closed() {
                     return; // barge-in or hang-up: nothing more to say
                 }
-                let mut pcm_8k = match tts.sentence_pcm_8k(sentence).await {
-                    Ok((pcm_8k, _)) => pcm_8k,
+                let pcm_8k = match tts.cached_sentence_pcm_8k(sentence).await {
+                    Ok(pcm_8k) => pcm_8k,
                     Err(error) => {
                         tracing::warn!(%error, pending = tts.voice.pending(), "piper synthesis failed");
                         match tts.fallback_pcm_8k(sentence).await {
-                            Some(pcm_8k) => pcm_8k,
+                            Some(pcm_8k) => pcm_8k.into(),
                             None => {
                                 let _ = output.send(Err(tts_error(error)));
                                 return;
@@ -122,9 +165,11 @@ impl TtsProvider for PiperTts {
                         }
                     }
                 };
-                if index > 0 && !pcm_8k.is_empty() {
-                    pcm_8k.splice(0..0, std::iter::repeat_n(0, SENTENCE_GAP_MS * 8));
-                }
+                let gap = if index > 0 && !pcm_8k.is_empty() { SENTENCE_GAP_MS * 8 } else { 0 };
+                let mut pcm_8k_with_gap = Vec::with_capacity(gap + pcm_8k.len());
+                pcm_8k_with_gap.extend(std::iter::repeat_n(0, gap));
+                pcm_8k_with_gap.extend_from_slice(&pcm_8k);
+                let pcm_8k = pcm_8k_with_gap;
                 total_samples += pcm_8k.len();
                 for chunk in pcm_8k.chunks(CHUNK_SAMPLES_8K) {
                     let mut mulaw = Vec::with_capacity(chunk.len());
@@ -137,5 +182,23 @@ impl TtsProvider for PiperTts {
             let _ = output.send(Ok(TtsChunk::Done { total_ms: total_samples as u64 / 8 }));
         });
         receiver
+    }
+
+    fn prepare(&self, text: String) {
+        if !self.cache.enabled() {
+            return;
+        }
+        let tts = self.clone();
+        tokio::spawn(async move {
+            for sentence in protocol::spoken::sentences(&text) {
+                // only what nobody has said or is saying: a sentence under way is left to it
+                if let Lookup::Missing(Some(claim)) = tts.cache.lookup(&sentence) {
+                    if let Err(error) = tts.synthesized(&sentence, Some(claim)).await {
+                        tracing::debug!(%error, "a sentence prepared ahead failed; it is synthesized when said");
+                        return;
+                    }
+                }
+            }
+        });
     }
 }

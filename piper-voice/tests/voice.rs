@@ -172,7 +172,8 @@ async fn a_synthesis_process_that_dies_costs_one_sentence_said_by_flite_and_is_s
     let voice =
         Arc::new(PiperVoice::start(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)")));
     let flite: Arc<dyn TtsProvider> = Arc::new(speech::tts::FliteTts::new().expect("flite"));
-    let tts = PiperTts::new(voice.clone()).with_fallback(flite.clone());
+    // (no sentence cache: the same sentence is synthesized each time it is said)
+    let tts = PiperTts::new(voice.clone()).with_cache_bytes(0).with_fallback(flite.clone());
     let sentence = "Is there a mat fee?";
     let (piper_audio, done) = say(&tts, sentence).await;
     assert!(done && piper_audio.len() > 4_000, "{} samples from piper", piper_audio.len());
@@ -215,4 +216,39 @@ fn a_program_that_is_not_piper_voice_is_refused_at_load() {
     let options = VoiceOptions { program: "true".into(), ..installed() };
     let error = PiperVoice::start(&options).err().expect("`true` is no voice");
     assert!(error.to_string().contains("before it was ready"), "{error}");
+}
+
+/// All the 8 kHz mu-law of one `synthesize`.
+async fn said(tts: &PiperTts, text: &str) -> Vec<u8> {
+    let mut chunks = tts.synthesize(text.to_owned());
+    let mut mulaw = Vec::new();
+    while let Some(chunk) = chunks.recv().await {
+        match chunk.expect("piper synthesis") {
+            TtsChunk::Audio(bytes) => mulaw.extend_from_slice(&bytes),
+            TtsChunk::Done { .. } => return mulaw,
+        }
+    }
+    panic!("no Done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_introduction_and_every_line_said_once_play_from_memory() {
+    let voice = PiperVoice::shared(&installed()).unwrap_or_else(|e| panic!("{e} (run scripts/install-models.sh)"));
+    let tts = PiperTts::new(voice.clone());
+    let intro = "Hi, this is Sam, calling about drop-in classes. Do you take drop-in visitors?";
+    tts.prepare(intro.to_owned());
+    // asked for while it is being prepared: it waits for that synthesis, it does not start another
+    let first = said(&tts, intro).await;
+    assert_eq!(tts.cache().size().0, 2, "both sentences kept");
+    // the voice is sampled (each synthesis sounds a little different): the same audio again is
+    // the kept audio
+    let again = said(&tts, intro).await;
+    assert_eq!(first, again, "the second time plays from memory");
+    let fresh = PiperTts::new(voice.clone()).with_cache_bytes(0);
+    assert_ne!(said(&fresh, intro).await, first, "without the cache each time is synthesized anew");
+    assert_eq!(fresh.cache().size(), (0, 0));
+
+    // a sentence of the cache and a new one in one text: the new one is synthesized and kept
+    said(&tts, "Do you take drop-in visitors? Great, thanks.").await;
+    assert_eq!(tts.cache().size().0, 3);
 }

@@ -146,6 +146,9 @@ pub enum SayCommand {
         #[serde(default)]
         uninterruptible: bool,
     },
+    /// A text the brain expects to say soon (its introduction, while the callee answers): the
+    /// media worker may synthesize it ahead so it plays at once. Nothing is played.
+    Prepare { text: String },
     /// Play DTMF digits to the far end (IVR navigation).
     SendDigits { digits: String },
     /// Hang up once everything queued has been played.

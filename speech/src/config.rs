@@ -39,6 +39,7 @@ pub const ENV_VARS: &[&str] = &[
     "PIPER_WORKERS",
     "PIPER_THREADS",
     "PIPER_QUEUE_MAX",
+    "PIPER_CACHE_MB",
     "PIPER_VOICE_BIN",
     "ESPEAK_NG_BIN",
     "SPEECH_RETRY_DEADLINE_MS",
@@ -126,6 +127,8 @@ pub struct SpeechConfig {
     pub piper_threads: u64,
     /// Sentences that may wait for a Piper worker; one more is refused with an error.
     pub piper_queue_max: u64,
+    /// MiB of sentences the Piper voice keeps, said again from memory (0: none).
+    pub piper_cache_mb: u64,
     /// The espeak-ng program that turns text into the phonemes Piper reads (run as a process).
     pub espeak_ng_bin: String,
     /// The `piper-voice` program that synthesizes them (run as child processes); empty: the one
@@ -164,6 +167,7 @@ impl Default for SpeechConfig {
             piper_workers: 1,
             piper_threads: 1,
             piper_queue_max: 32,
+            piper_cache_mb: 8,
             espeak_ng_bin: "espeak-ng".into(),
             piper_voice_bin: String::new(),
             retry_deadline_ms: 5_000,
@@ -265,6 +269,13 @@ impl SpeechConfig {
             piper_workers: bounded("PIPER_WORKERS", number("PIPER_WORKERS", defaults.piper_workers)?, 16)?,
             piper_threads: bounded("PIPER_THREADS", number("PIPER_THREADS", defaults.piper_threads)?, 64)?,
             piper_queue_max: bounded("PIPER_QUEUE_MAX", number("PIPER_QUEUE_MAX", defaults.piper_queue_max)?, 10_000)?,
+            piper_cache_mb: match number("PIPER_CACHE_MB", defaults.piper_cache_mb)? {
+                mb @ 0..=1_024 => mb,
+                mb => {
+                    let problem = format!("{mb}: must be 0 (keep nothing) to 1024");
+                    return Err(SpeechConfigError::Env(probes::ConfigError::invalid("PIPER_CACHE_MB", problem)));
+                }
+            },
             espeak_ng_bin: get("ESPEAK_NG_BIN").unwrap_or(defaults.espeak_ng_bin),
             piper_voice_bin: get("PIPER_VOICE_BIN").unwrap_or(defaults.piper_voice_bin),
             retry_deadline_ms: number("SPEECH_RETRY_DEADLINE_MS", defaults.retry_deadline_ms)?,
@@ -524,6 +535,11 @@ mod tests {
         assert!(matches!(
             SpeechConfig::from_env(&env(&[("PIPER_QUEUE_MAX", "0")])).unwrap_err(),
             SpeechConfigError::Env(probes::ConfigError::Invalid { name: "PIPER_QUEUE_MAX", .. })
+        ));
+        assert_eq!(SpeechConfig::from_env(&env(&[("PIPER_CACHE_MB", "0")])).expect("off").piper_cache_mb, 0);
+        assert!(matches!(
+            SpeechConfig::from_env(&env(&[("PIPER_CACHE_MB", "4096")])).unwrap_err(),
+            SpeechConfigError::Env(probes::ConfigError::Invalid { name: "PIPER_CACHE_MB", .. })
         ));
     }
 

@@ -8,17 +8,27 @@ use std::time::Instant;
 /// The disclosure, the opening and the first question, as one turn.
 pub(super) fn introduce(conversation: &mut Conversation, now: Instant) -> Vec<Action> {
     conversation.state.phase = Phase::Asking;
-    let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
-    let opening = conversation.render(&conversation.playbook.opening.clone());
-    let mut text =
-        [disclosure.trim(), opening.trim()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
-    if let Some(field) = conversation.next_field() {
-        text.push(' ');
-        text.push_str(&conversation.question_for(&field));
+    let (text, field) = introduction(conversation);
+    if let Some(field) = field {
         *conversation.state.attempts.entry(field.name.clone()).or_default() += 1;
         conversation.set_asked(&field.name);
     }
     conversation.say(now, &text, true)
+}
+
+/// What the agent says once the callee has answered: who it is, the playbook's opening and the
+/// first question (that question's field).
+pub(super) fn introduction(conversation: &Conversation) -> (String, Option<playbook::FieldSpec>) {
+    let disclosure = conversation.playbook.disclosure_for(&conversation.state.context);
+    let opening = conversation.render(&conversation.playbook.opening);
+    let mut text =
+        [disclosure.trim(), opening.trim()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    let field = conversation.next_field();
+    if let Some(field) = &field {
+        text.push(' ');
+        text.push_str(&conversation.question_for(field));
+    }
+    (text, field)
 }
 
 /// The question to ask again (re-prompts, re-greetings): the one asked while it is still open,

@@ -145,8 +145,10 @@ fn full_gym_call_collects_every_field_with_evidence() {
         "{intro}"
     );
     assert!(intro.ends_with("Do you take drop-in visitors from other gyms?"), "{intro}");
+    // sent ahead when the call was answered, to be synthesized while the callee says hello
+    assert_eq!(call.commands[0], SayCommand::Prepare { text: intro.clone() });
     assert!(
-        matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }),
+        matches!(call.commands[1], SayCommand::Speak { uninterruptible: true, .. }),
         "the disclosure cannot be cut off"
     );
 
@@ -581,7 +583,7 @@ fn voicemail_greeting_leaves_a_message_or_hangs_up() {
         said.contains("automated assistant calling on behalf of Open Mat Finder about drop-in classes at Atos HQ"),
         "{said}"
     );
-    assert!(matches!(call.commands[0], SayCommand::Speak { uninterruptible: true, .. }));
+    assert!(matches!(call.commands[1], SayCommand::Speak { uninterruptible: true, .. }));
     assert!(call.hung_up() && call.finished);
     assert_eq!(call.policy.state().result().outcome, CallOutcome::Voicemail);
 
@@ -590,7 +592,8 @@ fn voicemail_greeting_leaves_a_message_or_hangs_up() {
     let mut call = TextCall::new(playbook, &[]);
     call.start();
     assert_eq!(call.callee("please leave a message after the tone"), "");
-    assert_eq!(call.commands, vec![SayCommand::Hangup { reason: "voicemail, hanging up".into() }]);
+    assert!(matches!(call.commands[0], SayCommand::Prepare { .. }), "sent when the call was answered");
+    assert_eq!(call.commands[1..], vec![SayCommand::Hangup { reason: "voicemail, hanging up".into() }]);
 }
 
 #[test]

@@ -128,7 +128,9 @@ fn started(conversation: &mut Conversation, now: Instant, at_ms: u64) -> Vec<Act
         Direction::Outbound => {
             conversation.state.phase = Phase::AwaitingGreeting;
             conversation.silence_deadline = Some(now + GREETING_WAIT);
-            Vec::new()
+            // synthesized while the callee says hello, it plays as soon as they stop
+            let (text, _) = super::questions::introduction(conversation);
+            vec![Action::Say(SayCommand::Prepare { text })]
         }
         Direction::Inbound => {
             conversation.state.phase = Phase::Asking;

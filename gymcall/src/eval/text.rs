@@ -170,7 +170,8 @@ impl TextDriver {
                 Action::Say(SayCommand::SendDigits { digits }) => turn.digits.push_str(&digits),
                 Action::Say(SayCommand::Hangup { .. }) => self.hung_up = true,
                 Action::Finished => self.finished = true,
-                Action::Event { .. } | Action::LlmRequest { .. } => {}
+                // text-only: nothing is synthesized, so nothing to prepare
+                Action::Say(SayCommand::Prepare { .. }) | Action::Event { .. } | Action::LlmRequest { .. } => {}
             }
         }
         if !turn.utterance_ids.is_empty() || !turn.digits.is_empty() {

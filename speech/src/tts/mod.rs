@@ -47,6 +47,10 @@ impl TtsError {
 pub trait TtsProvider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn synthesize(&self, text: String) -> mpsc::UnboundedReceiver<Result<TtsChunk, TtsError>>;
+    /// A text about to be said (a call's introduction, while the callee says hello): a provider
+    /// that keeps what it synthesized may synthesize it now, so it plays at once when asked for.
+    /// Returns at once; the default does nothing.
+    fn prepare(&self, _text: String) {}
 }
 
 pub mod elevenlabs;
