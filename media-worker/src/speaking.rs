@@ -408,6 +408,17 @@ mod tests {
     }
 
     #[test]
+    fn a_text_to_prepare_goes_to_the_voice_and_nothing_plays_or_counts_as_a_reply() {
+        let mut speaking = speaking(2000, true);
+        let text = "Hi, this is Sam. Do you take drop-in visitors?".to_owned();
+        speaking.handle_say(0, SayCommand::Prepare { text: text.clone() });
+        let out = run(&mut speaking, 0, 1_000);
+        assert!(matches!(out.first(), Some(SpeakingOutput::Prepare { text: prepared }) if *prepared == text));
+        assert_eq!(out.len(), 1, "only the prepare: {out:?}");
+        assert!(!speaking.unplayed(1_000), "nothing queued to play");
+    }
+
+    #[test]
     fn a_late_reply_is_preceded_by_the_filler_and_its_latency_is_still_the_replys() {
         let mut speaking = speaking(2000, true);
         speaking.callee_speech(false, 10_000);
