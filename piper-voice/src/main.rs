@@ -18,6 +18,7 @@ const USAGE: &str = "usage: piper-voice --model-dir DIR [--threads N]";
 
 fn main() -> ExitCode {
     probes::process::limit_malloc_arenas();
+    probes::process::report_fatal_signals("piper-voice");
     let mut args = std::env::args().skip(1);
     let (mut model_dir, mut threads) = (None, 1usize);
     while let Some(arg) = args.next() {

@@ -252,3 +252,30 @@ async fn a_prepared_introduction_and_every_line_said_once_play_from_memory() {
     said(&tts, "Do you take drop-in visitors? Great, thanks.").await;
     assert_eq!(tts.cache().size().0, 3);
 }
+
+#[test]
+fn a_crash_in_the_voice_process_says_where_on_stderr_and_ends_with_the_same_signal() {
+    use std::io::{BufRead, Read};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(PROGRAM)
+        .args(["--model-dir", &installed().model_dir.display().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("piper-voice starts");
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut ready).expect("reads");
+    assert!(ready.starts_with("ready "), "{ready:?} (run scripts/install-models.sh)");
+    // as on a fault inside onnxruntime (the handler cannot tell a sent SIGSEGV from a real one)
+    let killed = Command::new("kill").args(["-SEGV", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("exits");
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("reads");
+    assert_eq!(status.signal(), Some(11), "dies of the same signal: {status:?}");
+    assert!(stderr.contains("piper-voice: fatal signal 11; native stack:\n"), "{stderr}");
+    let frames = stderr.lines().skip_while(|l| !l.contains("native stack")).skip(1).count();
+    assert!(frames >= 2, "the frames of the stack follow: {stderr}");
+}

@@ -105,3 +105,74 @@ mod tests {
         assert_eq!(limit_malloc_arenas(), expected);
     }
 }
+
+/// Makes a crash inside native code say where it happened: on SIGSEGV, SIGBUS, SIGILL or SIGFPE
+/// the process writes `<name>: fatal signal N` and the native stack (`backtrace_symbols_fd`:
+/// library, symbol and offset per frame) to stderr, then dies of the same signal as before (its
+/// parent sees the same exit). For `piper-voice`, whose onnxruntime has crashed with SIGSEGV on a
+/// CI machine without a word. Only async-signal-safe calls in the handler; glibc's unwinder is
+/// loaded here, first, so the handler does not allocate. Runs on the alternate signal stack Rust
+/// sets up for the main thread (a stack overflow can still be reported). glibc only; elsewhere it
+/// does nothing.
+pub fn report_fatal_signals(name: &'static str) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+        static NAME: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+        static NAME_LEN: AtomicUsize = AtomicUsize::new(0);
+        extern "C" {
+            fn backtrace(buffer: *mut *mut libc::c_void, size: libc::c_int) -> libc::c_int;
+            fn backtrace_symbols_fd(buffer: *const *mut libc::c_void, size: libc::c_int, fd: libc::c_int);
+        }
+        extern "C" fn on_fatal(signal: libc::c_int) {
+            let write = |bytes: &[u8]| {
+                // SAFETY: write(2) to stderr with a valid buffer and length.
+                unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+            };
+            let name = NAME.load(Ordering::Relaxed);
+            if !name.is_null() {
+                // SAFETY: NAME and NAME_LEN were set together from a &'static str.
+                write(unsafe { std::slice::from_raw_parts(name, NAME_LEN.load(Ordering::Relaxed)) });
+            }
+            let mut number = [0u8; 12];
+            let (mut n, mut at) = (signal.unsigned_abs(), number.len());
+            loop {
+                at -= 1;
+                number[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 || at == 0 {
+                    break;
+                }
+            }
+            write(b": fatal signal ");
+            write(&number[at..]);
+            write(b"; native stack:\n");
+            let mut frames = [std::ptr::null_mut::<libc::c_void>(); 64];
+            // SAFETY: the buffer holds 64 frames; glibc's unwinder was loaded before any signal.
+            unsafe {
+                let count = backtrace(frames.as_mut_ptr(), frames.len() as libc::c_int);
+                backtrace_symbols_fd(frames.as_ptr(), count, 2);
+                // die of the same signal, as without this handler
+                libc::signal(signal, libc::SIG_DFL);
+                libc::raise(signal);
+            }
+        }
+        NAME_LEN.store(name.len(), Ordering::Relaxed);
+        NAME.store(name.as_ptr().cast_mut(), Ordering::Relaxed);
+        let mut warm_up = [std::ptr::null_mut::<libc::c_void>(); 4];
+        // SAFETY: loads the unwinder now (its first use allocates); the buffer holds 4 frames.
+        unsafe { backtrace(warm_up.as_mut_ptr(), warm_up.len() as libc::c_int) };
+        for signal in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE] {
+            // SAFETY: a plain sigaction with a handler that only makes async-signal-safe calls.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_fatal as *const () as usize;
+                action.sa_flags = libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = name;
+}
