@@ -36,10 +36,24 @@ pub enum Lookup {
 }
 
 /// The right to synthesize a sentence for the cache: others wait on it meanwhile. Dropped without
-/// [`SentenceCache::fulfil`], the waiters are told to synthesize it themselves.
+/// [`SentenceCache::fulfil`] (the synthesis failed, or its task went away), its pending entry is
+/// removed and the waiters are told to synthesize the sentence themselves.
 pub struct Claim {
     text: String,
-    ready: watch::Sender<Option<Pcm>>,
+    /// `None` once fulfilled.
+    ready: Option<watch::Sender<Option<Pcm>>>,
+    cache: Arc<Mutex<Inner>>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.ready.is_some() {
+            let mut inner = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if matches!(inner.entries.get(&self.text), Some(Entry::Pending(_))) {
+                inner.entries.remove(&self.text);
+            }
+        }
+    }
 }
 
 struct Inner {
@@ -84,21 +98,19 @@ impl SentenceCache {
                 }
                 Lookup::Ready(pcm)
             }
-            // a claim dropped unfulfilled (its task was cancelled by a barge-in or a hang-up)
-            // left its entry behind with no sender: the sentence is free to claim again
-            Some(Entry::Pending(ready)) if ready.has_changed().is_ok() => Lookup::Pending(ready.clone()),
-            _ => {
+            Some(Entry::Pending(ready)) => Lookup::Pending(ready.clone()),
+            None => {
                 let (ready, waiting) = watch::channel(None);
                 inner.entries.insert(text.to_owned(), Entry::Pending(waiting));
-                Lookup::Missing(Some(Claim { text: text.to_owned(), ready }))
+                Lookup::Missing(Some(Claim { text: text.to_owned(), ready: Some(ready), cache: self.inner.clone() }))
             }
         }
     }
 
     /// Stores the audio `claim` was taken for and wakes its waiters. Too long a sentence is given
     /// to the waiters but not kept.
-    pub fn fulfil(&self, claim: Claim, pcm: Pcm) {
-        let Claim { text, ready } = claim;
+    pub fn fulfil(&self, mut claim: Claim, pcm: Pcm) {
+        let (text, ready) = (std::mem::take(&mut claim.text), claim.ready.take());
         {
             let mut inner = self.lock();
             inner.entries.remove(&text);
@@ -115,13 +127,9 @@ impl SentenceCache {
                 inner.bytes += size;
             }
         }
-        let _ = ready.send(Some(pcm));
-    }
-
-    /// Gives up a claim (the synthesis failed): its waiters synthesize the sentence themselves.
-    pub fn abandon(&self, claim: Claim) {
-        self.lock().entries.remove(&claim.text);
-        drop(claim);
+        if let Some(ready) = ready {
+            let _ = ready.send(Some(pcm));
+        }
     }
 
     /// Sentences kept and their bytes of audio.
@@ -202,7 +210,7 @@ mod tests {
 
         let claimed = claim(&cache, "Bye.");
         let Lookup::Pending(ready) = cache.lookup("Bye.") else { panic!("pending") };
-        cache.abandon(claimed);
+        drop(claimed); // the synthesis failed
         assert!(wait(ready).await.is_none());
         assert!(matches!(cache.lookup("Bye."), Lookup::Missing(Some(_))), "claimable again after a failure");
     }

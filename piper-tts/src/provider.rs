@@ -65,22 +65,14 @@ impl PiperTts {
         }
     }
 
+    /// `sentence` synthesized now; kept when `claim` holds it (a claim dropped on an error frees
+    /// the sentence for its waiters).
     async fn synthesized(&self, sentence: &str, claim: Option<Claim>) -> Result<Pcm, VoiceError> {
-        match self.sentence_pcm_8k(sentence).await {
-            Ok((pcm, _)) => {
-                let pcm: Pcm = pcm.into();
-                if let Some(claim) = claim {
-                    self.cache.fulfil(claim, pcm.clone());
-                }
-                Ok(pcm)
-            }
-            Err(error) => {
-                if let Some(claim) = claim {
-                    self.cache.abandon(claim);
-                }
-                Err(error)
-            }
+        let pcm: Pcm = self.sentence_pcm_8k(sentence).await?.0.into();
+        if let Some(claim) = claim {
+            self.cache.fulfil(claim, pcm.clone());
         }
+        Ok(pcm)
     }
 
     /// The same voice, with `fallback` saying any sentence it fails on.

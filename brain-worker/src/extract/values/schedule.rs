@@ -525,12 +525,17 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
 /// thrown away (tuning seed 309: a well-heard timetable with an open mat at 6:30-7:30 and a class
 /// at 7-8 on Friday was asked for three times and lost).
 fn overlapping_of_unheard_type(classes: &[Class]) -> Option<String> {
+    starting_inside(classes, |a, b| b.end.is_some() && (a.class_type.is_none() || b.class_type.is_none()))
+}
+
+/// "two classes at once on <day>" for the first class `b` that starts inside a class `a` with an
+/// end on the same day, where `pair(a, b)` holds.
+fn starting_inside(classes: &[Class], pair: impl Fn(&Class, &Class) -> bool) -> Option<String> {
     for (day, name) in DAYS.iter().enumerate() {
         let on_day: Vec<&Class> = classes.iter().filter(|c| c.day == day).collect();
         for a in &on_day {
             let Some(end) = a.end else { continue };
-            let unheard = |b: &Class| b.end.is_some() && (a.class_type.is_none() || b.class_type.is_none());
-            if on_day.iter().any(|b| b != a && unheard(b) && b.start >= a.start && b.start < end) {
+            if on_day.iter().any(|b| b != a && b.start >= a.start && b.start < end && pair(a, b)) {
                 return Some(format!("two classes at once on {name}"));
             }
         }
@@ -558,21 +563,8 @@ fn implausible(classes: &[Class], words: usize) -> Option<String> {
         if on_day.len() > 4 && words < 4 * on_day.len() {
             return Some(format!("{} classes on {name} in {words} words", on_day.len()));
         }
-        for a in &on_day {
-            let Some(end) = a.end else { continue };
-            // a time alone inside a range of a type not heard is a number misparsed ("ten thirty
-            // nine to eleven"); two whole ranges are for overlapping_of_unheard_type
-            let inside = on_day.iter().any(|b| {
-                b != a
-                    && b.class_type == a.class_type
-                    && (a.class_type.is_some() || b.end.is_none())
-                    && b.start >= a.start
-                    && b.start < end
-            });
-            if inside {
-                return Some(format!("two classes at once on {name}"));
-            }
-        }
     }
-    None
+    // a time alone inside a range of a type not heard is a number misparsed ("ten thirty nine to
+    // eleven"); two whole ranges of a type not heard are for overlapping_of_unheard_type
+    starting_inside(classes, |a, b| b.class_type == a.class_type && (a.class_type.is_some() || b.end.is_none()))
 }
