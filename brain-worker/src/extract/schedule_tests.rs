@@ -147,6 +147,29 @@ fn an_implausible_schedule_is_not_kept() {
 }
 
 #[test]
+fn a_range_whose_end_was_misheard_keeps_its_start_and_is_read_back() {
+    // tuning seed 338: "gi class on thursday from six p m to seven thirty p m" heard as "from 6
+    // PM to 1030 AM": the day and start stand, the end is left out and the schedule read back
+    let (slots, confidence) = heard(
+        "advanced class on Monday and Friday from 930 AM to 1030 AM, and be class on Thursday from 6 PM to 1030 AM",
+    )
+    .unwrap();
+    assert_eq!(
+        slots,
+        vec![
+            slot("monday", "09:30", Some("10:30"), Some("advanced")),
+            slot("friday", "09:30", Some("10:30"), Some("advanced")),
+            at("thursday", "18:00"),
+        ]
+    );
+    assert!(confidence < confirm_below(), "{confidence}");
+    // five hours from a start said with its half of the day: the end was misheard
+    assert_eq!(schedule_of("tuesday from 5.30am to 10.30am"), vec![at("tuesday", "05:30")]);
+    // a bare "ten to seven" is no start with a misheard end (see an_implausible_schedule_is_not_kept)
+    assert!(heard("saturday ten to seven").is_none());
+}
+
+#[test]
 fn a_schedule_read_more_than_one_way_is_read_back_not_noted() {
     // two lists: every day with every time, or each day its own time?
     let (slots, confidence) = heard("monday and wednesday six and seven thirty").unwrap();

@@ -139,11 +139,7 @@ fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usi
 /// already: it is left unknown, with a note, and the call goes on (a schedule read back wrong,
 /// corrected unreadably and asked again, went round until the call's time limit).
 fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> Option<String> {
-    if let Some(entry) = conversation.state.fields.get_mut(field) {
-        entry.status = FieldStatus::Unknown;
-        entry.value = serde_json::Value::Null;
-        entry.confidence = 0.0;
-    }
+    forget(conversation, field);
     conversation.state.phase = Phase::Asking;
     let asked = conversation.state.attempts.get(field).copied().unwrap_or(0);
     if asked >= MAX_ASKS {
@@ -190,12 +186,22 @@ pub(super) fn correct_noted(
         return None;
     }
     let names_field = extract::names(&spec, words);
+    if !names_field && names_another_known(conversation, field, words) {
+        // "No, not quite, our classes are ..." after requirements were noted (tuning seed 327):
+        // about the schedule noted before, not the requirements just noted
+        return None;
+    }
     let asked = conversation.state.asked.clone().filter(|a| a != field);
-    let answers_asked = asked.as_deref().is_some_and(|asked| {
-        extract::extract(&conversation.playbook, text, Some(asked))
-            .iter()
-            .any(|e| e.field == asked && e.status != FieldStatus::Unknown)
-    });
+    let asked_answer: Vec<extract::Extraction> = asked
+        .as_deref()
+        .map(|asked| {
+            extract::extract(&conversation.playbook, text, Some(asked))
+                .into_iter()
+                .filter(|e| e.field == asked && e.status != FieldStatus::Unknown)
+                .collect()
+        })
+        .unwrap_or_default();
+    let answers_asked = !asked_answer.is_empty();
     let current = conversation.state.fields.get(field).cloned().unwrap_or_default();
     let stripped = strip_correction_words(words);
     let said = extract::extract(&conversation.playbook, &stripped, Some(field));
@@ -224,8 +230,16 @@ pub(super) fn correct_noted(
             if answers_asked && !explicit && !names_field {
                 return None;
             }
-            let mut actions =
-                conversation.set_field(field, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
+            // the open question answered in the same breath ("... and you just need to text us
+            // beforehand"): kept, not asked for again after the read-back
+            let (mut actions, _) = conversation.apply(&asked_answer, turn);
+            actions.extend(conversation.set_field(
+                field,
+                FieldStatus::Known,
+                corrected.value,
+                corrected.confidence,
+                Some(turn),
+            ));
             conversation.state.notes.push(format!("{field}: corrected by the callee after it was noted"));
             // say the corrected value back and wait for a yes; the open question comes after
             let line = match conversation.read_back_line(&spec) {
@@ -245,7 +259,104 @@ pub(super) fn correct_noted(
             Some(line) => Some(conversation.say(now, &line, false)),
             None => Some(super::questions::ask_next(conversation, now, "Okay, thanks. ")),
         },
+        // "No, not quite" with a correction the rules cannot read, and the open question answered
+        // after it (tuning seed 338): the value said to be wrong is not kept. It is forgotten
+        // and asked for again once the answer is taken, while it has tries left.
+        None if explicit => {
+            forget(conversation, field);
+            conversation.state.notes.push(format!("{field}: said to be wrong after it was noted"));
+            None
+        }
         _ => None,
+    }
+}
+
+/// A correction of a value kept earlier than the last acknowledgement (tuning seed 313: "No, not
+/// quite, our classes are ..." to "Anything else a visitor should know?", two answers after the
+/// schedule was noted; seed 327: the same right after requirements were noted). A reply with an
+/// explicit correction cue ("not quite", "that's wrong"), or a "no" right after another value was
+/// acknowledged (`noted`), that names a known field other than those and gives it a value other
+/// than the one kept is taken and read back, as right after the acknowledgement. A reply that
+/// answers the question asked is left to the answer; one that gives no other value changes nothing.
+pub(super) fn correct_known_later(
+    conversation: &mut Conversation,
+    now: Instant,
+    text: &str,
+    words: &str,
+    turn: usize,
+    noted: &[String],
+) -> Option<Vec<Action>> {
+    let explicit = CORRECTION_CUES.iter().any(|cue| extract::text::has_phrase(words, cue));
+    let negative = extract::intent::confirmation(without_leading_fillers(words)) == Some(false);
+    if !(explicit || (negative && !noted.is_empty())) {
+        return None;
+    }
+    let skip = noted;
+    let asked = conversation.state.asked.clone();
+    if let Some(asked) = asked.as_deref() {
+        let spec = conversation.playbook.field(asked)?;
+        let answers = extract::extract(&conversation.playbook, text, Some(asked))
+            .iter()
+            .any(|e| e.field == asked && e.status != FieldStatus::Unknown);
+        // a free-text question takes any words: only its own keywords make them an answer
+        if answers && (spec.kind != playbook::FieldType::Text || extract::names(spec, words)) {
+            return None;
+        }
+    }
+    let stripped = strip_correction_words(words);
+    let fields: Vec<playbook::FieldSpec> = conversation
+        .playbook
+        .fields
+        .iter()
+        .filter(|f| Some(&f.name) != asked.as_ref() && !skip.contains(&f.name) && extract::names(f, words))
+        .cloned()
+        .collect();
+    for spec in fields {
+        let Some(current) = conversation.state.fields.get(&spec.name).cloned() else { continue };
+        if current.status != FieldStatus::Known {
+            continue;
+        }
+        let Some(corrected) = extract::extract(&conversation.playbook, &stripped, Some(&spec.name))
+            .into_iter()
+            .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
+        else {
+            continue;
+        };
+        if corrected.value == current.value {
+            continue;
+        }
+        let mut actions =
+            conversation.set_field(&spec.name, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
+        conversation.state.notes.push(format!("{}: corrected by the callee later in the call", spec.name));
+        let line = match conversation.read_back_line(&spec) {
+            Some(line) => {
+                conversation.state.phase = Phase::ReadBack { field: spec.name.clone(), rounds: 2 };
+                line
+            }
+            None => current_question(conversation),
+        };
+        actions.extend(conversation.say(now, &format!("Sorry about that. {line}"), false));
+        return Some(actions);
+    }
+    None
+}
+
+/// True when `words` name a known field other than `field` and the one asked.
+fn names_another_known(conversation: &Conversation, field: &str, words: &str) -> bool {
+    conversation.playbook.fields.iter().any(|f| {
+        f.name != field
+            && Some(&f.name) != conversation.state.asked.as_ref()
+            && conversation.state.fields.get(&f.name).is_some_and(|v| v.status == FieldStatus::Known)
+            && extract::names(f, words)
+    })
+}
+
+/// Forgets `field`'s value (back to unknown).
+fn forget(conversation: &mut Conversation, field: &str) {
+    if let Some(entry) = conversation.state.fields.get_mut(field) {
+        entry.status = FieldStatus::Unknown;
+        entry.value = serde_json::Value::Null;
+        entry.confidence = 0.0;
     }
 }
 
@@ -261,10 +372,23 @@ fn without_leading_fillers(words: &str) -> &str {
     rest
 }
 
+/// `words` (normalised) without the correction cues, and without the "no" / "sorry" /
+/// "actually" words that open the reply or a clause after "and" / "but"; a "no" inside a clause
+/// stays ("no gi class on tuesday": tuning seed 327's schedule was read back as gi).
 fn strip_correction_words(words: &str) -> String {
     let mut text = format!(" {words} ");
-    for phrase in CORRECTION_CUES.iter().chain(&["actually", "sorry", "nope", "no"]) {
+    for phrase in CORRECTION_CUES {
         text = text.replace(&format!(" {phrase} "), " ");
     }
-    text.trim().to_owned()
+    const OPENERS: &[&str] = &["actually", "sorry", "nope", "no", "oh", "um", "uh", "well"];
+    let mut kept: Vec<&str> = Vec::new();
+    let mut clause_start = true;
+    for word in text.split_whitespace() {
+        if clause_start && OPENERS.contains(&word) {
+            continue;
+        }
+        clause_start = ["and", "but"].contains(&word);
+        kept.push(word);
+    }
+    kept.join(" ")
 }

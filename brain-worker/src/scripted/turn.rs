@@ -6,7 +6,7 @@ use protocol::calls::CallEventKind;
 use super::gate;
 use super::more_items;
 use super::questions::{ask_next, current_question, introduce};
-use super::read_back::{correct_noted, read_back_reply, NEXT_MARKER};
+use super::read_back::{correct_known_later, correct_noted, read_back_reply, NEXT_MARKER};
 use crate::conversation::{Action, Conversation, Input, Phase, GREETING_WAIT, MAX_ASKS};
 use crate::extract::{self, intent::Intent, text::normalised};
 use playbook::FieldType;
@@ -194,8 +194,15 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     }
 
     // A value acknowledged in passing last turn: this reply may correct it.
-    for noted in std::mem::take(&mut conversation.state.noted) {
-        if let Some(correction) = correct_noted(conversation, now, &noted, text, &words, turn) {
+    let noted = std::mem::take(&mut conversation.state.noted);
+    for noted in &noted {
+        if let Some(correction) = correct_noted(conversation, now, noted, text, &words, turn) {
+            return extend(actions, correction);
+        }
+    }
+    // ... or one noted earlier ("no, not quite, our classes are ..." two questions later)
+    if conversation.state.phase == Phase::Asking {
+        if let Some(correction) = correct_known_later(conversation, now, text, &words, turn, &noted) {
             return extend(actions, correction);
         }
     }

@@ -465,6 +465,10 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
                 unsure.push("a range whose start was not understood".into());
                 continue;
             }
+            if span.end_lost {
+                // tuning seed 338: a whole correction was thrown away for one misheard end
+                unsure.push("a class end not understood".into());
+            }
             if span.half_guessed && !days.is_empty() {
                 unsure.push(HALF_NOT_SAID.into());
             }

@@ -262,6 +262,9 @@ pub struct TimeSpan {
     /// Said without am/pm or a period word, at an hour classes run at in both halves of the day
     /// (six to nine): the half of the day is a guess.
     pub half_guessed: bool,
+    /// A range whose end could not be the end of a class that starts as said ("from 6 PM to
+    /// 1030 AM"): the start is kept, the end left out (`end` is None).
+    pub end_lost: bool,
 }
 
 /// The period word nearest before the time at `from` (within five words, not past another
@@ -334,9 +337,18 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
             continue;
         }
         let hint = period_hint(tokens, index, next);
+        // a start said as one ("from six p m", "between 9.30 and ..."), not a bare number
+        let anchored = start.meridiem_certain || matches!(before, Some("from" | "between"));
+        let mut end_lost = false;
         let (start_minutes, end_minutes) = match end {
             Some(end_time) => match resolve_range(start, end_time, hint) {
                 Some((s, e)) => (s, Some(e)),
+                // "from 6 PM to 1030 AM": no class runs backwards or all day; the start was said
+                // as one and stands, the end was misheard and is left out
+                None if anchored => {
+                    end_lost = true;
+                    (resolve(start, hint), None)
+                }
                 // "ten to seven": no class runs nine hours; kept as said, for the schedule's
                 // plausibility check to refuse
                 None => (resolve(start, hint), Some(resolve(end_time, hint))),
@@ -356,6 +368,7 @@ pub fn time_spans(tokens: &[Token], bare_numbers_are_times: bool) -> Vec<TimeSpa
             used: next - index,
             lost,
             half_guessed,
+            end_lost,
         });
         index = next;
     }
