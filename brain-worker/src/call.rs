@@ -226,8 +226,9 @@ impl CallActor {
             HeardEvent::CallStarted => Some(Input::CallStarted { at_ms: heard.at_ms }),
             HeardEvent::SpeechStarted => Some(Input::SpeechStarted { at_ms: heard.at_ms }),
             HeardEvent::Transcript { is_final: false, .. } => None,
-            HeardEvent::Transcript { utterance_seq, text, start_ms, end_ms, .. } => {
-                Some(Input::Heard { text, utterance_seq, start_ms, end_ms, at_ms: heard.at_ms })
+            HeardEvent::Transcript { utterance_seq, text, start_ms, end_ms, confidence, .. } => {
+                tracing::debug!(call_id = %self.call_id, utterance_seq, confidence = ?confidence, text = %text, "heard");
+                Some(Input::Heard { text, utterance_seq, start_ms, end_ms, at_ms: heard.at_ms, confidence })
             }
             HeardEvent::Played { utterance_id } => Some(Input::Played { utterance_id, at_ms: heard.at_ms }),
             HeardEvent::Replied { reply_ms, tts_ms, stages } => Some(Input::Replied { reply_ms, tts_ms, stages }),

@@ -86,6 +86,7 @@ impl Driver {
         self.now += Duration::from_secs(3);
         let at_ms = self.seq * 3000;
         self.input(Input::Heard {
+            confidence: None,
             text: text.into(),
             utterance_seq: self.seq,
             start_ms: at_ms - 1000,
@@ -255,10 +256,20 @@ async fn llm_timeout_falls_back_on_the_policy_clock() {
         LlmPolicy::new(playbook, state, LlmSettings { model: "m".into(), timeout: Duration::from_millis(1500) });
     let start = Instant::now();
     policy.handle(start, Input::CallStarted { at_ms: 0 });
-    policy.handle(start, Input::Heard { text: "hello".into(), utterance_seq: 1, start_ms: 0, end_ms: 900, at_ms: 900 });
+    policy.handle(
+        start,
+        Input::Heard { text: "hello".into(), utterance_seq: 1, start_ms: 0, end_ms: 900, at_ms: 900, confidence: None },
+    );
     let actions = policy.handle(
         start,
-        Input::Heard { text: "yes we do".into(), utterance_seq: 2, start_ms: 3000, end_ms: 4000, at_ms: 4000 },
+        Input::Heard {
+            text: "yes we do".into(),
+            utterance_seq: 2,
+            start_ms: 3000,
+            end_ms: 4000,
+            at_ms: 4000,
+            confidence: None,
+        },
     );
     assert!(actions.iter().any(|a| matches!(a, Action::LlmRequest { .. })));
     let deadline = policy.poll_timeout().unwrap();

@@ -112,6 +112,14 @@ impl Playbook {
             ));
         }
 
+        if !(0.0..=1.0).contains(&self.confirm_heard_below) {
+            return Err(invalid(
+                lines.key("confirm_heard_below", 0),
+                "confirm_heard_below".into(),
+                format!("{} is not a confidence between 0 and 1", self.confirm_heard_below),
+            ));
+        }
+
         let mut seen = BTreeSet::new();
         for (index, field) in self.fields.iter().enumerate() {
             let field_line = lines.field_item(index);

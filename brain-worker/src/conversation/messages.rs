@@ -15,8 +15,9 @@ pub enum Input {
     StreamMoved { at_ms: u64 },
     /// The callee started talking.
     SpeechStarted { at_ms: u64 },
-    /// A final transcript of the callee.
-    Heard { text: String, utterance_seq: u64, start_ms: u64, end_ms: u64, at_ms: u64 },
+    /// A final transcript of the callee, with the recogniser's confidence in it (0-1) when it
+    /// gives one.
+    Heard { text: String, utterance_seq: u64, start_ms: u64, end_ms: u64, at_ms: u64, confidence: Option<f32> },
     /// An agent turn was played to its end.
     Played { utterance_id: String, at_ms: u64 },
     /// The agent's reply started playing `reply_ms` after the callee stopped talking.

@@ -26,6 +26,7 @@ fn heard_from_new_worker(call: &mut TextCall, seq: u64, text: &str, end_ms: u64)
     call.now += Duration::from_millis(800);
     call.at_ms = call.at_ms.max(end_ms);
     call.input(Input::Heard {
+        confidence: None,
         text: text.to_owned(),
         utterance_seq: seq,
         start_ms: end_ms.saturating_sub(1500),

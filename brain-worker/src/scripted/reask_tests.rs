@@ -81,6 +81,7 @@ fn near_the_time_limit_the_agent_closes_instead_of_asking_on() {
         call.now += std::time::Duration::from_millis(at_ms - call.at_ms);
         call.at_ms = at_ms;
         call.input(crate::conversation::Input::Heard {
+            confidence: None,
             text: text.to_owned(),
             utterance_seq: call.seq,
             start_ms: at_ms - 1000,
@@ -156,6 +157,7 @@ fn a_reask_cut_before_it_was_heard_is_not_one_of_the_tries() {
     call.seq += 1;
     call.at_ms = line_at + 1700;
     let reply = call.input(Input::Heard {
+        confidence: None,
         text: "And the mat fee is $20.".into(),
         utterance_seq: call.seq,
         start_ms: line_at - 200,

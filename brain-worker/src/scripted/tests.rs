@@ -77,10 +77,16 @@ impl TextCall {
 
     /// The callee says `text` (a final transcript, one second of speech).
     pub fn callee(&mut self, text: &str) -> String {
+        self.callee_heard(text, None)
+    }
+
+    /// [`Self::callee`] with the recogniser's confidence in the transcript.
+    pub fn callee_heard(&mut self, text: &str, confidence: Option<f32>) -> String {
         self.seq += 1;
         self.at_ms += 3000;
         self.now += Duration::from_secs(3);
         let input = Input::Heard {
+            confidence,
             text: text.to_owned(),
             utterance_seq: self.seq,
             start_ms: self.at_ms - 1000,
@@ -379,6 +385,7 @@ fn a_line_cut_at_once_by_words_that_began_before_it_is_said_again() {
     call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: line_at + 300 });
     call.seq += 1;
     let heard = Input::Heard {
+        confidence: None,
         text: "And norm at fee.".into(),
         utterance_seq: call.seq,
         start_ms: line_at - 200,
@@ -714,6 +721,7 @@ fn stray_confirmations_and_crossed_replies_do_not_derail_the_question() {
     let asked = call.policy.state().last_agent_text.clone();
     call.seq += 1;
     let crossed = call.input(Input::Heard {
+        confidence: None,
         text: "sorry what was that".into(),
         utterance_seq: call.seq,
         start_ms: 100,
@@ -724,6 +732,7 @@ fn stray_confirmations_and_crossed_replies_do_not_derail_the_question() {
     assert_eq!(crossed, asked);
     call.seq += 1;
     let crossed = call.input(Input::Heard {
+        confidence: None,
         text: "okay".into(),
         utterance_seq: call.seq,
         start_ms: 100,
@@ -760,6 +769,7 @@ fn a_late_answer_that_crossed_the_next_question_is_kept_and_the_question_stands(
     // over the question just asked
     call.seq += 1;
     let crossed = call.input(Input::Heard {
+        confidence: None,
         text: "maybe about a six".into(),
         utterance_seq: call.seq,
         start_ms: call.at_ms - 500,
@@ -904,6 +914,7 @@ fn speech_the_recogniser_made_nothing_of_does_not_leave_the_line_quiet() {
     call.at_ms += 3000;
     call.seq += 1;
     let reply = call.input(Input::Heard {
+        confidence: None,
         text: String::new(),
         utterance_seq: call.seq,
         start_ms,
@@ -918,6 +929,7 @@ fn speech_the_recogniser_made_nothing_of_does_not_leave_the_line_quiet() {
     call.seq += 1;
     let at_ms = call.at_ms + 400;
     let reply = call.input(Input::Heard {
+        confidence: None,
         text: " ".into(),
         utterance_seq: call.seq,
         start_ms: at_ms - 300,
@@ -1206,4 +1218,48 @@ fn a_later_correction_that_names_a_noted_field_and_gives_it_again_is_taken() {
     call.callee("no nothing special");
     call.callee("no not really, just come to class early");
     assert_eq!(call.field("class_schedule"), kept);
+}
+
+/// Tuning seed 343 (flite slt): "On Wednesday and Friday there's a kids class between six p m
+/// and seven thirty, and Fridays, at six thirty a m, that's open mat" heard as "On Wendy and
+/// Friday there the kids class between 6 p.m. and 7 30 and Friday at 6 30 a.m. that's open
+/// that." The words gave a well-formed schedule with Wednesday lost, and it was acknowledged in
+/// passing. The recogniser was unsure of the words: what they gave is read back for a yes.
+#[test]
+fn values_heard_in_a_transcript_the_recogniser_was_unsure_of_are_read_back() {
+    let heard =
+        "On Wendy and Friday there the kids class between 6 p.m. and 7 30 and Friday at 6 30 a.m. that's open that.";
+    let mut playbook = gym_playbook();
+    playbook.confirm_heard_below = 0.6;
+    let gym = || TextCall::new(playbook.clone(), &[("gym_name", "Atos HQ")]);
+    let unsure = 0.5;
+    let mut call = gym();
+    to_schedule_question(&mut call);
+    let reply = call.callee_heard(heard, Some(unsure));
+    assert!(reply.starts_with("I have kids on friday from 6 PM to 7:30 PM"), "{reply}");
+    assert!(reply.ends_with("Did I get that right?"), "{reply}");
+    let reply = call.callee("no not quite we have kids class on wednesday and friday from six p m to seven thirty p m and open mat on friday at six thirty a m");
+    assert!(reply.starts_with("Sorry about that. I have kids on wednesday and friday"), "{reply}");
+
+    // the same words heard with confidence (or from a recogniser that gives none): in passing
+    for confidence in [Some(0.7), None] {
+        let mut call = gym();
+        to_schedule_question(&mut call);
+        let reply = call.callee_heard(heard, confidence);
+        assert!(reply.contains(", got it. Does a visitor need anything"), "{reply}");
+    }
+
+    // off by default (`confirm_heard_below: 0`): the same unsure words are noted in passing
+    let mut call = TextCall::gym();
+    to_schedule_question(&mut call);
+    let reply = call.callee_heard(heard, Some(unsure));
+    assert!(reply.contains(", got it. Does a visitor need anything"), "{reply}");
+
+    // a value already known is not put in doubt by a later unsure transcript
+    let mut call = gym();
+    to_requirements_question(&mut call);
+    let known = call.field("drop_in_price");
+    let reply = call.callee_heard("you need a gi and the drop in is twenty five", Some(unsure));
+    assert_eq!(call.field("drop_in_price"), known, "{reply}");
+    assert!(reply.starts_with("So for requirements: gi. Is that right?"), "{reply}");
 }

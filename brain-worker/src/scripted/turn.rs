@@ -56,12 +56,12 @@ fn handle_input(conversation: &mut Conversation, now: Instant, input: Input) -> 
             conversation.silence_deadline = conversation.silence_deadline.map(|d| d.max(now + wait));
             Vec::new()
         }
-        Input::Heard { text, utterance_seq, at_ms, start_ms, end_ms } => {
+        Input::Heard { text, utterance_seq, at_ms, start_ms, end_ms, confidence } => {
             if !conversation.fresh_transcript(utterance_seq, end_ms) {
                 return Vec::new(); // re-sent, or heard again after the stream moved
             }
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms).max(end_ms);
-            heard(conversation, now, &text, start_ms, end_ms)
+            heard(conversation, now, &text, start_ms, end_ms, confidence)
         }
         Input::Played { at_ms, utterance_id } => {
             conversation.state.media_ms = conversation.state.media_ms.max(at_ms);
@@ -155,7 +155,14 @@ fn names_field(playbook: &playbook::Playbook, field: &str, words: &str) -> bool 
     playbook.field(field).is_some_and(|spec| extract::names(spec, words))
 }
 
-fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u64, end_ms: u64) -> Vec<Action> {
+fn heard(
+    conversation: &mut Conversation,
+    now: Instant,
+    text: &str,
+    start_ms: u64,
+    end_ms: u64,
+    confidence: Option<f32>,
+) -> Vec<Action> {
     if matches!(conversation.state.phase, Phase::Closing | Phase::Ended | Phase::Voicemail) {
         let (_, actions) = conversation.hear(now, text, end_ms);
         return actions;
@@ -252,6 +259,7 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
         })
         .map(|e| e.field.clone())
         .collect();
+    let extractions = doubt_what_was_misheard(conversation, extractions, confidence);
     let (field_actions, mut changed) = conversation.apply(&extractions, turn);
     actions.extend(field_actions);
     // the reply to "anything else, like ...?": what it names joins the items said before
@@ -548,6 +556,31 @@ fn heard(conversation: &mut Conversation, now: Instant, text: &str, start_ms: u6
     }
     actions.extend(ask_next(conversation, now, &preface));
     actions
+}
+
+/// Values heard for the first time in a transcript the recogniser itself was unsure of (its
+/// confidence below the playbook's `confirm_heard_below`) are read back rather than acknowledged
+/// in passing, however plainly the words gave them: "On Wendy and Friday there's a kids class
+/// between 6 p.m. and 7 30" gave a well-formed schedule with Wednesday lost (tuning seed 343).
+/// Their confidence is kept under `confirm_below`; values already known are left to the rules
+/// that weigh a later answer against them.
+fn doubt_what_was_misheard(
+    conversation: &Conversation,
+    mut extractions: Vec<extract::Extraction>,
+    confidence: Option<f32>,
+) -> Vec<extract::Extraction> {
+    let Some(heard) = confidence else { return extractions };
+    if heard >= conversation.playbook.confirm_heard_below {
+        return extractions;
+    }
+    let cap = (conversation.playbook.confirm_below - 0.05).max(0.0);
+    for extraction in &mut extractions {
+        let first = conversation.state.fields.get(&extraction.field).is_none_or(|f| f.status == FieldStatus::Unknown);
+        if first && extraction.status == FieldStatus::Known {
+            extraction.confidence = extraction.confidence.min(cap);
+        }
+    }
+    extractions
 }
 
 fn extend(mut actions: Vec<Action>, more: Vec<Action>) -> Vec<Action> {

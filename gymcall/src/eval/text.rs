@@ -187,7 +187,14 @@ impl TextDriver {
         self.at_ms += speaking_ms(text);
         self.seq += 1;
         let end_ms = self.at_ms;
-        let heard = Input::Heard { text: text.to_owned(), utterance_seq: self.seq, start_ms, end_ms, at_ms: end_ms };
+        let heard = Input::Heard {
+            text: text.to_owned(),
+            utterance_seq: self.seq,
+            start_ms,
+            end_ms,
+            at_ms: end_ms,
+            confidence: None,
+        };
         let actions = self.handle(heard);
         self.absorb(actions);
     }
