@@ -325,6 +325,11 @@ pub(super) fn correct_known_later(
         if corrected.value == current.value {
             continue;
         }
+        // "No, just that the Saturday class is at ten" to "Anything else?": a part of what was
+        // kept said again is no correction of it (only a "not quite" makes it one)
+        if !explicit && part_of(&corrected.value, &current.value) {
+            continue;
+        }
         let mut actions =
             conversation.set_field(&spec.name, FieldStatus::Known, corrected.value, corrected.confidence, Some(turn));
         conversation.state.notes.push(format!("{}: corrected by the callee later in the call", spec.name));
@@ -339,6 +344,22 @@ pub(super) fn correct_known_later(
         return Some(actions);
     }
     None
+}
+
+/// True when `part` is a list every item of which is in the list `whole` (classes compared by
+/// day and start).
+fn part_of(part: &serde_json::Value, whole: &serde_json::Value) -> bool {
+    let key = |item: &serde_json::Value| match (item.get("day"), item.get("start")) {
+        (Some(day), Some(start)) => serde_json::json!([day, start]),
+        _ => item.clone(),
+    };
+    match (part.as_array(), whole.as_array()) {
+        (Some(part), Some(whole)) => {
+            let whole: Vec<serde_json::Value> = whole.iter().map(key).collect();
+            part.iter().all(|item| whole.contains(&key(item)))
+        }
+        _ => false,
+    }
 }
 
 /// True when `words` name a known field other than `field` and the one asked.

@@ -1017,11 +1017,7 @@ fn a_line_cut_by_the_callee_does_not_restart_the_silence_timer_while_they_talk()
 
 /// A gym call up to the requirements question.
 fn to_requirements_question(call: &mut TextCall) {
-    call.start();
-    call.callee("atos jiu jitsu this is jen how can i help");
-    call.callee("yeah we do");
-    call.callee("twenty five dollars");
-    call.callee("no there's no mat fee");
+    to_schedule_question(call);
     let reply = call.callee("monday and wednesday six to seven thirty pm gi and open mat saturday at noon");
     assert!(reply.ends_with("a certain rank or booking ahead?"), "{reply}");
 }
@@ -1208,6 +1204,15 @@ fn a_later_correction_that_names_a_noted_field_and_gives_it_again_is_taken() {
         "{reply}"
     );
     assert_eq!(call.field("requirements"), requirements);
+
+    // a "no" right after a value was noted that says part of the schedule again is no correction
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let kept = call.field("class_schedule");
+    let reply = call.callee("you need to bring a gi");
+    assert!(reply.ends_with("Anything else a visitor should know?"), "{reply}");
+    call.callee("no, just that the saturday open mat is at noon");
+    assert_eq!(call.field("class_schedule"), kept);
 
     // a "no" to "anything else?" that names a class but gives no timetable is an answer, not a
     // correction: the schedule stays
