@@ -25,11 +25,23 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-/// The `gymcall` binary of the same profile, built (or brought up to date) first: it belongs to
-/// another package, so cargo does not build it for this test.
+/// The `gymcall` binary of the same profile. A workspace test run (`scripts/test.sh`) has built
+/// it with the workspace's features, and it is used as it is; otherwise it is built first (it
+/// belongs to another package, so cargo does not build it for this test). Building it alone in a
+/// workspace run resolved other features and rebuilt most of the workspace inside this test,
+/// which ran out its 10 minutes on a loaded 2-core CI machine.
 fn gymcall_binary() -> PathBuf {
     let loadgen = PathBuf::from(env!("CARGO_BIN_EXE_gymcall-loadgen"));
     let profile_dir = loadgen.parent().expect("binary directory").to_path_buf();
+    let built = profile_dir.join("gymcall");
+    let fresh = |path: &PathBuf| {
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        // not older than this test's own generator binary: built by the same run
+        matches!((modified(path), modified(&loadgen)), (Some(gymcall), Some(ours)) if gymcall + Duration::from_secs(3600) >= ours)
+    };
+    if fresh(&built) {
+        return built;
+    }
     let mut build = Command::new(env!("CARGO"));
     build.args(["build", "-q", "-p", "gymcall", "--bin", "gymcall"]);
     if profile_dir.file_name().is_some_and(|name| name == "release") {
