@@ -62,9 +62,10 @@ pub struct Playbook {
     #[serde(default = "default_confirm_below")]
     pub confirm_below: f32,
     /// A value heard in a transcript the recogniser was less sure of than this (0-1, its own
-    /// confidence in the words: Whisper's mean token probability, Deepgram's `confidence`) is
-    /// read back too, however plainly the words gave it: the words themselves may be misheard.
-    /// 0 turns it off. Recognisers that give no confidence (PocketSphinx) are not affected.
+    /// confidence in the words: Whisper's mean token probability, Deepgram's `confidence`,
+    /// PocketSphinx's posterior probability; each on its own scale) is read back too, however
+    /// plainly the words gave it: the words themselves may be misheard. 0 turns it off.
+    /// Recognisers that give no confidence (OpenAI's transcription API) are not affected.
     #[serde(default = "default_confirm_heard_below")]
     pub confirm_heard_below: f32,
 }
