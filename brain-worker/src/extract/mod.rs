@@ -210,16 +210,26 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
     });
     match field.kind {
         FieldType::YesNo => {
-            if let Some(extraction) = unsolicited(field, tokens, normalised) {
-                return Some(extraction);
+            let extraction = match unsolicited(field, tokens, normalised) {
+                Some(extraction) => extraction,
+                None => {
+                    if only_control && !starts_with_yes_no(normalised) {
+                        return None;
+                    }
+                    // "no drop-in price, you just pay the mat fee" is no answer to "do you take drop-ins"
+                    let kept = values::without_negated_price(tokens, &spoken_keywords(field));
+                    let (answer, confidence) = values::yes_no(&kept)?;
+                    Extraction::known(field, Value::Bool(answer), confidence)
+                }
+            };
+            // "We don't do drop ins, it's members only, sorry" heard as "We going through
+            // drop-ins, it's member-only, sorry": the recogniser loses a "don't" far more often
+            // than a callee says yes with regret and no yes-word. A no, less sure (a gatekeeping
+            // no is confirmed before it settles anything).
+            if extraction.value == Value::Bool(true) && values::regretful(tokens) {
+                return Some(Extraction::known(field, Value::Bool(false), REGRETFUL_NO));
             }
-            if only_control && !starts_with_yes_no(normalised) {
-                return None;
-            }
-            // "no drop-in price, you just pay the mat fee" is no answer to "do you take drop-ins"
-            let kept = values::without_negated_price(tokens, &spoken_keywords(field));
-            let (answer, confidence) = values::yes_no(&kept)?;
-            Some(Extraction::known(field, Value::Bool(answer), confidence))
+            Some(extraction)
         }
         FieldType::Schedule => schedule_answer(field, tokens, 0.75),
         FieldType::List => {
@@ -266,6 +276,9 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
         FieldType::Money | FieldType::Risk => None,
     }
 }
+
+/// Confidence of a yes-reading said with the words of a refusal, taken as a no.
+const REGRETFUL_NO: f32 = 0.6;
 
 fn spoken_keywords(field: &FieldSpec) -> Vec<String> {
     field.keywords.iter().map(|k| spoken(k)).collect()

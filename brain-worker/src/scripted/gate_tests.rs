@@ -118,3 +118,45 @@ fn a_confirming_reply_that_opens_with_yes_does_not_confirm_a_held_no() {
     call.callee("no we don't take drop ins");
     assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)));
 }
+
+/// Tuning seeds 357, 373 and 324 (`gymcall personas generate --seed 340` and `--seed 300`): a
+/// "no" whose negation the recogniser lost was taken as a yes. "We don't do drop ins, it's
+/// members only, sorry" heard as "We going through drop-ins, it's member-only, sorry", and
+/// "Unfortunately not, you'd have to sign up for a membership" as "Unfortunately, you can defy up
+/// for a membership": the agent said "Perfect" and asked the price, schedule and requirements of
+/// a gym that takes no visitors, and all five fields were lost. Words of regret with no yes-word
+/// make it a no, confirmed as any gatekeeping no is.
+#[test]
+fn a_yes_read_from_a_reply_said_with_regret_is_a_no_to_confirm() {
+    for heard in
+        ["We going through drop-ins, it's member-only, sorry.", "Unfortunately, you can defy up for a membership."]
+    {
+        let mut call = TextCall::gym();
+        call.start();
+        call.callee("Harbor, martial arts, living bad.");
+        let reply = call.callee(heard);
+        assert_ne!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "{heard}");
+        assert!(reply.contains("just to be sure"), "{heard}: {reply}");
+        let reply = call.callee("No, sorry, we're members only.");
+        assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)), "{heard}");
+        assert_eq!(call.field("drop_in_price").0, FieldStatus::NotApplicable, "{heard}");
+        assert!(!reply.contains("How much is a drop-in"), "{heard}: {reply}");
+    }
+    // seed 324: a clear no, then the same no heard without its negation when confirming
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("Hello, Planet Brilliant University.");
+    let reply = call.callee("Right, unfortunately not, you have to sign up for a membership.");
+    assert!(reply.contains("just to be sure"), "{reply}");
+    call.callee("We go to drop-ins, it's member-only, sorry.");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)));
+    // a yes said with an apology in it is still a yes
+    for heard in ["Sure, visitors are always welcome, sorry about the noise.", "Yes, we take drop-ins, sorry."] {
+        let mut call = TextCall::gym();
+        call.start();
+        call.callee("Hello, Granite.");
+        let reply = call.callee(heard);
+        assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "{heard}");
+        assert!(reply.contains("How much is a drop-in"), "{heard}: {reply}");
+    }
+}

@@ -15,7 +15,8 @@ mod time;
 pub use lists::{list_items, says_nothing, ListOption};
 pub use money::{money_mentions, Money, MoneyMention};
 pub use negation::{
-    has_negation, is_negated, is_not_needed, names_price, no_fee_said, says_no_price, without_negated_price, yes_no,
+    has_negation, is_negated, is_not_needed, names_price, no_fee_said, regretful, says_no_price, without_negated_price,
+    yes_no,
 };
 pub use scale::scale;
 pub use schedule::{days_at, days_in, schedule, ClassSlot, ClassType, Doubt, Schedule, CORRECTIONS, DAYS};

@@ -237,6 +237,50 @@ fn affirms_again(rest: &[Token]) -> bool {
             .any(|p| text.contains(p))
 }
 
+/// Words with which people turn a request down, whatever the request.
+const REGRETS: &[&str] = &[
+    "unfortunately",
+    "sorry",
+    "afraid",
+    "regret",
+    "regrettably",
+    "members only",
+    "member only",
+    "only members",
+    "only for members",
+    "just for members",
+    "not at the moment",
+    "not right now",
+    "not anymore",
+    "no longer",
+];
+
+/// Words that say yes whatever else is said ("sure, come by, sorry about the noise").
+const PLAIN_YES: &[&str] = &[
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "of course",
+    "welcome",
+    "come on by",
+    "no problem",
+];
+
+/// True when a reply holds the words of a refusal ("unfortunately", "sorry", "members only")
+/// and no yes-word: a yes read from it ("Unfortunately, you can defy up for a membership" for
+/// "Unfortunately not, you'd have to sign up for a membership") lost its negation to the
+/// recogniser.
+pub fn regretful(tokens: &[Token]) -> bool {
+    let text = format!(" {} ", tokens.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" "));
+    let has = |phrase: &&str| text.contains(&format!(" {phrase} "));
+    REGRETS.iter().any(has) && !PLAIN_YES.iter().any(has)
+}
+
 /// A yes or no in the answer, with a confidence. A leading "yes"/"no" decides; otherwise a
 /// negation ("we don't do drop-ins", "you don't need one") means no and an affirmation
 /// ("we do", "they're welcome") means yes.
