@@ -175,11 +175,62 @@ impl WhisperModel {
             if frames < full && decoded.as_ref().is_some_and(|(text, _)| overfull(text, seconds)) {
                 decoded = self.decode_window(chunk, seconds, full, prompt, &prompt_text)?;
             }
+            // Whisper now and then stops long before the audio does ("So, on Monday and
+            // Friday," for 14 s of a schedule), or takes 14 s of speech for silence: the chunk
+            // is split at its longest quiet and the pieces decoded one after the other, each
+            // with the text before it as context.
+            if seconds >= TRUNCATED_MIN_SECONDS && decoded.as_ref().is_none_or(|(text, _)| truncated(text, seconds)) {
+                let pieces = self.decode_pieces(chunk, prompt, SPLIT_DEPTH)?;
+                if words_of(&pieces) > words_of(&decoded) {
+                    decoded = pieces;
+                }
+            }
             let Some((text, score)) = decoded else { continue };
             confidence = confidence.or(score.map(f32::exp));
             texts.push(text);
         }
         Ok((texts.join(" ").trim().to_owned(), confidence))
+    }
+
+    /// `chunk` split at its longest quiet ([`quiet_split`]) and each side decoded (split again
+    /// while `depth` allows and a side is itself [`truncated`]), the second with the first's text
+    /// as Whisper's previous text. `None` when there is no quiet to split at or a side failed.
+    fn decode_pieces(
+        &self,
+        chunk: &[f32],
+        prompt: &[String],
+        depth: u32,
+    ) -> Result<Option<(String, Option<f32>)>, WhisperError> {
+        let Some(at) = quiet_split(chunk) else { return Ok(None) };
+        let mut texts: Vec<String> = Vec::new();
+        let mut score: Option<f32> = None;
+        for (index, piece) in [&chunk[..at], &chunk[at..]].into_iter().enumerate() {
+            let context = if index == 0 { prompt.to_vec() } else { self.prompt_tokens(&texts.join(" ")) };
+            let context_text = if context.is_empty() { String::new() } else { self.text_of(context.clone())? };
+            let seconds = piece.len() as f32 / 16_000.0;
+            let mut decoded =
+                self.decode_window(piece, seconds, self.window_frames(piece.len()), &context, &context_text)?;
+            if depth > 1
+                && seconds >= TRUNCATED_MIN_SECONDS
+                && decoded.as_ref().is_none_or(|(text, _)| truncated(text, seconds))
+            {
+                let pieces = self.decode_pieces(piece, &context, depth - 1)?;
+                if words_of(&pieces) > words_of(&decoded) {
+                    decoded = pieces;
+                }
+            }
+            let Some((text, piece_score)) = decoded else { continue };
+            if degenerate(&text, seconds, piece_score) || overfull(&text, seconds) {
+                return Ok(None);
+            }
+            // the whole is as sure as its least sure piece
+            score = match (score, piece_score) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            texts.push(text);
+        }
+        Ok((!texts.is_empty()).then(|| (texts.join(" "), score)))
     }
 
     /// One chunk (at most 30 s) decoded in an encoder window of `frames`: its text and score, or
@@ -336,6 +387,65 @@ pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
 const TRUNCATED_WORDS_PER_SECOND: f32 = 1.2;
 const TRUNCATED_MIN_SECONDS: f32 = 4.0;
 
+/// The number of words in a decode (none for silence).
+fn words_of(decoded: &Option<(String, Option<f32>)>) -> usize {
+    decoded.as_ref().map_or(0, |(text, _)| plain_words(text).len())
+}
+
+/// How many times a truncated chunk may be split again (at most `2^SPLIT_DEPTH` pieces).
+const SPLIT_DEPTH: u32 = 2;
+
+/// True when `text` holds far fewer words than `seconds` of audio of [`TRUNCATED_MIN_SECONDS`]
+/// or more: the decode most likely stopped early.
+pub fn truncated(text: &str, seconds: f32) -> bool {
+    seconds >= TRUNCATED_MIN_SECONDS && (plain_words(text).len() as f32) < seconds * TRUNCATED_WORDS_PER_SECOND
+}
+
+/// 20 ms at 16 kHz: the frame of [`quiet_split`].
+const QUIET_FRAME: usize = 320;
+/// Each side of a split keeps at least this much audio.
+const SPLIT_MIN_SIDE: usize = 16_000;
+/// A quiet to split at lasts at least this many frames (100 ms).
+const QUIET_MIN_FRAMES: usize = 5;
+
+/// Where to split 16 kHz `samples`: the middle of their longest run of quiet frames (energy 20 dB
+/// under the loud frames, the 95th percentile) that leaves a second of audio or more on each
+/// side, if there is one of 100 ms or more.
+pub fn quiet_split(samples: &[f32]) -> Option<usize> {
+    let energies: Vec<f32> =
+        samples.chunks(QUIET_FRAME).map(|f| f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).collect();
+    let mut sorted = energies.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let loud = *sorted.get(sorted.len().checked_sub(1)? * 95 / 100)?;
+    if loud <= 0.0 {
+        return None;
+    }
+    let quiet = loud / 100.0;
+    let first = SPLIT_MIN_SIDE.div_ceil(QUIET_FRAME);
+    let last = samples.len().saturating_sub(SPLIT_MIN_SIDE) / QUIET_FRAME;
+    let mut best: Option<(usize, usize)> = None; // (length, start)
+    let mut run_start = None;
+    for (index, energy) in energies.iter().enumerate().take(last).skip(first) {
+        match (energy < &quiet, run_start) {
+            (true, None) => run_start = Some(index),
+            (false, Some(start)) => {
+                if best.is_none_or(|(length, _)| index - start > length) {
+                    best = Some((index - start, start));
+                }
+                run_start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = run_start {
+        if best.is_none_or(|(length, _)| last - start > length) {
+            best = Some((last - start, start));
+        }
+    }
+    let (length, start) = best.filter(|(length, _)| *length >= QUIET_MIN_FRAMES)?;
+    Some((start + length / 2) * QUIET_FRAME)
+}
+
 /// The words of `text`, lowercase, without punctuation ("half-half-half" is three words).
 fn plain_words(text: &str) -> Vec<String> {
     text.split(|c: char| c.is_whitespace() || c == '-')
@@ -356,9 +466,7 @@ pub fn copies_prompt(text: &str, prompt_text: &str) -> bool {
 /// ([`degenerate`]), a copy of the prompt ([`copies_prompt`]), or far fewer words than `seconds`
 /// of speech hold (stopped after the first sentence).
 pub fn misled_by_prompt(text: &str, seconds: f32, score: Option<f32>, prompt_text: &str) -> bool {
-    let words = plain_words(text);
-    let truncated = seconds >= TRUNCATED_MIN_SECONDS && (words.len() as f32) < seconds * TRUNCATED_WORDS_PER_SECOND;
-    degenerate(text, seconds, score) || copies_prompt(text, prompt_text) || truncated
+    degenerate(text, seconds, score) || copies_prompt(text, prompt_text) || truncated(text, seconds)
 }
 
 /// The decoders loaded in this process, by canonical model directory.
@@ -580,6 +688,29 @@ mod degenerate_tests {
         assert!(!copies_prompt("Your classes?", prompt), "two words are not a copy");
         assert!(!misled_by_prompt("Yes, ten dollars for the mat fee.", 2.5, Some(-0.3), "Is there a mat fee?"));
         assert!(!misled_by_prompt(first_clause, 5.0, Some(-0.3), "Which days and times are your classes?"));
+    }
+
+    #[test]
+    fn a_chunk_is_split_in_its_longest_quiet_with_a_second_of_audio_on_each_side() {
+        use super::{quiet_split, truncated};
+        let tone = |n: usize| (0..n).map(|i| (i as f32 * 0.3).sin() * 0.3).collect::<Vec<f32>>();
+        let mut audio = tone(40_000);
+        audio.extend(vec![0.0; 3_200]); // 200 ms of quiet
+        audio.extend(tone(30_000));
+        audio.extend(vec![0.0; 8_000]); // 500 ms of quiet
+        audio.extend(tone(40_000));
+        audio.extend(vec![0.0; 24_000]); // 1.5 s of quiet at the end: not inside the speech
+        let at = quiet_split(&audio).expect("a quiet to split at");
+        let long_quiet = 40_000 + 3_200 + 30_000..40_000 + 3_200 + 30_000 + 8_000;
+        assert!(long_quiet.contains(&at), "{at}");
+        assert_eq!(quiet_split(&tone(100_000)), None, "speech without a pause is not split");
+        assert_eq!(quiet_split(&vec![0.0; 100_000]), None, "silence is not split");
+        // tuning seeds 323 and 325: 48 words said in 14 s heard as "So, on Monday and Friday," and
+        // "No, not quite."
+        assert!(truncated("So, on Monday and Friday,", 14.0));
+        assert!(truncated("No, not quite.", 13.0));
+        assert!(!truncated("Yes, we take drop-ins.", 2.0));
+        assert!(!truncated("We have kids class on monday from six thirty p m to eight p m", 6.0));
     }
 
     #[test]

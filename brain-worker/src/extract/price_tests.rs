@@ -187,3 +187,20 @@ fn a_fee_said_to_be_none_in_the_sentence_before_is_not_the_next_amounts() {
     // a fee named, then its amount in the next sentence, is still that fee's
     assert_eq!(amount("There's a mat fee. It's ten dollars.", "mat_fee", "mat_fee"), Some(10.0));
 }
+
+#[test]
+fn a_pound_or_euro_sign_names_the_currency_and_a_bare_amount_takes_the_one_named_beside_it() {
+    let value = |text: &str, field: &str| found(text, "drop_in_price", field).map(|e| e.value);
+    // tuning seed 364: "It's forty five pounds, no sorry, forty quid" heard as "It's £49, no
+    // sorry, £40." was read back as 40 dollars: a sign was matched by its length in bytes
+    assert_eq!(value("It's £49, no sorry, £40.", "drop_in_price"), Some(json!({ "amount": 40.0, "currency": "GBP" })));
+    assert_eq!(value("A drop-in is €15.", "drop_in_price"), Some(json!({ "amount": 15.0, "currency": "EUR" })));
+    // tuning seed 344: "A drop in is thirty quid. Oh, there's a ten pound mat fee" heard without
+    // the "quid"
+    let heard = "A drop-in is 30, oh, there's a 10-pound mat fee, but only if you stay for open mat.";
+    assert_eq!(value(heard, "drop_in_price"), Some(json!({ "amount": 30.0, "currency": "GBP" })));
+    assert_eq!(value(heard, "mat_fee"), Some(json!({ "amount": 10.0, "currency": "GBP" })));
+    // two currencies named: a bare amount is left as it was
+    let mixed = "a drop in is 30, the mat fee is 10 pounds or 12 euros";
+    assert_eq!(value(mixed, "drop_in_price").and_then(|v| v.get("currency").cloned()), Some(json!("USD")));
+}

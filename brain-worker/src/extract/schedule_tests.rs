@@ -525,3 +525,17 @@ fn two_classes_at_once_of_a_type_not_heard_are_read_back_not_thrown_away() {
         vec![slot("saturday", "10:15", None, Some("open mat"))]
     );
 }
+
+#[test]
+fn times_left_without_days_after_times_said_before_their_days_are_read_back() {
+    // tuning seed 360: "sunday, from ten in the morning to noon, that's no gi. There's gi on
+    // Friday, eleven to twelve noon" heard with its Sunday lost; both classes went to Friday and
+    // were noted in passing
+    let (_, confidence) =
+        heard("From 10 in the morning commune, Mat no gee, they're beyond Friday, 11 to 12 noon.").unwrap();
+    assert!(confidence < confirm_below(), "{confidence}");
+    // days said first, then more times: the times are on those days, as before
+    let (slots, confidence) = heard("monday at six pm, and then also at seven thirty pm").unwrap();
+    assert_eq!(slots.len(), 2);
+    assert!(confidence >= confirm_below(), "{confidence}");
+}

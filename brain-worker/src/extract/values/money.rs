@@ -74,7 +74,10 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
     while index < tokens.len() {
         let token = &tokens[index];
         // "$25", "€ 10"
-        if let Some(currency) = currency_of(&token.word).filter(|_| token.word.len() == 1 || token.word == "usd") {
+        // (a sign is one character, not one byte: "£" and "€" are two and three)
+        if let Some(currency) =
+            currency_of(&token.word).filter(|_| token.word.chars().count() == 1 || token.word == "usd")
+        {
             if let Some(amount) = tokens.get(index + 1).and_then(|t| t.number) {
                 let (amount, end) = with_cents(tokens, index + 1, folded_price(&tokens[index + 1], amount));
                 mentions.push(mention(tokens, amount, currency, index, end, true));
@@ -191,7 +194,22 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
         }
     }
     mentions.sort_by_key(|m| m.start);
+    in_one_currency(&mut mentions);
     mentions
+}
+
+/// A price list is in one currency: an amount said bare in an answer whose other amounts all
+/// name the same currency is in that one ("A drop-in is 30, oh, there's a 10-pound mat fee", for
+/// "thirty quid ... a ten pound mat fee", was read back as thirty dollars: tuning seed 344).
+fn in_one_currency(mentions: &mut [MoneyMention]) {
+    let mut named = mentions.iter().filter(|m| m.explicit && m.money.amount > 0.0).map(|m| m.money.currency.clone());
+    let Some(currency) = named.next() else { return };
+    if named.any(|other| other != currency) {
+        return;
+    }
+    for mention in mentions.iter_mut().filter(|m| !m.explicit) {
+        mention.money.currency = currency.clone();
+    }
 }
 
 fn with_cents(tokens: &[Token], currency_index: usize, amount: f64) -> (f64, usize) {

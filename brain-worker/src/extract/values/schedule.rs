@@ -438,12 +438,22 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
     let mut guessed: Vec<bool> = Vec::new();
     let mut previous_times: Vec<usize> = Vec::new();
     let mut previous_days: Vec<usize> = Vec::new();
+    let mut previous_times_first = false;
     for group in &groups {
         let times =
             if group.times.is_empty() && group.same_as_before { previous_times.clone() } else { group.times.clone() };
         // "monday at six, and then also at seven thirty": times without days of their own are
         // on the days before
         let days = if group.days.is_empty() { previous_days.clone() } else { group.days.clone() };
+        // ... but a callee who says the times first and then their days ("from ten in the
+        // morning on sunday, ... friday, eleven to twelve") does so again: times left without
+        // days after such a group lost their days to the recogniser (tuning seed 360: "From 10 in
+        // the morning commune, Mat no gee, they're beyond Friday, 11 to 12 noon" gave both
+        // classes to Friday)
+        if group.days.is_empty() && !times.is_empty() && previous_times_first && !previous_days.is_empty() {
+            unsure.push("times said without a day after times said before their days".into());
+        }
+        previous_times_first = group.times_first;
         match (days.is_empty(), times.is_empty()) {
             (true, true) => continue,
             (false, true) => {
