@@ -409,8 +409,9 @@ const SPLIT_MIN_SIDE: usize = 16_000;
 const QUIET_MIN_FRAMES: usize = 5;
 
 /// Where to split 16 kHz `samples`: the middle of their longest run of quiet frames (energy 20 dB
-/// under the loud frames, the 95th percentile) that leaves a second of audio or more on each
-/// side, if there is one of 100 ms or more.
+/// under the loud frames, the 95th percentile) between two loud ones that leaves a second of
+/// audio or more on each side, if there is one of 100 ms or more (silence before the first word
+/// or after the last is no pause).
 pub fn quiet_split(samples: &[f32]) -> Option<usize> {
     let energies: Vec<f32> =
         samples.chunks(QUIET_FRAME).map(|f| f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).collect();
@@ -425,22 +426,21 @@ pub fn quiet_split(samples: &[f32]) -> Option<usize> {
     let last = samples.len().saturating_sub(SPLIT_MIN_SIDE) / QUIET_FRAME;
     let mut best: Option<(usize, usize)> = None; // (length, start)
     let mut run_start = None;
-    for (index, energy) in energies.iter().enumerate().take(last).skip(first) {
+    let mut heard_loud = false;
+    for (index, energy) in energies.iter().enumerate() {
         match (energy < &quiet, run_start) {
-            (true, None) => run_start = Some(index),
+            (true, None) if heard_loud => run_start = Some(index),
             (false, Some(start)) => {
-                if best.is_none_or(|(length, _)| index - start > length) {
+                // the run's middle must leave a second on each side
+                let middle = start + (index - start) / 2;
+                if (first..last).contains(&middle) && best.is_none_or(|(length, _)| index - start > length) {
                     best = Some((index - start, start));
                 }
                 run_start = None;
             }
             _ => {}
         }
-    }
-    if let Some(start) = run_start {
-        if best.is_none_or(|(length, _)| last - start > length) {
-            best = Some((last - start, start));
-        }
+        heard_loud |= energy >= &quiet;
     }
     let (length, start) = best.filter(|(length, _)| *length >= QUIET_MIN_FRAMES)?;
     Some((start + length / 2) * QUIET_FRAME)
@@ -699,8 +699,11 @@ mod degenerate_tests {
         audio.extend(tone(30_000));
         audio.extend(vec![0.0; 8_000]); // 500 ms of quiet
         audio.extend(tone(40_000));
-        audio.extend(vec![0.0; 24_000]); // 1.5 s of quiet at the end: not inside the speech
-        let at = quiet_split(&audio).expect("a quiet to split at");
+        audio.extend(vec![0.0; 48_000]); // 3 s of quiet at the end: no pause between words
+        let mut leading = vec![0.0; 48_000]; // nor 3 s before the first
+        leading.extend(audio);
+        let audio = leading;
+        let at = quiet_split(&audio).expect("a quiet to split at") - 48_000;
         let long_quiet = 40_000 + 3_200 + 30_000..40_000 + 3_200 + 30_000 + 8_000;
         assert!(long_quiet.contains(&at), "{at}");
         assert_eq!(quiet_split(&tone(100_000)), None, "speech without a pause is not split");

@@ -13,14 +13,8 @@ use whisper_stt::{options_from_config, WhisperDecoder, WhisperStt};
 
 const LIBRIVOX: &str = "/usr/share/pocketsphinx/test/data/librivox";
 
-fn decoder() -> Arc<WhisperDecoder> {
-    let config = options_from_config(&speech::SpeechConfig::default());
-    WhisperDecoder::shared(&config).unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"))
-}
-
-fn words(text: &str) -> Vec<String> {
-    whisper_stt::offline::comparable_words(text)
-}
+mod common;
+use common::{decoder, words};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn librivox_sentences_through_the_telephone_band_are_mostly_right() {

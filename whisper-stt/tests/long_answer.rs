@@ -3,20 +3,13 @@
 //! keep it busy under the pause tests of `human_recording.rs` when run by `cargo test` in one
 //! process. Needs `scripts/install-models.sh` and espeak-ng.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use whisper_stt::offline::{telephone_band, transcribe_mulaw};
-use whisper_stt::{options_from_config, WhisperDecoder, WhisperStt};
+use whisper_stt::WhisperStt;
 
-fn decoder() -> Arc<WhisperDecoder> {
-    let config = options_from_config(&speech::SpeechConfig::default());
-    WhisperDecoder::shared(&config).unwrap_or_else(|error| panic!("{error} (run scripts/install-models.sh)"))
-}
-
-fn words(text: &str) -> Vec<String> {
-    whisper_stt::offline::comparable_words(text)
-}
+mod common;
+use common::{decoder, words};
 
 /// Tuning seed 323 (`gymcall personas generate --seed 300`): a 14 s schedule in espeak-ng's
 /// en-gb-x-rp+f1 voice came back as "So, on Monday and Friday," on the call and empty offline.
