@@ -216,6 +216,13 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
                     if only_control && !starts_with_yes_no(normalised) {
                         return None;
                     }
+                    // a question back ("Sorry about that, what did you need?" after a hold) is
+                    // no answer to a yes/no question, whatever words in it read as one (tuning
+                    // seeds 304 and 333: "... What did you need?" read as a yes, then as a no
+                    // said with regret, confirmed a misheard "no" and ended the survey)
+                    if utterance.trim_end().ends_with('?') && !starts_with_yes_no(normalised) {
+                        return None;
+                    }
                     // "no drop-in price, you just pay the mat fee" is no answer to "do you take drop-ins"
                     let kept = values::without_negated_price(tokens, &spoken_keywords(field));
                     let (answer, confidence) = values::yes_no(&kept)?;

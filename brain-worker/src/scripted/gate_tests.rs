@@ -160,3 +160,22 @@ fn a_yes_read_from_a_reply_said_with_regret_is_a_no_to_confirm() {
         assert!(reply.contains("How much is a drop-in"), "{heard}: {reply}");
     }
 }
+
+/// Tuning seeds 304 and 333 (`gymcall personas generate --seed 300`): "Just a second, please"
+/// heard as "Not that I can, please." was held as a no, and the callee's "Sorry about that, what
+/// did you need?" after the hold (heard "Sorry, I'm out, Matt. What did you need?") read as a no
+/// said with regret and confirmed it: the call ended with drop-ins not offered. A question back is
+/// no answer.
+#[test]
+fn a_question_back_does_not_confirm_a_held_no() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("I still get too, how can I help?");
+    let reply = call.callee("Not that I can, please.");
+    assert!(reply.contains("just to be sure"), "{reply}");
+    call.callee("Sorry, I'm out, Matt. What did you need?");
+    assert_ne!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)));
+    assert!(!call.hung_up());
+    call.callee("Of course, we get visitors all the time!");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)));
+}
