@@ -220,7 +220,7 @@ impl WhisperModel {
                 }
             }
             let Some((text, piece_score)) = decoded else { continue };
-            if degenerate(&text, seconds, piece_score) || overfull(&text, seconds) {
+            if piece_failed(&text, seconds) {
                 return Ok(None);
             }
             // the whole is as sure as its least sure piece
@@ -305,22 +305,29 @@ impl WhisperModel {
         }
         // Whisper's own remedy for a failed greedy decode (a phrase looped, a long stretch of
         // speech given a word or two, a low average log-probability): decode again with a
-        // beam and a repetition penalty, and keep that when it scores better.
+        // beam and a repetition penalty, and keep that when it is better ([`rank`]). A prompted
+        // decode that failed with and without its prompt is retried both ways: the beam can
+        // loop on the prompt's words ("So, on Monday and Friday, now, on Monday and Sunday,
+        // Monday, Monday, ...") where the bare audio gives the sentence.
         if degenerate(&text, seconds, score) {
-            let max_length = (start.len() + new_tokens_max).min(448);
-            let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, max_length, ..options };
-            let results =
-                self.whisper.generate(&view, &[start], &retry).map_err(|e| WhisperError::Decode(e.to_string()))?;
-            if let Some(result) = results.into_iter().next() {
+            let mut starts = vec![start.clone()];
+            if start != self.start_tokens {
+                starts.push(self.start_tokens.clone());
+            }
+            for retry_start in starts {
+                let max_length = (retry_start.len() + new_tokens_max).min(448);
+                let retry = WhisperOptions { beam_size: 5, repetition_penalty: 1.1, max_length, ..options.clone() };
+                let results = self
+                    .whisper
+                    .generate(&view, &[retry_start], &retry)
+                    .map_err(|e| WhisperError::Decode(e.to_string()))?;
+                let Some(result) = results.into_iter().next() else { continue };
                 let retry_score = result.scores.first().copied();
-                if let Some(tokens) = result.sequences.into_iter().next() {
-                    let retry_text = self.text_of(tokens)?;
-                    let better = !degenerate(&retry_text, seconds, retry_score)
-                        || retry_score.unwrap_or(f32::MIN) > score.unwrap_or(f32::MIN);
-                    if better && !retry_text.is_empty() {
-                        text = retry_text;
-                        score = retry_score;
-                    }
+                let Some(tokens) = result.sequences.into_iter().next() else { continue };
+                let retry_text = self.text_of(tokens)?;
+                if !retry_text.is_empty() && rank(&retry_text, seconds, retry_score) > rank(&text, seconds, score) {
+                    text = retry_text;
+                    score = retry_score;
                 }
             }
         }
@@ -351,10 +358,15 @@ impl WhisperModel {
 /// five words said twice, or more words than `seconds` of speech can hold (five a second).
 pub fn overfull(text: &str, seconds: f32) -> bool {
     let words = plain_words(text);
-    let too_many = words.len() as f32 > 5.0 * seconds.max(1.0) + 2.0;
+    let too_many = too_many_words(text, seconds);
     let runs: Vec<&[String]> = words.windows(5).collect();
     let repeated = runs.iter().enumerate().any(|(at, run)| runs.iter().skip(at + 5).any(|later| later == run));
     too_many || repeated
+}
+
+/// More words than `seconds` of speech can hold (five a second).
+fn too_many_words(text: &str, seconds: f32) -> bool {
+    plain_words(text).len() as f32 > 5.0 * seconds.max(1.0) + 2.0
 }
 
 /// The first `frames` columns of row-major `rows x full` features (all of them when `frames` is
@@ -374,12 +386,38 @@ const RETRY_LOGPROB: f32 = -1.0;
 /// 2.5 s), or a low average log-probability.
 pub fn degenerate(text: &str, seconds: f32, score: Option<f32>) -> bool {
     let words = plain_words(text);
+    let looped = repeats(&words);
+    let sparse = seconds >= 3.0 && (words.len() as f32) < seconds / 2.5;
+    looped || sparse || score.is_some_and(|score| score < RETRY_LOGPROB)
+}
+
+/// True when `text` loops: four words the same in a row, most word trigrams the same, or more
+/// words than `seconds` of speech can hold.
+pub fn looped(text: &str, seconds: f32) -> bool {
+    repeats(&plain_words(text)) || too_many_words(text, seconds)
+}
+
+/// Four words the same in a row, or most word trigrams the same.
+fn repeats(words: &[String]) -> bool {
     let trigrams: Vec<&[String]> = words.windows(3).collect();
     let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
     let stuck = words.windows(4).any(|run| run.iter().all(|word| *word == run[0]));
-    let looped = stuck || (trigrams.len() >= 6 && distinct.len() * 2 < trigrams.len());
-    let sparse = seconds >= 3.0 && (words.len() as f32) < seconds / 2.5;
-    looped || sparse || score.is_some_and(|score| score < RETRY_LOGPROB)
+    stuck || (trigrams.len() >= 6 && distinct.len() * 2 < trigrams.len())
+}
+
+/// True when a piece of a split chunk failed, and with it the split: its words loop or are more
+/// than its audio can hold. A piece Whisper was unsure of is still words (the whole it would
+/// replace was cut short), and a run of words said twice is how schedules are said ("... class
+/// on Saturday and Sunday from nine thirty ..., and gi class on Saturday and Sunday from ten").
+fn piece_failed(text: &str, seconds: f32) -> bool {
+    looped(text, seconds)
+}
+
+/// How good a decode of `seconds` of speech is, for choosing between retries: one that did not
+/// fail beats one that did, a failed one that does not loop beats a loop (a loop's tokens are
+/// likely, so its average log-probability is often the higher), then the higher score.
+fn rank(text: &str, seconds: f32, score: Option<f32>) -> (bool, bool, f32) {
+    (!degenerate(text, seconds, score), !looped(text, seconds), score.unwrap_or(f32::MIN))
 }
 
 /// Fewer words a second than this, over [`TRUNCATED_MIN_SECONDS`] or more of audio, from a
@@ -649,7 +687,39 @@ pub fn locate_model_dir(model_dir: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod degenerate_tests {
-    use super::{copies_prompt, degenerate, fit_window, misled_by_prompt, overfull};
+    use super::{copies_prompt, degenerate, fit_window, misled_by_prompt, overfull, piece_failed, rank};
+
+    #[test]
+    fn a_retry_that_loops_does_not_replace_a_decode_that_does_not() {
+        // tuning seed 323 (espeak-ng en-gb-x-rp+f1, the agent's line as prompt): the first 8.8 s
+        // of a schedule answer; a loop's tokens are likely, so it scores higher than the words
+        let looped = "So, on Monday and Friday, now, on Monday and Sunday, Monday, Monday, Monday, Monday, Monday, \
+                      Monday, Monday, Monday, Monday, Monday, Monday, Monday, Monday, Monday,";
+        let short = "So, on Monday and Friday,";
+        assert!(rank(short, 8.8, Some(-1.30)) > rank(looped, 8.8, Some(-0.43)));
+        // a decode that did not fail beats both, whatever its score
+        let words = "on Monday and Friday, an announcement last September. On Saturday and Sunday, Monday, \
+                     last weekend and November in the morning.";
+        assert!(rank(words, 8.8, Some(-0.94)) > rank(looped, 8.8, Some(-0.43)));
+        assert!(rank(words, 8.8, Some(-0.94)) > rank(short, 8.8, Some(-1.30)));
+        // between two that did not fail, the score
+        assert!(rank(words, 8.8, Some(-0.5)) > rank(words, 8.8, Some(-0.6)));
+    }
+
+    #[test]
+    fn a_piece_of_a_split_fails_only_when_it_loops_or_holds_too_many_words() {
+        // tuning seed 323: the second piece of a 13.8 s correction, a schedule that says "class on
+        // Saturday and Sunday from" twice, as schedules do
+        let schedule = "Our class in all instruments, class on Monday and Friday from 10mm to 11mm, peak class on \
+                        Saturday and Sunday from 930mm to 1030mm, and peak class on Saturday and Sunday from 10mm to 11mm.";
+        assert!(overfull(schedule, 12.6), "what a whole decode is checked for");
+        assert!(!piece_failed(schedule, 12.6));
+        // unsure is not failed: the piece "No, not quite" at an average log-probability of -1.13
+        assert!(degenerate("No, not quite", 1.2, Some(-1.13)));
+        assert!(!piece_failed("No, not quite", 1.2));
+        assert!(piece_failed("Monday, Monday, Monday, Monday, Monday", 8.8));
+        assert!(piece_failed("one two three four five six seven eight nine ten eleven twelve thirteen", 1.5));
+    }
 
     #[test]
     fn a_sentence_said_twice_over_or_too_many_words_is_overfull() {

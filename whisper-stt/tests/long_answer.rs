@@ -29,3 +29,25 @@ async fn a_long_answer_whisper_took_for_silence_is_decoded_in_pieces() {
         assert!(heard_words.iter().any(|w| w == day), "{day} not in {heard:?}");
     }
 }
+
+/// The same answer decoded as on the call, with the agent's line before it as Whisper's previous
+/// text: the prompted decode stopped after "So, on Monday and Friday," and its first piece
+/// looped on "Monday, Monday, ..." with and without the prompt, which failed the split; the
+/// retry without the prompt is now tried too, and the loop loses to words.
+#[test]
+fn a_long_answer_after_the_agents_line_is_decoded_in_pieces() {
+    let text = "Yeah, so on Mondays and Fridays there's an advanced class at ten a m. Also, on Saturday and \
+                Sunday there's a gi class between ten and eleven in the morning. Also, on Saturday and Sunday \
+                there's a gi class from nine thirty in the morning to half ten.";
+    let audio =
+        whisper_stt::offline::speak("en-gb-x-rp+f1", text).expect("espeak-ng speaks (apt-get install espeak-ng)");
+    let mut pcm = Vec::new();
+    protocol::mulaw::decode_into(&telephone_band(&audio), &mut pcm);
+    let decoder = decoder();
+    let prompt = decoder.model().prompt_tokens("Mat fee 20 dollars, got it. Which days and times are your classes?");
+    let heard = decoder.transcribe_now(&whisper_stt::provider::to_model_input(&pcm), &prompt).expect("decodes").text;
+    let heard_words = words(&heard);
+    for day in ["monday", "friday", "saturday", "sunday"] {
+        assert!(heard_words.iter().any(|w| w == day), "{day} not in {heard:?}");
+    }
+}
