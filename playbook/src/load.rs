@@ -142,6 +142,13 @@ impl Playbook {
                     format!("a {} field needs a question to ask", type_name(field.kind)),
                 ));
             }
+            if let Some(below) = field.confirm_heard_below.filter(|below| !(0.0..=1.0).contains(below)) {
+                return Err(invalid(
+                    at("confirm_heard_below"),
+                    path("confirm_heard_below"),
+                    format!("{below} is not a confidence between 0 and 1"),
+                ));
+            }
             match field.kind {
                 // A list without options collects free items (topics); an enum needs choices.
                 FieldType::Enum if field.options.is_empty() => {

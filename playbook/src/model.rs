@@ -144,6 +144,11 @@ pub struct FieldSpec {
     /// Words that show a statement is about this field (attributes unsolicited answers).
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// This field's own `confirm_heard_below` (0-1), in place of the playbook's: a schedule, many
+    /// words that must all be heard right, can be read back when the recogniser doubts them while
+    /// a price heard with the same doubt is noted in passing.
+    #[serde(default)]
+    pub confirm_heard_below: Option<f32>,
     /// Read-back wording of a `yes_no` value.
     #[serde(default)]
     pub yes_phrase: Option<String>,

@@ -1255,10 +1255,26 @@ fn values_heard_in_a_transcript_the_recogniser_was_unsure_of_are_read_back() {
     }
 
     // off by default (`confirm_heard_below: 0`): the same unsure words are noted in passing
-    let mut call = TextCall::gym();
+    let mut bare = gym_playbook();
+    bare.confirm_heard_below = 0.0;
+    bare.fields.iter_mut().for_each(|field| field.confirm_heard_below = None);
+    let mut call = TextCall::new(bare, &[("gym_name", "Atos HQ")]);
     to_schedule_question(&mut call);
     let reply = call.callee_heard(heard, Some(unsure));
     assert!(reply.contains(", got it. Does a visitor need anything"), "{reply}");
+
+    // a field's own threshold: the gym playbook reads back a schedule heard in doubted words
+    // (`class_schedule.confirm_heard_below: 0.6`) and notes a price heard with the same doubt
+    let mut call = TextCall::gym();
+    to_schedule_question(&mut call);
+    let reply = call.callee_heard(heard, Some(unsure));
+    assert!(reply.starts_with("I have kids on friday from 6 PM to 7:30 PM"), "{reply}");
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("atos jiu jitsu this is jen how can i help");
+    call.callee("yeah we do");
+    let reply = call.callee_heard("twenty five dollars", Some(unsure));
+    assert!(reply.starts_with("25 dollars for a drop-in, got it."), "{reply}");
 
     // a value already known is not put in doubt by a later unsure transcript
     let mut call = gym();

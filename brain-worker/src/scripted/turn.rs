@@ -559,8 +559,8 @@ fn heard(
 }
 
 /// Values heard for the first time in a transcript the recogniser itself was unsure of (its
-/// confidence below the playbook's `confirm_heard_below`) are read back rather than acknowledged
-/// in passing, however plainly the words gave them: "On Wendy and Friday there's a kids class
+/// confidence below the field's `confirm_heard_below`, or else the playbook's) are read back
+/// rather than acknowledged in passing, however plainly the words gave them: "On Wendy and Friday there's a kids class
 /// between 6 p.m. and 7 30" gave a well-formed schedule with Wednesday lost (tuning seed 343).
 /// Their confidence is kept under `confirm_below`; values already known are left to the rules
 /// that weigh a later answer against them.
@@ -570,13 +570,15 @@ fn doubt_what_was_misheard(
     confidence: Option<f32>,
 ) -> Vec<extract::Extraction> {
     let Some(heard) = confidence else { return extractions };
-    if heard >= conversation.playbook.confirm_heard_below {
-        return extractions;
-    }
-    let cap = (conversation.playbook.confirm_below - 0.05).max(0.0);
+    let playbook = &conversation.playbook;
+    let doubted = |field: &str| {
+        let below = playbook.field(field).and_then(|spec| spec.confirm_heard_below);
+        heard < below.unwrap_or(playbook.confirm_heard_below)
+    };
+    let cap = (playbook.confirm_below - 0.05).max(0.0);
     for extraction in &mut extractions {
         let first = conversation.state.fields.get(&extraction.field).is_none_or(|f| f.status == FieldStatus::Unknown);
-        if first && extraction.status == FieldStatus::Known {
+        if first && extraction.status == FieldStatus::Known && doubted(&extraction.field) {
             extraction.confidence = extraction.confidence.min(cap);
         }
     }
