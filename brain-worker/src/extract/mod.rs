@@ -74,16 +74,7 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         if opens_with_yes && asked_spec.is_some_and(|asked| asked.name == field.name) {
             continue;
         }
-        // "no drop-in price, you just pay the mat fee": a price named and negated is zero too
-        let negated_fee = field.keywords.iter().map(|k| spoken(k)).any(|keyword| {
-            let length = keyword.split_whitespace().count();
-            let names_fee = keyword.contains("fee") || keyword.contains("charge");
-            text::find_phrase(&tokens, &keyword).into_iter().any(|start| {
-                (names_fee && values::is_negated(&tokens, start, start + length - 1))
-                    || values::says_no_price(&tokens, start, length)
-            })
-        });
-        if negated_fee {
+        if said_to_be_none(&tokens, field) {
             found.push(Extraction::known(field, json!({ "amount": 0.0, "currency": "USD" }), 0.8));
         }
     }
@@ -376,6 +367,20 @@ pub fn risk_clear() -> Value {
 
 /// Gives each money amount to a field: the field whose keyword sits closest to it in the same
 /// stretch of speech, else the field that was asked.
+/// True when `tokens` name the money `field` and say it does not exist: "no mat fee", "we don't
+/// charge a mat fee", and "no drop-in price, you just pay the mat fee" (a price named and
+/// negated).
+fn said_to_be_none(tokens: &[Token], field: &FieldSpec) -> bool {
+    field.keywords.iter().map(|k| spoken(k)).any(|keyword| {
+        let length = keyword.split_whitespace().count();
+        let names_fee = keyword.contains("fee") || keyword.contains("charge");
+        text::find_phrase(tokens, &keyword).into_iter().any(|start| {
+            (names_fee && values::is_negated(tokens, start, start + length - 1))
+                || values::says_no_price(tokens, start, length)
+        })
+    })
+}
+
 fn attribute_money(
     tokens: &[Token],
     mentions: &[MoneyMention],
@@ -383,6 +388,20 @@ fn attribute_money(
     asked: Option<&FieldSpec>,
 ) -> Vec<Extraction> {
     let asked_money = asked.filter(|f| f.kind == FieldType::Money);
+    // "We don't really have a drop in price. You just pay the $20 max." (the mat fee's name
+    // misheard): an amount that names no field is not the price of the field asked when the same
+    // answer says that price does not exist. It is the one other price there is, if there is
+    // one, and read back for a yes.
+    let (unnamed_goes_to, guessed) = match asked_money {
+        Some(asked) if said_to_be_none(tokens, asked) => {
+            let mut others = fields.iter().filter(|f| f.name != asked.name && !said_to_be_none(tokens, f));
+            match (others.next(), others.next()) {
+                (Some(other), None) => (Some(*other), true),
+                _ => (None, false),
+            }
+        }
+        other => (other, false),
+    };
     // (a free first class is no price said: "your first class is free, after that it's twenty
     // five" with the currency misheard still gives the twenty five)
     let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring && !m.first_visit);
@@ -461,7 +480,8 @@ fn attribute_money(
         if best.is_none() && restates_found(tokens, mention, previous_end, fields, &found) {
             continue;
         }
-        let Some(field) = best.map(|(_, f)| f).or(asked_money) else { continue };
+        let unnamed = best.is_none();
+        let Some(field) = best.map(|(_, f)| f).or(unnamed_goes_to) else { continue };
         // a bare number answers the question asked, or a field named right next to it
         // ("the mat fee is ten", "fifteen for the mat fee"), never a two-number time
         let is_asked = asked_money.is_some_and(|asked| asked.name == field.name);
@@ -474,6 +494,7 @@ fn attribute_money(
         let confidence = match (mention.explicit, best.is_some()) {
             // "the first class is free" and nothing else: free, read back to be sure
             _ if mention.first_visit => 0.6,
+            _ if unnamed && guessed => 0.6,
             (true, true) => 0.9,
             (true, false) => 0.85,
             (false, _) => 0.6,

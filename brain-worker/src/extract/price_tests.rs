@@ -204,3 +204,25 @@ fn a_pound_or_euro_sign_names_the_currency_and_a_bare_amount_takes_the_one_named
     let mixed = "a drop in is 30, the mat fee is 10 pounds or 12 euros";
     assert_eq!(value(mixed, "drop_in_price").and_then(|v| v.get("currency").cloned()), Some(json!("USD")));
 }
+
+/// Tuning seed 306 (espeak-ng en-gb+m2): "We don't really have a drop in price, you just pay the
+/// twenty dollar mat fee" heard as "... You just pay the $20 max." The amount named no field and
+/// went to the price asked, the one the answer says does not exist: "20 dollars for a drop-in,
+/// got it". It is the other price, read back for a yes.
+#[test]
+fn an_amount_beside_a_price_said_not_to_exist_is_the_other_price_read_back() {
+    let heard = "We don't really have a drop in price. You just pay the $20 max.";
+    assert_eq!(amount(heard, "drop_in_price", "drop_in_price"), Some(0.0));
+    let fee = found(heard, "drop_in_price", "mat_fee").expect("the amount is the mat fee");
+    assert_eq!(fee.value["amount"], json!(20.0));
+    assert!(fee.confidence < gym().confirm_below, "read back: {}", fee.confidence);
+    // the other way round
+    let heard = "There's no mat fee. You just pay $15.";
+    assert_eq!(amount(heard, "mat_fee", "mat_fee"), Some(0.0));
+    assert_eq!(amount(heard, "mat_fee", "drop_in_price"), Some(15.0));
+    // a bare number is not moved: it answers nothing
+    assert_eq!(amount("We don't really have a drop in price. You just pay twenty.", "drop_in_price", "mat_fee"), None);
+    // an amount whose field is named keeps it, and the asked price not denied keeps a bare amount
+    assert_eq!(amount(heard.replace("You just pay", "A drop-in is").as_str(), "mat_fee", "drop_in_price"), Some(15.0));
+    assert_eq!(amount("It's $25.", "drop_in_price", "drop_in_price"), Some(25.0));
+}
