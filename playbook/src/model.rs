@@ -200,7 +200,7 @@ pub struct Dependency {
 }
 
 /// One choice of an `enum` / `list` / `schedule` field: a bare name or a name with the phrases
-/// that mean it.
+/// that mean it, and (for a `list`) the words that lead into it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum OptionSpec {
@@ -209,6 +209,12 @@ pub enum OptionSpec {
         name: String,
         #[serde(default)]
         phrases: Vec<String>,
+        /// Words said before this option ("bring your own" for a gi, "be at least" for a rank):
+        /// in an answer to the field's question, when the words after them name no option (the
+        /// option's own word misheard: "bring your own juice"), the option is taken as said, less
+        /// surely, so the value is read back.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        frames: Vec<String>,
     },
 }
 
@@ -223,8 +229,16 @@ impl OptionSpec {
     pub fn phrases(&self) -> Vec<String> {
         match self {
             OptionSpec::Name(name) => vec![spoken(name)],
-            OptionSpec::WithPhrases { name, phrases } if phrases.is_empty() => vec![spoken(name)],
+            OptionSpec::WithPhrases { name, phrases, .. } if phrases.is_empty() => vec![spoken(name)],
             OptionSpec::WithPhrases { phrases, .. } => phrases.iter().map(|p| spoken(p)).collect(),
+        }
+    }
+
+    /// The words that lead into this option (see [`OptionSpec::WithPhrases`]), spoken.
+    pub fn frames(&self) -> Vec<String> {
+        match self {
+            OptionSpec::Name(_) => Vec::new(),
+            OptionSpec::WithPhrases { frames, .. } => frames.iter().map(|f| spoken(f)).collect(),
         }
     }
 }

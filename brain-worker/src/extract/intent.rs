@@ -56,6 +56,10 @@ const HOLD: &[&str] = &[
     "hold the line",
     "just a sec",
 ];
+/// Hold phrases that are also how people start an answer while they think.
+const THINKING_ALOUD: &[&str] = &["let me see"];
+/// What may follow a thinking-aloud phrase that still asks to hold ("let me see, um").
+const HOLD_FILLERS: &[&str] = &["um", "umm", "uh", "er", "erm", "hmm", "well", "so", "okay", "ok", "oh", "now"];
 /// Words a hold request may end with ("hang on, let me grab the schedule for you").
 const HOLD_TAIL_WORDS: usize = 6;
 
@@ -68,6 +72,12 @@ fn asks_to_hold(text: &str) -> bool {
         let Some(at) = padded.rfind(&format!(" {phrase} ")) else { return false };
         // the words after it, as the number reader sees them ("twenty five" is one amount)
         let tail = tokenize(&padded[at + phrase.len() + 2..]);
+        // "let me see" is how people start to think aloud: a hold only when nothing but fillers
+        // follow it ("Let me see, just yourself, really" heard as "Let me see your L reality.",
+        // tuning seed 355, was a hold, and the agent waited for an answer already given)
+        if THINKING_ALOUD.contains(phrase) && !tail.iter().all(|t| t.is_any(HOLD_FILLERS)) {
+            return false;
+        }
         tail.len() <= HOLD_TAIL_WORDS
             && !tail
                 .iter()
@@ -437,6 +447,11 @@ mod tests {
     #[test]
     fn conversational_moves() {
         assert_eq!(intents_of("hold on one sec"), vec![Intent::Hold]);
+        assert_eq!(intents_of("um let me see"), vec![Intent::Hold]);
+        assert_eq!(intents_of("let me check"), vec![Intent::Hold]);
+        assert_eq!(intents_of("let me check the schedule for you"), vec![Intent::Hold]);
+        // tuning seed 355: "Let me see, just yourself, really." heard as "Let me see your L reality."
+        assert_eq!(intents_of("Let me see your L reality."), vec![]);
         assert_eq!(intents_of("sorry can you repeat that"), vec![Intent::Repeat]);
         assert!(intents_of("hang on let me get the manager").contains(&Intent::Transfer));
         assert!(intents_of("I can't give out pricing over the phone").contains(&Intent::Refusal));

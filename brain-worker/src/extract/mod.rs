@@ -104,6 +104,11 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         let extraction = match field.kind {
             FieldType::Money => None,
             FieldType::Risk => risk(field, &normalised, utterance),
+            // "no gi is Thursday and Friday at six thirty in the morning", said to "does a
+            // visitor need anything?" (the gym still giving its classes): a none read from an
+            // answer that gives classes on days is a class type's name, not a requirement
+            FieldType::List if is_asked => answer(field, &tokens, &normalised, utterance)
+                .filter(|e| !(says_none(&e.value) && gives_classes(playbook, &tokens))),
             _ if is_asked => answer(field, &tokens, &normalised, utterance),
             _ => unsolicited(field, &tokens, &normalised),
         };
@@ -124,6 +129,13 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         }
     }
     found
+}
+
+/// True when `tokens` give classes on days by a schedule field of `playbook`: a day and a time.
+fn gives_classes(playbook: &Playbook, tokens: &[Token]) -> bool {
+    playbook.fields.iter().filter(|f| f.kind == FieldType::Schedule).any(|field| {
+        !values::days_in(tokens).is_empty() && !values::schedule(tokens, &class_types(field)).slots.is_empty()
+    })
 }
 
 /// True when a field's value says "none": false, an empty list or text, an amount of zero.
@@ -231,7 +243,17 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
         }
         FieldType::Schedule => schedule_answer(field, tokens, 0.75),
         FieldType::List => {
-            let (positive, negative) = values::list_items(tokens, &options(field));
+            let (mut positive, negative) = values::list_items(tokens, &options(field));
+            // "you'll need to bring your own juice": a gi, by the words that lead into it, read
+            // back for a yes
+            let framed: Vec<String> = values::framed_items(tokens, &frames(field), &options(field))
+                .into_iter()
+                .filter(|name| !positive.contains(name) && !negative.contains(name))
+                .collect();
+            if !framed.is_empty() {
+                positive.extend(framed);
+                return Some(Extraction::known(field, json!(positive), FRAMED_ITEM));
+            }
             if !positive.is_empty() {
                 return Some(Extraction::known(field, json!(positive), 0.8));
             }
@@ -604,6 +626,14 @@ fn class_types(field: &FieldSpec) -> Vec<values::ClassType> {
 fn options(field: &FieldSpec) -> Vec<values::ListOption> {
     field.options.iter().map(|o| (o.name().to_owned(), o.phrases())).collect()
 }
+
+fn frames(field: &FieldSpec) -> Vec<values::ListOption> {
+    field.options.iter().map(|o| (o.name().to_owned(), o.frames())).filter(|(_, f)| !f.is_empty()).collect()
+}
+
+/// Below the playbooks' usual `confirm_below`: an option taken from the words that lead into it
+/// is read back for a yes.
+const FRAMED_ITEM: f32 = 0.6;
 
 fn schedule_value(slots: &[ClassSlot]) -> Value {
     serde_json::to_value(slots).unwrap_or(Value::Null)

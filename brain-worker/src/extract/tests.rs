@@ -282,6 +282,38 @@ fn requirements_with_negations() {
     }
 }
 
+/// Tuning seeds 349 and 367 (`gymcall personas generate --seed 340`, audio eval): "be at least
+/// a blue belt" heard as "be at least a new mail", "bring your own gi" as "bring your own juice";
+/// the rank and the gi were lost. The words that lead into an option (its `frames`) give it when
+/// what follows names no option, and the value is read back.
+#[test]
+fn an_option_is_taken_from_the_words_that_lead_into_it_and_read_back() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "You will need to bring your own juice, find the liability form and let us know in advance.",
+            &["gi", "waiver", "booking_ahead"],
+        ),
+        ("Right, you need to fill out a waiver and be at least a new mail.", &["waiver", "rank"]),
+        ("Oh, you need to fill in the really form, be at least a little melt.", &["waiver", "rank"]),
+    ];
+    for (text, expected) in cases {
+        let found = extract(&gym(), text, Some("requirements")).into_iter().find(|e| e.field == "requirements");
+        let found = found.unwrap_or_else(|| panic!("nothing found in {text:?}"));
+        let mut items: Vec<String> = serde_json::from_value(found.value.clone()).unwrap();
+        items.sort();
+        let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(items, expected, "{text}");
+        assert!(found.confidence < gym().confirm_below, "read back: {text}");
+    }
+    // the option's own words are as sure as before; a negated frame gives nothing
+    let plain = extract(&gym(), "bring your own gi and be at least a blue belt", Some("requirements"));
+    let plain = plain.into_iter().find(|e| e.field == "requirements").unwrap();
+    assert_eq!(plain.value, json!(["gi", "rank"]));
+    assert!(plain.confidence >= gym().confirm_below);
+    assert_eq!(requirements("no you don't have to bring your own anything"), Some(vec![]));
+}
+
 #[test]
 fn refusals_mark_the_asked_field_refused() {
     for text in [

@@ -1022,6 +1022,33 @@ fn to_requirements_question(call: &mut TextCall) {
     assert!(reply.ends_with("a certain rank or booking ahead?"), "{reply}");
 }
 
+/// Tuning seeds 340 and 369 (`gymcall personas generate --seed 340`, audio eval): asked what a
+/// visitor needs, the gym was still giving its classes ("... and there's no gi on Sunday, eleven to
+/// twelve noon"); the "no gi" (or a bare "no") was read as nothing needed and noted. An answer that
+/// gives classes on days is no "nothing" to the requirements question.
+#[test]
+fn classes_given_to_the_requirements_question_are_not_nothing_needed() {
+    for heard in [
+        "I have some fundamental risk disease from quarter past 12 PM to 1.45 PM and there is no gi on sunday at 11 PM.",
+        "Let me see certain name at 7 15 in the evening at sea also, no good in certain name and friday at 6 30 in the morning.",
+    ] {
+        let mut call = TextCall::gym();
+        to_requirements_question(&mut call);
+        let reply = call.callee(heard);
+        assert_eq!(call.field("requirements").0, FieldStatus::Unknown, "{heard}: {reply}");
+        assert!(!reply.contains("nothing special"), "{reply}");
+    }
+    // a plain none, and items named beside a day, are still answers
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("no nothing just show up");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!([])));
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("bring a gi and book ahead for the monday six pm class");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "booking_ahead"])));
+}
+
 #[test]
 fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more() {
     // tuning seed 333: "you'll need to bring your own gi and sign a waiver" heard as "You need

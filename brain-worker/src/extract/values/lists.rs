@@ -43,6 +43,38 @@ pub fn list_items(tokens: &[Token], options: &[ListOption]) -> (Vec<String>, Vec
     (positive, negative)
 }
 
+/// Options led into by one of their frames ("bring your own juice": gi) where the two words
+/// after the frame name no option and the frame is not negated ("you don't have to bring your
+/// own ..."), in the order said. `frames` pairs each option's name with its frames.
+pub fn framed_items(tokens: &[Token], frames: &[ListOption], options: &[ListOption]) -> Vec<String> {
+    let named_at = |at: usize| {
+        options
+            .iter()
+            .flat_map(|(_, phrases)| phrases)
+            .any(|phrase| find_phrase_forms(tokens, phrase).into_iter().any(|start| (at..at + 2).contains(&start)))
+    };
+    let mut found: Vec<(usize, &str)> = Vec::new();
+    for (name, leads) in frames {
+        for frame in leads {
+            let length = frame.split_whitespace().count();
+            for start in find_phrase_forms(tokens, frame) {
+                let after = start + length;
+                if after < tokens.len() && !named_at(after) && !is_not_needed(tokens, start, after - 1) {
+                    found.push((start, name));
+                }
+            }
+        }
+    }
+    found.sort_by_key(|(start, _)| *start);
+    let mut names: Vec<String> = Vec::new();
+    for (_, name) in found {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
 /// True when the answer says there is nothing ("nothing", "no", "nope just show up").
 pub fn says_nothing(tokens: &[Token]) -> bool {
     let text = format!(" {} ", tokens.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" "));
