@@ -131,7 +131,8 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
     found
 }
 
-/// True when `tokens` give classes on days by a schedule field of `playbook`: a day and a time.
+/// True when `tokens` give classes on days by a schedule field of `playbook`: a day named and a
+/// class with its start time read.
 fn gives_classes(playbook: &Playbook, tokens: &[Token]) -> bool {
     playbook.fields.iter().filter(|f| f.kind == FieldType::Schedule).any(|field| {
         !values::days_in(tokens).is_empty() && !values::schedule(tokens, &class_types(field)).slots.is_empty()
@@ -387,8 +388,6 @@ pub fn risk_clear() -> Value {
     json!({ "flagged": false })
 }
 
-/// Gives each money amount to a field: the field whose keyword sits closest to it in the same
-/// stretch of speech, else the field that was asked.
 /// True when `tokens` name the money `field` and say it does not exist: "no mat fee", "we don't
 /// charge a mat fee", and "no drop-in price, you just pay the mat fee" (a price named and
 /// negated).
@@ -403,6 +402,9 @@ fn said_to_be_none(tokens: &[Token], field: &FieldSpec) -> bool {
     })
 }
 
+/// Gives each money amount to a field: the field whose keyword sits closest to it in the same
+/// stretch of speech, else the field that was asked (unless the answer says the asked price does
+/// not exist).
 fn attribute_money(
     tokens: &[Token],
     mentions: &[MoneyMention],

@@ -560,8 +560,9 @@ fn heard(
 
 /// Values heard for the first time in a transcript the recogniser itself was unsure of (its
 /// confidence below the field's `confirm_heard_below`, or else the playbook's) are read back
-/// rather than acknowledged in passing, however plainly the words gave them: "On Wendy and Friday there's a kids class
-/// between 6 p.m. and 7 30" gave a well-formed schedule with Wednesday lost (tuning seed 343).
+/// rather than acknowledged in passing, however plainly the words gave them: "On Wendy and
+/// Friday there's a kids class between 6 p.m. and 7 30" gave a well-formed schedule with
+/// Wednesday lost (tuning seed 343).
 /// Their confidence is kept under `confirm_below`; values already known are left to the rules
 /// that weigh a later answer against them.
 fn doubt_what_was_misheard(
