@@ -142,6 +142,13 @@ impl Playbook {
                     format!("a {} field needs a question to ask", type_name(field.kind)),
                 ));
             }
+            if field.kind != FieldType::List && field.options.iter().any(|option| !option.frames().is_empty()) {
+                return Err(invalid(
+                    at("options"),
+                    path("options"),
+                    format!("frames are read for the options of a list field only, not of a {}", type_name(field.kind)),
+                ));
+            }
             if let Some(below) = field.confirm_heard_below.filter(|below| !(0.0..=1.0).contains(below)) {
                 return Err(invalid(
                     at("confirm_heard_below"),

@@ -133,6 +133,14 @@ fn semantic_errors_name_line_and_field() {
     assert_eq!((error.line, error.field.as_str()), (Some(20), "fields[1].confirm_heard_below"), "{error}");
     assert!(error.message.contains("1.5 is not a confidence between 0 and 1"), "{error}");
 
+    let source = MINIMAL.replace(
+        "    question: How much?\n",
+        "    question: How much?\n    options:\n      - { name: cash, frames: [pay in] }\n",
+    );
+    let error = error_of(&source);
+    assert_eq!(error.field, "fields[1].options", "{error}");
+    assert!(error.message.contains("frames are read for the options of a list field only"), "{error}");
+
     let error = error_of(&MINIMAL.replace("silence_timeout_s: 5", "silence_timeout_s: 0"));
     assert_eq!((error.line, error.field.as_str()), (Some(23), "limits.silence_timeout_s"), "{error}");
 
