@@ -1049,6 +1049,37 @@ fn classes_given_to_the_requirements_question_are_not_nothing_needed() {
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "booking_ahead"])));
 }
 
+/// Tuning seed 371 (`gymcall personas generate --seed 371`, audio eval): the schedule read back
+/// and confirmed, the gym went on giving its classes 0.5 s later and cut "Great, thanks. Does a
+/// visitor need anything ...?" before its first word; "No give monday and in the morning ..." was
+/// read as the answer to that question, "nothing needed", and noted. A question the callee never
+/// heard does not frame what they say: their words are read as volunteered, and the cut question
+/// is asked again.
+#[test]
+fn words_over_a_question_cut_before_it_was_heard_do_not_answer_it() {
+    for heard in ["no that's everything", "No give monday and in the morning and there are kids on tuesday"] {
+        let mut call = TextCall::gym();
+        to_requirements_question(&mut call);
+        let id = last_utterance_id(&call);
+        call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 300 });
+        let reply = call.callee(heard);
+        assert_eq!(call.field("requirements").0, FieldStatus::Unknown, "{heard}: {reply}");
+        assert!(reply.ends_with("a certain rank or booking ahead?"), "{heard}: {reply}");
+    }
+    // heard, the same words answer it
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("no that's everything");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!([])));
+    // cut, a requirement named in passing is still taken
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let id = last_utterance_id(&call);
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 300 });
+    call.callee("oh and you need to sign a waiver first");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
+}
+
 #[test]
 fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more() {
     // tuning seed 333: "you'll need to bring your own gi and sign a waiver" heard as "You need

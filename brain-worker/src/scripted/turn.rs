@@ -220,6 +220,22 @@ fn heard(
         _ => conversation.state.asked.clone(),
     };
     let extractions = extract::extract(&conversation.playbook, text, asked.as_deref());
+    // A question cut at its first words by this speech was never heard: a "no" in these words
+    // answers something else, not it ("No give monday ..." still giving classes over a cut "Does
+    // a visitor need anything?" was "nothing needed", tuning seed 371). A value they name (an
+    // amount, an item) is still taken.
+    let question_unheard = conversation.state.phase == Phase::Asking && last_line_unheard(conversation);
+    let extractions: Vec<_> = if question_unheard {
+        extractions
+            .into_iter()
+            .filter(|e| {
+                let about_asked = asked.as_deref() == Some(e.field.as_str());
+                !(about_asked && (e.status == FieldStatus::Refused || extract::says_none(&e.value)))
+            })
+            .collect()
+    } else {
+        extractions
+    };
     // A turn that hands the call over (hold on, let me get the manager) answers nothing but the
     // question asked: stray words in it ("book" for "oh") must not settle other fields.
     let handing_over = intents.iter().any(|i| matches!(i, Intent::Hold | Intent::Transfer));

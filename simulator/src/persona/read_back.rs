@@ -13,9 +13,19 @@ impl Responder {
     /// Yes when what the agent read back agrees with the facts, else a correction. The persona's
     /// own ear is a recogniser that confuses "fifteen" and "fifty", so such a pair counts as a
     /// match (a person would not mishear it).
+    /// The read-back's own opening ("so a drop in is ...") says which value it reads back: only
+    /// that field is checked then, not every field a misheard word in it names (a day or "class"
+    /// heard in "so a drop in is forty pounds" had a right price answered with the schedule).
     pub(super) fn confirm_read_back(&self, text: &str) -> String {
+        let by_opening: Vec<&FieldSpec> =
+            self.playbook.fields.iter().filter(|field| read_back_opening_said(field, text)).collect();
         for field in &self.playbook.fields {
-            if !self.read_back_mentions(field, text) {
+            let checked = if by_opening.is_empty() {
+                self.read_back_mentions(field, text)
+            } else {
+                by_opening.iter().any(|f| f.name == field.name)
+            };
+            if !checked {
                 continue;
             }
             if let Some(right) = self.disagreement(field, text) {
@@ -122,12 +132,16 @@ impl Responder {
 
     /// True when a read-back is about `field` (its keywords, or its read-back wording).
     fn read_back_mentions(&self, field: &FieldSpec, text: &str) -> bool {
-        field.keywords.iter().any(|k| contains_phrase(text, k))
-            || field.read_back.as_ref().is_some_and(|r| {
-                let stem = normalize(r.split('{').next().unwrap_or(""));
-                !stem.is_empty() && text.contains(&stem)
-            })
+        field.keywords.iter().any(|k| contains_phrase(text, k)) || read_back_opening_said(field, text)
     }
+}
+
+/// True when `text` has the words `field`'s read-back opens with (before its value).
+fn read_back_opening_said(field: &FieldSpec, text: &str) -> bool {
+    field.read_back.as_ref().is_some_and(|r| {
+        let stem = normalize(r.split('{').next().unwrap_or(""));
+        !stem.is_empty() && text.contains(&stem)
+    })
 }
 
 /// Numbers a recogniser confuses: 13-19 with 30-90.

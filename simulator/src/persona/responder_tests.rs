@@ -92,6 +92,11 @@ fn confirms_right_read_backs_and_corrects_wrong_ones() {
         said(&r.on_agent_said("so a drop in is thirty five dollars is that right")),
         "No, it's twenty five dollars."
     );
+    // tuning seed 364: a right price read back again ("sorry, just to be sure: ...") with a word
+    // the ear took for a class was answered with the schedule, and the agent dropped the price
+    let again =
+        said(&r.on_agent_said("sorry just to be sure so a drop in is twenty five dollars a class is that right"));
+    assert!(again.starts_with("Yes, that's right.") && !again.contains("not quite"), "{again}");
 }
 
 #[test]
