@@ -209,6 +209,20 @@ impl Playbook {
                     return Err(invalid(at("more"), path("more"), problem));
                 }
             }
+            if let Some(by_day) = &field.by_day {
+                let problem = if field.kind != FieldType::Schedule {
+                    Some(format!("`by_day` asks a schedule one day at a time; this is a {}", type_name(field.kind)))
+                } else if by_day.days.trim().is_empty() {
+                    Some("`by_day.days` is empty: it asks which days have classes".to_owned())
+                } else if !by_day.day.contains("{day}") {
+                    Some(format!("{:?} has no {{day}} for the day asked about", by_day.day))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(invalid(at("by_day"), path("by_day"), problem));
+                }
+            }
             for option in &field.options {
                 if option.name().trim().is_empty() {
                     return Err(invalid(at("options"), path("options"), "an option has an empty name".into()));

@@ -149,6 +149,11 @@ pub struct FieldSpec {
     /// a price heard with the same doubt is noted in passing.
     #[serde(default)]
     pub confirm_heard_below: Option<f32>,
+    /// For a `schedule`: asked one day at a time when its read-back was corrected twice and the
+    /// correction still came out wrong (a long timetable on a bad line is heard with a slip in
+    /// each telling; a day's classes are a short answer). Off without it.
+    #[serde(default)]
+    pub by_day: Option<ByDay>,
     /// Read-back wording of a `yes_no` value.
     #[serde(default)]
     pub yes_phrase: Option<String>,
@@ -189,6 +194,17 @@ impl FieldType {
     /// Every type name as written in YAML.
     pub const NAMES: &'static [&'static str] =
         &["money", "yes_no", "text", "schedule", "number", "scale", "enum", "list", "risk"];
+}
+
+/// `by_day: { days: "Which days of the week do you have classes?", day: "What times are your
+/// classes on {day}?" }`: the two questions of a schedule asked one day at a time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByDay {
+    /// Asks which days have classes.
+    pub days: String,
+    /// Asks for one day's classes; `{day}` is the day ("Monday").
+    pub day: String,
 }
 
 /// `depends_on: { field: drop_in_offered, equals: true }`.

@@ -141,6 +141,26 @@ fn semantic_errors_name_line_and_field() {
     assert_eq!(error.field, "fields[1].options", "{error}");
     assert!(error.message.contains("frames are read for the options of a list field only"), "{error}");
 
+    // `by_day` is for a schedule, and its day question names the day
+    let source = MINIMAL.replace(
+        "    question: How much?\n",
+        "    question: How much?\n    by_day: { days: Which days?, day: What times? }\n",
+    );
+    let error = error_of(&source);
+    assert_eq!((error.line, error.field.as_str()), (Some(20), "fields[1].by_day"), "{error}");
+    assert!(error.message.contains("this is a money"), "{error}");
+    let schedule = MINIMAL.replace("    type: money\n", "    type: schedule\n");
+    let error = error_of(&schedule.replace(
+        "    question: How much?\n",
+        "    question: How much?\n    by_day: { days: Which days?, day: What times? }\n",
+    ));
+    assert!(error.message.contains("has no {day}"), "{error}");
+    let fine = schedule.replace(
+        "    question: How much?\n",
+        "    question: When?\n    by_day: { days: Which days?, day: \"What times on {day}?\" }\n",
+    );
+    assert!(Playbook::from_yaml("playbooks/x.yaml", &fine).is_ok());
+
     let error = error_of(&MINIMAL.replace("silence_timeout_s: 5", "silence_timeout_s: 0"));
     assert_eq!((error.line, error.field.as_str()), (Some(23), "limits.silence_timeout_s"), "{error}");
 

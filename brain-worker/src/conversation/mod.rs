@@ -23,5 +23,5 @@ pub use fields::yaml_to_json;
 pub use mechanics::{Conversation, MAX_ASKS};
 pub use messages::{Action, Input};
 pub use moved::REDELIVER_WAIT;
-pub use state::{ConversationState, Phase, SpokenTurn};
+pub use state::{ByDayState, ConversationState, Phase, SpokenTurn};
 pub use turns::{GREETING_WAIT, HOLD_WAIT};

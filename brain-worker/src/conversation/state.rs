@@ -30,6 +30,29 @@ pub enum Phase {
     Ended,
 }
 
+/// A schedule asked one day at a time: which days, then each day's classes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ByDayState {
+    pub field: String,
+    /// The days to ask about (0 = Monday) once the callee said which; `None` while the question
+    /// which days is open.
+    #[serde(default)]
+    pub days: Option<Vec<usize>>,
+    /// The days of the last telling of the whole schedule: asked about too, so a day misheard
+    /// in the answer to "which days?" is not lost.
+    #[serde(default)]
+    pub heard_days: Vec<usize>,
+    /// Index in `days` of the day asked about.
+    #[serde(default)]
+    pub next: usize,
+    /// Answers to the open question that gave nothing readable.
+    #[serde(default)]
+    pub tries: u32,
+    /// The classes heard so far (`{day, start, end, class_type}`).
+    #[serde(default)]
+    pub classes: Vec<serde_json::Value>,
+}
+
 /// An agent turn spoken (for barge-in bookkeeping).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpokenTurn {
@@ -79,6 +102,12 @@ pub struct ConversationState {
     /// List fields already asked about once more.
     #[serde(default)]
     pub more_items_asked: Vec<String>,
+    /// A schedule being asked one day at a time (`scripted::by_day`).
+    #[serde(default)]
+    pub by_day: Option<ByDayState>,
+    /// Schedule fields already asked one day at a time (once per call).
+    #[serde(default)]
+    pub by_day_asked: Vec<String>,
     pub fields: BTreeMap<String, FieldResult>,
     pub transcript: Vec<TranscriptTurn>,
     #[serde(default)]
@@ -156,6 +185,8 @@ impl ConversationState {
             confirming: None,
             more_items: None,
             more_items_asked: Vec::new(),
+            by_day: None,
+            by_day_asked: Vec::new(),
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

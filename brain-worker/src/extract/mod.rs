@@ -621,6 +621,31 @@ fn schedule_answer(field: &FieldSpec, tokens: &[Token], confidence: f32) -> Opti
     Some(Extraction::known(field, schedule_value(&found.slots), confidence))
 }
 
+/// One day's classes from the answer to "what times are your classes on {day}?" (`day`: 0 is
+/// Monday): every class it gives is on that day, whatever day the recogniser made of its words
+/// (the question named it). `Some(empty)` when the answer says there are none, `None` when it
+/// gives nothing readable.
+pub fn day_classes(field: &FieldSpec, day: usize, utterance: &str) -> Option<Vec<ClassSlot>> {
+    let name = values::DAYS.get(day)?;
+    let tokens = text::tokenize(&format!("{name} {utterance}"));
+    let found = values::schedule(&tokens, &class_types(field));
+    if matches!(found.doubt, Some(values::Doubt::Implausible(_))) {
+        return None;
+    }
+    let mut classes: Vec<ClassSlot> = Vec::new();
+    for mut slot in found.slots {
+        slot.day = (*name).to_owned();
+        if !classes.iter().any(|c| c.start == slot.start) {
+            classes.push(slot);
+        }
+    }
+    if !classes.is_empty() {
+        return Some(classes);
+    }
+    let said_none = values::says_nothing(&text::tokenize(utterance)) || tokens.iter().any(|t| t.is("closed"));
+    said_none.then(Vec::new)
+}
+
 fn class_types(field: &FieldSpec) -> Vec<values::ClassType> {
     field.options.iter().map(|o| (o.name().to_owned(), o.phrases())).collect()
 }

@@ -4,8 +4,9 @@
 //! fallback when the LLM fails mid-call.
 //!
 //! Its modules: `turn` (the turn flow), `questions` (what to ask next), `read_back` (read-backs
-//! and corrections).
+//! and corrections), `by_day` (a schedule asked one day at a time).
 
+mod by_day;
 mod gate;
 mod more_items;
 mod questions;

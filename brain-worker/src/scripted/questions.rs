@@ -35,6 +35,9 @@ pub(super) fn introduction(conversation: &Conversation) -> (String, Option<playb
 /// else the next missing field. That field becomes the asked one, so the answer is read for the
 /// question the callee just heard.
 pub(super) fn current_question(conversation: &mut Conversation) -> String {
+    if let Some(question) = super::by_day::question(conversation) {
+        return question;
+    }
     let field = conversation
         .state
         .asked

@@ -38,6 +38,10 @@ pub(super) fn read_back_reply(
                 return (format!("Sorry about that. {line}"), Vec::new());
             }
         }
+        // read back twice and corrected both times: one day at a time, if the field can be
+        if let Some(line) = super::by_day::start(conversation, field) {
+            return (line, Vec::new());
+        }
         conversation.state.phase = Phase::Asking;
         return (NEXT_MARKER.to_owned(), Vec::new());
     }

@@ -3,6 +3,7 @@
 
 use protocol::calls::CallEventKind;
 
+use super::by_day;
 use super::gate;
 use super::more_items;
 use super::questions::{ask_next, current_question, introduce};
@@ -198,6 +199,11 @@ fn heard(
         conversation.state.phase = Phase::AwaitingGreeting;
         conversation.silence_deadline = Some(now + GREETING_WAIT * 3);
         return actions;
+    }
+
+    // A schedule asked one day at a time: this is the answer to its open question.
+    if let Some(by_day) = by_day::heard(conversation, now, text, &intents, turn) {
+        return extend(actions, by_day);
     }
 
     // A value acknowledged in passing last turn: this reply may correct it.

@@ -4,8 +4,8 @@
 //! transfer, refusal, interruption, an alarming remark).
 
 use super::rng::SplitMix64;
-use super::said::spoken_value;
-use super::Persona;
+use super::said::{self, spoken_value};
+use super::{parse_day, Persona, ScheduleFact};
 use playbook::{FieldSpec, FieldType, Playbook};
 use serde_norway::Value;
 use std::collections::BTreeSet;
@@ -242,7 +242,13 @@ impl Responder {
             // gets both answers
             let also = if self.persona.behaviour.partial { Vec::new() } else { self.also_asked(&text, &field) };
             self.last_answered.clear();
-            if let Some((said, fields)) = self.together_answer(&field) {
+            let part = if self.is_read_back(&text) { None } else { self.schedule_part(&field, after_noted(&text)) };
+            if let Some(said) = part {
+                // "which days ...?" or "what times ... on monday?": that part of the timetable
+                replies.push(said);
+                self.answered.insert(field.name.clone());
+                self.last_answered.push(field.name.clone());
+            } else if let Some((said, fields)) = self.together_answer(&field) {
                 // one answer that gives several facts (in its own order)
                 replies.push(said);
                 for name in fields {
@@ -412,6 +418,31 @@ impl Responder {
             .clone();
         let template = together.say.pick(&mut self.rng);
         Some((self.fill(&template, Some(field)), together.fields))
+    }
+
+    /// Part of a schedule, when the question asks for part of it: its days ("which days of the
+    /// week do you have classes?", no times asked) or one day's classes (one day named).
+    fn schedule_part(&self, field: &FieldSpec, question: &str) -> Option<String> {
+        if field.kind != FieldType::Schedule || self.persona.behaviour.refuse.contains(&field.name) {
+            return None;
+        }
+        let entries: Vec<ScheduleFact> = self
+            .fact(&field.name)?
+            .as_sequence()?
+            .iter()
+            .filter_map(|i| serde_norway::from_value(i.clone()).ok())
+            .collect();
+        let asks_days = contains_phrase(question, "which days") || contains_phrase(question, "what days");
+        let asks_times = ["times", "what time", "when", "hours"].iter().any(|w| contains_phrase(question, w));
+        if asks_days && !asks_times {
+            return Some(said::days_sentence(&entries));
+        }
+        let mut days: Vec<usize> = question.split(' ').filter_map(|w| parse_day(w.trim_end_matches('s'))).collect();
+        days.dedup();
+        match days.as_slice() {
+            [day] if !asks_days => Some(said::day_sentence(&entries, *day)),
+            _ => None,
+        }
     }
 
     fn answer_field(&mut self, field: &FieldSpec) -> String {

@@ -273,3 +273,31 @@ fn answers_the_question_asked_again_in_its_other_wording() {
     let reply = said(&r.on_agent_said("sorry i didn't quite get that what would a visitor pay for one class"));
     assert!(reply.contains("twenty five"), "{reply:?}");
 }
+
+#[test]
+fn a_schedule_asked_one_day_at_a_time_is_answered_in_parts() {
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("which days and times are your classes");
+    // the agent's words as the persona's ear gives them (normalised, no punctuation)
+    assert_eq!(
+        said(&r.on_agent_said(
+            "sorry the line isn't great let's go day by day which days of the week do you have classes"
+        )),
+        "We have classes on monday, wednesday and saturday."
+    );
+    assert_eq!(
+        said(&r.on_agent_said("thanks what times are your classes on monday")),
+        "On monday there's gi class from six p m to seven thirty p m."
+    );
+    assert_eq!(
+        said(&r.on_agent_said("what times are your classes on saturday")),
+        "On saturday there's open mat from ten a m to noon."
+    );
+    assert_eq!(said(&r.on_agent_said("what times are your classes on tuesday")), "Nothing on tuesday, sorry.");
+    // the whole timetable is still what the whole question gets
+    let mut r = responder(GYM);
+    r.answer();
+    let whole = said(&r.on_agent_said("which days and times are your classes"));
+    assert!(whole.contains("monday and wednesday") && whole.contains("saturday"), "{whole}");
+}

@@ -100,6 +100,46 @@ pub(super) fn schedule_sentence(entries: &[ScheduleFact]) -> String {
     }
 }
 
+const DAY_NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// One day's classes, as a person answers "what times are your classes on monday?": "on monday
+/// there's gi class from six p m to seven thirty p m, and open mat from noon to one p m", or
+/// "nothing on monday".
+pub(super) fn day_sentence(entries: &[ScheduleFact], day: usize) -> String {
+    let mut classes: Vec<&ScheduleFact> = entries.iter().filter(|e| parse_day(&e.day) == Some(day)).collect();
+    classes.sort_by_key(|e| parse_minutes(&e.start));
+    let Some(name) = DAY_NAMES.get(day) else { return String::new() };
+    if classes.is_empty() {
+        return format!("Nothing on {name}, sorry.");
+    }
+    let parts: Vec<String> = classes
+        .iter()
+        .map(|entry| {
+            let class = entry.class_type.as_deref().map(playbook::spoken).unwrap_or_else(|| "class".into());
+            let class =
+                if class.ends_with("mat") || class.ends_with("class") { class } else { format!("{class} class") };
+            format!("{class} from {} to {}", spoken::time(&entry.start), spoken::time(&entry.end))
+        })
+        .collect();
+    let said = match parts.len() {
+        1 => parts[0].clone(),
+        n => format!("{}, and {}", parts[..n - 1].join(", "), parts[n - 1]),
+    };
+    format!("On {name} there's {said}.")
+}
+
+/// The days with classes, as a person answers "which days do you have classes?".
+pub(super) fn days_sentence(entries: &[ScheduleFact]) -> String {
+    let mut days: Vec<usize> = entries.iter().filter_map(|e| parse_day(&e.day)).collect();
+    days.sort();
+    days.dedup();
+    if days.is_empty() {
+        return "We don't have regular classes right now.".into();
+    }
+    let names: Vec<String> = days.iter().map(|d| DAY_NAMES[*d].to_owned()).collect();
+    format!("We have classes on {}.", spoken::list(&names))
+}
+
 /// Numbers spoken in `text` ("twenty five dollars" -> 25, "$30" -> 30).
 ///
 /// Kept apart from the brain's extraction on purpose: the simulated callee checks what the agent
