@@ -20,7 +20,7 @@ mod state;
 mod turns;
 
 pub use fields::yaml_to_json;
-pub use mechanics::{Conversation, MAX_ASKS};
+pub use mechanics::{Conversation, MAX_ASKS, WRAP_UP_MS};
 pub use messages::{Action, Input};
 pub use moved::REDELIVER_WAIT;
 pub use state::{ByDayState, ConversationState, Phase, SpokenTurn};

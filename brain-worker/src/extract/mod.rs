@@ -627,11 +627,24 @@ fn schedule_answer(field: &FieldSpec, tokens: &[Token], confidence: f32) -> Opti
 /// gives nothing readable.
 pub fn day_classes(field: &FieldSpec, day: usize, utterance: &str) -> Option<Vec<ClassSlot>> {
     let name = values::DAYS.get(day)?;
-    let tokens = text::tokenize(&format!("{name} {utterance}"));
-    let found = values::schedule(&tokens, &class_types(field));
+    // the whole timetable again (classes on several days): only the day asked about counts
+    let alone = values::schedule(&text::tokenize(utterance), &class_types(field));
+    let mut days_given: Vec<&str> = alone.slots.iter().map(|slot| slot.day.as_str()).collect();
+    days_given.sort_unstable();
+    days_given.dedup();
+    let found = if days_given.len() > 1 {
+        let slots = alone.slots.iter().filter(|slot| slot.day == *name).cloned().collect();
+        values::Schedule { slots, doubt: alone.doubt.clone() }
+    } else {
+        values::schedule(&text::tokenize(&format!("{name} {utterance}")), &class_types(field))
+    };
     if matches!(found.doubt, Some(values::Doubt::Implausible(_))) {
         return None;
     }
+    if days_given.len() > 1 && found.slots.is_empty() {
+        return None;
+    }
+    let tokens = text::tokenize(utterance);
     let mut classes: Vec<ClassSlot> = Vec::new();
     for mut slot in found.slots {
         slot.day = (*name).to_owned();
@@ -642,7 +655,7 @@ pub fn day_classes(field: &FieldSpec, day: usize, utterance: &str) -> Option<Vec
     if !classes.is_empty() {
         return Some(classes);
     }
-    let said_none = values::says_nothing(&text::tokenize(utterance)) || tokens.iter().any(|t| t.is("closed"));
+    let said_none = values::says_nothing(&tokens) || tokens.iter().any(|t| t.is("closed"));
     said_none.then(Vec::new)
 }
 

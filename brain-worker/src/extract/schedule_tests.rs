@@ -539,3 +539,28 @@ fn times_left_without_days_after_times_said_before_their_days_are_read_back() {
     assert_eq!(slots.len(), 2);
     assert!(confidence >= confirm_below(), "{confidence}");
 }
+
+/// One day's classes, asked one day at a time (`scripted::by_day`): the day asked about is the
+/// classes' day whatever day the recogniser made of the answer's words; the whole timetable said
+/// again gives only that day's classes; "nothing on monday" is none; words with no time are no
+/// answer.
+#[test]
+fn one_days_classes_are_on_the_day_asked_about() {
+    let playbook = gym();
+    let field = playbook.field("class_schedule").unwrap();
+    let starts = |day: usize, text: &str| {
+        day_classes(field, day, text).map(|slots| slots.into_iter().map(|s| (s.day, s.start)).collect::<Vec<_>>())
+    };
+    let on = |day: &str, start: &str| (day.to_owned(), start.to_owned());
+    assert_eq!(starts(3, "fundamentals six to seven thirty in the morning"), Some(vec![on("thursday", "06:00")]));
+    // "Tuesday" heard as "Thursday": asked about Tuesday
+    assert_eq!(
+        starts(1, "on thursday there's fundamentals from six to seven thirty a m and open mat from noon to one"),
+        Some(vec![on("tuesday", "06:00"), on("tuesday", "12:00")])
+    );
+    let whole = "We have gi class on monday and wednesday from six p m to seven thirty p m, and open mat on saturday from ten a m to noon.";
+    assert_eq!(starts(2, whole), Some(vec![on("wednesday", "18:00")]));
+    assert_eq!(starts(4, whole), None);
+    assert_eq!(starts(0, "Nothing on monday, sorry."), Some(vec![]));
+    assert_eq!(starts(0, "the thing is"), None);
+}

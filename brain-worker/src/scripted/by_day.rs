@@ -5,7 +5,7 @@
 //! whole back once. Only for a schedule field whose playbook has `by_day` wording.
 
 use super::questions::ask_next;
-use crate::conversation::{Action, ByDayState, Conversation, Phase};
+use crate::conversation::{Action, ByDayState, Conversation, Phase, WRAP_UP_MS};
 use crate::extract::{self, intent::Intent, values};
 use protocol::results::FieldStatus;
 use std::time::Instant;
@@ -13,12 +13,21 @@ use std::time::Instant;
 /// Answers to one question that gave nothing readable before it is given up on.
 const TRIES: u32 = 2;
 
+/// Time the day-by-day questions may take (which days, a few days, the read-back): not begun
+/// with less than this left before the call's wrap-up.
+const BY_DAY_MS: u64 = 90_000;
+
 /// Starts asking `field` one day at a time, when its playbook has the wording and it was not
 /// asked so before in this call. Returns the line to say.
 pub(super) fn start(conversation: &mut Conversation, field: &str) -> Option<String> {
     let spec = conversation.playbook.field(field)?.clone();
     let wording = spec.by_day.as_ref()?;
     if conversation.state.by_day_asked.iter().any(|asked| asked == field) {
+        return None;
+    }
+    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
+    if conversation.state.media_ms + BY_DAY_MS + WRAP_UP_MS >= limit_ms {
+        conversation.state.notes.push(format!("{field}: read back wrong twice; no time left to ask day by day"));
         return None;
     }
     let heard_days = conversation

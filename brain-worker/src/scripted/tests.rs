@@ -1357,17 +1357,16 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     to_schedule_question(&mut call);
     let reply = call.callee_heard(FIRST_TELLING, Some(0.4));
     assert!(reply.ends_with("Did I get that right?"), "{reply}");
-    let reply = call.callee("no that's why we have fundamentals class on monday two days thursday from 6 am to 7.30 am");
+    let reply =
+        call.callee("no that's why we have fundamentals class on monday two days thursday from 6 am to 7.30 am");
     assert!(reply.starts_with("Sorry about that. I have"), "{reply}");
     let reply = call.callee("no that's why we have fundamentals class on monday to monday from 6 am to 730 am");
-    assert_eq!(
-        reply,
-        "Sorry, the line isn't great. Let's go day by day. Which days of the week do you have classes?"
-    );
+    assert_eq!(reply, "Sorry, the line isn't great. Let's go day by day. Which days of the week do you have classes?");
     // the answer's days, and the last telling's (Monday)
     let reply = call.callee("tuesday and thursday");
     assert_eq!(reply, "Thanks. What times are your classes on Monday?");
-    let reply = call.callee("on monday there's fundamentals from six to seven thirty a m and open mat from noon to one");
+    let reply =
+        call.callee("on monday there's fundamentals from six to seven thirty a m and open mat from noon to one");
     assert_eq!(reply, "Okay. What times are your classes on Tuesday?");
     // a day named wrong by the recogniser is still the day asked about
     let reply = call.callee("on thursday there's fundamentals from six to seven thirty a m");

@@ -208,8 +208,11 @@ impl Responder {
             return Vec::new();
         }
         let mut replies: Vec<String> = Vec::new();
-        // what comes after a value acknowledged in passing is the question
-        let asked = self.asked_field(after_noted(&text));
+        // what comes after a value acknowledged in passing is the question; a read-back asks for
+        // a yes, and only what follows its "is that right?" can ask for more (a schedule read
+        // back names days and classes, which is no question about the schedule)
+        let question = if self.is_read_back(&text) { after_read_back(&text) } else { after_noted(&text) };
+        let asked = if question.is_empty() { None } else { self.asked_field(question) };
 
         if self.is_read_back(&text) {
             replies.push(self.confirm_read_back(&text));
@@ -240,7 +243,7 @@ impl Responder {
             }
             // a question about two things ("how much is a drop-in, and is there a mat fee?")
             // gets both answers
-            let also = if self.persona.behaviour.partial { Vec::new() } else { self.also_asked(&text, &field) };
+            let also = if self.persona.behaviour.partial { Vec::new() } else { self.also_asked(question, &field) };
             self.last_answered.clear();
             let part = if self.is_read_back(&text) { None } else { self.schedule_part(&field, after_noted(&text)) };
             if let Some(said) = part {
@@ -570,6 +573,17 @@ fn after_noted(text: &str) -> &str {
         .filter_map(|cue| find_last_phrase(text, cue).map(|at| at + cue.len()))
         .max()
         .map_or(text, |end| text[end.min(text.len())..].trim_start())
+}
+
+/// The part of a read-back after its last cue ("is that right", "did i get that right"); all of
+/// `text` (after any value noted) when it has none of them.
+fn after_read_back(text: &str) -> &str {
+    READ_BACK_CUES
+        .iter()
+        .filter(|cue| !cue.ends_with('?'))
+        .filter_map(|cue| find_last_phrase(text, cue).map(|at| at + cue.len()))
+        .max()
+        .map_or_else(|| after_noted(text), |end| text[end.min(text.len())..].trim_start())
 }
 
 /// Byte offset of the last `phrase` in `text` (normalised words), on word boundaries.

@@ -191,6 +191,18 @@ fn schedule_read_backs_missing_a_class_are_corrected() {
     assert_eq!(right, "Yes, that's right.");
     let wrong = said(&r.on_agent_said("i have gi on monday at seven p m did i get that right"));
     assert!(wrong.starts_with("No, not quite. We have gi class on monday and wednesday"), "{wrong}");
+    // tuning seeds 303, 340, 371: a read-back naming the classes and days was also taken for the
+    // schedule question, and the callee said its whole schedule again after "yes, that's right"
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("which days and times are your classes");
+    let right = said(&r.on_agent_said(
+        "thanks i have class on monday tuesday and thursday from 6 am to 7 am open mat on monday and wednesday from noon to 1 pm did i get that right?",
+    ));
+    assert_eq!(right.matches("We have").count(), 1, "{right}");
+    // what follows the read-back's question is still answered
+    let both = said(&r.on_agent_said("so a drop in is twenty five dollars is that right and is there a mat fee"));
+    assert_eq!(both, "Yes, that's right. No, there's no charge for that.");
 }
 
 #[test]
