@@ -108,6 +108,10 @@ pub struct ConversationState {
     /// Schedule fields already asked one day at a time (once per call).
     #[serde(default)]
     pub by_day_asked: Vec<String>,
+    /// A schedule to ask one day at a time once the other questions are asked (they come first:
+    /// the day-by-day questions take a minute or more).
+    #[serde(default)]
+    pub by_day_pending: Option<String>,
     pub fields: BTreeMap<String, FieldResult>,
     pub transcript: Vec<TranscriptTurn>,
     #[serde(default)]
@@ -187,6 +191,7 @@ impl ConversationState {
             more_items_asked: Vec::new(),
             by_day: None,
             by_day_asked: Vec::new(),
+            by_day_pending: None,
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

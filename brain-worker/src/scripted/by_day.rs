@@ -2,7 +2,9 @@
 //! slip in every telling (a day dropped, "Tuesday" heard as "two days", one time wrong), so a
 //! read-back corrected twice is usually still wrong the third time. One day's classes are a
 //! short answer: the agent asks which days have classes, then each day's times, and reads the
-//! whole back once. Only for a schedule field whose playbook has `by_day` wording.
+//! whole back once. It does so after every other question (the day-by-day questions take a
+//! minute or more; the last telling stands meanwhile), and only for a schedule field whose
+//! playbook has `by_day` wording.
 
 use super::questions::ask_next;
 use crate::conversation::{Action, ByDayState, Conversation, Phase, WRAP_UP_MS};
@@ -17,9 +19,26 @@ const TRIES: u32 = 2;
 /// with less than this left before the call's wrap-up.
 const BY_DAY_MS: u64 = 90_000;
 
+/// Leaves `field` to be asked one day at a time once the other questions are asked, when its
+/// playbook has the wording and it was not asked so before in this call.
+pub(super) fn defer(conversation: &mut Conversation, field: &str) {
+    let wording = conversation.playbook.field(field).is_some_and(|spec| spec.by_day.is_some());
+    if wording && !conversation.state.by_day_asked.iter().any(|asked| asked == field) {
+        conversation.state.by_day_pending = Some(field.to_owned());
+        conversation.state.notes.push(format!("{field}: read back wrong twice; to ask one day at a time"));
+    }
+}
+
+/// Starts asking the deferred schedule one day at a time, if there is one and time for it.
+/// Returns the line to say.
+pub(super) fn start_deferred(conversation: &mut Conversation) -> Option<String> {
+    let field = conversation.state.by_day_pending.take()?;
+    start(conversation, &field).map(|line| format!("One more thing: the line wasn't great earlier. {line}"))
+}
+
 /// Starts asking `field` one day at a time, when its playbook has the wording and it was not
 /// asked so before in this call. Returns the line to say.
-pub(super) fn start(conversation: &mut Conversation, field: &str) -> Option<String> {
+fn start(conversation: &mut Conversation, field: &str) -> Option<String> {
     let spec = conversation.playbook.field(field)?.clone();
     let wording = spec.by_day.as_ref()?;
     if conversation.state.by_day_asked.iter().any(|asked| asked == field) {
@@ -47,9 +66,9 @@ pub(super) fn start(conversation: &mut Conversation, field: &str) -> Option<Stri
     conversation.state.by_day = Some(ByDayState { field: field.to_owned(), heard_days, ..Default::default() });
     conversation.state.phase = Phase::Asking;
     conversation.set_asked(field);
-    conversation.state.notes.push(format!("{field}: read back wrong twice; asked one day at a time"));
+    conversation.state.notes.push(format!("{field}: asked one day at a time"));
     let days = conversation.render(&wording.days);
-    Some(format!("Sorry, the line isn't great. Let's go day by day. {days}"))
+    Some(format!("Let's go day by day. {days}"))
 }
 
 /// The open question of a schedule asked one day at a time, if one is being asked.

@@ -55,8 +55,12 @@ pub(super) fn current_question(conversation: &mut Conversation) -> String {
 pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) -> Vec<Action> {
     conversation.state.phase = Phase::Asking;
     let next = conversation.next_field();
-    let required_left = next.as_ref().is_some_and(|f| f.required);
-    let _ = required_left;
+    // every question asked: a schedule left to ask one day at a time is asked now
+    if next.is_none() {
+        if let Some(line) = super::by_day::start_deferred(conversation) {
+            return conversation.say(now, &format!("{preface}{line}"), false);
+        }
+    }
     if conversation.required_settled() && next.is_none() {
         let closing = conversation.render(&conversation.playbook.closing.clone());
         return conversation.finish(

@@ -38,10 +38,9 @@ pub(super) fn read_back_reply(
                 return (format!("Sorry about that. {line}"), Vec::new());
             }
         }
-        // read back twice and corrected both times: one day at a time, if the field can be
-        if let Some(line) = super::by_day::start(conversation, field) {
-            return (line, Vec::new());
-        }
+        // read back twice and corrected both times: asked one day at a time after the other
+        // questions, if the field can be (the last telling stands meanwhile)
+        super::by_day::defer(conversation, field);
         conversation.state.phase = Phase::Asking;
         return (NEXT_MARKER.to_owned(), Vec::new());
     }

@@ -1349,8 +1349,8 @@ const FIRST_TELLING: &str = "Let me see, Monday and Wednesday, we've got open ma
 /// Tuning seeds 303, 310, 313 (audio eval): a schedule read back twice and corrected twice,
 /// each telling heard with a slip of its own ("Monday, two days, Thursday" for Monday, Tuesday
 /// and Thursday); the third hearing was kept unconfirmed. Now the schedule is asked one day at a
-/// time (short answers), days heard in the last telling are asked about too, and the classes
-/// heard are read back once.
+/// time (short answers) once the other questions are asked, days heard in the last telling are
+/// asked about too, and the classes heard are read back once.
 #[test]
 fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     let mut call = TextCall::gym();
@@ -1360,8 +1360,17 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     let reply =
         call.callee("no that's why we have fundamentals class on monday two days thursday from 6 am to 7.30 am");
     assert!(reply.starts_with("Sorry about that. I have"), "{reply}");
+    // the last telling stands while the other questions are asked first
     let reply = call.callee("no that's why we have fundamentals class on monday to monday from 6 am to 730 am");
-    assert_eq!(reply, "Sorry, the line isn't great. Let's go day by day. Which days of the week do you have classes?");
+    assert!(reply.starts_with("Okay, thanks. Does a visitor need anything"), "{reply}");
+    assert_eq!(call.callee("just sign a waiver"), "waiver, noted. Anything else a visitor should know?");
+    let reply = call.callee("parking is out back");
+    assert!(
+        reply.ends_with(
+            "One more thing: the line wasn't great earlier. Let's go day by day. Which days of the week do you have classes?"
+        ),
+        "{reply}"
+    );
     // the answer's days, and the last telling's (Monday)
     let reply = call.callee("tuesday and thursday");
     assert_eq!(reply, "Thanks. What times are your classes on Monday?");
@@ -1388,8 +1397,9 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     let want = [("monday", "06:00"), ("monday", "12:00"), ("tuesday", "06:00"), ("thursday", "06:00")];
     assert_eq!(starts, want.map(|(d, s)| (d.to_owned(), s.to_owned())), "{reply}");
     let reply = call.callee("yes that's right");
-    assert!(reply.ends_with("a certain rank or booking ahead?"), "{reply}");
+    assert!(reply.ends_with("have a great day!"), "{reply}");
     assert_eq!(call.field("class_schedule").0, FieldStatus::Known);
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
 
     // a day with no classes, and a hold that ends the day-by-day questions
     let mut call = TextCall::gym();
@@ -1397,6 +1407,9 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     call.callee_heard(FIRST_TELLING, Some(0.4));
     call.callee("no that's why we have open mat on monday at 6 pm");
     call.callee("no not quite we have open mat on monday and friday at 7 pm");
+    call.callee("just sign a waiver");
+    let reply = call.callee("parking is out back");
+    assert!(reply.ends_with("Which days of the week do you have classes?"), "{reply}");
     let reply = call.callee("monday wednesday and friday");
     assert_eq!(reply, "Thanks. What times are your classes on Monday?");
     assert_eq!(call.callee("nothing on monday sorry"), "Okay. What times are your classes on Wednesday?");
@@ -1413,4 +1426,6 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     call.callee("no that's why we have open mat on monday at 6 pm");
     let reply = call.callee("no not quite we have open mat on monday and friday at 7 pm");
     assert!(reply.starts_with("Okay, thanks. Does a visitor need"), "{reply}");
+    call.callee("just sign a waiver");
+    assert!(call.callee("parking is out back").ends_with("have a great day!"));
 }
