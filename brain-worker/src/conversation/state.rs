@@ -112,6 +112,9 @@ pub struct ConversationState {
     /// the day-by-day questions take a minute or more).
     #[serde(default)]
     pub by_day_pending: Option<String>,
+    /// The classes a schedule asked one day at a time gave: `(field, value)`.
+    #[serde(default)]
+    pub by_day_heard: Option<(String, serde_json::Value)>,
     pub fields: BTreeMap<String, FieldResult>,
     pub transcript: Vec<TranscriptTurn>,
     #[serde(default)]
@@ -192,6 +195,7 @@ impl ConversationState {
             by_day: None,
             by_day_asked: Vec::new(),
             by_day_pending: None,
+            by_day_heard: None,
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

@@ -182,8 +182,9 @@ fn finish(conversation: &mut Conversation, now: Instant, state: ByDayState, turn
         conversation.state.notes.push(format!("{field}: no classes heard day by day; kept as last heard"));
         return ask_next(conversation, now, "Okay, thanks. ");
     }
-    let mut actions =
-        conversation.set_field(&field, FieldStatus::Known, serde_json::Value::Array(state.classes), 0.6, Some(turn));
+    let classes = serde_json::Value::Array(state.classes);
+    conversation.state.by_day_heard = Some((field.clone(), classes.clone()));
+    let mut actions = conversation.set_field(&field, FieldStatus::Known, classes, 0.6, Some(turn));
     let Some(line) = conversation.playbook.field(&field).cloned().and_then(|spec| conversation.read_back_line(&spec))
     else {
         actions.extend(ask_next(conversation, now, "Thanks. "));
@@ -192,6 +193,22 @@ fn finish(conversation: &mut Conversation, now: Instant, state: ByDayState, turn
     conversation.state.phase = Phase::ReadBack { field, rounds: 2 };
     actions.extend(conversation.say(now, &format!("Thanks. {line}"), false));
     actions
+}
+
+/// After the read-back of a schedule asked one day at a time was said to be wrong: the classes
+/// the days' short answers gave are kept (less sure, with a note) rather than another hearing of
+/// the whole timetable, the telling that went wrong twice before. Returns the events, or `None`
+/// when `field` was not asked one day at a time.
+pub(super) fn keep_heard(conversation: &mut Conversation, field: &str, turn: usize) -> Option<Vec<Action>> {
+    let (asked, classes) = conversation.state.by_day_heard.clone()?;
+    if asked != field {
+        return None;
+    }
+    conversation
+        .state
+        .notes
+        .push(format!("{field}: read back after asking day by day and said not to be right; kept what the days gave"));
+    Some(conversation.set_field(field, FieldStatus::Known, classes, 0.5, Some(turn)))
 }
 
 /// "Monday" for 0.

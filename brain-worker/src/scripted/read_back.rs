@@ -39,7 +39,12 @@ pub(super) fn read_back_reply(
             }
         }
         // read back twice and corrected both times: asked one day at a time after the other
-        // questions, if the field can be (the last telling stands meanwhile)
+        // questions, if the field can be (the last telling stands meanwhile); already asked so,
+        // what the days gave stands
+        if let Some(events) = super::by_day::keep_heard(conversation, field, turn) {
+            conversation.state.phase = Phase::Asking;
+            return (NEXT_MARKER.to_owned(), events);
+        }
         super::by_day::defer(conversation, field);
         conversation.state.phase = Phase::Asking;
         return (NEXT_MARKER.to_owned(), Vec::new());
@@ -88,6 +93,10 @@ pub(super) fn read_back_reply(
                     conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
                     return (format!("Sorry about that. {line}"), events);
                 }
+                conversation.state.phase = Phase::Asking;
+                return (NEXT_MARKER.to_owned(), events);
+            }
+            if let Some(events) = super::by_day::keep_heard(conversation, field, turn) {
                 conversation.state.phase = Phase::Asking;
                 return (NEXT_MARKER.to_owned(), events);
             }

@@ -1417,6 +1417,30 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     assert_eq!(reply, "Sure, take your time.");
     assert!(call.policy.state().by_day.is_none());
 
+    // the days' classes read back and said not to be right: they stand (less sure), not the
+    // whole timetable heard once more (tuning seed 303: right by day, its end times heard as
+    // "6 AM to 7 AM" and corrected; the correction's hearing lost Thursday)
+    let mut call = TextCall::gym();
+    to_schedule_question(&mut call);
+    call.callee_heard(FIRST_TELLING, Some(0.4));
+    call.callee("no that's why we have open mat on monday at 6 pm");
+    call.callee("no not quite we have open mat on monday and friday at 7 pm");
+    call.callee("just sign a waiver");
+    call.callee("parking is out back");
+    call.callee("wednesday and friday");
+    // Monday, from the last telling
+    call.callee("no classes on monday");
+    call.callee("on wednesday there's open mat from noon to one");
+    let reply = call.callee("on friday there's open mat from seven to eight pm");
+    assert!(reply.ends_with("Did I get that right?"), "{reply}");
+    let reply = call.callee("no not quite we have open mat on wednesday from noon to 1:30 pm");
+    assert!(reply.ends_with("have a great day!"), "{reply}");
+    let (status, value) = call.field("class_schedule");
+    assert_eq!(status, FieldStatus::Known);
+    let starts: Vec<&str> = value.as_array().unwrap().iter().map(|c| c["start"].as_str().unwrap()).collect();
+    assert_eq!(starts, ["12:00", "19:00"], "{value}");
+    assert!(call.policy.state().notes.iter().any(|n| n.contains("kept what the days gave")));
+
     // a playbook without `by_day` keeps the last hearing, as before
     let mut playbook = gym_playbook();
     playbook.fields.iter_mut().find(|f| f.name == "class_schedule").unwrap().by_day = None;
