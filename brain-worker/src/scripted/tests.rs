@@ -1055,13 +1055,19 @@ fn classes_given_to_the_requirements_question_are_not_nothing_needed() {
 /// read as the answer to that question, "nothing needed", and noted. A question the callee never
 /// heard does not frame what they say: their words are read as volunteered, and the cut question
 /// is asked again.
+/// A gym call up to the requirements question, cut by the callee before its first word played.
+fn to_cut_requirements_question() -> TextCall {
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let id = last_utterance_id(&call);
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 300 });
+    call
+}
+
 #[test]
 fn words_over_a_question_cut_before_it_was_heard_do_not_answer_it() {
     for heard in ["no that's everything", "No give monday and in the morning and there are kids on tuesday"] {
-        let mut call = TextCall::gym();
-        to_requirements_question(&mut call);
-        let id = last_utterance_id(&call);
-        call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 300 });
+        let mut call = to_cut_requirements_question();
         let reply = call.callee(heard);
         assert_eq!(call.field("requirements").0, FieldStatus::Unknown, "{heard}: {reply}");
         assert!(reply.ends_with("a certain rank or booking ahead?"), "{heard}: {reply}");
@@ -1072,10 +1078,7 @@ fn words_over_a_question_cut_before_it_was_heard_do_not_answer_it() {
     call.callee("no that's everything");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!([])));
     // cut, a requirement named in passing is still taken
-    let mut call = TextCall::gym();
-    to_requirements_question(&mut call);
-    let id = last_utterance_id(&call);
-    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 300 });
+    let mut call = to_cut_requirements_question();
     call.callee("oh and you need to sign a waiver first");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
 }
@@ -1343,6 +1346,20 @@ fn values_heard_in_a_transcript_the_recogniser_was_unsure_of_are_read_back() {
     assert!(reply.starts_with("So for requirements: gi. Is that right?"), "{reply}");
 }
 
+/// A gym call whose schedule was read back and corrected twice (the last telling: open mat on
+/// Monday and Friday at 7 pm), up to the question which days have classes, after the others.
+fn to_day_by_day() -> TextCall {
+    let mut call = TextCall::gym();
+    to_schedule_question(&mut call);
+    call.callee_heard(FIRST_TELLING, Some(0.4));
+    call.callee("no that's why we have open mat on monday at 6 pm");
+    call.callee("no not quite we have open mat on monday and friday at 7 pm");
+    call.callee("just sign a waiver");
+    let reply = call.callee("parking is out back");
+    assert!(reply.ends_with("Which days of the week do you have classes?"), "{reply}");
+    call
+}
+
 /// Tuning seed 303's first telling, as heard.
 const FIRST_TELLING: &str = "Let me see, Monday and Wednesday, we've got open map from winter, well in the afternoon, although Monday, two days and Thursday, six am to have them and have fundamentals.";
 
@@ -1402,14 +1419,7 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
 
     // a day with no classes, and a hold that ends the day-by-day questions
-    let mut call = TextCall::gym();
-    to_schedule_question(&mut call);
-    call.callee_heard(FIRST_TELLING, Some(0.4));
-    call.callee("no that's why we have open mat on monday at 6 pm");
-    call.callee("no not quite we have open mat on monday and friday at 7 pm");
-    call.callee("just sign a waiver");
-    let reply = call.callee("parking is out back");
-    assert!(reply.ends_with("Which days of the week do you have classes?"), "{reply}");
+    let mut call = to_day_by_day();
     let reply = call.callee("monday wednesday and friday");
     assert_eq!(reply, "Thanks. What times are your classes on Monday?");
     assert_eq!(call.callee("nothing on monday sorry"), "Okay. What times are your classes on Wednesday?");
@@ -1420,13 +1430,7 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     // the days' classes read back and said not to be right: they stand (less sure), not the
     // whole timetable heard once more (tuning seed 303: right by day, its end times heard as
     // "6 AM to 7 AM" and corrected; the correction's hearing lost Thursday)
-    let mut call = TextCall::gym();
-    to_schedule_question(&mut call);
-    call.callee_heard(FIRST_TELLING, Some(0.4));
-    call.callee("no that's why we have open mat on monday at 6 pm");
-    call.callee("no not quite we have open mat on monday and friday at 7 pm");
-    call.callee("just sign a waiver");
-    call.callee("parking is out back");
+    let mut call = to_day_by_day();
     call.callee("wednesday and friday");
     // Monday, from the last telling
     call.callee("no classes on monday");
