@@ -1349,7 +1349,7 @@ fn values_heard_in_a_transcript_the_recogniser_was_unsure_of_are_read_back() {
 /// A gym call whose schedule was read back and corrected twice (the last telling: open mat on
 /// Monday and Friday at 7 pm), up to the question which days have classes, after the others.
 fn to_day_by_day() -> TextCall {
-    let mut call = TextCall::gym();
+    let mut call = TextCall::new(by_day_playbook(), &[("gym_name", "Atos HQ")]);
     to_schedule_question(&mut call);
     call.callee_heard(FIRST_TELLING, Some(0.4));
     call.callee("no that's why we have open mat on monday at 6 pm");
@@ -1358,6 +1358,16 @@ fn to_day_by_day() -> TextCall {
     let reply = call.callee("parking is out back");
     assert!(reply.ends_with("Which days of the week do you have classes?"), "{reply}");
     call
+}
+
+/// The gym playbook with `by_day` wording on its schedule (off in the shipped one).
+fn by_day_playbook() -> Playbook {
+    let mut playbook = gym_playbook();
+    playbook.fields.iter_mut().find(|f| f.name == "class_schedule").unwrap().by_day = Some(playbook::ByDay {
+        days: "Which days of the week do you have classes?".into(),
+        day: "What times are your classes on {day}?".into(),
+    });
+    playbook
 }
 
 /// Tuning seed 303's first telling, as heard.
@@ -1370,7 +1380,7 @@ const FIRST_TELLING: &str = "Let me see, Monday and Wednesday, we've got open ma
 /// asked about too, and the classes heard are read back once.
 #[test]
 fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
-    let mut call = TextCall::gym();
+    let mut call = TextCall::new(by_day_playbook(), &[("gym_name", "Atos HQ")]);
     to_schedule_question(&mut call);
     let reply = call.callee_heard(FIRST_TELLING, Some(0.4));
     assert!(reply.ends_with("Did I get that right?"), "{reply}");
@@ -1445,10 +1455,8 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     assert_eq!(starts, ["12:00", "19:00"], "{value}");
     assert!(call.policy.state().notes.iter().any(|n| n.contains("kept what the days gave")));
 
-    // a playbook without `by_day` keeps the last hearing, as before
-    let mut playbook = gym_playbook();
-    playbook.fields.iter_mut().find(|f| f.name == "class_schedule").unwrap().by_day = None;
-    let mut call = TextCall::new(playbook, &[("gym_name", "Atos HQ")]);
+    // a playbook without `by_day` (the shipped gym playbook) keeps the last hearing, as before
+    let mut call = TextCall::gym();
     to_schedule_question(&mut call);
     call.callee_heard(FIRST_TELLING, Some(0.4));
     call.callee("no that's why we have open mat on monday at 6 pm");
