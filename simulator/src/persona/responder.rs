@@ -578,10 +578,12 @@ fn after_noted(text: &str) -> &str {
 /// The part of a read-back after its last cue ("is that right", "did i get that right"); all of
 /// `text` (after any value noted) when it has none of them.
 fn after_read_back(text: &str) -> &str {
+    // the ear's text keeps its question marks ("is that right?"): found as words without them
+    let plain = text.replace('?', " ");
     READ_BACK_CUES
         .iter()
         .filter(|cue| !cue.ends_with('?'))
-        .filter_map(|cue| find_last_phrase(text, cue).map(|at| at + cue.len()))
+        .filter_map(|cue| find_last_phrase(&plain, cue).map(|at| at + cue.len()))
         .max()
         .map_or_else(|| after_noted(text), |end| text[end.min(text.len())..].trim_start())
 }

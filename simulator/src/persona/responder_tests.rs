@@ -203,6 +203,14 @@ fn schedule_read_backs_missing_a_class_are_corrected() {
     // what follows the read-back's question is still answered
     let both = said(&r.on_agent_said("so a drop in is twenty five dollars is that right and is there a mat fee"));
     assert_eq!(both, "Yes, that's right. No, there's no charge for that.");
+    // the cue found with the ear's question mark after it
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("which days and times are your classes");
+    let right = said(&r.on_agent_said(
+        "i have class on monday tuesday and thursday from 6 am to 7 am and open mat on monday and wednesday is that right?",
+    ));
+    assert_eq!(right.matches("We have").count(), 1, "{right}");
 }
 
 #[test]
