@@ -628,7 +628,8 @@ fn schedule_answer(field: &FieldSpec, tokens: &[Token], confidence: f32) -> Opti
 pub fn day_classes(field: &FieldSpec, day: usize, utterance: &str) -> Option<Vec<ClassSlot>> {
     let name = values::DAYS.get(day)?;
     // the whole timetable again (classes on several days): only the day asked about counts
-    let alone = values::schedule(&text::tokenize(utterance), &class_types(field));
+    let tokens = text::tokenize(utterance);
+    let alone = values::schedule(&tokens, &class_types(field));
     let mut days_given: Vec<&str> = alone.slots.iter().map(|slot| slot.day.as_str()).collect();
     days_given.sort_unstable();
     days_given.dedup();
@@ -644,7 +645,6 @@ pub fn day_classes(field: &FieldSpec, day: usize, utterance: &str) -> Option<Vec
     if days_given.len() > 1 && found.slots.is_empty() {
         return None;
     }
-    let tokens = text::tokenize(utterance);
     let mut classes: Vec<ClassSlot> = Vec::new();
     for mut slot in found.slots {
         slot.day = (*name).to_owned();

@@ -211,10 +211,11 @@ impl Responder {
         // what comes after a value acknowledged in passing is the question; a read-back asks for
         // a yes, and only what follows its "is that right?" can ask for more (a schedule read
         // back names days and classes, which is no question about the schedule)
-        let question = if self.is_read_back(&text) { after_read_back(&text) } else { after_noted(&text) };
+        let read_back = self.is_read_back(&text);
+        let question = if read_back { after_read_back(&text) } else { after_noted(&text) };
         let asked = if question.is_empty() { None } else { self.asked_field(question) };
 
-        if self.is_read_back(&text) {
+        if read_back {
             replies.push(self.confirm_read_back(&text));
         } else if let Some(correction) = self.correct_noted(&text) {
             // a wrong value acknowledged in passing: say so, naming what it was about
@@ -245,7 +246,7 @@ impl Responder {
             // gets both answers
             let also = if self.persona.behaviour.partial { Vec::new() } else { self.also_asked(question, &field) };
             self.last_answered.clear();
-            let part = if self.is_read_back(&text) { None } else { self.schedule_part(&field, after_noted(&text)) };
+            let part = if read_back { None } else { self.schedule_part(&field, after_noted(&text)) };
             if let Some(said) = part {
                 // "which days ...?" or "what times ... on monday?": that part of the timetable
                 replies.push(said);
