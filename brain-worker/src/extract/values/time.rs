@@ -143,6 +143,10 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
         used += extra;
         certain = true;
         hours = twenty_four(hours, meridiem == Meridiem::Pm) / 60;
+    } else if token.digits && word(used) == Some("m") {
+        // "6M", "730M": a recogniser kept the "m" of "a m" / "p m" and lost its letter; a time,
+        // its half of the day not said
+        used += 1;
     }
     Some((TimeOfDay { minutes: hours * 60 + minutes, meridiem_certain: certain }, used))
 }
@@ -159,7 +163,8 @@ fn compact_clock(tokens: &[Token], index: usize) -> Option<(u32, u32)> {
         ((1..=12).contains(&hours) && minutes < 60).then_some((hours, minutes))
     };
     let found = split(tokens.get(index)?)?;
-    let meridiem_at = |at: usize| meridiem_after(tokens, at).is_some();
+    // a lone "m" is what a recogniser left of "a m" / "p m" ("730M")
+    let meridiem_at = |at: usize| meridiem_after(tokens, at).is_some() || tokens.get(at).is_some_and(|t| t.is("m"));
     let joiner = |token: Option<&Token>| token.is_some_and(|t| t.is_any(&["to", "till", "til", "until", "through"]));
     let runs_to_one = joiner(tokens.get(index + 1))
         && tokens.get(index + 2).is_some_and(|end| split(end).is_some() || end.clock.is_some())
