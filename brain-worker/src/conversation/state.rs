@@ -87,6 +87,9 @@ pub struct ConversationState {
     /// callee's next reply may correct them.
     #[serde(default)]
     pub noted: Vec<String>,
+    /// Fields whose value has been read back to the callee at least once.
+    #[serde(default)]
+    pub read_back_fields: Vec<String>,
     /// How many times each field was asked.
     #[serde(default)]
     pub attempts: BTreeMap<String, u32>,
@@ -196,6 +199,7 @@ impl ConversationState {
             by_day_asked: Vec::new(),
             by_day_pending: None,
             by_day_heard: None,
+            read_back_fields: Vec::new(),
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

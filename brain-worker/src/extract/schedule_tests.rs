@@ -304,9 +304,35 @@ fn a_time_written_as_one_number_with_am_or_pm_is_read() {
     assert_eq!(schedule_of("saturday from 1030 to 1130 am"), vec![slot("saturday", "10:30", Some("11:30"), None)]);
     assert_eq!(schedule_of("friday at 630 in the evening"), vec![at("friday", "18:30")]);
     assert_eq!(schedule_of("sunday 9.30am to 1130"), vec![slot("sunday", "09:30", Some("11:30"), None)]);
+    // tuning seed 305: "from nine thirty till eleven a m" heard "from 930 till 11am"
+    assert_eq!(
+        schedule_of("on Saturday a class from 930 till 11am"),
+        vec![slot("saturday", "09:30", Some("11:00"), None)]
+    );
     // without am/pm a long number is not a time
     assert_eq!(heard("monday 715"), None);
     assert_eq!(heard("monday and friday, 1200 members"), None);
+}
+
+#[test]
+fn tuesday_heard_as_two_days_in_a_list_of_days_is_tuesday() {
+    // tuning seed 303 (espeak-ng en-us+m3): "Monday, Tuesday and Thursday, six a m to half seven"
+    // heard "Monday, two days, Thursday from 6 AM to 7.30 AM" twice; Tuesday was lost both times
+    assert_eq!(
+        schedule_of("fundamentals class on Monday, two days, Thursday from 6 AM to 7.30 AM"),
+        vec![
+            slot("monday", "06:00", Some("07:30"), Some("fundamentals")),
+            slot("tuesday", "06:00", Some("07:30"), Some("fundamentals")),
+            slot("thursday", "06:00", Some("07:30"), Some("fundamentals")),
+        ]
+    );
+    assert_eq!(schedule_of("two days and fridays at 7pm"), vec![at("tuesday", "19:00"), at("friday", "19:00")]);
+    // not beside a day, "two days" is two days
+    assert_eq!(schedule_of("we train two days a week, monday at 7pm"), vec![at("monday", "19:00")]);
+    assert_eq!(
+        schedule_of("classes two days, monday and wednesday at 7pm"),
+        vec![at("monday", "19:00"), at("wednesday", "19:00")]
+    );
 }
 
 #[test]

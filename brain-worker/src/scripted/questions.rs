@@ -54,6 +54,12 @@ pub(super) fn current_question(conversation: &mut Conversation) -> String {
 /// Asks the next missing field, or closes the call when nothing required is missing.
 pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) -> Vec<Action> {
     conversation.state.phase = Phase::Asking;
+    // a value heard too unsure to note in passing, given with another answer or while another
+    // value was read back, is read back before anything else is asked
+    if let Some((field, line)) = unconfirmed_value(conversation) {
+        conversation.state.phase = Phase::ReadBack { field, rounds: 1 };
+        return conversation.say(now, &format!("{preface}{line}"), false);
+    }
     let next = conversation.next_field();
     // every question asked: a schedule left to ask one day at a time is asked now
     if next.is_none() {
@@ -84,4 +90,22 @@ pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) ->
             conversation.finish(now, outcome, Some(format!("{preface}{closing}")), "nothing left to ask")
         }
     }
+}
+
+/// The first field holding a value below the playbook's `confirm_below` that was never read
+/// back (it came with the answer to another question, or while another value was read back),
+/// with its read-back line. A value read back once is not read back again from here: what the
+/// callee said to that read-back settled it.
+fn unconfirmed_value(conversation: &Conversation) -> Option<(String, String)> {
+    if conversation.state.by_day.is_some() {
+        return None;
+    }
+    conversation.playbook.fields.iter().find_map(|spec| {
+        let entry = conversation.state.fields.get(&spec.name)?;
+        let unsure = entry.status == FieldStatus::Known && entry.confidence < conversation.playbook.confirm_below;
+        if !unsure || conversation.state.read_back_fields.contains(&spec.name) {
+            return None;
+        }
+        Some((spec.name.clone(), conversation.read_back_line(spec)?))
+    })
 }

@@ -121,6 +121,7 @@ fn i_think_thats_it_ends_the_last_question() {
     call.callee("twenty five dollars");
     call.callee("no there's no mat fee");
     call.callee("monday and wednesday six to seven thirty gi and open mat saturday at noon");
+    call.callee("yes that's right");
     let reply = call.callee("you need a gi and you have to sign a waiver");
     assert!(reply.ends_with("Anything else a visitor should know?"), "{reply}");
     let reply = call.callee("I think that's it.");

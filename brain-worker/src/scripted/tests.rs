@@ -1465,3 +1465,26 @@ fn a_schedule_corrected_twice_is_asked_one_day_at_a_time() {
     call.callee("just sign a waiver");
     assert!(call.callee("parking is out back").ends_with("have a great day!"));
 }
+
+/// Tuning seed 305 (espeak-ng en-us+m3): the mat fee corrected ("No, sorry, the mat fee is five
+/// pounds") and the schedule given right after, before the mat fee was read back; the schedule,
+/// heard "on Saturday there are a fundamental class from 930 till 11am and be in Thursday and
+/// Friday from 6th till half past Heaven", was kept unsure and never read back: the agent
+/// confirmed the mat fee and went on to the requirements with Thursday and Friday at 6 PM
+/// (the gym's classes: Saturday 9:30 AM, Thursday and Friday 6 AM).
+#[test]
+fn an_unsure_value_given_while_another_is_read_back_is_read_back_too() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("Yes, we take drop-ins.");
+    call.callee("15 pounds, and there's a nine pounds mat fee.");
+    let reply = call.callee("No, sorry, the mat fee is 5 pounds.");
+    assert!(reply.contains("the mat fee is 5 pounds, is that right?"), "{reply}");
+    // the schedule is heard while the mat fee is read back: it is read back in its turn
+    let reply = call.callee(
+        "Okay, so on Saturday there are a fundamental class from 930 till 11am and be in Thursday and Friday from 6th till half past Heaven.",
+    );
+    assert!(reply.contains("Did I get that right?") && reply.contains("thursday"), "{reply}");
+    let reply = call.callee("No, not quite. Gi is Thursdays and Fridays from six a m to seven thirty a m.");
+    assert!(reply.contains("6 AM"), "{reply}");
+}

@@ -31,6 +31,11 @@ const BARE_YES_WORDS: usize = 4;
 pub fn handle(conversation: &mut Conversation, now: Instant, input: Input) -> Vec<Action> {
     let actions = handle_input(conversation, now, input);
     conversation.mark_media_time(now);
+    if let Phase::ReadBack { field, .. } = &conversation.state.phase {
+        if !conversation.state.read_back_fields.contains(field) {
+            conversation.state.read_back_fields.push(field.clone());
+        }
+    }
     actions
 }
 

@@ -329,8 +329,11 @@ fn call_report(
     let mut conversation: Vec<ConversationLine> = callee
         .iter()
         .flat_map(|c| c.lines.iter())
-        .filter(|line| line.speaker == "callee")
-        .map(|line| ConversationLine { at_ms: line.at_ms, who: "callee said", text: line.text.clone() })
+        .map(|line| ConversationLine {
+            at_ms: line.at_ms,
+            who: if line.speaker == "callee" { "callee said" } else { "callee heard" },
+            text: line.text.clone(),
+        })
         .chain(result.iter().flat_map(|r| r.transcript.iter()).map(|turn| ConversationLine {
             at_ms: turn.at_ms,
             who: if turn.speaker == Speaker::Agent { "agent said" } else { "agent heard" },

@@ -31,7 +31,8 @@ pub struct CallReport {
     pub call_length_s: f64,
     pub error: Option<String>,
     /// The conversation in media time: what the callee said (its script), what the agent heard
-    /// of it and what the agent said. JSON only: where a wrong field came from.
+    /// of it, what the agent said and what the callee heard of that. JSON only: where a wrong
+    /// field came from.
     pub conversation: Vec<ConversationLine>,
 }
 
@@ -39,7 +40,7 @@ pub struct CallReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct ConversationLine {
     pub at_ms: u64,
-    /// `callee said`, `agent heard` or `agent said`.
+    /// `callee said`, `agent heard`, `agent said` or `callee heard`.
     pub who: &'static str,
     pub text: String,
 }

@@ -53,6 +53,19 @@ pub fn days_at(tokens: &[Token], index: usize) -> Option<(Vec<usize>, usize)> {
         }
         return Some((vec![first], 1));
     }
+    // "Monday, two days and Thursday": "Tuesday" as a recogniser often writes it, taken so only
+    // beside another day of the list
+    if (tokens[index].number == Some(2.0) || word == "to") && matches!(next, Some("days" | "day")) {
+        let is_day = |at: Option<usize>| at.and_then(|i| tokens.get(i)).is_some_and(|t| day_index(&t.word).is_some());
+        let joined = |at: usize| tokens.get(at).is_some_and(|t| t.is_any(&["and", "or"]));
+        let before = index.checked_sub(1).filter(|&i| !joined(i)).or_else(|| index.checked_sub(2));
+        let after = if joined(index + 2) { index + 3 } else { index + 2 };
+        // a list that starts with it: at the start, or after "on"
+        let opens = index == 0 || tokens[index - 1].ends_sentence || tokens[index - 1].is("on");
+        if is_day(before) || (opens && is_day(Some(after))) {
+            return Some((vec![1], 2));
+        }
+    }
     match (word, next) {
         ("weekday" | "weekdays", _) => Some(((0..5).collect(), 1)),
         ("weekend" | "weekends", _) => Some((vec![5, 6], 1)),

@@ -166,8 +166,10 @@ fn compact_clock(tokens: &[Token], index: usize) -> Option<(u32, u32)> {
     // a lone "m" is what a recogniser left of "a m" / "p m" ("730M")
     let meridiem_at = |at: usize| meridiem_after(tokens, at).is_some() || tokens.get(at).is_some_and(|t| t.is("m"));
     let joiner = |token: Option<&Token>| token.is_some_and(|t| t.is_any(&["to", "till", "til", "until", "through"]));
+    // an end said as a whole hour too ("930 till 11am")
+    let hour_end = |end: &Token| end.digits && whole(end).is_some_and(|h| (1..=12).contains(&h));
     let runs_to_one = joiner(tokens.get(index + 1))
-        && tokens.get(index + 2).is_some_and(|end| split(end).is_some() || end.clock.is_some())
+        && tokens.get(index + 2).is_some_and(|end| split(end).is_some() || end.clock.is_some() || hour_end(end))
         && meridiem_at(index + 3);
     // the end of a range after a time or its am/pm ("9.30am to 1130", "in the morning to 1130")
     let ends_one = index >= 2
