@@ -311,7 +311,9 @@ impl Responder {
 
     fn is_read_back(&self, text: &str) -> bool {
         READ_BACK_CUES.iter().any(|cue| contains_phrase(text, cue) || text.contains(&cue.replace('?', "")))
-            || text.starts_with("so ")
+            // "so <a value>" with its cue lost; "so I didn't quite get that, what would a visitor
+            // pay?" (a re-ask heard with "sorry" cut short) asks a question instead
+            || (text.starts_with("so ") && self.asked_field(text).is_none())
     }
 
     /// The field whose question the agent asked, by keyword and question-word overlap.

@@ -97,6 +97,12 @@ fn confirms_right_read_backs_and_corrects_wrong_ones() {
     let again =
         said(&r.on_agent_said("sorry just to be sure so a drop in is twenty five dollars a class is that right"));
     assert!(again.starts_with("Yes, that's right.") && !again.contains("not quite"), "{again}");
+    // tuning seeds 312, 336: a re-ask heard with "sorry" cut to "so" is a question, not a read-back
+    // (it was answered "No, not quite." and the whole timetable)
+    let reask = said(&r.on_agent_said(
+        "so i didn't quite get that what would a visitor pay for one class for example twenty dollars or free",
+    ));
+    assert_eq!(reask, "It's twenty five dollars.");
 }
 
 #[test]
