@@ -90,6 +90,9 @@ pub struct ConversationState {
     /// Fields whose value has been read back to the callee at least once.
     #[serde(default)]
     pub read_back_fields: Vec<String>,
+    /// Required fields given up after two tries and asked once more before the close.
+    #[serde(default)]
+    pub circled_back: Vec<String>,
     /// How many times each field was asked.
     #[serde(default)]
     pub attempts: BTreeMap<String, u32>,
@@ -200,6 +203,7 @@ impl ConversationState {
             by_day_pending: None,
             by_day_heard: None,
             read_back_fields: Vec::new(),
+            circled_back: Vec::new(),
             fields,
             transcript: Vec::new(),
             spoken: Vec::new(),

@@ -1,7 +1,7 @@
 //! What the scripted policy asks: the introduction with the first question, the current
 //! question for re-prompts, and the next missing field (or the close when none is left).
 
-use crate::conversation::{Action, Conversation, Phase};
+use crate::conversation::{Action, Conversation, Phase, MAX_ASKS, WRAP_UP_MS};
 use protocol::results::{CallOutcome, FieldStatus};
 use std::time::Instant;
 
@@ -66,6 +66,9 @@ pub fn ask_next(conversation: &mut Conversation, now: Instant, preface: &str) ->
         if let Some(line) = super::by_day::start_deferred(conversation) {
             return conversation.say(now, &format!("{preface}{line}"), false);
         }
+        if let Some(line) = circle_back(conversation) {
+            return conversation.say(now, &format!("{preface}{line}"), false);
+        }
     }
     if conversation.required_settled() && next.is_none() {
         let closing = conversation.render(&conversation.playbook.closing.clone());
@@ -108,4 +111,33 @@ fn unconfirmed_value(conversation: &Conversation) -> Option<(String, String)> {
         }
         Some((spec.name.clone(), conversation.read_back_line(spec)?))
     })
+}
+
+/// Time a last try at a field needs: the question, an answer and perhaps a read-back.
+const CIRCLE_BACK_MS: u64 = 40_000;
+
+/// Every question asked: a required field given up after two tries that understood no answer
+/// (a line too noisy, a hold in the middle) is asked once more, in other words, before the close,
+/// when there is time. Returns the line to say.
+fn circle_back(conversation: &mut Conversation) -> Option<String> {
+    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
+    if conversation.state.media_ms + CIRCLE_BACK_MS + WRAP_UP_MS >= limit_ms {
+        return None;
+    }
+    let spec = conversation
+        .playbook
+        .fields
+        .iter()
+        .filter(|f| f.required && f.question.is_some() && f.kind != playbook::FieldType::Risk)
+        .find(|f| {
+            conversation.state.fields.get(&f.name).is_some_and(|r| r.status == FieldStatus::Unknown)
+                && conversation.state.attempts.get(&f.name).copied().unwrap_or(0) == MAX_ASKS
+                && !conversation.state.circled_back.contains(&f.name)
+        })?
+        .clone();
+    conversation.state.circled_back.push(spec.name.clone());
+    conversation.state.notes.push(format!("{}: asked once more before the close", spec.name));
+    conversation.set_asked(&spec.name);
+    let question = conversation.reask_for(&spec);
+    Some(format!("One more thing before I go, I didn't catch it earlier. {question}"))
 }
