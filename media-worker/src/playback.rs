@@ -30,6 +30,8 @@ const AFTER_GOODBYE_MS: u64 = 300;
 
 /// The longest the hang-up waits for a callee still talking once the goodbye wait is over.
 const MAX_GOODBYE_SPEECH_MS: u64 = 4000;
+/// The longest the hang-up waits, after the closing played, for a callee who was talking over it.
+const MAX_TALK_OVER_MS: u64 = 15_000;
 /// How many cut utterance ids are remembered (to drop late sentences of a cut turn).
 const REMEMBERED_CUTS: usize = 16;
 
@@ -163,6 +165,11 @@ pub struct Playback {
     callee_speaking: bool,
     /// Media time the callee's utterance ended after everything had played (their goodbye).
     goodbye_ended_at_ms: Option<u64>,
+    /// The callee was talking when the closing finished playing: the end of that speech is no
+    /// goodbye (they talked over the closing); the goodbye wait starts again from it.
+    talked_over: bool,
+    /// When the closing finished playing under the callee's speech.
+    talk_over_since_ms: u64,
     hung_up: bool,
     outputs: VecDeque<PlaybackOutput>,
 }
@@ -181,6 +188,8 @@ impl Playback {
             played_out_at_ms: None,
             callee_speaking: false,
             goodbye_ended_at_ms: None,
+            talked_over: false,
+            talk_over_since_ms: 0,
             hung_up: false,
             outputs: VecDeque::with_capacity(64),
         }
@@ -325,7 +334,13 @@ impl Playback {
     /// The callee started (`true`) or stopped talking at media time `now_ms`.
     pub fn callee_speech(&mut self, speaking: bool, now_ms: u64) {
         if self.callee_speaking && !speaking && self.played_out_at_ms.is_some() {
-            self.goodbye_ended_at_ms = Some(now_ms);
+            if self.talked_over {
+                // they talked over the closing and stopped: now the goodbye, if any
+                self.talked_over = false;
+                self.played_out_at_ms = Some(now_ms);
+            } else {
+                self.goodbye_ended_at_ms = Some(now_ms);
+            }
         }
         self.callee_speaking = speaking;
     }
@@ -404,12 +419,22 @@ impl Playback {
             let due =
                 self.is_idle(now_ms) && (!awaiting_echo || now_ms >= self.playout_end_ms + UNECHOED_HANGUP_AFTER_MS);
             if due {
-                let played_at = *self.played_out_at_ms.get_or_insert(now_ms);
+                if self.played_out_at_ms.is_none() {
+                    self.played_out_at_ms = Some(now_ms);
+                    self.talked_over = self.callee_speaking && self.goodbye_wait_ms > 0;
+                    self.talk_over_since_ms = now_ms;
+                }
+                let played_at = self.played_out_at_ms.unwrap_or(now_ms);
                 let waited = now_ms >= played_at + self.goodbye_wait_ms;
                 let answered = self.goodbye_ended_at_ms.is_some_and(|end| now_ms >= end + AFTER_GOODBYE_MS);
                 // not over the last words of a goodbye that just ended
                 let settling = self.goodbye_ended_at_ms.is_some_and(|end| now_ms < end + AFTER_GOODBYE_MS);
-                let quiet = !self.callee_speaking || now_ms >= played_at + self.goodbye_wait_ms + MAX_GOODBYE_SPEECH_MS;
+                let quiet = !self.callee_speaking
+                    || if self.talked_over {
+                        now_ms >= self.talk_over_since_ms + MAX_TALK_OVER_MS
+                    } else {
+                        now_ms >= played_at + self.goodbye_wait_ms + MAX_GOODBYE_SPEECH_MS
+                    };
                 if self.goodbye_wait_ms == 0 || answered || (waited && quiet && !settling) {
                     self.outputs.push_back(PlaybackOutput::Hangup { reason: reason.clone() });
                     self.hung_up = true;

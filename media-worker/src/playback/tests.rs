@@ -210,7 +210,7 @@ fn hang_up_after_closing(goodbye_wait_ms: u64, callee: &[(u64, bool)]) -> Option
     playback.push_audio(segments[0].0, &[0x66; 2400]);
     playback.finish_segment(segments[0].0);
     playback.request_hangup("done");
-    for now in (0..=10_000).step_by(20) {
+    for now in (0..=20_000).step_by(20) {
         if now == 320 {
             assert!(playback.on_mark("closing"));
         }
@@ -240,4 +240,18 @@ fn after_the_closing_the_callee_has_two_seconds_to_say_goodbye() {
     assert_eq!(hang_up_after_closing(2000, &[(1800, true)]), Some(6320));
     // without a goodbye wait, at once as before
     assert_eq!(hang_up_after_closing(0, &[(100, true)]), Some(320));
+}
+
+/// Tuning seeds 300-339 (a run of the seventeenth session): the callee went on giving its
+/// timetable after "Yes, that's right." and talked over the closing line; the agent hung up 6 s
+/// after the closing, in the middle of it, before any goodbye. Speech that was going on when the
+/// closing finished is no goodbye: its end starts the goodbye wait again.
+#[test]
+fn a_callee_talking_over_the_closing_is_not_cut_off_and_can_still_say_goodbye() {
+    // talking from before the end of the closing until 8 s, goodbye at 8.5-9.3 s: after it
+    assert_eq!(hang_up_after_closing(2000, &[(100, true), (8000, false), (8500, true), (9300, false)]), Some(9600));
+    // no goodbye after it: two seconds after they stopped
+    assert_eq!(hang_up_after_closing(2000, &[(100, true), (8000, false)]), Some(10_000));
+    // talking on and on over it: not for ever (15 s after the closing played)
+    assert_eq!(hang_up_after_closing(2000, &[(100, true)]), Some(15_320));
 }
