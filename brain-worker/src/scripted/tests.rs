@@ -1493,9 +1493,9 @@ fn an_unsure_value_given_while_another_is_read_back_is_read_back_too() {
 /// answers not understood used up both asks of the drop-in price; the rest of the survey went
 /// well and the call closed at 131 s of 300 with the price unknown. Given up after two tries, a
 /// required field is asked once more before the close when there is time, and only once.
-#[test]
-fn a_field_given_up_after_two_tries_is_asked_once_more_before_the_close() {
-    let mut call = TextCall::gym();
+/// A gym call where the drop-in price was given up after two answers not understood and every
+/// other question was answered, up to the agent's reply to the last answer.
+fn to_the_end_with_the_price_given_up(call: &mut TextCall) -> String {
     call.start();
     call.callee("Riverbend BJJ, how can I help?");
     call.callee("yes we take drop ins");
@@ -1506,7 +1506,13 @@ fn a_field_given_up_after_two_tries_is_asked_once_more_before_the_close() {
     call.callee("monday at 7pm and thursday at 7pm");
     call.callee("yes that's right");
     call.callee("you need a gi");
-    let reply = call.callee("no that's it");
+    call.callee("no that's it")
+}
+
+#[test]
+fn a_field_given_up_after_two_tries_is_asked_once_more_before_the_close() {
+    let mut call = TextCall::gym();
+    let reply = to_the_end_with_the_price_given_up(&mut call);
     assert!(reply.contains("One more thing") && reply.contains("pay for one class"), "{reply}");
     assert!(!call.hung_up());
     let reply = call.callee("it's twenty five dollars");
@@ -1514,16 +1520,7 @@ fn a_field_given_up_after_two_tries_is_asked_once_more_before_the_close() {
     assert_eq!(call.field("drop_in_price"), (FieldStatus::Known, json!({"amount": 25.0, "currency": "USD"})));
     // not understood again: the call closes
     let mut call = TextCall::gym();
-    call.start();
-    call.callee("Riverbend BJJ, how can I help?");
-    call.callee("yes we take drop ins");
-    call.callee("Thank for only one minute.");
-    call.callee("Let me see, on course, we get minute and all in a time.");
-    call.callee("20 dollars for the mat fee");
-    call.callee("monday at 7pm and thursday at 7pm");
-    call.callee("yes that's right");
-    call.callee("you need a gi");
-    call.callee("no that's it");
+    to_the_end_with_the_price_given_up(&mut call);
     let reply = call.callee("on course we get minute");
     assert!(reply.contains("have a great day"), "{reply}");
     assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
