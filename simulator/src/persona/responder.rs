@@ -578,8 +578,9 @@ fn after_noted(text: &str) -> &str {
         .map_or(text, |end| text[end.min(text.len())..].trim_start())
 }
 
-/// The part of a read-back after its last cue ("is that right", "did i get that right"); all of
-/// `text` (after any value noted) when it has none of them.
+/// The part of a read-back after its last cue ("is that right", "did i get that right"), else
+/// after its last "right" (a cue heard in part: "to day get that right"); nothing when it has
+/// neither (a read-back whose cue was lost asks nothing more).
 fn after_read_back(text: &str) -> &str {
     // the ear's text keeps its question marks ("is that right?"): found as words without them
     let plain = text.replace('?', " ");
@@ -588,7 +589,8 @@ fn after_read_back(text: &str) -> &str {
         .filter(|cue| !cue.ends_with('?'))
         .filter_map(|cue| find_last_phrase(&plain, cue).map(|at| at + cue.len()))
         .max()
-        .map_or_else(|| after_noted(text), |end| text[end.min(text.len())..].trim_start())
+        .or_else(|| find_last_phrase(&plain, "right").map(|at| at + "right".len()))
+        .map_or("", |end| text[end.min(text.len())..].trim_start())
 }
 
 /// Byte offset of the last `phrase` in `text` (normalised words), on word boundaries.

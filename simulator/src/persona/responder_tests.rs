@@ -103,6 +103,13 @@ fn confirms_right_read_backs_and_corrects_wrong_ones() {
         "so i didn't quite get that what would a visitor pay for one class for example twenty dollars or free",
     ));
     assert_eq!(reask, "It's twenty five dollars.");
+    // tuning seed 305: a schedule read-back whose cue was heard in part ("to day get that right")
+    // was corrected and then answered as a schedule question too, the timetable said twice
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said("i have gi class on monday and wednesday at six p m to day get that right"));
+    assert!(reply.starts_with("No, not quite."), "{reply}");
+    assert_eq!(reply.to_lowercase().matches("monday").count(), 1, "{reply}");
 }
 
 #[test]
