@@ -336,6 +336,24 @@ fn tuesday_heard_as_two_days_in_a_list_of_days_is_tuesday() {
 }
 
 #[test]
+fn a_day_name_a_letter_or_two_off_is_that_day() {
+    // tuning seed 305 (espeak-ng en-us+m3): "fundamentals class on saturday from nine thirty a m"
+    // heard "fundamentals class on thaturday from 930 AM to 11 AM"; Saturday was lost
+    assert_eq!(
+        schedule_of("gi class on thursday and friday from 6 AM to 730 AM and fundamentals class on thaturday from 930 AM to 11 AM"),
+        vec![
+            slot("thursday", "06:00", Some("07:30"), Some("gi")),
+            slot("friday", "06:00", Some("07:30"), Some("gi")),
+            slot("saturday", "09:30", Some("11:00"), Some("fundamentals")),
+        ]
+    );
+    assert_eq!(schedule_of("wendsday at 7pm"), vec![at("wednesday", "19:00")]);
+    // words that are no day stay so
+    assert_eq!(schedule_of("today and friday at 7pm"), vec![at("friday", "19:00")]);
+    assert_eq!(heard("midday"), None);
+}
+
+#[test]
 fn a_time_whose_am_or_pm_lost_its_letter_is_still_a_time() {
     // tuning seeds 300-339 (espeak-ng): "six a m" came back from the recogniser as "6M", "seven
     // thirty a m" as "730M"; "730M" was no time at all, "6M" a bare number

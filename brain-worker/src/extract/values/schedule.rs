@@ -25,9 +25,48 @@ fn day_index(word: &str) -> Option<usize> {
         "friday" | "fri" => 4,
         "saturday" | "sat" => 5,
         "sunday" | "sun" => 6,
-        _ => return None,
+        _ => return misheard_day(word),
     };
     Some(index)
+}
+
+/// Words ending in "day" that are no day of the week.
+const NOT_DAYS: &[&str] =
+    &["today", "someday", "holiday", "midday", "weekday", "everyday", "payday", "birthday", "yesterday", "heyday"];
+
+/// A day name a letter or two off, as recognisers write one ("thaturday", "wendsday",
+/// "tuesdsay"): a word ending in "day" within one edit of a six-letter day name, or two of a
+/// longer one, when exactly one day is that close.
+fn misheard_day(word: &str) -> Option<usize> {
+    if !word.ends_with("day") || word.len() < 6 || NOT_DAYS.contains(&word) {
+        return None;
+    }
+    let mut found = None;
+    for (index, day) in DAYS.iter().enumerate() {
+        let allowed = if day.len() <= 6 { 1 } else { 2 };
+        if edit_distance(word, day) <= allowed {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(index);
+        }
+    }
+    found
+}
+
+/// Levenshtein distance between two short ASCII words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// Days named by the token at `index` (and how many tokens the expression used):
