@@ -166,7 +166,7 @@ pub struct Playback {
     /// Media time the callee's utterance ended after everything had played (their goodbye).
     goodbye_ended_at_ms: Option<u64>,
     /// The callee was talking when the closing finished playing: the end of that speech is no
-    /// goodbye (they talked over the closing); the goodbye wait starts again from it.
+    /// sure goodbye (they talked over the closing); half the goodbye wait follows it.
     talked_over: bool,
     /// When the closing finished playing under the callee's speech.
     talk_over_since_ms: u64,
@@ -335,9 +335,11 @@ impl Playback {
     pub fn callee_speech(&mut self, speaking: bool, now_ms: u64) {
         if self.callee_speaking && !speaking && self.played_out_at_ms.is_some() {
             if self.talked_over {
-                // they talked over the closing and stopped: now the goodbye, if any
+                // they talked over the closing and stopped: half the goodbye wait for a goodbye
+                // (their speech may have ended with one: a goodbye said straight after other words
+                // is one utterance with them)
                 self.talked_over = false;
-                self.played_out_at_ms = Some(now_ms);
+                self.played_out_at_ms = Some(now_ms.saturating_sub(self.goodbye_wait_ms / 2));
             } else {
                 self.goodbye_ended_at_ms = Some(now_ms);
             }

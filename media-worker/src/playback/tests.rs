@@ -245,13 +245,14 @@ fn after_the_closing_the_callee_has_two_seconds_to_say_goodbye() {
 /// Tuning seeds 300-339 (a run of the seventeenth session): the callee went on giving its
 /// timetable after "Yes, that's right." and talked over the closing line; the agent hung up 6 s
 /// after the closing, in the middle of it, before any goodbye. Speech that was going on when the
-/// closing finished is no goodbye: its end starts the goodbye wait again.
+/// closing finished is not cut off; half the goodbye wait follows its end.
 #[test]
 fn a_callee_talking_over_the_closing_is_not_cut_off_and_can_still_say_goodbye() {
     // talking from before the end of the closing until 8 s, goodbye at 8.5-9.3 s: after it
     assert_eq!(hang_up_after_closing(2000, &[(100, true), (8000, false), (8500, true), (9300, false)]), Some(9600));
-    // no goodbye after it: two seconds after they stopped
-    assert_eq!(hang_up_after_closing(2000, &[(100, true), (8000, false)]), Some(10_000));
+    // nothing after it (a goodbye said straight after other words ends the same utterance): one
+    // second after they stopped
+    assert_eq!(hang_up_after_closing(2000, &[(100, true), (8000, false)]), Some(9000));
     // talking on and on over it: not for ever (15 s after the closing played)
     assert_eq!(hang_up_after_closing(2000, &[(100, true)]), Some(15_320));
 }
