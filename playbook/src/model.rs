@@ -231,6 +231,12 @@ pub enum OptionSpec {
         /// surely, so the value is read back.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         frames: Vec<String>,
+        /// A yes/no question about this option alone ("Does a visitor need to book ahead?"):
+        /// when an answer to a `list` field said something that named no option, the options not
+        /// named that have one are asked about one at a time (a yes is heard where the option's
+        /// own words were not); without, the field's `more` question asks about them together.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
     },
 }
 
@@ -247,6 +253,14 @@ impl OptionSpec {
             OptionSpec::Name(name) => vec![spoken(name)],
             OptionSpec::WithPhrases { name, phrases, .. } if phrases.is_empty() => vec![spoken(name)],
             OptionSpec::WithPhrases { phrases, .. } => phrases.iter().map(|p| spoken(p)).collect(),
+        }
+    }
+
+    /// The yes/no question about this option alone, if it has one.
+    pub fn question(&self) -> Option<&str> {
+        match self {
+            OptionSpec::Name(_) => None,
+            OptionSpec::WithPhrases { question, .. } => question.as_deref().filter(|q| !q.trim().is_empty()),
         }
     }
 

@@ -108,6 +108,10 @@ pub struct ConversationState {
     /// List fields already asked about once more.
     #[serde(default)]
     pub more_items_asked: Vec<String>,
+    /// The options of `more_items`' field being asked about one at a time, the one asked first
+    /// (`scripted::more_items`, an option's `question`).
+    #[serde(default)]
+    pub more_options: Vec<String>,
     /// A schedule being asked one day at a time (`scripted::by_day`).
     #[serde(default)]
     pub by_day: Option<ByDayState>,
@@ -198,6 +202,7 @@ impl ConversationState {
             confirming: None,
             more_items: None,
             more_items_asked: Vec::new(),
+            more_options: Vec::new(),
             by_day: None,
             by_day_asked: Vec::new(),
             by_day_pending: None,

@@ -166,6 +166,12 @@ fn a_price_after_a_free_first_class_with_its_currency_misheard() {
     // free, and after that it's twenty five euros."
     let text = "Yes, so your first class in free and after now, it's twenty five your own.";
     assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
+    // the same answer two sessions later, with "first" heard as "third": the "after" says the
+    // free was an offer and the twenty five the price (was: free for a drop-in, got it)
+    let text = "Yeah, so your third class in free and after now, it's twenty five your own.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
+    // a free with nothing after it stays free
+    assert_eq!(amount("it's free after all", "drop_in_price", "drop_in_price"), Some(0.0));
     // and a refusal heard as "I can't pay on the phone" (seeds 313, 331)
     let refused =
         found("You can't look at the front desk. I can't pay on the phone.", "drop_in_price", "drop_in_price");

@@ -11,19 +11,43 @@
 //! "and", "also", "plus") of two words or more; one that names no option on its own (read by the
 //! same extraction as the whole answer) is a part not understood: structure, not keywords. An
 //! answer that named no option ("nothing really, just show up") is not asked about again.
+//!
+//! Asked together, the options not named came back as the whole answer again, garbled the same
+//! way (tuning seeds 304, 332, 335, ev300c: "... and sign up the day before" heard "tie up my
+//! name before" twice, booking ahead lost). When each of those options has its own yes/no
+//! `question` in the playbook ("Does a visitor need to book ahead?"), they are asked one at a
+//! time instead: a yes is easy to hear where the option's own words were not. A yes adds the
+//! option, a no leaves it out, whatever the reply names joins the list; a reply that is neither
+//! (a question, a hold, an answer about something else) ends the questions and is heard as usual.
 
 use playbook::{FieldSpec, FieldType};
+use protocol::results::FieldStatus;
 use serde_json::Value;
+use std::time::Instant;
 
-use crate::conversation::Conversation;
+use super::questions::ask_next;
+use crate::conversation::{Action, Conversation, Phase, WRAP_UP_MS};
+use crate::extract::{self, intent::Intent, values};
 
 /// The follow-up of a list field without its own `more`.
 const DEFAULT_MORE: &str = "Anything else, like {options}?";
 
+/// Time one yes/no question about an option takes (the question and a short answer): the
+/// options are asked one at a time only when all of them fit before the call's wrap-up.
+const OPTION_MS: u64 = 12_000;
+
+/// The follow-up for `field` after `answer` (see [`question`]), with the options it asks about
+/// one at a time (the first is in the question; empty when they are asked about together).
+pub(super) struct MoreQuestion {
+    pub text: String,
+    pub one_at_a_time: Vec<String>,
+}
+
 /// The follow-up question for `field` after `answer`, when a part of the answer (not a filler)
 /// names no option, the answer named at least one, some were not named, and the field was not
-/// asked about again already.
-pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &str) -> Option<String> {
+/// asked about again already: the first option's own question when every option not named has
+/// one and there is time to ask each, else the field's `more` question about them together.
+pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &str) -> Option<MoreQuestion> {
     if field.kind != FieldType::List || field.options.is_empty() {
         return None;
     }
@@ -39,13 +63,9 @@ pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
-    let others: Vec<String> = field
-        .options
-        .iter()
-        .map(|option| option.name().to_owned())
-        .filter(|name| !named.contains(name))
-        .map(|name| playbook::spoken(&name))
-        .collect();
+    let not_named: Vec<&playbook::OptionSpec> =
+        field.options.iter().filter(|option| !named.iter().any(|n| n == option.name())).collect();
+    let others: Vec<String> = not_named.iter().map(|option| playbook::spoken(option.name())).collect();
     if named.is_empty() || others.is_empty() {
         return None;
     }
@@ -62,8 +82,106 @@ pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &
     if !parts(answer).iter().any(|part| !names_an_option(part) && !filler(part)) {
         return None;
     }
+    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
+    let fits = conversation.state.media_ms + OPTION_MS * not_named.len() as u64 + WRAP_UP_MS < limit_ms;
+    if fits && not_named.iter().all(|option| option.question().is_some()) {
+        let first = not_named[0].question().unwrap_or_default().to_owned();
+        return Some(MoreQuestion {
+            text: first,
+            one_at_a_time: not_named.iter().map(|option| option.name().to_owned()).collect(),
+        });
+    }
     let template = field.more.as_deref().unwrap_or(DEFAULT_MORE);
-    Some(template.replace("{options}", &spoken_list(&others)))
+    Some(MoreQuestion { text: template.replace("{options}", &spoken_list(&others)), one_at_a_time: Vec::new() })
+}
+
+/// The question open about one option, for a re-prompt.
+pub(super) fn current(conversation: &Conversation) -> Option<String> {
+    let option = conversation.state.more_options.first()?;
+    let (field, _) = conversation.state.more_items.as_ref()?;
+    option_question(conversation, field, option)
+}
+
+fn option_question(conversation: &Conversation, field: &str, option: &str) -> Option<String> {
+    let spec = conversation.playbook.field(field)?;
+    spec.options.iter().find(|o| o.name() == option)?.question().map(str::to_owned)
+}
+
+/// The reply to a yes/no question about one option (`more_options`): the option joins the list
+/// on a yes, what the reply names joins it too, and the next option is asked; after the last,
+/// the next question. `None` when no option question is open or the reply is not an answer to
+/// it (it is heard as usual then, and the option questions end).
+pub(super) fn heard(
+    conversation: &mut Conversation,
+    now: Instant,
+    text: &str,
+    intents: &[Intent],
+    turn: usize,
+) -> Option<Vec<Action>> {
+    let option = conversation.state.more_options.first()?.clone();
+    let Some((field, _)) = conversation.state.more_items.clone() else {
+        conversation.state.more_options.clear();
+        return None;
+    };
+    if conversation.state.phase != Phase::Asking {
+        conversation.state.more_options.clear();
+        return None;
+    }
+    if intents.contains(&Intent::Repeat) {
+        let line = option_question(conversation, &field, &option)?;
+        return Some(conversation.say(now, &line, false));
+    }
+    let extractions = extract::extract(&conversation.playbook, text, Some(&field));
+    // an answer about something else ("no, not quite, our classes are ..."): heard as usual
+    let about_other = extractions.iter().any(|e| e.field != field && e.status == FieldStatus::Known);
+    let named: Value = extractions
+        .iter()
+        .find(|e| e.field == field && e.status == FieldStatus::Known)
+        .map(|e| e.value.clone())
+        .unwrap_or(Value::Array(Vec::new()));
+    let yes = values::yes_no(&extract::text::tokenize(&extract::text::normalised(text))).map(|(yes, _)| yes);
+    let names_items = named.as_array().is_some_and(|items| !items.is_empty());
+    if !intents.is_empty() || about_other || (yes.is_none() && !names_items) || conversation.wrap_up_due(now) {
+        // heard as usual: what it names still joins the items (`more_items` stays)
+        conversation.state.more_options.clear();
+        return None;
+    }
+    let current = conversation.state.fields.get(&field).map(|f| (f.value.clone(), f.confidence));
+    let (before, confidence) = current.unwrap_or((Value::Array(Vec::new()), 0.8));
+    let mut items = joined(&before, &named);
+    if yes == Some(true) {
+        items = joined(&items, &Value::Array(vec![Value::String(option.clone())]));
+    }
+    conversation.state.notes.push(format!(
+        "{field}: asked about {option} alone: {}",
+        match yes {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "named items",
+        }
+    ));
+    let mut actions = Vec::new();
+    if items != before {
+        actions.extend(conversation.set_field(&field, FieldStatus::Known, items, confidence, Some(turn)));
+    }
+    conversation.state.more_options.remove(0);
+    // "no, that's all": no to this one and to the rest
+    let words = extract::text::normalised(text);
+    if ["that's all", "that's it", "that's everything", "nothing else", "nothing more"]
+        .iter()
+        .any(|phrase| extract::text::has_phrase(&words, phrase))
+    {
+        conversation.state.more_options.clear();
+    }
+    let next = conversation.state.more_options.first().cloned();
+    if let Some(line) = next.and_then(|next| option_question(conversation, &field, &next)) {
+        actions.extend(conversation.say(now, &format!("Okay. {line}"), false));
+        return Some(actions);
+    }
+    conversation.state.more_options.clear();
+    conversation.state.more_items = None;
+    actions.extend(ask_next(conversation, now, "Okay, thanks. "));
+    Some(actions)
 }
 
 /// The clauses of `answer` that hold two words or more (split at punctuation and at "and",

@@ -38,6 +38,9 @@ pub(super) fn current_question(conversation: &mut Conversation) -> String {
     if let Some(question) = super::by_day::question(conversation) {
         return question;
     }
+    if let Some(question) = super::more_items::current(conversation) {
+        return question;
+    }
     let field = conversation
         .state
         .asked

@@ -1083,11 +1083,24 @@ fn words_over_a_question_cut_before_it_was_heard_do_not_answer_it() {
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
 }
 
+/// The gym playbook without its options' own yes/no questions: the options not named are asked
+/// about together, in the field's `more` wording.
+fn options_asked_together() -> Playbook {
+    let mut playbook = gym_playbook();
+    let requirements = playbook.fields.iter_mut().find(|f| f.name == "requirements").unwrap();
+    for option in &mut requirements.options {
+        if let playbook::OptionSpec::WithPhrases { question, .. } = option {
+            *question = None;
+        }
+    }
+    playbook
+}
+
 #[test]
 fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more() {
     // tuning seed 333: "you'll need to bring your own gi and sign a waiver" heard as "You need
     // to bring your own key and hide away." was noted as "gi" and the waiver lost
-    let mut call = TextCall::gym();
+    let mut call = TextCall::new(options_asked_together(), &[("gym_name", "Atos HQ")]);
     to_requirements_question(&mut call);
     let reply = call.callee("You need to bring your own key and hide away.");
     assert_eq!(reply, "gi, noted. Does a visitor need anything else, like waiver, rank or booking ahead?");
@@ -1097,7 +1110,7 @@ fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more(
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "waiver"])));
 
     // a playbook without its own `more` wording asks in the default one
-    let mut playbook = gym_playbook();
+    let mut playbook = options_asked_together();
     playbook.fields.iter_mut().find(|f| f.name == "requirements").unwrap().more = None;
     let mut call = TextCall::new(playbook, &[("gym_name", "Atos HQ")]);
     to_requirements_question(&mut call);
@@ -1105,12 +1118,52 @@ fn a_requirements_answer_with_more_parts_than_it_named_is_asked_about_once_more(
     assert_eq!(reply, "gi, noted. Anything else, like waiver, rank or booking ahead?");
 
     // nothing more: the items stand, and it is not asked a third time
-    let mut call = TextCall::gym();
+    let mut call = TextCall::new(options_asked_together(), &[("gym_name", "Atos HQ")]);
     to_requirements_question(&mut call);
     call.callee("You need to bring your own key and hide away.");
     let reply = call.callee("no, that's it");
     assert!(reply.ends_with("Anything else a visitor should know?"), "{reply}");
     assert!(!reply.contains("like waiver"), "{reply}");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi"])));
+}
+
+/// Tuning seed 304 (ev300c, espeak-ng en-us+m3): "you'll need to bring a gi, be a blue belt or
+/// higher and text us beforehand" heard as "... or higher end test, does the forehand." was noted
+/// as gi and rank; "anything else, like waiver or booking ahead?" got the whole answer again,
+/// "... and tie up my name before", and booking ahead was lost. With the options' own questions
+/// (the gym playbook), each option not named is asked about alone, and a yes is heard.
+#[test]
+fn options_not_named_are_asked_about_one_at_a_time_when_they_have_their_own_question() {
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    let reply = call.callee("You'll need to bring a gi, a blue belt, or higher end test, does the forehand.");
+    assert_eq!(reply, "gi and rank, noted. Does a visitor need to sign a waiver?");
+    let reply = call.callee("No, they don't.");
+    assert_eq!(reply, "Okay. Does a visitor need to book ahead?");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "rank"])));
+    let reply = call.callee("Yes, they do.");
+    assert!(reply.starts_with("Okay, thanks. ") && reply.ends_with("Anything else a visitor should know?"), "{reply}");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "rank", "booking_ahead"])));
+
+    // an answer naming an item joins it too, and a "sorry?" gets the same question again
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("You need to bring your own key and hide away.");
+    let reply = call.callee("sorry, can you say that again?");
+    assert!(reply.ends_with("Does a visitor need to sign a waiver?"), "{reply}");
+    let reply = call.callee("yeah you have to sign the liability form");
+    assert_eq!(reply, "Okay. Does a visitor need a certain rank?");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi", "waiver"])));
+    // "no, that's all" is no to the rest too
+    let reply = call.callee("no, that's all");
+    assert!(reply.starts_with("Okay, thanks. ") && reply.ends_with("Anything else a visitor should know?"), "{reply}");
+
+    // a reply about something else ends the questions and is heard as usual
+    let mut call = TextCall::gym();
+    to_requirements_question(&mut call);
+    call.callee("You need to bring your own key and hide away.");
+    let reply = call.callee("No, not quite. Our classes are no gi class on Tuesday and Friday from 6pm to 7pm.");
+    assert!(reply.starts_with("Sorry about that. I have no gi on tuesday and friday from 6 PM to 7 PM"), "{reply}");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["gi"])));
 }
 

@@ -211,6 +211,11 @@ fn heard(
         return extend(actions, by_day);
     }
 
+    // A yes/no question about one option of a list: this is its answer.
+    if let Some(option) = more_items::heard(conversation, now, text, &intents, turn) {
+        return extend(actions, option);
+    }
+
     // A value acknowledged in passing last turn: this reply may correct it.
     let noted = std::mem::take(&mut conversation.state.noted);
     for noted in &noted {
@@ -520,6 +525,8 @@ fn heard(
                             let before = conversation.state.fields.get(&asked).map(|f| f.value.clone());
                             conversation.state.more_items = before.map(|value| (asked.clone(), value));
                             conversation.state.more_items_asked.push(asked.clone());
+                            conversation.state.more_options = question.one_at_a_time;
+                            let question = question.text;
                             actions.extend(conversation.say(now, &format!("{preface}{line} {question}"), false));
                             return actions;
                         }

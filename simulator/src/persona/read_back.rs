@@ -110,8 +110,12 @@ impl Responder {
         match field.kind {
             FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
                 let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
-                (amount > 0.0 && !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount)))
-                    .then(|| self.spoken(field, &Value::from(amount)))
+                let wrong_amount = !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount));
+                // "twenty dollars" said back for twenty euros: a person hears the wrong currency
+                // (only one clearly named; the ear may drop a currency word, never add one)
+                let wrong_currency =
+                    field.kind == FieldType::Money && other_currency_named(text, self.persona.terms.currency());
+                (amount > 0.0 && (wrong_amount || wrong_currency)).then(|| self.spoken(field, &Value::from(amount)))
             }
             FieldType::Money => {
                 // "free" said back for a price that is not
@@ -142,6 +146,20 @@ fn read_back_opening_said(field: &FieldSpec, text: &str) -> bool {
         let stem = normalize(r.split('{').next().unwrap_or(""));
         !stem.is_empty() && text.contains(&stem)
     })
+}
+
+/// True when `text` names a currency other than `own` (ISO code) and not `own` itself.
+fn other_currency_named(text: &str, own: &str) -> bool {
+    let named: BTreeSet<&str> = text
+        .split(' ')
+        .filter_map(|word| match word {
+            "dollar" | "dollars" | "bucks" | "buck" => Some("USD"),
+            "euro" | "euros" => Some("EUR"),
+            "pound" | "pounds" | "quid" => Some("GBP"),
+            _ => None,
+        })
+        .collect();
+    !named.is_empty() && !named.contains(own)
 }
 
 /// Numbers a recogniser confuses: 13-19 with 30-90.

@@ -221,7 +221,13 @@ impl Responder {
             // a wrong value acknowledged in passing: say so, naming what it was about
             replies.push(correction);
         }
-        if let Some(field) = asked {
+        // "does a visitor need to book ahead?": a yes or a no about one option of a list
+        let option_asked = if read_back || question.is_empty() { None } else { self.option_question(question) };
+        if let Some((field, has)) = option_asked {
+            replies.push(if has { "Yes, they do.".into() } else { "No, they don't.".into() });
+            self.answered.insert(field.clone());
+            self.last_answered = vec![field];
+        } else if let Some(field) = asked {
             if self.persona.behaviour.transfer && !self.transferred {
                 self.transferred = true;
                 return vec![
@@ -377,6 +383,38 @@ impl Responder {
             }
         }
         best.map(|(_, field)| field.clone())
+    }
+
+    /// A question about one option of a list field alone ("does a visitor need to sign a
+    /// waiver?"): the field and whether the persona's list has the option. A question naming
+    /// several options ("anything, like a gi, a waiver ...?") asks for the list, not this.
+    fn option_question(&self, text: &str) -> Option<(String, bool)> {
+        // a yes/no question ("okay, does a visitor need ...?", its "does" often heard as "the"),
+        // not a wh-question; one that asks for "anything" or gives an example wants the list
+        let mut words = text.split(' ').skip_while(|w| {
+            ["okay", "ok", "so", "and", "thanks", "great", "perfect", "right", "alright", "sorry", "also", "then"]
+                .contains(w)
+        });
+        let wh_question =
+            words.next().is_none_or(|w| ["what", "which", "how", "when", "where", "why", "who"].contains(&w));
+        if wh_question || contains_phrase(text, "anything") || contains_phrase(text, "example") {
+            return None;
+        }
+        let mut named: Vec<(&FieldSpec, &str)> = Vec::new();
+        for field in self.playbook.fields.iter().filter(|f| f.kind == FieldType::List) {
+            for option in &field.options {
+                if option.phrases().iter().any(|p| contains_phrase(text, p)) {
+                    named.push((field, option.name()));
+                }
+            }
+        }
+        let [(field, option)] = named.as_slice() else { return None };
+        if self.persona.behaviour.refuse.contains(&field.name) {
+            return None;
+        }
+        let items = self.fact(&field.name).and_then(Value::as_sequence).cloned().unwrap_or_default();
+        let has = items.iter().any(|item| item.as_str() == Some(*option));
+        Some((field.name.clone(), has))
     }
 
     fn fact(&self, name: &str) -> Option<&Value> {

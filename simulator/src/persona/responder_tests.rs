@@ -83,6 +83,22 @@ fn a_follow_up_about_more_requirements_is_answered_with_the_requirements() {
     assert!(more.contains("waiver"), "{more}");
 }
 
+/// The agent's yes/no question about one requirement alone gets a yes or a no, not the whole
+/// list again (which the recogniser garbles the same way twice).
+#[test]
+fn a_question_about_one_option_alone_gets_a_yes_or_a_no() {
+    let mut r = responder(GYM);
+    r.answer();
+    r.on_agent_said("does a visitor need anything like a gi a waiver a certain rank or booking ahead");
+    assert_eq!(said(&r.on_agent_said("gi noted does a visitor need to sign a waiver")), "Yes, they do.");
+    assert_eq!(said(&r.on_agent_said("okay does a visitor need to book ahead")), "No, they don't.");
+    // its "does" heard as "the", as the ear often does
+    assert_eq!(said(&r.on_agent_said("okay the visitor need to book ahead")), "No, they don't.");
+    // several options named: the list, as before
+    let more = said(&r.on_agent_said("does a visitor need anything else like waiver or booking ahead"));
+    assert!(more.contains("waiver"), "{more}");
+}
+
 #[test]
 fn confirms_right_read_backs_and_corrects_wrong_ones() {
     let mut r = responder(GYM);
@@ -110,6 +126,26 @@ fn confirms_right_read_backs_and_corrects_wrong_ones() {
     let reply = said(&r.on_agent_said("i have gi class on monday and wednesday at six p m to day get that right"));
     assert!(reply.starts_with("No, not quite."), "{reply}");
     assert_eq!(reply.to_lowercase().matches("monday").count(), 1, "{reply}");
+}
+
+/// Tuning seed 310 (ev300c): the mat fee, twenty euros, was read back as "20 dollars" and the
+/// callee said "Yes, that's right." A person whose prices are in euros says no.
+#[test]
+fn a_price_read_back_in_another_currency_is_corrected() {
+    let euro = GYM.replace("facts:", "terms: { currency: EUR }\nfacts:");
+    let mut r = responder(&euro);
+    r.answer();
+    assert_eq!(
+        said(&r.on_agent_said("so a drop in is twenty five dollars is that right")),
+        "No, it's twenty five euros."
+    );
+    assert_eq!(said(&r.on_agent_said("so a drop in is twenty five euros is that right")), "Yes, that's right.");
+    // the currency word lost to the ear: nothing to object to
+    assert_eq!(said(&r.on_agent_said("so a drop in is twenty five is that right")), "Yes, that's right.");
+    // noted in passing with the wrong currency: corrected too
+    r.on_agent_said("how much is a drop in class");
+    let reply = said(&r.on_agent_said("twenty five dollars for a drop in got it is there a mat fee on top of that"));
+    assert!(reply.starts_with("No, sorry, the drop in is twenty five euros."), "{reply}");
 }
 
 #[test]

@@ -189,7 +189,8 @@ pub fn money_mentions(tokens: &[Token]) -> Vec<MoneyMention> {
                 end,
                 explicit: true,
                 recurring: false,
-                first_visit: *phrase == "free" && first_visit_before(tokens, start),
+                first_visit: *phrase == "free"
+                    && (first_visit_before(tokens, start) || price_follows_after(tokens, end)),
             });
         }
     }
@@ -267,6 +268,15 @@ fn spelled_digit(tokens: &[Token], index: usize) -> Option<u32> {
 /// first visit, said within five words before "free".
 fn first_visit_before(tokens: &[Token], free: usize) -> bool {
     tokens[free.saturating_sub(5)..free].iter().any(|t| t.is_any(&["first", "1st", "trial", "intro", "introductory"]))
+}
+
+/// "free, and after that it's twenty five": a "free" followed within three words by "after" (and
+/// a money amount later) is an offer for a first visit, whatever the recogniser made of the
+/// words before it ("your third class in free and after now, it's twenty five" for "your first
+/// class is free, and after that ...", tuning seed 312). Whether an amount follows is for the
+/// caller: without one the free stays, read back.
+fn price_follows_after(tokens: &[Token], free_end: usize) -> bool {
+    tokens.iter().skip(free_end + 1).take(3).any(|t| t.is_any(&["after", "afterwards", "thereafter"]))
 }
 
 /// True when the number at `index` reads as a time of day ("at six", "six thirty", "6 pm").
