@@ -624,3 +624,20 @@ fn one_days_classes_are_on_the_day_asked_about() {
     assert_eq!(starts(0, "Nothing on monday, sorry."), Some(vec![]));
     assert_eq!(starts(0, "the thing is"), None);
 }
+
+/// Tuning seed 337 (ev300d, flite rms): "So, there's gi on Sundays, from midday till one thirty.
+/// Also, there's advanced on Saturdays, eleven to half past twelve in the afternoon. ..." heard
+/// with "Saturdays" as "uncertainties"; the advanced class took Sunday from the sentence before
+/// and the schedule was noted in passing. Another class type's times in a sentence of their own
+/// with no day heard are read back.
+#[test]
+fn another_class_in_a_new_sentence_without_its_day_is_read_back() {
+    let heard_text = "So, there's G on Sundays, from midday till 1 30. Also, there's advanced uncertainties, 11 to half past 12 in the afternoon. Also, on Mondays and Fridays, there's an open Mat at half 9, until 11 AM.";
+    let (_, confidence) = heard(heard_text).expect("a schedule");
+    assert!(confidence < confirm_below(), "read back: {confidence}");
+    // the same class type going on, or times in the same sentence, still take the days before
+    for text in ["gi on monday at 6 pm. also gi at 7.30 pm", "on monday there's gi at 6 pm and then no gi at 7.30 pm"] {
+        let (_, confidence) = heard(text).expect("a schedule");
+        assert!(confidence >= confirm_below(), "{text}: {confidence}");
+    }
+}

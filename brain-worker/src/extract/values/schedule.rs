@@ -347,10 +347,20 @@ fn groups(tokens: &[Token], placed: &[Placed]) -> (Vec<Group>, Vec<usize>) {
                 let after_break = index.checked_sub(1).is_some_and(|p| {
                     tokens[placed[p].end()..piece.position].iter().any(|t| t.is_any(&["then", "also", "plus"]))
                 });
+                // "... from midday till one thirty. Also, there's advanced <day misheard>, eleven
+                // to ...": a class type named in a new sentence starts other classes, even when
+                // their day was not heard
+                let new_class_sentence = current.times.last().is_some_and(|&last| {
+                    crate::extract::text::sentence_ends_between(
+                        tokens,
+                        placed[last].end().saturating_sub(1),
+                        piece.position,
+                    ) && placed[last + 1..index].iter().any(|p| matches!(p.piece, Piece::Class(_)))
+                });
                 let starts_new = if current.times_first {
                     !current.days.is_empty()
                 } else {
-                    (leads || after_break) && !current.times.is_empty()
+                    (leads || after_break || new_class_sentence) && !current.times.is_empty()
                 };
                 if starts_new {
                     groups.push(Group::default());
@@ -492,6 +502,25 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
     let mut previous_days: Vec<usize> = Vec::new();
     let mut previous_times_first = false;
     for group in &groups {
+        // "So, there's gi on Sundays, from midday till one thirty. Also, there's advanced
+        // <Saturdays misheard>, eleven to half past twelve": times of another class type in a
+        // sentence of their own, with no day heard, take the days before only as a guess (tuning
+        // seed 337: "sunday at 11 AM" noted in passing)
+        if group.days.is_empty() && !previous_days.is_empty() {
+            if let (Some(&first), Some(&last)) = (group.times.first(), previous_times.last()) {
+                let class = |piece: usize| class_of.get(time_index(piece)).cloned().flatten();
+                let new_sentence = crate::extract::text::sentence_ends_between(
+                    &tokens,
+                    placed[last].end().saturating_sub(1),
+                    placed[first].position,
+                );
+                let another_class =
+                    class(first).is_some() && !previous_times.iter().any(|&piece| class(piece) == class(first));
+                if new_sentence && another_class {
+                    unsure.push("times of another class said without a day in a sentence of their own".into());
+                }
+            }
+        }
         let times =
             if group.times.is_empty() && group.same_as_before { previous_times.clone() } else { group.times.clone() };
         // "monday at six, and then also at seven thirty": times without days of their own are
