@@ -149,6 +149,16 @@ impl Playbook {
                     format!("frames are read for the options of a list field only, not of a {}", type_name(field.kind)),
                 ));
             }
+            if field.kind != FieldType::List && field.options.iter().any(|option| option.question().is_some()) {
+                return Err(invalid(
+                    at("options"),
+                    path("options"),
+                    format!(
+                        "an option's question is asked for the options of a list field only, not of a {}",
+                        type_name(field.kind)
+                    ),
+                ));
+            }
             if let Some(below) = field.confirm_heard_below.filter(|below| !(0.0..=1.0).contains(below)) {
                 return Err(invalid(
                     at("confirm_heard_below"),

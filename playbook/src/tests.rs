@@ -140,6 +140,14 @@ fn semantic_errors_name_line_and_field() {
     let error = error_of(&source);
     assert_eq!(error.field, "fields[1].options", "{error}");
     assert!(error.message.contains("frames are read for the options of a list field only"), "{error}");
+    // so is an option's own yes/no question
+    let source = MINIMAL.replace(
+        "    question: How much?\n",
+        "    question: How much?\n    options:\n      - { name: cash, question: Do you take cash? }\n",
+    );
+    let error = error_of(&source);
+    assert_eq!(error.field, "fields[1].options", "{error}");
+    assert!(error.message.contains("an option's question is asked for the options of a list field only"), "{error}");
 
     // `by_day` is for a schedule, and its day question names the day
     let source = MINIMAL.replace(
