@@ -149,6 +149,13 @@ impl Playbook {
                     format!("frames are read for the options of a list field only, not of a {}", type_name(field.kind)),
                 ));
             }
+            if field.options.iter().any(|option| option.question().is_some_and(|q| q.trim().is_empty())) {
+                return Err(invalid(
+                    at("options"),
+                    path("options"),
+                    "an option's question is empty: leave it out to ask about the options together".to_owned(),
+                ));
+            }
             if field.kind != FieldType::List && field.options.iter().any(|option| option.question().is_some()) {
                 return Err(invalid(
                     at("options"),

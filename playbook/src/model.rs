@@ -260,7 +260,7 @@ impl OptionSpec {
     pub fn question(&self) -> Option<&str> {
         match self {
             OptionSpec::Name(_) => None,
-            OptionSpec::WithPhrases { question, .. } => question.as_deref().filter(|q| !q.trim().is_empty()),
+            OptionSpec::WithPhrases { question, .. } => question.as_deref(),
         }
     }
 

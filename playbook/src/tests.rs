@@ -148,6 +148,14 @@ fn semantic_errors_name_line_and_field() {
     let error = error_of(&source);
     assert_eq!(error.field, "fields[1].options", "{error}");
     assert!(error.message.contains("an option's question is asked for the options of a list field only"), "{error}");
+    // and an empty one is no question (it was ignored without a word)
+    let source = MINIMAL.replace(
+        "    question: How much?\n",
+        "    question: How much?\n    options:\n      - { name: cash, question: \"  \" }\n",
+    );
+    let error = error_of(&source);
+    assert_eq!(error.field, "fields[1].options", "{error}");
+    assert!(error.message.contains("an option's question is empty"), "{error}");
 
     // `by_day` is for a schedule, and its day question names the day
     let source = MINIMAL.replace(

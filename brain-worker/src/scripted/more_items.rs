@@ -115,6 +115,7 @@ pub(super) fn heard(
     conversation: &mut Conversation,
     now: Instant,
     text: &str,
+    words: &str,
     intents: &[Intent],
     turn: usize,
 ) -> Option<Vec<Action>> {
@@ -139,7 +140,7 @@ pub(super) fn heard(
         .find(|e| e.field == field && e.status == FieldStatus::Known)
         .map(|e| e.value.clone())
         .unwrap_or(Value::Array(Vec::new()));
-    let yes = values::yes_no(&extract::text::tokenize(&extract::text::normalised(text))).map(|(yes, _)| yes);
+    let yes = values::yes_no(&extract::text::tokenize(words)).map(|(yes, _)| yes);
     let names_items = named.as_array().is_some_and(|items| !items.is_empty());
     if !intents.is_empty() || about_other || (yes.is_none() && !names_items) || conversation.wrap_up_due(now) {
         // heard as usual: what it names still joins the items (`more_items` stays)
@@ -166,10 +167,9 @@ pub(super) fn heard(
     }
     conversation.state.more_options.remove(0);
     // "no, that's all": no to this one and to the rest
-    let words = extract::text::normalised(text);
     if ["that's all", "that's it", "that's everything", "nothing else", "nothing more"]
         .iter()
-        .any(|phrase| extract::text::has_phrase(&words, phrase))
+        .any(|phrase| extract::text::has_phrase(words, phrase))
     {
         conversation.state.more_options.clear();
     }

@@ -212,7 +212,7 @@ fn heard(
     }
 
     // A yes/no question about one option of a list: this is its answer.
-    if let Some(option) = more_items::heard(conversation, now, text, &intents, turn) {
+    if let Some(option) = more_items::heard(conversation, now, text, &words, &intents, turn) {
         return extend(actions, option);
     }
 
