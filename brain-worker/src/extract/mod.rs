@@ -558,7 +558,7 @@ fn restates_found(
 }
 
 /// "Forty five quid, no sorry, forty pounds": an amount said again within a few words after a
-/// correction word ("sorry", "I mean", "actually" ...) replaces the one before it, unless a field
+/// correction word ("sorry", "I mean", "actually" ... or a bare "no") replaces the one before it, unless a field
 /// is named between them (two fields' amounts). Returns the amounts left and whether one was
 /// replaced.
 fn without_corrected(
@@ -579,8 +579,12 @@ fn without_corrected(
         let replaces = kept.last().is_some_and(|last| {
             // (mentions may touch: "twenty five fifty")
             let Some(between) = tokens.get(last.end + 1..mention.start) else { return false };
+            // a bare "no" between two amounts is a correction too, when the second is an amount
+            // ("twenty five dollars, no sorry, twenty dollars" with "sorry" heard "hurry",
+            // "salary" or "far": tuning seeds 504, 521, 537), not "it's twenty, no, nothing more"
+            let says_no = between.iter().any(|t| t.is("no")) && mention.money.amount > 0.0;
             between.len() <= 4
-                && between.iter().any(|t| t.is_any(values::CORRECTIONS))
+                && (between.iter().any(|t| t.is_any(values::CORRECTIONS)) || says_no)
                 && !names_field(last.end + 1, mention.start)
         });
         if replaces {

@@ -232,3 +232,24 @@ fn an_amount_beside_a_price_said_not_to_exist_is_the_other_price_read_back() {
     assert_eq!(amount(heard.replace("You just pay", "A drop-in is").as_str(), "mat_fee", "drop_in_price"), Some(15.0));
     assert_eq!(amount("It's $25.", "drop_in_price", "drop_in_price"), Some(25.0));
 }
+
+#[test]
+fn an_amount_said_again_after_a_bare_no_replaces_the_first() {
+    // tuning seeds 504, 537, 521 (espeak-ng en-us+f2, en-us+f3, en-us+m3): "X, no sorry, Y" with
+    // "sorry" heard as another word; the first amount was noted each time
+    let text = "Yes, it's £17.50. No far, it £12.50. There's no mat fee.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(12.5));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(0.0));
+    let text = "So, no, there's no next repeat for the mat. Okay, so it's $45, no salary, $40.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(40.0));
+    let text = "Right, it's twenty five dollars, no hurry, twenty dollars.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(20.0));
+    let corrected = found(text, "drop_in_price", "drop_in_price").unwrap();
+    assert!(corrected.confidence < gym().confirm_below, "a corrected amount is read back: {corrected:?}");
+    // a "no" that says there is nothing more is no correction of the amount
+    assert_eq!(amount("it's twenty dollars, no, nothing else", "drop_in_price", "drop_in_price"), Some(20.0));
+    // nor one before another field's amount
+    let text = "twenty dollars, no, the mat fee is ten";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(20.0));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(10.0));
+}

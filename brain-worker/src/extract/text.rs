@@ -2,7 +2,7 @@
 //! ("twenty five" -> 25, "a hundred and twenty" -> 120), "$25" / "6:30pm" / "6-7" split apart.
 //! STT output is lowercase without punctuation and may spell numbers out; typed text may not.
 
-use protocol::spoken::word_value;
+use protocol::spoken::{self, word_value};
 
 /// One token of an utterance.
 #[derive(Clone, Debug, PartialEq)]
@@ -351,6 +351,35 @@ pub fn split_odd_minutes(tokens: &[Token]) -> (Vec<Token>, bool) {
 /// The normalised words of `text` joined by single spaces, for phrase matching.
 pub fn normalised(text: &str) -> String {
     raw_words(text).into_iter().filter(|word| word != SENTENCE_END).collect::<Vec<_>>().join(" ")
+}
+
+/// Another reading of normalised words where a recogniser may have written a number word as its
+/// homophone right after a tens number: "twenty two fifty" heard as "20 to 50", "twenty four" as
+/// "20 for". The tens number is put in words so the two fold into one ("twenty two 50" is 22.50).
+/// `None` when there is nothing to read otherwise. Only for a second reading: "20 to 25" is also
+/// a range.
+pub fn number_homophones(words: &str) -> Option<String> {
+    let mut out: Vec<String> = words.split_whitespace().map(str::to_owned).collect();
+    let mut changed = false;
+    for index in 1..out.len() {
+        let unit = match out[index].as_str() {
+            "to" | "too" => "two",
+            "for" => "four",
+            _ => continue,
+        };
+        let tens = match out[index - 1].parse::<u32>() {
+            Ok(value) if (20..100).contains(&value) && value % 10 == 0 => value,
+            Ok(_) => continue,
+            Err(_) => match word_value(&out[index - 1]) {
+                Some(value) if value >= 20 => value,
+                _ => continue,
+            },
+        };
+        out[index - 1] = spoken::number_to_words(tens);
+        out[index] = unit.to_owned();
+        changed = true;
+    }
+    changed.then(|| out.join(" "))
 }
 
 /// True when a sentence ends among `tokens[from..to]` (before `to`).

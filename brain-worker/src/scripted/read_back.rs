@@ -21,7 +21,13 @@ pub(super) fn read_back_reply(
     restated: bool,
     turn: usize,
 ) -> (String, Vec<Action>) {
-    // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it
+    let current = conversation.state.fields.get(field).map(|f| f.value.clone()).unwrap_or_default();
+    // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it,
+    // unless a "no" opens it and the value is not itself a no: "No, it's 20 to 50" to "a drop-in
+    // is 20 dollars?" is the recogniser's slip heard again, not a yes (tuning seeds 501, 530: the
+    // 20 was kept)
+    let said_no = extract::intent::confirmation(words) == Some(false);
+    let restated = restated && !(said_no && !said_with_no(&current));
     let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
     let spec = conversation.playbook.field(field).cloned();
     if changed.iter().any(|c| c == field) && confusable_correction(conversation, field, turn) {
@@ -77,9 +83,19 @@ pub(super) fn read_back_reply(
             // rules read only for an asked field with a bare answer.
             let corrected = spec.as_ref().and_then(|spec| {
                 let stripped = strip_correction_words(words);
-                extract::extract(&conversation.playbook, &stripped, Some(&spec.name))
-                    .into_iter()
-                    .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
+                let read = |text: &str| {
+                    extract::extract(&conversation.playbook, text, Some(&spec.name))
+                        .into_iter()
+                        .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
+                };
+                match read(&stripped) {
+                    // heard again as the value just said to be wrong: its numbers read another
+                    // way ("20 to 50" as "twenty two fifty"), or nothing
+                    Some(same) if same.value == current => extract::text::number_homophones(&stripped)
+                        .and_then(|other| read(&other))
+                        .filter(|other| other.value != current),
+                    other => other,
+                }
             });
             if let (Some(spec), Some(corrected)) = (spec.as_ref(), corrected) {
                 let events = conversation.set_field(
@@ -89,7 +105,9 @@ pub(super) fn read_back_reply(
                     corrected.confidence,
                     Some(turn),
                 );
-                if let Some(line) = conversation.read_back_line(spec) {
+                // read back at most as often as a correction heard by the turn itself is
+                let line = if rounds < 2 { conversation.read_back_line(spec) } else { None };
+                if let Some(line) = line {
                     conversation.state.phase = Phase::ReadBack { field: field.to_owned(), rounds: rounds + 1 };
                     return (format!("Sorry about that. {line}"), events);
                 }
@@ -112,6 +130,20 @@ pub(super) fn read_back_reply(
             conversation.state.phase = Phase::Asking;
             (NEXT_MARKER.to_owned(), Vec::new())
         }
+    }
+}
+
+/// A value whose own words are a "no" (free, none, a no, nothing needed): a reply that opens with
+/// "no" and says it again agrees with it.
+fn said_with_no(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null => true,
+        Value::Bool(yes) => !yes,
+        Value::Number(number) => number.as_f64() == Some(0.0),
+        Value::String(text) => text.is_empty() || text == "none",
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.get("amount").and_then(Value::as_f64) == Some(0.0),
     }
 }
 

@@ -221,3 +221,43 @@ fn a_yes_to_is_there_a_fee_is_not_taken_as_no_fee() {
     call.callee("five dollars");
     assert_eq!(call.field("mat_fee").1["amount"], 5.0);
 }
+
+/// Tuning seed 530 (espeak-ng en-us+m3): "A drop in is twenty two fifty dollars." heard "A
+/// drop-in is 20, 250,000.", read back as 20 dollars; "No, it's twenty two fifty." heard "No,
+/// it's 20 to 50." was taken as the 20 said again, a yes, and 20 was kept. A "no" with the same
+/// value is no yes: the numbers are read another way ("to" for "two") and that is read back.
+#[test]
+fn a_no_that_says_the_read_back_value_again_is_no_yes() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello bluewater martial arts");
+    call.callee("yes we take drop ins");
+    assert_eq!(call.callee("A drop-in is 20, 250,000."), "So a drop-in is 20 dollars, is that right?");
+    let reply = call.callee("No, it's 20 to 50.");
+    assert_eq!(reply, "Sorry about that. So a drop-in is 22.50 dollars, is that right?");
+    let reply = call.callee("Yes, that's right.");
+    assert!(reply.ends_with("Is there a mat fee on top of that?"), "{reply}");
+    assert_eq!(call.field("drop_in_price").1["amount"], 22.5);
+
+    // seed 501 (en-gb+m2): no other reading; the value said to be wrong is not kept
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello bluewater bjj");
+    call.callee("yes we take drop ins");
+    assert_eq!(call.callee("A drop-in is 20, 250,000."), "So a drop-in is 20 dollars, is that right?");
+    let reply = call.callee("No, it's 20th and 50th.");
+    assert!(reply.starts_with("Sorry, my mistake."), "{reply}");
+    assert_ne!(call.field("drop_in_price").0, FieldStatus::Known);
+
+    // a no that is the value itself still agrees: "no, there's no charge" to "it's free?"
+    let mut call = TextCall::gym_explicit();
+    call.start();
+    call.callee("hello");
+    call.callee("yes we take drop ins");
+    call.callee("twenty dollars");
+    call.callee("yes");
+    assert_eq!(call.callee("it's free"), "And the mat fee is free, is that right?");
+    let reply = call.callee("no, there's no charge for the mats");
+    assert!(!reply.contains("Sorry"), "{reply}");
+    assert_eq!(call.field("mat_fee").0, FieldStatus::Known);
+}

@@ -110,7 +110,7 @@ impl Responder {
         match field.kind {
             FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
                 let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
-                let wrong_amount = !heard_numbers.iter().any(|n| same_number_to_the_ear(*n, amount));
+                let wrong_amount = !amount_said(&heard_numbers, amount);
                 // "twenty dollars" said back for twenty euros: a person hears the wrong currency
                 // (only one clearly named; the ear may drop a currency word, never add one)
                 let wrong_currency =
@@ -160,6 +160,17 @@ fn other_currency_named(text: &str, own: &str) -> bool {
         })
         .collect();
     !named.is_empty() && !named.contains(own)
+}
+
+/// True when the numbers heard say `amount`: as one number, or with its cents as the number after
+/// it ("thirty seven dollars fifty", "twenty two fifty" for 37.50 and 22.50; a read-back of a
+/// price with cents was answered "No, it's thirty seven fifty.").
+fn amount_said(heard: &[f64], amount: f64) -> bool {
+    heard.iter().any(|n| same_number_to_the_ear(*n, amount))
+        || heard.windows(2).any(|pair| {
+            let cents = pair[1];
+            (10.0..100.0).contains(&cents) && cents.fract() == 0.0 && (pair[0] + cents / 100.0 - amount).abs() < 0.001
+        })
 }
 
 /// Numbers a recogniser confuses: 13-19 with 30-90.

@@ -370,3 +370,21 @@ fn a_schedule_asked_one_day_at_a_time_is_answered_in_parts() {
     let whole = said(&r.on_agent_said("which days and times are your classes"));
     assert!(whole.contains("monday and wednesday") && whole.contains("saturday"), "{whole}");
 }
+
+/// Text eval, tuning seed 631: "So a drop-in is 37.50 dollars, is that right?" (heard "so a drop
+/// in is thirty seven dollars fifty ...") was answered "No, it's thirty seven fifty." for a
+/// price of 37.50: the ear took the cents for another number.
+#[test]
+fn a_price_with_cents_read_back_right_is_agreed_to() {
+    let cents = GYM.replace("drop_in_price: 25", "drop_in_price: 37.5");
+    assert_ne!(cents, GYM, "the persona's price is 37.50");
+    let mut r = responder(&cents);
+    r.answer();
+    for right in
+        ["so a drop in is thirty seven dollars fifty is that right", "so a drop in is thirty seven fifty is that right"]
+    {
+        assert_eq!(said(&r.on_agent_said(right)), "Yes, that's right.", "{right}");
+    }
+    let reply = said(&r.on_agent_said("so a drop in is thirty seven dollars is that right"));
+    assert!(reply.starts_with("No"), "{reply}");
+}
