@@ -641,3 +641,45 @@ fn another_class_in_a_new_sentence_without_its_day_is_read_back() {
         assert!(confidence >= confirm_below(), "{text}: {confidence}");
     }
 }
+
+#[test]
+fn half_half_seven_is_half_past_seven() {
+    // tuning seed 523 (espeak-ng en-us+m3): "there's no gi on Monday and Thursday, between six
+    // thirty and half past seven" heard as below: two classes, at 6:30 and at 7:30
+    let text = "Also, there are no beyond Monday and Thursday, between 6 30 and half half 7 o'clock.";
+    let slots = schedule_of(text);
+    assert_eq!(
+        slots,
+        vec![slot("monday", "18:30", Some("19:30"), None), slot("thursday", "18:30", Some("19:30"), None)],
+        "{text}"
+    );
+    // seed 500 (en-us+m7): "from half past seven p m to eight thirty"
+    let slots = schedule_of("There are kids on Thursday, from half half 7pm to 830.");
+    assert_eq!(slots, vec![slot("thursday", "19:30", Some("20:30"), Some("kids"))]);
+}
+
+#[test]
+fn a_range_after_between_or_from_that_ends_in_a_compact_number_or_another_time() {
+    // tuning seed 525 (flite rms), heard right but for the compact numbers: the end of "between
+    // half 6 p.m. and 730" was lost and the open mat classes were dropped whole
+    let text = "There's all levels on Monday and Friday, between half 6 p.m. and 730, and open Mat is Wednesday's and Fridays from 930 till half past 10 in the morning.";
+    assert_eq!(
+        schedule_of(text),
+        vec![
+            slot("monday", "18:30", Some("19:30"), Some("all levels")),
+            slot("friday", "18:30", Some("19:30"), Some("all levels")),
+            slot("wednesday", "09:30", Some("10:30"), Some("open mat")),
+            slot("friday", "09:30", Some("10:30"), Some("open mat")),
+        ]
+    );
+    // still no range of amounts
+    assert!(heard("it's from 150 to 200 dollars a month").is_none());
+}
+
+#[test]
+fn an_end_heard_as_half_past_midnight_after_a_morning_start_is_half_past_noon() {
+    // tuning seed 506 (espeak-ng en-gb+m2): "open mat on sunday from eleven a m to twelve thirty
+    // p m" heard "... from 11 AM to 1230 AM": the end was left out
+    let slots = schedule_of("and open mat on sunday from 11 AM to 1230 AM.");
+    assert_eq!(slots, vec![slot("sunday", "11:00", Some("12:30"), Some("open mat"))]);
+}

@@ -118,6 +118,13 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
                 _ => (hour, whole(token).filter(|m| (1..30).contains(m))?, 3),
             }
         }
+        // "half half seven": "half past seven" with its "past" heard as "half" again (tuning
+        // seeds 500, 522, 523, three voices: "between 6 30 and half half 7 o'clock" was two
+        // classes, not a range)
+        ("half", Some("half")) => {
+            let hour = word_hour(2).and_then(hour_of).filter(|h| (1..=12).contains(h))?;
+            (hour, 30, 3)
+        }
         // "half seven": half past, as said in Britain and Ireland
         ("half", _) => {
             let hour = word_hour(1).and_then(hour_of).filter(|h| (1..=12).contains(h))?;
@@ -171,18 +178,24 @@ fn compact_clock(tokens: &[Token], index: usize) -> Option<(u32, u32)> {
     let runs_to_one = joiner(tokens.get(index + 1))
         && tokens.get(index + 2).is_some_and(|end| split(end).is_some() || end.clock.is_some() || hour_end(end))
         && meridiem_at(index + 3);
-    // the end of a range after a time or its am/pm ("9.30am to 1130", "in the morning to 1130")
+    // the end of a range after a time or its am/pm ("9.30am to 1130", "in the morning to 1130",
+    // "between 6.30 p.m. and 730": an "and" joins after "between", tuning seed 525)
+    let between_and = index >= 2
+        && tokens[index - 1].is("and")
+        && tokens[index.saturating_sub(6)..index - 1].iter().any(|t| t.is("between"));
     let ends_one = index >= 2
-        && joiner(tokens.get(index - 1))
+        && (joiner(tokens.get(index - 1)) || between_and)
         && tokens.get(index - 2).is_some_and(|t| {
             t.number.is_some() || t.clock.is_some() || t.is_any(&["am", "pm", "m", "morning", "evening", "afternoon"])
         });
-    // "from 930 to 1030": a range of two such numbers after "from" / "between" (not an amount:
-    // "from 150 to 200 dollars")
+    // "from 930 to 1030", "from 930 till half past 10": a range after "from" / "between" that
+    // ends in such a number or another time (not an amount: "from 150 to 200 dollars")
     let cued_range = index >= 1
         && tokens[index - 1].is_any(&["from", "between"])
         && (joiner(tokens.get(index + 1)) || tokens.get(index + 1).is_some_and(|t| t.is("and")))
-        && tokens.get(index + 2).is_some_and(|end| split(end).is_some())
+        && tokens
+            .get(index + 2)
+            .is_some_and(|end| split(end).is_some() || (!end.digits && time_at(tokens, index + 2).is_some()))
         && !tokens.get(index + 3).is_some_and(|t| super::money::currency_of(&t.word).is_some());
     (meridiem_at(index + 1) || runs_to_one || ends_one || cued_range).then_some(found)
 }
@@ -229,8 +242,14 @@ fn resolve(time: TimeOfDay, hint: Option<Meridiem>) -> u32 {
 /// the start read as the period word or the usual class hours say). None when no reading fits.
 fn resolve_range(start: TimeOfDay, end: TimeOfDay, hint: Option<Meridiem>) -> Option<(u32, u32)> {
     let mut best: Option<(u32, (u32, u32))> = None;
+    // an end said as "12:30 AM" after a daytime start is half past noon: a recogniser gives the
+    // end the start's "AM" ("from 11 AM to 1230 AM", tuning seed 506)
+    let mut end_readings = readings(end);
+    if end.meridiem_certain && end.minutes < 60 {
+        end_readings.push((end.minutes + 12 * 60, true));
+    }
     for (start_minutes, start_pm) in readings(start) {
-        for (end_minutes, _) in readings(end) {
+        for &(end_minutes, _) in &end_readings {
             if end_minutes <= start_minutes || end_minutes - start_minutes > 4 * 60 {
                 continue;
             }
