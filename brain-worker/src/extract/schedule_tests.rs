@@ -677,9 +677,20 @@ fn a_range_after_between_or_from_that_ends_in_a_compact_number_or_another_time()
 }
 
 #[test]
-fn an_end_heard_as_half_past_midnight_after_a_morning_start_is_half_past_noon() {
+fn a_range_end_heard_after_midnight_is_read_after_noon_when_only_that_makes_a_class() {
     // tuning seed 506 (espeak-ng en-gb+m2): "open mat on sunday from eleven a m to twelve thirty
     // p m" heard "... from 11 AM to 1230 AM": the end was left out
     let slots = schedule_of("and open mat on sunday from 11 AM to 1230 AM.");
     assert_eq!(slots, vec![slot("sunday", "11:00", Some("12:30"), Some("open mat"))]);
+    // seed 529 (en-gb-x-rp+f1): "from midday till one p m" heard "from midnight till 1 pm": read
+    // as no class, and the whole answer asked again
+    let text = "Let me see, on Wednesday and Friday is now an open map from 1215 till 1.45 pm. On Tuesday is now a new class from midnight till 1 pm.";
+    assert_eq!(
+        schedule_of(text),
+        vec![
+            slot("wednesday", "12:15", Some("13:45"), Some("open mat")),
+            slot("friday", "12:15", Some("13:45"), Some("open mat")),
+            slot("tuesday", "12:00", Some("13:00"), None),
+        ]
+    );
 }

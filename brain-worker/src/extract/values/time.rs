@@ -242,13 +242,19 @@ fn resolve(time: TimeOfDay, hint: Option<Meridiem>) -> u32 {
 /// the start read as the period word or the usual class hours say). None when no reading fits.
 fn resolve_range(start: TimeOfDay, end: TimeOfDay, hint: Option<Meridiem>) -> Option<(u32, u32)> {
     let mut best: Option<(u32, (u32, u32))> = None;
-    // an end said as "12:30 AM" after a daytime start is half past noon: a recogniser gives the
-    // end the start's "AM" ("from 11 AM to 1230 AM", tuning seed 506)
-    let mut end_readings = readings(end);
-    if end.meridiem_certain && end.minutes < 60 {
-        end_readings.push((end.minutes + 12 * 60, true));
-    }
-    for (start_minutes, start_pm) in readings(start) {
+    // a time in the hour after midnight ("12:30 AM", "midnight") is read in the hour after noon
+    // too, where the range's other end makes only that one a class: a recogniser gives an end the
+    // start's "AM" ("from 11 AM to 1230 AM", tuning seed 506) and hears "midday" as "midnight"
+    // ("from midnight till 1 pm", seed 529)
+    let with_noon = |time: TimeOfDay| {
+        let mut found = readings(time);
+        if time.meridiem_certain && time.minutes < 60 {
+            found.push((time.minutes + 12 * 60, true));
+        }
+        found
+    };
+    let end_readings = with_noon(end);
+    for (start_minutes, start_pm) in with_noon(start) {
         for &(end_minutes, _) in &end_readings {
             if end_minutes <= start_minutes || end_minutes - start_minutes > 4 * 60 {
                 continue;
