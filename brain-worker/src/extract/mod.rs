@@ -258,8 +258,15 @@ fn answer(field: &FieldSpec, tokens: &[Token], normalised: &str, utterance: &str
             if !positive.is_empty() {
                 return Some(Extraction::known(field, json!(positive), 0.8));
             }
-            if !negative.is_empty() || values::says_nothing(tokens) {
+            if values::says_nothing(tokens) {
                 return Some(Extraction::known(field, json!([]), 0.7));
+            }
+            // only options said not to be needed ("you don't need to let us know"): nothing, but
+            // read back, not noted in passing: one misheard word makes it ("You just need to let
+            // us know in advance." heard "You not need to let us know in the man's.", tuning seed
+            // 532, was noted as nothing needed)
+            if !negative.is_empty() {
+                return Some(Extraction::known(field, json!([]), NOTHING_BY_NEGATION));
             }
             if field.options.is_empty() && !only_control && !normalised.is_empty() {
                 return Some(Extraction::known(field, json!([utterance.trim()]), 0.5));
@@ -605,6 +612,10 @@ fn field_named_after(tokens: &[Token], fields: &[&FieldSpec], except: &str, end:
         })
     })
 }
+
+/// Below the playbooks' usual `confirm_below`: a list's "nothing" said only by negating an
+/// option is read back.
+const NOTHING_BY_NEGATION: f32 = 0.65;
 
 /// Below the playbooks' usual `confirm_below`: a schedule read more than one way is read back
 /// for a yes, never acknowledged in passing.

@@ -616,3 +616,26 @@ fn a_rank_said_by_its_bound_and_beforehand_in_two_words_are_requirements() {
         Some(json!(["gi", "rank", "booking_ahead"]))
     );
 }
+
+#[test]
+fn nothing_said_only_by_negating_an_option_is_read_back() {
+    // tuning seed 532 (espeak-ng en-us+f2): "You just need to let us know in advance." heard as
+    // below was noted in passing as nothing needed
+    let found = extract(&gym(), "You not need to let us know in the man's.", Some("requirements"))
+        .into_iter()
+        .find(|e| e.field == "requirements")
+        .unwrap();
+    assert_eq!(found.value, json!([]));
+    assert!(found.confidence < gym().confirm_below, "read back, not noted: {found:?}");
+    // tuning seed 303: "You just need to be at least a blue belt." the same way
+    let found = extract(&gym(), "You not need to be at least a blue bell.", Some("requirements"))
+        .into_iter()
+        .find(|e| e.field == "requirements")
+        .unwrap();
+    assert!(found.value == json!([]) && found.confidence < gym().confirm_below, "{found:?}");
+    // a plain "nothing" is still noted
+    let found = extract(&gym(), "no nothing special just show up", Some("requirements"))
+        .into_iter()
+        .find(|e| e.field == "requirements");
+    assert!(found.is_some_and(|e| e.confidence >= gym().confirm_below));
+}
