@@ -694,3 +694,15 @@ fn a_range_end_heard_after_midnight_is_read_after_noon_when_only_that_makes_a_cl
         ]
     );
 }
+
+#[test]
+fn a_long_answer_with_two_classes_at_once_is_read_back_without_the_later_one() {
+    // tuning seed 501 (espeak-ng en-gb+m2): "Tuesday" heard "due may" put the open mat on the
+    // weekend, inside the fundamentals class; the whole answer was refused and asked for again,
+    // and heard the same way again
+    let text = "Right, on Saturday, on Sunday, I'm a fundamental class at the 11 in the morning, due may from 930 to 1130 am. I'm open Matt, on due may and Wednesday, I'm a normal level class from 6pm till 8 o'clock.";
+    let (slots, confidence) = heard(text).expect("read back, not asked again");
+    assert!(confidence < confirm_below(), "read back: {confidence}");
+    let times: Vec<(&str, &str)> = slots.iter().map(|s| (s.0.as_str(), s.1.as_str())).collect();
+    assert_eq!(times, vec![("saturday", "11:00"), ("sunday", "11:00"), ("wednesday", "18:00")]);
+}
