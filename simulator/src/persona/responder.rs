@@ -82,6 +82,13 @@ fn normalize(text: &str) -> String {
     lowered.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// True when one of the closing cues is among the last words of `text`.
+fn ends_with_farewell(text: &str) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let tail = words[words.len().saturating_sub(6)..].join(" ");
+    CLOSING_CUES.iter().any(|cue| contains_phrase(&tail, cue))
+}
+
 fn contains_phrase(haystack: &str, phrase: &str) -> bool {
     let phrase = normalize(phrase);
     if phrase.is_empty() {
@@ -213,7 +220,12 @@ impl Responder {
         // back names days and classes, which is no question about the schedule)
         let read_back = self.is_read_back(&text);
         let question = if read_back { after_read_back(&text) } else { after_noted(&text) };
-        let asked = if question.is_empty() { None } else { self.asked_field(question) };
+        // a line that ends with a farewell asks nothing more, whatever the ear made of its start
+        // ("No problem, let's move on. That's all I needed. Thanks so much, have a great day!"
+        // heard "nope drop in what did you want that's all i needed ..." was answered with the
+        // drop-in price, and the call ended without a goodbye)
+        let farewell = ends_with_farewell(&text);
+        let asked = if question.is_empty() || farewell { None } else { self.asked_field(question) };
 
         if read_back {
             replies.push(self.confirm_read_back(&text));
@@ -222,7 +234,8 @@ impl Responder {
             replies.push(correction);
         }
         // "does a visitor need to book ahead?": a yes or a no about one option of a list
-        let option_asked = if read_back || question.is_empty() { None } else { self.option_question(question) };
+        let option_asked =
+            if read_back || question.is_empty() || farewell { None } else { self.option_question(question) };
         if let Some((field, has)) = option_asked {
             replies.push(if has { "Yes, they do.".into() } else { "No, they don't.".into() });
             self.answered.insert(field.clone());

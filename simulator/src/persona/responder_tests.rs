@@ -388,3 +388,19 @@ fn a_price_with_cents_read_back_right_is_agreed_to() {
     let reply = said(&r.on_agent_said("so a drop in is thirty seven dollars is that right"));
     assert!(reply.starts_with("No"), "{reply}");
 }
+
+/// Tuning seeds 522, 525 (second run): the agent's last line, heard "nope drop in what did you
+/// want that's all i needed thanks so much have a great day", was answered with the drop-in
+/// price: the call ended without the callee's goodbye.
+#[test]
+fn a_line_that_ends_with_a_farewell_gets_a_goodbye() {
+    let mut r = responder(GYM);
+    r.answer();
+    let actions = r.on_agent_said("nope drop in what did you want that's all i needed thanks so much have a great day");
+    assert!(actions.iter().any(|a| matches!(a, PersonaAction::Hangup)), "{actions:?}");
+    // a question after a farewell-like word is still a question
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said("bye the way how much is a drop in class"));
+    assert_eq!(reply, "It's twenty five dollars.");
+}
