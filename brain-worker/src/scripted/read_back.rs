@@ -24,10 +24,11 @@ pub(super) fn read_back_reply(
     let current = conversation.state.fields.get(field).map(|f| f.value.clone()).unwrap_or_default();
     // saying the same value again ("no, there's no charge" to "the mat fee is free?") confirms it,
     // unless a "no" opens it and the value is not itself a no: "No, it's 20 to 50" to "a drop-in
-    // is 20 dollars?" is the recogniser's slip heard again, not a yes (tuning seeds 501, 530: the
-    // 20 was kept)
+    // is 20 dollars?" is the recogniser's slip heard again, or the callee's ear's, not a yes
+    // (tuning seed 530: the 20 was kept as confirmed)
     let said_no = extract::intent::confirmation(words) == Some(false);
-    let restated = restated && !(said_no && !said_with_no(&current));
+    let no_but_same = restated && said_no && !said_with_no(&current);
+    let restated = restated && !no_but_same;
     let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
     let spec = conversation.playbook.field(field).cloned();
     if changed.iter().any(|c| c == field) && confusable_correction(conversation, field, turn) {
@@ -117,6 +118,21 @@ pub(super) fn read_back_reply(
             if let Some(events) = super::by_day::keep_heard(conversation, field, turn) {
                 conversation.state.phase = Phase::Asking;
                 return (NEXT_MARKER.to_owned(), events);
+            }
+            if no_but_same {
+                // "no" and the value read back, with no other reading of it: which ear slipped
+                // cannot be told (the callee's heard "twenty two dollars" for "22.50 dollars" and
+                // said "No, it's twenty two fifty", tuning seed 503). Kept, unconfirmed, with a
+                // note; asked again it came back the same
+                conversation
+                    .state
+                    .notes
+                    .push(format!("{field}: read back, answered with a no and the same value; kept unconfirmed"));
+                if let Some(entry) = conversation.state.fields.get_mut(field) {
+                    entry.confidence = entry.confidence.min(0.6);
+                }
+                conversation.state.phase = Phase::Asking;
+                return (NEXT_MARKER.to_owned(), Vec::new());
             }
             (forget_and_ask_again(conversation, field).unwrap_or_else(|| NEXT_MARKER.to_owned()), Vec::new())
         }
