@@ -706,3 +706,21 @@ fn a_long_answer_with_two_classes_at_once_is_read_back_without_the_later_one() {
     let times: Vec<(&str, &str)> = slots.iter().map(|s| (s.0.as_str(), s.1.as_str())).collect();
     assert_eq!(times, vec![("saturday", "11:00"), ("sunday", "11:00"), ("wednesday", "18:00")]);
 }
+
+#[test]
+fn a_class_type_before_two_days_leads_into_their_times_when_the_first_type_was_not_heard() {
+    // tuning seed 504 (espeak-ng en-us+f2): "no gi" heard "no big"; each type was put on the
+    // times before it ("fundamentals on monday ...; kids on saturday and sunday from 9 AM") and
+    // the correction was read back wrong three times
+    let text = "No, not quite. We have no big class on Monday from 11 AM to noon. Fundamentals class on saturday and sunday from 9 AM to 11 AM. And kids class on saturday and sunday from 11 AM to 1 PM.";
+    assert_eq!(
+        schedule_of(text),
+        vec![
+            slot("monday", "11:00", Some("12:00"), None),
+            slot("saturday", "09:00", Some("11:00"), Some("fundamentals")),
+            slot("sunday", "09:00", Some("11:00"), Some("fundamentals")),
+            slot("saturday", "11:00", Some("13:00"), Some("kids")),
+            slot("sunday", "11:00", Some("13:00"), Some("kids")),
+        ]
+    );
+}

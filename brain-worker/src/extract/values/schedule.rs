@@ -427,8 +427,17 @@ fn class_of_times(tokens: &[Token], placed: &[Placed], group_of_time: &[usize]) 
         let back =
             class.checked_sub(1).is_some_and(|p| is_time(p) && joined(tokens, placed[p].end(), piece.position, 2));
         let leads = |next: usize| is_time(next) && joined(tokens, placed[next - 1].end(), placed[next].position, 3);
+        // (past its days, however many pieces they are: "Fundamentals class on saturday and
+        // sunday from 9 AM", tuning seed 504, where a first class type not heard shifted every
+        // type onto the times before it)
+        let mut after_days = class + 1;
+        while is_days(after_days) {
+            after_days += 1;
+        }
         let ahead = (leads(class + 1) && joined(tokens, piece.end(), placed[class + 1].position, 3))
-            || (is_days(class + 1) && joined(tokens, piece.end(), placed[class + 1].position, 2) && leads(class + 2));
+            || (after_days > class + 1
+                && joined(tokens, piece.end(), placed[class + 1].position, 2)
+                && leads(after_days));
         let forward = if ahead != back { ahead } else { style_forward };
         let Piece::Class(name) = &placed[class].piece else { continue };
         let previous = order.checked_sub(1).map(|o| classes[o]);
