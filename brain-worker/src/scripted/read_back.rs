@@ -85,7 +85,8 @@ pub(super) fn read_back_reply(
             let corrected = spec.as_ref().and_then(|spec| {
                 let stripped = strip_correction_words(words);
                 let read = |text: &str| {
-                    extract::extract(&conversation.playbook, text, Some(&spec.name))
+                    let found = extract::extract(&conversation.playbook, text, Some(&spec.name));
+                    super::turn::in_the_calls_currency(conversation, found, text)
                         .into_iter()
                         .find(|e| e.field == spec.name && e.status == FieldStatus::Known)
                 };

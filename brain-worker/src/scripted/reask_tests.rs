@@ -266,3 +266,28 @@ fn a_no_that_says_the_read_back_value_again_is_no_yes() {
     assert!(!reply.contains("Sorry"), "{reply}");
     assert_eq!(call.field("mat_fee").0, FieldStatus::Known);
 }
+
+/// Tuning seed 504 (espeak-ng en-us+f2): "So a drop-in is 12.50 pounds, is that right?", the
+/// callee (whose ear lost the "fifty") said "No, it's twelve pounds fifty.", heard "No, it's
+/// 12.50.", and the agent read back "12.50 dollars": an amount with no currency heard is in the
+/// call's currency.
+#[test]
+fn an_amount_without_a_currency_is_in_the_one_the_calls_prices_were_given_in() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("foxhill brazilian jiu jitsu how can i help");
+    call.callee("yes anyone can come try a class");
+    let reply = call.callee("Yes, it's £17.50. No far, it £12.50. There's no mat fee.");
+    assert!(reply.starts_with("So a drop-in is 12.50 pounds, is that right?"), "{reply}");
+    let reply = call.callee("No, it's 12.50.");
+    assert!(!reply.contains("dollars"), "{reply}");
+    assert_eq!(call.field("drop_in_price").1["currency"], "GBP");
+    // a currency said is kept
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello");
+    call.callee("yes anyone can come try a class");
+    call.callee("it's twelve pounds fifty and there's no mat fee");
+    call.callee("no, it's twelve dollars fifty");
+    assert_eq!(call.field("drop_in_price").1["currency"], "USD");
+}

@@ -278,6 +278,7 @@ fn heard(
     // an answer that would close part of the survey is believed only when said twice
     let gate = gate::hold_gate_answers(conversation, extractions, &words);
     let (extractions, held_gate, was_confirming) = (gate.kept, gate.held, gate.was_confirming);
+    let extractions = in_the_calls_currency(conversation, extractions, text);
     // values the callee says again (a late confirmation, a repeated answer)
     let restated: Vec<String> = extractions
         .iter()
@@ -590,6 +591,35 @@ fn heard(
     }
     actions.extend(ask_next(conversation, now, &preface));
     actions
+}
+
+/// Amounts in an answer that names no currency are in the one the call's prices were given in:
+/// "No, it's 12.50." to "So a drop-in is 12.50 pounds?" was read back as 12.50 dollars (tuning
+/// seed 504). A gym's prices are in one currency; the default (dollars) stands only when no
+/// other was heard.
+pub(super) fn in_the_calls_currency(
+    conversation: &Conversation,
+    mut extractions: Vec<extract::Extraction>,
+    text: &str,
+) -> Vec<extract::Extraction> {
+    const DEFAULT: &str = "USD";
+    let known = conversation.playbook.fields.iter().filter(|f| f.kind == FieldType::Money).find_map(|f| {
+        let entry = conversation.state.fields.get(&f.name)?;
+        let currency = entry.value.get("currency")?.as_str()?;
+        (entry.status == FieldStatus::Known && currency != DEFAULT).then(|| currency.to_owned())
+    });
+    let Some(known) = known else { return extractions };
+    if extract::values::names_currency(&extract::text::tokenize(text)) {
+        return extractions;
+    }
+    for extraction in &mut extractions {
+        if let Some(currency) = extraction.value.get_mut("currency") {
+            if currency.as_str() == Some(DEFAULT) {
+                *currency = serde_json::Value::from(known.as_str());
+            }
+        }
+    }
+    extractions
 }
 
 /// Values heard for the first time in a transcript the recogniser itself was unsure of (its

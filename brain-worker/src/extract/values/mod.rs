@@ -13,7 +13,7 @@ mod schedule;
 mod time;
 
 pub use lists::{framed_items, list_items, says_nothing, ListOption};
-pub use money::{money_mentions, Money, MoneyMention};
+pub use money::{money_mentions, names_currency, Money, MoneyMention};
 pub use negation::{
     has_negation, is_negated, is_not_needed, names_price, no_fee_said, regretful, says_no_price, without_negated_price,
     yes_no,

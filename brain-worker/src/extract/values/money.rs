@@ -56,6 +56,11 @@ const FREE_PHRASES: &[&str] = &[
     "zero",
 ];
 
+/// True when the tokens name a currency (a word or a sign).
+pub fn names_currency(tokens: &[Token]) -> bool {
+    tokens.iter().any(|t| currency_of(&t.word).is_some())
+}
+
 /// "Seventeen fifty" written by a recogniser as "1750": four digits whose first two make a price
 /// and last two its cents are read as that price (17.50), not as a thousand-dollar class.
 fn folded_price(token: &Token, amount: f64) -> f64 {
