@@ -724,3 +724,15 @@ fn a_class_type_before_two_days_leads_into_their_times_when_the_first_type_was_n
         ]
     );
 }
+
+#[test]
+fn some_days_beside_another_day_is_sunday() {
+    // tuning seed 526 (flite slt), the same in three tellings
+    let text = "No, not white. We have gi on thursday from 11 AM to 12 30 PM, events class on thursday and friday from 6 30 PM to 7 30 PM, and no gi on saturday and some days from noon to 1 PM.";
+    let slots = schedule_of(text);
+    assert!(slots.contains(&slot("sunday", "12:00", Some("13:00"), Some("no-gi"))), "{slots:?}");
+    assert!(slots.contains(&slot("saturday", "12:00", Some("13:00"), Some("no-gi"))), "{slots:?}");
+    // not on its own
+    let slots = schedule_of("some days we have open mat at noon on saturday");
+    assert!(!slots.iter().any(|s| s.0 == "sunday"), "{slots:?}");
+}

@@ -92,17 +92,24 @@ pub fn days_at(tokens: &[Token], index: usize) -> Option<(Vec<usize>, usize)> {
         }
         return Some((vec![first], 1));
     }
-    // "Monday, two days and Thursday": "Tuesday" as a recogniser often writes it, taken so only
-    // beside another day of the list
-    if (tokens[index].number == Some(2.0) || word == "to") && matches!(next, Some("days" | "day")) {
+    // "Monday, two days and Thursday", "Saturday and some days": "Tuesday" and "Sunday" as
+    // recognisers often write them, taken so only beside another day of the list (tuning seed
+    // 526: "no gi on saturday and some days from noon to 1 PM" in three tellings)
+    let sound_alike = match (word, next) {
+        (_, Some("days" | "day")) if tokens[index].number == Some(2.0) || word == "to" => Some((1, 2)),
+        ("some", Some("days" | "day")) => Some((6, 2)),
+        ("someday" | "somedays", _) => Some((6, 1)),
+        _ => None,
+    };
+    if let Some((day, used)) = sound_alike {
         let is_day = |at: Option<usize>| at.and_then(|i| tokens.get(i)).is_some_and(|t| day_index(&t.word).is_some());
         let joined = |at: usize| tokens.get(at).is_some_and(|t| t.is_any(&["and", "or"]));
         let before = index.checked_sub(1).filter(|&i| !joined(i)).or_else(|| index.checked_sub(2));
-        let after = if joined(index + 2) { index + 3 } else { index + 2 };
+        let after = if joined(index + used) { index + used + 1 } else { index + used };
         // a list that starts with it: at the start, or after "on"
         let opens = index == 0 || tokens[index - 1].ends_sentence || tokens[index - 1].is("on");
         if is_day(before) || (opens && is_day(Some(after))) {
-            return Some((vec![1], 2));
+            return Some((vec![day], used));
         }
     }
     match (word, next) {
