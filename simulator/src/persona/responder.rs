@@ -82,11 +82,15 @@ fn normalize(text: &str) -> String {
     lowered.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// True when one of the closing cues is among the last words of `text`.
+/// Farewells a closing line ends with. Not a bare "bye": the ear makes one of other words ("A
+/// yes or no is fine." heard "yes or no with bye").
+const FAREWELLS: &[&str] = &["have a great day", "that's all i needed", "goodbye", "take care"];
+
+/// True when one of [`FAREWELLS`] is among the last words of `text`.
 fn ends_with_farewell(text: &str) -> bool {
     let words: Vec<&str> = text.split_whitespace().collect();
     let tail = words[words.len().saturating_sub(6)..].join(" ");
-    CLOSING_CUES.iter().any(|cue| contains_phrase(&tail, cue))
+    FAREWELLS.iter().any(|cue| contains_phrase(&tail, cue))
 }
 
 fn contains_phrase(haystack: &str, phrase: &str) -> bool {

@@ -403,4 +403,12 @@ fn a_line_that_ends_with_a_farewell_gets_a_goodbye() {
     r.answer();
     let reply = said(&r.on_agent_said("bye the way how much is a drop in class"));
     assert_eq!(reply, "It's twenty five dollars.");
+    // and a question the ear ended with a "bye" (tuning seed 530, third run: the callee said
+    // goodbye to the drop-in question and hung up)
+    let mut r = responder(GYM);
+    r.answer();
+    let actions = r.on_agent_said(
+        "sorry what did require get that can someone who trains at another gym come and join one of your classes yes or no with bye",
+    );
+    assert!(!actions.iter().any(|a| matches!(a, PersonaAction::Hangup)), "{actions:?}");
 }
