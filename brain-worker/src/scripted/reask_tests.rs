@@ -282,6 +282,13 @@ fn an_amount_without_a_currency_is_in_the_one_the_calls_prices_were_given_in() {
     let reply = call.callee("No, it's 12.50.");
     assert!(!reply.contains("dollars"), "{reply}");
     assert_eq!(call.field("drop_in_price").1["currency"], "GBP");
+    // a "free" said again is the same free, not a new value to read back
+    let free = call.field("mat_fee");
+    assert_eq!(free.1["amount"], 0.0);
+    call.callee("yes that's right");
+    let reply = call.callee("no, there's no mat fee");
+    assert!(!reply.contains("mat fee is free"), "{reply}");
+    assert_eq!(call.field("mat_fee"), free);
     // a currency said is kept
     let mut call = TextCall::gym();
     call.start();

@@ -613,7 +613,10 @@ pub(super) fn in_the_calls_currency(
         return extractions;
     }
     for extraction in &mut extractions {
-        if let Some(currency) = extraction.value.get_mut("currency") {
+        // (not a "free": nothing in any currency, and told apart from an earlier "free" by its
+        // currency alone it would look like a new value)
+        let free = extraction.value.get("amount").and_then(serde_json::Value::as_f64) == Some(0.0);
+        if let Some(currency) = extraction.value.get_mut("currency").filter(|_| !free) {
             if currency.as_str() == Some(DEFAULT) {
                 *currency = serde_json::Value::from(known.as_str());
             }
