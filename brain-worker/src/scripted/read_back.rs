@@ -67,15 +67,8 @@ pub(super) fn read_back_reply(
         } else {
             // Asked again, and again a yes and a no: the callee opens with yes each time, and
             // "that's" heard as "not" is a recogniser's slip. Keep the value, less sure of it.
-            conversation
-                .state
-                .notes
-                .push(format!("{field}: read back and answered with a yes and a no at once, twice; kept as read back"));
-            if let Some(entry) = conversation.state.fields.get_mut(field) {
-                entry.confidence = entry.confidence.min(0.7);
-            }
-            conversation.state.phase = Phase::Asking;
-            return (NEXT_MARKER.to_owned(), Vec::new());
+            let note = format!("{field}: read back and answered with a yes and a no at once, twice; kept as read back");
+            return keep_unconfirmed(conversation, field, note, 0.7);
         }
     }
     match confirmation {
@@ -125,15 +118,8 @@ pub(super) fn read_back_reply(
                 // cannot be told (the callee's heard "twenty two dollars" for "22.50 dollars" and
                 // said "No, it's twenty two fifty", tuning seed 503). Kept, unconfirmed, with a
                 // note; asked again it came back the same
-                conversation
-                    .state
-                    .notes
-                    .push(format!("{field}: read back, answered with a no and the same value; kept unconfirmed"));
-                if let Some(entry) = conversation.state.fields.get_mut(field) {
-                    entry.confidence = entry.confidence.min(0.6);
-                }
-                conversation.state.phase = Phase::Asking;
-                return (NEXT_MARKER.to_owned(), Vec::new());
+                let note = format!("{field}: read back, answered with a no and the same value; kept unconfirmed");
+                return keep_unconfirmed(conversation, field, note, 0.6);
             }
             (forget_and_ask_again(conversation, field).unwrap_or_else(|| NEXT_MARKER.to_owned()), Vec::new())
         }
@@ -148,6 +134,22 @@ pub(super) fn read_back_reply(
             (NEXT_MARKER.to_owned(), Vec::new())
         }
     }
+}
+
+/// Keeps a read-back value the reply neither confirmed nor replaced: at most `confidence`, with
+/// `note` in the result, and the survey goes on.
+fn keep_unconfirmed(
+    conversation: &mut Conversation,
+    field: &str,
+    note: String,
+    confidence: f32,
+) -> (String, Vec<Action>) {
+    conversation.state.notes.push(note);
+    if let Some(entry) = conversation.state.fields.get_mut(field) {
+        entry.confidence = entry.confidence.min(confidence);
+    }
+    conversation.state.phase = Phase::Asking;
+    (NEXT_MARKER.to_owned(), Vec::new())
 }
 
 /// A value whose own words are a "no" (free, none, a no, nothing needed): a reply that opens with
