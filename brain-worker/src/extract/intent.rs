@@ -56,6 +56,36 @@ const HOLD: &[&str] = &[
     "hold the line",
     "just a sec",
 ];
+/// What people say coming back to the phone after a wait. Heard whether or not the hold before
+/// it was ("can you hold on a sec?" heard "can you vote on a fake?").
+const BACK: &[&str] = &[
+    "i'm back",
+    "i am back",
+    "im back",
+    "thanks for waiting",
+    "thank you for waiting",
+    "thanks for holding",
+    "thank you for holding",
+    "sorry for the wait",
+    "sorry about the wait",
+    "sorry to keep you waiting",
+    "sorry for keeping you",
+];
+
+/// True when the callee says they are back after a wait and gives no yes or no after saying so:
+/// "Okay, I'm back. Go ahead." is no answer to the question asked before the wait ("okay" is no
+/// yes there); "Thanks for holding, so yeah, we take drop-ins" still answers.
+pub fn back_from_wait(normalised_text: &str) -> bool {
+    let padded = format!(" {normalised_text} ");
+    let Some(end) =
+        BACK.iter().filter_map(|phrase| padded.rfind(&format!(" {phrase} ")).map(|at| at + phrase.len() + 1)).max()
+    else {
+        return false;
+    };
+    const YES_NO: &[&str] = &["yes", "yeah", "yep", "yup", "sure", "no", "nope", "not", "don't", "can't", "we"];
+    !padded[end..].split_whitespace().any(|word| YES_NO.contains(&word))
+}
+
 /// Hold phrases that are also how people start an answer while they think.
 const THINKING_ALOUD: &[&str] = &["let me see"];
 /// What may follow a thinking-aloud phrase that still asks to hold ("let me see, um").

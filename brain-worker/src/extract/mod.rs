@@ -54,7 +54,17 @@ pub fn extract(playbook: &Playbook, utterance: &str, asked: Option<&str>) -> Vec
         let refused = intents.contains(&intent::Intent::Refusal);
         let bare_answer_to = asked_spec.filter(|_| !refused);
         let (mentions, corrected) = without_corrected(&tokens, mentions, &money_fields);
-        let mut money = attribute_money(&tokens, &mentions, &money_fields, bare_answer_to);
+        // the other price a two-part question asked about ("how much is a drop-in, and is there
+        // a mat fee?"), when it asked about one
+        let other_asked = bare_answer_to.and_then(|asked| {
+            let others: Vec<&FieldSpec> =
+                also_asked(playbook, asked).into_iter().filter(|f| f.kind == FieldType::Money).collect();
+            match others.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            }
+        });
+        let mut money = attribute_money(&tokens, &mentions, &money_fields, bare_answer_to, other_asked);
         if corrected {
             // a corrected amount is read back for a yes, never acknowledged in passing
             for extraction in &mut money {
@@ -412,11 +422,19 @@ fn said_to_be_none(tokens: &[Token], field: &FieldSpec) -> bool {
 /// Gives each money amount to a field: the field whose keyword sits closest to it in the same
 /// stretch of speech, else the field that was asked (unless the answer says the asked price does
 /// not exist).
+///
+/// Amounts next to a field's name are given first, the others after: "No, there's no extra fee
+/// for the mats. Okay, so drop-ins are $20." (the mat fee named in words that are not its
+/// keywords) gave the none to the drop-in asked about and lost the $20 said with its name (tuning
+/// seed 561). An amount that names no field then goes to the field asked, or, when that one
+/// was named with another amount, to the one other price the question asked about (`other_asked`),
+/// to be read back.
 fn attribute_money(
     tokens: &[Token],
     mentions: &[MoneyMention],
     fields: &[&FieldSpec],
     asked: Option<&FieldSpec>,
+    other_asked: Option<&FieldSpec>,
 ) -> Vec<Extraction> {
     let asked_money = asked.filter(|f| f.kind == FieldType::Money);
     // "We don't really have a drop in price. You just pay the $20 max." (the mat fee's name
@@ -437,7 +455,13 @@ fn attribute_money(
     // five" with the currency misheard still gives the twenty five)
     let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring && !m.first_visit);
     let mut found: Vec<Extraction> = Vec::new();
-    for (position, mention) in mentions.iter().enumerate() {
+    let mut named_first = vec![false; mentions.len()];
+    // pass 0 gives the amounts said next to a field's name, pass 1 the others
+    for (pass, (position, mention)) in (0..2).flat_map(|pass| mentions.iter().enumerate().map(move |item| (pass, item)))
+    {
+        if pass == 1 && named_first[position] {
+            continue;
+        }
         if mention.recurring && mentions.iter().any(|m| !m.recurring) {
             continue;
         }
@@ -502,6 +526,12 @@ fn attribute_money(
                 }
             }
         }
+        if pass == 0 {
+            if best.is_none() {
+                continue;
+            }
+            named_first[position] = true;
+        }
         if has_explicit && !mention.explicit && best.is_none() {
             continue;
         }
@@ -512,7 +542,16 @@ fn attribute_money(
             continue;
         }
         let unnamed = best.is_none();
-        let Some(field) = best.map(|(_, f)| f).or(unnamed_goes_to) else { continue };
+        // the asked price named with another amount: an unnamed one is the other price asked
+        // about, if it is another amount and that price has none yet
+        let asked_taken_by = |field: &FieldSpec| found.iter().find(|e| e.field == field.name).map(|e| e.value.clone());
+        let diverted = unnamed_goes_to
+            .filter(|_| unnamed && !guessed)
+            .and_then(|asked| asked_taken_by(asked))
+            .filter(|value| value.get("amount").and_then(Value::as_f64) != Some(mention.money.amount))
+            .and_then(|_| other_asked)
+            .filter(|other| !found.iter().any(|e| e.field == other.name));
+        let Some(field) = best.map(|(_, f)| f).or(diverted).or(unnamed_goes_to) else { continue };
         // a bare number answers the question asked, or a field named right next to it
         // ("the mat fee is ten", "fifteen for the mat fee"), never a two-number time
         let is_asked = asked_money.is_some_and(|asked| asked.name == field.name);
@@ -525,6 +564,7 @@ fn attribute_money(
         let confidence = match (mention.explicit, best.is_some()) {
             // "the first class is free" and nothing else: free, read back to be sure
             _ if mention.first_visit => 0.6,
+            _ if diverted.is_some() => 0.6,
             _ if unnamed && guessed => 0.6,
             (true, true) => 0.9,
             (true, false) => 0.85,

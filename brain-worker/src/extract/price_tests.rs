@@ -253,3 +253,24 @@ fn an_amount_said_again_after_a_bare_no_replaces_the_first() {
     assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(20.0));
     assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(10.0));
 }
+
+/// Tuning seed 561: "How much is a drop-in, and is there a mat fee?" answered "No, there's no
+/// extra fee for the mats. Okay, so drop-ins are $20." (heard right) was noted as a free drop-in:
+/// the none took the price asked about and the $20 said with its name was lost.
+#[test]
+fn an_amount_said_with_its_fields_name_beats_an_unnamed_one_for_the_field_asked() {
+    let text = "No, there's no extra fee for the mats. Okay, so drop-ins are $20.";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(20.0));
+    // the none is the other price the question asked about, read back
+    let mat = found(text, "drop_in_price", "mat_fee").expect("the none goes to the mat fee");
+    assert_eq!(mat.value.get("amount").and_then(Value::as_f64), Some(0.0));
+    assert!(mat.confidence < 0.7, "read back: {mat:?}");
+    // an amount said again for the field named is no second price
+    let text = "drop ins are twenty dollars, twenty dollars";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(20.0));
+    assert_eq!(found(text, "drop_in_price", "mat_fee"), None);
+    // as before: an unnamed amount answers the question asked, a named one its field
+    let text = "it's twenty five, and the mat fee is ten";
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
+    assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(10.0));
+}

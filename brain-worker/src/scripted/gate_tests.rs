@@ -179,3 +179,30 @@ fn a_question_back_does_not_confirm_a_held_no() {
     call.callee("Of course, we get visitors all the time!");
     assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)));
 }
+
+/// Tuning seed 569: "Can you hold on a sec?" heard as "Can you vote on a fake?" (no hold heard),
+/// then "Okay, I'm back. Go ahead." to "Can someone who trains at another gym come and join one
+/// of your classes?" was a yes: drop-ins noted as offered, and the callee's "No, sorry, we're
+/// members only." after it was lost. Coming back from a wait is no answer, heard hold or not.
+#[test]
+fn back_from_a_wait_not_heard_as_a_hold_is_no_yes() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("Hello. Hi, I'm Brian Gillian.");
+    call.callee("Can you vote on a fake?");
+    let reply = call.callee("Okay, I'm back. Go ahead.");
+    assert_ne!(call.field("drop_in_offered").0, FieldStatus::Known, "{reply}");
+    assert!(reply.contains("Thanks for waiting"), "{reply}");
+    assert!(reply.contains("drop-in") || reply.contains("another gym"), "the question again: {reply}");
+    let reply = call.callee("No, sorry, remember only.");
+    assert!(reply.contains("just to be sure"), "{reply}");
+    call.callee("No, members only, sorry.");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)));
+    // a yes said on coming back that names what was asked still counts
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("Can you vote on a fake?");
+    let reply = call.callee("Sorry about the wait. Yes, we take drop ins.");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "{reply}");
+}

@@ -263,7 +263,8 @@ fn heard(
     // Back from hold (or a new person on the line): "okay, I'm back, go ahead" is no answer to the
     // yes/no question asked before the wait. A yes or no counts there only when the utterance
     // names what the question was about; else the question is asked again.
-    let back_from_hold = matches!(conversation.state.phase, Phase::Holding | Phase::Transferring);
+    let says_back = extract::intent::back_from_wait(&words);
+    let back_from_hold = matches!(conversation.state.phase, Phase::Holding | Phase::Transferring) || says_back;
     let extractions: Vec<_> = if back_from_hold {
         extractions
             .into_iter()
@@ -460,6 +461,11 @@ fn heard(
                 format!("Thanks for waiting. {question}")
             };
             Some(line)
+        }
+        // back from a wait whose hold was not heard: the question again, as after a heard hold
+        Phase::Asking if says_back && changed.is_empty() && intents.is_empty() => {
+            let question = current_question(conversation);
+            Some(format!("Thanks for waiting. {question}"))
         }
         _ if intents.contains(&Intent::Transfer) => {
             conversation.state.phase = Phase::Transferring;
