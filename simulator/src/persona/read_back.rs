@@ -130,8 +130,44 @@ impl Responder {
                     .unwrap_or_default();
                 (!schedule_read_back_agrees(text, &heard_numbers, &entries)).then(|| schedule_sentence(&entries))
             }
+            FieldType::List => self.list_clearly_wrong(field, text),
             _ => None,
         }
+    }
+
+    /// The right list, spoken, when `text` says a list back that a person would object to even
+    /// with this ear: "nothing special" when something is needed, an item in place of one that
+    /// is needed, or an item when nothing is. Items left out are not objected to (the ear drops
+    /// words a person would hear).
+    fn list_clearly_wrong(&self, field: &FieldSpec, text: &str) -> Option<String> {
+        let facts: BTreeSet<String> = self
+            .fact(&field.name)
+            .and_then(|v| v.as_sequence())
+            .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let named: BTreeSet<String> = field
+            .options
+            .iter()
+            .filter(|option| option.phrases().iter().any(|phrase| contains_phrase(text, &normalize(phrase))))
+            .map(|option| option.name().to_owned())
+            .collect();
+        let says_nothing =
+            ["nothing", "none", "no requirements", "not anything"].iter().any(|w| contains_phrase(text, w));
+        let wrong = if facts.is_empty() {
+            !named.is_empty() && !says_nothing
+        } else {
+            let none_right = facts.iter().all(|fact| !named.contains(fact));
+            let other_named = named.iter().any(|item| !facts.contains(item));
+            none_right && (says_nothing || other_named)
+        };
+        if !wrong {
+            return None;
+        }
+        Some(if facts.is_empty() {
+            "nothing, you can just show up".to_owned()
+        } else {
+            self.spoken(field, self.fact(&field.name)?)
+        })
     }
 
     /// True when a read-back is about `field` (its keywords, or its read-back wording).

@@ -412,3 +412,30 @@ fn a_line_that_ends_with_a_farewell_gets_a_goodbye() {
     );
     assert!(!actions.iter().any(|a| matches!(a, PersonaAction::Hangup)), "{actions:?}");
 }
+
+/// Tuning seed 556: "You just need to fill out a waiver." heard "You not need to fill out a
+/// waiver.", read back "So for requirements: nothing special. Is that right?", was agreed to
+/// (the ear made "nothing schedule" of it and lists were never checked): a person who needs a
+/// waiver objects to "nothing".
+#[test]
+fn a_list_read_back_clearly_wrong_is_corrected() {
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said("so for requirements nothing schedule is that right"));
+    assert!(reply.starts_with("No") && reply.contains("waiver"), "{reply}");
+    // an item in place of the ones needed
+    let reply = said(&r.on_agent_said("so for requirements booking ahead is that right"));
+    assert!(reply.starts_with("No"), "{reply}");
+    // right, or with an item the ear dropped: agreed
+    for right in ["so for requirements gi and waiver is that right", "so for requirements a gi is that right"] {
+        assert_eq!(said(&r.on_agent_said(right)), "Yes, that's right.", "{right}");
+    }
+    // nothing needed: an item said back is objected to, "nothing" agreed to
+    let none = GYM.replace("requirements: [gi, waiver]", "requirements: []");
+    assert_ne!(none, GYM);
+    let mut r = responder(&none);
+    r.answer();
+    let reply = said(&r.on_agent_said("so for requirements a waiver is that right"));
+    assert!(reply.starts_with("No") && reply.contains("nothing"), "{reply}");
+    assert_eq!(said(&r.on_agent_said("so for requirements nothing special is that right")), "Yes, that's right.");
+}
