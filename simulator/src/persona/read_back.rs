@@ -282,6 +282,7 @@ fn half_of_day_contradicted(text: &str, entries: &[ScheduleFact]) -> bool {
 /// half of the day.
 fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[ScheduleFact]) -> bool {
     !half_of_day_contradicted(text, entries)
+        && !class_start_unknown(text, entries)
         && entries.iter().all(|entry| {
             let day = entry.day.to_lowercase();
             let day_said = text.split(' ').any(|w| w.trim_end_matches('s') == day.trim_end_matches('s'));
@@ -295,4 +296,30 @@ fn schedule_read_back_agrees(text: &str, heard_numbers: &[f64], entries: &[Sched
                 || (start == 0 && text.contains("midnight"));
             day_said && start_said
         })
+}
+
+/// True when the read-back starts a class ("at seven", "from seven") at an hour no class starts
+/// at: an end time read as a class of its own ("wednesday at 5:30 PM; wednesday at 7 PM" for one
+/// class from 5:30 to 7, tuning seed 566) is a class a person would say they do not have.
+fn class_start_unknown(text: &str, entries: &[ScheduleFact]) -> bool {
+    let words: Vec<&str> = text.split(' ').collect();
+    let starts: Vec<f64> = entries
+        .iter()
+        .filter_map(|e| parse_minutes(&e.start))
+        .map(|start| match (start / 60) % 12 {
+            0 => 12.0,
+            h => h as f64,
+        })
+        .collect();
+    words.windows(2).any(|pair| {
+        let ["at" | "from", next] = pair else { return false };
+        let hour = next.parse::<f64>().ok().or_else(|| spoken::word_value(next).map(f64::from)).or_else(|| {
+            // "7:30" / "730" as the ear may write it
+            let digits: String = next.chars().filter(|c| c.is_ascii_digit()).collect();
+            (digits.len() >= 3).then(|| digits[..digits.len() - 2].parse::<f64>().ok()).flatten()
+        });
+        hour.is_some_and(|hour| {
+            (1.0..=12.0).contains(&hour) && !starts.iter().any(|s| same_number_to_the_ear(hour, *s))
+        })
+    })
 }

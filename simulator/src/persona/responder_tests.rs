@@ -439,3 +439,20 @@ fn a_list_read_back_clearly_wrong_is_corrected() {
     assert!(reply.starts_with("No") && reply.contains("nothing"), "{reply}");
     assert_eq!(said(&r.on_agent_said("so for requirements nothing special is that right")), "Yes, that's right.");
 }
+
+/// Tuning seed 566: "I have class on friday from 8 PM to 9 PM; class on wednesday at 5:30 PM;
+/// class on wednesday at 7 PM; ..." for one Wednesday class from 5:30 to 7 was agreed to: every
+/// class's day and hour was said, and a class that does not exist was never checked.
+#[test]
+fn a_schedule_read_back_with_a_class_that_does_not_exist_is_corrected() {
+    let mut r = responder(GYM);
+    r.answer();
+    let extra =
+        "i have class on monday and wednesday from six p m to seven thirty p m class on monday at seven thirty p m \
+                 and open mat on saturday from ten a m to twelve p m did i get that right";
+    let reply = said(&r.on_agent_said(extra));
+    assert!(reply.starts_with("No, not quite"), "{reply}");
+    let right = "i have class on monday and wednesday from six p m to seven thirty p m \
+                 and open mat on saturday from ten a m to twelve p m did i get that right";
+    assert_eq!(said(&r.on_agent_said(right)), "Yes, that's right.");
+}
