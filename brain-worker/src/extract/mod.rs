@@ -456,6 +456,8 @@ fn attribute_money(
     let has_explicit = mentions.iter().any(|m| m.explicit && !m.recurring && !m.first_visit);
     let mut found: Vec<Extraction> = Vec::new();
     let mut named_first = vec![false; mentions.len()];
+    // for each of `found`: given in pass 0 (said with its field's name)
+    let mut found_named: Vec<bool> = Vec::new();
     // pass 0 gives the amounts said next to a field's name, pass 1 the others
     for (pass, (position, mention)) in (0..2).flat_map(|pass| mentions.iter().enumerate().map(move |item| (pass, item)))
     {
@@ -544,10 +546,16 @@ fn attribute_money(
         let unnamed = best.is_none();
         // the asked price named with another amount: an unnamed one is the other price asked
         // about, if it is another amount and that price has none yet
-        let asked_taken_by = |field: &FieldSpec| found.iter().find(|e| e.field == field.name).map(|e| e.value.clone());
+        let asked_named_with = |field: &FieldSpec| {
+            found
+                .iter()
+                .zip(&found_named)
+                .find(|(e, named)| **named && e.field == field.name)
+                .map(|(e, _)| e.value.clone())
+        };
         let diverted = unnamed_goes_to
             .filter(|_| unnamed && !guessed)
-            .and_then(|asked| asked_taken_by(asked))
+            .and_then(|asked| asked_named_with(asked))
             .filter(|value| value.get("amount").and_then(Value::as_f64) != Some(mention.money.amount))
             .and_then(|_| other_asked)
             .filter(|other| !found.iter().any(|e| e.field == other.name));
@@ -575,6 +583,7 @@ fn attribute_money(
             json!({ "amount": mention.money.amount, "currency": mention.money.currency }),
             confidence,
         ));
+        found_named.push(pass == 0);
     }
     found
 }
