@@ -274,3 +274,10 @@ fn an_amount_said_with_its_fields_name_beats_an_unnamed_one_for_the_field_asked(
     assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(25.0));
     assert_eq!(amount(text, "drop_in_price", "mat_fee"), Some(10.0));
 }
+
+/// Tuning seed 574: "we charge twenty five dollars for a drop in" heard "we charge 20 $5 for a
+/// drop-in" was noted as 20 dollars.
+#[test]
+fn twenty_five_dollars_written_twenty_then_five_dollars_is_twenty_five() {
+    assert_eq!(amount("Let me see, we charge 20 $5 for a drop-in.", "drop_in_price", "drop_in_price"), Some(25.0));
+}

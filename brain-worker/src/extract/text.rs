@@ -152,7 +152,7 @@ fn raw_words(text: &str) -> Vec<String> {
             _ => spaced.push(' '),
         }
     }
-    spaced
+    let words: Vec<String> = spaced
         .split_whitespace()
         .flat_map(|word| {
             let word = word.trim_matches('\'');
@@ -179,7 +179,30 @@ fn raw_words(text: &str) -> Vec<String> {
             word.split(' ').map(str::to_owned).collect::<Vec<_>>()
         })
         .filter(|word| !word.is_empty())
-        .collect()
+        .collect();
+    tens_split_by_currency(words)
+}
+
+/// "we charge 20 $5 for a drop-in": Whisper writes "twenty five dollars" as a tens number, then
+/// the currency sign before the unit (tuning seed 574: noted as 20 dollars). A round tens number
+/// right before a currency sign and one digit is one amount: "$ 25".
+fn tens_split_by_currency(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut index = 0;
+    while index < words.len() {
+        let tens = words[index].parse::<u32>().ok().filter(|t| (20..=90).contains(t) && t % 10 == 0);
+        let sign = words.get(index + 1).filter(|w| matches!(w.as_str(), "$" | "€" | "£"));
+        let unit = words.get(index + 2).and_then(|w| w.parse::<u32>().ok()).filter(|u| (1..=9).contains(u));
+        if let (Some(tens), Some(sign), Some(unit)) = (tens, sign, unit) {
+            out.push(sign.clone());
+            out.push((tens + unit).to_string());
+            index += 3;
+            continue;
+        }
+        out.push(words[index].clone());
+        index += 1;
+    }
+    out
 }
 
 /// The word [`raw_words`] puts where a sentence ends.
@@ -526,6 +549,9 @@ mod tests {
         assert_eq!(numbers("one hundred fifty"), vec![150.0]);
         assert_eq!(numbers("seven thirty"), vec![7.0, 30.0]);
         assert_eq!(numbers("$7.50"), vec![7.5]);
+        // tuning seed 574: "twenty five dollars" written "20 $5"
+        assert_eq!(numbers("we charge 20 $5 for a drop-in"), vec![25.0]);
+        assert_eq!(numbers("20 $5.50"), vec![20.0, 5.5]);
         assert_eq!(numbers("a class"), Vec::<f64>::new());
     }
 
