@@ -333,7 +333,20 @@ impl Responder {
     }
 
     fn is_read_back(&self, text: &str) -> bool {
-        READ_BACK_CUES.iter().any(|cue| contains_phrase(text, cue) || text.contains(&cue.replace('?', "")))
+        // a bare "right" asks for a yes only at the end of the line: "One more thing before I go,
+        // I didn't catch it earlier. What should a visitor bring ...?" heard "okay one more the
+        // before right open ... what should a visitor bring ..." was answered as a read-back
+        // (tuning seed 552, second run)
+        let last_words: Vec<&str> = text.split_whitespace().rev().take(3).collect();
+        let ends_with_right = last_words.iter().any(|w| w.trim_end_matches('?') == "right");
+        READ_BACK_CUES.iter().any(|cue| {
+            let plain = cue.trim_end_matches('?');
+            if plain == "right" {
+                ends_with_right
+            } else {
+                contains_phrase(text, cue) || text.contains(plain)
+            }
+        })
             // "so <a value>" with its cue lost; "so I didn't quite get that, what would a visitor
             // pay?" (a re-ask heard with "sorry" cut short) asks a question instead
             || (text.starts_with("so ") && self.asked_field(text).is_none())

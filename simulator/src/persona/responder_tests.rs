@@ -456,3 +456,20 @@ fn a_schedule_read_back_with_a_class_that_does_not_exist_is_corrected() {
                  and open mat on saturday from ten a m to twelve p m did i get that right";
     assert_eq!(said(&r.on_agent_said(right)), "Yes, that's right.");
 }
+
+/// Tuning seed 552 (second run): "One more thing before I go, I didn't catch it earlier. What
+/// should a visitor bring or do before their first class? ..." heard with "right" in its first
+/// words was answered as a read-back of the schedule, not with the requirements.
+#[test]
+fn a_question_with_right_in_its_first_words_is_no_read_back() {
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said(
+        "okay one more the before right open at eight at two per we're what should a visitor bring or do before their first class for get all bring a gi or sign a waiver",
+    ));
+    assert!(!reply.starts_with("No, not quite"), "{reply}");
+    assert!(reply.contains("gi") || reply.contains("waiver"), "{reply}");
+    // a read-back that ends with "right" is still one
+    let reply = said(&r.on_agent_said("so a drop in is twenty five dollars right"));
+    assert_eq!(reply, "Yes, that's right.");
+}
