@@ -27,7 +27,7 @@ pub struct Extraction {
 }
 
 impl Extraction {
-    fn known(field: &FieldSpec, value: Value, confidence: f32) -> Extraction {
+    pub(crate) fn known(field: &FieldSpec, value: Value, confidence: f32) -> Extraction {
         Extraction { field: field.name.clone(), status: FieldStatus::Known, value, confidence }
     }
 }
@@ -147,6 +147,27 @@ fn gives_classes(playbook: &Playbook, tokens: &[Token]) -> bool {
     playbook.fields.iter().filter(|f| f.kind == FieldType::Schedule).any(|field| {
         !values::days_in(tokens).is_empty() && !values::schedule(tokens, &class_types(field)).slots.is_empty()
     })
+}
+
+/// The options of list `field` that a word of `utterance` sounds like without being one of
+/// their phrases: a one-word phrase of five letters or more, a third of its letters changed at
+/// most ("waymer" for "waiver"). For a correction of a list read back, where the callee names
+/// items: "No, it's waymer." to "So for requirements: nothing special?" (tuning seed 556).
+pub fn options_sounding_like(field: &FieldSpec, utterance: &str) -> Vec<String> {
+    let tokens = text::tokenize(utterance);
+    let mut found: Vec<String> = Vec::new();
+    for option in &field.options {
+        let near = option.phrases().iter().filter(|p| !p.contains(' ') && p.len() >= 5).any(|phrase| {
+            tokens.iter().map(|t| t.word.as_str()).filter(|w| w.len() >= 4 && w.is_ascii()).any(|word| {
+                let distance = values::edit_distance(word, phrase);
+                distance > 0 && distance <= phrase.len() / 3 && word.as_bytes()[0] == phrase.as_bytes()[0]
+            })
+        });
+        if near && !found.iter().any(|f| f == option.name()) {
+            found.push(option.name().to_owned());
+        }
+    }
+    found
 }
 
 /// True when a field's value says "none": false, an empty list or text, an amount of zero.

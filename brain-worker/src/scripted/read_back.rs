@@ -28,7 +28,15 @@ pub(super) fn read_back_reply(
     // (tuning seed 530: the 20 was kept as confirmed)
     let said_no = extract::intent::confirmation(words) == Some(false);
     let no_but_same = restated && said_no && !said_with_no(&current);
-    let restated = restated && !no_but_same;
+    // a none read back ("nothing special?") and a reply whose only none is its opening "no":
+    // "No, it's waymer." names something, misheard (tuning seed 556: "nothing" kept, confirmed)
+    let no_only_opening = restated && said_no && said_with_no(&current) && {
+        let rest = strip_correction_words(words);
+        !extract::extract(&conversation.playbook, &rest, Some(field))
+            .iter()
+            .any(|e| e.field == field && e.status == FieldStatus::Known && e.value == current)
+    };
+    let restated = restated && !no_but_same && !no_only_opening;
     let confirmation = if restated { Some(true) } else { extract::intent::confirmation(words) };
     let spec = conversation.playbook.field(field).cloned();
     if changed.iter().any(|c| c == field) && confusable_correction(conversation, field, turn) {
@@ -89,6 +97,11 @@ pub(super) fn read_back_reply(
                     Some(same) if same.value == current => extract::text::number_homophones(&stripped)
                         .and_then(|other| read(&other))
                         .filter(|other| other.value != current),
+                    // a list's items named in words close to theirs ("waymer"): read back
+                    None if spec.kind == playbook::FieldType::List => {
+                        let items = extract::options_sounding_like(spec, &stripped);
+                        (!items.is_empty()).then(|| extract::Extraction::known(spec, serde_json::json!(items), 0.6))
+                    }
                     other => other,
                 }
             });

@@ -4,6 +4,7 @@
 
 use super::tests::TextCall;
 use protocol::results::FieldStatus;
+use serde_json::json;
 
 #[test]
 fn a_question_not_understood_is_rephrased_with_an_example_and_dropped_after_two_tries() {
@@ -297,4 +298,34 @@ fn an_amount_without_a_currency_is_in_the_one_the_calls_prices_were_given_in() {
     call.callee("it's twelve pounds fifty and there's no mat fee");
     call.callee("no, it's twelve dollars fifty");
     assert_eq!(call.field("drop_in_price").1["currency"], "USD");
+}
+
+/// Tuning seed 556: "You just need to fill out a waiver." heard "You not need to fill out a
+/// waiver." was read back as "nothing special"; the callee's "No, it's waiver." heard "No, it's
+/// waymer." confirmed the "nothing" (its opening "no" read as the none said again).
+#[test]
+fn a_no_to_nothing_read_back_that_names_a_misheard_item_corrects_it() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we take drop ins");
+    call.callee("twenty dollars and no mat fee");
+    call.callee("monday and wednesday at six pm");
+    let reply = call.callee("You not need to fill out a waiver.");
+    assert!(reply.contains("nothing special. Is that right?"), "{reply}");
+    let reply = call.callee("No, it's waymer.");
+    assert!(reply.contains("So for requirements: waiver. Is that right?"), "{reply}");
+    call.callee("Yes, that's right.");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
+    // "no, nothing" to "nothing special?" still agrees
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we take drop ins");
+    call.callee("twenty dollars and no mat fee");
+    call.callee("monday and wednesday at six pm");
+    call.callee("You not need to fill out a waiver.");
+    call.callee("No, nothing.");
+    assert_eq!(call.field("requirements").1, json!([]));
+    assert!(call.policy.state().fields.get("requirements").is_some_and(|f| f.confidence >= 0.9));
 }

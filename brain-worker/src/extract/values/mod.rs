@@ -19,5 +19,7 @@ pub use negation::{
     yes_no,
 };
 pub use scale::scale;
-pub use schedule::{days_at, days_in, schedule, ClassSlot, ClassType, Doubt, Schedule, CORRECTIONS, DAYS};
+pub use schedule::{
+    days_at, days_in, edit_distance, schedule, ClassSlot, ClassType, Doubt, Schedule, CORRECTIONS, DAYS,
+};
 pub use time::{hh_mm, time_spans, TimeOfDay, TimeSpan};

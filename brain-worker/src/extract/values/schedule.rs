@@ -55,7 +55,7 @@ fn misheard_day(word: &str) -> Option<usize> {
 }
 
 /// Levenshtein distance between two short ASCII words.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, &ca) in a.iter().enumerate() {
