@@ -170,6 +170,17 @@ pub fn options_sounding_like(field: &FieldSpec, utterance: &str) -> Vec<String> 
     found
 }
 
+/// The options of list `field` that `utterance` names only to say they are not needed ("you
+/// don't need to sign a waiver").
+pub fn negated_options(field: &FieldSpec, utterance: &str) -> Vec<String> {
+    if field.kind != FieldType::List {
+        return Vec::new();
+    }
+    let tokens = text::tokenize(utterance);
+    let (positive, negative) = values::list_items(&tokens, &options(field));
+    negative.into_iter().filter(|name| !positive.contains(name)).collect()
+}
+
 /// True when a field's value says "none": false, an empty list or text, an amount of zero.
 pub fn says_none(value: &Value) -> bool {
     match value {

@@ -95,6 +95,33 @@ pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &
     Some(MoreQuestion { text: template.replace("{options}", &spoken_list(&others)), one_at_a_time: Vec::new() })
 }
 
+/// For a list answer that named options only to say they are not needed ("You not need to fill
+/// out a waiver.", the recogniser's "not" for "just": tuning seeds 532, 556), each of those
+/// options' own yes/no question, one at a time: a yes is easy to hear, and a "nothing" read back
+/// was agreed to by a callee who heard it wrong. `None` when the value is not "nothing", an
+/// option has no question, the field was asked about again already or there is no time.
+pub(super) fn negated_question(conversation: &Conversation, field: &FieldSpec, answer: &str) -> Option<MoreQuestion> {
+    if conversation.state.more_items_asked.contains(&field.name) {
+        return None;
+    }
+    let nothing =
+        conversation.state.fields.get(&field.name).and_then(|f| f.value.as_array().map(Vec::is_empty)).unwrap_or(false);
+    if !nothing {
+        return None;
+    }
+    let negated = extract::negated_options(field, answer);
+    let questions: Vec<&str> = negated
+        .iter()
+        .filter_map(|name| field.options.iter().find(|o| o.name() == name.as_str())?.question())
+        .collect();
+    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
+    let fits = conversation.state.media_ms + OPTION_MS * negated.len() as u64 + WRAP_UP_MS < limit_ms;
+    if negated.is_empty() || questions.len() != negated.len() || !fits {
+        return None;
+    }
+    Some(MoreQuestion { text: questions[0].to_owned(), one_at_a_time: negated })
+}
+
 /// The question open about one option, for a re-prompt.
 pub(super) fn current(conversation: &Conversation) -> Option<String> {
     let option = conversation.state.more_options.first()?;
@@ -148,7 +175,10 @@ pub(super) fn heard(
         return None;
     }
     let current = conversation.state.fields.get(&field).map(|f| (f.value.clone(), f.confidence));
-    let (before, confidence) = current.unwrap_or((Value::Array(Vec::new()), 0.8));
+    let (before, before_confidence) = current.unwrap_or((Value::Array(Vec::new()), 0.8));
+    // a plain yes or no to the option's own question settles it: no read-back of the list after
+    // (a "nothing" said only by negating options was below the read-back threshold)
+    let confidence = if yes.is_some() { before_confidence.max(0.8) } else { before_confidence };
     let mut items = joined(&before, &named);
     if yes == Some(true) {
         items = joined(&items, &Value::Array(vec![Value::String(option.clone())]));
@@ -162,7 +192,7 @@ pub(super) fn heard(
         }
     ));
     let mut actions = Vec::new();
-    if items != before {
+    if items != before || confidence != before_confidence {
         actions.extend(conversation.set_field(&field, FieldStatus::Known, items, confidence, Some(turn)));
     }
     conversation.state.more_options.remove(0);

@@ -552,6 +552,16 @@ fn heard(
                         actions.extend(ask_next(conversation, now, &preface));
                         return actions;
                     }
+                    // "nothing" said only by negating options: each option's own question
+                    if let Some(question) = more_items::negated_question(conversation, &spec, text) {
+                        let before = conversation.state.fields.get(&asked).map(|f| f.value.clone());
+                        conversation.state.more_items = before.map(|value| (asked.clone(), value));
+                        conversation.state.more_items_asked.push(asked.clone());
+                        conversation.state.more_options = question.one_at_a_time;
+                        let line = format!("{preface}Just to check: {}", gate::lowercase_first(&question.text));
+                        actions.extend(conversation.say(now, &line, false));
+                        return actions;
+                    }
                     if let Some(line) = conversation.read_back_line(&spec) {
                         conversation.state.phase = Phase::ReadBack { field: asked.clone(), rounds: 1 };
                         actions.extend(conversation.say(now, &format!("{preface}{line}"), false));
