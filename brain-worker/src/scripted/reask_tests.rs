@@ -300,6 +300,18 @@ fn an_amount_without_a_currency_is_in_the_one_the_calls_prices_were_given_in() {
     assert_eq!(call.field("drop_in_price").1["currency"], "USD");
 }
 
+/// A call with `playbook` up to the requirements question (drop-ins, prices and a schedule
+/// given).
+fn at_requirements(playbook: playbook::Playbook) -> TextCall {
+    let mut call = TextCall::new(playbook, &[("gym_name", "Atos HQ")]);
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we take drop ins");
+    call.callee("twenty dollars and no mat fee");
+    call.callee("monday and wednesday at six pm");
+    call
+}
+
 /// Tuning seed 556: "You just need to fill out a waiver." heard "You not need to fill out a
 /// waiver." was read back as "nothing special"; the callee's "No, it's waiver." heard "No, it's
 /// waymer." confirmed the "nothing" (its opening "no" read as the none said again). With the
@@ -316,12 +328,7 @@ fn a_no_to_nothing_read_back_that_names_a_misheard_item_corrects_it() {
         }
     }
     let start = |playbook: &playbook::Playbook| {
-        let mut call = TextCall::new(playbook.clone(), &[("gym_name", "Atos HQ")]);
-        call.start();
-        call.callee("hello atos");
-        call.callee("yes we take drop ins");
-        call.callee("twenty dollars and no mat fee");
-        call.callee("monday and wednesday at six pm");
+        let mut call = at_requirements(playbook.clone());
         let reply = call.callee("You not need to fill out a waiver.");
         assert!(reply.contains("nothing special. Is that right?"), "{reply}");
         call
@@ -343,24 +350,14 @@ fn a_no_to_nothing_read_back_that_names_a_misheard_item_corrects_it() {
 /// hand". Options named only to be negated are asked about one at a time by their own questions.
 #[test]
 fn options_named_only_to_be_negated_are_asked_about_alone() {
-    let mut call = TextCall::gym();
-    call.start();
-    call.callee("hello atos");
-    call.callee("yes we take drop ins");
-    call.callee("twenty dollars and no mat fee");
-    call.callee("monday and wednesday at six pm");
+    let mut call = at_requirements(super::tests::gym_playbook());
     let reply = call.callee("You not need to fill out a waiver.");
     assert!(reply.ends_with("Just to check: does a visitor need to sign a waiver?"), "{reply}");
     let reply = call.callee("Yes, they do.");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!(["waiver"])));
     assert!(reply.contains("Anything else a visitor should know?"), "{reply}");
     // a no leaves nothing
-    let mut call = TextCall::gym();
-    call.start();
-    call.callee("hello atos");
-    call.callee("yes we take drop ins");
-    call.callee("twenty dollars and no mat fee");
-    call.callee("monday and wednesday at six pm");
+    let mut call = at_requirements(super::tests::gym_playbook());
     let reply = call.callee("Okay, so you'll not need to text us before hand.");
     assert!(reply.ends_with("Just to check: does a visitor need to book ahead?"), "{reply}");
     call.callee("No, they don't.");
