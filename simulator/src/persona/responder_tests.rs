@@ -473,3 +473,20 @@ fn a_question_with_right_in_its_first_words_is_no_read_back() {
     let reply = said(&r.on_agent_said("so a drop in is twenty five dollars right"));
     assert_eq!(reply, "Yes, that's right.");
 }
+
+/// Tuning seeds 545, 553 (ev540c): "nothing special, noted." heard "nothing schedule noted" was
+/// answered with the whole timetable as a correction; with the closing line after it, in place
+/// of the goodbye.
+#[test]
+fn a_word_that_names_the_schedule_is_no_schedule_said_back() {
+    let mut r = responder(GYM);
+    r.answer();
+    let actions = r.on_agent_said("nothing schedule noted that's all i needed thanks so much have a great day");
+    assert!(actions.iter().any(|a| matches!(a, PersonaAction::Hangup)), "{actions:?}");
+    assert!(!said(&actions).contains("not quite"), "{actions:?}");
+    // a schedule said back wrong in passing is still corrected
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said("tuesday and thursday at six p m got it does a visitor need anything"));
+    assert!(reply.contains("not quite"), "{reply}");
+}
