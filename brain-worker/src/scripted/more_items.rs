@@ -122,6 +122,16 @@ pub(super) fn negated_question(conversation: &Conversation, field: &FieldSpec, a
     Some(MoreQuestion { text: questions[0].to_owned(), one_at_a_time: negated })
 }
 
+/// Opens the follow-up `question` about list `field` (what it adds joins the value it has now);
+/// returns the line that asks it.
+pub(super) fn begin(conversation: &mut Conversation, field: &str, question: MoreQuestion) -> String {
+    let before = conversation.state.fields.get(field).map(|f| f.value.clone());
+    conversation.state.more_items = before.map(|value| (field.to_owned(), value));
+    conversation.state.more_items_asked.push(field.to_owned());
+    conversation.state.more_options = question.one_at_a_time;
+    question.text
+}
+
 /// The question open about one option, for a re-prompt.
 pub(super) fn current(conversation: &Conversation) -> Option<String> {
     let option = conversation.state.more_options.first()?;

@@ -529,11 +529,7 @@ fn heard(
                         // a list answer with a part that named no option ("bring a gi and <words
                         // not understood>"): ask once about the options not named
                         if let Some(question) = more_items::question(conversation, &spec, text) {
-                            let before = conversation.state.fields.get(&asked).map(|f| f.value.clone());
-                            conversation.state.more_items = before.map(|value| (asked.clone(), value));
-                            conversation.state.more_items_asked.push(asked.clone());
-                            conversation.state.more_options = question.one_at_a_time;
-                            let question = question.text;
+                            let question = more_items::begin(conversation, &asked, question);
                             actions.extend(conversation.say(now, &format!("{preface}{line} {question}"), false));
                             return actions;
                         }
@@ -554,11 +550,8 @@ fn heard(
                     }
                     // "nothing" said only by negating options: each option's own question
                     if let Some(question) = more_items::negated_question(conversation, &spec, text) {
-                        let before = conversation.state.fields.get(&asked).map(|f| f.value.clone());
-                        conversation.state.more_items = before.map(|value| (asked.clone(), value));
-                        conversation.state.more_items_asked.push(asked.clone());
-                        conversation.state.more_options = question.one_at_a_time;
-                        let line = format!("{preface}Just to check: {}", gate::lowercase_first(&question.text));
+                        let question = more_items::begin(conversation, &asked, question);
+                        let line = format!("{preface}Just to check: {}", gate::lowercase_first(&question));
                         actions.extend(conversation.say(now, &line, false));
                         return actions;
                     }
