@@ -15,7 +15,7 @@ use std::time::Instant;
 const CONFIRMED: f32 = 0.95;
 
 /// True when `value` for `field` would make a required field not applicable.
-fn closes_required(conversation: &Conversation, field: &str, value: &serde_json::Value) -> bool {
+pub(super) fn closes_required(conversation: &Conversation, field: &str, value: &serde_json::Value) -> bool {
     conversation.playbook.fields.iter().any(|spec| {
         spec.required
             && spec

@@ -206,3 +206,41 @@ fn back_from_a_wait_not_heard_as_a_hold_is_no_yes() {
     let reply = call.callee("Sorry about the wait. Yes, we take drop ins.");
     assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "{reply}");
 }
+
+/// Seed 583 (tuning): "Okay so yeah, drop ins are fine." heard "Okay, so yeah, drop-in my eyes."
+/// was taken as a yes; then "We charge twenty euros for a drop in. Oh, no, no mat fee." heard
+/// "We can't rent it all over for a drop-in, oh no, no mat fee." turned it into no drop-ins with
+/// no question asked ("Sorry about that."): 0 of 5 fields.
+#[test]
+fn a_no_heard_in_the_price_answer_does_not_overturn_a_yes_unasked() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("I recommend martial arts. May not hear.");
+    let reply = call.callee("Okay, so yeah, drop-in my eyes.");
+    assert!(reply.contains("How much is a drop-in"), "{reply}");
+    let reply = call.callee("We can't rent it all over for a drop-in, oh no, no mat fee.");
+    assert_ne!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)), "{reply}");
+    assert_ne!(call.field("class_schedule").0, FieldStatus::NotApplicable, "{reply}");
+    assert!(!reply.contains("Anything else a visitor should know"), "the survey was skipped: {reply}");
+    // the "no mat fee" in the same breath means drop-ins exist: the yes stands, the price is
+    // asked again
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(true)), "{reply}");
+    assert!(reply.contains("How much is a drop-in"), "{reply}");
+}
+
+/// The same correction with nothing in it that says drop-ins exist is asked about before it
+/// settles anything.
+#[test]
+fn a_no_correcting_a_noted_yes_to_the_gate_is_confirmed_first() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    let reply = call.callee("Okay, so yeah, drop-in my eyes.");
+    assert!(reply.contains("How much is a drop-in"), "{reply}");
+    let reply = call.callee("No, we can't do drop-ins.");
+    assert!(reply.contains("just to be sure"), "{reply}");
+    assert_ne!(call.field("class_schedule").0, FieldStatus::NotApplicable, "{reply}");
+    let reply = call.callee("No, sorry, members only.");
+    assert_eq!(call.field("drop_in_offered"), (FieldStatus::Known, Value::Bool(false)), "{reply}");
+    assert!(reply.contains("Anything else a visitor should know"), "{reply}");
+}

@@ -306,6 +306,13 @@ pub(super) fn correct_noted(
             if answers_asked && !explicit && !names_field {
                 return None;
             }
+            if super::gate::closes_required(conversation, field, &corrected.value) {
+                // "We can't rent it all over for a drop-in, oh no, no mat fee." (for "We charge
+                // twenty euros for a drop in") after drop-ins were noted (tuning seed 583): a
+                // correction that would end the survey is a gatekeeping answer like any other,
+                // held and asked again before it settles anything
+                return None;
+            }
             // the open question answered in the same breath ("... and you just need to text us
             // beforehand"): kept, not asked for again after the read-back
             let (mut actions, _) = conversation.apply(&asked_answer, turn);
@@ -399,6 +406,10 @@ pub(super) fn correct_known_later(
             continue;
         };
         if corrected.value == current.value {
+            continue;
+        }
+        // a correction that would end the survey is left to the gate, which asks again first
+        if super::gate::closes_required(conversation, &spec.name, &corrected.value) {
             continue;
         }
         // "No, just that the Saturday class is at ten" to "Anything else?": a part of what was

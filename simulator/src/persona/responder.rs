@@ -238,8 +238,18 @@ impl Responder {
             replies.push(correction);
         }
         // "does a visitor need to book ahead?": a yes or a no about one option of a list
-        let option_asked =
-            if read_back || question.is_empty() || farewell { None } else { self.option_question(question) };
+        // A question that names another field by its own words is about that field, whatever option
+        // it ends on ("sorry tuesday the sure need a drop in visitors from other gi and" for
+        // "... do you take drop-in visitors from other gyms?", tuning seeds 593, 603)
+        let option_asked = if read_back || question.is_empty() || farewell {
+            None
+        } else {
+            self.option_question(question).filter(|(field, _)| {
+                asked
+                    .as_ref()
+                    .is_none_or(|a| a.name == *field || !a.keywords.iter().any(|k| contains_phrase(question, k)))
+            })
+        };
         if let Some((field, has)) = option_asked {
             replies.push(if has { "Yes, they do.".into() } else { "No, they don't.".into() });
             self.answered.insert(field.clone());

@@ -490,3 +490,18 @@ fn a_word_that_names_the_schedule_is_no_schedule_said_back() {
     let reply = said(&r.on_agent_said("tuesday and thursday at six p m got it does a visitor need anything"));
     assert!(reply.contains("not quite"), "{reply}");
 }
+
+/// Tuning seeds 593 and 603 (ev580a): "Sorry, just to be sure: do you take drop-in visitors from
+/// other gyms?" heard "sorry tuesday the sure need a drop in visitors from other gi and" was
+/// answered "No, they don't." (about a gi) by a gym that takes visitors: the question about
+/// drop-ins is what the words ask, a gi only its last word.
+#[test]
+fn a_question_that_asks_about_another_field_is_no_question_about_an_option() {
+    let mut r = responder(GYM);
+    r.answer();
+    let reply = said(&r.on_agent_said("sorry tuesday the sure need a drop in visitors from other gi and"));
+    assert!(!reply.starts_with("No"), "{reply}");
+    assert!(!reply.contains("they do"), "an answer about drop-ins, not about a gi: {reply}");
+    // a question about the option alone still gets its yes or no
+    assert_eq!(said(&r.on_agent_said("okay the visitor need to book ahead")), "No, they don't.");
+}
