@@ -211,7 +211,7 @@ fn confusable_correction(conversation: &mut Conversation, field: &str, turn: usi
 }
 
 /// The callee said a value we had is wrong without giving the right one: forget it and ask for it
-/// again. Returns the line to say, or None when the field has been asked [`MAX_ASKS`] times
+/// again, in other words. Returns the line to say, or None when the field has been asked [`MAX_ASKS`] times
 /// already: it is left unknown, with a note, and the call goes on (a schedule read back wrong,
 /// corrected unreadably and asked again, went round until the call's time limit).
 fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> Option<String> {
@@ -223,8 +223,10 @@ fn forget_and_ask_again(conversation: &mut Conversation, field: &str) -> Option<
         return None;
     }
     conversation.set_asked(field);
-    let question =
-        conversation.playbook.field(field).cloned().map(|s| conversation.question_for(&s)).unwrap_or_default();
+    // in other words, with an example: the same question word for word gets the same answer
+    // heard the same way (tuning seed 616: "How much is a drop-in, and is there a mat fee?"
+    // twice, "forty" heard "already" both times)
+    let question = conversation.playbook.field(field).cloned().map(|s| conversation.reask_for(&s)).unwrap_or_default();
     *conversation.state.attempts.entry(field.to_owned()).or_default() += 1;
     Some(format!("Sorry, my mistake. {question}"))
 }

@@ -333,7 +333,11 @@ fn a_correction_after_a_value_noted_in_passing_is_taken() {
     let mut call = TextCall::gym();
     to_price_question(&mut call);
     call.callee("thirty dollars");
-    assert_eq!(call.callee("no no that's wrong"), "Sorry, my mistake. How much is a drop-in, and is there a mat fee?");
+    // in other words, with an example (tuning seed 616: the same question twice, misheard twice)
+    assert_eq!(
+        call.callee("no no that's wrong"),
+        "Sorry, my mistake. What would a visitor pay for one class? For example, twenty dollars, or free."
+    );
     assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
 
     // an answer to the new question that starts with "no" and carries an amount is an answer
@@ -419,7 +423,10 @@ fn read_back_is_corrected_when_the_callee_says_it_is_wrong() {
     to_price_question(&mut call);
     call.callee("fifteen");
     let reply = call.callee("no that's not right");
-    assert_eq!(reply, "Sorry, my mistake. How much is a drop-in, and is there a mat fee?");
+    assert_eq!(
+        reply,
+        "Sorry, my mistake. What would a visitor pay for one class? For example, twenty dollars, or free."
+    );
     assert_eq!(call.field("drop_in_price").0, FieldStatus::Unknown);
     assert_eq!(call.callee("thirty bucks"), "So a drop-in is 30 dollars, is that right?");
 }
