@@ -281,3 +281,17 @@ fn an_amount_said_with_its_fields_name_beats_an_unnamed_one_for_the_field_asked(
 fn twenty_five_dollars_written_twenty_then_five_dollars_is_twenty_five() {
     assert_eq!(amount("Let me see, we charge 20 $5 for a drop-in.", "drop_in_price", "drop_in_price"), Some(25.0));
 }
+
+/// Tuning seed 610 (ev580a): "Saturday, from eleven a m to twelve, that's gi." heard "From 11 to
+/// 12, Mat fee." in a schedule answer gave a mat fee of 12 dollars, read back later over the free
+/// one noted before. The end of a time range is a time, not an amount.
+#[test]
+fn the_end_of_a_time_range_is_no_amount() {
+    for asked in ["class_schedule", "mat_fee"] {
+        assert_eq!(amount("From 11 to 12, Mat fee.", asked, "mat_fee"), None, "{asked}");
+        assert_eq!(amount("between six and seven, mat fee", asked, "mat_fee"), None, "{asked}");
+    }
+    // an amount after a range of amounts is still one
+    assert_eq!(amount("the mat fee is ten to twelve dollars", "mat_fee", "mat_fee"), Some(10.0));
+    assert_eq!(amount("mat fee is 12", "mat_fee", "mat_fee"), Some(12.0));
+}

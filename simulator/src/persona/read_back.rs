@@ -116,6 +116,15 @@ impl Responder {
         match field.kind {
             FieldType::Money | FieldType::Scale if !heard_numbers.is_empty() => {
                 let amount = self.fact(&field.name).and_then(|v| v.as_f64())?;
+                if field.kind == FieldType::Money && amount == 0.0 {
+                    // a price said back for what costs nothing: "and the mat fee is twelve
+                    // dollars, is that right?" was agreed to by a gym with no mat fee (tuning
+                    // seeds 594, 610), when the words name the fee (a number said back for
+                    // another field is that field's). "three" is what this ear makes of "free"
+                    let priced = heard_numbers.iter().any(|n| *n >= 1.0 && (*n - 3.0).abs() > 0.01);
+                    let named = self.read_back_mentions(field, text);
+                    return (priced && named && !contains_phrase(text, "free")).then(|| "free".to_owned());
+                }
                 let wrong_amount = !amount_said(&heard_numbers, amount);
                 // "twenty dollars" said back for twenty euros: a person hears the wrong currency
                 // (only one clearly named; the ear may drop a currency word, never add one)

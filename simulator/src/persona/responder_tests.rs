@@ -505,3 +505,15 @@ fn a_question_that_asks_about_another_field_is_no_question_about_an_option() {
     // a question about the option alone still gets its yes or no
     assert_eq!(said(&r.on_agent_said("okay the visitor need to book ahead")), "No, they don't.");
 }
+
+/// Tuning seeds 594 and 610 (ev580a): "And the mat fee is 20 pounds, is that right?" was agreed
+/// to by a gym with no mat fee; a person objects to a price said back for what is free.
+#[test]
+fn a_price_read_back_for_what_is_free_is_corrected() {
+    let mut r = responder(GYM);
+    r.answer();
+    assert_eq!(said(&r.on_agent_said("and the mat fee is twelve dollars that right")), "No, it's free.");
+    assert_eq!(said(&r.on_agent_said("and the mat fee is free is that right")), "Yes, that's right.");
+    // "free" heard as "three" is still agreed to
+    assert_eq!(said(&r.on_agent_said("and the mat fee is three that right")), "Yes, that's right.");
+}

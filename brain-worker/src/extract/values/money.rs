@@ -288,7 +288,14 @@ fn price_follows_after(tokens: &[Token], free_end: usize) -> bool {
 fn looks_like_time(tokens: &[Token], index: usize) -> bool {
     let before = index.checked_sub(1).map(|i| tokens[i].word.as_str());
     let after = tokens.get(index + 1).map(|t| t.word.as_str());
-    matches!(before, Some("at" | "from" | "until" | "till" | "til" | "by" | "around"))
+    // the end of a range of times ("from eleven to twelve", "between six and seven"): tuning
+    // seed 610's "From 11 to 12, Mat fee." was a mat fee of 12
+    let range_end = index >= 3
+        && matches!(before, Some("to" | "and" | "till" | "until"))
+        && tokens[index - 2].number.is_some()
+        && tokens[index - 3].is_any(&["from", "between"]);
+    range_end
+        || matches!(before, Some("at" | "from" | "between" | "until" | "till" | "til" | "by" | "around"))
         || matches!(after, Some("am" | "pm" | "o'clock" | "oclock" | "in" | "thirty" | "fifteen"))
         || tokens.get(index + 1).is_some_and(|t| t.number.is_some_and(|m| (10.0..60.0).contains(&m)))
 }
