@@ -111,10 +111,13 @@ pub(super) fn hold_gate_answers(
     GateOutcome { kept, held, was_confirming: pending.map(|(field, _)| field) }
 }
 
-/// Asks `field`'s question again to confirm a held answer.
+/// Asks `field`'s question again, in other words, to confirm a held answer. The same question
+/// gets the same answer, and the same answer the same mishearing: "Um, sure, visitors are always
+/// welcome." was heard "I'm sure, maybe they're not always welcome." both times it was asked the
+/// same way, and the "no" was believed (tuning seed 593, ev580b).
 pub(super) fn ask_to_confirm(conversation: &mut Conversation, now: Instant, field: &str, preface: &str) -> Vec<Action> {
     let Some(spec) = conversation.playbook.field(field).cloned() else { return Vec::new() };
-    let question = conversation.question_for(&spec);
+    let question = conversation.reask_for(&spec);
     conversation.set_asked(field);
     let question = lowercase_first(&question);
     conversation.state.notes.push(format!("{field}: confirming a gatekeeping answer before it settles the survey"));

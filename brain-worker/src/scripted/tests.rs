@@ -490,7 +490,10 @@ fn no_drop_ins_marks_dependent_fields_not_applicable() {
     call.callee("atos good afternoon");
     // a "no" that would end the survey is asked again before it is believed (issue 12)
     let reply = call.callee("no sorry we don't do drop ins");
-    assert_eq!(reply, "Sorry, just to be sure: do you take drop-in visitors from other gyms?");
+    assert_eq!(
+        reply,
+        "Sorry, just to be sure: can someone who trains at another gym come and join one of your classes? A yes or no is fine."
+    );
     let reply = call.callee("no we don't");
     assert!(reply.contains("Anything else a visitor should know"), "skips price, fee, schedule: {reply}");
     for field in ["drop_in_price", "mat_fee", "class_schedule", "requirements"] {
