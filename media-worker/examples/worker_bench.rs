@@ -114,7 +114,7 @@ async fn main() {
                             utterance_id: format!("r{utterance_seq}"),
                             text: "Thanks, a drop-in is twenty dollars.".into(),
                             end_of_turn: true,
-                            uninterruptible: false,
+                            uninterruptible: false, context: true,
                         };
                         let say = Say { v: 1, call_id: heard.call_id.clone(), command };
                         let _ = brain_bus.publish(subjects::media_say(&heard.call_id).unwrap(), encode_json(&say)).await;

@@ -279,8 +279,8 @@ impl CallActor {
     fn on_say(&mut self, ctx: &mut Context<Self>, message: BusMessage) {
         match decode_json::<Say>(&message.payload) {
             Ok(say) => {
-                if let SayCommand::Speak { utterance_id, text, .. } = &say.command {
-                    self.agent_said(utterance_id, text);
+                if let SayCommand::Speak { utterance_id, text, context, .. } = &say.command {
+                    self.agent_said(utterance_id, text, *context);
                 }
                 self.speaking.handle_say(self.now_ms, say.command)
             }
@@ -294,10 +294,18 @@ impl CallActor {
     }
 
     /// Keeps the agent's turn (its sentences joined) and tells the recogniser: the callee's next
-    /// words most likely answer it.
-    fn agent_said(&mut self, utterance_id: &str, text: &str) {
+    /// words most likely answer it. A line that is no context (`context` false: values said back
+    /// for a yes or a correction) clears what the recogniser had.
+    fn agent_said(&mut self, utterance_id: &str, text: &str, context: bool) {
         let text = text.trim();
         if text.is_empty() {
+            return;
+        }
+        if !context {
+            self.agent_turn = None;
+            if let Some(stt) = &self.stt_input {
+                let _ = stt.send(SttInput::Context { text: String::new() });
+            }
             return;
         }
         let turn = match self.agent_turn.take() {

@@ -122,7 +122,7 @@ impl Speaking {
     /// A `media.say` command at media time `now_ms`.
     pub fn handle_say(&mut self, now_ms: u64, command: SayCommand) {
         match command {
-            SayCommand::Speak { utterance_id, text: words, end_of_turn, uninterruptible } => {
+            SayCommand::Speak { utterance_id, text: words, end_of_turn, uninterruptible, .. } => {
                 if let Some(awaited) = &mut self.awaited {
                     awaited.replied_at_ms.get_or_insert(now_ms);
                 }
@@ -391,6 +391,7 @@ mod tests {
             text: "Thanks.".into(),
             end_of_turn: true,
             uninterruptible: false,
+            context: true,
         };
         speaking.handle_say(now_ms, say);
         let mut segments = Vec::new();

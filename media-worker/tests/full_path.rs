@@ -87,6 +87,7 @@ async fn callee_sentences_become_transcripts_and_agent_text_reaches_the_simulato
                 text: greeting.into(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             },
         )
         .await;
@@ -162,6 +163,7 @@ async fn callee_talking_over_the_agent_clears_it_within_300_ms_and_the_brain_hea
                 text: long.into(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             },
         )
         .await;

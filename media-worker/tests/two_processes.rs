@@ -157,6 +157,7 @@ async fn when_a_worker_process_dies_mid_call_the_gateway_moves_the_stream_and_th
         text: "Sorry, where were we?".into(),
         end_of_turn: true,
         uninterruptible: false,
+        context: true,
     };
     // The new worker subscribes to media.say once the moved stream's start reaches it; a line
     // sent before that is not heard, so the brain's side repeats it until it is played.
@@ -267,6 +268,7 @@ async fn an_answer_given_while_the_stream_moves_is_heard_whole_by_the_new_worker
         text: "Great, thank you.".into(),
         end_of_turn: true,
         uninterruptible: false,
+        context: true,
     };
     brain.say(&CallId::from("c_answer_moves"), reply).await;
     let replied_at = loop {

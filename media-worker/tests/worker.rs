@@ -85,14 +85,21 @@ async fn the_recogniser_hears_each_answer_with_the_agent_turn_it_answers_as_cont
     callee.extend(spoken("Yes, ten dollars."));
     callee.extend(silence(2500));
     callee.extend(spoken("Mondays at six."));
+    callee.extend(silence(2500));
+    callee.extend(spoken("No, at seven."));
     assign(&bus, "c_ctx", "MZctx").await.unwrap();
     let leg = FakeLeg::start(&bus, "MZctx", callee, 1500).await;
     brain.wait_for(Duration::from_secs(5), |e| *e == HeardEvent::CallStarted).await;
     let call = CallId::from("c_ctx");
     // one turn in two sentences, as the LLM policy streams it
     for (text, end_of_turn) in [("Thanks.", false), ("Is there a mat fee?", true)] {
-        let command =
-            SayCommand::Speak { utterance_id: "u1".into(), text: text.into(), end_of_turn, uninterruptible: false };
+        let command = SayCommand::Speak {
+            utterance_id: "u1".into(),
+            text: text.into(),
+            end_of_turn,
+            uninterruptible: false,
+            context: true,
+        };
         brain.say(&call, command).await;
     }
     let is_final = |e: &HeardEvent| matches!(e, HeardEvent::Transcript { is_final: true, .. });
@@ -106,12 +113,26 @@ async fn the_recogniser_hears_each_answer_with_the_agent_turn_it_answers_as_cont
         text: "Which days?".into(),
         end_of_turn: true,
         uninterruptible: false,
+        context: true,
     };
     brain.say(&call, command).await;
     let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
         unreachable!()
     };
     assert!(text.ends_with(" after: Which days?"), "{text}");
+    // a read-back is no context: the correction is heard without it
+    let command = SayCommand::Speak {
+        utterance_id: "u3".into(),
+        text: "So Mondays at six, is that right?".into(),
+        end_of_turn: true,
+        uninterruptible: false,
+        context: false,
+    };
+    brain.say(&call, command).await;
+    let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
+        unreachable!()
+    };
+    assert!(!text.contains(" after:"), "{text}");
     leg.finish().await;
     worker.stop().await;
 }
@@ -131,8 +152,13 @@ async fn spoken_text_reaches_the_line_as_paced_audio_followed_by_its_mark_and_is
     let first = "Hi, I'm an automated assistant.";
     let second = "Do you offer drop-ins?";
     for (text, end_of_turn) in [(first, false), (second, true)] {
-        let command =
-            SayCommand::Speak { utterance_id: "u1".into(), text: text.into(), end_of_turn, uninterruptible: false };
+        let command = SayCommand::Speak {
+            utterance_id: "u1".into(),
+            text: text.into(),
+            end_of_turn,
+            uninterruptible: false,
+            context: true,
+        };
         brain.say(&call, command).await;
     }
     let played = brain.wait_for(Duration::from_secs(8), |e| matches!(e, HeardEvent::Played { .. })).await;
@@ -207,8 +233,13 @@ async fn barge_in_clears_within_300_ms_of_onset_and_reports_what_was_heard() {
 
     let long = "We are calling about your drop in classes. We would like to know the price, the schedule, \
                 and whether visitors need their own gi. Thanks so much for your help today.";
-    let command =
-        SayCommand::Speak { utterance_id: "long".into(), text: long.into(), end_of_turn: true, uninterruptible: false };
+    let command = SayCommand::Speak {
+        utterance_id: "long".into(),
+        text: long.into(),
+        end_of_turn: true,
+        uninterruptible: false,
+        context: true,
+    };
     brain.say(&CallId::from("c_barge"), command).await;
 
     let report = brain.wait_for(Duration::from_secs(10), |e| matches!(e, HeardEvent::BargeIn { .. })).await;
@@ -274,6 +305,7 @@ async fn dtmf_both_ways_hangup_after_audio_and_call_end() {
                 text: "Goodbye.".into(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             },
         )
         .await;
@@ -402,6 +434,7 @@ async fn health_and_metrics_pages_count_calls_exits_and_voice_to_voice_latency()
                 text: "Hi!".into(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             },
         )
         .await;
@@ -482,6 +515,7 @@ async fn a_stream_moved_here_keeps_its_brain_and_the_worker_answers_liveness_pin
                 text: "As I was saying.".into(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             },
         )
         .await;

@@ -123,6 +123,10 @@ impl std::fmt::Display for ProviderStage {
     }
 }
 
+fn speak_context_default() -> bool {
+    true
+}
+
 /// What the brain asks for on `media.say.<callId>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Say {
@@ -145,6 +149,13 @@ pub enum SayCommand {
         /// True when the callee may not interrupt it (the disclosure line, a voicemail message).
         #[serde(default)]
         uninterruptible: bool,
+        /// True (the default) when the callee's next words most likely answer this line, so the
+        /// recogniser may take it as their context (Whisper's "previous text"). False for a line
+        /// that says values back for a yes or a correction ("So a drop-in is 20 dollars, is that
+        /// right?"): its words pull the hearing of the correction toward the very values being
+        /// corrected (README, "The agent's line as context").
+        #[serde(default = "speak_context_default")]
+        context: bool,
     },
     /// A text the brain expects to say soon (its introduction, while the callee answers): the
     /// media worker may synthesize it ahead so it plays at once. Nothing is played.
@@ -184,6 +195,7 @@ mod tests {
                 text: "Hi there.".into(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             },
         };
         assert_eq!(decode_json::<Say>(&encode_json(&say)).unwrap(), say);

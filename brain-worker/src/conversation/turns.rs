@@ -31,11 +31,15 @@ impl Conversation {
         self.state.utterance_counter += 1;
         let utterance_id = format!("u{}", self.state.utterance_counter);
         let mut actions = self.record_agent_turn(now, &utterance_id, text);
+        // a line said while a read-back awaits its yes says values back: the recogniser does not
+        // take it as the context of the reply (a correction of those very values)
+        let context = !matches!(self.state.phase, Phase::ReadBack { .. });
         actions.push(Action::Say(SayCommand::Speak {
             utterance_id,
             text: text.to_owned(),
             end_of_turn: true,
             uninterruptible,
+            context,
         }));
         actions
     }

@@ -130,6 +130,7 @@ impl LlmPolicy {
                 text: String::new(),
                 end_of_turn: true,
                 uninterruptible: false,
+                context: true,
             }));
         }
         let _ = pending.started; // time to the first sentence is recorded when it is spoken

@@ -82,6 +82,7 @@ pub(super) fn speak_sentence(
         text: sentence.to_owned(),
         end_of_turn,
         uninterruptible: false,
+        context: true,
     }));
     actions
 }

@@ -55,7 +55,8 @@ impl SttProvider for CountingStt {
                             });
                         }
                     }
-                    SttInput::Context { text } => context = Some(text),
+                    // an empty line clears it, as `speech::stt::UtteranceCollector` does
+                    SttInput::Context { text } => context = (!text.trim().is_empty()).then_some(text),
                     SttInput::Paused { .. } | SttInput::Resumed { .. } => {}
                     SttInput::Close => break,
                 }
