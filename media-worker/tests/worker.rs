@@ -107,32 +107,27 @@ async fn the_recogniser_hears_each_answer_with_the_agent_turn_it_answers_as_cont
         unreachable!()
     };
     assert!(text.ends_with(" after: Thanks. Is there a mat fee?"), "{text}");
-    // the next turn replaces it
-    let command = SayCommand::Speak {
-        utterance_id: "u2".into(),
-        text: "Which days?".into(),
-        end_of_turn: true,
-        uninterruptible: false,
-        context: true,
-    };
-    brain.say(&call, command).await;
-    let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
-        unreachable!()
-    };
-    assert!(text.ends_with(" after: Which days?"), "{text}");
-    // a read-back is no context: the correction is heard without it
-    let command = SayCommand::Speak {
-        utterance_id: "u3".into(),
-        text: "So Mondays at six, is that right?".into(),
-        end_of_turn: true,
-        uninterruptible: false,
-        context: false,
-    };
-    brain.say(&call, command).await;
-    let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
-        unreachable!()
-    };
-    assert!(!text.contains(" after:"), "{text}");
+    // the next turn replaces it; a read-back is no context: the correction is heard without it
+    for (utterance_id, text, context, heard_after) in [
+        ("u2", "Which days?", true, Some(" after: Which days?")),
+        ("u3", "So Mondays at six, is that right?", false, None),
+    ] {
+        let command = SayCommand::Speak {
+            utterance_id: utterance_id.into(),
+            text: text.into(),
+            end_of_turn: true,
+            uninterruptible: false,
+            context,
+        };
+        brain.say(&call, command).await;
+        let HeardEvent::Transcript { text, .. } = brain.wait_for(Duration::from_secs(15), is_final).await.event else {
+            unreachable!()
+        };
+        match heard_after {
+            Some(after) => assert!(text.ends_with(after), "{text}"),
+            None => assert!(!text.contains(" after:"), "{text}"),
+        }
+    }
     leg.finish().await;
     worker.stop().await;
 }
