@@ -295,3 +295,26 @@ fn the_end_of_a_time_range_is_no_amount() {
     assert_eq!(amount("the mat fee is ten to twelve dollars", "mat_fee", "mat_fee"), Some(10.0));
     assert_eq!(amount("mat fee is 12", "mat_fee", "mat_fee"), Some(12.0));
 }
+
+/// Tuning seed 611 (ev580b): "Let me see, no drop in price, only the mat fee, which is twenty
+/// euros." heard "Let me see no drop-in price, only the mat fee, which is when to your own." was
+/// noted as a free drop-in and a free mat fee. "Only the mat fee" says there is one; its amount
+/// was not heard.
+#[test]
+fn only_the_mat_fee_is_no_free_mat_fee() {
+    let text = "Let me see no drop-in price, only the mat fee, which is when to your own.";
+    for asked in ["drop_in_price", "mat_fee"] {
+        let fee = found(text, asked, "mat_fee");
+        assert!(
+            fee.as_ref().is_none_or(|e| e.status != FieldStatus::Known || amount(text, asked, "mat_fee") != Some(0.0)),
+            "{asked}: {fee:?}"
+        );
+    }
+    // the drop-in itself is free
+    assert_eq!(amount(text, "drop_in_price", "drop_in_price"), Some(0.0));
+    // with the amount heard, it is the mat fee
+    assert_eq!(
+        amount("no drop-in price, only the mat fee, which is twenty euros", "drop_in_price", "mat_fee"),
+        Some(20.0)
+    );
+}

@@ -24,9 +24,10 @@ const NEGATIONS: &[&str] = &[
     "wouldn't",
 ];
 
-/// Words that split an utterance into clauses for negation scope.
+/// Words that split an utterance into clauses for negation scope ("only": "no drop-in price,
+/// only the mat fee" says there is a mat fee, tuning seed 611).
 const CLAUSE_BREAKS: &[&str] =
-    &["but", "and", "just", "so", "also", "plus", "then", "although", "though", "however", "or", "except"];
+    &["but", "and", "just", "only", "so", "also", "plus", "then", "although", "though", "however", "or", "except"];
 
 /// A clause is the run of tokens between clause breaks around `position`.
 fn clause_bounds(tokens: &[Token], position: usize) -> (usize, usize) {
