@@ -122,6 +122,28 @@ pub(super) fn negated_question(conversation: &Conversation, field: &FieldSpec, a
     Some(MoreQuestion { text: questions[0].to_owned(), one_at_a_time: negated })
 }
 
+/// For a list field asked twice with nothing it could read in either answer, each option's own
+/// yes/no question, one at a time, before it is given up: "So, you just need to have a gi, we're
+/// gi only." heard "So you just need the family, we're the only..." and the same again to the
+/// question in other words (tuning seed 608, ev580b), and the list was left unknown. A yes is
+/// easy to hear where the option's own words were not. `None` when the field is no list, an
+/// option has no question, the field was asked about so already or there is no time.
+pub(super) fn unheard_question(conversation: &Conversation, field: &FieldSpec) -> Option<MoreQuestion> {
+    if field.kind != FieldType::List || field.options.is_empty() {
+        return None;
+    }
+    if conversation.state.more_items_asked.contains(&field.name) {
+        return None;
+    }
+    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
+    let fits = conversation.state.media_ms + OPTION_MS * field.options.len() as u64 + WRAP_UP_MS < limit_ms;
+    let first = field.options.first()?.question()?.to_owned();
+    if !fits || field.options.iter().any(|option| option.question().is_none()) {
+        return None;
+    }
+    Some(MoreQuestion { text: first, one_at_a_time: field.options.iter().map(|o| o.name().to_owned()).collect() })
+}
+
 /// Opens the follow-up `question` about list `field` (what it adds joins the value it has now);
 /// returns the line that asks it.
 pub(super) fn begin(conversation: &mut Conversation, field: &str, question: MoreQuestion) -> String {

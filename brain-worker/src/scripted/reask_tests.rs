@@ -363,3 +363,28 @@ fn options_named_only_to_be_negated_are_asked_about_alone() {
     call.callee("No, they don't.");
     assert_eq!(call.field("requirements"), (FieldStatus::Known, json!([])));
 }
+
+/// Tuning seed 608 (ev580b): "So, you just need to have a gi, we're gi only." heard "So you just
+/// need the family, we're the only..." to the requirements question and the same again to it in
+/// other words: the list was given up ("No problem, let's move on."). Each option is asked about
+/// alone first; the yes and the noes settle it.
+#[test]
+fn a_list_not_understood_twice_is_asked_option_by_option() {
+    let mut call = TextCall::gym();
+    call.start();
+    call.callee("hello atos");
+    call.callee("yes we do");
+    call.callee("twenty dollars and no mat fee");
+    let reply = call.callee("monday and wednesday at six pm");
+    assert!(reply.contains("Does a visitor need anything"), "{reply}");
+    let reply = call.callee("So you just need the family, we're the only...");
+    assert!(reply.contains("Sorry, I didn't quite get that"), "{reply}");
+    let reply = call.callee("Oh, you just need the family where he only...");
+    assert!(reply.contains("Does a visitor need to bring a gi?"), "{reply}");
+    assert!(call.callee("Yes, they do.").contains("Does a visitor need to sign a waiver?"));
+    assert!(call.callee("No, they don't.").contains("certain rank"));
+    assert!(call.callee("No.").contains("book ahead"));
+    let reply = call.callee("No, they don't.");
+    assert_eq!(call.field("requirements"), (FieldStatus::Known, serde_json::json!(["gi"])), "{reply}");
+    assert!(reply.contains("Anything else a visitor should know"), "{reply}");
+}

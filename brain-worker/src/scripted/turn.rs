@@ -583,6 +583,21 @@ fn heard(
                         return actions;
                     }
                 }
+                // a list whose options have their own questions: those, one at a time
+                let spec = conversation.playbook.field(&asked).cloned();
+                if let Some(question) = spec.and_then(|spec| more_items::unheard_question(conversation, &spec)) {
+                    conversation
+                        .state
+                        .notes
+                        .push(format!("{asked}: no answer understood twice; asked option by option"));
+                    let question = more_items::begin(conversation, &asked, question);
+                    actions.extend(conversation.say(
+                        now,
+                        &format!("{preface}Let me ask one at a time. {question}"),
+                        false,
+                    ));
+                    return actions;
+                }
                 conversation.state.notes.push(format!("{asked}: unknown, no answer understood after two tries"));
                 preface.push_str("No problem, let's move on. ");
             }
