@@ -36,6 +36,12 @@ const DEFAULT_MORE: &str = "Anything else, like {options}?";
 /// options are asked one at a time only when all of them fit before the call's wrap-up.
 const OPTION_MS: u64 = 12_000;
 
+/// True when `count` yes/no questions about options fit before the call's wrap-up.
+fn options_fit(conversation: &Conversation, count: usize) -> bool {
+    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
+    conversation.state.media_ms + OPTION_MS * count as u64 + WRAP_UP_MS < limit_ms
+}
+
 /// The follow-up for `field` after `answer` (see [`question`]), with the options it asks about
 /// one at a time (the first is in the question; empty when they are asked about together).
 pub(super) struct MoreQuestion {
@@ -82,8 +88,7 @@ pub(super) fn question(conversation: &Conversation, field: &FieldSpec, answer: &
     if !parts(answer).iter().any(|part| !names_an_option(part) && !filler(part)) {
         return None;
     }
-    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
-    let fits = conversation.state.media_ms + OPTION_MS * not_named.len() as u64 + WRAP_UP_MS < limit_ms;
+    let fits = options_fit(conversation, not_named.len());
     if fits && not_named.iter().all(|option| option.question().is_some()) {
         let first = not_named[0].question().unwrap_or_default().to_owned();
         return Some(MoreQuestion {
@@ -114,8 +119,7 @@ pub(super) fn negated_question(conversation: &Conversation, field: &FieldSpec, a
         .iter()
         .filter_map(|name| field.options.iter().find(|o| o.name() == name.as_str())?.question())
         .collect();
-    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
-    let fits = conversation.state.media_ms + OPTION_MS * negated.len() as u64 + WRAP_UP_MS < limit_ms;
+    let fits = options_fit(conversation, negated.len());
     if negated.is_empty() || questions.len() != negated.len() || !fits {
         return None;
     }
@@ -135,8 +139,7 @@ pub(super) fn unheard_question(conversation: &Conversation, field: &FieldSpec) -
     if conversation.state.more_items_asked.contains(&field.name) {
         return None;
     }
-    let limit_ms = conversation.limits().max_duration_s.saturating_mul(1000);
-    let fits = conversation.state.media_ms + OPTION_MS * field.options.len() as u64 + WRAP_UP_MS < limit_ms;
+    let fits = options_fit(conversation, field.options.len());
     let first = field.options.first()?.question()?.to_owned();
     if !fits || field.options.iter().any(|option| option.question().is_none()) {
         return None;
