@@ -598,7 +598,18 @@ fn attribute_money(
         if !mention.explicit && !is_asked && (best_gap > 2 || mention.start != mention.end) {
             continue;
         }
-        if found.iter().any(|e| e.field == field.name) {
+        if let Some(earlier) = found.iter_mut().find(|e| e.field == field.name) {
+            // "It's 45 euros, <no sorry misheard>, 40 euros": a second amount for the same price,
+            // neither said with a field's name, is read back for a yes, not noted in passing
+            // (tuning seed 634)
+            // (a "no ... fee" beside a price is no second price: "It's thirty five euros. No,
+            // there's no extra fee for the mats.")
+            let earlier_amount = earlier.value.get("amount").and_then(Value::as_f64).unwrap_or(0.0);
+            let other_amount =
+                earlier_amount > 0.0 && mention.money.amount > 0.0 && earlier_amount != mention.money.amount;
+            if unnamed && mention.explicit && other_amount {
+                earlier.confidence = earlier.confidence.min(0.6);
+            }
             continue;
         }
         let confidence = match (mention.explicit, best.is_some()) {

@@ -318,3 +318,27 @@ fn only_the_mat_fee_is_no_free_mat_fee() {
         Some(20.0)
     );
 }
+
+#[test]
+fn euros_heard_as_years_after_an_amount_are_euros() {
+    // tuning seed 634 (espeak-ng en-us+f3): "It's forty five euros, no sorry, forty euros." heard
+    // so twice, the drop-in price given up
+    let price = |text: &str| {
+        found(text, "drop_in_price", "drop_in_price").map(|e| (e.value["amount"].clone(), e.value["currency"].clone()))
+    };
+    assert_eq!(price("It's 45-year long, no sorry, 40-year long."), Some((json!(40.0), json!("EUR"))));
+    // the correction word itself misheard: two prices for one, read back for a yes
+    let heard = found("It's 45-year long, low target, 40-year long.", "drop_in_price", "drop_in_price").unwrap();
+    assert_eq!(heard.value["currency"], json!("EUR"));
+    assert!(heard.confidence < gym().confirm_below, "{heard:?}");
+    // tuning seeds 580 and 500: the cents after the currency
+    assert_eq!(price("No, it's 22 year long 50."), Some((json!(22.5), json!("EUR"))));
+    assert_eq!(price("We charged 22-year-old 50 for a drop-in."), Some((json!(22.5), json!("EUR"))));
+    // "your own" too (tuning seed 312: "twenty five euros")
+    assert_eq!(
+        price("Yes, so your first class in free and after now, it's twenty five your own."),
+        Some((json!(25.0), json!("EUR")))
+    );
+    // an age stays an age
+    assert_eq!(found("a 5 year old can join the kids class", "drop_in_price", "drop_in_price"), None);
+}

@@ -92,6 +92,9 @@ pub fn days_at(tokens: &[Token], index: usize) -> Option<(Vec<usize>, usize)> {
         }
         return Some((vec![first], 1));
     }
+    if two_for_tuesday(tokens, index) {
+        return Some((vec![1], 1));
+    }
     // "Monday, two days and Thursday", "Saturday and some days": "Tuesday" and "Sunday" as
     // recognisers often write them, taken so only beside another day of the list (tuning seed
     // 526: "no gi on saturday and some days from noon to 1 PM" in three tellings)
@@ -120,6 +123,56 @@ pub fn days_at(tokens: &[Token], index: usize) -> Option<(Vec<usize>, usize)> {
         ("seven", Some("days")) | ("7", Some("days")) => Some(((0..7).collect(), 2)),
         _ => None,
     }
+}
+
+/// Words that go on a time said as a bare number ("two pm", "two thirty", "two to four", "two
+/// in the afternoon"): after them a "two" is an hour, not a day.
+const GOES_ON_A_TIME: &[&str] = &[
+    "am", "pm", "a", "p", "m", "oclock", "o'clock", "o", "to", "till", "til", "until", "through", "thru", "in", "at",
+    "and", "or", "sharp", "ish", "clock", "noon", "thirty", "fifteen", "forty", "hundred",
+];
+
+/// "Monday, two dancers get from 10am", "on Monday, two minutes Thursday": "Tuesday" as a
+/// recogniser writes it after another day (tuning seed 629, espeak-ng: "Monday, Tuesday and
+/// Thursday" heard so in the answer and in the correction, read back as a class at 2 PM). A "two"
+/// right after a day name is the day when another day follows within two words, or when the word
+/// after it cannot go on a time and a time is said later in the same sentence ("Monday, two pm",
+/// "Monday two to four", "Monday, two thirty" stay times).
+fn two_for_tuesday(tokens: &[Token], index: usize) -> bool {
+    let Some(token) = tokens.get(index) else { return false };
+    if token.number != Some(2.0) || token.clock.is_some() || !matches!(token.word.as_str(), "2" | "two") {
+        return false;
+    }
+    let is_day = |i: usize| tokens.get(i).is_some_and(|t| day_index(&t.word).is_some());
+    let after_a_day = index.checked_sub(1).is_some_and(|before| {
+        is_day(before) && !tokens[before].ends_sentence
+            || before > 0
+                && tokens[before].is_any(&["and", "or"])
+                && is_day(before - 1)
+                && !tokens[before - 1].ends_sentence
+    });
+    if !after_a_day || token.ends_sentence {
+        return false;
+    }
+    let next = index + 1;
+    let day_follows = (next..next + 2).any(|i| {
+        is_day(i) && !tokens[index..i].iter().any(|t| t.ends_sentence || t.number.is_some() && t.word != token.word)
+    });
+    if day_follows {
+        return true;
+    }
+    let Some(word) = tokens.get(next) else { return false };
+    if word.number.is_some()
+        || word.clock.is_some()
+        || word.is_any(GOES_ON_A_TIME)
+        || super::money::is_count(tokens, index)
+    {
+        return false;
+    }
+    let sentence_end = tokens[next..].iter().position(|t| t.ends_sentence).map_or(tokens.len(), |p| next + p + 1);
+    tokens[next..sentence_end].iter().any(|t| {
+        t.clock.is_some() || t.is_any(&["am", "pm", "noon", "oclock", "o'clock", "morning", "afternoon", "evening"])
+    })
 }
 
 /// Every day mentioned, in order of first mention, honouring "except friday".
@@ -268,7 +321,7 @@ fn pieces(tokens: &[Token], class_types: &[ClassType]) -> (Vec<Placed>, bool) {
     let mut placed = Vec::new();
     let mut index = 0;
     while index < tokens.len() {
-        if let Some(span) = spans.iter().find(|s| s.position == index) {
+        if let Some(span) = spans.iter().find(|s| s.position == index).filter(|_| !two_for_tuesday(tokens, index)) {
             placed.push(Placed { piece: Piece::Time(span.clone()), position: index, used: span.used });
             index += span.used;
         } else if let Some((days, used)) = days_at(tokens, index) {
@@ -511,6 +564,9 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
     if corrected {
         unsure.push("the callee corrected a day or time".into());
     }
+    if time_lost_after_from(&tokens, &placed) {
+        unsure.push("a time after \"from\" not understood".into());
+    }
     let mut classes: Vec<Class> = Vec::new();
     // whether each class's half of the day was a guess
     let mut guessed: Vec<bool> = Vec::new();
@@ -644,6 +700,37 @@ pub fn schedule(tokens: &[Token], class_types: &[ClassType]) -> Schedule {
         })
         .collect();
     Schedule { slots, doubt }
+}
+
+/// Words after "from" that start no time ("visitors from other gyms", "from the front desk").
+const FROM_NO_TIME: &[&str] =
+    &["other", "another", "a", "an", "the", "our", "your", "their", "us", "them", "you", "here", "there", "out"];
+
+/// True when a "from" or "between" said after days in the same sentence is followed by neither a
+/// time nor days within two words: a class's time was said and not understood. Tuning seed 631
+/// (flite slt): "On Mondays and Fridays there's a fundamentals class from twelve till two. Open
+/// mat is Tuesdays at seven ..." heard "... fundamental class from well due to open that is
+/// Tuesday, that 7 in the evening until 9." gave Monday, Friday and Tuesday at 7 PM,
+/// acknowledged in passing; such an answer is read back instead.
+fn time_lost_after_from(tokens: &[Token], placed: &[Placed]) -> bool {
+    tokens.iter().enumerate().any(|(index, token)| {
+        if !token.is_any(&["from", "between"]) || token.ends_sentence {
+            return false;
+        }
+        if tokens.get(index + 1).is_none_or(|next| next.is_any(FROM_NO_TIME)) {
+            return false;
+        }
+        let days_before = placed.iter().any(|p| {
+            matches!(p.piece, Piece::Days { .. })
+                && p.position < index
+                && !crate::extract::text::sentence_ends_between(tokens, p.position, index)
+        });
+        let said_after = placed
+            .iter()
+            .find(|p| p.position > index)
+            .is_some_and(|p| !matches!(p.piece, Piece::Class(_)) && p.position <= index + 2);
+        days_before && !said_after
+    })
 }
 
 /// `classes` without each class that starts inside one said before it (same day), when that

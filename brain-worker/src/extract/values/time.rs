@@ -111,7 +111,8 @@ fn time_at(tokens: &[Token], index: usize) -> Option<(TimeOfDay, usize)> {
         ("half" | "quarter", Some("past" | "to")) | (_, Some("past")) => {
             let hour = word_hour(2).and_then(hour_of).filter(|h| (1..=12).contains(h))?;
             match (token.word.as_str(), word(1)) {
-                ("half", Some("past")) => (hour, 30, 3),
+                // "have past eleven": "half past" as recognisers write it (tuning seed 627)
+                ("half" | "have", Some("past")) => (hour, 30, 3),
                 ("quarter", Some("past")) => (hour, 15, 3),
                 ("quarter", _) => (if hour == 1 { 12 } else { hour - 1 }, 45, 3),
                 ("half", _) => return None,
