@@ -334,6 +334,7 @@ fn euros_heard_as_years_after_an_amount_are_euros() {
     // tuning seeds 580 and 500: the cents after the currency
     assert_eq!(price("No, it's 22 year long 50."), Some((json!(22.5), json!("EUR"))));
     assert_eq!(price("We charged 22-year-old 50 for a drop-in."), Some((json!(22.5), json!("EUR"))));
+    assert_eq!(price("No, it's 22 on your own 50."), Some((json!(22.5), json!("EUR"))));
     // "your own" too (tuning seed 312: "twenty five euros")
     assert_eq!(
         price("Yes, so your first class in free and after now, it's twenty five your own."),

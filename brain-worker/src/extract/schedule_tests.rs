@@ -804,3 +804,26 @@ fn a_time_lost_after_from_is_read_back() {
         assert!(confidence >= confirm_below(), "{text}: {confidence}");
     }
 }
+
+#[test]
+fn two_times_as_numbers_joined_after_a_day_are_a_range() {
+    // tuning seed 650 (espeak-ng en-us+m7): "Also, on Tuesday there's a gi class six thirty to
+    // seven thirty." heard "... 630 to 730." was left out of the read-back
+    assert_eq!(
+        schedule_of(
+            "On Wednesday and Friday, Miramie class from 8 o'clock till 9pm. Also, on Tuesday, Miramie class 630 to 730. \
+             Also, kid in Monday and 2, they from 8 o'clock till 9 o'clock."
+        ),
+        vec![
+            slot("wednesday", "20:00", Some("21:00"), None),
+            slot("friday", "20:00", Some("21:00"), None),
+            slot("tuesday", "18:30", Some("19:30"), None),
+            slot("monday", "20:00", Some("21:00"), None),
+            slot("tuesday", "20:00", Some("21:00"), None),
+        ]
+    );
+    // an amount range stays amounts, and such numbers with no day before them stay numbers
+    assert!(heard("on tuesday it's 150 to 200 dollars").is_none());
+    assert!(heard("we have 630 to 730 members").is_none());
+}
+

@@ -184,8 +184,8 @@ fn raw_words(text: &str) -> Vec<String> {
 }
 
 /// "It's 45-year long, no sorry, 40-year long", "22 year long 50": "euros" as Whisper writes
-/// it after a number in espeak-ng's voices ("year long", "year old", "your long", "your own";
-/// every one of the 61 such phrases in the tuning runs of persona seeds 300-659 was in a call
+/// it after a number in espeak-ng's voices ("year long", "year old", "your long", "(on) your
+/// own"; every one of the 63 such phrases in the tuning runs of persona seeds 300-659 was in a call
 /// priced in euros; tuning seed 634: two drop-in prices lost). Right after a number, and not "a
 /// five year old".
 fn euros_heard_as_years(words: Vec<String>) -> Vec<String> {
@@ -206,6 +206,12 @@ fn euros_heard_as_years(words: Vec<String>) -> Vec<String> {
         {
             out.push("euros".to_owned());
             index += 2;
+            continue;
+        }
+        // "No, it's 22 on your own 50." (tuning seed 604)
+        if after_number && pair == ("on", Some("your")) && words.get(index + 2).is_some_and(|w| w == "own") {
+            out.push("euros".to_owned());
+            index += 3;
             continue;
         }
         out.push(words[index].clone());

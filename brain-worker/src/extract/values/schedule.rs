@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// The days of the week, lowercase full names, Monday first (day indexes below point into it).
 pub use protocol::spoken::DAYS;
 
-fn day_index(word: &str) -> Option<usize> {
+pub(super) fn day_index(word: &str) -> Option<usize> {
     let word = word.trim_end_matches('s');
     let index = match word {
         "monday" | "mon" => 0,

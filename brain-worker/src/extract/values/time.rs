@@ -198,7 +198,15 @@ fn compact_clock(tokens: &[Token], index: usize) -> Option<(u32, u32)> {
             .get(index + 2)
             .is_some_and(|end| split(end).is_some() || (!end.digits && time_at(tokens, index + 2).is_some()))
         && !tokens.get(index + 3).is_some_and(|t| super::money::currency_of(&t.word).is_some());
-    (meridiem_at(index + 1) || runs_to_one || ends_one || cued_range).then_some(found)
+    // "on Tuesday, 630 to 730": two such numbers joined as a range right after a day (tuning
+    // seed 650: the class was left out, and the correction heard "from 6pm" kept a wrong start)
+    let after_a_day =
+        tokens[index.saturating_sub(4)..index].iter().any(|t| super::schedule::day_index(&t.word).is_some());
+    let day_range = after_a_day
+        && joiner(tokens.get(index + 1))
+        && tokens.get(index + 2).is_some_and(|end| split(end).is_some())
+        && !tokens.get(index + 3).is_some_and(|t| super::money::currency_of(&t.word).is_some());
+    (meridiem_at(index + 1) || runs_to_one || ends_one || cued_range || day_range).then_some(found)
 }
 
 /// `hours` (0-23) on a 12-hour clock read as am or pm, in minutes after midnight.
