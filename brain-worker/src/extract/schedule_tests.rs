@@ -826,4 +826,3 @@ fn two_times_as_numbers_joined_after_a_day_are_a_range() {
     assert!(heard("on tuesday it's 150 to 200 dollars").is_none());
     assert!(heard("we have 630 to 730 members").is_none());
 }
-

@@ -1025,6 +1025,32 @@ fn a_line_cut_by_the_callee_does_not_restart_the_silence_timer_while_they_talk()
     assert!(reply.contains("Which days"), "{reply}");
 }
 
+/// Tuning seed 634 (ev620b): "It's forty five euros, no sorry, forty euros." heard "It's 45-year
+/// long, no hurry, all the year long." was noted in passing, and the line saying so was cut at its
+/// first word by "And the mat fee is twenty euros."; the reply acknowledged only the mat fee, so
+/// the wrong 45 was kept without the callee ever hearing it.
+#[test]
+fn an_acknowledgement_cut_before_it_was_heard_is_said_again() {
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    let reply = call.callee("it's forty five euros");
+    assert!(reply.starts_with("45 euros for a drop-in, got it."), "{reply}");
+    let id = last_utterance_id(&call);
+    call.input(Input::BargeIn { utterance_id: id, heard_text: "".into(), at_ms: call.at_ms + 300 });
+    let reply = call.callee("and the mat fee is twenty euros");
+    assert!(reply.starts_with("45 euros for a drop-in, got it. Mat fee 20 euros, got it."), "{reply}");
+    // and the drop-in can still be corrected after it
+    let reply = call.callee("no sorry the drop in is forty euros");
+    assert!(reply.contains("40 euros"), "{reply}");
+
+    // a line heard to its end is not said again
+    let mut call = TextCall::gym();
+    to_price_question(&mut call);
+    call.callee("it's forty five euros");
+    let reply = call.callee("and the mat fee is twenty euros");
+    assert!(!reply.contains("for a drop-in"), "{reply}");
+}
+
 /// A gym call up to the requirements question.
 fn to_requirements_question(call: &mut TextCall) {
     to_schedule_question(call);

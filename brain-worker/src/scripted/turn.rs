@@ -218,6 +218,11 @@ fn heard(
 
     // A value acknowledged in passing last turn: this reply may correct it.
     let noted = std::mem::take(&mut conversation.state.noted);
+    // ... unless that line was cut at its first words: then its acknowledgements were never heard
+    // and are said again with the next ones (tuning seed 634: "45 euros for a drop-in, got it.
+    // Is there a mat fee ...?" cut by "And the mat fee is twenty euros." went unsaid; the wrong
+    // 45 was kept, never said to the callee)
+    let unheard_noted: Vec<String> = if last_line_unheard(conversation) { noted.clone() } else { Vec::new() };
     for noted in &noted {
         if let Some(correction) = correct_noted(conversation, now, noted, text, &words, turn) {
             return extend(actions, correction);
@@ -533,7 +538,16 @@ fn heard(
                             actions.extend(conversation.say(now, &format!("{preface}{line} {question}"), false));
                             return actions;
                         }
-                        conversation.state.noted = vec![asked.clone()];
+                        conversation.state.noted = Vec::new();
+                        for cut in unheard_noted.iter().filter(|c| **c != asked && !changed.contains(c)) {
+                            let Some(cut_spec) = conversation.playbook.field(cut).cloned() else { continue };
+                            if let Some(cut_line) = conversation.noted_line(&cut_spec) {
+                                conversation.state.noted.push(cut.clone());
+                                preface.push_str(&cut_line);
+                                preface.push(' ');
+                            }
+                        }
+                        conversation.state.noted.push(asked.clone());
                         preface.push_str(&line);
                         preface.push(' ');
                         // what else the same reply answered ("thirty, and no mat fee")
